@@ -1,0 +1,38 @@
+"""The FastAPI application, built around already-constructed station services."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api import problems
+from api.routes import files, health, jobs, media
+from api.services import Services
+
+DESCRIPTION = """
+The API of Diaspor.FM and Diaspor TV: the media library (editors), and, as the station grows,
+schedules, now-playing and the on-demand catalogue for web and mobile players.
+
+Errors are `application/problem+json`. Editor routes need `Authorization: Bearer <token>`
+(create one with `diaspor token create`).
+"""
+
+
+def create_app(svc: Services) -> FastAPI:
+    app = FastAPI(
+        title="Diaspor.FM / Diaspor TV API",
+        version="0.1.0",
+        description=DESCRIPTION,
+    )
+    app.state.services = svc
+    problems.install(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=svc.settings.cors_origins,
+        allow_methods=["GET", "HEAD", "OPTIONS", "POST", "PATCH", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+        expose_headers=["ETag", "Location"],
+    )
+    for r in (health.router, media.router, jobs.router, files.router):
+        app.include_router(r)
+    return app

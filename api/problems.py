@@ -1,0 +1,103 @@
+"""Errors as application/problem+json (RFC 9457), translated once, here, from every package."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from media import errors as me
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+
+STATUS: dict[type[me.MediaError], int] = {
+    me.NotFound: 404,
+    me.StaleVersion: 412,
+    me.FileTooLarge: 413,
+    me.ToolMissing: 503,
+    me.StorageError: 503,
+}
+
+
+class Problem(Exception):
+    """Raised by routes for HTTP-only failures (auth, preconditions)."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str = "",
+        reason: str = "",
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.reason = reason or title.lower().replace(" ", "-")
+        self.headers = headers
+        self.extra = extra
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    reason: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {
+        "type": f"/problems/{reason}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "reason": reason,
+        "instance": request.url.path,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(
+            request, exc.status, exc.title, exc.detail, exc.reason, exc.headers, **exc.extra
+        )
+
+    @app.exception_handler(me.MediaError)
+    async def _media(request: Request, exc: me.MediaError) -> JSONResponse:
+        status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 422)
+        if status >= 500:
+            log.error("request failed", extra={"path": request.url.path, "error": exc.message})
+        title = {404: "Not found", 412: "Precondition failed", 413: "File too large"}.get(
+            status, "Unusable media" if status == 422 else "Service unavailable"
+        )
+        return problem_response(request, status, title, exc.message, exc.reason)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['where']}: {e['problem']}" for e in errors)
+        return problem_response(
+            request, 422, "Invalid request", detail, "invalid-request", errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = str(exc.detail)
+        reason = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem_response(
+            request, exc.status_code, detail, detail, reason, getattr(exc, "headers", None)
+        )

@@ -1,0 +1,44 @@
+"""Stored files served by the API itself: the embedded default (production uses nginx/CDN)."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Iterator
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, StreamingResponse
+from starlette.responses import Response
+
+from api.auth import ServicesDep
+from media.errors import NotFound
+from media.storage import LocalStorage, check_key
+
+router = APIRouter(tags=["files"])
+mimetypes.add_type("text/vtt", ".vtt")
+mimetypes.add_type("application/vnd.apple.mpegurl", ".m3u8")
+mimetypes.add_type("video/mp2t", ".ts")
+
+
+@router.get("/files/{key:path}", summary="A stored file (artwork, subtitles, media)")
+def get_file(key: str, svc: ServicesDep) -> Response:
+    try:
+        key = check_key(key)
+    except Exception as exc:
+        raise NotFound(f"no stored file {key}") from exc
+    ctype = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    if isinstance(svc.storage, LocalStorage):
+        path = svc.storage.path(key)
+        if not path.is_file():
+            raise NotFound(f"no stored file {key}")
+        # FileResponse answers Range requests, so players can seek.
+        return FileResponse(path, media_type=ctype)
+    body = svc.storage.open(key)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while block := body.read(256 * 1024):
+                yield block
+        finally:
+            body.close()
+
+    return StreamingResponse(chunks(), media_type=ctype)

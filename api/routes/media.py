@@ -1,0 +1,163 @@
+"""The media library over HTTP: upload, list, read, edit (editor token required)."""
+
+from __future__ import annotations
+
+from typing import Annotated, get_args
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api.auth import Editor, Reader, ServicesDep
+from api.problems import Problem
+from api.schemas import JobOut, Kind, MediaOut, MediaPage, MediaPatch, UploadOut
+from api.upload import receive_upload
+from media.library import IngestOptions
+
+router = APIRouter(prefix="/api/v1/media", tags=["media"])
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "kind": {"type": "string", "enum": list(get_args(Kind))},
+                        "title": {"type": "string"},
+                        "artist": {"type": "string"},
+                        "languages": {
+                            "type": "string",
+                            "description": "comma-separated, e.g. az,en",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def parse_if_match(value: str | None) -> int:
+    """Our ETags are "m<id>v<version>"; If-Match carries one back."""
+    if not value:
+        raise Problem(428, "Precondition required", "send If-Match with the ETag you read",
+                      "if-match-required")  # fmt: skip
+    tag = value.strip().removeprefix("W/").strip('"')
+    _, sep, version = tag.rpartition("v")
+    if not sep or not version.isdigit():
+        raise Problem(412, "Precondition failed", f"If-Match {value!r} is not an ETag of ours",
+                      "stale-version")  # fmt: skip
+    return int(version)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=UploadOut,
+    openapi_extra=UPLOAD_BODY,
+    responses={200: {"model": UploadOut, "description": "the file was already in the library"},
+               413: {"description": "larger than the upload limit"},
+               422: {"description": "not usable media (problem+json says why)"}},
+)  # fmt: skip
+async def upload_media(
+    request: Request, response: Response, svc: ServicesDep, who: Editor
+) -> UploadOut:
+    lib = svc.library
+    staged = await receive_upload(request, lib.staging_path, lib.max_upload_bytes)
+    try:
+        f = staged.fields
+        langs = tuple(x.strip() for x in f.get("languages", "").split(",") if x.strip())
+        kind = f.get("kind") or None
+        result = await lib.ingest(
+            staged.path,  # type: ignore[arg-type]
+            original_name=staged.filename,
+            options=IngestOptions(
+                kind=kind, title=f.get("title") or None, artist=f.get("artist"),
+                languages=langs or None,
+            ),
+            sha256=staged.sha256,
+            move=True,
+        )  # fmt: skip
+    finally:
+        staged.discard()
+    job = await run_in_threadpool(svc.queue.get, result.job_id) if result.job_id else None
+    response.status_code = 201 if result.created else 200
+    response.headers["Location"] = f"/api/v1/media/{result.item.id}"
+    response.headers["ETag"] = result.item.etag
+    return UploadOut(
+        media=MediaOut.of(result.item, svc.settings),
+        created=result.created,
+        job=JobOut.of(job) if job else None,
+    )
+
+
+@router.get("", response_model=MediaPage)
+def list_media(
+    svc: ServicesDep,
+    who: Reader,
+    kind: Kind | None = None,
+    status: Annotated[str | None, Query(pattern="^(pending|ready|failed)$")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="words in title/artist")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> MediaPage:
+    page = svc.library.list(kind=kind, status=status, q=q, cursor=cursor, limit=limit)
+    return MediaPage(
+        items=[MediaOut.of(m, svc.settings) for m in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/{media_id}", response_model=MediaOut)
+def get_media(media_id: int, response: Response, svc: ServicesDep, who: Reader) -> MediaOut:
+    item = svc.library.get(media_id)
+    response.headers["ETag"] = item.etag
+    return MediaOut.of(item, svc.settings)
+
+
+@router.patch(
+    "/{media_id}",
+    response_model=MediaOut,
+    responses={412: {"description": "changed since read"}, 428: {"description": "no If-Match"}},
+)
+def patch_media(
+    media_id: int,
+    body: MediaPatch,
+    response: Response,
+    svc: ServicesDep,
+    who: Editor,
+    if_match: Annotated[str | None, Header()] = None,
+) -> MediaOut:
+    version = parse_if_match(if_match)
+    changes = body.model_dump(exclude_unset=True)
+    item = svc.library.update(media_id, version, changes)
+    response.headers["ETag"] = item.etag
+    return MediaOut.of(item, svc.settings)
+
+
+@router.put(
+    "/{media_id}/subtitles/{lang}",
+    response_model=MediaOut,
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"text/vtt": {"schema": {"type": "string"}}}}
+    },
+)
+async def put_subtitle(
+    media_id: int, lang: str, request: Request, response: Response, svc: ServicesDep, who: Editor
+) -> MediaOut:
+    """Attach a WebVTT subtitle in one language (az, en, ru, ...), replacing any before it."""
+    lib = svc.library
+    body = await request.body()
+    if len(body) > 5 * 1024 * 1024:
+        raise Problem(413, "File too large", "a subtitle file may be at most 5 MiB",
+                      "file-too-large")  # fmt: skip
+    tmp = lib.staging_path(".vtt")
+    try:
+        tmp.write_bytes(body)
+        item = await run_in_threadpool(lib.set_subtitle, media_id, lang, tmp)
+    finally:
+        tmp.unlink(missing_ok=True)
+    response.headers["ETag"] = item.etag
+    return MediaOut.of(item, svc.settings)

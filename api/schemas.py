@@ -1,0 +1,130 @@
+"""HTTP bodies (pydantic): the shape clients see, converted from the domain records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from api.services import public_file_url
+from media.models import MediaItem
+from station.jobs import Job
+from station.settings import Settings
+
+Kind = Literal["music", "speech", "jingle", "programme", "filler", "slate"]
+
+
+class SubtitleOut(BaseModel):
+    lang: str
+    url: str
+
+
+class MediaOut(BaseModel):
+    id: int
+    kind: Kind
+    status: Literal["pending", "ready", "failed"]
+    error: str | None
+    title: str
+    titles: dict[str, str]
+    artist: str
+    album: str
+    languages: list[str]
+    tags: dict[str, str]
+    original_name: str
+    sha256: str
+    size_bytes: int
+    container: str
+    audio_codec: str | None
+    video_codec: str | None
+    duration_ms: int | None
+    channels: int | None
+    sample_rate: int | None
+    width: int | None
+    height: int | None
+    frame_rate: float | None
+    bit_rate: int | None
+    loudness_lufs: float | None = Field(description="EBU R128 integrated loudness")
+    loudness_range_lu: float | None
+    true_peak_dbtp: float | None
+    cue_in_ms: int | None = Field(description="where audible content starts")
+    cue_out_ms: int | None = Field(description="where audible content ends")
+    artwork_url: str | None
+    original_url: str | None
+    subtitles: list[SubtitleOut]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, m: MediaItem, settings: Settings) -> MediaOut:
+        return cls(
+            id=m.id, kind=m.kind, status=m.status, error=m.error,
+            title=m.title, titles=m.titles, artist=m.artist, album=m.album,
+            languages=m.languages, tags=m.tags, original_name=m.original_name,
+            sha256=m.sha256, size_bytes=m.size_bytes, container=m.container,
+            audio_codec=m.audio_codec, video_codec=m.video_codec, duration_ms=m.duration_ms,
+            channels=m.channels, sample_rate=m.sample_rate, width=m.width, height=m.height,
+            frame_rate=m.frame_rate, bit_rate=m.bit_rate, loudness_lufs=m.loudness_lufs,
+            loudness_range_lu=m.loudness_range_lu, true_peak_dbtp=m.true_peak_dbtp,
+            cue_in_ms=m.cue_in_ms, cue_out_ms=m.cue_out_ms,
+            artwork_url=public_file_url(settings, m.artwork_key),
+            original_url=public_file_url(settings, m.storage_key if m.status != "failed" else None),
+            subtitles=[
+                SubtitleOut(lang=s.lang, url=public_file_url(settings, s.storage_key) or "")
+                for s in m.subtitles
+            ],
+            version=m.version, created_at=m.created_at, updated_at=m.updated_at,
+        )  # fmt: skip
+
+
+class MediaPage(BaseModel):
+    items: list[MediaOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+
+
+class MediaPatch(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    titles: dict[Literal["az", "en", "ru"], str] | None = None
+    artist: str | None = Field(default=None, max_length=500)
+    album: str | None = Field(default=None, max_length=500)
+    kind: Kind | None = None
+    languages: list[str] | None = None
+    cue_in_ms: int | None = Field(default=None, ge=0)
+    cue_out_ms: int | None = Field(default=None, gt=0)
+
+
+class JobOut(BaseModel):
+    id: int
+    kind: str
+    status: Literal["queued", "running", "done", "failed"]
+    progress: float
+    message: str
+    error: str | None
+    attempts: int
+    max_attempts: int
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, j: Job) -> JobOut:
+        return cls(
+            id=j.id, kind=j.kind, status=j.status,
+            progress=j.progress, message=j.message, error=j.error, attempts=j.attempts,
+            max_attempts=j.max_attempts, created_at=j.created_at, finished_at=j.finished_at,
+        )  # fmt: skip
+
+
+class UploadOut(BaseModel):
+    media: MediaOut
+    created: bool = Field(description="false when the same file was already in the library")
+    job: JobOut | None = Field(description="the analysis job; poll /api/v1/jobs/{id}")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: str
+    storage: str
+    ffmpeg: str

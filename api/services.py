@@ -1,0 +1,31 @@
+"""What the API needs from the station, as a Protocol: the app is handed these parts."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from media.binaries import Tools
+from media.library import Library
+from media.storage import Storage
+from station.clock import Clock
+from station.db import Database
+from station.jobs import JobQueue
+from station.settings import Settings
+
+
+class Services(Protocol):
+    settings: Settings
+    clock: Clock
+    db: Database
+    storage: Storage
+    tools: Tools
+    queue: JobQueue
+    library: Library
+
+
+def public_file_url(settings: Settings, key: str | None) -> str | None:
+    """Where a player fetches a stored file: the CDN/nginx base if set, else the API's /files/."""
+    if not key:
+        return None
+    base = settings.public_storage_url.rstrip("/") or f"{settings.base_url}/files"
+    return f"{base}/{key}"

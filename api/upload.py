@@ -1,0 +1,151 @@
+"""Receiving an upload: the multipart body is streamed to a staging file as it arrives.
+
+Nothing of the file is held in memory beyond one network chunk; its SHA-256 and size are
+computed on the way, and the size limit stops the transfer as soon as it is crossed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+from urllib.parse import unquote
+
+from fastapi import Request
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from media.errors import FileTooLarge, MediaError
+from media.names import check_file_name
+
+MAX_FIELD_BYTES = 64 * 1024
+
+
+@dataclass
+class StagedUpload:
+    path: Path | None = None
+    filename: str | None = None
+    size: int = 0
+    sha256: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def discard(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+@dataclass
+class _Part:
+    """The multipart part being parsed."""
+
+    name: str = ""
+    is_file: bool = False
+    buf: bytes = b""
+    header: bytes = b""
+    value: bytes = b""
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+def _filename(params: dict[bytes, bytes]) -> str | None:
+    if b"filename*" in params:  # RFC 5987: UTF-8''percent-encoded
+        raw = params[b"filename*"].decode("latin-1")
+        charset, _, rest = raw.partition("''")
+        return unquote(rest or raw, encoding=charset or "utf-8")
+    if b"filename" in params:
+        return params[b"filename"].decode("utf-8", "replace")
+    return None
+
+
+async def receive_upload(
+    request: Request, new_staging_path: Callable[[], Path], max_bytes: int
+) -> StagedUpload:
+    ctype, params = parse_options_header(request.headers.get("content-type", ""))
+    if ctype != b"multipart/form-data" or b"boundary" not in params:
+        raise MediaError("send the file as multipart/form-data with a 'file' part")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes + 1024 * 1024:
+        raise FileTooLarge(
+            f"the upload is {int(declared) / 2**20:.0f} MiB; "
+            f"the limit is {max_bytes / 2**20:.0f} MiB"
+        )
+
+    up = StagedUpload()
+    hasher = hashlib.sha256()
+    part = _Part()
+    out: list[IO[bytes]] = []
+
+    def on_part_begin() -> None:
+        part.reset()
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        part.header += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        part.value += data[start:end]
+
+    def on_header_end() -> None:
+        part.headers[part.header.lower()] = part.value
+        part.header = part.value = b""
+
+    def on_headers_finished() -> None:
+        _, disp = parse_options_header(part.headers.get(b"content-disposition", b""))
+        part.name = disp.get(b"name", b"").decode("utf-8", "replace")
+        filename = _filename(disp)
+        if filename is not None and part.name == "file":
+            if up.path is not None:
+                raise MediaError("send one file per upload")
+            up.filename = check_file_name(filename)
+            up.path = new_staging_path()
+            out.append(open(up.path, "wb"))  # noqa: SIM115 (closed in on_part_end)
+            part.is_file = True
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        chunk = data[start:end]
+        if part.is_file:
+            up.size += len(chunk)
+            if up.size > max_bytes:
+                raise FileTooLarge(
+                    f"{up.filename} is larger than the limit of {max_bytes / 2**20:.0f} MiB"
+                )
+            hasher.update(chunk)
+            out[-1].write(chunk)
+        else:
+            part.buf += chunk
+            if len(part.buf) > MAX_FIELD_BYTES:
+                raise MediaError(f"the form field {part.name!r} is too long")
+
+    def on_part_end() -> None:
+        if part.is_file:
+            out[-1].close()
+        elif part.name:
+            up.fields[part.name] = part.buf.decode("utf-8", "replace")
+
+    parser = MultipartParser(
+        params[b"boundary"],
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+        if up.path is None:
+            raise MediaError("the upload has no 'file' part")
+    except BaseException:
+        for fh in out:
+            fh.close()
+        up.discard()
+        raise
+    up.sha256 = hasher.hexdigest()
+    return up

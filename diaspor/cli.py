@@ -1,0 +1,269 @@
+"""The `diaspor` command: demo, serve, worker, media import, db and token management."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from diaspor import migrate
+from diaspor.compose import Station, build_station
+from media.errors import MediaError
+from media.library import IngestOptions
+from station.logs import configure_logging
+from station.settings import Settings, load_settings
+
+app = typer.Typer(help="Diaspor.FM and Diaspor TV: media library, schedules, playout, API.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)  # fmt: skip
+media_app = typer.Typer(help="The media library.", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+token_app = typer.Typer(help="Editor access tokens.", no_args_is_help=True)
+app.add_typer(media_app, name="media")
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+err = Console(stderr=True)
+out = Console()
+
+MEDIA_SUFFIXES = {
+    ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac", ".wav", ".aif", ".aiff", ".wma",
+    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".ts", ".mxf", ".avi", ".mpg", ".mpeg",
+}  # fmt: skip
+
+
+def settings_from(data_dir: Path | None) -> Settings:
+    overrides = {"data_dir": data_dir} if data_dir else {}
+    try:
+        s = load_settings(**overrides)
+    except ValueError as exc:
+        err.print(f"[red]Settings are not valid:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    configure_logging(s.log_format, s.log_level)
+    return s
+
+
+def open_station(settings: Settings) -> Station:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.database_url)
+    return build_station(settings)
+
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Folder for the database, storage and scratch files "
+                 "(DIASPOR_DATA_DIR)."),
+]  # fmt: skip
+
+
+@app.callback()
+def main_options(
+    config: Annotated[
+        Path | None, typer.Option("--config", help="A TOML settings file (DIASPOR_CONFIG).")
+    ] = None,
+) -> None:
+    if config is not None:
+        if not config.is_file():
+            err.print(f"[red]No such settings file:[/red] {config}")
+            raise typer.Exit(2)
+        os.environ["DIASPOR_CONFIG"] = str(config)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = Path(
+        "demo-data"
+    ),
+) -> None:
+    """Run the whole station in one process with demo content (made on first start)."""
+    from diaspor.demo import run_demo
+
+    os.environ.setdefault("DIASPOR_HOST", host)
+    s = settings_from(data_dir)
+    s = s.model_copy(update={"host": host, "port": port})
+    asyncio.run(run_demo(s))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address (DIASPOR_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (DIASPOR_PORT).")] = None,
+    with_worker: Annotated[bool, typer.Option(help="Also run jobs in this process.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the API (production: several of these behind a proxy, plus `diaspor worker`)."""
+    from diaspor.demo import serve as serve_api
+
+    s = settings_from(data_dir)
+    s = s.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v})
+    station = open_station(s)
+    asyncio.run(serve_api(station, with_worker=with_worker))
+
+
+@app.command()
+def worker(data_dir: DataDir = None) -> None:
+    """Run background jobs (media analysis) until interrupted."""
+    s = settings_from(data_dir)
+    station = open_station(s)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        await station.worker().run(stop)
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        station.close()
+
+
+def collect(paths: list[Path]) -> list[Path]:
+    """Files named on the command line, and media files found in folders (recursively)."""
+    found: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found += sorted(
+                f for f in p.rglob("*")
+                if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES and not f.name.startswith(".")
+            )  # fmt: skip
+        elif p.is_file():
+            found.append(p)
+        else:
+            err.print(f"[red]Not found:[/red] {p}")
+            raise typer.Exit(2)
+    return found
+
+
+def sidecar_subtitles(path: Path) -> dict[str, Path]:
+    """`episode.az.vtt` beside `episode.mp4` is the Azerbaijani subtitle of that episode."""
+    subs: dict[str, Path] = {}
+    for vtt in path.parent.glob(f"{path.stem}.*.vtt"):
+        lang = vtt.name[len(path.stem) + 1 : -len(".vtt")]
+        if lang.isalpha() and 2 <= len(lang) <= 3:
+            subs[lang.lower()] = vtt
+    return subs
+
+
+@media_app.command("import")
+def media_import(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            help="music, speech, jingle, programme, filler "
+            "or slate; read from each file if not given."
+        ),
+    ] = None,
+    analyse: Annotated[
+        bool,
+        typer.Option(
+            help="Measure loudness and cue points now; with --no-analyse a running worker does it."
+        ),
+    ] = True,
+    data_dir: DataDir = None,
+) -> None:
+    """Add media files to the library."""
+    s = settings_from(data_dir)
+    files = collect(paths)
+    if not files:
+        err.print("No media files found.")
+        raise typer.Exit(1)
+    station = open_station(s)
+    try:
+        refused = asyncio.run(_import(station, files, kind, analyse))
+    finally:
+        station.close()
+    if refused:
+        raise typer.Exit(1)
+
+
+async def _import(station: Station, files: list[Path], kind: str | None, analyse: bool) -> int:
+    """Ingest each file, then analyse what was added; print one line per file. Returns refusals."""
+    rows: dict[Path, tuple[str, int | None]] = {}
+    cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*cols, TimeElapsedColumn(), console=err) as bar:
+        task = bar.add_task("importing", total=len(files))
+        for f in files:
+            bar.update(task, description=f"importing {f.name}")
+            try:
+                res = await station.library.ingest(
+                    f, options=IngestOptions(kind=kind, subtitles=sidecar_subtitles(f) or None)
+                )
+            except MediaError as exc:
+                rows[f] = (f"[red]refused[/red]: {exc.message}", None)
+            else:
+                rows[f] = ("added" if res.created else "already in library", res.item.id)
+            bar.advance(task)
+        added = sum(1 for r, _ in rows.values() if r == "added")
+        if analyse and added:
+            work = station.worker()
+            atask = bar.add_task("analysing", total=added)
+            while await work.run_once() is not None:
+                bar.advance(atask)
+    table = Table("file", "result", "id", "kind", "duration", "loudness", "cue in/out")
+    refused = 0
+    for f, (result, mid) in rows.items():
+        if mid is None:
+            refused += 1
+            table.add_row(str(f), result, "", "", "", "", "")
+            continue
+        m = station.library.get(mid)
+        if m.status == "failed":
+            refused += 1
+            result = f"[red]failed[/red]: {m.error}"
+        elif analyse and result == "added":
+            result = m.status
+        loud = f"{m.loudness_lufs:.1f} LUFS" if m.loudness_lufs is not None else "—"
+        dur = f"{m.duration_ms / 1000:.3f} s" if m.duration_ms else "—"
+        cues = f"{m.cue_in_ms}–{m.cue_out_ms} ms" if m.cue_out_ms is not None else "—"
+        table.add_row(str(f), result, str(m.id), m.kind, dur, loud, cues)
+    out.print(table)
+    return refused
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Bring the database schema up to date."""
+    s = settings_from(data_dir)
+    migrate.upgrade(s.database_url)
+    out.print("database schema is up to date")
+
+
+@db_app.command("check")
+def db_check(data_dir: DataDir = None) -> None:
+    """Fail if the models and the migrations disagree."""
+    s = settings_from(data_dir)
+    migrate.upgrade(s.database_url)
+    migrate.check(s.database_url)
+    out.print("models and migrations agree")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="Who or what the token is for.")],
+    role: Annotated[str, typer.Option(help="admin, editor or presenter.")] = "editor",
+    data_dir: DataDir = None,
+) -> None:
+    """Create an editor token; it is printed once and stored only as a hash."""
+    from api.tokens import ROLES, create_token
+
+    if role not in ROLES:
+        err.print(f"[red]Unknown role {role!r}[/red]; use one of {', '.join(ROLES)}")
+        raise typer.Exit(2)
+    s = settings_from(data_dir)
+    station = open_station(s)
+    try:
+        print(create_token(station.db, station.clock, name, role))
+    finally:
+        station.close()
+
+
+def main() -> None:
+    app()

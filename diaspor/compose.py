@@ -1,0 +1,55 @@
+"""Builds the station's parts from Settings, once per process, and hands them out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from media.binaries import Tools, find_tools
+from media.library import Library, library_handlers
+from media.storage import Storage, build_storage
+from station.clock import Clock, SystemClock
+from station.db import Database
+from station.jobs import Handler, JobQueue, Worker
+from station.settings import Settings
+
+
+@dataclass
+class Station:
+    settings: Settings
+    clock: Clock
+    db: Database
+    storage: Storage
+    tools: Tools
+    queue: JobQueue
+    library: Library
+    handlers: dict[str, Handler] = field(default_factory=dict)
+
+    def worker(self) -> Worker:
+        return Worker(self.queue, self.handlers, poll_s=self.settings.job_poll_s)
+
+    def close(self) -> None:
+        self.storage.close()
+        self.db.dispose()
+
+
+def build_station(settings: Settings, *, clock: Clock | None = None, **parts: Any) -> Station:
+    """Parts may be passed in (a test's storage or clock); the rest is built from settings."""
+    clock = clock or SystemClock()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db: Database = parts.get("db") or Database(settings.database_url)
+    storage: Storage = parts.get("storage") or build_storage(settings)
+    tools: Tools = parts.get("tools") or find_tools(settings.ffmpeg_path, settings.ffprobe_path)
+    queue = JobQueue(
+        db, clock, max_attempts=settings.job_max_attempts, retry_base_s=settings.job_retry_base_s
+    )
+    library = Library(
+        db, storage, tools, queue, clock,
+        max_upload_bytes=settings.max_upload_bytes,
+        staging_dir=settings.staging_dir,
+        silence_db=settings.silence_threshold_db,
+        silence_min_ms=settings.silence_min_ms,
+    )  # fmt: skip
+    station = Station(settings, clock, db, storage, tools, queue, library)
+    station.handlers.update(library_handlers(library))
+    return station

@@ -1,0 +1,105 @@
+"""The embedded station: API, worker and playout in one process, with demo content."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import uvicorn
+
+from api.app import create_app
+from api.tokens import create_token
+from diaspor import demo_content, migrate
+from diaspor.compose import Station, build_station
+from media.library import IngestOptions
+from station.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def serve(station: Station, *, with_worker: bool) -> None:
+    """Serve the API until interrupted; with_worker also runs background jobs here."""
+    s = station.settings
+    config = uvicorn.Config(
+        create_app(station), host=s.host, port=s.port, log_config=None, access_log=False,
+        lifespan="on", timeout_graceful_shutdown=5,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    stop = asyncio.Event()
+    tasks = []
+    if with_worker:
+        tasks.append(asyncio.create_task(station.worker().run(stop), name="worker"))
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        for t in tasks:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        station.close()
+
+
+async def load_demo_content(station: Station) -> None:
+    """Make the demo files once and put them in the library; a later start finds them there."""
+    s = station.settings
+    src = s.data_dir / "demo-source"
+    marker = s.data_dir / ".demo-loaded"
+    if marker.exists():
+        return
+    log.info("making the demo catalogue with ffmpeg (first start only)", extra={"folder": str(src)})
+
+    def said(i: int, n: int, name: str) -> None:
+        log.info("demo file ready", extra={"file": name, "done": f"{i}/{n}"})
+
+    files = await demo_content.generate(src, station.tools, said)
+    for f in files:
+        path = src / f.name
+        subs = {lang: src / f"{path.stem}.{lang}.vtt" for lang in f.subtitles}
+        await station.library.ingest(
+            path,
+            options=IngestOptions(
+                kind=f.kind, title=f.title, titles=f.titles or None, artist=f.artist,
+                languages=f.languages or None, subtitles=subs or None,
+            ),
+        )  # fmt: skip
+    marker.write_text("demo catalogue loaded\n", encoding="utf-8")
+    log.info("demo catalogue is in the library; analysis runs in the background",
+             extra={"files": len(files)})  # fmt: skip
+
+
+def print_banner(settings: Settings, token: str) -> None:
+    base = settings.base_url
+    lines = [
+        "",
+        "  Diaspor.FM / Diaspor TV — demo station",
+        f"  API            {base}/docs",
+        f"  health         {base}/health",
+        f"  media library  {base}/api/v1/media   (Authorization: Bearer <token>)",
+        f"  admin token    {token}",
+        f"  data folder    {settings.data_dir.resolve()}",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def admin_token(station: Station) -> str:
+    """The demo's admin token: made once, kept in the data folder, printed at start."""
+    path = station.settings.data_dir / "admin-token"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    token = create_token(station.db, station.clock, "demo admin", "admin")
+    path.write_text(token + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return token
+
+
+async def run_demo(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.database_url)
+    station = build_station(settings)
+    token = admin_token(station)
+    print_banner(settings, token)
+    await load_demo_content(station)
+    await serve(station, with_worker=True)

@@ -1,0 +1,1 @@
+"""The media library: ingest, probing, loudness analysis, artwork and storage backends."""

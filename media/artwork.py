@@ -1,0 +1,49 @@
+"""Artwork: the cover embedded in an audio file, or a poster frame taken from a video."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from media.binaries import Tools
+from media.probe import ProbeResult
+from media.process import run_tool
+
+log = logging.getLogger(__name__)
+MAX_EDGE = 1280
+
+
+def poster_time_ms(duration_ms: int | None) -> int:
+    """A tenth of the way in, at most 5 s: past fades from black, early enough to be typical."""
+    if not duration_ms:
+        return 0
+    return min(duration_ms // 10, 5000)
+
+
+def artwork_args(ffmpeg: str, src: Path, dest: Path, probe: ProbeResult) -> list[str] | None:
+    scale = f"scale='min({MAX_EDGE},iw)':'-2'"
+    head = [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y"]
+    tail = ["-frames:v", "1", "-vf", scale, "-q:v", "3", "-f", "image2", "-c:v", "mjpeg", str(dest)]
+    if probe.main_video is not None:
+        at = poster_time_ms(probe.duration_ms) / 1000
+        return [*head, "-ss", f"{at:.3f}", "-i", str(src), "-map", "0:v:0", *tail]
+    if probe.cover_art is not None:
+        # The cover is the first video stream of an audio file.
+        return [*head, "-i", str(src), "-map", "0:v:0", *tail]
+    return None
+
+
+async def extract_artwork(tools: Tools, src: Path, dest: Path, probe: ProbeResult) -> bool:
+    """Write a JPEG to dest; False (and nothing written) when the file has no picture."""
+    args = artwork_args(tools.ffmpeg, src, dest, probe)
+    if args is None:
+        return False
+    res = await run_tool(args, timeout=120)
+    if not res.ok or not dest.exists() or dest.stat().st_size == 0:
+        log.warning(
+            "could not extract artwork",
+            extra={"file": src.name, "error": res.last_error_line()},
+        )
+        dest.unlink(missing_ok=True)
+        return False
+    return True

@@ -1,0 +1,465 @@
+"""The library service: ingest a file, describe it, list and edit the catalogue.
+
+It knows nothing of HTTP or terminals; the API and the CLI both call it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from media.analysis import analyse, check_tail
+from media.artwork import extract_artwork
+from media.binaries import Tools
+from media.errors import (
+    EmptyFile,
+    FileTooLarge,
+    MediaError,
+    NotFound,
+    StaleVersion,
+)
+from media.models import (
+    FAILED,
+    KINDS,
+    PENDING,
+    READY,
+    MediaItem,
+    MediaRow,
+    SubtitleRow,
+    search_text,
+)
+from media.names import check_file_name, language_code, title_from_name
+from media.probe import ProbeResult, probe
+from media.storage import Storage, original_key
+from station.clock import Clock
+from station.db import Database
+from station.jobs import JobQueue, PermanentJobError, ProgressReporter
+
+log = logging.getLogger(__name__)
+
+ANALYSE_JOB = "media.analyse"
+JINGLE_MAX_MS = 30_000
+SPEECH_GENRES = {"speech", "spoken", "talk", "news", "podcast", "audiobook"}
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    item: MediaItem
+    created: bool
+    job_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[MediaItem]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    """What an editor may say about a file at ingest; anything unset is read from the file."""
+
+    kind: str | None = None
+    title: str | None = None
+    titles: Mapping[str, str] | None = None
+    artist: str | None = None
+    languages: tuple[str, ...] | None = None
+    subtitles: Mapping[str, Path] | None = None  # lang -> WebVTT file
+
+
+def sha256_of(path: Path, chunk: int = 1024 * 1024) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def guess_kind(p: ProbeResult, tags: Mapping[str, str]) -> str:
+    if p.is_video:
+        return "programme"
+    if tags.get("genre", "").casefold() in SPEECH_GENRES:
+        return "speech"
+    if p.duration_ms is not None and p.duration_ms < JINGLE_MAX_MS:
+        return "jingle"
+    return "music"
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise MediaError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    return kind
+
+
+def check_webvtt(path: Path) -> None:
+    head = path.read_bytes()[:16].lstrip(b"\xef\xbb\xbf")
+    if not head.startswith(b"WEBVTT"):
+        raise MediaError(f"{path.name} is not a WebVTT file (it must start with 'WEBVTT')")
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = raw.partition(":")
+        if kind != "id":
+            raise ValueError(raw)
+        return int(value)
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        raise MediaError("the cursor is not one this API gave out") from exc
+
+
+EDITABLE = ("title", "titles", "artist", "album", "kind", "languages", "cue_in_ms", "cue_out_ms")
+
+
+class Library:
+    def __init__(
+        self,
+        db: Database,
+        storage: Storage,
+        tools: Tools,
+        queue: JobQueue,
+        clock: Clock,
+        *,
+        max_upload_bytes: int,
+        staging_dir: Path,
+        silence_db: float = -50.0,
+        silence_min_ms: int = 100,
+    ) -> None:
+        self.db = db
+        self.storage = storage
+        self.tools = tools
+        self.queue = queue
+        self.clock = clock
+        self.max_upload_bytes = max_upload_bytes
+        self.staging_dir = staging_dir
+        self.silence_db = silence_db
+        self.silence_min_ms = silence_min_ms
+
+    # --- ingest -------------------------------------------------------------------------
+
+    def staging_path(self, suffix: str = "") -> Path:
+        self.staging_dir.mkdir(parents=True, exist_ok=True)
+        return self.staging_dir / f"{uuid.uuid4().hex}{suffix}.part"
+
+    def find_by_sha(self, sha: str) -> MediaItem | None:
+        with self.db.session() as s:
+            row = s.scalars(
+                select(MediaRow)
+                .options(selectinload(MediaRow.subtitles))
+                .where(MediaRow.sha256 == sha)
+            ).first()
+            return MediaItem.of(row) if row else None
+
+    async def ingest(
+        self,
+        path: Path,
+        *,
+        original_name: str | None = None,
+        options: IngestOptions | None = None,
+        sha256: str | None = None,
+        move: bool = False,
+    ) -> IngestResult:
+        """Check, store and register one file, and queue its analysis.
+
+        Everything that can be refused is refused before anything is written: a file that
+        fails here leaves no trace in storage or the database.
+        """
+        opts = options or IngestOptions()
+        name = check_file_name(original_name or path.name)
+        if opts.kind is not None:
+            check_kind(opts.kind)
+        size = path.stat().st_size
+        if size == 0:
+            raise EmptyFile(f"{name} is empty (0 bytes)")
+        if size > self.max_upload_bytes:
+            raise FileTooLarge(
+                f"{name} is {size / 2**20:.0f} MiB; the limit is "
+                f"{self.max_upload_bytes / 2**20:.0f} MiB"
+            )
+        for sub in (opts.subtitles or {}).values():
+            check_webvtt(sub)
+        sha: str = sha256 if sha256 else await asyncio.to_thread(sha256_of, path)
+        existing = await asyncio.to_thread(self.find_by_sha, sha)
+        if existing is not None:
+            log.info("file already in the library", extra={"file": name, "media": existing.id})
+            if move:
+                path.unlink(missing_ok=True)
+            return IngestResult(existing, created=False, job_id=None)
+
+        try:
+            p = await probe(self.tools, path)
+            await check_tail(self.tools, path, p.duration_ms)
+        except MediaError as exc:
+            exc.message = f"{name}: {exc.message}"
+            exc.args = (exc.message,)
+            raise
+        key = original_key(sha, Path(name).suffix)
+        stored_here = False
+        if not await asyncio.to_thread(self.storage.exists, key):
+            await asyncio.to_thread(self.storage.put_file, key, path, move=move)
+            stored_here = True
+        elif move:
+            path.unlink(missing_ok=True)
+        sub_keys: list[tuple[str, str]] = []
+        try:
+            for lang, sub in (opts.subtitles or {}).items():
+                skey = f"subtitles/{sha}/{lang}.vtt"
+                await asyncio.to_thread(self.storage.put_file, skey, sub)
+                sub_keys.append((lang, skey))
+            return await asyncio.to_thread(self._register, name, sha, key, size, p, opts, sub_keys)
+        except IntegrityError:
+            # The same file arrived twice at once: the other upload won; both stored the same
+            # bytes under the same key, so nothing is to be removed.
+            again = await asyncio.to_thread(self.find_by_sha, sha)
+            if again is None:
+                raise
+            return IngestResult(again, created=False, job_id=None)
+        except BaseException:
+            if stored_here:
+                await asyncio.to_thread(self.storage.delete, key)
+            for _, skey in sub_keys:
+                await asyncio.to_thread(self.storage.delete, skey)
+            raise
+
+    def _register(
+        self,
+        name: str,
+        sha: str,
+        key: str,
+        size: int,
+        p: ProbeResult,
+        opts: IngestOptions,
+        sub_keys: list[tuple[str, str]],
+    ) -> IngestResult:
+        now = self.clock.now()
+        tags = dict(p.tags)
+        title = opts.title or tags.get("title") or title_from_name(name)
+        lang = language_code(p.language)
+        languages = list(opts.languages) if opts.languages else ([lang] if lang else [])
+        audio = p.audio[0] if p.audio else None
+        video = p.main_video
+        titles = dict(opts.titles or {})
+        artist = opts.artist if opts.artist is not None else tags.get("artist", "")
+        album = tags.get("album", "")
+        row = MediaRow(
+            sha256=sha,
+            kind=opts.kind or guess_kind(p, tags),
+            status=PENDING,
+            title=title,
+            titles=titles,
+            artist=artist,
+            album=album,
+            languages=languages,
+            tags=tags,
+            search_text=search_text(title, artist, album, *titles.values()),
+            original_name=name,
+            storage_key=key,
+            size_bytes=size,
+            container=p.container,
+            audio_codec=audio.codec if audio else None,
+            video_codec=video.codec if video else None,
+            duration_ms=p.duration_ms,
+            channels=audio.channels if audio else None,
+            sample_rate=audio.sample_rate if audio else None,
+            width=video.width if video else None,
+            height=video.height if video else None,
+            frame_rate=video.frame_rate if video else None,
+            bit_rate=p.bit_rate,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        row.subtitles = [SubtitleRow(lang=lg, storage_key=k) for lg, k in sub_keys]
+        with self.db.session() as s:
+            s.add(row)
+            s.flush()
+            job = self.queue.enqueue(s, ANALYSE_JOB, {"media_id": row.id})
+            s.flush()
+            item = MediaItem.of(row)
+            job_id = job.id
+        self.queue.notify()
+        log.info(
+            "file added to the library",
+            extra={"media": item.id, "file": name, "kind": item.kind, "job": job_id},
+        )
+        return IngestResult(item, created=True, job_id=job_id)
+
+    # --- analysis (a job) ---------------------------------------------------------------
+
+    async def analyse_job(self, payload: dict[str, Any], progress: ProgressReporter) -> None:
+        media_id = int(payload["media_id"])
+        item = await asyncio.to_thread(self.get, media_id)
+        try:
+            with self.storage.local_path(item.storage_key) as path:
+                result = await analyse(
+                    self.tools, path,
+                    has_audio=item.audio_codec is not None,
+                    probed_ms=item.duration_ms,
+                    silence_db=self.silence_db,
+                    silence_min_ms=self.silence_min_ms,
+                    on_progress=progress,
+                )  # fmt: skip
+                await progress(0.95, "extracting artwork")
+                artwork_key = await self._artwork(item, path)
+        except MediaError as exc:
+            await asyncio.to_thread(self._reject, media_id, exc.message)
+            raise PermanentJobError(f"{item.original_name}: {exc.message}") from exc
+        await asyncio.to_thread(self._store_analysis, media_id, result, artwork_key)
+        log.info(
+            "file analysed",
+            extra={
+                "media": media_id, "duration_ms": result.duration_ms,
+                "loudness_lufs": result.loudness_lufs, "true_peak_dbtp": result.true_peak_dbtp,
+            },
+        )  # fmt: skip
+
+    async def _artwork(self, item: MediaItem, path: Path) -> str | None:
+        p = await probe(self.tools, path)
+        dest = self.staging_path(".jpg")
+        try:
+            if not await extract_artwork(self.tools, path, dest, p):
+                return None
+            key = f"artwork/{item.sha256}.jpg"
+            await asyncio.to_thread(self.storage.put_file, key, dest, move=True)
+            return key
+        finally:
+            dest.unlink(missing_ok=True)
+
+    def _store_analysis(self, media_id: int, a: Any, artwork_key: str | None) -> None:
+        with self.db.session() as s:
+            row = s.get(MediaRow, media_id)
+            if row is None:
+                return  # deleted while we worked
+            row.duration_ms = a.duration_ms
+            row.loudness_lufs = a.loudness_lufs
+            row.loudness_range_lu = a.loudness_range_lu
+            row.true_peak_dbtp = a.true_peak_dbtp
+            if row.cue_in_ms is None:
+                row.cue_in_ms = a.cue_in_ms
+            if row.cue_out_ms is None:
+                row.cue_out_ms = a.cue_out_ms
+            row.artwork_key = artwork_key
+            row.status = READY
+            row.error = None
+            row.version += 1
+            row.updated_at = self.clock.now()
+
+    def _reject(self, media_id: int, reason: str) -> None:
+        """A file found broken in the background: keep the record and why, drop the bytes."""
+        with self.db.session() as s:
+            row = s.get(MediaRow, media_id)
+            if row is None:
+                return
+            self.storage.delete(row.storage_key)
+            row.status = FAILED
+            row.error = reason
+            row.version += 1
+            row.updated_at = self.clock.now()
+        log.warning("file failed analysis", extra={"media": media_id, "reason": reason})
+
+    def set_subtitle(self, media_id: int, lang: str, vtt: Path) -> MediaItem:
+        """Attach or replace the WebVTT subtitle of one language; the old file goes."""
+        if not (lang.isalpha() and 2 <= len(lang) <= 3):
+            raise MediaError(f"{lang!r} is not a language code like az, en or ru")
+        check_webvtt(vtt)
+        item = self.get(media_id)
+        lang = lang.lower()
+        key = f"subtitles/{item.sha256}/{lang}.vtt"
+        self.storage.put_file(key, vtt)
+        with self.db.session() as s:
+            row = s.get(MediaRow, media_id, options=[selectinload(MediaRow.subtitles)])
+            if row is None:
+                raise NotFound(f"there is no media item {media_id}")
+            if not any(sub.lang == lang for sub in row.subtitles):
+                row.subtitles.append(SubtitleRow(lang=lang, storage_key=key))
+            row.version += 1
+            row.updated_at = self.clock.now()
+            s.flush()
+            return MediaItem.of(row)
+
+    # --- reading and editing ------------------------------------------------------------
+
+    def get(self, media_id: int) -> MediaItem:
+        with self.db.session() as s:
+            row = s.get(MediaRow, media_id, options=[selectinload(MediaRow.subtitles)])
+            if row is None:
+                raise NotFound(f"there is no media item {media_id}")
+            return MediaItem.of(row)
+
+    def list(
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        q: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page:
+        stmt = (
+            select(MediaRow).options(selectinload(MediaRow.subtitles)).order_by(MediaRow.id.desc())
+        )
+        if kind:
+            stmt = stmt.where(MediaRow.kind == check_kind(kind))
+        if status:
+            stmt = stmt.where(MediaRow.status == status)
+        if q:
+            for word in q.casefold().split():
+                escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                stmt = stmt.where(MediaRow.search_text.like(f"%{escaped}%", escape="\\"))
+        if cursor:
+            stmt = stmt.where(MediaRow.id < decode_cursor(cursor))
+        with self.db.session() as s:
+            rows = list(s.scalars(stmt.limit(limit + 1)))
+            items = [MediaItem.of(r) for r in rows[:limit]]
+        nxt = encode_cursor(items[-1].id) if len(rows) > limit and items else None
+        return Page(items, nxt)
+
+    def update(self, media_id: int, expected_version: int, changes: Mapping[str, Any]) -> MediaItem:
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise MediaError(f"these fields cannot be edited: {', '.join(sorted(unknown))}")
+        with self.db.session() as s:
+            row = s.get(MediaRow, media_id, options=[selectinload(MediaRow.subtitles)])
+            if row is None:
+                raise NotFound(f"there is no media item {media_id}")
+            if row.version != expected_version:
+                raise StaleVersion(
+                    f"media item {media_id} changed since you read it (now version {row.version})"
+                )
+            if "kind" in changes:
+                check_kind(changes["kind"])
+            cue_in = changes.get("cue_in_ms", row.cue_in_ms) or 0
+            cue_out = changes.get("cue_out_ms", row.cue_out_ms)
+            if cue_out is not None and (cue_in < 0 or cue_out <= cue_in):
+                raise MediaError("cue_out_ms must be after cue_in_ms, and cue_in_ms not negative")
+            if row.duration_ms and cue_out is not None and cue_out > row.duration_ms:
+                raise MediaError(f"cue_out_ms is past the end of the file ({row.duration_ms} ms)")
+            for k, v in changes.items():
+                setattr(row, k, dict(v) if k == "titles" else list(v) if k == "languages" else v)
+            row.search_text = search_text(row.title, row.artist, row.album, *row.titles.values())
+            row.version += 1
+            row.updated_at = self.clock.now()
+            s.flush()
+            return MediaItem.of(row)
+
+
+def library_handlers(
+    lib: Library,
+) -> dict[str, Callable[[dict[str, Any], ProgressReporter], Awaitable[None]]]:
+    return {ANALYSE_JOB: lib.analyse_job}

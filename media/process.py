@@ -1,0 +1,91 @@
+"""Running ffmpeg-family tools: argument lists in, exit status, output and progress out.
+
+Never a shell; the child is always reaped, also when the caller is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[dict[str, str]], Awaitable[None] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    args: list[str]
+    returncode: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def last_error_line(self) -> str:
+        lines = [ln.strip() for ln in self.stderr.splitlines() if ln.strip()]
+        return lines[-1] if lines else f"exit status {self.returncode}"
+
+
+def parse_progress_block(lines: list[str]) -> dict[str, str]:
+    """`-progress pipe:1` writes key=value lines; a block ends with progress=continue|end."""
+    out: dict[str, str] = {}
+    for ln in lines:
+        key, sep, value = ln.partition("=")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+async def run_tool(
+    args: list[str],
+    *,
+    on_progress: ProgressCallback | None = None,
+    timeout: float | None = None,
+) -> ToolResult:
+    """Run a tool; when `on_progress` is given, stdout is read as ffmpeg `-progress` blocks."""
+    proc = await asyncio.create_subprocess_exec(
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    stdout_chunks: list[bytes] = []
+
+    async def read_stdout() -> None:
+        assert proc.stdout is not None
+        if on_progress is None:
+            stdout_chunks.append(await proc.stdout.read())
+            return
+        block: list[str] = []
+        async for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").strip()
+            block.append(line)
+            if line.startswith("progress="):
+                result = on_progress(parse_progress_block(block))
+                if asyncio.iscoroutine(result):
+                    await result
+                block = []
+
+    try:
+        async with asyncio.timeout(timeout):
+            _, stderr = await asyncio.gather(read_stdout(), proc.stderr.read())
+            await proc.wait()
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return ToolResult(
+        args=args,
+        returncode=proc.returncode,
+        stdout=b"".join(stdout_chunks),
+        stderr=stderr.decode("utf-8", "replace"),
+    )

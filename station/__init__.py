@@ -1,0 +1,1 @@
+"""What every package shares: settings, the database, the clock, logging and the job queue."""

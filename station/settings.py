@@ -1,0 +1,113 @@
+"""The one Settings object, read from the environment (prefix DIASPOR_) and an optional TOML file.
+
+It is built once at start-up and handed down; nothing imports a global instance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DIASPOR_", extra="ignore")
+
+    # Where the embedded default keeps its database, storage and scratch files.
+    data_dir: Path = Path("data")
+    # SQLAlchemy URL. Empty means a SQLite file in data_dir. DATABASE_URL is accepted too,
+    # as most hosting platforms set that name.
+    database_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("DIASPOR_DATABASE_URL", "DATABASE_URL"),
+    )
+
+    # Storage of originals, artwork, HLS output: "local" (a folder) or "s3".
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_dir: Path | None = None  # default: data_dir / "storage"
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_part_size_mb: int = Field(default=16, ge=5)
+    # Base URL at which storage objects are served (nginx/CDN in production). Empty means the
+    # API serves them itself under /files/ (embedded default).
+    public_storage_url: str = ""
+
+    # ffmpeg: explicit paths win; else the system's; else the imageio-ffmpeg wheel's.
+    ffmpeg_path: str | None = None
+    ffprobe_path: str | None = None
+
+    # Media library.
+    max_upload_mb: int = Field(default=4096, gt=0)
+    silence_threshold_db: float = -50.0
+    silence_min_ms: int = Field(default=100, ge=10)
+
+    # Job queue.
+    job_max_attempts: int = Field(default=4, ge=1)
+    job_retry_base_s: float = Field(default=5.0, gt=0)
+    job_poll_s: float = Field(default=1.0, gt=0)
+
+    # API and auth.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""  # how listeners reach the API; default http://host:port
+    admin_token: SecretStr | None = None
+    cors_origins: list[str] = ["*"]
+
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        if self.storage_dir is None:
+            self.storage_dir = self.data_dir / "storage"
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'diaspor.db').as_posix()}"
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            raise ValueError("DIASPOR_S3_BUCKET is required when DIASPOR_STORAGE_BACKEND=s3")
+        return self
+
+    @property
+    def staging_dir(self) -> Path:
+        """Scratch space for uploads in flight and analysis; never served."""
+        return self.data_dir / "staging"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        import os
+
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("DIASPOR_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Environment, then the DIASPOR_CONFIG TOML file; explicit overrides win over both."""
+    return Settings(**overrides)

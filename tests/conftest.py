@@ -1,0 +1,195 @@
+"""Fixtures: generated media, a station on SQLite and on PostgreSQL, an S3 server, a live API."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from api.tokens import create_token
+from diaspor import migrate
+from diaspor.compose import Station, build_station
+from media.binaries import Tools, find_tools
+from station.db import Base, normalise_url
+from station.settings import Settings
+from tests.support import REQUIRE_ALL, free_port, make_media, tone
+
+PG_URL = os.environ.get("DIASPOR_TEST_DATABASE_URL", "")
+AZ_TITLE = "Vətən uzaqda deyil — ğ ı ş ç ö ü ə"
+AZ_ARTIST = "Aşıq Ələsgər"
+
+
+@pytest.fixture(scope="session")
+def tools() -> Tools:
+    return find_tools()
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> Path:
+    """Small generated files, made once per run, with Azerbaijani tags."""
+    d = tmp_path_factory.mktemp("media")
+    ff = tools.ffmpeg
+    tone(
+        ff,
+        d / "tone.mp3",
+        seconds=8,
+        lead=1.0,
+        tail=1.5,
+        volume=0.5,
+        tags={"title": AZ_TITLE, "artist": AZ_ARTIST, "album": "Qarabağ", "language": "aze"},
+    )
+    tone(ff, d / "short.wav", seconds=3, volume=0.25, codec=("-c:a", "pcm_s16le"))
+    make_media(
+        ff, d / "episode.mp4",
+        "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=6",
+        "-f", "lavfi", "-i", "sine=f=330:sample_rate=48000:d=6",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "96k", "-shortest", "-metadata", f"title={AZ_TITLE}",
+        "-movflags", "+faststart",
+    )  # fmt: skip
+    (d / "episode.az.vtt").write_text(
+        "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nXoş gəlmisiniz!\n", encoding="utf-8"
+    )
+    (d / "episode.en.vtt").write_text(
+        "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nWelcome!\n", encoding="utf-8"
+    )
+    return d
+
+
+# --- databases ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, migrated once, dropped at the end."""
+    if not PG_URL:
+        if REQUIRE_ALL:
+            pytest.fail("DIASPOR_TEST_DATABASE_URL is required in CI")
+        pytest.skip("PostgreSQL leg: set DIASPOR_TEST_DATABASE_URL to run it")
+    admin_url = make_url(normalise_url(PG_URL))
+    name = f"diaspor_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    try:
+        yield url
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _truncate(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as c:
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every test that touches the database runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        migrate.upgrade(url)
+        return url
+    url = str(request.getfixturevalue("pg_database"))
+    _truncate(url)
+    return url
+
+
+# --- S3 -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server over real HTTP on a free port."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> Iterator[dict[str, Any]]:
+    import boto3
+
+    bucket = f"diaspor-{uuid.uuid4().hex[:12]}"
+    client = boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )  # fmt: skip
+    client.create_bucket(Bucket=bucket)
+    yield {"client": client, "bucket": bucket, "endpoint": s3_endpoint}
+    client.close()
+
+
+# --- stations -----------------------------------------------------------------------------
+
+
+def settings_for(tmp_path: Path, db_url: str, **extra: Any) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=db_url, **extra)
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+def storage_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def station(tmp_path: Path, db_url: str, tools: Tools) -> Iterator[Station]:
+    st = build_station(settings_for(tmp_path, db_url), tools=tools)
+    yield st
+    st.close()
+
+
+@pytest.fixture
+def any_station(
+    request: pytest.FixtureRequest, tmp_path: Path, db_url: str, tools: Tools, storage_kind: str
+) -> Iterator[Station]:
+    """A station on local storage, and one on the S3 server (5 MiB parts, a key prefix)."""
+    extra: dict[str, Any] = {}
+    if storage_kind == "s3":
+        b = request.getfixturevalue("s3_bucket")
+        extra = {
+            "storage_backend": "s3", "s3_bucket": b["bucket"], "s3_endpoint_url": b["endpoint"],
+            "s3_prefix": "station", "s3_part_size_mb": 5, "s3_access_key_id": "test",
+            "s3_secret_access_key": "test",
+        }  # fmt: skip
+    st = build_station(settings_for(tmp_path, db_url, **extra), tools=tools)
+    yield st
+    st.close()
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    """The environment a `diaspor` subprocess needs to be the same station as `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIASPOR_")}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None or name in ("cors_origins",):
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"DIASPOR_{name.upper()}"] = str(value)
+    return env
+
+
+@pytest.fixture
+def editor_token(station: Station) -> str:
+    return create_token(station.db, station.clock, "test editor", "editor")

@@ -1,0 +1,104 @@
+"""Helpers the tests share: generating media with lavfi, servers on free ports, skips that CI
+turns into failures."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import uvicorn
+
+T = TypeVar("T")
+REQUIRE_ALL = os.environ.get("DIASPOR_TEST_REQUIRE_ALL") == "1"
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip when a system part is missing on a user's machine; in CI that is a failure."""
+    if condition:
+        return
+    if REQUIRE_ALL:
+        pytest.fail(f"required in CI (DIASPOR_TEST_REQUIRE_ALL=1): {reason}")
+    pytest.skip(reason)
+
+
+def need_program(name: str) -> str:
+    path = shutil.which(name)
+    need(path is not None, f"{name} is not installed (apt-get install {name})")
+    assert path is not None
+    return path
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def make_media(ffmpeg: str, dest: Path, *args: str) -> Path:
+    """ffmpeg ARGS... dest, failing loudly; the one way tests create media."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y", *args, str(dest)],
+        check=True,
+    )
+    return dest
+
+
+def tone(ffmpeg: str, dest: Path, *, seconds: float, freq: int = 440, lead: float = 0.0,
+         tail: float = 0.0, volume: float = 0.5, tags: dict[str, str] | None = None,
+         codec: tuple[str, ...] = ("-c:a", "libmp3lame", "-b:a", "128k")) -> Path:  # fmt: skip
+    """A sine tone with silence before and after, and tags."""
+    meta: list[str] = []
+    for k, v in (tags or {}).items():
+        meta += ["-metadata", f"{k}={v}"]
+    af = f"volume={volume},adelay={int(lead * 1000)}:all=1,apad=pad_dur={tail}"
+    return make_media(
+        ffmpeg, dest, "-f", "lavfi", "-i", f"sine=f={freq}:sample_rate=48000:d={seconds}",
+        "-af", af, "-ac", "2", *meta, *codec,
+    )  # fmt: skip
+
+
+def ebur128_integrated(ffmpeg: str, path: Path) -> float:
+    """ffmpeg's own EBU R128 figure, the reference the library must agree with."""
+    res = subprocess.run(
+        [ffmpeg, "-hide_banner", "-nostats", "-i", str(path), "-map", "0:a:0",
+         "-af", "ebur128=framelog=verbose", "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip().startswith("I:")]
+    return float(lines[-1].split()[1])
+
+
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Run an ASGI app under a real uvicorn on a free port; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

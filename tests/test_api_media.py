@@ -1,0 +1,178 @@
+"""Editors upload media over HTTP and read back what the station measured; on SQLite and
+PostgreSQL, on local storage and on an S3 server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.tokens import create_token
+from diaspor.compose import Station
+from tests.conftest import AZ_ARTIST, AZ_TITLE
+from tests.support import ebur128_integrated, run, serve_app
+
+
+@pytest.fixture
+def api(any_station: Station) -> Iterator[httpx.Client]:
+    token = create_token(any_station.db, any_station.clock, "Leyla (editor)", "editor")
+    with (
+        serve_app(create_app(any_station)) as base,
+        httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as client,
+    ):
+        yield client
+
+
+def upload(
+    client: httpx.Client, path: Path, name: str | None = None, **fields: str
+) -> httpx.Response:
+    with open(path, "rb") as fh:
+        return client.post("/api/v1/media", files={"file": (name or path.name, fh)}, data=fields)
+
+
+def test_an_editor_uploads_a_song_and_reads_back_what_the_station_measured(
+    api: httpx.Client, any_station: Station, media_dir: Path, tools: object
+) -> None:
+    r = upload(api, media_dir / "tone.mp3", kind="music")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    media, job = body["media"], body["job"]
+    assert body["created"] is True
+    assert media["status"] == "pending" and job["status"] == "queued"
+    assert r.headers["location"] == f"/api/v1/media/{media['id']}"
+
+    assert run(any_station.worker().drain()) == 1
+    assert api.get(f"/api/v1/jobs/{job['id']}").json()["status"] == "done"
+
+    m = api.get(f"/api/v1/media/{media['id']}").json()
+    assert m["status"] == "ready"
+    assert m["title"] == AZ_TITLE and m["artist"] == AZ_ARTIST and m["album"] == "Qarabağ"
+    assert m["languages"] == ["az"]
+    assert m["kind"] == "music"
+    assert m["duration_ms"] == 10_500  # 1 s silence + 8 s tone + 1.5 s silence
+    reference = ebur128_integrated(any_station.tools.ffmpeg, media_dir / "tone.mp3")
+    assert abs(m["loudness_lufs"] - reference) <= 0.5
+    assert m["true_peak_dbtp"] < -1
+    assert abs(m["cue_in_ms"] - 1000) <= 50
+    assert abs(m["cue_out_ms"] - 9000) <= 50
+    assert m["sample_rate"] == 48000 and m["channels"] == 2 and m["audio_codec"] == "mp3"
+    # The stored original is byte for byte what was sent.
+    key = f"originals/{m['sha256'][:2]}/{m['sha256'][2:4]}/{m['sha256']}.mp3"
+    with any_station.storage.open(key) as fh:
+        assert fh.read() == (media_dir / "tone.mp3").read_bytes()
+
+
+def test_a_video_episode_gets_a_poster_and_its_subtitles(
+    api: httpx.Client, any_station: Station, media_dir: Path
+) -> None:
+    r = upload(api, media_dir / "episode.mp4", title="Vətən uzaqda deyil — 1-ci buraxılış")
+    assert r.status_code == 201, r.text
+    mid = r.json()["media"]["id"]
+    for lang in ("az", "en"):
+        put = api.put(
+            f"/api/v1/media/{mid}/subtitles/{lang}",
+            content=(media_dir / f"episode.{lang}.vtt").read_bytes(),
+            headers={"Content-Type": "text/vtt"},
+        )
+        assert put.status_code == 200, put.text
+    run(any_station.worker().drain())
+    m = api.get(f"/api/v1/media/{mid}").json()
+    assert m["kind"] == "programme" and m["status"] == "ready"
+    assert (m["width"], m["height"], m["frame_rate"], m["video_codec"]) == (640, 360, 25.0, "h264")
+    assert m["title"] == "Vətən uzaqda deyil — 1-ci buraxılış"
+    assert abs(m["duration_ms"] - 6000) <= 30
+    assert [s["lang"] for s in m["subtitles"]] == ["az", "en"]
+    poster = api.get(httpx.URL(m["artwork_url"]).path)
+    assert poster.status_code == 200 and poster.content[:3] == b"\xff\xd8\xff"  # a JPEG
+    sub = api.get(httpx.URL(m["subtitles"][0]["url"]).path)
+    assert "Xoş gəlmisiniz!" in sub.text
+
+
+def test_the_same_file_uploaded_twice_is_stored_once(
+    api: httpx.Client, any_station: Station, media_dir: Path
+) -> None:
+    first = upload(api, media_dir / "short.wav")
+    again = upload(api, media_dir / "short.wav", "another-name.wav")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["created"] is False
+    assert again.json()["media"]["id"] == first.json()["media"]["id"]
+    assert len([k for k in any_station.storage.keys("originals/")]) == 1
+
+
+@pytest.fixture
+def local_api(station: Station) -> Iterator[tuple[httpx.Client, str]]:
+    token = create_token(station.db, station.clock, "Leyla (editor)", "editor")
+    with serve_app(create_app(station)) as base, httpx.Client(base_url=base, timeout=60) as c:
+        yield c, token
+
+
+def test_the_library_lists_filters_searches_and_pages(
+    local_api: tuple[httpx.Client, str], station: Station, media_dir: Path
+) -> None:
+    client, token = local_api
+    client.headers["Authorization"] = f"Bearer {token}"
+    upload(client, media_dir / "tone.mp3", kind="music")
+    upload(client, media_dir / "short.wav", kind="jingle", title="Diaspor.FM nişanı")
+    upload(client, media_dir / "episode.mp4")
+    everything = client.get("/api/v1/media").json()
+    assert len(everything["items"]) == 3 and everything["next_cursor"] is None
+    assert [m["kind"] for m in client.get("/api/v1/media?kind=jingle").json()["items"]] == [
+        "jingle"
+    ]
+    found = client.get("/api/v1/media", params={"q": "VƏTƏN"}).json()["items"]
+    assert {m["title"] for m in found} == {AZ_TITLE}  # case-folded Azerbaijani search
+    assert len(client.get("/api/v1/media", params={"q": "aşıq"}).json()["items"]) == 1
+    page1 = client.get("/api/v1/media?limit=2").json()
+    page2 = client.get("/api/v1/media", params={"limit": 2, "cursor": page1["next_cursor"]}).json()
+    ids = [m["id"] for m in page1["items"] + page2["items"]]
+    assert len(ids) == 3 and len(set(ids)) == 3 and page2["next_cursor"] is None
+    bad = client.get("/api/v1/media?cursor=bm9wZQ")
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+
+
+def test_edits_need_the_current_etag_and_a_stale_one_changes_nothing(
+    local_api: tuple[httpx.Client, str], media_dir: Path
+) -> None:
+    client, token = local_api
+    client.headers["Authorization"] = f"Bearer {token}"
+    mid = upload(client, media_dir / "tone.mp3").json()["media"]["id"]
+    got = client.get(f"/api/v1/media/{mid}")
+    etag = got.headers["etag"]
+    change = {"title": "Sarı gəlin", "kind": "music", "titles": {"en": "Yellow bride"}}
+    assert client.patch(f"/api/v1/media/{mid}", json=change).status_code == 428
+    ok = client.patch(f"/api/v1/media/{mid}", json=change, headers={"If-Match": etag})
+    assert ok.status_code == 200 and ok.json()["title"] == "Sarı gəlin"
+    assert ok.headers["etag"] != etag
+    stale = client.patch(f"/api/v1/media/{mid}", json={"title": "X"}, headers={"If-Match": etag})
+    assert stale.status_code == 412
+    assert stale.headers["content-type"] == "application/problem+json"
+    assert client.get(f"/api/v1/media/{mid}").json()["title"] == "Sarı gəlin"
+    cues = client.patch(
+        f"/api/v1/media/{mid}", json={"cue_in_ms": 5000, "cue_out_ms": 4000},
+        headers={"If-Match": ok.headers["etag"]},
+    )  # fmt: skip
+    assert cues.status_code == 422 and "cue_out_ms" in cues.json()["detail"]
+
+
+def test_routes_refuse_anonymous_and_wrong_role_callers(
+    local_api: tuple[httpx.Client, str], station: Station, media_dir: Path
+) -> None:
+    client, token = local_api
+    presenter = create_token(station.db, station.clock, "Rauf (presenter)", "presenter")
+    anon = client.get("/api/v1/media")
+    assert anon.status_code == 401 and anon.headers["www-authenticate"] == "Bearer"
+    assert client.get("/api/v1/media", headers={"Authorization": "Bearer nope"}).status_code == 401
+    as_presenter = {"Authorization": f"Bearer {presenter}"}
+    assert client.get("/api/v1/media", headers=as_presenter).status_code == 200
+    with httpx.Client(base_url=client.base_url, headers=as_presenter) as as_them:
+        assert upload(as_them, media_dir / "short.wav").status_code == 403
+    assert (
+        client.get("/api/v1/media", headers={"Authorization": f"Bearer {token}"}).json()["items"]
+        == []
+    )
+    assert client.get("/health").json()["status"] == "ok"
