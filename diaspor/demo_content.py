@@ -7,6 +7,7 @@ Music-like tones, a speech-like clip, jingles, a filler bed and three short vide
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,24 +171,31 @@ Progress = Callable[[int, int, str], Awaitable[None] | None]
 
 
 async def generate(dest: Path, tools: Tools, on_file: Progress | None = None) -> list[DemoFile]:
-    """Write every demo file (and its subtitles) into dest; skip those already there."""
+    """Write every demo file (and its subtitles) into dest, a few at once; skip those there."""
     dest.mkdir(parents=True, exist_ok=True)
     files = catalogue()
-    for i, f in enumerate(files, 1):
+    slots = asyncio.Semaphore(max(1, (os.cpu_count() or 1)))
+    done = 0
+
+    async def make(f: DemoFile) -> None:
+        nonlocal done
         out = dest / f.name
         if not out.exists():
             tmp = dest / f".{f.name}.part{out.suffix}"
-            res = await run_tool(
-                [tools.ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y", *f.args, str(tmp)]
-            )
+            args = [tools.ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y", *f.args]
+            async with slots:
+                res = await run_tool([*args, str(tmp)])
             if not res.ok:
                 tmp.unlink(missing_ok=True)
                 raise RuntimeError(f"could not make demo file {f.name}: {res.last_error_line()}")
             tmp.replace(out)
         for lang, text in f.subtitles.items():
             (dest / f"{out.stem}.{lang}.vtt").write_text(text, encoding="utf-8")
+        done += 1
         if on_file:
-            r = on_file(i, len(files), f.name)
+            r = on_file(done, len(files), f.name)
             if asyncio.iscoroutine(r):
                 await r
+
+    await asyncio.gather(*(make(f) for f in files))
     return files

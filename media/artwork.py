@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Literal
 
 from media.binaries import Tools
 from media.probe import ProbeResult
@@ -11,6 +12,16 @@ from media.process import run_tool
 
 log = logging.getLogger(__name__)
 MAX_EDGE = 1280
+Picture = Literal["video", "cover"]
+
+
+def picture_of(probe: ProbeResult) -> Picture | None:
+    """Which picture a file can give: frames of its video, or an embedded cover."""
+    if probe.main_video is not None:
+        return "video"
+    if probe.cover_art is not None:
+        return "cover"
+    return None
 
 
 def poster_time_ms(duration_ms: int | None) -> int:
@@ -20,25 +31,24 @@ def poster_time_ms(duration_ms: int | None) -> int:
     return min(duration_ms // 10, 5000)
 
 
-def artwork_args(ffmpeg: str, src: Path, dest: Path, probe: ProbeResult) -> list[str] | None:
+def artwork_args(
+    ffmpeg: str, src: Path, dest: Path, picture: Picture, duration_ms: int | None
+) -> list[str]:
     scale = f"scale='min({MAX_EDGE},iw)':'-2'"
     head = [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y"]
     tail = ["-frames:v", "1", "-vf", scale, "-q:v", "3", "-f", "image2", "-c:v", "mjpeg", str(dest)]
-    if probe.main_video is not None:
-        at = poster_time_ms(probe.duration_ms) / 1000
+    if picture == "video":
+        at = poster_time_ms(duration_ms) / 1000
         return [*head, "-ss", f"{at:.3f}", "-i", str(src), "-map", "0:v:0", *tail]
-    if probe.cover_art is not None:
-        # The cover is the first video stream of an audio file.
-        return [*head, "-i", str(src), "-map", "0:v:0", *tail]
-    return None
+    # The cover is the first video stream of an audio file.
+    return [*head, "-i", str(src), "-map", "0:v:0", *tail]
 
 
-async def extract_artwork(tools: Tools, src: Path, dest: Path, probe: ProbeResult) -> bool:
-    """Write a JPEG to dest; False (and nothing written) when the file has no picture."""
-    args = artwork_args(tools.ffmpeg, src, dest, probe)
-    if args is None:
-        return False
-    res = await run_tool(args, timeout=120)
+async def extract_artwork(
+    tools: Tools, src: Path, dest: Path, picture: Picture, duration_ms: int | None
+) -> bool:
+    """Write a JPEG to dest; False (and nothing written) when ffmpeg could not."""
+    res = await run_tool(artwork_args(tools.ffmpeg, src, dest, picture, duration_ms), timeout=120)
     if not res.ok or not dest.exists() or dest.stat().st_size == 0:
         log.warning(
             "could not extract artwork",

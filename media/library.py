@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from media.analysis import analyse, check_tail
-from media.artwork import extract_artwork
+from media.artwork import Picture, extract_artwork, picture_of
 from media.binaries import Tools
 from media.errors import (
     EmptyFile,
@@ -289,7 +289,7 @@ class Library:
         with self.db.session() as s:
             s.add(row)
             s.flush()
-            job = self.queue.enqueue(s, ANALYSE_JOB, {"media_id": row.id})
+            job = self.queue.enqueue(s, ANALYSE_JOB, {"media_id": row.id, "picture": picture_of(p)})
             s.flush()
             item = MediaItem.of(row)
             job_id = job.id
@@ -315,8 +315,11 @@ class Library:
                     silence_min_ms=self.silence_min_ms,
                     on_progress=progress,
                 )  # fmt: skip
-                await progress(0.95, "extracting artwork")
-                artwork_key = await self._artwork(item, path)
+                picture = payload.get("picture")
+                artwork_key = None
+                if picture in ("video", "cover"):
+                    await progress(0.95, "extracting artwork")
+                    artwork_key = await self._artwork(item, path, picture, result.duration_ms)
         except MediaError as exc:
             await asyncio.to_thread(self._reject, media_id, exc.message)
             raise PermanentJobError(f"{item.original_name}: {exc.message}") from exc
@@ -329,11 +332,12 @@ class Library:
             },
         )  # fmt: skip
 
-    async def _artwork(self, item: MediaItem, path: Path) -> str | None:
-        p = await probe(self.tools, path)
+    async def _artwork(
+        self, item: MediaItem, path: Path, picture: Picture, duration_ms: int
+    ) -> str | None:
         dest = self.staging_path(".jpg")
         try:
-            if not await extract_artwork(self.tools, path, dest, p):
+            if not await extract_artwork(self.tools, path, dest, picture, duration_ms):
                 return None
             key = f"artwork/{item.sha256}.jpg"
             await asyncio.to_thread(self.storage.put_file, key, dest, move=True)

@@ -70,7 +70,7 @@ class LocalStorage:
         dest = self.path(key)
         tmp = self._temp_beside(dest)
         try:
-            if move:
+            if move and src.is_file():  # never rename a folder into storage
                 try:
                     os.replace(src, dest)  # same filesystem: one atomic rename
                     return
@@ -233,6 +233,8 @@ class S3Storage:
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         full = self._k(prefix) if prefix else (self.prefix + "/" if self.prefix else "")
+        if prefix.endswith("/"):  # check_key drops it; "hls/" must not match "hls-old/"
+            full += "/"
         strip = len(self.prefix) + 1 if self.prefix else 0
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=full):

@@ -27,7 +27,10 @@ AZ_ARTIST = "Aşıq Ələsgər"
 
 @pytest.fixture(scope="session")
 def tools() -> Tools:
-    return find_tools()
+    """The ffmpeg the station would use here (DIASPOR_FFMPEG_PATH / DIASPOR_FFPROBE_PATH apply:
+    `DIASPOR_FFPROBE_PATH=` runs the whole suite the way a machine without ffprobe would)."""
+    s = Settings()
+    return find_tools(s.ffmpeg_path, s.ffprobe_path)
 
 
 @pytest.fixture(scope="session")

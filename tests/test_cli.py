@@ -1,0 +1,107 @@
+"""The `diaspor` command as an operator uses it: importing folders, settings files, tokens."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from diaspor.compose import Station
+from station.settings import Settings
+from tests.conftest import AZ_TITLE, env_for
+from tests.support import ebur128_integrated
+
+DIASPOR = [sys.executable, "-m", "diaspor"]
+
+
+def diaspor(
+    *args: str, env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*DIASPOR, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_importing_a_folder_finds_files_in_subfolders_with_their_subtitles(
+    any_station: Station, media_dir: Path, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "gələn"
+    (inbox / "musiqi" / "xalq").mkdir(parents=True)
+    (inbox / "verilişlər").mkdir()
+    shutil.copy(media_dir / "tone.mp3", inbox / "musiqi" / "xalq" / "tone.mp3")
+    for name in ("episode.mp4", "episode.az.vtt", "episode.en.vtt"):
+        shutil.copy(media_dir / name, inbox / "verilişlər" / name)
+    (inbox / "oxu-məni.txt").write_text("qeyd", encoding="utf-8")  # not media: not picked up
+
+    res = diaspor("media", "import", str(inbox), env=env_for(any_station.settings))
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert "importing" in res.stderr and "analysing" in res.stderr  # the progress bars
+
+    items = {m.original_name: m for m in any_station.library.list().items}
+    assert set(items) == {"tone.mp3", "episode.mp4"}
+    tone, episode = items["tone.mp3"], items["episode.mp4"]
+    assert tone.status == episode.status == "ready"
+    assert tone.title == AZ_TITLE
+    assert tone.duration_ms == 10_500
+    assert tone.loudness_lufs is not None
+    assert abs(tone.loudness_lufs - ebur128_integrated(any_station.tools.ffmpeg,
+                                                       media_dir / "tone.mp3")) <= 0.5  # fmt: skip
+    assert tone.cue_in_ms is not None and abs(tone.cue_in_ms - 1000) <= 50
+    assert [s.lang for s in episode.subtitles] == ["az", "en"]
+    assert episode.artwork_key and any_station.storage.exists(episode.artwork_key)
+
+
+def test_a_refused_file_is_named_and_the_others_are_still_imported(
+    station: Station, media_dir: Path, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(media_dir / "short.wav", inbox / "short.wav")
+    (inbox / "saxta.mp3").write_bytes(b"ID3 but nothing else")
+    res = diaspor("media", "import", str(inbox), env=env_for(station.settings))
+    assert res.returncode == 1
+    assert "saxta.mp3" in res.stdout and "refused" in res.stdout
+    assert [m.original_name for m in station.library.list().items] == ["short.wav"]
+
+
+def test_a_missing_path_is_a_clear_error(station: Station, tmp_path: Path) -> None:
+    res = diaspor("media", "import", str(tmp_path / "yoxdur"), env=env_for(station.settings))
+    assert res.returncode == 2 and "Not found" in res.stderr
+
+
+def test_settings_can_come_from_a_toml_file(tmp_path: Path) -> None:
+    data = tmp_path / "from-toml"
+    cfg = tmp_path / "diaspor.toml"
+    cfg.write_text(f'data_dir = "{data}"\nlog_format = "json"\n', encoding="utf-8")
+    env = env_for(Settings(data_dir=tmp_path / "unused"))
+    for k in (
+        "DIASPOR_DATA_DIR",
+        "DIASPOR_DATABASE_URL",
+        "DIASPOR_STORAGE_DIR",
+        "DIASPOR_LOG_FORMAT",
+    ):
+        env.pop(k)
+    res = diaspor("--config", str(cfg), "token", "create", "--name", "BUTT", "--role", "presenter",
+                  env=env)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().startswith("dsp_")
+    assert (data / "diaspor.db").is_file()  # the file's data_dir was used
+
+
+def test_bad_settings_are_reported_not_traced(tmp_path: Path) -> None:
+    env = env_for(Settings(data_dir=tmp_path))
+    env["DIASPOR_STORAGE_BACKEND"] = "s3"
+    env["DIASPOR_S3_BUCKET"] = ""
+    res = diaspor("db", "upgrade", env=env)
+    assert res.returncode == 2
+    assert "DIASPOR_S3_BUCKET is required" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("role", ["dj"])
+def test_an_unknown_role_is_refused(role: str, tmp_path: Path) -> None:
+    res = diaspor("token", "create", "--name", "x", "--role", role,
+                  env=env_for(Settings(data_dir=tmp_path)))  # fmt: skip
+    assert res.returncode == 2 and "Unknown role" in res.stderr

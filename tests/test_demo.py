@@ -1,0 +1,98 @@
+"""`diaspor demo`, the README's run command: one process, demo content, the API answering."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from station.settings import Settings
+from tests.conftest import env_for
+from tests.support import free_port
+
+pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def demo(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    env = env_for(Settings(data_dir=data_dir))
+    for k in ("DIASPOR_DATA_DIR", "DIASPOR_DATABASE_URL", "DIASPOR_STORAGE_DIR"):
+        env.pop(k)  # as a newcomer runs it: only --data-dir
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diaspor", "demo", "--port", str(port), "--data-dir", str(data_dir)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the demo never became healthy"
+            time.sleep(0.5)
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def wait_until_analysed(client: httpx.Client, n: int) -> list[dict[str, object]]:
+    deadline = time.monotonic() + 240
+    while True:
+        items = client.get("/api/v1/media", params={"limit": 200}).json()["items"]
+        if len(items) == n and all(m["status"] != "pending" for m in items):
+            return list(items)
+        assert time.monotonic() < deadline, f"analysis did not finish: {items}"
+        time.sleep(1)
+
+
+def test_the_demo_station_comes_up_with_a_catalogue_a_newcomer_can_explore(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "demo"
+    with demo(data) as (base, proc):
+        token = (data / "admin-token").read_text().strip()
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
+            assert c.get("/health").json()["database"] == "sqlite"
+            items = wait_until_analysed(c, 13)
+            assert all(m["status"] == "ready" for m in items), items
+            kinds = Counter(str(m["kind"]) for m in items)
+            assert kinds == {"music": 6, "speech": 1, "jingle": 2, "filler": 1, "programme": 3}
+            episodes = [m for m in items if m["kind"] == "programme"]
+            for ep in episodes:
+                assert str(ep["title"]).startswith("Vətən uzaqda deyil")
+                assert set(ep["titles"]) == {"az", "en", "ru"}  # type: ignore[arg-type]
+                assert [s["lang"] for s in ep["subtitles"]] == ["az", "en", "ru"]  # type: ignore[attr-defined]
+                assert ep["artwork_url"] and ep["width"] == 1280
+            music = [m for m in items if m["kind"] == "music"]
+            assert all(m["loudness_lufs"] is not None and m["cue_in_ms"] > 0 for m in music)
+            assert c.get("/openapi.json").json()["info"]["title"].startswith("Diaspor")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0  # a clean stop on Ctrl-C
+    made = {p.name: p.stat().st_mtime_ns for p in (data / "demo-source").iterdir()}
+
+    # A second start finds its catalogue: nothing is made or imported twice.
+    with demo(data) as (base, _proc):
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
+            assert len(c.get("/api/v1/media", params={"limit": 200}).json()["items"]) == 13
+    assert {p.name: p.stat().st_mtime_ns for p in (data / "demo-source").iterdir()} == made
