@@ -280,10 +280,11 @@ class Worker:
         log.info("worker started", extra={"worker": self.queue.worker_name})
         try:
             while not stop.is_set():
+                # Clear before claiming: a job queued while we look is not missed.
+                self._wake.clear()
                 job = await self.run_once()
                 if job is not None:
                     continue
-                self._wake.clear()
                 stop_wait = asyncio.ensure_future(stop.wait())
                 wake_wait = asyncio.ensure_future(self._wake.wait())
                 try:
