@@ -1,0 +1,1 @@
+"""Programmes, schedule rules, playlists and clocks, and the timeline resolved from them."""

@@ -1,0 +1,164 @@
+"""The plain data the timeline is resolved from: channel, entries, catalogue. No I/O here.
+
+The persistence layer converts its rows into these; tests build them by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Literal
+
+Target = Literal["programme", "playlist", "clock", "media"]
+KIND_PROGRAMME = "programme"
+
+
+def to_ms(t: datetime) -> int:
+    """Epoch milliseconds of an aware datetime: integer time, so sums never drift."""
+    if t.tzinfo is None:
+        raise ValueError("aware datetimes only")
+    return round(t.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRef:
+    id: int
+    kind: str
+    title: str
+    artist: str
+    duration_ms: int
+    cue_in_ms: int = 0
+    cue_out_ms: int | None = None
+    titles: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def play_ms(self) -> int:
+        """How long it plays between its cue points."""
+        out = self.cue_out_ms if self.cue_out_ms is not None else self.duration_ms
+        return max(0, out - self.cue_in_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class PlaylistSpec:
+    id: int
+    name: str
+    media_ids: tuple[int, ...]
+    shuffle: bool = False
+    artist_separation_ms: int = 0
+    track_separation_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClockSlot:
+    """One line of an hour template: at minute X, play this (once, or until the next slot)."""
+
+    at_ms: int
+    source: Literal["media", "playlist"]
+    ref_id: int
+    fill: bool = False  # repeat from the source until the next slot begins
+    hard: bool = False
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClockSpec:
+    id: int
+    name: str
+    slots: tuple[ClockSlot, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeSpec:
+    id: int
+    programme_id: int
+    media_id: int | None
+    number: int | None = None
+    season: int | None = None
+    air_date: date | None = None
+    titles: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgrammeSpec:
+    id: int
+    slug: str
+    titles: Mapping[str, str]
+    episodes: tuple[EpisodeSpec, ...] = ()
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EntrySpec:
+    """A schedule rule: this target on this channel, once or recurring, in the channel's zone."""
+
+    id: int
+    target: Target
+    target_id: int
+    start_local: datetime  # naive, in the channel's time zone
+    duration_ms: int | None = None  # None: as long as the content
+    rrule: str | None = None
+    exdates: tuple[datetime, ...] = ()  # naive local starts that are skipped
+    hard: bool = True
+    episode_id: int | None = None
+    title: Mapping[str, str] = field(default_factory=dict)
+    effective_from_ms: int | None = None  # occurrences starting before this are not this rule's
+    effective_until_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    id: int
+    slug: str
+    kind: Literal["radio", "tv"]
+    timezone: str = "Asia/Baku"
+    crossfade_ms: int = 0
+    filler_playlist_id: int | None = None
+    slate_media_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    media: Mapping[int, MediaRef] = field(default_factory=dict)
+    playlists: Mapping[int, PlaylistSpec] = field(default_factory=dict)
+    clocks: Mapping[int, ClockSpec] = field(default_factory=dict)
+    programmes: Mapping[int, ProgrammeSpec] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineItem:
+    """One thing on air. [start_ms, end_ms) is when it is the current item; its audio is
+    cue_in..cue_out of the file, which runs crossfade_ms past `end_ms` into the next item."""
+
+    start_ms: int
+    end_ms: int
+    kind: str
+    media_id: int | None
+    cue_in_ms: int
+    cue_out_ms: int
+    crossfade_ms: int = 0
+    fade_out_ms: int = 0
+    hard: bool = False
+    cut: bool = False  # shortened to make way for a hard start
+    title: str = ""
+    artist: str = ""
+    entry_id: int | None = None
+    block_ms: int | None = None  # planned start of the guide block this item belongs to
+    programme_id: int | None = None
+    episode_id: int | None = None
+
+    @property
+    def start(self) -> datetime:
+        return from_ms(self.start_ms)
+
+    @property
+    def end(self) -> datetime:
+        return from_ms(self.end_ms)
+
+    @property
+    def length_ms(self) -> int:
+        return self.end_ms - self.start_ms

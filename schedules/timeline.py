@@ -1,0 +1,553 @@
+"""The timeline resolver: (channel, entries, catalogue, time range) -> what is on air, exactly.
+
+Pure and deterministic: no clock, no I/O; shuffles are seeded by channel, day and playlist.
+Every instant is covered (by filler or slate if nothing else), items never overlap, and a
+hard start lands on its scheduled millisecond.
+
+How it works:
+- The channel's local day is the unit. Each day is resolved from its start, so the answer
+  for any instant does not depend on the window asked for. (A programme that runs across
+  midnight belongs to the day it starts in; the next day begins when it ends.)
+- Occurrences of entries (recurring rules expanded, clocks compiled into one occurrence per
+  slot per hour) form a stack: at any moment the most recently started occurrence that has
+  content left is on air; when it ends or runs out, what it covered resumes.
+- Hard starts are fixed points. Before one, content is fitted: a playlist offers an item
+  that fits, then the channel's filler, then a slate of the exact remaining length; a
+  programme running into a hard start is cut there.
+- Music into music crossfades by the channel's crossfade; anything else is a hard cut.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from schedules.plan import (
+    KIND_PROGRAMME,
+    Catalogue,
+    ChannelSpec,
+    ClockSpec,
+    EntrySpec,
+    MediaRef,
+    PlaylistSpec,
+    TimelineItem,
+    to_ms,
+)
+from schedules.recurrence import local_to_ms, occurrence_starts
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+CROSSFADE_KINDS = frozenset({"music", "filler"})
+CUTTABLE_KINDS = frozenset({"programme", "speech", "music", "filler", "jingle"})
+MIN_ITEM_MS = 200  # shorter remainders become slate rather than a blip of a file
+FADE_OUT_MS = 1500  # a cut item fades out over this long (or its whole length if shorter)
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One happening of an entry (or of one clock slot within one hour)."""
+
+    entry: EntrySpec
+    start_ms: int
+    end_ms: int  # planned; content that is not repeated plays out even past it
+    span_ms: int  # length of the whole entry occurrence: the shorter, the more specific
+    hard: bool
+    order: int  # tie-break for equal starts: lower plays first
+    source: str  # "playlist" | "media"
+    ref_id: int
+    mode: str = "once"  # "one" item, the source "once" through, or "repeat" until end_ms
+    block_ms: int = 0
+    episode_id: int | None = None
+
+
+# --- content sources -------------------------------------------------------------------
+
+
+class History:
+    """What has played today, for artist and track separation across all sources."""
+
+    def __init__(self) -> None:
+        self.track: dict[int, int] = {}  # media id -> last start
+        self.artist: dict[str, int] = {}  # case-folded artist -> last start
+
+    def add(self, start_ms: int, media_id: int, artist: str) -> None:
+        self.track[media_id] = start_ms
+        if artist:
+            self.artist[artist.casefold()] = start_ms
+
+    def last_play(self, media_id: int, artist: str) -> tuple[int | None, int | None]:
+        return self.track.get(media_id), self.artist.get(artist.casefold()) if artist else None
+
+
+class Source:
+    """Yields media for an occurrence; `fit` offers one no longer than a remainder."""
+
+    def next(self, at_ms: int) -> MediaRef | None:
+        raise NotImplementedError
+
+    def fit(self, at_ms: int, remaining_ms: int) -> MediaRef | None:
+        return None
+
+
+class Single(Source):
+    def __init__(self, media: MediaRef | None) -> None:
+        self.media = media
+
+    def next(self, at_ms: int) -> MediaRef | None:
+        m, self.media = self.media, None
+        return m
+
+
+class PlaylistSource(Source):
+    """Ordered playlists continue a rotation; shuffled ones draw from a seeded random order,
+    keeping artists and tracks apart by the playlist's separation windows."""
+
+    def __init__(
+        self,
+        pl: PlaylistSpec,
+        cat: Catalogue,
+        seed: str,
+        history: History,
+        *,
+        repeat: bool,
+        start_ms: int,
+        limit: int | None = None,
+    ) -> None:
+        self.items = [
+            cat.media[i] for i in pl.media_ids if i in cat.media and cat.media[i].play_ms > 0
+        ]
+        self.pl = pl
+        self.history = history
+        self.repeat = repeat
+        self.limit = limit
+        self.rng = random.Random(seed)
+        self.used = 0
+        self.order: list[MediaRef] = []
+        if self.items and not pl.shuffle:
+            # An ordered rotation goes on by wall clock, so each day does not restart at item 1.
+            mean = max(1, sum(m.play_ms for m in self.items) // len(self.items))
+            k = (start_ms // mean) % len(self.items) if repeat else 0
+            self.order = self.items[k:] + self.items[:k]
+
+    def _round(self) -> list[MediaRef]:
+        if self.pl.shuffle:
+            r = list(self.items)
+            self.rng.shuffle(r)
+            return r
+        return list(self.items)
+
+    def _ok(self, m: MediaRef, at_ms: int) -> bool:
+        track_at, artist_at = self.history.last_play(m.id, m.artist)
+        if track_at is not None and at_ms - track_at < self.pl.track_separation_ms:
+            return False
+        return not (artist_at is not None and at_ms - artist_at < self.pl.artist_separation_ms)
+
+    def _take(self, at_ms: int, fits: int | None) -> MediaRef | None:
+        if not self.items or (self.limit is not None and self.used >= self.limit):
+            return None
+        if not self.order:
+            if not self.repeat and self.used >= len(self.items):
+                return None
+            self.order = self._round()
+        pool = [m for m in self.order if fits is None or m.play_ms <= fits]
+        if not pool:
+            return None
+        if fits is not None:
+            pool.sort(key=lambda m: -m.play_ms)  # the longest that fits wastes least
+        choice = next((m for m in pool if self._ok(m, at_ms)), None)
+        if choice is None:
+            # Nothing keeps the separation: take the one that played longest ago.
+            def age(m: MediaRef) -> int:
+                t, a = self.history.last_play(m.id, m.artist)
+                return min(x if x is not None else -(2**62) for x in (t, a))
+
+            choice = min(pool, key=age)
+        self.order.remove(choice)
+        self.used += 1
+        return choice
+
+    def next(self, at_ms: int) -> MediaRef | None:
+        return self._take(at_ms, None)
+
+    def fit(self, at_ms: int, remaining_ms: int) -> MediaRef | None:
+        return self._take(at_ms, remaining_ms) if self.repeat else None
+
+
+# --- occurrences -------------------------------------------------------------------------
+
+
+def _episode(
+    entry: EntrySpec, cat: Catalogue, local_day: datetime
+) -> tuple[int | None, int | None]:
+    """(episode id, media id) for a programme occurrence: pinned, else the one that airs that
+    day, else the latest already aired, else the first."""
+    prog = cat.programmes.get(entry.target_id)
+    if prog is None or not prog.episodes:
+        return None, None
+    eps = [e for e in prog.episodes if e.media_id is not None]
+    if entry.episode_id is not None:
+        pinned = next((e for e in eps if e.id == entry.episode_id), None)
+        return (pinned.id, pinned.media_id) if pinned else (None, None)
+    if not eps:
+        return None, None
+    day = local_day.date()
+    dated = sorted((e for e in eps if e.air_date is not None), key=lambda e: e.air_date)  # type: ignore[arg-type,return-value]
+    today = [e for e in dated if e.air_date == day]
+    if today:
+        return today[0].id, today[0].media_id
+    before = [e for e in dated if e.air_date is not None and e.air_date <= day]
+    pick = before[-1] if before else eps[0]
+    return pick.id, pick.media_id
+
+
+def _clock_occurrences(
+    entry: EntrySpec,
+    clock: ClockSpec,
+    start_ms: int,
+    end_ms: int,
+    tz: ZoneInfo,
+    hard: bool,
+    one_ms: Callable[[str, int], int],
+) -> Iterator[Occurrence]:
+    """A clock compiles into one occurrence per slot per local hour of [start_ms, end_ms)."""
+    slots = sorted(clock.slots, key=lambda s: s.at_ms)
+    if not slots:
+        return
+    local = datetime.fromtimestamp(start_ms / 1000, tz).replace(tzinfo=None)
+    hour = local.replace(minute=0, second=0, microsecond=0)
+    while True:
+        h_ms = local_to_ms(hour, tz)
+        if h_ms >= end_ms:
+            return
+        for i, slot in enumerate(slots):
+            s = h_ms + slot.at_ms
+            e = h_ms + (slots[i + 1].at_ms if i + 1 < len(slots) else HOUR_MS)
+            if s < start_ms or s >= end_ms:
+                continue  # a slot before the clock begins, or after it ends, does not play
+            yield Occurrence(
+                entry=entry,
+                start_ms=s,
+                end_ms=min(e, end_ms)
+                if slot.fill
+                else s + max(1, one_ms(slot.source, slot.ref_id)),
+                span_ms=end_ms - start_ms,
+                hard=(hard if s == start_ms else slot.hard),
+                order=i,
+                source=slot.source,
+                ref_id=slot.ref_id,
+                mode="repeat" if slot.fill else "one",
+                block_ms=h_ms,
+            )
+        hour += timedelta(hours=1)
+
+
+def _content_ms(entry: EntrySpec, cat: Catalogue, media_id: int | None) -> int:
+    if entry.duration_ms is not None:
+        return entry.duration_ms
+    if entry.target in ("programme", "media"):
+        m = cat.media.get(media_id) if media_id is not None else None
+        return m.play_ms if m else 0
+    if entry.target == "playlist":
+        pl = cat.playlists.get(entry.target_id)
+        return sum(cat.media[i].play_ms for i in pl.media_ids if i in cat.media) if pl else 0
+    return HOUR_MS  # a clock without a duration runs for one hour
+
+
+def expand(
+    channel: ChannelSpec, entries: Sequence[EntrySpec], cat: Catalogue, start_ms: int, end_ms: int
+) -> list[Occurrence]:
+    """Every occurrence whose start falls in [start_ms, end_ms), clocks compiled into slots."""
+    tz = ZoneInfo(channel.timezone)
+    out: list[Occurrence] = []
+
+    def one_ms(source: str, ref_id: int) -> int:
+        """How long one item of a source plays (the longest, for a playlist)."""
+        if source == "media":
+            m = cat.media.get(ref_id)
+            return m.play_ms if m else 0
+        pl = cat.playlists.get(ref_id)
+        return (
+            max((cat.media[i].play_ms for i in pl.media_ids if i in cat.media), default=0)
+            if pl
+            else 0
+        )
+
+    for entry in entries:
+        for s in occurrence_starts(entry, tz, start_ms, end_ms):
+            local = datetime.fromtimestamp(s / 1000, tz).replace(tzinfo=None)
+            if entry.target == "clock":
+                clock = cat.clocks.get(entry.target_id)
+                if clock is None:
+                    continue
+                e = s + _content_ms(entry, cat, None)
+                out.extend(_clock_occurrences(entry, clock, s, e, tz, entry.hard, one_ms))
+                continue
+            episode_id, media_id = (None, None)
+            if entry.target == "programme":
+                episode_id, media_id = _episode(entry, cat, local)
+            elif entry.target == "media":
+                media_id = entry.target_id
+            length = max(1, _content_ms(entry, cat, media_id))
+            playlist = entry.target == "playlist"
+            out.append(
+                Occurrence(
+                    entry=entry,
+                    start_ms=s,
+                    end_ms=s + length,
+                    span_ms=length,
+                    hard=entry.hard,
+                    order=0,
+                    source="playlist" if playlist else "media",
+                    ref_id=entry.target_id if playlist else (media_id or 0),
+                    mode="repeat" if playlist and entry.duration_ms is not None else "once",
+                    block_ms=s,
+                    episode_id=episode_id,
+                )
+            )
+    out.sort(key=lambda o: (o.start_ms, o.order, o.entry.id))
+    return out
+
+
+# --- resolving one day -------------------------------------------------------------------
+
+
+@dataclass
+class _Live:
+    occ: Occurrence
+    source: Source
+    started_ms: int | None = None
+    done: bool = False
+
+    def over(self, now_ms: int) -> bool:
+        o = self.occ
+        if self.started_ms is None:
+            return o.end_ms <= now_ms  # its window passed while something else was on air
+        if o.mode != "repeat":
+            return False  # it plays its content out
+        late = 0 if o.hard else self.started_ms - o.start_ms  # a late soft start keeps its length
+        return o.end_ms + late <= now_ms
+
+    def key(self) -> tuple[int, int, int]:
+        """Which live occurrence is on air: the most specific, then the latest, then order."""
+        return (-self.occ.span_ms, self.occ.start_ms, -self.occ.order)
+
+
+class _Day:
+    def __init__(
+        self, channel: ChannelSpec, cat: Catalogue, start_ms: int, end_ms: int, seed: str
+    ) -> None:
+        self.channel = channel
+        self.cat = cat
+        self.start_ms = start_ms
+        self.end_ms = end_ms
+        self.seed = seed
+        self.history = History()
+        self.items: list[TimelineItem] = []
+        self.cursor = start_ms
+        filler = cat.playlists.get(channel.filler_playlist_id or -1)
+        self.filler: PlaylistSource | None = (
+            PlaylistSource(
+                filler, cat, f"{seed}:filler", self.history, repeat=True, start_ms=start_ms
+            )
+            if filler
+            else None
+        )
+
+    def source_for(self, occ: Occurrence) -> Source:
+        if occ.source == "playlist":
+            pl = self.cat.playlists.get(occ.ref_id)
+            if pl is None:
+                return Single(None)
+            return PlaylistSource(
+                pl, self.cat, f"{self.seed}:{pl.id}", self.history,
+                repeat=occ.mode == "repeat", start_ms=occ.start_ms,
+                limit=1 if occ.mode == "one" else None,
+            )  # fmt: skip
+        return Single(self.cat.media.get(occ.ref_id))
+
+    # placing ------------------------------------------------------------------------
+
+    def place(
+        self,
+        m: MediaRef | None,
+        kind: str,
+        length_ms: int,
+        occ: Occurrence | None,
+        *,
+        hard: bool = False,
+        cut: bool = False,
+    ) -> None:
+        """Put an item at the cursor for length_ms (crossfading into it when both allow)."""
+        xfade = self.channel.crossfade_ms
+        prev = self.items[-1] if self.items else None
+        start = self.cursor
+        if (
+            prev is not None and xfade > 0 and not hard and not prev.cut
+            and prev.kind in CROSSFADE_KINDS and kind in CROSSFADE_KINDS
+            and prev.length_ms > 2 * xfade and length_ms > 2 * xfade
+        ):  # fmt: skip
+            self.items[-1] = replace(prev, end_ms=prev.end_ms - xfade, crossfade_ms=xfade)
+            start -= xfade
+            length_ms = length_ms  # the new item keeps its full audio; it starts earlier
+        cue_in = m.cue_in_ms if m else 0
+        end = start + length_ms
+        fade = min(FADE_OUT_MS, length_ms) if cut else 0
+        entry = occ.entry if occ else None
+        self.items.append(
+            TimelineItem(
+                start_ms=start, end_ms=end, kind=kind, media_id=m.id if m else None,
+                cue_in_ms=cue_in, cue_out_ms=cue_in + length_ms, fade_out_ms=fade,
+                hard=hard, cut=cut, title=m.title if m else "", artist=m.artist if m else "",
+                entry_id=entry.id if entry else None, block_ms=occ.block_ms if occ else None,
+                programme_id=entry.target_id if entry and entry.target == "programme" else None,
+                episode_id=occ.episode_id if occ else None,
+            )
+        )  # fmt: skip
+        if m is not None:
+            self.history.add(start, m.id, m.artist)
+        self.cursor = end
+
+    def kind_of(self, m: MediaRef, occ: Occurrence) -> str:
+        return KIND_PROGRAMME if occ.entry.target == "programme" else m.kind
+
+    def fill_exact(self, until_ms: int, occ: Occurrence | None) -> None:
+        """Fill [cursor, until) exactly: filler items that fit, then a slate for the rest."""
+        while self.filler is not None and until_ms - self.cursor >= MIN_ITEM_MS:
+            m = self.filler.fit(self.cursor, until_ms - self.cursor)
+            if m is None:
+                break
+            self.place(m, "filler", m.play_ms, None)
+        if until_ms > self.cursor:
+            self.slate(until_ms)
+
+    def slate(self, until_ms: int) -> None:
+        slate = self.cat.media.get(self.channel.slate_media_id or -1)
+        self.place(slate, "slate", until_ms - self.cursor, None)
+        self.items[-1] = replace(
+            self.items[-1], cue_in_ms=0, cue_out_ms=until_ms - self.items[-1].start_ms
+        )
+
+    def filler_until(self, target_ms: int, hard_ms: int) -> None:
+        """Nothing scheduled: filler up to the next start (items may run over a soft one)."""
+        while self.cursor < target_ms:
+            m = self.filler.next(self.cursor) if self.filler else None
+            if m is None:
+                self.fill_exact(target_ms, None)
+                return
+            if self.cursor + m.play_ms > hard_ms:
+                self.fill_exact(hard_ms, None)
+                return
+            self.place(m, "filler", m.play_ms, None)
+
+    # the walk -------------------------------------------------------------------------
+
+    def run(self, occs: Sequence[Occurrence]) -> list[TimelineItem]:
+        hard_points = sorted(
+            {o.start_ms for o in occs if o.hard and self.start_ms < o.start_ms < self.end_ms
+             and not shadowed(o, occs)}
+        )  # fmt: skip
+        hard_points.append(self.end_ms)
+        pending = [o for o in occs if o.start_ms >= self.start_ms]
+        live: list[_Live] = []
+        # Occurrences begun before the day that still run into it (a 24-hour rotation).
+        for o in occs:
+            if o.start_ms < self.start_ms < o.end_ms and o.mode == "repeat":
+                live.append(_Live(o, self.source_for(o), started_ms=o.start_ms))
+        pi = 0
+        hi = 0
+        while self.cursor < self.end_ms:
+            while hi < len(hard_points) and hard_points[hi] <= self.cursor:
+                hi += 1
+            next_hard = hard_points[hi] if hi < len(hard_points) else self.end_ms
+            while pi < len(pending) and pending[pi].start_ms <= self.cursor:
+                o = pending[pi]
+                live.append(_Live(o, self.source_for(o)))
+                pi += 1
+            live = [lv for lv in live if not lv.done and not lv.over(self.cursor)]
+            current = max(live, key=_Live.key, default=None)
+            next_start = pending[pi].start_ms if pi < len(pending) else self.end_ms
+            if current is None:
+                self.filler_until(min(next_start, next_hard), next_hard)
+                continue
+            m = current.source.next(self.cursor)
+            if m is None:
+                current.done = True
+                continue
+            first = current.started_ms is None
+            if first:
+                current.started_ms = self.cursor
+            hard = first and current.occ.hard and current.occ.start_ms == self.cursor
+            kind = self.kind_of(m, current.occ)
+            remaining = next_hard - self.cursor
+            if m.play_ms <= remaining:
+                self.place(m, kind, m.play_ms, current.occ, hard=hard)
+                continue
+            # It would run into a hard start: fit what is left.
+            alt = current.source.fit(self.cursor, remaining)
+            if alt is not None and alt.play_ms >= MIN_ITEM_MS:
+                self.place(alt, self.kind_of(alt, current.occ), alt.play_ms, current.occ, hard=hard)
+            elif kind in (KIND_PROGRAMME, "speech") and remaining >= MIN_ITEM_MS:
+                self.place(m, kind, remaining, current.occ, hard=hard, cut=True)
+            else:
+                self.fill_exact(next_hard, current.occ)
+        return self.items
+
+
+def shadowed(h: Occurrence, occs: Sequence[Occurrence]) -> bool:
+    """A hard start inside a more specific occurrence (a clock's :30 news during a programme
+    laid over the 24-hour rotation) does not cut that occurrence: it is not on air then."""
+    return any(
+        p.span_ms < h.span_ms and p.start_ms < h.start_ms < p.end_ms for p in occs if p is not h
+    )
+
+
+def day_bounds(channel: ChannelSpec, start_ms: int, end_ms: int) -> list[tuple[int, datetime]]:
+    """Local midnights (as epoch ms, with the local date) from the day of start_ms to end_ms."""
+    tz = ZoneInfo(channel.timezone)
+    day = datetime.fromtimestamp(start_ms / 1000, tz).replace(
+        hour=0, minute=0, second=0, microsecond=0, tzinfo=None
+    )
+    out = []
+    while True:
+        ms = local_to_ms(day, tz)
+        out.append((ms, day))
+        if ms >= end_ms:
+            return out
+        day += timedelta(days=1)
+
+
+def resolve(
+    channel: ChannelSpec,
+    entries: Sequence[EntrySpec],
+    cat: Catalogue,
+    start: datetime,
+    end: datetime,
+) -> list[TimelineItem]:
+    """The channel's timeline covering [start, end): the first item contains `start`, the last
+    contains the instant before `end`, and each item ends where the next begins."""
+    start_ms, end_ms = to_ms(start), to_ms(end)
+    if end_ms <= start_ms:
+        return []
+    bounds = day_bounds(channel, start_ms, end_ms)
+    # Expand with a day of margin before: programmes that began yesterday may run into today.
+    occs = expand(channel, entries, cat, bounds[0][0] - DAY_MS, bounds[-1][0] + DAY_MS)
+    # A single item (a programme) running across midnight keeps its time: the next day
+    # starts when it ends, and it belongs to the day it began in.
+    starts = [b for b, _ in bounds]
+    for i, b in enumerate(starts):
+        for o in occs:
+            if o.source == "media" and o.start_ms < b < o.end_ms:
+                starts[i] = max(starts[i], o.end_ms)
+    timeline: list[TimelineItem] = []
+    for i in range(len(bounds) - 1):
+        d_start, d_end = starts[i], starts[i + 1]
+        if d_end <= d_start or d_end <= start_ms:
+            continue
+        day_occs = [o for o in occs if o.start_ms < d_end and o.end_ms > d_start]
+        seed = f"{channel.slug}:{bounds[i][1].date().isoformat()}"
+        items = _Day(channel, cat, d_start, d_end, seed).run(day_occs)
+        timeline.extend(it for it in items if it.end_ms > start_ms and it.start_ms < end_ms)
+    return timeline

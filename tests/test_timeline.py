@@ -1,0 +1,303 @@
+"""The timeline resolver: what the guide says is what airs, to the millisecond."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schedules.plan import (
+    Catalogue,
+    ChannelSpec,
+    ClockSlot,
+    ClockSpec,
+    EntrySpec,
+    EpisodeSpec,
+    MediaRef,
+    PlaylistSpec,
+    ProgrammeSpec,
+    TimelineItem,
+    to_ms,
+)
+from schedules.recurrence import occurrence_starts
+from schedules.timeline import resolve
+
+BAKU = ZoneInfo("Asia/Baku")
+MIN = 60_000
+
+
+def song(i: int, artist: str, seconds: int) -> MediaRef:
+    return MediaRef(i, "music", f"Mahnı {i}", artist, seconds * 1000, 500, seconds * 1000 - 300)
+
+
+SONGS = {
+    1: song(1, "Rəşid Behbudov", 200), 2: song(2, "Rəşid Behbudov", 185),
+    3: song(3, "Zeynəb Xanlarova", 240), 4: song(4, "Müslüm Maqomayev", 210),
+    5: song(5, "Sevda Ələkbərzadə", 195), 6: song(6, "Aygün Kazımova", 230),
+    7: song(7, "Zeynəb Xanlarova", 175), 8: song(8, "Müslüm Maqomayev", 260),
+}  # fmt: skip
+JINGLE = MediaRef(50, "jingle", "Diaspor.FM", "Diaspor.FM", 6000)
+NEWS = MediaRef(60, "speech", "Xəbərlər", "Diaspor.FM", 4 * MIN)
+BED = MediaRef(70, "filler", "Fon", "", 45_000)
+STING = MediaRef(71, "filler", "Qısa fon", "", 8_000)
+EPISODE = MediaRef(80, "programme", "Vətən uzaqda deyil №1", "", 50 * MIN)
+EPISODE2 = MediaRef(81, "programme", "Vətən uzaqda deyil №2", "", 40 * MIN)
+
+CAT = Catalogue(
+    media={**SONGS, 50: JINGLE, 60: NEWS, 70: BED, 71: STING, 80: EPISODE, 81: EPISODE2},
+    playlists={
+        1: PlaylistSpec(1, "Musiqi", tuple(SONGS), shuffle=True,
+                        artist_separation_ms=10 * MIN, track_separation_ms=60 * MIN),
+        2: PlaylistSpec(2, "Fon", (70, 71)),
+        3: PlaylistSpec(3, "Xəbərlər", (60,)),
+    },
+    clocks={
+        1: ClockSpec(1, "Musiqi saatı", (
+            ClockSlot(0, "media", 50, hard=True),
+            ClockSlot(0, "playlist", 1, fill=True),
+            ClockSlot(30 * MIN, "playlist", 3, hard=True),
+            ClockSlot(30 * MIN, "playlist", 1, fill=True),
+        )),
+    },
+    programmes={
+        1: ProgrammeSpec(1, "veten-uzaqda-deyil", {"az": "Vətən uzaqda deyil"}, (
+            EpisodeSpec(1, 1, 80, number=1, air_date=date(2026, 11, 29)),
+            EpisodeSpec(2, 1, 81, number=2, air_date=date(2026, 12, 27)),
+        )),
+    },
+)  # fmt: skip
+RADIO = ChannelSpec(1, "diaspor-fm", "radio", "Asia/Baku", crossfade_ms=3000,
+                    filler_playlist_id=2, slate_media_id=None)  # fmt: skip
+DAY = datetime(2026, 11, 29, tzinfo=BAKU)  # a Sunday
+
+
+def baku(d: datetime, h: int, m: int = 0) -> datetime:
+    return d.replace(hour=h, minute=m)
+
+
+def background(eid: int = 1) -> EntrySpec:
+    """24-hour music clock, every day from midnight."""
+    return EntrySpec(eid, "clock", 1, datetime(2026, 11, 1), duration_ms=24 * 60 * MIN,
+                     rrule="FREQ=DAILY", hard=True)  # fmt: skip
+
+
+def assert_seamless(items: list[TimelineItem], start: datetime, end: datetime) -> None:
+    assert items, "nothing on air"
+    assert items[0].start_ms <= to_ms(start) < items[0].end_ms
+    assert items[-1].start_ms < to_ms(end) <= items[-1].end_ms
+    for a, b in zip(items, items[1:], strict=False):
+        assert a.end_ms == b.start_ms, (a, b)  # no gap, no overlap
+        assert a.length_ms > 0
+        assert a.cue_out_ms - a.cue_in_ms == a.length_ms + a.crossfade_ms
+
+
+# --- recurrence --------------------------------------------------------------------------
+
+
+def test_monthly_last_sunday_at_20_baku() -> None:
+    e = EntrySpec(1, "programme", 1, datetime(2026, 1, 1, 20, 0), rrule="FREQ=MONTHLY;BYDAY=-1SU")
+    got = occurrence_starts(e, BAKU, to_ms(datetime(2026, 10, 1, tzinfo=UTC)),
+                            to_ms(datetime(2027, 1, 1, tzinfo=UTC)))  # fmt: skip
+    assert [datetime.fromtimestamp(t / 1000, BAKU).isoformat() for t in got] == [
+        "2026-10-25T20:00:00+04:00", "2026-11-29T20:00:00+04:00", "2026-12-27T20:00:00+04:00",
+    ]  # fmt: skip
+
+
+def test_weekly_with_exceptions_skips_the_excluded_days() -> None:
+    e = EntrySpec(1, "playlist", 1, datetime(2026, 11, 2, 9, 0), rrule="FREQ=WEEKLY;BYDAY=MO,WE",
+                  exdates=(datetime(2026, 11, 11, 9, 0),))  # fmt: skip
+    got = occurrence_starts(e, BAKU, to_ms(datetime(2026, 11, 1, tzinfo=UTC)),
+                            to_ms(datetime(2026, 11, 17, tzinfo=UTC)))  # fmt: skip
+    days = [datetime.fromtimestamp(t / 1000, BAKU).day for t in got]
+    assert days == [2, 4, 9, 16]  # the 11th is an exception
+
+
+def test_a_weekly_show_stays_at_20_local_across_a_dst_change() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    e = EntrySpec(1, "programme", 1, datetime(2026, 3, 1, 20, 0), rrule="FREQ=WEEKLY")
+    got = occurrence_starts(e, berlin, to_ms(datetime(2026, 3, 20, tzinfo=UTC)),
+                            to_ms(datetime(2026, 4, 6, tzinfo=UTC)))  # fmt: skip
+    utc = [datetime.fromtimestamp(t / 1000, UTC).strftime("%m-%d %H:%M") for t in got]
+    local = {datetime.fromtimestamp(t / 1000, berlin).strftime("%H:%M") for t in got}
+    assert utc == ["03-22 19:00", "03-29 18:00", "04-05 18:00"]  # CET, then CEST from 29 March
+    assert local == {"20:00"}
+
+
+def test_the_effective_range_of_an_edited_rule_bounds_its_occurrences() -> None:
+    cut = to_ms(datetime(2026, 11, 10, tzinfo=BAKU))
+    old = EntrySpec(1, "playlist", 1, datetime(2026, 11, 1, 9), rrule="FREQ=DAILY",
+                    effective_until_ms=cut)  # fmt: skip
+    new = EntrySpec(2, "playlist", 1, datetime(2026, 11, 1, 10), rrule="FREQ=DAILY",
+                    effective_from_ms=cut)  # fmt: skip
+    lo, hi = to_ms(datetime(2026, 11, 8, tzinfo=BAKU)), to_ms(datetime(2026, 11, 12, tzinfo=BAKU))
+    hours = [datetime.fromtimestamp(t / 1000, BAKU).strftime("%d %H")
+             for e in (old, new) for t in occurrence_starts(e, BAKU, lo, hi)]  # fmt: skip
+    assert hours == ["08 09", "09 09", "10 10", "11 10"]
+
+
+# --- the resolver ------------------------------------------------------------------------
+
+
+def test_a_day_of_the_music_clock_covers_every_instant_with_ids_and_news_on_time() -> None:
+    start, end = DAY, DAY + timedelta(days=1)
+    items = resolve(RADIO, [background()], CAT, start, end)
+    assert_seamless(items, start, end)
+    for h in range(24):
+        at = to_ms(baku(DAY, h))
+        jingle = next(i for i in items if i.start_ms == at)
+        assert jingle.media_id == 50 and jingle.hard  # the station ID at :00, exactly
+        news = next(i for i in items if i.start_ms == at + 30 * MIN)
+        assert news.media_id == 60 and news.kind == "speech" and news.hard
+    music = [i for i in items if i.kind == "music"]
+    assert len(music) > 200
+    # Music into music crossfades; into a hard start nothing does.
+    assert {i.crossfade_ms for i in music} == {3000}
+    assert all(a.crossfade_ms == 0 for a, b in zip(items, items[1:], strict=False) if b.hard)
+    assert all(i.crossfade_ms == 0 for i in items if i.kind in ("speech", "jingle"))
+
+
+def test_artists_are_kept_apart_by_the_separation_window() -> None:
+    items = resolve(RADIO, [background()], CAT, DAY, DAY + timedelta(hours=6))
+    music = [i for i in items if i.kind == "music"]
+    for a, b in zip(music, music[1:], strict=False):
+        assert a.artist != b.artist  # eight songs, six artists, ten minutes apart
+    last: dict[str, int] = {}
+    for i in music:
+        if i.artist in last:
+            assert i.start_ms - last[i.artist] >= 10 * MIN - 3000
+        last[i.artist] = i.start_ms
+
+
+def test_a_hard_start_programme_lands_on_its_second_and_the_music_resumes_after() -> None:
+    show = EntrySpec(2, "programme", 1, datetime(2026, 11, 1, 20, 7), rrule="FREQ=WEEKLY;BYDAY=SU")
+    start, end = baku(DAY, 19), baku(DAY, 22)
+    items = resolve(RADIO, [background(), show], CAT, start, end)
+    assert_seamless(items, start, end)
+    prog = next(i for i in items if i.kind == "programme")
+    assert prog.start_ms == to_ms(baku(DAY, 20, 7)) and prog.hard
+    assert prog.media_id == 80 and prog.episode_id == 1  # the episode dated that day
+    assert prog.length_ms == 50 * MIN and not prog.cut
+    # The :30 news inside the programme does not cut it; the clock resumes at 20:57.
+    assert not any(i.start_ms == to_ms(baku(DAY, 20, 30)) for i in items)
+    after = items[items.index(prog) + 1]
+    assert after.start_ms == to_ms(baku(DAY, 20, 57)) and after.kind in ("music", "filler")
+    # Before the programme the music was fitted to end exactly at 20:07.
+    before = items[items.index(prog) - 1]
+    assert before.end_ms == prog.start_ms and before.crossfade_ms == 0
+
+
+def test_a_programme_running_into_a_hard_start_is_cut_there() -> None:
+    show = EntrySpec(2, "programme", 1, datetime(2026, 11, 29, 20, 0))
+    news = EntrySpec(3, "media", 60, datetime(2026, 11, 29, 20, 30))
+    items = resolve(RADIO, [show, news], CAT, baku(DAY, 20), baku(DAY, 21))
+    prog = next(i for i in items if i.kind == "programme")
+    assert prog.cut and prog.length_ms == 30 * MIN and prog.fade_out_ms > 0
+    assert items[items.index(prog) + 1].start_ms == to_ms(baku(DAY, 20, 30))
+
+
+def test_a_soft_start_waits_for_the_current_item_to_end() -> None:
+    show = EntrySpec(2, "programme", 1, datetime(2026, 11, 29, 20, 7), hard=False)
+    items = resolve(RADIO, [background(), show], CAT, baku(DAY, 19), baku(DAY, 22))
+    prog = next(i for i in items if i.kind == "programme")
+    playing = next(i for i in items if i.start_ms <= to_ms(baku(DAY, 20, 7)) < i.end_ms)
+    assert playing.kind != "programme"
+    assert prog.start_ms == playing.end_ms > to_ms(baku(DAY, 20, 7))
+    assert not prog.hard
+
+
+def test_gaps_are_filled_with_filler_and_then_slate_to_the_exact_instant() -> None:
+    show = EntrySpec(2, "programme", 1, datetime(2026, 11, 29, 20, 0, 10))
+    start, end = baku(DAY, 19, 58), baku(DAY, 21)
+    items = resolve(RADIO, [show], CAT, start, end)
+    assert_seamless(items, start, end)
+    lead = [i for i in items if i.end_ms <= to_ms(baku(DAY, 20)) + 10_000]
+    assert {i.kind for i in lead} <= {"filler", "slate"}
+    assert any(i.kind == "filler" for i in lead)
+    prog = next(i for i in items if i.kind == "programme")
+    assert prog.start_ms == to_ms(baku(DAY, 20)) + 10_000
+    # With no filler at all, slate (silence or the station card) covers it.
+    bare = ChannelSpec(2, "bare", "tv", "Asia/Baku")
+    items = resolve(bare, [show], CAT, start, end)
+    assert_seamless(items, start, end)
+    assert items[0].kind == "slate" and items[0].end_ms == prog.start_ms
+
+
+def test_an_episode_without_media_leaves_filler_not_silence() -> None:
+    cat = Catalogue(media=CAT.media, playlists=CAT.playlists, programmes={
+        1: ProgrammeSpec(1, "x", {"az": "X"}, (EpisodeSpec(1, 1, None),)),
+    })  # fmt: skip
+    show = EntrySpec(2, "programme", 1, datetime(2026, 11, 29, 20, 0), duration_ms=30 * MIN)
+    items = resolve(RADIO, [show], cat, baku(DAY, 20), baku(DAY, 20, 30))
+    assert_seamless(items, baku(DAY, 20), baku(DAY, 20, 30))
+    assert {i.kind for i in items} <= {"filler", "slate"}
+
+
+def test_a_programme_across_midnight_keeps_its_time_and_the_next_day_follows_it() -> None:
+    show = EntrySpec(2, "programme", 1, datetime(2026, 11, 29, 23, 40))
+    start, end = baku(DAY, 23), baku(DAY, 23) + timedelta(hours=2)
+    items = resolve(RADIO, [background(), show], CAT, start, end)
+    assert_seamless(items, start, end)
+    prog = next(i for i in items if i.kind == "programme")
+    assert prog.start_ms == to_ms(baku(DAY, 23, 40)) and not prog.cut
+    assert prog.length_ms == 50 * MIN
+    assert items[items.index(prog) + 1].start_ms == prog.end_ms
+
+
+def test_the_answer_does_not_depend_on_the_window_asked_for() -> None:
+    entries = [background(), EntrySpec(2, "programme", 1, datetime(2026, 11, 1, 20, 7),
+                                       rrule="FREQ=WEEKLY;BYDAY=SU")]  # fmt: skip
+    whole = resolve(RADIO, entries, CAT, DAY, DAY + timedelta(days=2))
+    part = resolve(RADIO, entries, CAT, baku(DAY, 13, 17), baku(DAY, 15, 2))
+    assert part == [
+        i for i in whole if i.end_ms > part[0].start_ms and i.start_ms < part[-1].end_ms
+    ]
+    assert resolve(RADIO, entries, CAT, DAY, DAY + timedelta(days=2)) == whole
+
+
+# --- properties over random schedules ----------------------------------------------------
+
+
+@st.composite
+def schedules(draw: st.DrawFn) -> list[EntrySpec]:
+    entries: list[EntrySpec] = []
+    if draw(st.booleans()):
+        entries.append(background())
+    for i in range(draw(st.integers(0, 6))):
+        target = draw(st.sampled_from(["programme", "playlist", "media", "clock"]))
+        ref = {"programme": 1, "playlist": draw(st.sampled_from([1, 2, 3])),
+               "media": draw(st.sampled_from([50, 60, 80, 3])), "clock": 1}[target]  # fmt: skip
+        minute = draw(st.integers(0, 36 * 60 - 1))
+        sec = draw(st.sampled_from([0, 0, 0, 17, 45]))
+        start = datetime(2026, 11, 29) + timedelta(minutes=minute, seconds=sec)
+        dur = draw(st.one_of(st.none(), st.integers(1, 180).map(lambda m: m * MIN)))
+        rrule = draw(st.sampled_from([None, None, "FREQ=DAILY", "FREQ=HOURLY;INTERVAL=5"]))
+        entries.append(EntrySpec(10 + i, target, ref, start, duration_ms=dur, rrule=rrule,  # type: ignore[arg-type]
+                                 hard=draw(st.booleans())))  # fmt: skip
+    return entries
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(entries=schedules(), offset=st.integers(0, 30 * 60), hours=st.integers(1, 30))
+def test_any_schedule_covers_every_instant_exactly_once(
+    entries: list[EntrySpec], offset: int, hours: int
+) -> None:
+    start = DAY + timedelta(seconds=offset * 7)
+    end = start + timedelta(hours=hours)
+    items = resolve(RADIO, entries, CAT, start, end)
+    assert_seamless(items, start, end)
+    # Every hard start that is not inside a more specific occurrence lands exactly.
+    starts = {i.start_ms for i in items}
+    for e in entries:
+        if not e.hard or e.target == "clock":
+            continue
+        for t in occurrence_starts(e, BAKU, to_ms(start), to_ms(end)):
+            covering = [
+                o for o in entries if o is not e and o.target != "clock"
+                for s in occurrence_starts(o, BAKU, t - 2 * 86_400_000, t + 1)
+                if s <= t
+            ]  # fmt: skip
+            if not covering:
+                assert t in starts, (e, t)
+    assert resolve(RADIO, entries, CAT, start, end) == items  # deterministic
