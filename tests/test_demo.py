@@ -92,7 +92,9 @@ def test_the_demo_station_comes_up_with_a_catalogue_a_newcomer_can_explore(
     made = {p.name: p.stat().st_mtime_ns for p in (data / "demo-source").iterdir()}
 
     # A second start finds its catalogue: nothing is made or imported twice.
-    with demo(data) as (base, _proc):
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
-            assert len(c.get("/api/v1/media", params={"limit": 200}).json()["items"]) == 13
+    with (
+        demo(data) as (base, _proc),
+        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c,
+    ):
+        assert len(c.get("/api/v1/media", params={"limit": 200}).json()["items"]) == 13
     assert {p.name: p.stat().st_mtime_ns for p in (data / "demo-source").iterdir()} == made

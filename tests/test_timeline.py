@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
@@ -87,7 +88,7 @@ def assert_seamless(items: list[TimelineItem], start: datetime, end: datetime) -
     assert items, "nothing on air"
     assert items[0].start_ms <= to_ms(start) < items[0].end_ms
     assert items[-1].start_ms < to_ms(end) <= items[-1].end_ms
-    for a, b in zip(items, items[1:], strict=False):
+    for a, b in pairwise(items):
         assert a.end_ms == b.start_ms, (a, b)  # no gap, no overlap
         assert a.length_ms > 0
         assert a.cue_out_ms - a.cue_in_ms == a.length_ms + a.crossfade_ms
@@ -154,14 +155,14 @@ def test_a_day_of_the_music_clock_covers_every_instant_with_ids_and_news_on_time
     assert len(music) > 200
     # Music into music crossfades; into a hard start nothing does.
     assert {i.crossfade_ms for i in music} == {3000}
-    assert all(a.crossfade_ms == 0 for a, b in zip(items, items[1:], strict=False) if b.hard)
+    assert all(a.crossfade_ms == 0 for a, b in pairwise(items) if b.hard)
     assert all(i.crossfade_ms == 0 for i in items if i.kind in ("speech", "jingle"))
 
 
 def test_artists_are_kept_apart_by_the_separation_window() -> None:
     items = resolve(RADIO, [background()], CAT, DAY, DAY + timedelta(hours=6))
     music = [i for i in items if i.kind == "music"]
-    for a, b in zip(music, music[1:], strict=False):
+    for a, b in pairwise(music):
         assert a.artist != b.artist  # eight songs, six artists, ten minutes apart
     last: dict[str, int] = {}
     for i in music:
