@@ -11,17 +11,34 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from media import errors as me
+from schedules.errors import Frozen, InUse, ScheduleConflict
+from station.errors import NotFound, StaleVersion, StationError
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 
-STATUS: dict[type[me.MediaError], int] = {
-    me.NotFound: 404,
-    me.StaleVersion: 412,
+STATUS: dict[type[StationError], int] = {
+    NotFound: 404,
+    StaleVersion: 412,
+    ScheduleConflict: 409,
+    Frozen: 409,
+    InUse: 409,
     me.FileTooLarge: 413,
     me.ToolMissing: 503,
     me.StorageError: 503,
 }
+
+
+TITLES = {
+    404: "Not found", 409: "Conflict", 412: "Precondition failed", 413: "File too large",
+    422: "Invalid request",
+}  # fmt: skip
+
+
+def exc_extra(exc: StationError) -> dict[str, Any]:
+    """Structured detail an error carries (e.g. the entries in a conflict)."""
+    extra = getattr(exc, "extra", None)
+    return dict(extra) if isinstance(extra, dict) else {}
 
 
 class Problem(Exception):
@@ -73,15 +90,15 @@ def install(app: FastAPI) -> None:
             request, exc.status, exc.title, exc.detail, exc.reason, exc.headers, **exc.extra
         )
 
-    @app.exception_handler(me.MediaError)
-    async def _media(request: Request, exc: me.MediaError) -> JSONResponse:
+    @app.exception_handler(StationError)
+    async def _station(request: Request, exc: StationError) -> JSONResponse:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 422)
         if status >= 500:
             log.error("request failed", extra={"path": request.url.path, "error": exc.message})
-        title = {404: "Not found", 412: "Precondition failed", 413: "File too large"}.get(
-            status, "Unusable media" if status == 422 else "Service unavailable"
-        )
-        return problem_response(request, status, title, exc.message, exc.reason)
+        title = TITLES.get(status, "Service unavailable")
+        if status == 422 and isinstance(exc, me.MediaError):
+            title = "Unusable media"
+        return problem_response(request, status, title, exc.message, exc.reason, **exc_extra(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,6 +7,7 @@ from typing import Protocol
 from media.binaries import Tools
 from media.library import Library
 from media.storage import Storage
+from schedules.service import Schedules
 from station.clock import Clock
 from station.db import Database
 from station.jobs import JobQueue
@@ -21,6 +22,7 @@ class Services(Protocol):
     tools: Tools
     queue: JobQueue
     library: Library
+    schedules: Schedules
 
 
 def public_file_url(settings: Settings, key: str | None) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any
 from media.binaries import Tools, find_tools
 from media.library import Library, library_handlers
 from media.storage import Storage, build_storage
+from schedules.service import Schedules
 from station.clock import Clock, SystemClock
 from station.db import Database
 from station.jobs import Handler, JobQueue, Worker
@@ -23,6 +24,7 @@ class Station:
     tools: Tools
     queue: JobQueue
     library: Library
+    schedules: Schedules
     handlers: dict[str, Handler] = field(default_factory=dict)
 
     def worker(self) -> Worker:
@@ -50,6 +52,7 @@ def build_station(settings: Settings, *, clock: Clock | None = None, **parts: An
         silence_db=settings.silence_threshold_db,
         silence_min_ms=settings.silence_min_ms,
     )  # fmt: skip
-    station = Station(settings, clock, db, storage, tools, queue, library)
+    schedules = Schedules(db, clock)
+    station = Station(settings, clock, db, storage, tools, queue, library, schedules)
     station.handlers.update(library_handlers(library))
     return station

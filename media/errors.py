@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from station.errors import Invalid as Invalid
+from station.errors import NotFound as NotFound
+from station.errors import StaleVersion as StaleVersion
+from station.errors import StationError
 
-class MediaError(Exception):
+
+class MediaError(StationError):
     """Base of every media library error. `reason` is a short machine-readable slug."""
 
     reason = "media-error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class InvalidFileName(MediaError):
@@ -43,13 +44,3 @@ class ToolMissing(MediaError):
 
 class StorageError(MediaError):
     reason = "storage-error"
-
-
-class NotFound(MediaError):
-    reason = "not-found"
-
-
-class StaleVersion(MediaError):
-    """The caller's If-Match names a version that is no longer current."""
-
-    reason = "stale-version"

@@ -8,6 +8,7 @@ sees half a file.
 from __future__ import annotations
 
 import contextlib
+import mimetypes
 import os
 import shutil
 import tempfile
@@ -22,6 +23,17 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from station.settings import Settings
+
+
+# Types players need that not every system's mime table knows.
+mimetypes.add_type("text/vtt", ".vtt")
+mimetypes.add_type("application/vnd.apple.mpegurl", ".m3u8")
+mimetypes.add_type("video/mp2t", ".ts")
+mimetypes.add_type("audio/aac", ".aac")
+
+
+def content_type(key: str) -> str:
+    return mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
 def check_key(key: str) -> str:
@@ -43,7 +55,7 @@ class Storage(Protocol):
         """Store a local file under key; with move=True the source may be consumed."""
         ...
 
-    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None: ...
+    def put_bytes(self, key: str, data: bytes, mime: str | None = None) -> None: ...
     def exists(self, key: str) -> bool: ...
     def size(self, key: str) -> int: ...
     def delete(self, key: str) -> None: ...
@@ -81,7 +93,7 @@ class LocalStorage:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+    def put_bytes(self, key: str, data: bytes, mime: str | None = None) -> None:
         dest = self.path(key)
         tmp = self._temp_beside(dest)
         try:
@@ -166,6 +178,7 @@ class S3Storage:
                 str(src),
                 self.bucket,
                 self._k(key),
+                ExtraArgs={"ContentType": content_type(key)},
                 Config=self._transfer(),  # type: ignore[arg-type]
             )
         except (BotoCoreError, ClientError) as exc:
@@ -173,10 +186,10 @@ class S3Storage:
         if move:
             src.unlink(missing_ok=True)
 
-    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+    def put_bytes(self, key: str, data: bytes, mime: str | None = None) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        extra = {"ContentType": content_type} if content_type else {}
+        extra = {"ContentType": mime or content_type(key)}
         try:
             self.client.put_object(Bucket=self.bucket, Key=self._k(key), Body=data, **extra)  # type: ignore[arg-type]
         except (BotoCoreError, ClientError) as exc:

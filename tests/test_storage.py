@@ -34,7 +34,7 @@ def local(tmp_path: Path) -> LocalStorage:
 
 def test_bytes_written_to_the_folder_read_back_the_same(local: LocalStorage) -> None:
     data = "Xoş gəlmisiniz!\n".encode() * 1000
-    local.put_bytes("artwork/ab/cover.jpg", data, content_type="image/jpeg")
+    local.put_bytes("artwork/ab/cover.jpg", data, mime="image/jpeg")
 
     assert local.exists("artwork/ab/cover.jpg")
     assert local.size("artwork/ab/cover.jpg") == len(data)
@@ -228,7 +228,7 @@ def test_an_object_is_written_read_listed_and_deleted(
     s3: S3Storage, s3_bucket: dict[str, Any]
 ) -> None:
     data = "Vətən uzaqda deyil\n".encode() * 500
-    s3.put_bytes("artwork/cover.jpg", data, content_type="image/jpeg")
+    s3.put_bytes("artwork/cover.jpg", data, mime="image/jpeg")
     s3.put_bytes("hls/ep1/0.ts", b"segment 0")
     s3.put_bytes("hls/ep1/1.ts", b"segment 1")
     s3.put_bytes("hls-old/0.ts", b"old")

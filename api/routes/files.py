@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Iterator
 
 from fastapi import APIRouter
@@ -11,12 +10,9 @@ from starlette.responses import Response
 
 from api.auth import ServicesDep
 from media.errors import NotFound
-from media.storage import LocalStorage, check_key
+from media.storage import LocalStorage, check_key, content_type
 
 router = APIRouter(tags=["files"])
-mimetypes.add_type("text/vtt", ".vtt")
-mimetypes.add_type("application/vnd.apple.mpegurl", ".m3u8")
-mimetypes.add_type("video/mp2t", ".ts")
 
 
 @router.get("/files/{key:path}", summary="A stored file (artwork, subtitles, media)")
@@ -25,7 +21,7 @@ def get_file(key: str, svc: ServicesDep) -> Response:
         key = check_key(key)
     except Exception as exc:
         raise NotFound(f"no stored file {key}") from exc
-    ctype = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    ctype = content_type(key)
     if isinstance(svc.storage, LocalStorage):
         path = svc.storage.path(key)
         if not path.is_file():

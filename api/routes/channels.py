@@ -1,0 +1,179 @@
+"""Public: the channels, their streams and their schedule (JSON and iCalendar)."""
+
+from __future__ import annotations
+
+from datetime import date as Date
+from datetime import datetime, time, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Response
+
+from api.auth import ServicesDep
+from api.lang import LangDep
+from api.problems import Problem
+from api.schedule_schemas import (
+    ChannelOut,
+    GuideBlockOut,
+    GuideItemOut,
+    ScheduleOut,
+    StreamOut,
+)
+from api.services import Services, public_file_url
+from schedules.epg import ChannelInfo, Stream, ical
+from schedules.guide import GuideBlock, pick
+from schedules.service import Record
+
+router = APIRouter(tags=["channels"])
+MAX_RANGE = timedelta(days=14)
+
+
+def streams_of(svc: Services, ch: Record) -> list[Stream]:
+    """The channel's published streams: those its editors set (more as playout adds them)."""
+    return [Stream(s["url"], s["format"], s.get("bitrate")) for s in ch.data.get("streams") or []]
+
+
+def channel_info(svc: Services, ch: Record, guide: tuple[GuideBlock, ...] = ()) -> ChannelInfo:
+    d = ch.data
+    return ChannelInfo(
+        slug=d["slug"],
+        kind=d["kind"],
+        names=d["names"] or {},
+        descriptions=d["descriptions"] or {},
+        timezone=d["timezone"],
+        logo_url=d.get("logo_url"),
+        streams=tuple(streams_of(svc, ch)),
+        guide=guide,
+    )
+
+
+def channel_out(info: ChannelInfo, lang: str) -> ChannelOut:
+    return ChannelOut(
+        slug=info.slug, kind=info.kind, name=pick(info.names, lang),
+        description=pick(info.descriptions, lang), logo=info.logo_url, timezone=info.timezone,
+        streams=[StreamOut(url=s.url, format=s.format, bitrate=s.bitrate) for s in info.streams],
+    )  # fmt: skip
+
+
+@router.get("/api/v1/channels", response_model=list[ChannelOut], summary="Every channel")
+def list_channels(svc: ServicesDep, lang: LangDep, response: Response) -> list[ChannelOut]:
+    response.headers["Content-Language"] = lang
+    return [channel_out(channel_info(svc, c), lang) for c in svc.schedules.find("channel")]
+
+
+@router.get("/api/v1/channels/{slug}", response_model=ChannelOut, summary="One channel")
+def get_channel(slug: str, svc: ServicesDep, lang: LangDep, response: Response) -> ChannelOut:
+    response.headers["Content-Language"] = lang
+    return channel_out(channel_info(svc, svc.schedules.channel(slug)), lang)
+
+
+def window(
+    now: datetime,
+    tz: ZoneInfo,
+    day: Date | None,
+    start: datetime | None,
+    end: datetime | None,
+    default_days: int,
+) -> tuple[datetime, datetime]:
+    """A day in the channel's zone, or from/to (a time without offset is in the channel's zone)."""
+    if start is not None or end is not None:
+        if start is None or end is None:
+            raise Problem(422, "Invalid request", "give both from and to", "invalid-request")
+        start = start if start.tzinfo else start.replace(tzinfo=tz)
+        end = end if end.tzinfo else end.replace(tzinfo=tz)
+    else:
+        if day is None:
+            day = now.astimezone(tz).date()
+        start = datetime.combine(day, time(0), tz)
+        end = datetime.combine(day + timedelta(days=default_days), time(0), tz)
+    if end <= start:
+        raise Problem(422, "Invalid request", "to must be after from", "invalid-request")
+    if end - start > MAX_RANGE:
+        raise Problem(422, "Invalid request", "ask for at most 14 days at once", "invalid-request")
+    return start, end
+
+
+def block_out(svc: Services, b: GuideBlock, lang: str, items: bool) -> GuideBlockOut:
+    artwork = None
+    if b.artwork_media_id is not None:
+        try:
+            artwork = public_file_url(svc.settings, svc.library.get(b.artwork_media_id).artwork_key)
+        except LookupError:
+            artwork = None
+    return GuideBlockOut(
+        start=b.start, end=b.end, kind=b.kind, title=pick(b.titles, lang),
+        subtitle=pick(b.subtitles, lang) or None if b.subtitles else None,
+        description=pick(b.descriptions, lang) or None if b.descriptions else None,
+        categories=list(b.categories), programme=b.programme_slug, season=b.season,
+        episode=b.episode, artwork=artwork,
+        items=[
+            GuideItemOut(start=i.start, end=i.end, kind=i.kind, title=i.title, artist=i.artist,
+                         media_id=i.media_id)
+            for i in b.items
+        ] if items else None,
+    )  # fmt: skip
+
+
+@router.get(
+    "/api/v1/channels/{slug}/schedule",
+    response_model=ScheduleOut,
+    summary="The channel's schedule: a day (default today), or from/to",
+)
+def schedule(
+    slug: str,
+    svc: ServicesDep,
+    lang: LangDep,
+    response: Response,
+    date: Annotated[Date | None, Query(description="a day in the channel's zone")] = None,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    items: Annotated[bool, Query(description="include each item (track) of each block")] = False,
+) -> ScheduleOut:
+    ch = svc.schedules.channel(slug)
+    tz = ZoneInfo(ch.data["timezone"])
+    lo, hi = window(svc.clock.now(), tz, date, start, end, 1)
+    blocks = svc.schedules.guide(slug, lo, hi)
+    response.headers["Content-Language"] = lang
+    return ScheduleOut(
+        channel=slug, timezone=tz.key, lang=lang, start=lo, end=hi,
+        blocks=[block_out(svc, b, lang, items) for b in blocks],
+    )  # fmt: skip
+
+
+ICS = {"content": {"text/calendar": {"schema": {"type": "string"}}}}
+
+
+@router.get("/api/v1/channels/{slug}/schedule.ics", response_class=Response,
+            responses={200: ICS}, summary="The channel's schedule as iCalendar")  # fmt: skip
+def channel_ics(
+    slug: str, svc: ServicesDep, lang: LangDep,
+    days: Annotated[int, Query(ge=1, le=14)] = 7,
+) -> Response:  # fmt: skip
+    ch = svc.schedules.channel(slug)
+    tz = ZoneInfo(ch.data["timezone"])
+    lo, hi = window(svc.clock.now(), tz, None, None, None, days)
+    blocks = [b for b in svc.schedules.guide(slug, lo, hi) if b.kind != "filler"]
+    name = pick(ch.data["names"] or {}, lang) or slug
+    return Response(ical(name, slug, blocks, lang=lang), media_type="text/calendar; charset=utf-8")
+
+
+@router.get(
+    "/api/v1/programmes/{slug}/schedule.ics",
+    response_class=Response,
+    responses={200: ICS},
+    summary="When a programme airs, on any channel, as iCalendar",
+)
+def programme_ics(
+    slug: str, svc: ServicesDep, lang: LangDep,
+    days: Annotated[int, Query(ge=1, le=14)] = 14,
+) -> Response:  # fmt: skip
+    prog = svc.schedules.programme_by_slug(slug)
+    blocks: list[GuideBlock] = []
+    for ch in svc.schedules.find("channel"):
+        tz = ZoneInfo(ch.data["timezone"])
+        lo, hi = window(svc.clock.now(), tz, None, None, None, days)
+        blocks += [
+            b for b in svc.schedules.guide(ch.data["slug"], lo, hi) if b.programme_id == prog.id
+        ]
+    name = pick(prog.data["titles"] or {}, lang)
+    return Response(ical(name, slug, blocks, lang=lang), media_type="text/calendar; charset=utf-8")

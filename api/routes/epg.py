@@ -1,0 +1,52 @@
+"""Guides for other software: XMLTV for every channel and an M3U list for IPTV players."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Response
+
+from api.auth import ServicesDep
+from api.lang import LangDep
+from api.routes.channels import channel_info
+from api.services import public_file_url
+from schedules.epg import m3u, xmltv
+
+router = APIRouter(tags=["epg"])
+
+
+@router.get(
+    "/epg.xml",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {"schema": {"type": "string"}}}}},
+    summary="XMLTV guide of every channel, from today for `days` days",
+)
+def epg_xml(svc: ServicesDep, days: Annotated[int, Query(ge=1, le=14)] = 2) -> Response:
+    channels = []
+    artwork: dict[int, str] = {}
+    for ch in svc.schedules.find("channel"):
+        tz = ZoneInfo(ch.data["timezone"])
+        start = datetime.combine(svc.clock.now().astimezone(tz).date(), time(0), tz)
+        guide = svc.schedules.guide(ch.data["slug"], start, start + timedelta(days=days))
+        for b in guide:
+            if b.artwork_media_id is not None and b.artwork_media_id not in artwork:
+                url = public_file_url(svc.settings, svc.library.get(b.artwork_media_id).artwork_key)
+                if url:
+                    artwork[b.artwork_media_id] = url
+        channels.append(channel_info(svc, ch, tuple(guide)))
+    body = xmltv(channels, generator="Diaspor", artwork_url=artwork)
+    return Response(body, media_type="application/xml; charset=utf-8")
+
+
+@router.get(
+    "/channels.m3u",
+    response_class=Response,
+    responses={200: {"content": {"audio/x-mpegurl": {"schema": {"type": "string"}}}}},
+    summary="M3U channel list for IPTV players (with tvg-id matching /epg.xml)",
+)
+def channels_m3u(svc: ServicesDep, lang: LangDep) -> Response:
+    channels = [channel_info(svc, ch) for ch in svc.schedules.find("channel")]
+    body = m3u(channels, epg_url=f"{svc.settings.base_url}/epg.xml", lang=lang)
+    return Response(body, media_type="audio/x-mpegurl; charset=utf-8")

@@ -1,0 +1,152 @@
+"""Editors' CRUD for the schedule: channels, programmes, episodes, playlists, clocks, entries.
+
+Every resource has an ETag; PATCH and DELETE need If-Match (428 without, 412 when stale).
+The same five routes are made for each resource by one function, so they behave alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Optional
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel, create_model
+
+from api.auth import Editor, ServicesDep, require
+from api.problems import Problem
+from api.routes.media import parse_if_match
+from api.schedule_schemas import (
+    AuditOut,
+    ChannelIn,
+    ChannelOutEditor,
+    ClockIn,
+    ClockOut,
+    EntryIn,
+    EntryOut,
+    EpisodeIn,
+    EpisodeOut,
+    PlaylistIn,
+    PlaylistOut,
+    ProgrammeIn,
+    ProgrammeOut,
+)
+from api.tokens import Principal
+from schedules.service import Record
+
+router = APIRouter(prefix="/api/v1/manage", tags=["manage"])
+Reader = Annotated[Principal, Depends(require("admin", "editor", "presenter"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+def partial(model: type[BaseModel]) -> type[BaseModel]:
+    """The same fields, all optional: a PATCH body."""
+    fields: dict[str, Any] = {
+        name: (Optional[f.annotation], None)  # noqa: UP045 (a runtime type expression)
+        for name, f in model.model_fields.items()
+    }
+    return create_model(f"{model.__name__[:-2]}Patch", __base__=model.__base__, **fields)
+
+
+def actor(who: Principal) -> str:
+    return f"{who.name} ({who.role})"
+
+
+def stored_values(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Body fields as the database keeps them."""
+    if kind == "entry" and "exdates" in body and body["exdates"] is not None:
+        body["exdates"] = [x.isoformat() if isinstance(x, datetime) else x for x in body["exdates"]]
+    return body
+
+
+def crud(
+    kind: str,
+    path: str,
+    model_in: type[BaseModel],
+    model_out: type[BaseModel],
+    filters: tuple[str, ...] = (),
+) -> None:
+    model_patch = partial(model_in)
+    plural = path.strip("/")
+
+    def out(rec: Record, response: Response) -> BaseModel:
+        response.headers["ETag"] = rec.etag
+        return model_out.model_validate(dict(rec.data))
+
+    def list_all(request: Request, svc: ServicesDep, who: Reader) -> list[Any]:
+        where: dict[str, Any] = {}
+        for f in filters:
+            value = request.query_params.get(f)
+            if value is not None:
+                if not value.isdigit():
+                    raise Problem(422, "Invalid request", f"{f} is a number", "invalid-request")
+                where[f] = int(value)
+        return [model_out.model_validate(dict(r.data)) for r in svc.schedules.find(kind, **where)]
+
+    def read(rid: int, response: Response, svc: ServicesDep, who: Reader) -> Any:
+        return out(svc.schedules.get(kind, rid), response)
+
+    def create(body: model_in, response: Response, svc: ServicesDep, who: Editor) -> Any:  # type: ignore[valid-type]
+        values = stored_values(kind, body.model_dump())  # type: ignore[attr-defined]
+        rec = svc.schedules.create(kind, values, actor(who))
+        response.status_code = 201
+        response.headers["Location"] = f"/api/v1/manage/{plural}/{rec.id}"
+        return out(rec, response)
+
+    def update(
+        rid: int,
+        body: model_patch,  # type: ignore[valid-type]
+        response: Response,
+        svc: ServicesDep,
+        who: Editor,
+        if_match: Annotated[str | None, Header()] = None,
+    ) -> Any:
+        version = parse_if_match(if_match)
+        changes = stored_values(kind, body.model_dump(exclude_unset=True))  # type: ignore[attr-defined]
+        return out(svc.schedules.update(kind, rid, version, changes, actor(who)), response)
+
+    def delete(
+        rid: int,
+        svc: ServicesDep,
+        who: Editor,
+        if_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        svc.schedules.delete(kind, rid, parse_if_match(if_match), actor(who))
+        return Response(status_code=204)
+
+    query = [{"name": f, "in": "query", "required": False, "schema": {"type": "integer"}}
+             for f in filters]  # fmt: skip
+    errors: dict[int | str, dict[str, Any]] = {
+        409: {"description": "conflicts with the schedule, or the past is frozen"},
+        412: {"description": "changed since you read it"},
+        422: {"description": "invalid (problem+json says what)"},
+        428: {"description": "If-Match is required"},
+    }
+    one = f"{path}/{{rid}}"
+    router.add_api_route(path, list_all, methods=["GET"], response_model=list[model_out],  # type: ignore[valid-type]
+                         summary=f"List {plural}", openapi_extra={"parameters": query})  # fmt: skip
+    router.add_api_route(path, create, methods=["POST"], response_model=model_out,
+                         status_code=201, summary=f"Create a {kind}", responses=errors)  # fmt: skip
+    router.add_api_route(one, read, methods=["GET"], response_model=model_out,
+                         summary=f"Read a {kind}")  # fmt: skip
+    router.add_api_route(one, update, methods=["PATCH"], response_model=model_out,
+                         summary=f"Change a {kind}", responses=errors)  # fmt: skip
+    router.add_api_route(one, delete, methods=["DELETE"], status_code=204,
+                         summary=f"Delete a {kind}", responses=errors)  # fmt: skip
+
+
+crud("channel", "/channels", ChannelIn, ChannelOutEditor)
+crud("programme", "/programmes", ProgrammeIn, ProgrammeOut)
+crud("episode", "/episodes", EpisodeIn, EpisodeOut, filters=("programme_id",))
+crud("playlist", "/playlists", PlaylistIn, PlaylistOut)
+crud("clock", "/clocks", ClockIn, ClockOut)
+crud("entry", "/entries", EntryIn, EntryOut, filters=("channel_id",))
+
+
+@router.get("/audit", response_model=list[AuditOut], summary="Who changed what, and when")
+def audit(
+    svc: ServicesDep,
+    who: Admin,
+    resource: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditOut]:
+    return [AuditOut.model_validate(r) for r in svc.schedules.audit(resource, limit)]

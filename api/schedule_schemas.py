@@ -1,0 +1,202 @@
+"""HTTP bodies of the schedule: what editors send and read back, and the public guide."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Texts = dict[Literal["az", "en", "ru"], str]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StreamIn(Strict):
+    url: str = Field(min_length=1, max_length=1000)
+    format: Literal["mp3", "aac", "hls"]
+    bitrate: int | None = Field(default=None, ge=8, le=20_000)
+
+
+class ChannelIn(Strict):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    kind: Literal["radio", "tv"]
+    names: Texts
+    descriptions: Texts = {}
+    logo_url: str | None = Field(default=None, max_length=1000)
+    timezone: str = "Asia/Baku"
+    loudness_target_lufs: float = Field(default=-16.0, ge=-36, le=-5)
+    true_peak_max_dbtp: float = Field(default=-1.0, ge=-9, le=0)
+    crossfade_ms: int = Field(default=0, ge=0, le=15_000)
+    filler_playlist_id: int | None = None
+    slate_media_id: int | None = None
+    freeze_horizon_s: int = Field(default=120, ge=0, le=86_400)
+    streams: list[StreamIn] = Field(default=[], description="extra published stream URLs")
+
+
+class ProgrammeIn(Strict):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    titles: Texts
+    descriptions: Texts = {}
+    artwork_media_id: int | None = None
+    presenters: list[str] = []
+    categories: list[str] = []
+
+
+class EpisodeIn(Strict):
+    programme_id: int
+    season: int | None = Field(default=None, ge=1)
+    number: int | None = Field(default=None, ge=1)
+    titles: Texts = {}
+    descriptions: Texts = {}
+    media_id: int | None = None
+    air_date: date | None = None
+
+
+class PlaylistIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    shuffle: bool = False
+    media_ids: list[int] = []
+    artist_separation_s: int = Field(default=0, ge=0, le=86_400)
+    track_separation_s: int = Field(default=0, ge=0, le=7 * 86_400)
+
+
+class ClockSlotIn(Strict):
+    at_s: int = Field(ge=0, le=3599, description="second of the hour")
+    source: Literal["media", "playlist"]
+    ref_id: int
+    fill: bool = Field(default=False, description="repeat the source until the next slot")
+    hard: bool = False
+    title: str = ""
+
+
+class ClockIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    slots: list[ClockSlotIn] = Field(min_length=1)
+
+
+def _naive(v: datetime) -> datetime:
+    if v.tzinfo is not None:
+        raise ValueError("give the local wall-clock time in the channel's zone, without offset")
+    return v
+
+
+class EntryIn(Strict):
+    channel_id: int
+    target_type: Literal["programme", "playlist", "clock", "media"]
+    target_id: int
+    episode_id: int | None = None
+    titles: Texts = {}
+    start_local: datetime = Field(description="wall-clock start in the channel's time zone")
+    rrule: str | None = Field(default=None, description="RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=SU")
+    exdates: list[datetime] = Field(default=[], description="local starts that are skipped")
+    duration_ms: int | None = Field(default=None, gt=0, description="empty: as long as the content")
+    hard: bool = True
+
+    @field_validator("start_local")
+    @classmethod
+    def _local(cls, v: datetime) -> datetime:
+        return _naive(v)
+
+    @field_validator("exdates")
+    @classmethod
+    def _locals(cls, v: list[datetime]) -> list[datetime]:
+        return [_naive(x) for x in v]
+
+
+class Stored(BaseModel):
+    id: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ChannelOutEditor(ChannelIn, Stored):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ProgrammeOut(ProgrammeIn, Stored):
+    model_config = ConfigDict(extra="ignore")
+
+
+class EpisodeOut(EpisodeIn, Stored):
+    model_config = ConfigDict(extra="ignore")
+
+
+class PlaylistOut(PlaylistIn, Stored):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ClockOut(ClockIn, Stored):
+    model_config = ConfigDict(extra="ignore")
+
+
+class EntryOut(EntryIn, Stored):
+    model_config = ConfigDict(extra="ignore")
+    effective_from: datetime | None = Field(description="edits take effect from here")
+    effective_until: datetime | None
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    resource: str
+    resource_id: int
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+# --- public ------------------------------------------------------------------------------
+
+
+class StreamOut(BaseModel):
+    url: str
+    format: Literal["mp3", "aac", "hls"]
+    bitrate: int | None
+
+
+class ChannelOut(BaseModel):
+    slug: str
+    kind: Literal["radio", "tv"]
+    name: str
+    description: str
+    logo: str | None
+    timezone: str
+    streams: list[StreamOut]
+
+
+class GuideItemOut(BaseModel):
+    start: datetime
+    end: datetime
+    kind: str
+    title: str
+    artist: str
+    media_id: int | None
+
+
+class GuideBlockOut(BaseModel):
+    start: datetime
+    end: datetime
+    kind: Literal["programme", "music", "filler", "speech", "jingle", "slate", "live"] | str
+    title: str
+    subtitle: str | None
+    description: str | None
+    categories: list[str]
+    programme: str | None = Field(description="the programme's slug")
+    season: int | None
+    episode: int | None
+    artwork: str | None
+    items: list[GuideItemOut] | None = Field(description="with ?items=true: each track")
+
+
+class ScheduleOut(BaseModel):
+    channel: str
+    timezone: str
+    lang: Literal["az", "en", "ru"]
+    start: datetime
+    end: datetime
+    blocks: list[GuideBlockOut]

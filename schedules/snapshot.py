@@ -1,0 +1,158 @@
+"""Reading what the resolver needs from the database: stored rows in, plain specs out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from media.models import READY, MediaRow
+from schedules.models import ChannelRow, ClockRow, EntryRow, EpisodeRow, PlaylistRow, ProgrammeRow
+from schedules.plan import (
+    Catalogue,
+    ChannelSpec,
+    ClockSlot,
+    ClockSpec,
+    EntrySpec,
+    EpisodeSpec,
+    MediaRef,
+    PlaylistSpec,
+    ProgrammeSpec,
+    to_ms,
+)
+from station.db import Database
+from station.errors import NotFound
+
+
+def entry_spec(row: EntryRow) -> EntrySpec:
+    return EntrySpec(
+        id=row.id or 0,
+        target=row.target_type,  # type: ignore[arg-type]
+        target_id=row.target_id,
+        start_local=row.start_local,
+        duration_ms=row.duration_ms,
+        rrule=row.rrule or None,
+        exdates=tuple(datetime.fromisoformat(x) for x in row.exdates or []),
+        hard=bool(row.hard),
+        episode_id=row.episode_id,
+        title=dict(row.titles or {}),
+        effective_from_ms=to_ms(row.effective_from) if row.effective_from else None,
+        effective_until_ms=to_ms(row.effective_until) if row.effective_until else None,
+    )
+
+
+def channel_spec(row: ChannelRow) -> ChannelSpec:
+    return ChannelSpec(
+        id=row.id,
+        slug=row.slug,
+        kind=row.kind,  # type: ignore[arg-type]
+        timezone=row.timezone,
+        crossfade_ms=row.crossfade_ms,
+        filler_playlist_id=row.filler_playlist_id,
+        slate_media_id=row.slate_media_id,
+    )
+
+
+def media_ref(m: MediaRow) -> MediaRef:
+    return MediaRef(
+        id=m.id,
+        kind=m.kind,
+        title=m.title,
+        artist=m.artist,
+        duration_ms=m.duration_ms or 0,
+        cue_in_ms=m.cue_in_ms or 0,
+        cue_out_ms=m.cue_out_ms,
+        titles=dict(m.titles or {}),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one channel's timeline is resolved from, read in one transaction."""
+
+    channel: ChannelSpec
+    entries: tuple[EntrySpec, ...]
+    catalogue: Catalogue
+
+
+def load(db: Database, slug: str) -> Snapshot:
+    with db.session() as s:
+        ch = s.scalars(select(ChannelRow).where(ChannelRow.slug == slug)).first()
+        if ch is None:
+            raise NotFound(f"there is no channel {slug!r}")
+        rows = s.scalars(select(EntryRow).where(EntryRow.channel_id == ch.id)).all()
+        entries = tuple(entry_spec(r) for r in rows)
+        playlist_ids = {r.target_id for r in rows if r.target_type == "playlist"}
+        clock_ids = {r.target_id for r in rows if r.target_type == "clock"}
+        programme_ids = {r.target_id for r in rows if r.target_type == "programme"}
+        media_ids = {r.target_id for r in rows if r.target_type == "media"}
+        if ch.filler_playlist_id:
+            playlist_ids.add(ch.filler_playlist_id)
+        if ch.slate_media_id:
+            media_ids.add(ch.slate_media_id)
+        clocks: dict[int, ClockSpec] = {}
+        for c in s.scalars(select(ClockRow).where(ClockRow.id.in_(clock_ids))):
+            slots = tuple(
+                ClockSlot(
+                    at_ms=int(x["at_s"]) * 1000, source=x["source"], ref_id=int(x["ref_id"]),
+                    fill=bool(x.get("fill")), hard=bool(x.get("hard")), title=x.get("title", ""),
+                )
+                for x in c.slots
+            )  # fmt: skip
+            clocks[c.id] = ClockSpec(c.id, c.name, slots)
+            for slot in slots:
+                (playlist_ids if slot.source == "playlist" else media_ids).add(slot.ref_id)
+        playlists: dict[int, PlaylistSpec] = {}
+        for p in s.scalars(select(PlaylistRow).where(PlaylistRow.id.in_(playlist_ids))):
+            playlists[p.id] = PlaylistSpec(
+                p.id, p.name, tuple(p.media_ids), p.shuffle,
+                p.artist_separation_s * 1000, p.track_separation_s * 1000,
+            )  # fmt: skip
+            media_ids.update(p.media_ids)
+        programmes: dict[int, ProgrammeSpec] = {}
+        episodes: dict[int, list[EpisodeSpec]] = {}
+        for e in s.scalars(
+            select(EpisodeRow)
+            .where(EpisodeRow.programme_id.in_(programme_ids))
+            .order_by(EpisodeRow.season, EpisodeRow.number, EpisodeRow.id)
+        ):
+            episodes.setdefault(e.programme_id, []).append(
+                EpisodeSpec(
+                    e.id,
+                    e.programme_id,
+                    e.media_id,
+                    e.number,
+                    e.season,
+                    e.air_date,
+                    dict(e.titles or {}),
+                )
+            )
+            if e.media_id:
+                media_ids.add(e.media_id)
+        for pr in s.scalars(select(ProgrammeRow).where(ProgrammeRow.id.in_(programme_ids))):
+            programmes[pr.id] = ProgrammeSpec(
+                pr.id, pr.slug, dict(pr.titles or {}), tuple(episodes.get(pr.id, [])),
+                tuple(pr.categories or []),
+            )  # fmt: skip
+        # Only what is ready can air: a file still being analysed, or one that failed, is
+        # left out, and the resolver fills its place.
+        media = {
+            m.id: media_ref(m)
+            for m in s.scalars(
+                select(MediaRow).where(MediaRow.id.in_(media_ids), MediaRow.status == READY)
+            )
+        }
+    return Snapshot(channel_spec(ch), entries, Catalogue(media, playlists, clocks, programmes))
+
+
+def catalogue_rows(db: Database, slug: str) -> dict[str, Any]:
+    """Titles for the guide: programmes, episodes, playlists, clocks by id, as stored."""
+    with db.session() as s:
+        return {
+            "programmes": {p.id: p for p in s.scalars(select(ProgrammeRow))},
+            "episodes": {e.id: e for e in s.scalars(select(EpisodeRow))},
+            "playlists": {p.id: p for p in s.scalars(select(PlaylistRow))},
+            "clocks": {c.id: c for c in s.scalars(select(ClockRow))},
+        }

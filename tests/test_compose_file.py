@@ -1,0 +1,536 @@
+"""docker-compose.yml, the Dockerfile and deploy/ describe production; they must agree with the
+code: settings it reads, commands it has, the bucket it writes to, the files it mounts."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import tomllib
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import typer
+import yaml
+from pydantic import AliasChoices
+from sqlalchemy.engine import make_url
+
+from diaspor.cli import app
+from station.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+NGINX_CONF = ROOT / "deploy" / "nginx.conf"
+ICECAST_XML = ROOT / "deploy" / "icecast.xml"
+
+PREFIX = "DIASPOR_"
+REQUIRED_SERVICES = {"api", "worker", "postgres", "minio", "minio-init", "icecast", "nginx"}
+DUMMY = "dummy-value-for-the-test"
+
+
+# --- reading the files --------------------------------------------------------------------
+
+
+def load_compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict) and isinstance(data.get("services"), dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return load_compose()
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]  # type: ignore[no-any-return]
+
+
+_VAR = re.compile(
+    r"\$\$"  # an escaped dollar
+    r"|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^{}]*))?\}"
+    r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
+)
+
+
+def interpolate(value: str) -> str:
+    """Compose's ${...} with no variable set: defaults are used, required ones get a dummy."""
+
+    def one(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        if m.group("bare"):
+            return DUMMY
+        op, arg = m.group("op"), m.group("arg") or ""
+        if op in (":-", "-"):
+            return interpolate(arg)
+        if op in (":?", "?") or op is None:
+            return DUMMY
+        return ""  # ":+" / "+": the alternative applies only when the variable is set
+
+    return _VAR.sub(one, value)
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    """A service's environment as written (list or mapping form), values not interpolated."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        pairs = (item.partition("=") for item in env)
+        return {k: v for k, _, v in pairs}
+    return {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+            for k, v in env.items()}  # fmt: skip
+
+
+def argv(command: str | list[str]) -> list[str]:
+    return shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+
+
+def dockerfile_lines() -> list[str]:
+    """Instructions of the Dockerfile, continuation lines joined, comments dropped."""
+    text = DOCKERFILE.read_text(encoding="utf-8").replace("\\\n", " ")
+    lines = (ln.strip() for ln in text.splitlines())
+    return [ln for ln in lines if ln and not ln.startswith("#")]
+
+
+def dockerfile_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for ln in dockerfile_lines():
+        if ln.upper().startswith("ENV "):
+            for pair in shlex.split(ln[4:]):
+                k, sep, v = pair.partition("=")
+                assert sep, f"use ENV KEY=value in the Dockerfile: {ln}"
+                env[k] = v
+    return env
+
+
+def dockerfile_cmd() -> list[str]:
+    cmds = [ln for ln in dockerfile_lines() if ln.upper().startswith("CMD ")]
+    assert cmds, "the Dockerfile has no CMD"
+    return argv(yaml.safe_load(cmds[-1][4:]))
+
+
+def settings_env_names() -> set[str]:
+    """Every environment name Settings reads: DIASPOR_<field>, plus aliases such as DATABASE_URL."""
+    names = {PREFIX + name.upper() for name in Settings.model_fields}
+    for info in Settings.model_fields.values():
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            names |= {c for c in alias.choices if isinstance(c, str)}
+        elif isinstance(alias, str):
+            names.add(alias)
+    # Not a field: the TOML settings file, read in Settings.settings_customise_sources.
+    names.add("DIASPOR_CONFIG")
+    return names
+
+
+def settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings built from exactly this environment, as a container would see it."""
+    read = settings_env_names()
+    for k in list(os.environ):
+        if k.startswith(PREFIX) or k in read:
+            monkeypatch.delenv(k)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return Settings()
+
+
+def container_env(service: dict[str, Any]) -> dict[str, str]:
+    """The image's ENV, overridden by the service's environment, as Docker combines them."""
+    env = dockerfile_env() if "build" in service else {}
+    env.update({k: interpolate(v) for k, v in environment(service).items()})
+    return env
+
+
+# --- the diaspor CLI ----------------------------------------------------------------------
+
+
+def cli_command(args: list[str]) -> Any:
+    """The `diaspor` subcommand these arguments run; fails on unknown commands or options."""
+    assert args and args[0] == "diaspor", f"not a diaspor command: {args}"
+    cmd: Any = typer.main.get_command(app)
+    rest = args[1:]
+    path = ["diaspor"]
+    # A group is whatever has subcommands (typer's groups are not click.Group subclasses).
+    while isinstance(getattr(cmd, "commands", None), dict) and rest and not rest[0].startswith("-"):
+        name = rest.pop(0)
+        assert name in cmd.commands, f"`{' '.join(path)}` has no subcommand {name!r}"
+        cmd = cmd.commands[name]
+        path.append(name)
+    assert not getattr(cmd, "commands", None), f"`{' '.join(path)}` needs a subcommand"
+    options = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
+    for a in rest:
+        if a.startswith("--"):
+            opt = a.split("=", 1)[0]
+            assert opt in options, f"`{' '.join(path)}` has no option {opt}"
+    return cmd
+
+
+# --- nginx.conf, read as blocks -----------------------------------------------------------
+
+
+@dataclass
+class Directive:
+    name: str
+    args: list[str]
+    children: list[Directive] = field(default_factory=list)
+
+    def find(self, name: str, *args: str) -> list[Directive]:
+        """Directives with this name (and these leading arguments) anywhere below this one."""
+        found = []
+        for d in self.children:
+            if d.name == name and d.args[: len(args)] == list(args):
+                found.append(d)
+            found += d.find(name, *args)
+        return found
+
+    def value(self, name: str) -> list[str]:
+        """Arguments of the first direct child called `name`."""
+        for d in self.children:
+            if d.name == name:
+                return d.args
+        raise AssertionError(f"no {name} in {self.name} {' '.join(self.args)}")
+
+
+_TOKEN = re.compile(r"""#[^\n]*|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[{};]|[^\s{};'"#][^\s{};'"]*""")
+
+
+def parse_nginx(text: str) -> Directive:
+    """nginx's grammar: `name args;` or `name args { ... }`, # comments, quoted strings."""
+    root = Directive("main", [])
+    stack = [root]
+    words: list[str] = []
+    for tok in _TOKEN.findall(text):
+        if tok.startswith("#"):
+            continue
+        if tok == ";":
+            assert words, "an empty statement in nginx.conf"
+            stack[-1].children.append(Directive(words[0], words[1:]))
+            words = []
+        elif tok == "{":
+            assert words, "a block without a name in nginx.conf"
+            d = Directive(words[0], words[1:])
+            stack[-1].children.append(d)
+            stack.append(d)
+            words = []
+        elif tok == "}":
+            assert not words and len(stack) > 1, "unbalanced braces in nginx.conf"
+            stack.pop()
+        else:
+            words.append(tok[1:-1] if tok[0] in "'\"" else tok)
+    assert len(stack) == 1 and not words, "nginx.conf ends inside a block or statement"
+    return root
+
+
+@pytest.fixture(scope="module")
+def nginx() -> Directive:
+    return parse_nginx(NGINX_CONF.read_text(encoding="utf-8"))
+
+
+def location(nginx: Directive, *match: str) -> Directive:
+    found = nginx.find("location", *match)
+    assert len(found) == 1, f"expected one `location {' '.join(match)}` in nginx.conf"
+    return found[0]
+
+
+def upstream_servers(nginx: Directive, name: str) -> list[str]:
+    (up,) = nginx.find("upstream", name)
+    return [d.args[0] for d in up.children if d.name == "server"]
+
+
+def proxied_to(nginx: Directive, loc: Directive) -> tuple[list[str], str]:
+    """(servers of the upstream, path) a location's proxy_pass sends requests to."""
+    url = urlsplit(loc.value("proxy_pass")[0])
+    assert url.scheme == "http"
+    return upstream_servers(nginx, url.netloc), url.path
+
+
+def cache_control_for(nginx: Directive, uri: str) -> str:
+    """What the `map $uri $files_cache_control` gives for a URI, the way nginx picks it."""
+    (m,) = nginx.find("map", "$uri", "$files_cache_control")
+    default = ""
+    for entry in m.children:
+        key, val = entry.name, entry.args[0]
+        if key == "default":
+            default = val
+        elif key.startswith("~*"):
+            if re.search(key[2:], uri, re.IGNORECASE):
+                return val
+        elif key.startswith("~"):
+            if re.search(key[1:], uri):
+                return val
+        elif key == uri:
+            return val
+    return default
+
+
+def max_age(cache_control: str) -> int:
+    m = re.search(r"max-age=(\d+)", cache_control)
+    assert m, f"no max-age in {cache_control!r}"
+    return int(m.group(1))
+
+
+# --- the services -------------------------------------------------------------------------
+
+
+def test_production_has_every_service_and_each_starts_from_an_image_or_a_build(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    missing = REQUIRED_SERVICES - set(services)
+    assert not missing, f"services missing from docker-compose.yml: {sorted(missing)}"
+    for name, svc in services.items():
+        assert svc.get("image") or svc.get("build"), f"{name} has neither image nor build"
+    assert services["postgres"]["image"] == "postgres:15"
+    assert services["nginx"]["image"] == "nginx:stable"
+    assert "icecast" in services["icecast"]["image"]
+    assert services["minio-init"]["image"].startswith("minio/mc")
+
+
+def test_api_and_worker_are_built_from_the_dockerfile_at_the_root(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name in ("api", "worker"):
+        build = services[name]["build"]
+        context = build if isinstance(build, str) else build.get("context", ".")
+        dockerfile = (
+            "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+        )
+        assert (ROOT / context).resolve() == ROOT, f"{name} is not built from the repository"
+        assert (ROOT / context / dockerfile).is_file()
+    lines = dockerfile_lines()
+    assert lines[0] == "FROM python:3.11-slim"
+    assert any("apt-get install" in ln and "ffmpeg" in ln for ln in lines)
+    users = [ln.split()[1] for ln in lines if ln.upper().startswith("USER ")]
+    assert users and users[-1] not in ("root", "0"), "the image must not run as root"
+
+
+def test_the_image_holds_every_package_the_project_installs() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {p.rstrip("*") for p in patterns}
+    copied = {ln.split()[1] for ln in dockerfile_lines() if ln.upper().startswith("COPY ")}
+    assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
+    assert any(re.match(r"RUN pip install (/src|\.)", ln) for ln in dockerfile_lines())
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+def test_every_setting_in_compose_is_one_the_code_reads(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    known = settings_env_names()
+    used: dict[str, set[str]] = {}
+    for name, svc in services.items():
+        for key in environment(svc):
+            if key.startswith(PREFIX) or key in known:
+                used.setdefault(key, set()).add(name)
+    assert used, "no DIASPOR_* settings in docker-compose.yml"
+    unknown = {k: sorted(v) for k, v in used.items() if k not in known}
+    assert not unknown, f"settings the code does not read (a typo?): {unknown}"
+
+
+def test_every_setting_the_image_sets_is_one_the_code_reads() -> None:
+    env = dockerfile_env()
+    ours = {k for k in env if k.startswith(PREFIX)}
+    assert ours, "the Dockerfile sets no DIASPOR_* defaults"
+    assert ours <= settings_env_names(), ours - settings_env_names()
+
+
+def test_the_settings_checker_would_catch_a_misspelt_name() -> None:
+    known = settings_env_names()
+    assert "DIASPOR_S3_BUCKET" in known and "DATABASE_URL" in known
+    assert "DIASPOR_S3_BUCKETS" not in known and "DIASPOR_DATABASE" not in known
+
+
+def test_settings_load_from_the_api_environment_as_production_needs(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = settings_from(container_env(services["api"]), monkeypatch)
+    assert s.storage_backend == "s3"
+    assert s.database_url.startswith("postgresql://")
+    assert s.s3_bucket
+    assert s.s3_endpoint_url and urlsplit(s.s3_endpoint_url).hostname in services
+    assert s.s3_access_key_id and s.s3_secret_access_key is not None
+    assert s.admin_token is not None and s.admin_token.get_secret_value() == DUMMY
+    assert s.log_format == "json"
+    assert s.cors_origins, "DIASPOR_CORS_ORIGINS must parse as a JSON list"
+    assert s.public_storage_url.rstrip("/").endswith("/files")
+    assert s.public_storage_url.startswith(s.base_url)
+    assert s.host == "0.0.0.0" and s.port == 8000
+    assert s.data_dir == Path("/var/lib/diaspor")
+
+
+def test_api_worker_and_migrations_share_one_database_and_one_bucket(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded = {}
+    for name in ("api", "worker", "migrate"):
+        if name in services:
+            s = settings_from(container_env(services[name]), monkeypatch)
+            loaded[name] = (s.database_url, s.storage_backend, s.s3_bucket, s.s3_endpoint_url)
+    assert len(set(loaded.values())) == 1, loaded
+
+
+def test_the_database_url_names_the_postgres_service_and_its_credentials(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = settings_from(container_env(services["api"]), monkeypatch)
+    url = make_url(s.database_url)
+    pg = {k: interpolate(v) for k, v in environment(services["postgres"]).items()}
+    assert url.host == "postgres" and (url.port or 5432) == 5432
+    assert url.username == pg["POSTGRES_USER"]
+    assert url.password == pg["POSTGRES_PASSWORD"]
+    assert url.database == pg["POSTGRES_DB"] == "diaspor"
+
+
+def test_the_bucket_the_code_writes_is_the_one_created_and_the_one_nginx_serves(
+    services: dict[str, dict[str, Any]], nginx: Directive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = settings_from(container_env(services["api"]), monkeypatch)
+    init = services["minio-init"]
+    script = interpolate(" ".join(argv(init.get("entrypoint") or []) + argv(init["command"])))
+    assert re.search(rf"mc mb\b.*\s\S+/{re.escape(s.s3_bucket)}\s", script), script
+    assert re.search(rf"mc anonymous set download \S+/{re.escape(s.s3_bucket)}\s", script)
+
+    servers, path = proxied_to(nginx, location(nginx, "/files/"))
+    assert servers and all(srv.startswith("minio:9000") for srv in servers)
+    assert path == f"/{s.s3_bucket}/", "nginx serves a different bucket than the code writes"
+    assert urlsplit(s.public_storage_url).path.rstrip("/") + "/" == "/files/"
+
+
+# --- commands and start-up order ----------------------------------------------------------
+
+
+def test_api_and_worker_run_real_diaspor_commands(services: dict[str, dict[str, Any]]) -> None:
+    assert cli_command(argv(services["api"]["command"])).name == "serve"
+    assert cli_command(argv(services["worker"]["command"])).name == "worker"
+    for svc in services.values():
+        if "build" in svc and "command" in svc:
+            cli_command(argv(svc["command"]))  # every one-off (migrations...) is real too
+    assert cli_command(dockerfile_cmd()).name == "serve"
+
+
+def test_the_command_checker_would_catch_a_command_or_option_the_cli_lacks() -> None:
+    with pytest.raises(AssertionError, match="no subcommand"):
+        cli_command(["diaspor", "serv"])
+    with pytest.raises(AssertionError, match="no option"):
+        cli_command(["diaspor", "worker", "--port", "8000"])
+    with pytest.raises(AssertionError, match="needs a subcommand"):
+        cli_command(["diaspor", "db"])
+    assert cli_command(["diaspor", "db", "upgrade"]).name == "upgrade"
+
+
+def test_services_wait_until_what_they_need_is_ready(services: dict[str, dict[str, Any]]) -> None:
+    for name, svc in services.items():
+        deps = svc.get("depends_on") or {}
+        assert isinstance(deps, dict), f"{name}: give depends_on with conditions"
+        for dep, how in deps.items():
+            assert dep in services, f"{name} depends on a service that does not exist: {dep}"
+            condition = how.get("condition")
+            if condition == "service_healthy":
+                check = services[dep].get("healthcheck") or {}
+                assert check.get("test") and not check.get("disable"), f"{dep}: no healthcheck"
+            elif condition == "service_completed_successfully":
+                assert services[dep].get("restart", "no") == "no", f"{dep} is not a one-shot"
+            else:
+                assert condition == "service_started", f"{name} -> {dep}: {condition}"
+    for name in ("api", "worker"):
+        deps = services[name]["depends_on"]
+        assert deps["postgres"]["condition"] == "service_healthy"
+        assert deps["minio-init"]["condition"] == "service_completed_successfully"
+    assert services["minio-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert services["nginx"]["depends_on"]["api"]["condition"] == "service_healthy"
+
+
+def test_the_api_healthcheck_asks_its_health_route_and_postgres_uses_pg_isready(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    api_check = " ".join(argv(services["api"]["healthcheck"]["test"]))
+    assert "http://127.0.0.1:8000/health" in api_check or "localhost:8000/health" in api_check
+    assert "8000" in argv(services["api"]["command"])
+    pg_check = " ".join(argv(services["postgres"]["healthcheck"]["test"]))
+    assert "pg_isready" in pg_check
+
+
+# --- mounted files ------------------------------------------------------------------------
+
+
+def test_files_that_compose_mounts_exist(services: dict[str, dict[str, Any]]) -> None:
+    mounted = set()
+    for name, svc in services.items():
+        for vol in svc.get("volumes") or []:
+            source = vol.split(":", 1)[0] if isinstance(vol, str) else vol.get("source", "")
+            if source.startswith(("./", "../")):
+                assert (ROOT / source).exists(), f"{name} mounts {source}, which is missing"
+                mounted.add(source)
+    assert {"./deploy/nginx.conf", "./deploy/icecast.xml"} <= mounted
+
+
+def test_icecast_config_is_well_formed_with_a_source_password_and_utf8_mounts(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    root = ET.parse(ICECAST_XML).getroot()
+    assert root.tag == "icecast"
+    assert (root.findtext("authentication/source-password") or "").strip()
+    assert (root.findtext("authentication/admin-password") or "").strip()
+    mounts = {
+        (m.get("type") or "normal", (m.findtext("mount-name") or "").strip()): m
+        for m in root.findall("mount")
+    }
+    for key in (("default", ""), ("normal", "/live")):
+        assert key in mounts, f"no {key[0]} mount {key[1]}"
+        assert (mounts[key].findtext("charset") or "").strip() == "UTF-8"
+    assert root.findtext("limits/clients") == "5000"
+    assert root.findtext("limits/sources") == "10"
+    assert root.findtext("fileserve") == "1"
+    # Runs as any user from any working directory: no user switch, no absolute paths.
+    assert root.find("security/changeowner") is None
+    for tag in ("webroot", "adminroot", "logdir"):
+        assert not (root.findtext(f"paths/{tag}") or "").startswith("/"), tag
+    # The port inside the container is the one compose publishes.
+    port = root.findtext("listen-socket/port")
+    published = [str(p).rsplit(":", 1)[-1] for p in services["icecast"].get("ports", [])]
+    assert port in published
+
+
+def test_nginx_sends_api_routes_to_the_api_replicas(nginx: Directive) -> None:
+    for match in (("/api/",), ("=", "/health"), ("=", "/openapi.json"), ("/docs",)):
+        servers, path = proxied_to(nginx, location(nginx, *match))
+        assert servers and all(srv.startswith("api:8000") for srv in servers), match
+        assert path == "", f"{match} must keep the request path for the API"
+
+
+def test_nginx_caches_playlists_briefly_and_segments_artwork_subtitles_long(
+    nginx: Directive,
+) -> None:
+    files = location(nginx, "/files/")
+    headers = {d.args[0]: d.args[1] for d in files.children if d.name == "add_header"}
+    assert headers.get("Cache-Control") == "$files_cache_control"
+    assert headers.get("Access-Control-Allow-Origin") == "*"
+    assert "GET" in headers.get("Access-Control-Allow-Methods", "")
+
+    playlist = max_age(cache_control_for(nginx, "/files/hls/42/index.m3u8"))
+    assert playlist <= 10
+    for uri in ("/files/hls/42/seg-00001.ts", "/files/hls/42/seg-00001.m4s"):
+        assert max_age(cache_control_for(nginx, uri)) >= 30 * 86400, uri
+    for uri in ("/files/artwork/ab.jpg", "/files/subtitles/ab/az.vtt", "/files/hls/42/SEG.TS"):
+        assert max_age(cache_control_for(nginx, uri)) >= 3600 > playlist, uri
+
+
+def test_the_readers_used_here_notice_what_they_should() -> None:
+    with pytest.raises(AssertionError, match="ends inside"):
+        parse_nginx("http { server { listen 80; }")
+    conf = parse_nginx(
+        "http { # a } in a comment\n"
+        "  map $uri $files_cache_control { ~*\\.m3u8$ 'max-age=1; x'; default \"max-age=9\"; }\n"
+        "}"
+    )
+    assert cache_control_for(conf, "/files/a.M3U8") == "max-age=1; x"
+    assert cache_control_for(conf, "/files/a.ts") == "max-age=9"
+    assert interpolate("${A:-x}/${B:?say}/$$C/${D}") == f"x/{DUMMY}/$C/{DUMMY}"
