@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -114,6 +115,10 @@ def worker(data_dir: DataDir = None) -> None:
 
     async def run() -> None:
         stop = asyncio.Event()
+        # Containers stop with SIGTERM: leave between jobs, as on Ctrl-C.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
         await station.worker().run(stop)
 
     try:
