@@ -12,6 +12,7 @@ from api.app import create_app
 from api.tokens import create_token
 from diaspor import demo_content, migrate
 from diaspor.compose import Station, build_station
+from diaspor.demo_schedule import load_demo_schedule
 from media.library import IngestOptions
 from station.settings import Settings
 
@@ -102,4 +103,8 @@ async def run_demo(settings: Settings) -> None:
     token = admin_token(station)
     print_banner(settings, token)
     await load_demo_content(station)
+    # Analyse before scheduling: only what is measured goes on air, and programme lengths
+    # must be the decoded ones for back-to-back hard starts.
+    await station.worker().drain()
+    load_demo_schedule(station)
     await serve(station, with_worker=True)

@@ -106,7 +106,8 @@ class EntrySpec:
     hard: bool = True
     episode_id: int | None = None
     title: Mapping[str, str] = field(default_factory=dict)
-    effective_from_ms: int | None = None  # occurrences starting before this are not this rule's
+    # The rule holds from here: an occurrence in progress at this moment joins at it.
+    effective_from_ms: int | None = None
     effective_until_ms: int | None = None
 
 

@@ -50,15 +50,20 @@ def local_starts(entry: EntrySpec, tz: ZoneInfo, start_ms: int, end_ms: int) -> 
     return [t for t in rule.between(lo, hi, inc=True) if t not in skipped]
 
 
-def occurrence_starts(entry: EntrySpec, tz: ZoneInfo, start_ms: int, end_ms: int) -> list[int]:
+def occurrence_starts(
+    entry: EntrySpec, tz: ZoneInfo, start_ms: int, end_ms: int, *, from_effective: bool = True
+) -> list[int]:
     """UTC epoch-ms starts of an entry's occurrences in [start_ms, end_ms), within the
-    entry's effective range (an edit splits a series at the moment it takes effect)."""
+    entry's effective range (an edit splits a series at the moment it takes effect).
+    With from_effective=False, occurrences begun before the effective start are included
+    too: the resolver joins the one in progress at that moment."""
     out = []
     for local in local_starts(entry, tz, start_ms, end_ms):
         t = local_to_ms(local, tz)
         if not start_ms <= t < end_ms:
             continue
-        if entry.effective_from_ms is not None and t < entry.effective_from_ms:
+        eff = entry.effective_from_ms
+        if from_effective and eff is not None and t < eff:
             continue
         if entry.effective_until_ms is not None and t >= entry.effective_until_ms:
             continue

@@ -83,6 +83,17 @@ def jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def with_defaults(model: type[Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Column defaults filled in now, so a row is whole before it is checked, not at insert."""
+    out = dict(values)
+    for col in model.__table__.columns:
+        d = col.default
+        if col.key in out or d is None or col.primary_key or col.key in FIXED:
+            continue
+        out[col.key] = d.arg(None) if d.is_callable else d.arg
+    return out
+
+
 def record(kind: str, row: Any) -> Record:
     return Record(kind, row.id, row.version, columns(row))
 
@@ -144,7 +155,7 @@ class Schedules:
         self._only_editable(kind, values)
         now = self.clock.now()
         with self.db.session() as s:
-            row = model(**values, version=1, created_at=now, updated_at=now)
+            row = model(**with_defaults(model, values), version=1, created_at=now, updated_at=now)
             self._check(s, kind, row)
             if kind == "entry":
                 self._admit_new_entry(s, row)
@@ -326,12 +337,12 @@ class Schedules:
         return self.clock.now() + timedelta(seconds=ch.freeze_horizon_s)
 
     def _first_start_ms(self, s: Session, row: EntryRow) -> int:
+        """When the entry first airs: its first start, or, for a series that took effect
+        part-way, the moment it took effect (it joins the occurrence in progress)."""
         tz = self._zone(s, row.channel_id)
         first = local_to_ms(row.start_local, tz)
         if row.effective_from is not None:
-            spec = entry_spec(row)
-            starts = occurrence_starts(spec, tz, first, first + 10 * 366 * 86_400_000)
-            return starts[0] if starts else 2**62
+            return max(first, round(row.effective_from.timestamp() * 1000))
         return first
 
     def _has_aired(self, s: Session, row: EntryRow) -> bool:

@@ -28,7 +28,8 @@ from station.errors import NotFound
 
 def entry_spec(row: EntryRow) -> EntrySpec:
     return EntrySpec(
-        id=row.id or 0,
+        # History rows of a split series carry the entry's own id: one entry, one identity.
+        id=row.revision_of or row.id or 0,
         target=row.target_type,  # type: ignore[arg-type]
         target_id=row.target_id,
         start_local=row.start_local,

@@ -225,8 +225,12 @@ def _clock_occurrences(
         for i, slot in enumerate(slots):
             s = h_ms + slot.at_ms
             e = h_ms + (slots[i + 1].at_ms if i + 1 < len(slots) else HOUR_MS)
-            if s < start_ms or s >= end_ms:
-                continue  # a slot before the clock begins, or after it ends, does not play
+            if s >= end_ms:
+                continue
+            if s < start_ms:
+                if not (slot.fill and e > start_ms):
+                    continue  # before the clock begins; music in progress joins at its start
+                s = start_ms
             yield Occurrence(
                 entry=entry,
                 start_ms=s,
@@ -276,14 +280,21 @@ def expand(
         )
 
     for entry in entries:
-        for s in occurrence_starts(entry, tz, start_ms, end_ms):
+        eff = entry.effective_from_ms
+        for s in occurrence_starts(entry, tz, start_ms, end_ms, from_effective=False):
             local = datetime.fromtimestamp(s / 1000, tz).replace(tzinfo=None)
+            joined = eff is not None and s < eff  # in progress when the rule took effect
             if entry.target == "clock":
                 clock = cat.clocks.get(entry.target_id)
                 if clock is None:
                     continue
                 e = s + _content_ms(entry, cat, None)
-                out.extend(_clock_occurrences(entry, clock, s, e, tz, entry.hard, one_ms))
+                if joined:
+                    if e <= eff:  # type: ignore[operator]
+                        continue
+                    s = eff  # type: ignore[assignment]
+                hard = entry.hard and not joined
+                out.extend(_clock_occurrences(entry, clock, s, e, tz, hard, one_ms))
                 continue
             episode_id, media_id = (None, None)
             if entry.target == "programme":
@@ -292,13 +303,18 @@ def expand(
                 media_id = entry.target_id
             length = max(1, _content_ms(entry, cat, media_id))
             playlist = entry.target == "playlist"
+            end = s + length
+            if joined:
+                if end <= eff:  # type: ignore[operator]
+                    continue
+                s = eff  # type: ignore[assignment]
             out.append(
                 Occurrence(
                     entry=entry,
                     start_ms=s,
-                    end_ms=s + length,
+                    end_ms=end,
                     span_ms=length,
-                    hard=entry.hard,
+                    hard=entry.hard and not joined,
                     order=0,
                     source="playlist" if playlist else "media",
                     ref_id=entry.target_id if playlist else (media_id or 0),
@@ -419,13 +435,15 @@ class _Day:
             m = self.filler.fit(self.cursor, until_ms - self.cursor)
             if m is None:
                 break
-            self.place(m, "filler", m.play_ms, None)
+            self.place(m, "filler", m.play_ms, occ)
         if until_ms > self.cursor:
-            self.slate(until_ms)
+            self.slate(until_ms, occ)
 
-    def slate(self, until_ms: int) -> None:
+    def slate(self, until_ms: int, occ: Occurrence | None) -> None:
+        """Filler that belongs to a scheduled block (padding before its next hard start) is
+        part of that block in the guide; filler in a gap is a block of its own."""
         slate = self.cat.media.get(self.channel.slate_media_id or -1)
-        self.place(slate, "slate", until_ms - self.cursor, None)
+        self.place(slate, "slate", until_ms - self.cursor, occ)
         self.items[-1] = replace(
             self.items[-1], cue_in_ms=0, cue_out_ms=until_ms - self.items[-1].start_ms
         )

@@ -49,13 +49,34 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> Path:
     )
     tone(ff, d / "short.wav", seconds=3, volume=0.25, codec=("-c:a", "pcm_s16le"))
     make_media(
-        ff, d / "episode.mp4",
-        "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=6",
-        "-f", "lavfi", "-i", "sine=f=330:sample_rate=48000:d=6",
-        "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "96k", "-shortest", "-metadata", f"title={AZ_TITLE}",
-        "-movflags", "+faststart",
-    )  # fmt: skip
+        ff,
+        d / "episode.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=640x360:r=25:d=6",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=330:sample_rate=48000:d=6",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "50",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-shortest",
+        "-metadata",
+        f"title={AZ_TITLE}",
+        "-movflags",
+        "+faststart",
+    )
     (d / "episode.az.vtt").write_text(
         "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nXoş gəlmisiniz!\n", encoding="utf-8"
     )
@@ -135,9 +156,12 @@ def s3_bucket(s3_endpoint: str) -> Iterator[dict[str, Any]]:
 
     bucket = f"diaspor-{uuid.uuid4().hex[:12]}"
     client = boto3.client(
-        "s3", endpoint_url=s3_endpoint, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-    )  # fmt: skip
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     client.create_bucket(Bucket=bucket)
     yield {"client": client, "bucket": bucket, "endpoint": s3_endpoint}
     client.close()
@@ -171,10 +195,14 @@ def any_station(
     if storage_kind == "s3":
         b = request.getfixturevalue("s3_bucket")
         extra = {
-            "storage_backend": "s3", "s3_bucket": b["bucket"], "s3_endpoint_url": b["endpoint"],
-            "s3_prefix": "station", "s3_part_size_mb": 5, "s3_access_key_id": "test",
+            "storage_backend": "s3",
+            "s3_bucket": b["bucket"],
+            "s3_endpoint_url": b["endpoint"],
+            "s3_prefix": "station",
+            "s3_part_size_mb": 5,
+            "s3_access_key_id": "test",
             "s3_secret_access_key": "test",
-        }  # fmt: skip
+        }
     st = build_station(settings_for(tmp_path, db_url, **extra), tools=tools)
     yield st
     st.close()

@@ -20,6 +20,7 @@ import uvicorn
 
 T = TypeVar("T")
 REQUIRE_ALL = os.environ.get("DIASPOR_TEST_REQUIRE_ALL") == "1"
+XMLTV_DTD = Path("/usr/share/xmltv/xmltv.dtd")  # Debian's xmltv-util
 
 
 def need(condition: bool, reason: str) -> None:
@@ -59,27 +60,60 @@ def make_media(ffmpeg: str, dest: Path, *args: str) -> Path:
     return dest
 
 
-def tone(ffmpeg: str, dest: Path, *, seconds: float, freq: int = 440, lead: float = 0.0,
-         tail: float = 0.0, volume: float = 0.5, tags: dict[str, str] | None = None,
-         codec: tuple[str, ...] = ("-c:a", "libmp3lame", "-b:a", "128k")) -> Path:  # fmt: skip
+def tone(
+    ffmpeg: str,
+    dest: Path,
+    *,
+    seconds: float,
+    freq: int = 440,
+    lead: float = 0.0,
+    tail: float = 0.0,
+    volume: float = 0.5,
+    tags: dict[str, str] | None = None,
+    codec: tuple[str, ...] = ("-c:a", "libmp3lame", "-b:a", "128k"),
+) -> Path:
     """A sine tone with silence before and after, and tags."""
     meta: list[str] = []
     for k, v in (tags or {}).items():
         meta += ["-metadata", f"{k}={v}"]
     af = f"volume={volume},adelay={int(lead * 1000)}:all=1,apad=pad_dur={tail}"
     return make_media(
-        ffmpeg, dest, "-f", "lavfi", "-i", f"sine=f={freq}:sample_rate=48000:d={seconds}",
-        "-af", af, "-ac", "2", *meta, *codec,
-    )  # fmt: skip
+        ffmpeg,
+        dest,
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=f={freq}:sample_rate=48000:d={seconds}",
+        "-af",
+        af,
+        "-ac",
+        "2",
+        *meta,
+        *codec,
+    )
 
 
 def ebur128_integrated(ffmpeg: str, path: Path) -> float:
     """ffmpeg's own EBU R128 figure, the reference the library must agree with."""
     res = subprocess.run(
-        [ffmpeg, "-hide_banner", "-nostats", "-i", str(path), "-map", "0:a:0",
-         "-af", "ebur128=framelog=verbose", "-f", "null", "-"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            ffmpeg,
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-af",
+            "ebur128=framelog=verbose",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     lines = [ln for ln in res.stderr.splitlines() if ln.strip().startswith("I:")]
     return float(lines[-1].split()[1])
 

@@ -57,8 +57,15 @@ def test_loudness_cues_and_duration_of_a_generated_tone(
     ffmpeg_source: str, tmp_path: Path, tools: Tools
 ) -> None:
     t = tools if ffmpeg_source == "system" else find_tools(use_system=False, ffprobe_path="")
-    f = tone(t.ffmpeg, tmp_path / "t.wav", seconds=5, lead=0.75, tail=1.25, volume=0.3,
-             codec=("-c:a", "pcm_s16le"))  # fmt: skip
+    f = tone(
+        t.ffmpeg,
+        tmp_path / "t.wav",
+        seconds=5,
+        lead=0.75,
+        tail=1.25,
+        volume=0.3,
+        codec=("-c:a", "pcm_s16le"),
+    )
     a = run(analyse(t, f, has_audio=True, probed_ms=7000))
     assert a.duration_ms == 7000  # 0.75 + 5 + 1.25 s of 48 kHz PCM, to the millisecond
     assert a.loudness_lufs is not None

@@ -153,9 +153,10 @@ def test_edits_need_the_current_etag_and_a_stale_one_changes_nothing(
     assert stale.headers["content-type"] == "application/problem+json"
     assert client.get(f"/api/v1/media/{mid}").json()["title"] == "Sarı gəlin"
     cues = client.patch(
-        f"/api/v1/media/{mid}", json={"cue_in_ms": 5000, "cue_out_ms": 4000},
+        f"/api/v1/media/{mid}",
+        json={"cue_in_ms": 5000, "cue_out_ms": 4000},
         headers={"If-Match": ok.headers["etag"]},
-    )  # fmt: skip
+    )
     assert cues.status_code == 422 and "cue_out_ms" in cues.json()["detail"]
 
 

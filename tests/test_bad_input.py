@@ -63,10 +63,28 @@ def episodes(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> dict[str
     """The same short episode with its index at the front (faststart) and at the end."""
     d = tmp_path_factory.mktemp("video")
     common = [
-        tools.ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=8",
-        "-f", "lavfi", "-i", "sine=d=8", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
-        "-c:a", "aac", "-shortest",
-    ]  # fmt: skip
+        tools.ffmpeg,
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x180:r=25:d=8",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=d=8",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "25",
+        "-c:a",
+        "aac",
+        "-shortest",
+    ]
     subprocess.run([*common, "-movflags", "+faststart", str(d / "front.mp4")], check=True)
     subprocess.run([*common, str(d / "end.mp4")], check=True)
     return {k: (d / f"{k}.mp4").read_bytes() for k in ("front", "end")}
@@ -128,9 +146,10 @@ def test_a_file_name_with_a_path_or_control_characters_is_refused(
         + f"\r\n--{boundary}--\r\n".encode()
     )
     r = client.post(
-        "/api/v1/media", content=body,
+        "/api/v1/media",
+        content=body,
         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-    )  # fmt: skip
+    )
     assert_refused(r, 422, "invalid-file-name", small_station)
 
 

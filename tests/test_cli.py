@@ -47,8 +47,13 @@ def test_importing_a_folder_finds_files_in_subfolders_with_their_subtitles(
     assert tone.title == AZ_TITLE
     assert tone.duration_ms == 10_500
     assert tone.loudness_lufs is not None
-    assert abs(tone.loudness_lufs - ebur128_integrated(any_station.tools.ffmpeg,
-                                                       media_dir / "tone.mp3")) <= 0.5  # fmt: skip
+    assert (
+        abs(
+            tone.loudness_lufs
+            - ebur128_integrated(any_station.tools.ffmpeg, media_dir / "tone.mp3")
+        )
+        <= 0.5
+    )
     assert tone.cue_in_ms is not None and abs(tone.cue_in_ms - 1000) <= 50
     assert [s.lang for s in episode.subtitles] == ["az", "en"]
     assert episode.artwork_key and any_station.storage.exists(episode.artwork_key)
@@ -84,8 +89,9 @@ def test_settings_can_come_from_a_toml_file(tmp_path: Path) -> None:
         "DIASPOR_LOG_FORMAT",
     ):
         env.pop(k)
-    res = diaspor("--config", str(cfg), "token", "create", "--name", "BUTT", "--role", "presenter",
-                  env=env)  # fmt: skip
+    res = diaspor(
+        "--config", str(cfg), "token", "create", "--name", "BUTT", "--role", "presenter", env=env
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().startswith("dsp_")
     assert (data / "diaspor.db").is_file()  # the file's data_dir was used
@@ -102,6 +108,7 @@ def test_bad_settings_are_reported_not_traced(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("role", ["dj"])
 def test_an_unknown_role_is_refused(role: str, tmp_path: Path) -> None:
-    res = diaspor("token", "create", "--name", "x", "--role", role,
-                  env=env_for(Settings(data_dir=tmp_path)))  # fmt: skip
+    res = diaspor(
+        "token", "create", "--name", "x", "--role", role, env=env_for(Settings(data_dir=tmp_path))
+    )
     assert res.returncode == 2 and "Unknown role" in res.stderr

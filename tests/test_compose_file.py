@@ -83,8 +83,10 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
     if isinstance(env, list):
         pairs = (item.partition("=") for item in env)
         return {k: v for k, _, v in pairs}
-    return {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-            for k, v in env.items()}  # fmt: skip
+    return {
+        k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in env.items()
+    }
 
 
 def argv(command: str | list[str]) -> list[str]:

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from lxml import etree
 
 from station.settings import Settings
 from tests.conftest import env_for
+from tests.support import XMLTV_DTD as DTD
 from tests.support import free_port
 
 pytestmark = pytest.mark.slow
@@ -29,8 +31,11 @@ def demo(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
         env.pop(k)  # as a newcomer runs it: only --data-dir
     proc = subprocess.Popen(
         [sys.executable, "-m", "diaspor", "demo", "--port", str(port), "--data-dir", str(data_dir)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 240
@@ -87,6 +92,21 @@ def test_the_demo_station_comes_up_with_a_catalogue_a_newcomer_can_explore(
             music = [m for m in items if m["kind"] == "music"]
             assert all(m["loudness_lufs"] is not None and m["cue_in_ms"] > 0 for m in music)
             assert c.get("/openapi.json").json()["info"]["title"].startswith("Diaspor")
+            # Both channels are on the schedule, and the guide validates as XMLTV.
+            channels = c.get("/api/v1/channels").json()
+            assert [(ch["slug"], ch["kind"]) for ch in channels] == [
+                ("diaspor-fm", "radio"),
+                ("diaspor-tv", "tv"),
+            ]
+            epg = etree.fromstring(c.get("/epg.xml", params={"days": 1}).content)
+            if DTD.is_file():
+                dtd = etree.DTD(str(DTD))
+                assert dtd.validate(epg), dtd.error_log.filter_from_errors()
+            progs = epg.findall("programme")
+            assert {p.get("channel") for p in progs} == {"diaspor-fm", "diaspor-tv"}
+            tv = [p for p in progs if p.get("channel") == "diaspor-tv"]
+            assert len(tv) > 100  # a day of episodes, back to back
+            assert all(p.findtext("title") == "Vətən uzaqda deyil" for p in tv[1:])
         proc.send_signal(signal.SIGINT)
         assert proc.wait(20) == 0  # a clean stop on Ctrl-C
     made = {p.name: p.stat().st_mtime_ns for p in (data / "demo-source").iterdir()}

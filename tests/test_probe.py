@@ -102,9 +102,20 @@ def test_an_unfinished_mp4_is_called_truncated(
 
     src = tmp_path / "slow.mp4"
     subprocess.run(
-        [tools.ffmpeg, "-v", "error", "-i", str(media_dir / "episode.mp4"), "-c", "copy",
-         "-movflags", "-faststart", str(src)], check=True,
-    )  # fmt: skip
+        [
+            tools.ffmpeg,
+            "-v",
+            "error",
+            "-i",
+            str(media_dir / "episode.mp4"),
+            "-c",
+            "copy",
+            "-movflags",
+            "-faststart",
+            str(src),
+        ],
+        check=True,
+    )
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
     with pytest.raises(TruncatedMedia, match="moov"):

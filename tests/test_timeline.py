@@ -34,11 +34,15 @@ def song(i: int, artist: str, seconds: int) -> MediaRef:
 
 
 SONGS = {
-    1: song(1, "Rəşid Behbudov", 200), 2: song(2, "Rəşid Behbudov", 185),
-    3: song(3, "Zeynəb Xanlarova", 240), 4: song(4, "Müslüm Maqomayev", 210),
-    5: song(5, "Sevda Ələkbərzadə", 195), 6: song(6, "Aygün Kazımova", 230),
-    7: song(7, "Zeynəb Xanlarova", 175), 8: song(8, "Müslüm Maqomayev", 260),
-}  # fmt: skip
+    1: song(1, "Rəşid Behbudov", 200),
+    2: song(2, "Rəşid Behbudov", 185),
+    3: song(3, "Zeynəb Xanlarova", 240),
+    4: song(4, "Müslüm Maqomayev", 210),
+    5: song(5, "Sevda Ələkbərzadə", 195),
+    6: song(6, "Aygün Kazımova", 230),
+    7: song(7, "Zeynəb Xanlarova", 175),
+    8: song(8, "Müslüm Maqomayev", 260),
+}
 JINGLE = MediaRef(50, "jingle", "Diaspor.FM", "Diaspor.FM", 6000)
 NEWS = MediaRef(60, "speech", "Xəbərlər", "Diaspor.FM", 4 * MIN)
 BED = MediaRef(70, "filler", "Fon", "", 45_000)
@@ -49,28 +53,50 @@ EPISODE2 = MediaRef(81, "programme", "Vətən uzaqda deyil №2", "", 40 * MIN)
 CAT = Catalogue(
     media={**SONGS, 50: JINGLE, 60: NEWS, 70: BED, 71: STING, 80: EPISODE, 81: EPISODE2},
     playlists={
-        1: PlaylistSpec(1, "Musiqi", tuple(SONGS), shuffle=True,
-                        artist_separation_ms=10 * MIN, track_separation_ms=60 * MIN),
+        1: PlaylistSpec(
+            1,
+            "Musiqi",
+            tuple(SONGS),
+            shuffle=True,
+            artist_separation_ms=10 * MIN,
+            track_separation_ms=60 * MIN,
+        ),
         2: PlaylistSpec(2, "Fon", (70, 71)),
         3: PlaylistSpec(3, "Xəbərlər", (60,)),
     },
     clocks={
-        1: ClockSpec(1, "Musiqi saatı", (
-            ClockSlot(0, "media", 50, hard=True),
-            ClockSlot(0, "playlist", 1, fill=True),
-            ClockSlot(30 * MIN, "playlist", 3, hard=True),
-            ClockSlot(30 * MIN, "playlist", 1, fill=True),
-        )),
+        1: ClockSpec(
+            1,
+            "Musiqi saatı",
+            (
+                ClockSlot(0, "media", 50, hard=True),
+                ClockSlot(0, "playlist", 1, fill=True),
+                ClockSlot(30 * MIN, "playlist", 3, hard=True),
+                ClockSlot(30 * MIN, "playlist", 1, fill=True),
+            ),
+        ),
     },
     programmes={
-        1: ProgrammeSpec(1, "veten-uzaqda-deyil", {"az": "Vətən uzaqda deyil"}, (
-            EpisodeSpec(1, 1, 80, number=1, air_date=date(2026, 11, 29)),
-            EpisodeSpec(2, 1, 81, number=2, air_date=date(2026, 12, 27)),
-        )),
+        1: ProgrammeSpec(
+            1,
+            "veten-uzaqda-deyil",
+            {"az": "Vətən uzaqda deyil"},
+            (
+                EpisodeSpec(1, 1, 80, number=1, air_date=date(2026, 11, 29)),
+                EpisodeSpec(2, 1, 81, number=2, air_date=date(2026, 12, 27)),
+            ),
+        ),
     },
-)  # fmt: skip
-RADIO = ChannelSpec(1, "diaspor-fm", "radio", "Asia/Baku", crossfade_ms=3000,
-                    filler_playlist_id=2, slate_media_id=None)  # fmt: skip
+)
+RADIO = ChannelSpec(
+    1,
+    "diaspor-fm",
+    "radio",
+    "Asia/Baku",
+    crossfade_ms=3000,
+    filler_playlist_id=2,
+    slate_media_id=None,
+)
 DAY = datetime(2026, 11, 29, tzinfo=BAKU)  # a Sunday
 
 
@@ -80,8 +106,15 @@ def baku(d: datetime, h: int, m: int = 0) -> datetime:
 
 def background(eid: int = 1) -> EntrySpec:
     """24-hour music clock, every day from midnight."""
-    return EntrySpec(eid, "clock", 1, datetime(2026, 11, 1), duration_ms=24 * 60 * MIN,
-                     rrule="FREQ=DAILY", hard=True)  # fmt: skip
+    return EntrySpec(
+        eid,
+        "clock",
+        1,
+        datetime(2026, 11, 1),
+        duration_ms=24 * 60 * MIN,
+        rrule="FREQ=DAILY",
+        hard=True,
+    )
 
 
 def assert_seamless(items: list[TimelineItem], start: datetime, end: datetime) -> None:
@@ -99,18 +132,28 @@ def assert_seamless(items: list[TimelineItem], start: datetime, end: datetime) -
 
 def test_monthly_last_sunday_at_20_baku() -> None:
     e = EntrySpec(1, "programme", 1, datetime(2026, 1, 1, 20, 0), rrule="FREQ=MONTHLY;BYDAY=-1SU")
-    got = occurrence_starts(e, BAKU, to_ms(datetime(2026, 10, 1, tzinfo=UTC)),
-                            to_ms(datetime(2027, 1, 1, tzinfo=UTC)))  # fmt: skip
+    got = occurrence_starts(
+        e, BAKU, to_ms(datetime(2026, 10, 1, tzinfo=UTC)), to_ms(datetime(2027, 1, 1, tzinfo=UTC))
+    )
     assert [datetime.fromtimestamp(t / 1000, BAKU).isoformat() for t in got] == [
-        "2026-10-25T20:00:00+04:00", "2026-11-29T20:00:00+04:00", "2026-12-27T20:00:00+04:00",
-    ]  # fmt: skip
+        "2026-10-25T20:00:00+04:00",
+        "2026-11-29T20:00:00+04:00",
+        "2026-12-27T20:00:00+04:00",
+    ]
 
 
 def test_weekly_with_exceptions_skips_the_excluded_days() -> None:
-    e = EntrySpec(1, "playlist", 1, datetime(2026, 11, 2, 9, 0), rrule="FREQ=WEEKLY;BYDAY=MO,WE",
-                  exdates=(datetime(2026, 11, 11, 9, 0),))  # fmt: skip
-    got = occurrence_starts(e, BAKU, to_ms(datetime(2026, 11, 1, tzinfo=UTC)),
-                            to_ms(datetime(2026, 11, 17, tzinfo=UTC)))  # fmt: skip
+    e = EntrySpec(
+        1,
+        "playlist",
+        1,
+        datetime(2026, 11, 2, 9, 0),
+        rrule="FREQ=WEEKLY;BYDAY=MO,WE",
+        exdates=(datetime(2026, 11, 11, 9, 0),),
+    )
+    got = occurrence_starts(
+        e, BAKU, to_ms(datetime(2026, 11, 1, tzinfo=UTC)), to_ms(datetime(2026, 11, 17, tzinfo=UTC))
+    )
     days = [datetime.fromtimestamp(t / 1000, BAKU).day for t in got]
     assert days == [2, 4, 9, 16]  # the 11th is an exception
 
@@ -118,8 +161,9 @@ def test_weekly_with_exceptions_skips_the_excluded_days() -> None:
 def test_a_weekly_show_stays_at_20_local_across_a_dst_change() -> None:
     berlin = ZoneInfo("Europe/Berlin")
     e = EntrySpec(1, "programme", 1, datetime(2026, 3, 1, 20, 0), rrule="FREQ=WEEKLY")
-    got = occurrence_starts(e, berlin, to_ms(datetime(2026, 3, 20, tzinfo=UTC)),
-                            to_ms(datetime(2026, 4, 6, tzinfo=UTC)))  # fmt: skip
+    got = occurrence_starts(
+        e, berlin, to_ms(datetime(2026, 3, 20, tzinfo=UTC)), to_ms(datetime(2026, 4, 6, tzinfo=UTC))
+    )
     utc = [datetime.fromtimestamp(t / 1000, UTC).strftime("%m-%d %H:%M") for t in got]
     local = {datetime.fromtimestamp(t / 1000, berlin).strftime("%H:%M") for t in got}
     assert utc == ["03-22 19:00", "03-29 18:00", "04-05 18:00"]  # CET, then CEST from 29 March
@@ -128,13 +172,18 @@ def test_a_weekly_show_stays_at_20_local_across_a_dst_change() -> None:
 
 def test_the_effective_range_of_an_edited_rule_bounds_its_occurrences() -> None:
     cut = to_ms(datetime(2026, 11, 10, tzinfo=BAKU))
-    old = EntrySpec(1, "playlist", 1, datetime(2026, 11, 1, 9), rrule="FREQ=DAILY",
-                    effective_until_ms=cut)  # fmt: skip
-    new = EntrySpec(2, "playlist", 1, datetime(2026, 11, 1, 10), rrule="FREQ=DAILY",
-                    effective_from_ms=cut)  # fmt: skip
+    old = EntrySpec(
+        1, "playlist", 1, datetime(2026, 11, 1, 9), rrule="FREQ=DAILY", effective_until_ms=cut
+    )
+    new = EntrySpec(
+        2, "playlist", 1, datetime(2026, 11, 1, 10), rrule="FREQ=DAILY", effective_from_ms=cut
+    )
     lo, hi = to_ms(datetime(2026, 11, 8, tzinfo=BAKU)), to_ms(datetime(2026, 11, 12, tzinfo=BAKU))
-    hours = [datetime.fromtimestamp(t / 1000, BAKU).strftime("%d %H")
-             for e in (old, new) for t in occurrence_starts(e, BAKU, lo, hi)]  # fmt: skip
+    hours = [
+        datetime.fromtimestamp(t / 1000, BAKU).strftime("%d %H")
+        for e in (old, new)
+        for t in occurrence_starts(e, BAKU, lo, hi)
+    ]
     assert hours == ["08 09", "09 09", "10 10", "11 10"]
 
 
@@ -226,9 +275,13 @@ def test_gaps_are_filled_with_filler_and_then_slate_to_the_exact_instant() -> No
 
 
 def test_an_episode_without_media_leaves_filler_not_silence() -> None:
-    cat = Catalogue(media=CAT.media, playlists=CAT.playlists, programmes={
-        1: ProgrammeSpec(1, "x", {"az": "X"}, (EpisodeSpec(1, 1, None),)),
-    })  # fmt: skip
+    cat = Catalogue(
+        media=CAT.media,
+        playlists=CAT.playlists,
+        programmes={
+            1: ProgrammeSpec(1, "x", {"az": "X"}, (EpisodeSpec(1, 1, None),)),
+        },
+    )
     show = EntrySpec(2, "programme", 1, datetime(2026, 11, 29, 20, 0), duration_ms=30 * MIN)
     items = resolve(RADIO, [show], cat, baku(DAY, 20), baku(DAY, 20, 30))
     assert_seamless(items, baku(DAY, 20), baku(DAY, 20, 30))
@@ -247,8 +300,10 @@ def test_a_programme_across_midnight_keeps_its_time_and_the_next_day_follows_it(
 
 
 def test_the_answer_does_not_depend_on_the_window_asked_for() -> None:
-    entries = [background(), EntrySpec(2, "programme", 1, datetime(2026, 11, 1, 20, 7),
-                                       rrule="FREQ=WEEKLY;BYDAY=SU")]  # fmt: skip
+    entries = [
+        background(),
+        EntrySpec(2, "programme", 1, datetime(2026, 11, 1, 20, 7), rrule="FREQ=WEEKLY;BYDAY=SU"),
+    ]
     whole = resolve(RADIO, entries, CAT, DAY, DAY + timedelta(days=2))
     part = resolve(RADIO, entries, CAT, baku(DAY, 13, 17), baku(DAY, 15, 2))
     assert part == [
@@ -267,15 +322,28 @@ def schedules(draw: st.DrawFn) -> list[EntrySpec]:
         entries.append(background())
     for i in range(draw(st.integers(0, 6))):
         target = draw(st.sampled_from(["programme", "playlist", "media", "clock"]))
-        ref = {"programme": 1, "playlist": draw(st.sampled_from([1, 2, 3])),
-               "media": draw(st.sampled_from([50, 60, 80, 3])), "clock": 1}[target]  # fmt: skip
+        ref = {
+            "programme": 1,
+            "playlist": draw(st.sampled_from([1, 2, 3])),
+            "media": draw(st.sampled_from([50, 60, 80, 3])),
+            "clock": 1,
+        }[target]
         minute = draw(st.integers(0, 36 * 60 - 1))
         sec = draw(st.sampled_from([0, 0, 0, 17, 45]))
         start = datetime(2026, 11, 29) + timedelta(minutes=minute, seconds=sec)
         dur = draw(st.one_of(st.none(), st.integers(1, 180).map(lambda m: m * MIN)))
         rrule = draw(st.sampled_from([None, None, "FREQ=DAILY", "FREQ=HOURLY;INTERVAL=5"]))
-        entries.append(EntrySpec(10 + i, target, ref, start, duration_ms=dur, rrule=rrule,  # type: ignore[arg-type]
-                                 hard=draw(st.booleans())))  # fmt: skip
+        entries.append(
+            EntrySpec(
+                10 + i,
+                target,
+                ref,
+                start,
+                duration_ms=dur,
+                rrule=rrule,  # type: ignore[arg-type]
+                hard=draw(st.booleans()),
+            )
+        )
     return entries
 
 
@@ -295,10 +363,12 @@ def test_any_schedule_covers_every_instant_exactly_once(
             continue
         for t in occurrence_starts(e, BAKU, to_ms(start), to_ms(end)):
             covering = [
-                o for o in entries if o is not e and o.target != "clock"
+                o
+                for o in entries
+                if o is not e and o.target != "clock"
                 for s in occurrence_starts(o, BAKU, t - 2 * 86_400_000, t + 1)
                 if s <= t
-            ]  # fmt: skip
+            ]
             if not covering:
                 assert t in starts, (e, t)
     assert resolve(RADIO, entries, CAT, start, end) == items  # deterministic

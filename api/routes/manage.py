@@ -2,9 +2,9 @@
 
 Every resource has an ETag; PATCH and DELETE need If-Match (428 without, 412 when stale).
 The same five routes are made for each resource by one function, so they behave alike.
+(No `from __future__ import annotations` here: FastAPI must see the body models, which are
+local to that function, as real types.)
 """
-
-from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Optional

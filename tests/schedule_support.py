@@ -1,0 +1,220 @@
+"""A small station for schedule tests: real media in the library, an editor's API client,
+and a clock the test moves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from api.app import create_app
+from api.tokens import create_token
+from diaspor.compose import Station, build_station
+from media.binaries import Tools
+from media.library import IngestOptions
+from station.clock import SimulatedClock
+from tests.conftest import settings_for
+from tests.support import run, serve_app, tone
+
+BAKU = ZoneInfo("Asia/Baku")
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=BAKU)  # a Thursday; the last Sunday is the 29th
+
+
+def library_files(folder: Path, ffmpeg: str) -> dict[str, Path]:
+    """Songs by three artists, a station ID, a news bulletin, a filler bed, a programme."""
+    files = {
+        "song1": tone(
+            ffmpeg,
+            folder / "song1.mp3",
+            seconds=40,
+            freq=330,
+            tags={"title": "Sarı gəlin", "artist": "Rəşid Behbudov"},
+        ),
+        "song2": tone(
+            ffmpeg,
+            folder / "song2.mp3",
+            seconds=35,
+            freq=392,
+            tags={"title": "Ayrılıq", "artist": "Zeynəb Xanlarova"},
+        ),
+        "song3": tone(
+            ffmpeg,
+            folder / "song3.mp3",
+            seconds=45,
+            freq=440,
+            tags={"title": "Laçın", "artist": "Müslüm Maqomayev"},
+        ),
+        "id": tone(ffmpeg, folder / "id.mp3", seconds=4, freq=880, tags={"title": "Diaspor.FM"}),
+        "news": tone(
+            ffmpeg,
+            folder / "news.mp3",
+            seconds=20,
+            freq=200,
+            tags={"title": "Xəbərlər", "genre": "Speech"},
+        ),
+        "bed": tone(ffmpeg, folder / "bed.mp3", seconds=12, freq=110, tags={"title": "Fon"}),
+        "show": tone(
+            ffmpeg, folder / "show.mp3", seconds=90, freq=250, tags={"title": "Vətən uzaqda deyil"}
+        ),
+    }
+    return files
+
+
+KINDS = {
+    "song1": "music",
+    "song2": "music",
+    "song3": "music",
+    "id": "jingle",
+    "news": "speech",
+    "bed": "filler",
+    "show": "programme",
+}
+
+
+@dataclass
+class Desk:
+    """An editor at the schedule desk: the station, an API client and the media ids."""
+
+    station: Station
+    clock: SimulatedClock
+    client: httpx.Client
+    media: dict[str, int]
+
+    def post(self, path: str, body: dict[str, Any], status: int = 201) -> dict[str, Any]:
+        r = self.client.post(f"/api/v1/manage/{path}", json=body)
+        assert r.status_code == status, r.text
+        out: dict[str, Any] = r.json()
+        return out
+
+    def etag(self, path: str) -> str:
+        return self.client.get(f"/api/v1/manage/{path}").headers["etag"]
+
+
+@contextmanager
+def schedule_desk(
+    tmp_path: Path, db_url: str, tools: Tools, files: dict[str, Path]
+) -> Iterator[Desk]:
+    clock = SimulatedClock(NOW)
+    st = build_station(settings_for(tmp_path, db_url), tools=tools, clock=clock)
+    try:
+        media = {}
+        for key, path in files.items():
+            res = run(st.library.ingest(path, options=IngestOptions(kind=KINDS[key])))
+            media[key] = res.item.id
+        run(st.worker().drain())
+        token = create_token(st.db, clock, "Günay", "editor")
+        with (
+            serve_app(create_app(st)) as base,
+            httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            ) as client,
+        ):
+            yield Desk(st, clock, client, media)
+    finally:
+        st.close()
+
+
+def build_radio_week(desk: Desk) -> dict[str, Any]:
+    """Diaspor.FM: a music clock all day (ID at :00, news at :30), and a monthly programme."""
+    m = desk.media
+    music = desk.post(
+        "playlists",
+        {
+            "name": "Musiqi",
+            "shuffle": True,
+            "media_ids": [m["song1"], m["song2"], m["song3"]],
+            "artist_separation_s": 60,
+        },
+    )
+    news = desk.post("playlists", {"name": "Xəbərlər", "media_ids": [m["news"]]})
+    filler = desk.post("playlists", {"name": "Fon", "media_ids": [m["bed"]]})
+    clock = desk.post(
+        "clocks",
+        {
+            "name": "Musiqi saatı",
+            "slots": [
+                {"at_s": 0, "source": "media", "ref_id": m["id"], "hard": True},
+                {"at_s": 0, "source": "playlist", "ref_id": music["id"], "fill": True},
+                {"at_s": 1800, "source": "playlist", "ref_id": news["id"], "hard": True},
+                {"at_s": 1800, "source": "playlist", "ref_id": music["id"], "fill": True},
+            ],
+        },
+    )
+    channel = desk.post(
+        "channels",
+        {
+            "slug": "diaspor-fm",
+            "kind": "radio",
+            "names": {"az": "Diaspor.FM", "en": "Diaspor.FM", "ru": "Диаспор.FM"},
+            "descriptions": {
+                "az": "Dünya azərbaycanlılarının radiosu",
+                "en": "The radio of Azerbaijanis around the world",
+            },
+            "crossfade_ms": 2000,
+            "filler_playlist_id": filler["id"],
+            "streams": [
+                {"url": "http://radio.example/diaspor.mp3", "format": "mp3", "bitrate": 128}
+            ],
+        },
+    )
+    programme = desk.post(
+        "programmes",
+        {
+            "slug": "veten-uzaqda-deyil",
+            "titles": {
+                "az": "Vətən uzaqda deyil",
+                "en": "Homeland Is Not Far",
+                "ru": "Родина недалеко",
+            },
+            "descriptions": {"az": "Xaricdə yaşayan soydaşlarımızla müsahibələr"},
+            "categories": ["Documentary"],
+        },
+    )
+    episode = desk.post(
+        "episodes",
+        {
+            "programme_id": programme["id"],
+            "season": 1,
+            "number": 3,
+            "titles": {"az": "Berlin icması", "en": "Berlin"},
+            "media_id": m["show"],
+            "air_date": "2026-11-29",
+        },
+    )
+    background = desk.post(
+        "entries",
+        {
+            "channel_id": channel["id"],
+            "target_type": "clock",
+            "target_id": clock["id"],
+            "start_local": "2026-11-01T00:00:00",
+            "rrule": "FREQ=DAILY",
+            "duration_ms": 86_400_000,
+            "hard": False,
+        },
+    )
+    monthly = desk.post(
+        "entries",
+        {
+            "channel_id": channel["id"],
+            "target_type": "programme",
+            "target_id": programme["id"],
+            "start_local": "2026-01-25T20:00:00",
+            "rrule": "FREQ=MONTHLY;BYDAY=-1SU",
+        },
+    )
+    return {
+        "channel": channel,
+        "programme": programme,
+        "episode": episode,
+        "clock": clock,
+        "music": music,
+        "background": background,
+        "monthly": monthly,
+    }

@@ -1,0 +1,299 @@
+"""Editors plan the week over the API; the guide shows exactly what the timeline airs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+
+import httpx
+import pytest
+
+from media.binaries import Tools
+from schedules.plan import to_ms
+from tests.schedule_support import BAKU, NOW, Desk, build_radio_week, library_files, schedule_desk
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> dict[str, Path]:
+    return library_files(tmp_path_factory.mktemp("library"), tools.ffmpeg)
+
+
+@pytest.fixture
+def desk(tmp_path: Path, db_url: str, tools: Tools, files: dict[str, Path]) -> Iterator[Desk]:
+    with schedule_desk(tmp_path, db_url, tools, files) as d:
+        yield d
+
+
+def test_the_guide_shows_the_monthly_programme_on_the_last_sunday_at_20(desk: Desk) -> None:
+    build_radio_week(desk)
+    day = desk.client.get(
+        "/api/v1/channels/diaspor-fm/schedule", params={"date": "2026-11-29", "lang": "en"}
+    ).json()
+    assert day["timezone"] == "Asia/Baku" and day["lang"] == "en"
+    blocks = day["blocks"]
+    assert blocks[0]["start"] == "2026-11-28T20:00:00Z"  # local midnight, in UTC
+    assert blocks[-1]["end"] == "2026-11-29T20:00:00Z"
+    for a, b in pairwise(blocks):
+        assert a["end"] == b["start"]
+    show = [b for b in blocks if b["kind"] == "programme"]
+    assert len(show) == 1
+    assert show[0]["start"] == "2026-11-29T16:00:00Z"  # 20:00 in Baku
+    assert show[0]["title"] == "Homeland Is Not Far" and show[0]["subtitle"] == "Berlin"
+    assert (show[0]["season"], show[0]["episode"]) == (1, 3)
+    assert show[0]["programme"] == "veten-uzaqda-deyil"
+    # A day without it: the clock's hours, each an hour long, titled by the clock.
+    other = desk.client.get(
+        "/api/v1/channels/diaspor-fm/schedule", params={"date": "2026-11-27"}
+    ).json()["blocks"]
+    assert all(b["kind"] != "programme" for b in other)
+    assert {b["title"] for b in other} == {"Musiqi saatı"}
+    assert len(other) == 24
+
+
+def test_titles_follow_the_language_asked_for_and_fall_back_to_azerbaijani(desk: Desk) -> None:
+    build_radio_week(desk)
+    params = {"date": "2026-11-29"}
+
+    def show(**kw: str) -> dict[str, str]:
+        blocks = desk.client.get("/api/v1/channels/diaspor-fm/schedule", **kw).json()["blocks"]  # type: ignore[arg-type]
+        return next(b for b in blocks if b["kind"] == "programme")
+
+    assert show(params=params, headers={"Accept-Language": "ru-RU,ru;q=0.9"})["title"] == (
+        "Родина недалеко"
+    )
+    assert show(params=params)["title"] == "Vətən uzaqda deyil"  # no preference: az
+    ru = show(params={**params, "lang": "ru"})
+    assert ru["subtitle"] == "Berlin icması"  # no Russian episode title: the Azerbaijani one
+    channels = desk.client.get("/api/v1/channels", params={"lang": "ru"}).json()
+    assert channels == [
+        {
+            "slug": "diaspor-fm",
+            "kind": "radio",
+            "name": "Диаспор.FM",
+            "description": "Dünya azərbaycanlılarının radiosu",
+            "logo": None,
+            "timezone": "Asia/Baku",
+            "streams": [
+                {"url": "http://radio.example/diaspor.mp3", "format": "mp3", "bitrate": 128}
+            ],
+        }
+    ]
+    bad = desk.client.get("/api/v1/channels/diaspor-fm/schedule", params={"lang": "fr"})
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+
+
+def test_the_items_of_the_guide_are_the_timeline_to_the_millisecond(desk: Desk) -> None:
+    build_radio_week(desk)
+    body = desk.client.get(
+        "/api/v1/channels/diaspor-fm/schedule",
+        params={"from": "2026-11-29T19:00:00", "to": "2026-11-29T21:00:00", "items": "true"},
+    ).json()
+    items = [i for b in body["blocks"] for i in b["items"]]
+    timeline = desk.station.schedules.timeline(
+        "diaspor-fm",
+        datetime(2026, 11, 29, 19, tzinfo=BAKU),
+        datetime(2026, 11, 29, 21, tzinfo=BAKU),
+    )
+    assert [(datetime.fromisoformat(i["start"]), i["media_id"]) for i in items] == [
+        (t.start, t.media_id) for t in timeline
+    ]
+    ids = [i for i in items if i["start"].endswith(("16:00:00Z", "15:00:00Z"))]
+    assert len(ids) == 2  # the programme at 20:00 and the station ID at 19:00, on the second
+
+
+def test_two_hard_starts_that_overlap_are_refused_naming_both(desk: Desk) -> None:
+    week = build_radio_week(desk)
+    before = desk.client.get("/api/v1/manage/entries").json()
+    r = desk.client.post(
+        "/api/v1/manage/entries",
+        json={
+            "channel_id": week["channel"]["id"],
+            "target_type": "media",
+            "target_id": desk.media["news"],
+            "start_local": "2026-12-27T20:00:30",
+        },
+    )
+    assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert problem["reason"] == "schedule-conflict"
+    assert [c["id"] for c in problem["conflicting"]] == [None, week["monthly"]["id"]]
+    assert "2026-12-27T20:00:30+04:00" in problem["detail"]
+    assert desk.client.get("/api/v1/manage/entries").json() == before  # nothing was written
+    # A soft start at the same moment is fine: it waits for the programme to end.
+    desk.post(
+        "entries",
+        {
+            "channel_id": week["channel"]["id"],
+            "target_type": "media",
+            "target_id": desk.media["news"],
+            "start_local": "2026-12-27T20:00:30",
+            "hard": False,
+        },
+    )
+
+
+def test_a_stale_write_gets_412_and_changes_nothing(desk: Desk) -> None:
+    week = build_radio_week(desk)
+    path = f"/api/v1/manage/programmes/{week['programme']['id']}"
+    etag = desk.client.get(path).headers["etag"]
+    assert desk.client.patch(path, json={"categories": ["News"]}).status_code == 428
+    ok = desk.client.patch(path, json={"categories": ["Talk"]}, headers={"If-Match": etag})
+    assert ok.status_code == 200 and ok.json()["version"] == 2
+    stale = desk.client.patch(path, json={"categories": ["News"]}, headers={"If-Match": etag})
+    assert stale.status_code == 412 and stale.json()["reason"] == "stale-version"
+    assert desk.client.get(path).json()["categories"] == ["Talk"]
+    gone = desk.client.delete(path, headers={"If-Match": etag})
+    assert gone.status_code == 412
+    in_use = desk.client.delete(path, headers={"If-Match": ok.headers["etag"]})
+    assert in_use.status_code == 409 and in_use.json()["reason"] == "in-use"
+
+
+def test_the_past_is_frozen_and_an_edit_takes_effect_after_the_horizon(desk: Desk) -> None:
+    week = build_radio_week(desk)
+    channel = week["channel"]["id"]
+    # A one-off inside the 2-minute horizon cannot be scheduled.
+    soon = (NOW + timedelta(seconds=90)).replace(tzinfo=None).isoformat()
+    r = desk.client.post(
+        "/api/v1/manage/entries",
+        json={
+            "channel_id": channel,
+            "target_type": "media",
+            "target_id": desk.media["id"],
+            "start_local": soon,
+        },
+    )
+    assert r.status_code == 409 and r.json()["reason"] == "frozen"
+
+    # A day later the music clock has aired for a day.
+    desk.clock.advance(86_400)
+    now = NOW + timedelta(days=1)
+    aired = desk.station.schedules.timeline("diaspor-fm", now - timedelta(hours=12), now)
+    assert any(i.kind == "music" for i in aired)
+    # Move the daily clock to 06:00: the series splits where the freeze horizon ends.
+    bg = f"/api/v1/manage/entries/{week['background']['id']}"
+    r = desk.client.patch(
+        bg,
+        json={"start_local": "2026-11-01T06:00:00"},
+        headers={"If-Match": desk.client.get(bg).headers["etag"]},
+    )
+    assert r.status_code == 200, r.text
+    cutoff = now + timedelta(minutes=2)
+    assert datetime.fromisoformat(r.json()["effective_from"]) == cutoff
+    # What was planned (and aired) before is untouched ...
+    assert desk.station.schedules.timeline("diaspor-fm", now - timedelta(hours=12), now) == aired
+    # ... and the new rule holds from the next day: 06:00 Baku is where the hours now begin.
+    nextday = desk.client.get(
+        "/api/v1/channels/diaspor-fm/schedule", params={"date": "2026-11-28"}
+    ).json()["blocks"]
+    clock_blocks = [b for b in nextday if b["title"] == "Musiqi saatı"]
+    first = datetime.fromisoformat(clock_blocks[0]["start"])
+    six = datetime(2026, 11, 28, 6, tzinfo=BAKU)
+    assert six <= first < six + timedelta(seconds=15)  # soft: after the filler item at 06:00
+    assert all(b["kind"] == "filler" for b in nextday if b["end"] <= clock_blocks[0]["start"])
+    # The audit log says who changed what, with the before and after.
+    audit = desk.station.schedules.audit("entry")
+    assert [a["action"] for a in audit[:2]] == ["update", "split"]
+    assert audit[0]["actor"] == "Günay (editor)"
+    assert audit[0]["before"]["start_local"] == "2026-11-01T00:00:00"
+    assert audit[0]["after"]["start_local"] == "2026-11-01T06:00:00"
+    assert audit[1]["after"]["retired"] is True
+    assert datetime.fromisoformat(audit[1]["after"]["effective_until"]) == cutoff
+    # A one-off that has aired cannot be edited at all.
+    later = desk.post(
+        "entries",
+        {
+            "channel_id": channel,
+            "target_type": "media",
+            "target_id": desk.media["id"],
+            "start_local": "2026-11-27T13:00:00",
+        },
+    )
+    desk.clock.advance(3600)
+    one = f"/api/v1/manage/entries/{later['id']}"
+    r = desk.client.patch(
+        one,
+        json={"start_local": "2026-11-27T18:00:00"},
+        headers={"If-Match": desk.client.get(one).headers["etag"]},
+    )
+    assert r.status_code == 409 and r.json()["reason"] == "frozen"
+
+
+def test_deleting_a_series_that_has_aired_keeps_its_past(desk: Desk) -> None:
+    week = build_radio_week(desk)
+    bg = f"/api/v1/manage/entries/{week['background']['id']}"
+    before = desk.station.schedules.timeline("diaspor-fm", NOW - timedelta(hours=3), NOW)
+    assert (
+        desk.client.delete(
+            bg, headers={"If-Match": desk.etag(f"entries/{week['background']['id']}")}
+        ).status_code
+        == 204
+    )
+    assert desk.client.get(bg).status_code == 404
+    assert desk.station.schedules.timeline("diaspor-fm", NOW - timedelta(hours=3), NOW) == before
+    later = desk.station.schedules.timeline(
+        "diaspor-fm", NOW + timedelta(hours=3), NOW + timedelta(hours=4)
+    )
+    assert {i.kind for i in later} <= {"filler", "slate"}  # the music clock no longer runs
+
+
+def test_invalid_schedule_input_is_refused_with_a_reason(desk: Desk) -> None:
+    week = build_radio_week(desk)
+    base = {
+        "channel_id": week["channel"]["id"],
+        "target_type": "playlist",
+        "target_id": week["music"]["id"],
+        "start_local": "2026-12-01T10:00:00",
+    }
+    cases = [
+        ({**base, "rrule": "FREQ=SOMETIMES"}, "not valid"),
+        ({**base, "target_id": 9999}, "no playlist 9999"),
+        ({**base, "start_local": "2026-12-01T10:00:00+04:00"}, "without offset"),
+        ({**base, "target_type": "clock", "target_id": week["clock"]["id"]}, "needs a duration"),
+    ]
+    for body, words in cases:
+        r = desk.client.post("/api/v1/manage/entries", json=body)
+        assert r.status_code == 422, r.text
+        assert words in r.json()["detail"]
+    r = desk.client.post(
+        "/api/v1/manage/channels",
+        json={
+            "slug": "diaspor-tv",
+            "kind": "tv",
+            "names": {"az": "Diaspor TV"},
+            "timezone": "Mars/Base",
+        },
+    )
+    assert r.status_code == 422 and "Mars/Base" in r.json()["detail"]
+    assert (
+        desk.client.post("/api/v1/manage/clocks", json={"name": "boş", "slots": []}).status_code
+        == 422
+    )
+
+
+def test_schedule_editing_needs_an_editor(desk: Desk) -> None:
+    build_radio_week(desk)
+    with httpx.Client(base_url=desk.client.base_url) as anon:
+        assert anon.get("/api/v1/channels").status_code == 200  # public
+        assert anon.get("/api/v1/manage/entries").status_code == 401
+        r = anon.post("/api/v1/manage/playlists", json={"name": "x"})
+        assert r.status_code == 401
+    assert len(desk.client.get("/api/v1/manage/playlists").json()) == 3
+    audit = desk.client.get("/api/v1/manage/audit")
+    assert audit.status_code == 403  # editors cannot read the audit log; admins can
+
+
+def test_time_windows_are_checked(desk: Desk) -> None:
+    build_radio_week(desk)
+    url = "/api/v1/channels/diaspor-fm/schedule"
+    assert desk.client.get(url, params={"from": "2026-11-29T10:00:00"}).status_code == 422
+    assert (
+        desk.client.get(
+            url, params={"from": "2026-11-29T10:00:00", "to": "2026-12-29T10:00:00"}
+        ).status_code
+        == 422
+    )
+    assert desk.client.get("/api/v1/channels/no-such").status_code == 404
+    start = to_ms(datetime(2026, 11, 29, 10, tzinfo=BAKU))
+    assert start > 0
