@@ -171,11 +171,12 @@ def test_the_past_is_frozen_and_an_edit_takes_effect_after_the_horizon(desk: Des
     now = NOW + timedelta(days=1)
     aired = desk.station.schedules.timeline("diaspor-fm", now - timedelta(hours=12), now)
     assert any(i.kind == "music" for i in aired)
-    # Move the daily clock to 06:00: the series splits where the freeze horizon ends.
+    # Make the music clock a day programme, 06:00 to 18:00: the series splits where the
+    # freeze horizon ends.
     bg = f"/api/v1/manage/entries/{week['background']['id']}"
     r = desk.client.patch(
         bg,
-        json={"start_local": "2026-11-01T06:00:00"},
+        json={"start_local": "2026-11-01T06:00:00", "duration_ms": 12 * 3_600_000},
         headers={"If-Match": desk.client.get(bg).headers["etag"]},
     )
     assert r.status_code == 200, r.text
@@ -183,21 +184,24 @@ def test_the_past_is_frozen_and_an_edit_takes_effect_after_the_horizon(desk: Des
     assert datetime.fromisoformat(r.json()["effective_from"]) == cutoff
     # What was planned (and aired) before is untouched ...
     assert desk.station.schedules.timeline("diaspor-fm", now - timedelta(hours=12), now) == aired
-    # ... and the new rule holds from the next day: 06:00 Baku is where the hours now begin.
+    # ... and the new rule holds from then on: the clock runs 06:00-18:00 Baku.
     nextday = desk.client.get(
         "/api/v1/channels/diaspor-fm/schedule", params={"date": "2026-11-28"}
     ).json()["blocks"]
     clock_blocks = [b for b in nextday if b["title"] == "Musiqi saatı"]
     first = datetime.fromisoformat(clock_blocks[0]["start"])
+    last = datetime.fromisoformat(clock_blocks[-1]["end"])
     six = datetime(2026, 11, 28, 6, tzinfo=BAKU)
     assert six <= first < six + timedelta(seconds=15)  # soft: after the filler item at 06:00
-    assert all(b["kind"] == "filler" for b in nextday if b["end"] <= clock_blocks[0]["start"])
+    assert six + timedelta(hours=12) <= last < six + timedelta(hours=12, minutes=2)
+    assert all(b["kind"] == "filler" for b in nextday if b not in clock_blocks)
     # The audit log says who changed what, with the before and after.
     audit = desk.station.schedules.audit("entry")
     assert [a["action"] for a in audit[:2]] == ["update", "split"]
     assert audit[0]["actor"] == "Günay (editor)"
     assert audit[0]["before"]["start_local"] == "2026-11-01T00:00:00"
     assert audit[0]["after"]["start_local"] == "2026-11-01T06:00:00"
+    assert audit[0]["after"]["duration_ms"] == 12 * 3_600_000
     assert audit[1]["after"]["retired"] is True
     assert datetime.fromisoformat(audit[1]["after"]["effective_until"]) == cutoff
     # A one-off that has aired cannot be edited at all.
