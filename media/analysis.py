@@ -12,7 +12,7 @@ from pathlib import Path
 
 from media.binaries import Tools
 from media.errors import CorruptMedia, TruncatedMedia
-from media.process import run_tool
+from media.process import DecodedTime, run_tool
 
 # ffmpeg's words for damaged input, at info level.
 _DAMAGE = re.compile(
@@ -126,15 +126,12 @@ async def analyse(
     silence_min_ms: int = 100,
     on_progress: ProgressFn | None = None,
 ) -> Analysis:
-    last_us = 0
+    decoded = DecodedTime()
 
     async def progress(block: dict[str, str]) -> None:
-        nonlocal last_us
-        us = block.get("out_time_us", "")
-        if us.lstrip("-").isdigit():
-            last_us = max(last_us, int(us))
+        decoded.update(block)
         if on_progress and probed_ms:
-            await on_progress(min(last_us / 1000 / probed_ms, 1.0), "measuring loudness")
+            await on_progress(min(decoded.us / 1000 / probed_ms, 1.0), "measuring loudness")
 
     args = analysis_args(
         tools.ffmpeg, path, has_audio=has_audio, silence_db=silence_db,
@@ -143,7 +140,7 @@ async def analyse(
     res = await run_tool(args, on_progress=progress, timeout=None)
     if not res.ok:
         raise CorruptMedia(f"decoding failed: {res.last_error_line()}")
-    result = parse_analysis(res.stderr, last_us, has_audio=has_audio)
+    result = parse_analysis(res.stderr, decoded.us, has_audio=has_audio)
     judge_integrity(result, probed_ms)
     return result
 
@@ -166,16 +163,9 @@ async def check_tail(tools: Tools, path: Path, probed_ms: int | None) -> None:
         return
     window_ms = min(2000, probed_ms // 2)
     start_s = (probed_ms - window_ms) / 1000
-    decoded = 0
-
-    async def progress(block: dict[str, str]) -> None:
-        nonlocal decoded
-        us = block.get("out_time_us", "")
-        if us.lstrip("-").isdigit():
-            decoded = max(decoded, int(us))
-
-    res = await run_tool(tail_check_args(tools.ffmpeg, path, start_s), on_progress=progress)
-    if "partial file" in res.stderr or (window_ms >= 200 and decoded < window_ms * 1000 // 4):
+    decoded = DecodedTime()
+    res = await run_tool(tail_check_args(tools.ffmpeg, path, start_s), on_progress=decoded.update)
+    if "partial file" in res.stderr or (window_ms >= 200 and decoded.us < window_ms * 1000 // 4):
         raise TruncatedMedia(
             f"it should last {probed_ms / 1000:.3f} s but its last seconds cannot be decoded: "
             "the file is truncated"

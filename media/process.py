@@ -42,6 +42,18 @@ def parse_progress_block(lines: list[str]) -> dict[str, str]:
     return out
 
 
+class DecodedTime:
+    """Follows `-progress` blocks: how far ffmpeg has decoded, in microseconds."""
+
+    def __init__(self) -> None:
+        self.us = 0
+
+    def update(self, block: dict[str, str]) -> None:
+        us = block.get("out_time_us", "")
+        if us.lstrip("-").isdigit():
+            self.us = max(self.us, int(us))
+
+
 async def run_tool(
     args: list[str],
     *,

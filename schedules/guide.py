@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import select
 
 from schedules.models import ChannelRow, ClockRow, EntryRow, EpisodeRow, PlaylistRow, ProgrammeRow
-from schedules.plan import TimelineItem, from_ms
+from schedules.plan import Span, TimelineItem
 from station.db import Database
 
 LANGS = ("az", "en", "ru")
@@ -43,7 +42,7 @@ class GuideNames:
 
 
 @dataclass(frozen=True, slots=True)
-class GuideBlock:
+class GuideBlock(Span):
     start_ms: int
     end_ms: int
     kind: str  # programme | music | filler
@@ -59,14 +58,6 @@ class GuideBlock:
     episode: int | None = None
     artwork_media_id: int | None = None
     items: tuple[TimelineItem, ...] = ()
-
-    @property
-    def start(self) -> datetime:
-        return from_ms(self.start_ms)
-
-    @property
-    def end(self) -> datetime:
-        return from_ms(self.end_ms)
 
 
 def _block(items: list[TimelineItem], names: GuideNames) -> GuideBlock:

@@ -130,8 +130,24 @@ class Catalogue:
     programmes: Mapping[int, ProgrammeSpec] = field(default_factory=dict)
 
 
+class Span:
+    """Something with start_ms and end_ms (epoch ms), seen as aware datetimes."""
+
+    __slots__ = ()
+    start_ms: int
+    end_ms: int
+
+    @property
+    def start(self) -> datetime:
+        return from_ms(self.start_ms)
+
+    @property
+    def end(self) -> datetime:
+        return from_ms(self.end_ms)
+
+
 @dataclass(frozen=True, slots=True)
-class TimelineItem:
+class TimelineItem(Span):
     """One thing on air. [start_ms, end_ms) is when it is the current item; its audio is
     cue_in..cue_out of the file, which runs crossfade_ms past `end_ms` into the next item."""
 
@@ -151,14 +167,6 @@ class TimelineItem:
     block_ms: int | None = None  # planned start of the guide block this item belongs to
     programme_id: int | None = None
     episode_id: int | None = None
-
-    @property
-    def start(self) -> datetime:
-        return from_ms(self.start_ms)
-
-    @property
-    def end(self) -> datetime:
-        return from_ms(self.end_ms)
 
     @property
     def length_ms(self) -> int:

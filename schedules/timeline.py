@@ -145,6 +145,11 @@ class PlaylistSource(Source):
             return False
         return not (artist_at is not None and at_ms - artist_at < self.pl.artist_separation_ms)
 
+    def _age(self, m: MediaRef) -> int:
+        """When it last played, or its artist did: the older, the better a fallback."""
+        t, a = self.history.last_play(m.id, m.artist)
+        return max(x if x is not None else -(2**62) for x in (t, a))
+
     def _take(self, at_ms: int, fits: int | None) -> MediaRef | None:
         if not self.items or (self.limit is not None and self.used >= self.limit):
             return None
@@ -152,21 +157,27 @@ class PlaylistSource(Source):
             if not self.repeat and self.used >= len(self.items):
                 return None
             self.order = self._round()
-        pool = [m for m in self.order if fits is None or m.play_ms <= fits]
-        if not pool:
-            return None
-        if fits is not None:
-            pool.sort(key=lambda m: -m.play_ms)  # the longest that fits wastes least
-        choice = next((m for m in pool if self._ok(m, at_ms)), None)
-        if choice is None:
-            # Nothing keeps the separation: take the one that played longest ago.
-            def age(m: MediaRef) -> int:
-                t, a = self.history.last_play(m.id, m.artist)
-                return min(x if x is not None else -(2**62) for x in (t, a))
-
-            choice = min(pool, key=age)
-        self.order.remove(choice)
+        order = self.order
+        candidates: Sequence[int]
+        if fits is None:
+            candidates = range(len(order))
+        else:  # the longest that fits wastes least
+            candidates = sorted(
+                (k for k, m in enumerate(order) if m.play_ms <= fits),
+                key=lambda k: -order[k].play_ms,
+            )
+            if not candidates:
+                return None
         self.used += 1
+        pick = next((k for k in candidates if self._ok(order[k], at_ms)), None)
+        if pick is not None:
+            return order.pop(pick)
+        # Nothing left in this round keeps the separation: look through the whole playlist,
+        # and failing that take what played longest ago.
+        pool = [m for m in self.items if fits is None or m.play_ms <= fits]
+        choice = next((m for m in pool if self._ok(m, at_ms)), None) or min(pool, key=self._age)
+        if choice in order:
+            order.remove(choice)
         return choice
 
     def next(self, at_ms: int) -> MediaRef | None:

@@ -20,6 +20,7 @@ from station.db import Base, normalise_url
 from station.settings import Settings
 from tests.support import REQUIRE_ALL, free_port, make_media, tone
 
+pytest_plugins = ["tests.schedule_support"]
 PG_URL = os.environ.get("DIASPOR_TEST_DATABASE_URL", "")
 AZ_TITLE = "Vətən uzaqda deyil — ğ ı ş ç ö ü ə"
 AZ_ARTIST = "Aşıq Ələsgər"

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
 from api.app import create_app
 from api.tokens import create_token
@@ -24,6 +25,17 @@ from tests.support import run, serve_app, tone
 
 BAKU = ZoneInfo("Asia/Baku")
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=BAKU)  # a Thursday; the last Sunday is the 29th
+
+
+@pytest.fixture(scope="session")
+def library(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> dict[str, Path]:
+    return library_files(tmp_path_factory.mktemp("library"), tools.ffmpeg)
+
+
+@pytest.fixture
+def desk(tmp_path: Path, db_url: str, tools: Tools, library: dict[str, Path]) -> Iterator[Desk]:
+    with schedule_desk(tmp_path, db_url, tools, library) as d:
+        yield d
 
 
 def library_files(folder: Path, ffmpeg: str) -> dict[str, Path]:

@@ -14,48 +14,43 @@ import pytest
 from icalendar import Calendar
 from lxml import etree
 
-from media.binaries import Tools
-from tests.schedule_support import Desk, build_radio_week, library_files, schedule_desk
+from tests.schedule_support import Desk, build_radio_week
 from tests.support import XMLTV_DTD as DTD
 from tests.support import need
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> dict[str, Path]:
-    return library_files(tmp_path_factory.mktemp("library"), tools.ffmpeg)
-
-
 @pytest.fixture
-def desk(tmp_path: Path, db_url: str, tools: Tools, files: dict[str, Path]) -> Iterator[Desk]:
-    with schedule_desk(tmp_path, db_url, tools, files) as d:
-        build_radio_week(d)
-        tv = d.post(
-            "channels",
-            {
-                "slug": "diaspor-tv",
-                "kind": "tv",
-                "names": {"az": "Diaspor TV", "en": "Diaspor TV"},
-                "logo_url": "http://cdn.example/diaspor-tv.png",
-                "streams": [{"url": "http://cdn.example/tv/master.m3u8", "format": "hls"}],
-            },
-        )
-        programme = d.client.get("/api/v1/manage/programmes").json()[0]
-        d.post(
-            "entries",
-            {
-                "channel_id": tv["id"],
-                "target_type": "programme",
-                "target_id": programme["id"],
-                "start_local": "2026-11-26T21:00:00",
-                "rrule": "FREQ=DAILY",
-            },
-        )
-        yield d
+def stations(desk: Desk) -> Iterator[Desk]:
+    """Diaspor.FM's week, and Diaspor TV showing the programme daily at 21:00."""
+    d = desk
+    build_radio_week(d)
+    tv = d.post(
+        "channels",
+        {
+            "slug": "diaspor-tv",
+            "kind": "tv",
+            "names": {"az": "Diaspor TV", "en": "Diaspor TV"},
+            "logo_url": "http://cdn.example/diaspor-tv.png",
+            "streams": [{"url": "http://cdn.example/tv/master.m3u8", "format": "hls"}],
+        },
+    )
+    programme = d.client.get("/api/v1/manage/programmes").json()[0]
+    d.post(
+        "entries",
+        {
+            "channel_id": tv["id"],
+            "target_type": "programme",
+            "target_id": programme["id"],
+            "start_local": "2026-11-26T21:00:00",
+            "rrule": "FREQ=DAILY",
+        },
+    )
+    yield d
 
 
-def test_the_xmltv_guide_is_valid_and_lists_both_channels_in_every_language(desk: Desk) -> None:
+def test_the_xmltv_guide_is_valid_and_lists_both_channels_in_every_language(stations: Desk) -> None:
     need(DTD.is_file(), "the XMLTV DTD comes with Debian's xmltv-util (apt-get install xmltv-util)")
-    r = desk.client.get("/epg.xml", params={"days": 2})
+    r = stations.client.get("/epg.xml", params={"days": 2})
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/xml")
     doc = etree.fromstring(r.content)
     dtd = etree.DTD(str(DTD))
@@ -90,13 +85,13 @@ def test_the_xmltv_guide_is_valid_and_lists_both_channels_in_every_language(desk
     assert [c.text for c in show.findall("category")] == ["Documentary"]
 
 
-def test_the_m3u_channel_list_reads_back_in_an_iptv_parser(desk: Desk, tmp_path: Path) -> None:
-    r = desk.client.get("/channels.m3u", params={"lang": "ru"})
+def test_the_m3u_channel_list_reads_back_in_an_iptv_parser(stations: Desk, tmp_path: Path) -> None:
+    r = stations.client.get("/channels.m3u", params={"lang": "ru"})
     assert r.status_code == 200
     first = r.text.splitlines()[0]
     assert (
         first.startswith("#EXTM3U")
-        and f'url-tvg="{desk.station.settings.base_url}/epg.xml"' in first
+        and f'url-tvg="{stations.station.settings.base_url}/epg.xml"' in first
     )
     path = tmp_path / "channels.m3u"
     path.write_text(r.text, encoding="utf-8")
@@ -116,8 +111,8 @@ def test_the_m3u_channel_list_reads_back_in_an_iptv_parser(desk: Desk, tmp_path:
     assert got["diaspor-tv"]["category"] == "TV"
 
 
-def test_icalendar_feeds_read_back_with_the_programme_at_its_time(desk: Desk) -> None:
-    r = desk.client.get(
+def test_icalendar_feeds_read_back_with_the_programme_at_its_time(stations: Desk) -> None:
+    r = stations.client.get(
         "/api/v1/channels/diaspor-fm/schedule.ics", params={"days": 7, "lang": "en"}
     )
     assert r.headers["content-type"].startswith("text/calendar")
@@ -129,13 +124,13 @@ def test_icalendar_feeds_read_back_with_the_programme_at_its_time(desk: Desk) ->
     assert str(show[0]["SUMMARY"]) == "Homeland Is Not Far — Berlin"
     assert len({str(e["UID"]) for e in events}) == len(events)  # stable and unique
     again = Calendar.from_ical(
-        desk.client.get(
+        stations.client.get(
             "/api/v1/channels/diaspor-fm/schedule.ics", params={"days": 7, "lang": "en"}
         ).content
     )
     assert [str(e["UID"]) for e in again.walk("VEVENT")] == [str(e["UID"]) for e in events]
 
-    prog = desk.client.get("/api/v1/programmes/veten-uzaqda-deyil/schedule.ics")
+    prog = stations.client.get("/api/v1/programmes/veten-uzaqda-deyil/schedule.ics")
     airings = [e.decoded("DTSTART") for e in Calendar.from_ical(prog.content).walk("VEVENT")]
     # Daily at 21:00 on TV for two weeks, and once on the radio on the last Sunday.
     assert datetime(2026, 11, 29, 16, 0, tzinfo=UTC) in airings

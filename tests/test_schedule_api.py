@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
 
 import httpx
-import pytest
 
-from media.binaries import Tools
 from schedules.plan import to_ms
-from tests.schedule_support import BAKU, NOW, Desk, build_radio_week, library_files, schedule_desk
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> dict[str, Path]:
-    return library_files(tmp_path_factory.mktemp("library"), tools.ffmpeg)
-
-
-@pytest.fixture
-def desk(tmp_path: Path, db_url: str, tools: Tools, files: dict[str, Path]) -> Iterator[Desk]:
-    with schedule_desk(tmp_path, db_url, tools, files) as d:
-        yield d
+from tests.schedule_support import BAKU, NOW, Desk, build_radio_week
 
 
 def test_the_guide_shows_the_monthly_programme_on_the_last_sunday_at_20(desk: Desk) -> None:
