@@ -35,12 +35,11 @@ class MediaRef:
     cue_in_ms: int = 0
     cue_out_ms: int | None = None
     titles: Mapping[str, str] = field(default_factory=dict)
+    play_ms: int = field(init=False)  # how long it plays between its cue points
 
-    @property
-    def play_ms(self) -> int:
-        """How long it plays between its cue points."""
+    def __post_init__(self) -> None:
         out = self.cue_out_ms if self.cue_out_ms is not None else self.duration_ms
-        return max(0, out - self.cue_in_ms)
+        object.__setattr__(self, "play_ms", max(0, out - self.cue_in_ms))
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,43 +101,32 @@ class Single(Source):
         return m
 
 
-class PlaylistSource(Source):
-    """Ordered playlists continue a rotation; shuffled ones draw from a seeded random order,
-    keeping artists and tracks apart by the playlist's separation windows."""
+class Rotation:
+    """A playlist's draw order for one day, shared by every occurrence that plays it, so a
+    shuffle round runs on across the hours. Ordered playlists go on by wall clock (a day does
+    not restart at item 1); shuffled ones draw from a seeded random order, keeping artists
+    and tracks apart by the playlist's separation windows."""
 
     def __init__(
-        self,
-        pl: PlaylistSpec,
-        cat: Catalogue,
-        seed: str,
-        history: History,
-        *,
-        repeat: bool,
-        start_ms: int,
-        limit: int | None = None,
+        self, pl: PlaylistSpec, cat: Catalogue, seed: str, history: History, start_ms: int | None
     ) -> None:
         self.items = [
             cat.media[i] for i in pl.media_ids if i in cat.media and cat.media[i].play_ms > 0
         ]
         self.pl = pl
         self.history = history
-        self.repeat = repeat
-        self.limit = limit
         self.rng = random.Random(seed)
-        self.used = 0
         self.order: list[MediaRef] = []
-        if self.items and not pl.shuffle:
-            # An ordered rotation goes on by wall clock, so each day does not restart at item 1.
+        if self.items and not pl.shuffle and start_ms is not None:
             mean = max(1, sum(m.play_ms for m in self.items) // len(self.items))
-            k = (start_ms // mean) % len(self.items) if repeat else 0
+            k = (start_ms // mean) % len(self.items)
             self.order = self.items[k:] + self.items[:k]
 
     def _round(self) -> list[MediaRef]:
+        r = list(self.items)
         if self.pl.shuffle:
-            r = list(self.items)
             self.rng.shuffle(r)
-            return r
-        return list(self.items)
+        return r
 
     def _ok(self, m: MediaRef, at_ms: int) -> bool:
         track_at, artist_at = self.history.last_play(m.id, m.artist)
@@ -150,12 +139,10 @@ class PlaylistSource(Source):
         t, a = self.history.last_play(m.id, m.artist)
         return max(x if x is not None else -(2**62) for x in (t, a))
 
-    def _take(self, at_ms: int, fits: int | None) -> MediaRef | None:
-        if not self.items or (self.limit is not None and self.used >= self.limit):
+    def take(self, at_ms: int, fits: int | None) -> MediaRef | None:
+        if not self.items:
             return None
         if not self.order:
-            if not self.repeat and self.used >= len(self.items):
-                return None
             self.order = self._round()
         order = self.order
         candidates: Sequence[int]
@@ -166,25 +153,38 @@ class PlaylistSource(Source):
                 (k for k, m in enumerate(order) if m.play_ms <= fits),
                 key=lambda k: -order[k].play_ms,
             )
-            if not candidates:
-                return None
-        self.used += 1
         pick = next((k for k in candidates if self._ok(order[k], at_ms)), None)
         if pick is not None:
             return order.pop(pick)
         # Nothing left in this round keeps the separation: look through the whole playlist,
         # and failing that take what played longest ago.
         pool = [m for m in self.items if fits is None or m.play_ms <= fits]
+        if not pool:
+            return None
         choice = next((m for m in pool if self._ok(m, at_ms)), None) or min(pool, key=self._age)
         if choice in order:
             order.remove(choice)
         return choice
 
+
+class PlaylistSource(Source):
+    """One occurrence's use of a rotation: repeat until its end, one item, or once through."""
+
+    def __init__(self, rotation: Rotation, *, repeat: bool, limit: int | None) -> None:
+        self.rotation = rotation
+        self.repeat = repeat
+        self.limit = limit
+        self.used = 0
+
     def next(self, at_ms: int) -> MediaRef | None:
-        return self._take(at_ms, None)
+        if self.limit is not None and self.used >= self.limit:
+            return None
+        m = self.rotation.take(at_ms, None)
+        self.used += m is not None
+        return m
 
     def fit(self, at_ms: int, remaining_ms: int) -> MediaRef | None:
-        return self._take(at_ms, remaining_ms) if self.repeat else None
+        return self.rotation.take(at_ms, remaining_ms) if self.repeat else None
 
 
 # --- occurrences -------------------------------------------------------------------------
@@ -374,25 +374,34 @@ class _Day:
         self.history = History()
         self.items: list[TimelineItem] = []
         self.cursor = start_ms
+        self.rotations: dict[int, Rotation] = {}
         filler = cat.playlists.get(channel.filler_playlist_id or -1)
         self.filler: PlaylistSource | None = (
-            PlaylistSource(
-                filler, cat, f"{seed}:filler", self.history, repeat=True, start_ms=start_ms
-            )
-            if filler
-            else None
+            PlaylistSource(self.rotation(filler), repeat=True, limit=None) if filler else None
         )
+
+    def rotation(self, pl: PlaylistSpec) -> Rotation:
+        if pl.id not in self.rotations:
+            self.rotations[pl.id] = Rotation(
+                pl, self.cat, f"{self.seed}:{pl.id}", self.history, self.start_ms
+            )
+        return self.rotations[pl.id]
 
     def source_for(self, occ: Occurrence) -> Source:
         if occ.source == "playlist":
             pl = self.cat.playlists.get(occ.ref_id)
             if pl is None:
                 return Single(None)
+            if occ.mode == "once":
+                # Played once through, from its first item: a rotation of its own.
+                own = Rotation(pl, self.cat, f"{self.seed}:{pl.id}:{occ.start_ms}",
+                               self.history, None)  # fmt: skip
+                return PlaylistSource(own, repeat=False, limit=len(own.items))
             return PlaylistSource(
-                pl, self.cat, f"{self.seed}:{pl.id}", self.history,
-                repeat=occ.mode == "repeat", start_ms=occ.start_ms,
+                self.rotation(pl), repeat=occ.mode == "repeat",
                 limit=1 if occ.mode == "one" else None,
             )  # fmt: skip
+
         return Single(self.cat.media.get(occ.ref_id))
 
     # placing ------------------------------------------------------------------------
