@@ -1,0 +1,1 @@
+"""The real-time engines that run a channel's timeline against a clock."""

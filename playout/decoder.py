@@ -1,0 +1,150 @@
+"""Decoding one timeline item to PCM with ffmpeg, read by the mixer exactly as it needs it.
+
+Each item gets its own ffmpeg, started ahead of time, writing 32-bit float stereo at 48 kHz
+trimmed to the item's cue points (sample-exact `atrim` after resampling). A file that is
+missing or cannot be decoded is known before its slot begins, so the engine can put filler
+in its place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from playout.mixer import CHANNELS, RATE, SAMPLES_PER_MS, Block, silence
+
+log = logging.getLogger(__name__)
+FRAME_BYTES = 4 * CHANNELS  # f32le stereo
+SEEK_SLACK_MS = 10_000  # below this, decode from the start and trim: exact for every codec
+
+
+def decode_args(
+    ffmpeg: str, source: str, start_ms: int, length_ms: int, *, loop: bool
+) -> list[str]:
+    """Arguments for ffmpeg to write samples [start_ms, start_ms + length_ms) of a file."""
+    pre_ms = 0 if start_ms < SEEK_SLACK_MS else start_ms - 2000  # seek near, then trim exactly
+    trim_from = (start_ms - pre_ms) * SAMPLES_PER_MS
+    trim_to = trim_from + length_ms * SAMPLES_PER_MS
+    args = [ffmpeg, "-hide_banner", "-nostdin", "-v", "error"]
+    if loop:
+        args += ["-stream_loop", "-1"]
+    if pre_ms:
+        args += ["-ss", f"{pre_ms / 1000:.3f}"]
+    args += [
+        "-i",
+        source,
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-sn",
+        "-dn",
+        "-af",
+        f"aresample={RATE},atrim=start_sample={trim_from}:end_sample={trim_to}",
+        "-ac",
+        str(CHANNELS),
+        "-ar",
+        str(RATE),
+        "-f",
+        "f32le",
+        "pipe:1",
+    ]
+    return args
+
+
+class ItemReader:
+    """Samples of one item, in order. Short files are padded with silence; `failure` says
+    why nothing could be decoded (missing, corrupt)."""
+
+    def __init__(
+        self, ffmpeg: str, source: str | None, start_ms: int, length_ms: int, *, loop: bool = False
+    ) -> None:
+        self.ffmpeg = ffmpeg
+        self.source = source
+        self.start_ms = start_ms
+        self.length = length_ms * SAMPLES_PER_MS
+        self.loop = loop
+        self.proc: asyncio.subprocess.Process | None = None
+        self.read_samples = 0
+        self.failure: str | None = None
+        self.short = False
+        self._first: bytes = b""
+        self._stderr_task: asyncio.Task[bytes] | None = None
+
+    async def open(self, probe_samples: int = RATE // 4) -> None:
+        """Start decoding and read a little, so a broken file is known now."""
+        if self.source is None:
+            return  # silence
+        if "://" not in self.source and not Path(self.source).is_file():
+            self.failure = "skipped-missing"
+            return
+        self.proc = await asyncio.create_subprocess_exec(
+            *decode_args(
+                self.ffmpeg,
+                self.source,
+                self.start_ms,
+                self.length // SAMPLES_PER_MS,
+                loop=self.loop,
+            ),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert self.proc.stderr is not None
+        self._stderr_task = asyncio.ensure_future(self.proc.stderr.read())
+        want = min(probe_samples, self.length) * FRAME_BYTES
+        self._first = await self._read_bytes(want)
+        if not self._first and want > 0:
+            await self.proc.wait()
+            err = (await self._stderr_task).decode("utf-8", "replace").strip().splitlines()
+            self.failure = "skipped-corrupt"
+            log.warning(
+                "cannot decode item",
+                extra={"source": self.source, "error": err[-1] if err else "no audio"},
+            )
+
+    async def _read_bytes(self, n: int) -> bytes:
+        assert self.proc is not None and self.proc.stdout is not None
+        try:
+            return await self.proc.stdout.readexactly(n)
+        except asyncio.IncompleteReadError as exc:
+            return exc.partial
+
+    async def read(self, n: int) -> Block:
+        """The next n samples (silence past the end of the file)."""
+        if self.proc is None or self.failure:
+            self.read_samples += n
+            return silence(n)
+        want = n * FRAME_BYTES
+        data = b""
+        if self._first:
+            data, self._first = self._first[:want], self._first[want:]
+        if len(data) < want:
+            data += await self._read_bytes(want - len(data))
+        got = len(data) // FRAME_BYTES
+        block = np.frombuffer(data[: got * FRAME_BYTES], dtype="<f4").reshape(-1, CHANNELS)
+        self.read_samples += n
+        if got < n:
+            self.short = True
+            block = np.concatenate([block, silence(n - got)])
+        return block
+
+    async def close(self) -> None:
+        if self.proc is not None:
+            if self.proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.kill()
+            # asyncio reports the exit only once the pipes are closed: read what is left.
+            assert self.proc.stdout is not None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.proc.stdout.read(), 5)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 5)
+            except TimeoutError:
+                log.error("decoder did not exit", extra={"pid": self.proc.pid})
+        if self._stderr_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._stderr_task, 5)

@@ -1,0 +1,286 @@
+"""The radio engine: a channel's timeline, decoded, gained, crossfaded and laid on one
+continuous PCM line, paced by a clock (on air) or as fast as it goes (render mode).
+
+The line is counted in samples from an origin instant, so an item's place on it is exactly
+its scheduled time: a hard start is where the timeline says, to the sample. On air, the
+engine writes only as far ahead of the clock as its lead, reading the clock every chunk, so
+the output never drifts from wall-clock time however long it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from playout.decoder import ItemReader
+from playout.loudness import gain_db, linear
+from playout.mixer import RATE, SAMPLES_PER_MS, Placement, mix_into, silence, to_s16
+from schedules.plan import TimelineItem, to_ms
+from station.clock import Clock
+
+log = logging.getLogger(__name__)
+PLAYED, MISSING, CORRUPT = "played", "skipped-missing", "skipped-corrupt"
+
+
+@dataclass(frozen=True, slots=True)
+class Playable:
+    """What the engine needs of a media item: where ffmpeg can read it, and its loudness."""
+
+    uri: str
+    loudness_lufs: float | None
+    true_peak_dbtp: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Boundary:
+    """An item began on the line: at which sample, and how it went."""
+
+    item: TimelineItem
+    sample: int  # from the line's origin
+    actual_ms: int  # epoch ms of that sample
+    outcome: str
+
+
+class PcmSink(Protocol):
+    async def write(self, data: bytes) -> None: ...
+    async def close(self) -> None: ...
+
+
+TimelineSource = Callable[[int, int], Sequence[TimelineItem]]
+PlayableSource = Callable[[int], Playable | None]
+BoundaryHook = Callable[[Boundary], Awaitable[None] | None]
+
+
+@dataclass
+class _Slot:
+    item: TimelineItem
+    place: Placement
+    reader: ItemReader
+    offset: int = 0  # next sample of the item to read
+    outcome: str = PLAYED
+    announced: bool = False
+
+
+@dataclass
+class RadioEngine:
+    ffmpeg: str
+    timeline: TimelineSource
+    playable: PlayableSource
+    origin_ms: int
+    target_lufs: float = -16.0
+    max_true_peak_dbtp: float = -1.0
+    filler_ids: Sequence[int] = ()
+    prefetch_ms: int = 4000
+    horizon_ms: int = 3_600_000
+    hooks: list[BoundaryHook] = field(default_factory=list)
+    boundaries: list[Boundary] = field(default_factory=list)
+    position: int = 0  # samples written so far
+    _items: list[TimelineItem] = field(default_factory=list)
+    _fetched_to: int = 0
+    _slots: dict[tuple[int, int | None], _Slot] = field(default_factory=dict)
+
+    # --- the line ---------------------------------------------------------------------
+
+    def _sample(self, ms: int) -> int:
+        return (ms - self.origin_ms) * SAMPLES_PER_MS
+
+    def _ms(self, sample: int) -> int:
+        return self.origin_ms + sample // SAMPLES_PER_MS
+
+    def _placement(self, item: TimelineItem, fade_in: int) -> Placement:
+        length = (item.cue_out_ms - item.cue_in_ms) * SAMPLES_PER_MS
+        fade_out = (item.crossfade_ms or item.fade_out_ms) * SAMPLES_PER_MS
+        p = self.playable(item.media_id) if item.media_id is not None else None
+        g = linear(
+            gain_db(
+                p.loudness_lufs if p else None,
+                p.true_peak_dbtp if p else None,
+                self.target_lufs,
+                self.max_true_peak_dbtp,
+            )
+        )
+        return Placement(self._sample(item.start_ms), length, fade_in, fade_out, g)
+
+    def _refresh(self, upto_ms: int) -> None:
+        if upto_ms <= self._fetched_to:
+            return
+        start = max(self._fetched_to, self._ms(self.position))
+        end = max(upto_ms, start + self.horizon_ms)
+        items = list(self.timeline(start, end))
+        known = {(i.start_ms, i.media_id) for i in self._items}
+        self._items += [i for i in items if (i.start_ms, i.media_id) not in known]
+        self._items.sort(key=lambda i: i.start_ms)
+        self._fetched_to = end
+
+    async def _open(self, item: TimelineItem, fade_in: int, skip: int) -> _Slot:
+        place = self._placement(item, fade_in)
+        p = self.playable(item.media_id) if item.media_id is not None else None
+        start_ms = item.cue_in_ms + skip // SAMPLES_PER_MS
+        length_ms = (place.length - skip) // SAMPLES_PER_MS
+        loop = item.kind == "slate"
+        reader = ItemReader(self.ffmpeg, p.uri if p else None, start_ms, length_ms, loop=loop)
+        await reader.open()
+        slot = _Slot(item, place, reader, offset=skip)
+        if item.media_id is not None and p is None:
+            reader.failure = MISSING
+        if reader.failure:
+            slot.outcome = reader.failure
+            await reader.close()
+            slot.reader = await self._substitute(item, place, skip)
+            log.warning(
+                "item replaced by filler",
+                extra={"item": item.title or item.media_id, "outcome": slot.outcome},
+            )
+        return slot
+
+    async def _substitute(self, item: TimelineItem, place: Placement, skip: int) -> ItemReader:
+        """Filler (looped) in a broken item's place, so there is no dead air."""
+        for mid in self.filler_ids:
+            p = self.playable(mid)
+            if p is None:
+                continue
+            r = ItemReader(
+                self.ffmpeg, p.uri, 0, (place.length - skip) // SAMPLES_PER_MS, loop=True
+            )
+            await r.open()
+            if not r.failure:
+                return r
+            await r.close()
+        return ItemReader(self.ffmpeg, None, 0, (place.length - skip) // SAMPLES_PER_MS)
+
+    async def _ensure_slots(self, a: int, n: int) -> None:
+        horizon = a + n + self.prefetch_ms * SAMPLES_PER_MS
+        self._refresh(self._ms(horizon) + 60_000)
+        prev: TimelineItem | None = None
+        for item in self._items:
+            start = self._sample(item.start_ms)
+            length = (item.cue_out_ms - item.cue_in_ms) * SAMPLES_PER_MS
+            if start >= horizon:
+                break
+            key = (item.start_ms, item.media_id)
+            if start + length > a and key not in self._slots:
+                fade_in = (
+                    prev.crossfade_ms * SAMPLES_PER_MS
+                    if prev and prev.end_ms == item.start_ms
+                    else 0
+                )
+                skip = max(0, a - start)
+                self._slots[key] = await self._open(item, fade_in, skip)
+            prev = item
+
+    async def _announce(self, slot: _Slot) -> None:
+        b = Boundary(slot.item, slot.place.start, self._ms(slot.place.start), slot.outcome)
+        self.boundaries.append(b)
+        log.info(
+            "item started",
+            extra={
+                "title": slot.item.title,
+                "kind": slot.item.kind,
+                "sample": b.sample,
+                "outcome": b.outcome,
+            },
+        )
+        for hook in self.hooks:
+            r = hook(b)
+            if asyncio.iscoroutine(r):
+                await r
+
+    async def block(self, n: int) -> bytes:
+        """The next n samples of the line, as 16-bit PCM."""
+        a = self.position
+        await self._ensure_slots(a, n)
+        out = silence(n)
+        for slot in sorted(self._slots.values(), key=lambda s: s.place.start):
+            p = slot.place
+            lo, hi = max(a, p.start + slot.offset), min(a + n, p.end)
+            if lo >= hi:
+                continue
+            if not slot.announced and p.start < a + n:
+                slot.announced = True
+                await self._announce(slot)
+            samples = await slot.reader.read(hi - lo)
+            mix_into(out, a, p, samples, lo - p.start)
+            slot.offset = hi - p.start
+        for key in [k for k, s in self._slots.items() if s.place.end <= a + n]:
+            await self._slots.pop(key).reader.close()
+        self._items = [
+            i for i in self._items if self._sample(i.end_ms) + i.crossfade_ms * SAMPLES_PER_MS > a
+        ]
+        self.position = a + n
+        return to_s16(out)
+
+    async def close(self) -> None:
+        for slot in self._slots.values():
+            await slot.reader.close()
+        self._slots.clear()
+
+    # --- driving it ----------------------------------------------------------------------
+
+    async def render(self, end_ms: int, sink: PcmSink, chunk_ms: int = 1000) -> list[Boundary]:
+        """Render mode: the line from its origin to end_ms, as fast as it goes."""
+        end = self._sample(end_ms)
+        try:
+            while self.position < end:
+                n = min(chunk_ms * SAMPLES_PER_MS, end - self.position)
+                await sink.write(await self.block(n))
+        finally:
+            await self.close()
+        return self.boundaries
+
+    async def run(
+        self,
+        clock: Clock,
+        sink: PcmSink,
+        stop: asyncio.Event,
+        *,
+        chunk_ms: int = 100,
+        lead_ms: int = 500,
+    ) -> None:
+        """On air: keep the line lead_ms ahead of the clock until stop is set."""
+        try:
+            while not stop.is_set():
+                target = self._sample(to_ms(clock.now()) + lead_ms)
+                while self.position < target:
+                    n = min(chunk_ms * SAMPLES_PER_MS, target - self.position)
+                    await sink.write(await self.block(n))
+                await clock.sleep(chunk_ms / 1000)
+        finally:
+            await self.close()
+
+
+class WavSink:
+    """16-bit stereo WAV at 48 kHz; the header's sizes are written when it closes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fh = open(path, "wb")  # noqa: SIM115 (closed in close())
+        self.size = 0
+        self.fh.write(self._header(0))
+
+    @staticmethod
+    def _header(size: int) -> bytes:
+        import struct
+
+        return (
+            b"RIFF"
+            + struct.pack("<I", 36 + size)
+            + b"WAVEfmt "
+            + struct.pack("<IHHIIHH", 16, 1, 2, RATE, RATE * 4, 4, 16)
+            + b"data"
+            + struct.pack("<I", size)
+        )
+
+    async def write(self, data: bytes) -> None:
+        self.fh.write(data)
+        self.size += len(data)
+
+    async def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.fh.seek(0)
+            self.fh.write(self._header(self.size))
+            self.fh.close()

@@ -1,0 +1,195 @@
+"""The station's encoder: one long-running ffmpeg reading the mixer's PCM on stdin and
+writing every output at once (Icecast mounts, HLS audio, files).
+
+`encoder_args` is pure; `Encoder` runs it, restarts it if it dies (within a second or two,
+while the relay holds its listeners), and never lets a slow or dead encoder block the
+mixer: PCM written while it restarts is dropped, not queued without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class IcecastOutput:
+    host: str
+    port: int
+    mount: str  # "/diaspor-fm.mp3"
+    password: str
+    format: str  # "mp3" | "aac"
+    bitrate_k: int = 128
+    name: str = ""
+    description: str = ""
+    genre: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HlsOutput:
+    folder: Path
+    segment_s: int = 6
+    window: int = 10
+    bitrate_k: int = 128
+
+
+@dataclass(frozen=True, slots=True)
+class FileOutput:
+    path: Path
+    codec: str = "flac"  # flac | pcm_s16le | libmp3lame | aac
+
+
+Output = IcecastOutput | HlsOutput | FileOutput
+
+CODECS = {"mp3": ("libmp3lame", "mp3", "audio/mpeg"), "aac": ("aac", "adts", "audio/aac")}
+
+
+def encoder_args(ffmpeg: str, outputs: list[Output]) -> list[str]:
+    """One ffmpeg: 16-bit stereo PCM at 48 kHz on stdin, every output encoded from it."""
+    args = [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "warning",
+        "-f",
+        "s16le",
+        "-ar",
+        "48000",
+        "-ac",
+        "2",
+        "-i",
+        "pipe:0",
+    ]
+    for out in outputs:
+        args += ["-map", "0:a"]
+        if isinstance(out, IcecastOutput):
+            codec, fmt, ctype = CODECS[out.format]
+            url = (
+                f"icecast://source:{quote(out.password, safe='')}@{out.host}:{out.port}{out.mount}"
+            )
+            args += [
+                "-c:a",
+                codec,
+                "-b:a",
+                f"{out.bitrate_k}k",
+                "-content_type",
+                ctype,
+                "-ice_name",
+                out.name,
+                "-ice_description",
+                out.description,
+                "-ice_genre",
+                out.genre,
+                "-ice_url",
+                out.url,
+                "-f",
+                fmt,
+                url,
+            ]
+        elif isinstance(out, HlsOutput):
+            out.folder.mkdir(parents=True, exist_ok=True)
+            args += [
+                "-c:a",
+                "aac",
+                "-b:a",
+                f"{out.bitrate_k}k",
+                "-f",
+                "hls",
+                "-hls_time",
+                str(out.segment_s),
+                "-hls_list_size",
+                str(out.window),
+                "-hls_flags",
+                "delete_segments+temp_file+omit_endlist+program_date_time",
+                "-hls_segment_type",
+                "mpegts",
+                "-hls_segment_filename",
+                str(out.folder / "seg-%06d.ts"),
+                str(out.folder / "index.m3u8"),
+            ]
+        else:
+            args += ["-c:a", out.codec, "-y", str(out.path)]
+    return args
+
+
+class Encoder:
+    """Runs encoder_args; a PcmSink for the engine."""
+
+    def __init__(self, ffmpeg: str, outputs: list[Output], *, restart: bool = True) -> None:
+        self.args = encoder_args(ffmpeg, outputs)
+        self.restart = restart
+        self.proc: asyncio.subprocess.Process | None = None
+        self.restarts = 0
+        self.dropped_bytes = 0
+        self._stderr: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        self._stderr = asyncio.ensure_future(self._log_stderr(self.proc))
+        log.info("encoder started", extra={"pid": self.proc.pid})
+
+    async def _log_stderr(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stderr is not None
+        async for line in proc.stderr:
+            text = line.decode("utf-8", "replace").strip()
+            if text:
+                log.warning("encoder says", extra={"pid": proc.pid, "line": text})
+
+    async def write(self, data: bytes) -> None:
+        if self.proc is None:
+            await self.start()
+        assert self.proc is not None and self.proc.stdin is not None
+        if self.proc.returncode is not None:
+            await self._recover()
+            self.dropped_bytes += len(data)
+            return
+        try:
+            self.proc.stdin.write(data)
+            await asyncio.wait_for(self.proc.stdin.drain(), timeout=2.0)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            self.dropped_bytes += len(data)
+            await self._recover()
+
+    async def _recover(self) -> None:
+        if self._closing or not self.restart:
+            return
+        old = self.proc
+        if old is not None:
+            with contextlib.suppress(ProcessLookupError):
+                old.kill()
+            await old.wait()
+        self.restarts += 1
+        log.error(
+            "encoder stopped; restarting it",
+            extra={"restarts": self.restarts, "exit": old.returncode if old else None},
+        )
+        await self.start()
+
+    async def close(self) -> None:
+        self._closing = True
+        if self.proc is None:
+            return
+        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+            self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), timeout=10)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+        if self._stderr is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stderr

@@ -1,0 +1,67 @@
+"""Setting a mount's now-playing title over Icecast's admin API (icecast2 or the relay).
+
+`/admin/metadata?mode=updinfo&song=...&charset=UTF-8` is the one call both servers answer the
+same way. The title goes out as UTF-8 percent-encoding and `charset=UTF-8` says so, so the
+Azerbaijani letters (ə ğ ı ş ç ö ü) arrive intact rather than read as Latin-1.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from station.errors import StationError
+
+_SUCCESS = re.compile(r"<return>\s*1\s*</return>")
+_MESSAGE = re.compile(r"<message>(.*?)</message>", re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+class IcecastAdminError(StationError):
+    reason = "icecast-admin"
+
+
+def _says(body: str) -> str:
+    """The server's own words, from icecast's XML answer or its HTML error page."""
+    found = _MESSAGE.search(body)
+    text = found.group(1) if found else _TAGS.sub(" ", body)
+    return " ".join(text.split())[:200]
+
+
+async def update_title(
+    base_url: str,
+    mount: str,
+    title: str,
+    user: str,
+    password: str,
+    *,
+    timeout: float = 5.0,
+    client: httpx.AsyncClient | None = None,
+) -> None:
+    """Set `mount`'s title; raises IcecastAdminError with the server's reason when refused.
+
+    `user` is the admin user, or `source` with the source password (icecast2 accepts both
+    for a mount's metadata). Pass `client` to reuse connections between calls.
+    """
+    url = base_url.rstrip("/") + "/admin/metadata"
+    params = {"mount": mount, "mode": "updinfo", "song": title, "charset": "UTF-8"}
+    try:
+        if client is None:
+            async with httpx.AsyncClient(timeout=timeout) as own:
+                response = await own.get(url, params=params, auth=(user, password))
+        else:
+            response = await client.get(url, params=params, auth=(user, password), timeout=timeout)
+    except httpx.HTTPError as e:
+        raise IcecastAdminError(
+            f"could not set the title of {mount} at {base_url}: {type(e).__name__}: {e}"
+        ) from e
+    if response.status_code == 401:
+        raise IcecastAdminError(
+            f"{base_url} refused the credentials of user {user!r} for {mount} (HTTP 401)"
+        )
+    if response.status_code != 200 or not _SUCCESS.search(response.text):
+        raise IcecastAdminError(
+            f"{base_url} did not set the title of {mount}: HTTP {response.status_code}, "
+            f"{_says(response.text) or 'no reason given'}"
+        )

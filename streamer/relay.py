@@ -1,0 +1,823 @@
+"""The built-in Icecast-compatible relay: sources in, listeners out, on one TCP port.
+
+It speaks what icecast2 speaks, so playout, players and tests cannot tell them apart:
+
+- sources: `PUT /mount HTTP/1.1` (ffmpeg's `icecast://`, with or without
+  `Expect: 100-continue`) and the legacy `SOURCE /mount HTTP/1.0` (BUTT, Mixxx, libshout;
+  `SOURCE /mount ICE/1.0` with an `ice-password` header too), Basic auth as user `source`;
+- listeners: `GET /mount`, with ICY metadata every 16000 bytes when asked
+  (`Icy-MetaData: 1`), the last `burst_bytes` first so players start at once;
+- `GET /admin/metadata?mount=...&mode=updinfo&song=...` to set a mount's title;
+- `GET /status-json.xsl`, shaped like icecast2's (see `status_json` for the one difference).
+
+It is a plain `asyncio.start_server`, not an HTTP framework: a source's body has no length
+and lasts as long as the broadcast, which request/response frameworks cannot read.
+
+Fan-out writes each chunk straight into every listener's transport; the transport's write
+buffer is that listener's queue, bounded by `max_queue_bytes`. A listener whose buffer grows
+past the bound is cut off at once, so a slow one never holds back the source or the others.
+When a source goes away, its listeners are kept for `source_grace` seconds, so an encoder
+restart on the same mount is a short gap rather than a disconnect.
+
+Pure parts (request parsing, source headers, response heads, status JSON) are plain
+functions; `Relay` is the shell that does the I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import codecs
+import contextlib
+import hmac
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import parse_qs, unquote
+from xml.sax.saxutils import escape
+
+from station.clock import Clock, SystemClock
+from station.errors import StationError
+from streamer.icy import ICY_METAINT, IcyWriter, metadata_block
+
+log = logging.getLogger(__name__)
+
+SERVER_ID = "Diaspor relay"
+MAX_HEAD_LINES = 100
+MAX_LINE_BYTES = 16 * 1024
+SOURCE_READ_BYTES = 64 * 1024
+STATUS_PATH = "/status-json.xsl"
+METADATA_PATH = "/admin/metadata"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class RelayError(StationError):
+    reason = "relay-error"
+
+
+class BadRequest(RelayError):
+    reason = "bad-request"
+
+
+# --- pure parts -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    path: str  # percent-decoded, without the query
+    query: str  # raw; how to decode it depends on the `charset` parameter
+    version: str  # "HTTP/1.1", "HTTP/1.0", "ICE/1.0"
+    headers: Mapping[str, str]  # names lower-cased
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def parse_request_head(lines: Sequence[bytes]) -> Request:
+    """The request line and header lines (CRLF or bare LF endings, blank line excluded)."""
+    if not lines:
+        raise BadRequest("empty request")
+    parts = _text(lines[0]).strip().split()
+    if len(parts) != 3:
+        raise BadRequest(f"malformed request line {_text(lines[0])[:80]!r}")
+    method, target, version = parts
+    if not target.startswith("/"):
+        raise BadRequest(f"request target must be a path, got {target[:80]!r}")
+    raw_path, _, query = target.partition("?")
+    headers: dict[str, str] = {}
+    for raw in lines[1:]:
+        name, sep, value = _text(raw).partition(":")
+        if not sep or not name.strip():
+            raise BadRequest(f"malformed header line {_text(raw)[:80]!r}")
+        headers[name.strip().lower()] = value.strip()
+    return Request(method.upper(), unquote(raw_path), query, version.upper(), headers)
+
+
+def query_params(query: str) -> dict[str, str]:
+    """Query parameters decoded in the charset the request names (`charset=`), else UTF-8.
+
+    icecast2 would fall back to the mount's charset; every mount of ours is UTF-8.
+    """
+    plain = parse_qs(query, keep_blank_values=True, encoding="latin-1")
+    charset = plain.get("charset", ["UTF-8"])[-1] or "UTF-8"
+    try:
+        codecs.lookup(charset)
+    except LookupError as e:
+        raise BadRequest(f"unknown charset {charset!r}") from e
+    decoded = parse_qs(query, keep_blank_values=True, encoding=charset, errors="replace")
+    return {k: v[-1] for k, v in decoded.items()}
+
+
+def basic_credentials(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    scheme, _, encoded = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        raw = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    user, sep, password = _text(raw).partition(":")
+    return (user, password) if sep else None
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def source_authorised(request: Request, password: str) -> bool:
+    """User `source` with the source password; ICE/1.0 clients send `ice-password` instead."""
+    creds = basic_credentials(request.headers)
+    if creds is not None:
+        return creds[0] == "source" and _same(creds[1], password)
+    if request.version.startswith("ICE/") and "ice-password" in request.headers:
+        return _same(request.headers["ice-password"], password)
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """What a source says about its stream, passed on to listeners and the status page."""
+
+    content_type: str = "audio/mpeg"
+    name: str = ""
+    description: str = ""
+    genre: str = ""
+    url: str = ""
+    public: bool = False
+    bitrate: int | None = None  # kbit/s
+    audio_info: str = ""  # ice-audio-info as sent, e.g. "ice-samplerate=44100;ice-bitrate=128"
+
+
+def _clean(value: str) -> str:
+    """A header value from a source, made safe to repeat in a listener's response."""
+    return _CONTROL.sub("", value).strip()
+
+
+def _bitrate(headers: Mapping[str, str]) -> int | None:
+    for key in ("ice-bitrate", "icy-br"):
+        value = headers.get(key, "").split(",")[0].strip()
+        if value.isdigit():
+            return int(value)
+    for item in headers.get("ice-audio-info", "").split(";"):
+        key, _, value = item.partition("=")
+        if key.strip().lower() in ("ice-bitrate", "bitrate") and value.strip().isdigit():
+            return int(value.strip())
+    return None
+
+
+def stream_info_from_headers(
+    headers: Mapping[str, str], defaults: StreamInfo | None = None
+) -> StreamInfo:
+    """Ice-* headers (ffmpeg, libshout) or the older icy-* ones (Shoutcast-era encoders).
+
+    What the source leaves out comes from `defaults`. No Content-Type means MP3, as icecast2
+    assumes for old sources.
+    """
+    base = defaults or StreamInfo()
+
+    def pick(*keys: str, fallback: str) -> str:
+        for key in keys:
+            value = _clean(headers.get(key, ""))
+            if value:
+                return value
+        return fallback
+
+    public = pick("ice-public", "icy-pub", fallback="1" if base.public else "0")
+    bitrate = _bitrate(headers)
+    return StreamInfo(
+        content_type=pick("content-type", fallback=base.content_type),
+        name=pick("ice-name", "icy-name", fallback=base.name),
+        description=pick("ice-description", "icy-description", fallback=base.description),
+        genre=pick("ice-genre", "icy-genre", fallback=base.genre),
+        url=pick("ice-url", "icy-url", fallback=base.url),
+        public=public.lower() in ("1", "yes", "true"),
+        bitrate=bitrate if bitrate is not None else base.bitrate,
+        audio_info=pick("ice-audio-info", fallback=base.audio_info),
+    )
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Authentication Required",
+    403: "Forbidden",
+    404: "File Not Found",
+    405: "Method Not Allowed",
+}
+_NO_CACHE = (
+    ("Cache-Control", "no-cache, no-store"),
+    ("Expires", "Mon, 26 Jul 1997 05:00:00 GMT"),
+    ("Pragma", "no-cache"),
+    ("Access-Control-Allow-Origin", "*"),
+)
+
+
+def http_response(
+    status: int,
+    body: bytes = b"",
+    content_type: str = "text/plain; charset=utf-8",
+    headers: Iterable[tuple[str, str]] = (),
+) -> bytes:
+    """A complete HTTP/1.0 response, headed as icecast2 heads its own."""
+    lines = [
+        f"HTTP/1.0 {status} {_REASONS.get(status, 'Error')}",
+        f"Server: {SERVER_ID}",
+        "Connection: Close",
+        f"Content-Type: {content_type}",
+        *(f"{k}: {v}" for k, v in headers),
+        *(f"{k}: {v}" for k, v in _NO_CACHE),
+        f"Content-Length: {len(body)}",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
+
+
+def listener_response_head(info: StreamInfo, metaint: int | None) -> bytes:
+    """The head a listener gets before the audio; icy-* lines only for what is known."""
+    lines = [
+        "HTTP/1.0 200 OK",
+        f"Server: {SERVER_ID}",
+        "Connection: Close",
+        f"Content-Type: {info.content_type}",
+        *(f"{k}: {v}" for k, v in _NO_CACHE),
+    ]
+    if info.bitrate is not None:
+        lines.append(f"icy-br:{info.bitrate}")
+    if info.audio_info:
+        lines.append(f"ice-audio-info: {info.audio_info}")
+    for key, value in (
+        ("icy-description", info.description),
+        ("icy-genre", info.genre),
+        ("icy-name", info.name),
+    ):
+        if value:
+            lines.append(f"{key}:{value}")
+    lines.append(f"icy-pub:{1 if info.public else 0}")
+    if info.url:
+        lines.append(f"icy-url:{info.url}")
+    if metaint is not None:
+        lines += ["icy-metadata:1", f"icy-metaint:{metaint}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+def metadata_response(ok: bool, message: str) -> bytes:
+    """icecast2's answer to an admin command, word for word."""
+    body = (
+        '<?xml version="1.0"?>\n<iceresponse><message>'
+        f"{escape(message)}</message><return>{1 if ok else 0}</return></iceresponse>\n"
+    )
+    return http_response(200, body.encode("utf-8"), "text/xml; charset=utf-8")
+
+
+def title_from_params(params: Mapping[str, str]) -> str | None:
+    """`song`, or `artist - title` from the two halves (icecast2 accepts both forms)."""
+    if "song" in params:
+        return params["song"]
+    halves = [params.get("artist", ""), params.get("title", "")]
+    if not any(halves):
+        return None
+    return " - ".join(h for h in halves if h)
+
+
+def burst_start(data: bytes | bytearray, content_type: str) -> int:
+    """Where a burst should begin so the player's first byte is a frame header.
+
+    MP3 and ADTS frames start with a run of 1-bits (0xFFE/0xFFF); any other format is sent
+    from the first byte. Decoders would resync anyway, but some players give up instead.
+    """
+    kind = content_type.split(";")[0].strip().lower()
+    if kind not in ("audio/mpeg", "audio/mp3", "audio/aac", "audio/aacp", "audio/x-aac"):
+        return 0
+    mask = 0xF0 if "aac" in kind else 0xE0
+    start = data.find(b"\xff")
+    while 0 <= start < len(data) - 1:
+        if data[start + 1] & mask == mask:
+            return start
+        start = data.find(b"\xff", start + 1)
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class MountStatus:
+    mount: str
+    live: bool  # a source is connected (otherwise the mount is waiting out its grace period)
+    listeners: int
+    listener_peak: int
+    listeners_dropped: int  # cut off for being too slow, since the relay started
+    info: StreamInfo
+    title: str
+    stream_start: datetime | None
+    bytes_received: int
+
+
+def _iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def status_json(
+    mounts: Sequence[MountStatus],
+    *,
+    base_url: str,
+    admin: str,
+    host: str,
+    location: str,
+    server_start: datetime,
+) -> dict[str, Any]:
+    """`/status-json.xsl` as icecast2 builds it, for the mounts that have a source.
+
+    One difference, on purpose: `source` is always a list. icecast2 gives a single mount as
+    an object and leaves the key out when there is none; readers of either should accept
+    all three shapes.
+    """
+    sources = []
+    for m in mounts:
+        if not m.live:
+            continue
+        entry: dict[str, Any] = {
+            "listenurl": f"{base_url}{m.mount}",
+            "listeners": m.listeners,
+            "listener_peak": m.listener_peak,
+            "server_name": m.info.name or "Unspecified name",
+            "server_description": m.info.description or "Unspecified description",
+            "genre": m.info.genre or "various",
+            "server_type": m.info.content_type,
+            "server_url": m.info.url,
+            "bitrate": m.info.bitrate,
+            "title": m.title,
+        }
+        if m.info.audio_info:
+            entry["audio_info"] = m.info.audio_info
+        if m.stream_start is not None:
+            entry["stream_start"] = format_datetime(m.stream_start)
+            entry["stream_start_iso8601"] = _iso(m.stream_start)
+        sources.append(entry)
+    return {
+        "icestats": {
+            "admin": admin,
+            "host": host,
+            "location": location,
+            "server_id": SERVER_ID,
+            "server_start": format_datetime(server_start),
+            "server_start_iso8601": _iso(server_start),
+            "source": sources,
+        }
+    }
+
+
+# --- the shell ------------------------------------------------------------------------------
+
+
+class _Listener:
+    __slots__ = ("framer", "peer", "transport")
+
+    def __init__(
+        self, transport: asyncio.WriteTransport, framer: IcyWriter | None, peer: str
+    ) -> None:
+        self.transport = transport
+        self.framer = framer
+        self.peer = peer
+
+    def send(self, data: bytes, block: bytes) -> None:
+        if self.framer is None:
+            self.transport.write(data)
+        else:
+            for piece in self.framer.frame(data, block):
+                self.transport.write(piece)
+
+    def close(self) -> None:
+        # A listener that has not taken what is queued may never take it: do not wait.
+        if self.transport.get_write_buffer_size():
+            self.transport.abort()
+        else:
+            self.transport.close()
+
+
+@dataclass(eq=False)
+class _Mount:
+    name: str
+    info: StreamInfo
+    title: str = ""
+    block: bytes = field(default_factory=lambda: metadata_block(""))
+    live: bool = False
+    on_air: bool = False  # live, or waiting out the grace period with its listeners
+    listeners: set[_Listener] = field(default_factory=set)
+    burst: bytearray = field(default_factory=bytearray)
+    peak: int = 0
+    dropped: int = 0
+    bytes_received: int = 0
+    stream_start: datetime | None = None
+    grace: asyncio.Task[None] | None = None
+
+    def status(self) -> MountStatus:
+        return MountStatus(
+            mount=self.name,
+            live=self.live,
+            listeners=len(self.listeners),
+            listener_peak=self.peak,
+            listeners_dropped=self.dropped,
+            info=self.info,
+            title=self.title,
+            stream_start=self.stream_start,
+            bytes_received=self.bytes_received,
+        )
+
+
+class Relay:
+    """An Icecast-compatible server for the embedded mode; see the module docstring."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        source_password: str,
+        admin_user: str = "admin",
+        admin_password: str,
+        burst_bytes: int = 64 * 1024,
+        max_queue_bytes: int = 1024 * 1024,
+        source_grace: float = 5.0,
+        source_timeout: float = 10.0,
+        header_timeout: float = 15.0,
+        stream_defaults: StreamInfo | None = None,
+        hostname: str | None = None,
+        admin_email: str = "",
+        location: str = "",
+        clock: Clock | None = None,
+    ) -> None:
+        if burst_bytes < 0 or max_queue_bytes <= burst_bytes:
+            raise ValueError("need 0 <= burst_bytes < max_queue_bytes")
+        self.host = host
+        self._port = port
+        self._source_password = source_password
+        self._admin_user = admin_user
+        self._admin_password = admin_password
+        self.burst_bytes = burst_bytes
+        self.max_queue_bytes = max_queue_bytes
+        self.source_grace = source_grace
+        self.source_timeout = source_timeout
+        self.header_timeout = header_timeout
+        self.stream_defaults = stream_defaults or StreamInfo()
+        self.hostname = hostname or host
+        self.admin_email = admin_email
+        self.location = location
+        self._clock: Clock = clock or SystemClock()
+        self._mounts: dict[str, _Mount] = {}
+        self._server: asyncio.Server | None = None
+        self._started: datetime | None = None
+        self._connections: set[asyncio.Task[Any]] = set()
+        self._timers: set[asyncio.Task[None]] = set()
+        self._transports: set[asyncio.WriteTransport] = set()
+
+    # lifecycle
+
+    @property
+    def port(self) -> int:
+        """The port actually listened on (useful when constructed with port 0)."""
+        if self._server is None:
+            raise RelayError("the relay is not started")
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.hostname}:{self.port}"
+
+    async def start(self) -> None:
+        if self._server is not None:
+            return
+        try:
+            self._server = await asyncio.start_server(
+                self._handle, self.host, self._port, limit=MAX_LINE_BYTES
+            )
+        except OSError as e:
+            raise RelayError(f"the relay cannot listen on {self.host}:{self._port}: {e}") from e
+        self._started = self._clock.now()
+        log.info("relay listening", extra={"host": self.host, "port": self.port})
+
+    async def stop(self) -> None:
+        """Close the port and every connection; returns when all of its tasks have ended."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        for timer in self._timers:
+            timer.cancel()
+        # Cutting the connections ends their handlers the ordinary way (end of input). They
+        # are not cancelled: on 3.11, asyncio.start_server logs a cancelled handler as an error.
+        for transport in list(self._transports):
+            transport.abort()
+        pending = self._connections | self._timers
+        if pending:
+            _, stuck = await asyncio.wait(pending, timeout=5)
+            for task in stuck:
+                task.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
+        await server.wait_closed()
+        for mount in self._mounts.values():
+            mount.listeners.clear()
+            mount.live = mount.on_air = False
+        log.info("relay stopped")
+
+    async def __aenter__(self) -> Relay:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # embedded use
+
+    def set_title(self, mount: str, title: str) -> None:
+        """Set a mount's title directly; it is kept for a source that has not connected yet.
+
+        Like everything on the relay, call it from the relay's event loop (from another
+        thread, through `loop.call_soon_threadsafe`).
+        """
+        m = self._mount(mount)
+        m.title = title
+        m.block = metadata_block(title)
+        log.info("title updated", extra={"mount": mount, "title": title})
+
+    def stats(self) -> tuple[MountStatus, ...]:
+        """Every mount that has a source or is waiting for it to come back."""
+        return tuple(m.status() for m in self._mounts.values() if m.on_air)
+
+    def status(self) -> dict[str, Any]:
+        """The `/status-json.xsl` document."""
+        if self._started is None or self._server is None:
+            raise RelayError("the relay is not started")
+        return status_json(
+            self.stats(),
+            base_url=self.base_url,
+            admin=self.admin_email,
+            host=self.hostname,
+            location=self.location,
+            server_start=self._started,
+        )
+
+    def _mount(self, name: str) -> _Mount:
+        mount = self._mounts.get(name)
+        if mount is None:
+            mount = self._mounts[name] = _Mount(name, self.stream_defaults)
+        return mount
+
+    # connections
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        self._transports.add(writer.transport)
+        peer = writer.get_extra_info("peername")
+        client = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        try:
+            try:
+                async with asyncio.timeout(self.header_timeout):
+                    request = parse_request_head(await _read_head(reader))
+            except BadRequest as e:
+                log.info("bad request", extra={"client": client, "error": e.message})
+                writer.write(http_response(400, e.message.encode()))
+                return
+            except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                return
+            await self._route(request, reader, writer, client)
+        except (ConnectionError, OSError) as e:
+            log.debug("connection ended", extra={"client": client, "error": str(e)})
+        finally:
+            self._connections.discard(task)
+            self._transports.discard(writer.transport)
+            await _close(writer)
+
+    async def _route(
+        self,
+        request: Request,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        client: str,
+    ) -> None:
+        if request.method in ("SOURCE", "PUT"):
+            await self._serve_source(request, reader, writer, client)
+        elif request.method not in ("GET", "HEAD"):
+            writer.write(http_response(405, b"Method not allowed", headers=[("Allow", "GET")]))
+        elif request.path == STATUS_PATH:
+            body = json.dumps(self.status(), ensure_ascii=False).encode("utf-8")
+            writer.write(http_response(200, body, "application/json; charset=UTF-8"))
+        elif request.path == METADATA_PATH:
+            writer.write(self._admin_metadata(request, client))
+        else:
+            await self._serve_listener(request, reader, writer, client)
+
+    def _admin_metadata(self, request: Request, client: str) -> bytes:
+        creds = basic_credentials(request.headers)
+        allowed = creds is not None and (
+            (creds[0] == self._admin_user and _same(creds[1], self._admin_password))
+            or (creds[0] == "source" and _same(creds[1], self._source_password))
+        )
+        if not allowed:
+            log.warning("admin request refused: wrong credentials", extra={"client": client})
+            return http_response(
+                401,
+                b"You need to authenticate\r\n",
+                headers=[("WWW-Authenticate", 'Basic realm="Icecast2 Server"')],
+            )
+        try:
+            params = query_params(request.query)
+        except BadRequest as e:
+            return http_response(400, e.message.encode())
+        mount = self._mounts.get(params.get("mount", ""))
+        if mount is None or not mount.on_air:
+            return http_response(400, b"Source does not exist")
+        title = title_from_params(params)
+        if params.get("mode") != "updinfo" or title is None:
+            return metadata_response(False, "No such action")
+        self.set_title(mount.name, title)
+        return metadata_response(True, "Metadata update successful")
+
+    async def _serve_source(
+        self,
+        request: Request,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        client: str,
+    ) -> None:
+        name = request.path
+        ctx = {"mount": name, "client": client}
+        if not source_authorised(request, self._source_password):
+            log.warning("source refused: wrong credentials", extra=ctx)
+            writer.write(
+                http_response(
+                    401,
+                    b"You need to authenticate\r\n",
+                    headers=[("WWW-Authenticate", 'Basic realm="Icecast2 Server"')],
+                )
+            )
+            return
+        reserved = name in ("/", STATUS_PATH) or name.startswith("/admin")
+        if reserved or ".." in name or _CONTROL.search(name) or " " in name:
+            writer.write(http_response(403, b"Mountpoint not allowed"))
+            return
+        mount = self._mount(name)
+        if mount.live:
+            log.warning("source refused: mount already has a source", extra=ctx)
+            writer.write(http_response(403, b"Mountpoint in use"))
+            return
+        if request.headers.get("expect", "").lower() == "100-continue":
+            writer.write(b"HTTP/1.1 100 Continue\r\nContent-Length: 0\r\n\r\n")
+        writer.write(b"HTTP/1.0 200 OK\r\n\r\n")
+        came_back = mount.grace is not None
+        self._attach_source(mount, stream_info_from_headers(request.headers, self.stream_defaults))
+        kind, kept = mount.info.content_type, len(mount.listeners)
+        log.info(
+            "source came back; listeners kept" if came_back else "source connected",
+            extra={**ctx, "content_type": kind, "listeners": kept},
+        )
+        reason = "source disconnected; listeners wait for it to come back"
+        try:
+            while True:
+                async with asyncio.timeout(self.source_timeout):
+                    data = await reader.read(SOURCE_READ_BYTES)
+                if not data:
+                    break
+                self._fan_out(mount, data)
+        except TimeoutError:
+            reason = "source timed out: no data; listeners wait for it to come back"
+        finally:
+            self._detach_source(mount)
+            received = mount.bytes_received
+            log.info(reason, extra={**ctx, "bytes": received, "grace": self.source_grace})
+
+    def _attach_source(self, mount: _Mount, info: StreamInfo) -> None:
+        if mount.grace is not None:
+            mount.grace.cancel()
+            mount.grace = None
+        mount.info = info
+        mount.live = mount.on_air = True
+        mount.burst.clear()
+        mount.bytes_received = 0
+        mount.peak = len(mount.listeners)
+        mount.stream_start = self._clock.now()
+
+    def _detach_source(self, mount: _Mount) -> None:
+        mount.live = False
+        if self._server is None:  # stopping: nothing to wait for
+            return
+        task = asyncio.create_task(self._expire(mount))
+        mount.grace = task
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    async def _expire(self, mount: _Mount) -> None:
+        await self._clock.sleep(self.source_grace)
+        mount.grace = None
+        if mount.live:
+            return
+        mount.on_air = False
+        mount.burst.clear()
+        log.info(
+            "mount off air: source did not come back; listeners closed",
+            extra={"mount": mount.name, "listeners": len(mount.listeners)},
+        )
+        for listener in list(mount.listeners):
+            listener.close()
+        mount.listeners.clear()
+
+    def _fan_out(self, mount: _Mount, data: bytes) -> None:
+        mount.bytes_received += len(data)
+        if self.burst_bytes:
+            burst = mount.burst
+            burst += data
+            if len(burst) > self.burst_bytes:
+                del burst[: len(burst) - self.burst_bytes]
+        block = mount.block
+        limit = self.max_queue_bytes
+        slow: list[_Listener] = []
+        for listener in mount.listeners:
+            transport = listener.transport
+            if transport.is_closing():
+                continue
+            listener.send(data, block)
+            if transport.get_write_buffer_size() > limit:
+                slow.append(listener)
+        for listener in slow:
+            mount.listeners.discard(listener)
+            mount.dropped += 1
+            log.warning(
+                "listener dropped: too slow",
+                extra={
+                    "mount": mount.name,
+                    "client": listener.peer,
+                    "queued_bytes": listener.transport.get_write_buffer_size(),
+                },
+            )
+            listener.transport.abort()
+
+    async def _serve_listener(
+        self,
+        request: Request,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        client: str,
+    ) -> None:
+        mount = self._mounts.get(request.path)
+        if mount is None or not mount.on_air:
+            writer.write(http_response(404, b"The file you requested could not be found"))
+            return
+        metaint = ICY_METAINT if request.headers.get("icy-metadata", "").strip() == "1" else None
+        writer.write(listener_response_head(mount.info, metaint))
+        if request.method == "HEAD":
+            return
+        listener = _Listener(writer.transport, IcyWriter(metaint) if metaint else None, client)
+        burst = bytes(mount.burst)
+        if burst:
+            listener.send(burst[burst_start(burst, mount.info.content_type) :], mount.block)
+        mount.listeners.add(listener)
+        mount.peak = max(mount.peak, len(mount.listeners))
+        ctx = {"mount": mount.name, "client": client}
+        log.info("listener connected", extra={**ctx, "listeners": len(mount.listeners)})
+        try:
+            # A listener says nothing after its request; end of input means it has gone.
+            while await reader.read(4096):
+                pass
+        finally:
+            if listener in mount.listeners:
+                mount.listeners.discard(listener)
+                log.info("listener left", extra={**ctx, "listeners": len(mount.listeners)})
+
+
+async def _read_head(reader: asyncio.StreamReader) -> list[bytes]:
+    """Lines up to the blank one; bare LF endings are accepted (some old source clients)."""
+    lines: list[bytes] = []
+    while True:
+        line = await reader.readuntil(b"\n")
+        line = line.rstrip(b"\r\n")
+        if not line:
+            if lines:
+                return lines
+            continue  # stray blank lines before a request are ignored, as HTTP allows
+        if len(lines) >= MAX_HEAD_LINES:
+            raise BadRequest("too many header lines")
+        lines.append(line)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    transport = writer.transport
+    if transport.get_write_buffer_size():
+        # Whatever a peer has not read by now it will not read promptly; do not wait on it.
+        with contextlib.suppress(TimeoutError, ConnectionError, OSError):
+            await asyncio.wait_for(writer.drain(), 2.0)
+    if transport.get_write_buffer_size():
+        transport.abort()
+    else:
+        writer.close()
+    with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
+        await writer.wait_closed()

@@ -1,0 +1,608 @@
+"""The built-in relay: ICY framing and request parsing without sockets, then the relay itself
+with real TCP clients (sources that push, listeners that read or do not)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import json
+import socket
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from station.clock import SimulatedClock
+from streamer.icecast_admin import IcecastAdminError, update_title
+from streamer.icy import (
+    ICY_METAINT,
+    MAX_METADATA,
+    NO_CHANGE,
+    IcyReader,
+    IcyWriter,
+    metadata_block,
+    parse_metadata,
+    parse_metadata_block,
+    parse_response_head,
+)
+from streamer.relay import (
+    BadRequest,
+    MountStatus,
+    Relay,
+    StreamInfo,
+    burst_start,
+    listener_response_head,
+    parse_request_head,
+    query_params,
+    source_authorised,
+    status_json,
+    stream_info_from_headers,
+    title_from_params,
+)
+from tests.support import free_port, run
+
+SOURCE_PASSWORD = "mənbə-parol"
+ADMIN_PASSWORD = "admin-parol"
+AZ_TITLE = "Aşıq Ələsgər - Vətən ğışçöü"
+BINARY = "application/octet-stream"  # no frame alignment: the burst is byte-exact
+
+
+# --- ICY framing (pure) ---------------------------------------------------------------------
+
+
+def test_a_title_block_is_padded_to_sixteen_bytes_and_keeps_azerbaijani_letters() -> None:
+    block = metadata_block(AZ_TITLE)
+    payload = f"StreamTitle='{AZ_TITLE}';".encode()
+    assert block[0] == -(-len(payload) // 16)
+    assert len(block) == 1 + block[0] * 16
+    assert block[1:].rstrip(b"\x00") == payload
+    assert parse_metadata_block(block) == AZ_TITLE
+
+
+def test_the_zero_block_means_nothing_new() -> None:
+    assert parse_metadata_block(NO_CHANGE) is None
+    with pytest.raises(ValueError, match="says 32 bytes"):
+        parse_metadata_block(b"\x02StreamTitle='x';")
+
+
+def test_a_title_too_long_for_one_block_is_cut_on_a_character_boundary() -> None:
+    block = metadata_block("ə" * 5000)
+    assert len(block) <= 1 + MAX_METADATA
+    title = parse_metadata_block(block)
+    assert title is not None and set(title) == {"ə"} and len(title) > 1000
+
+
+def test_quotes_inside_a_title_are_read_back_whole() -> None:
+    assert parse_metadata_block(metadata_block("Qız' qalası';x")) == "Qız' qalası';x"
+    assert parse_metadata(b"StreamTitle='It's me';StreamUrl='https://diaspor.fm';\x00\x00") == {
+        "StreamTitle": "It's me",
+        "StreamUrl": "https://diaspor.fm",
+    }
+
+
+def test_latin1_titles_from_old_servers_are_still_shown() -> None:
+    assert parse_metadata("StreamTitle='Café';".encode("latin-1")) == {"StreamTitle": "Café"}
+
+
+def test_a_listener_gets_a_title_block_only_when_the_title_changed() -> None:
+    writer = IcyWriter(metaint=4)
+    one, two = metadata_block("bir"), metadata_block("iki")
+    pieces = writer.frame(b"abcdefghij", one) + writer.frame(b"klmnop", one)
+    pieces += writer.frame(b"qrst", two)
+    assert b"".join(pieces) == (
+        b"abcd" + one + b"efgh" + NO_CHANGE + b"ijkl" + NO_CHANGE + b"mnop" + NO_CHANGE
+        + b"qrst" + two
+    )  # fmt: skip
+
+
+@given(
+    audio=st.binary(min_size=0, max_size=3000),
+    cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=12),
+    titles=st.lists(st.text(max_size=60), min_size=1, max_size=4),
+    metaint=st.integers(min_value=1, max_value=700),
+)
+def test_whatever_the_chunking_a_reader_gets_back_the_audio_and_the_titles(
+    audio: bytes, cuts: list[int], titles: list[str], metaint: int
+) -> None:
+    writer = IcyWriter(metaint)
+    wire = bytearray()
+    bounds = sorted({0, len(audio), *(c % (len(audio) + 1) for c in cuts)})
+    for i, (a, b) in enumerate(itertools.pairwise(bounds)):
+        for piece in writer.frame(audio[a:b], metadata_block(titles[i % len(titles)])):
+            wire += piece
+    reader = IcyReader(metaint)
+    got = bytearray()
+    for i in range(0, len(wire), 7):
+        got += reader.feed(bytes(wire[i : i + 7])).audio
+    assert bytes(got) == audio
+    sent = [t.replace("\x00", "") for t in titles]
+    assert all(t in sent for t in reader.titles)
+    assert all(a != b for a, b in itertools.pairwise(reader.titles))
+
+
+def test_a_stream_without_metaint_is_all_audio() -> None:
+    reader = IcyReader.from_headers({"content-type": "audio/mpeg"})
+    assert reader.feed(b"\x00\x01\x02").audio == b"\x00\x01\x02"
+    assert IcyReader.from_headers({"icy-metaint": "16000"}).metaint == ICY_METAINT
+
+
+def test_shoutcast_and_http_status_lines_are_both_read() -> None:
+    head = parse_response_head(b"ICY 200 OK\r\nicy-name:Diaspor\r\nicy-metaint:8192\r\n\r\n")
+    assert (head.status, head.headers["icy-metaint"]) == (200, "8192")
+    assert parse_response_head(b"HTTP/1.0 404 File Not Found\r\n\r\n").status == 404
+    with pytest.raises(ValueError):
+        parse_response_head(b"garbage\r\n\r\n")
+
+
+# --- requests and headers (pure) ------------------------------------------------------------
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_the_request_heads_of_ffmpeg_butt_and_old_ice_clients_are_understood() -> None:
+    ffmpeg = parse_request_head(
+        [
+            b"PUT /diaspor.mp3 HTTP/1.1",
+            b"Expect: 100-continue",
+            b"Content-Type: audio/mpeg",
+            b"Ice-Name: Diaspor.FM",
+            f"Authorization: {_basic('source', SOURCE_PASSWORD)}".encode(),
+        ]
+    )
+    assert (ffmpeg.method, ffmpeg.path, ffmpeg.version) == ("PUT", "/diaspor.mp3", "HTTP/1.1")
+    assert ffmpeg.headers["ice-name"] == "Diaspor.FM"
+    assert source_authorised(ffmpeg, SOURCE_PASSWORD)
+    assert not source_authorised(ffmpeg, "another")
+
+    butt = parse_request_head([b"SOURCE /live HTTP/1.0", b"icy-name: Canl\xc4\xb1 efir"])
+    assert butt.method == "SOURCE" and butt.headers["icy-name"] == "Canlı efir"
+    assert not source_authorised(butt, SOURCE_PASSWORD)  # no credentials at all
+
+    ice = parse_request_head([b"SOURCE /live ICE/1.0", f"ice-password: {SOURCE_PASSWORD}".encode()])
+    assert source_authorised(ice, SOURCE_PASSWORD)
+
+    admin_as_source = parse_request_head(
+        [b"PUT /x HTTP/1.1", f"Authorization: {_basic('admin', SOURCE_PASSWORD)}".encode()]
+    )
+    assert not source_authorised(admin_as_source, SOURCE_PASSWORD)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [[], [b"GET /"], [b"GET live HTTP/1.0"], [b"GET / HTTP/1.0", b"no colon here"]],
+)
+def test_malformed_requests_are_refused(lines: list[bytes]) -> None:
+    with pytest.raises(BadRequest):
+        parse_request_head(lines)
+
+
+def test_ice_headers_and_the_older_icy_headers_both_describe_the_stream() -> None:
+    ice = stream_info_from_headers(
+        {
+            "content-type": "audio/aac",
+            "ice-name": "Diaspor.FM",
+            "ice-description": "Vətən uzaqda deyil",
+            "ice-genre": "Folk",
+            "ice-url": "https://diaspor.fm",
+            "ice-public": "1",
+            "ice-audio-info": "ice-samplerate=48000;ice-bitrate=96;ice-channels=2",
+        }
+    )
+    assert ice == StreamInfo(
+        "audio/aac",
+        "Diaspor.FM",
+        "Vətən uzaqda deyil",
+        "Folk",
+        "https://diaspor.fm",
+        True,
+        96,
+        "ice-samplerate=48000;ice-bitrate=96;ice-channels=2",
+    )
+    icy = stream_info_from_headers({"icy-name": "Köhnə", "icy-br": "128", "icy-genre": "Muğam"})
+    assert (icy.content_type, icy.name, icy.bitrate, icy.genre) == (
+        "audio/mpeg",
+        "Köhnə",
+        128,
+        "Muğam",
+    )
+    defaults = StreamInfo(name="Diaspor.FM", genre="Various")
+    assert stream_info_from_headers({"ice-genre": "Jazz"}, defaults).name == "Diaspor.FM"
+    # A source cannot smuggle extra header lines to listeners.
+    assert stream_info_from_headers({"ice-name": "a\r\nSet-Cookie: x"}).name == "aSet-Cookie: x"
+
+
+def test_a_listener_head_has_icy_lines_only_for_what_the_source_said() -> None:
+    full = listener_response_head(
+        StreamInfo("audio/mpeg", "Diaspor.FM", "Radio", "Folk", "https://diaspor.fm", bitrate=128),
+        ICY_METAINT,
+    )
+    head = parse_response_head(full)
+    assert head.status == 200 and full.startswith(b"HTTP/1.0 200 OK\r\n")
+    assert head.headers["content-type"] == "audio/mpeg"
+    assert head.headers["icy-br"] == "128" and head.headers["icy-metaint"] == "16000"
+    assert head.headers["icy-name"] == "Diaspor.FM" and head.headers["icy-url"].endswith(".fm")
+    assert "no-cache" in head.headers["cache-control"]
+    bare = parse_response_head(listener_response_head(StreamInfo(), None)).headers
+    assert "icy-br" not in bare and "icy-name" not in bare and "icy-metaint" not in bare
+
+
+def test_admin_queries_keep_azerbaijani_letters_and_honour_the_named_charset() -> None:
+    utf8 = "mount=%2Flive&mode=updinfo&song=A%C5%9F%C4%B1q+%C6%8Fl%C9%99sg%C9%99r&charset=UTF-8"
+    assert query_params(utf8)["song"] == "Aşıq Ələsgər"
+    assert query_params("song=A%C5%9F%C4%B1q")["song"] == "Aşıq"  # UTF-8 unless told otherwise
+    assert query_params("song=Caf%E9&charset=ISO-8859-1")["song"] == "Café"
+    with pytest.raises(BadRequest, match="unknown charset"):
+        query_params("song=x&charset=klingon")
+
+
+def test_a_title_is_the_song_or_artist_and_title_joined() -> None:
+    assert title_from_params({"song": AZ_TITLE}) == AZ_TITLE
+    assert title_from_params({"artist": "Aşıq Ələsgər", "title": "Vətən"}) == "Aşıq Ələsgər - Vətən"
+    assert title_from_params({"mode": "updinfo"}) is None
+
+
+def test_a_burst_starts_on_a_frame_header_for_mp3_and_aac_only() -> None:
+    data = b"\x12\xff\x12\x00\xff\xfb\x90\x00rest"
+    assert burst_start(data, "audio/mpeg") == 4
+    assert burst_start(b"\x00\xff\xe0\xff\xf1\x50", "audio/aac") == 3
+    assert burst_start(data, "application/ogg") == 0
+    assert burst_start(b"no sync at all", "audio/mpeg") == 0
+
+
+def test_status_json_has_icecast2s_shape_with_source_always_a_list() -> None:
+    start = datetime(2026, 5, 28, 8, 0, tzinfo=UTC)
+    live = MountStatus(
+        "/live.mp3", True, 3, 5, 1, StreamInfo(name="Diaspor.FM"), AZ_TITLE, start, 9
+    )
+    waiting = MountStatus("/old.mp3", False, 1, 1, 0, StreamInfo(), "", start, 0)
+    doc = status_json(
+        [live, waiting],
+        base_url="http://radio.example:8000",
+        admin="admin@diaspor.fm",
+        host="radio.example",
+        location="Bakı",
+        server_start=start,
+    )
+    stats = doc["icestats"]
+    assert stats["server_id"] == "Diaspor relay" and stats["location"] == "Bakı"
+    [source] = stats["source"]
+    assert source["listenurl"] == "http://radio.example:8000/live.mp3"
+    assert (source["listeners"], source["listener_peak"], source["title"]) == (3, 5, AZ_TITLE)
+    assert source["server_name"] == "Diaspor.FM" and source["server_type"] == "audio/mpeg"
+    assert source["stream_start_iso8601"] == "2026-05-28T08:00:00+0000"
+    empty = status_json([], base_url="", admin="", host="", location="", server_start=start)
+    assert empty["icestats"]["source"] == []
+
+
+# --- the relay over real sockets ------------------------------------------------------------
+
+
+_clients: dict[int, list[Conn]] = {}
+
+
+@contextlib.asynccontextmanager
+async def relay_running(**options: Any) -> AsyncIterator[Relay]:
+    """A relay on a free port; every client a story opened is closed, then the relay stopped."""
+    settings: dict[str, Any] = {
+        "source_password": SOURCE_PASSWORD,
+        "admin_password": ADMIN_PASSWORD,
+        "hostname": "localhost",
+        **options,
+    }
+    relay = Relay("127.0.0.1", 0, **settings)
+    await relay.start()
+    _clients[id(relay)] = []
+    try:
+        yield relay
+    finally:
+        for conn in _clients.pop(id(relay)):
+            await conn.close()
+        await relay.stop()
+
+
+class Conn:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def head(self) -> tuple[int, dict[str, str], bytes]:
+        raw = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), 5)
+        parsed = parse_response_head(raw)
+        return parsed.status, parsed.headers, raw
+
+    async def read_exactly(self, n: int, timeout: float = 10) -> bytes:
+        return await asyncio.wait_for(self.reader.readexactly(n), timeout)
+
+    async def closed_by_server(self, timeout: float = 5) -> bool:
+        """Reads to the end: a close or a reset (the relay aborts what it will not flush)."""
+        async with asyncio.timeout(timeout):
+            with contextlib.suppress(ConnectionResetError):
+                while await self.reader.read(65536):
+                    pass
+        return True
+
+    async def close(self) -> None:
+        if self.writer.transport.is_closing():
+            return
+        self.writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self.writer.wait_closed()
+
+
+async def connect(relay: Relay, request: str) -> Conn:
+    reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
+    conn = Conn(reader, writer)
+    _clients.setdefault(id(relay), []).append(conn)
+    writer.write(request.encode())
+    await writer.drain()
+    return conn
+
+
+async def source(
+    relay: Relay,
+    mount: str,
+    *,
+    password: str = SOURCE_PASSWORD,
+    content_type: str = BINARY,
+    extra: str = "",
+) -> tuple[Conn, int]:
+    conn = await connect(
+        relay,
+        f"PUT {mount} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\n"
+        f"Ice-Name: Diaspor.FM\r\nIce-Genre: Muğam\r\n{extra}"
+        f"Authorization: {_basic('source', password)}\r\n\r\n",
+    )
+    status, _, _ = await conn.head()
+    return conn, status
+
+
+async def listener(
+    relay: Relay, mount: str, *, icy: bool = False
+) -> tuple[Conn, int, dict[str, str]]:
+    ask = "Icy-MetaData: 1\r\n" if icy else ""
+    conn = await connect(relay, f"GET {mount} HTTP/1.0\r\nUser-Agent: VLC/3.0\r\n{ask}\r\n")
+    status, headers, _ = await conn.head()
+    return conn, status, headers
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+def mount_stats(relay: Relay, mount: str) -> MountStatus:
+    return next(m for m in relay.stats() if m.mount == mount)
+
+
+def pattern(n: int, seed: int = 0) -> bytes:
+    return bytes((i * 7 + seed) % 251 for i in range(n))
+
+
+def test_a_new_listener_gets_the_last_burst_at_once() -> None:
+    async def story() -> None:
+        async with relay_running(burst_bytes=64 * 1024) as relay:
+            src, status = await source(relay, "/live.mp3")
+            assert status == 200
+            sent = pattern(100_000)
+            src.writer.write(sent)
+            await until(lambda: mount_stats(relay, "/live.mp3").bytes_received == len(sent))
+            late, status, headers = await listener(relay, "/live.mp3")
+            assert status == 200 and headers["content-type"] == BINARY
+            assert headers["icy-name"] == "Diaspor.FM" and headers["icy-genre"] == "Muğam"
+            assert await late.read_exactly(64 * 1024, timeout=2) == sent[-64 * 1024 :]
+            src.writer.write(b"more")
+            assert await late.read_exactly(4) == b"more"
+
+    run(story())
+
+
+def test_a_listener_that_stops_reading_is_dropped_while_another_keeps_full_rate() -> None:
+    async def story() -> None:
+        async with relay_running(burst_bytes=0, max_queue_bytes=256 * 1024) as relay:
+            src, _ = await source(relay, "/live.mp3")
+            ear, _, _ = await listener(relay, "/live.mp3")
+            # The stuck listener takes almost nothing into its socket and never reads.
+            stuck = socket.socket()
+            stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stuck.setblocking(False)
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.sock_connect(stuck, ("127.0.0.1", relay.port))
+                await loop.sock_sendall(stuck, b"GET /live.mp3 HTTP/1.0\r\n\r\n")
+                await until(lambda: mount_stats(relay, "/live.mp3").listeners == 2)
+
+                sent = pattern(16 * 1024 * 1024)
+                received = asyncio.create_task(ear.read_exactly(len(sent), timeout=30))
+
+                async def push() -> None:
+                    for i in range(0, len(sent), 64 * 1024):
+                        src.writer.write(sent[i : i + 64 * 1024])
+                        await src.writer.drain()
+
+                await asyncio.wait_for(push(), 30)  # the source is never held back
+                assert await received == sent  # every byte, in order, nothing skipped
+                stats = mount_stats(relay, "/live.mp3")
+                assert (stats.listeners, stats.listeners_dropped) == (1, 1)
+            finally:
+                stuck.close()
+
+    run(story())
+
+
+def test_wrong_password_is_401_a_busy_mount_is_403_and_an_unknown_mount_is_404() -> None:
+    async def story() -> None:
+        async with relay_running() as relay:
+            assert (await source(relay, "/live.mp3", password="guess"))[1] == 401
+            assert (await source(relay, "/live.mp3"))[1] == 200
+            assert (await source(relay, "/live.mp3"))[1] == 403
+            assert (await listener(relay, "/nothing-here.mp3"))[1] == 404
+            assert (await source(relay, "/admin/metadata"))[1] == 403
+            assert [m.mount for m in relay.stats()] == ["/live.mp3"]
+
+    run(story())
+
+
+def test_ffmpegs_expect_100_continue_is_answered_as_icecast2_answers_it() -> None:
+    async def story() -> None:
+        async with relay_running() as relay:
+            conn = await connect(
+                relay,
+                "PUT /live.mp3 HTTP/1.1\r\nExpect: 100-continue\r\nContent-Type: audio/mpeg\r\n"
+                f"Authorization: {_basic('source', SOURCE_PASSWORD)}\r\n\r\n",
+            )
+            _, _, first = await conn.head()
+            _, _, second = await conn.head()
+            assert first == b"HTTP/1.1 100 Continue\r\nContent-Length: 0\r\n\r\n"
+            assert second == b"HTTP/1.0 200 OK\r\n\r\n"
+            assert mount_stats(relay, "/live.mp3").live
+
+    run(story())
+
+
+def test_an_old_ice_client_with_bare_newlines_can_broadcast() -> None:
+    async def story() -> None:
+        async with relay_running() as relay:
+            conn = await connect(
+                relay,
+                f"SOURCE /old ICE/1.0\nice-password: {SOURCE_PASSWORD}\nicy-br: 64\n"
+                "icy-name: Köhnə radio\n\n",
+            )
+            status, _, _ = await conn.head()
+            assert status == 200
+            info = mount_stats(relay, "/old").info
+            assert (info.content_type, info.bitrate, info.name) == ("audio/mpeg", 64, "Köhnə radio")
+
+    run(story())
+
+
+def test_an_encoder_restart_within_the_grace_period_keeps_the_listeners() -> None:
+    async def story() -> None:
+        async with relay_running(source_grace=5.0) as relay:
+            first, _ = await source(relay, "/live.mp3")
+            ear, _, _ = await listener(relay, "/live.mp3")
+            first.writer.write(b"before the restart")
+            assert await ear.read_exactly(18) == b"before the restart"
+            await first.close()
+            await until(lambda: not mount_stats(relay, "/live.mp3").live)
+            assert mount_stats(relay, "/live.mp3").listeners == 1
+
+            # A player tuning in during the restart is let in, and gets the last burst.
+            early, status, _ = await listener(relay, "/live.mp3")
+            assert status == 200
+            assert await early.read_exactly(18) == b"before the restart"
+
+            second, status = await source(relay, "/live.mp3")
+            assert status == 200  # the mount is free again: not 403
+            second.writer.write(b"after")
+            assert await ear.read_exactly(5) == b"after"
+            assert await early.read_exactly(5) == b"after"
+            assert mount_stats(relay, "/live.mp3").listeners == 2
+
+    run(story())
+
+
+def test_listeners_are_closed_when_the_source_does_not_come_back() -> None:
+    async def story() -> None:
+        async with relay_running(source_grace=0.2) as relay:
+            src, _ = await source(relay, "/live.mp3")
+            ear, _, _ = await listener(relay, "/live.mp3")
+            await src.close()
+            assert await ear.closed_by_server(timeout=3)
+            assert relay.stats() == ()
+            assert (await listener(relay, "/live.mp3"))[1] == 404
+
+    run(story())
+
+
+def test_a_silent_source_is_timed_out_like_icecast2_does() -> None:
+    async def story() -> None:
+        async with relay_running(source_timeout=0.2, source_grace=0) as relay:
+            src, _ = await source(relay, "/live.mp3")
+            assert await src.closed_by_server(timeout=3)
+
+    run(story())
+
+
+def test_a_classic_icy_listener_hears_titles_set_over_http_and_directly() -> None:
+    async def story() -> None:
+        async with relay_running(burst_bytes=0) as relay:
+            src, _ = await source(relay, "/live.mp3")
+            ear, _, headers = await listener(relay, "/live.mp3", icy=True)
+            assert headers["icy-metaint"] == "16000"
+            icy = IcyReader.from_headers(headers)
+            await update_title(relay.base_url, "/live.mp3", AZ_TITLE, "admin", ADMIN_PASSWORD)
+            assert mount_stats(relay, "/live.mp3").title == AZ_TITLE
+            sent = pattern(40_000)
+            src.writer.write(sent)
+            # 16000 bytes, the title, 16000 bytes, "no change", 8000 bytes.
+            wire = 40_000 + len(metadata_block(AZ_TITLE)) + len(NO_CHANGE)
+            assert icy.feed(await ear.read_exactly(wire)).audio == sent
+            assert icy.titles == [AZ_TITLE]
+
+            relay.set_title("/live.mp3", "Qarabağ")  # embedded mode: no HTTP
+            src.writer.write(sent)
+            wire = 40_000 + len(metadata_block("Qarabağ")) + 2 * len(NO_CHANGE)
+            assert icy.feed(await ear.read_exactly(wire)).audio == sent
+            assert icy.titles == [AZ_TITLE, "Qarabağ"]
+
+    run(story())
+
+
+def test_title_updates_are_refused_with_reasons_an_operator_understands() -> None:
+    async def story() -> None:
+        async with relay_running() as relay:
+            await source(relay, "/live.mp3")
+            # The source's own credentials may set the title too, as with icecast2.
+            await update_title(relay.base_url, "/live.mp3", "ok", "source", SOURCE_PASSWORD)
+            with pytest.raises(IcecastAdminError, match="refused the credentials"):
+                await update_title(relay.base_url, "/live.mp3", "x", "admin", "wrong")
+            with pytest.raises(IcecastAdminError, match="Source does not exist"):
+                await update_title(relay.base_url, "/none.mp3", "x", "admin", ADMIN_PASSWORD)
+            with pytest.raises(IcecastAdminError, match="could not set the title"):
+                await update_title(f"http://127.0.0.1:{free_port()}", "/live.mp3", "x", "a", "b")
+
+    run(story())
+
+
+def test_status_json_counts_listeners_and_shows_the_title() -> None:
+    async def story() -> None:
+        async with relay_running(admin_email="admin@diaspor.fm", location="Bakı") as relay:
+            await source(relay, "/live.mp3", extra="Ice-Bitrate: 128\r\n")
+            ears = [(await listener(relay, "/live.mp3"))[0] for _ in range(3)]
+            await ears[0].close()
+            await until(lambda: mount_stats(relay, "/live.mp3").listeners == 2)
+            relay.set_title("/live.mp3", AZ_TITLE)
+            conn = await connect(relay, "GET /status-json.xsl HTTP/1.0\r\n\r\n")
+            status, headers, _ = await conn.head()
+            body = await asyncio.wait_for(conn.reader.read(), 5)
+            assert status == 200 and headers["content-type"].startswith("application/json")
+            stats = json.loads(body)["icestats"]
+            assert stats["admin"] == "admin@diaspor.fm" and stats["host"] == "localhost"
+            [mount] = stats["source"]
+            assert mount["listenurl"] == f"http://localhost:{relay.port}/live.mp3"
+            assert (mount["listeners"], mount["listener_peak"]) == (2, 3)
+            assert (mount["title"], mount["bitrate"], mount["genre"]) == (AZ_TITLE, 128, "Muğam")
+
+    run(story())
+
+
+def test_stopping_the_relay_closes_every_connection() -> None:
+    async def story() -> None:
+        clock = SimulatedClock(datetime(2026, 5, 28, tzinfo=UTC))
+        async with relay_running(clock=clock) as relay:
+            src, _ = await source(relay, "/live.mp3")
+            ear, _, _ = await listener(relay, "/live.mp3")
+            idle = await connect(relay, "GET /live.mp3 HTTP/1.0\r\n")  # an unfinished request
+            await relay.stop()
+            for conn in (src, ear, idle):
+                assert await conn.closed_by_server()
+            assert relay.stats() == ()
+
+    run(story())
