@@ -15,21 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from streamer.outputs import IcecastOutput
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class IcecastOutput:
-    host: str
-    port: int
-    mount: str  # "/diaspor-fm.mp3"
-    password: str
-    format: str  # "mp3" | "aac"
-    bitrate_k: int = 128
-    name: str = ""
-    description: str = ""
-    genre: str = ""
-    url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +59,14 @@ def encoder_args(ffmpeg: str, outputs: list[Output]) -> list[str]:
     for out in outputs:
         args += ["-map", "0:a"]
         if isinstance(out, IcecastOutput):
-            codec, fmt, ctype = CODECS[out.format]
-            url = (
-                f"icecast://source:{quote(out.password, safe='')}@{out.host}:{out.port}{out.mount}"
-            )
+            codec, fmt, ctype = CODECS[out.codec]
+            auth = f"{quote(out.user, safe='')}:{quote(out.password, safe='')}"
+            url = f"icecast://{auth}@{out.host}:{out.port}{out.mount}"
             args += [
                 "-c:a",
                 codec,
                 "-b:a",
-                f"{out.bitrate_k}k",
+                f"{out.bitrate_kbps}k",
                 "-content_type",
                 ctype,
                 "-ice_name",

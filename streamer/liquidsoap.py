@@ -32,12 +32,13 @@ import shutil
 import tempfile
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 from station.errors import StationError
+from streamer.outputs import IcecastOutput
 
 log = logging.getLogger(__name__)
 
@@ -73,25 +74,7 @@ class LiquidsoapError(StationError):
 
 # --- configuration ---------------------------------------------------------------------------
 
-Codec = Literal["mp3", "aac"]
 FileCodec = Literal["wav", "mp3", "aac"]
-
-
-@dataclass(frozen=True, slots=True)
-class IcecastOutput:
-    """One mount on an Icecast-compatible server (icecast2 or the built-in relay)."""
-
-    mount: str
-    password: str = field(repr=False)
-    host: str = "127.0.0.1"
-    port: int = 8000
-    codec: Codec = "mp3"
-    bitrate_kbps: int = 128
-    user: str = "source"
-    name: str = ""
-    genre: str = ""
-    url: str = ""
-    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)

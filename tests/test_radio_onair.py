@@ -1,0 +1,123 @@
+"""On air: the engine, paced by the real clock, feeds one encoder that streams MP3 and AAC to
+the built-in relay and writes HLS; a classic ICY listener hears the titles change."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from media.analysis import analyse
+from media.binaries import Tools
+from playout.onair import title_hook
+from playout.radio import Playable, RadioEngine
+from schedules.plan import Catalogue, ChannelSpec, EntrySpec, MediaRef, PlaylistSpec, to_ms
+from schedules.timeline import resolve
+from station.clock import SystemClock
+from streamer.encoder import Encoder, HlsOutput
+from streamer.icy import IcyReader, parse_response_head
+from streamer.outputs import IcecastOutput
+from streamer.relay import Relay
+from tests.support import run, tone
+
+pytestmark = pytest.mark.slow
+TITLES = [("Rəşid Behbudov", "Sarı gəlin"), ("Zeynəb Xanlarova", "Ayrılıq"),
+          ("Müslüm Maqomayev", "Azərbaycan — ğışçöü")]  # fmt: skip
+
+
+async def listen(port: int, mount: str, seconds: float) -> tuple[list[str], int]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {mount} HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n".encode())
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    icy = IcyReader.from_headers(parse_response_head(head).headers)
+    titles: list[str] = []
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    try:
+        while loop.time() < end:
+            data = await asyncio.wait_for(reader.read(65536), timeout=max(0.1, end - loop.time()))
+            if not data:
+                break
+            for t in icy.feed(data).titles:
+                if not titles or titles[-1] != t:
+                    titles.append(t)
+    except TimeoutError:
+        pass
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    return titles, icy.audio_bytes
+
+
+def test_listeners_hear_the_station_with_its_titles_and_hls_is_written(
+    tmp_path: Path, tools: Tools
+) -> None:
+    media, playable = {}, {}
+    for i, (artist, title) in enumerate(TITLES, 1):
+        f = tone(tools.ffmpeg, tmp_path / f"{i}.mp3", seconds=5, freq=300 + 150 * i,
+                 volume=0.4, tags={"title": title, "artist": artist})  # fmt: skip
+        a = run(analyse(tools, f, has_audio=True, probed_ms=None))
+        media[i] = MediaRef(i, "music", title, artist, a.duration_ms, a.cue_in_ms, a.cue_out_ms)
+        playable[i] = Playable(str(f), a.loudness_lufs, a.true_peak_dbtp)
+    cat = Catalogue(media=media, playlists={1: PlaylistSpec(1, "Musiqi", (1, 2, 3))})
+    channel = ChannelSpec(1, "diaspor-fm", "radio", crossfade_ms=500)
+    now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    entry = EntrySpec(1, "playlist", 1, now.astimezone(channel_zone()).replace(tzinfo=None),
+                      duration_ms=600_000, hard=True)  # fmt: skip
+
+    async def go() -> tuple[list[str], int, list[str]]:
+        relay = Relay("127.0.0.1", 0, source_password="hackme", admin_password="admin")
+        await relay.start()
+        hls = tmp_path / "hls"
+        enc = Encoder(tools.ffmpeg, [
+            IcecastOutput("/diaspor-fm.mp3", "hackme", port=relay.port, codec="mp3",
+                          name="Diaspor.FM"),
+            IcecastOutput("/diaspor-fm.aac", "hackme", port=relay.port, codec="aac"),
+            HlsOutput(hls, segment_s=2, window=5),
+        ])  # fmt: skip
+        engine = RadioEngine(
+            ffmpeg=tools.ffmpeg,
+            timeline=lambda a, b: resolve(channel, [entry], cat,
+                                          datetime.fromtimestamp(a / 1000, UTC),
+                                          datetime.fromtimestamp(b / 1000, UTC)),
+            playable=playable.get, origin_ms=to_ms(now),
+        )  # fmt: skip
+        engine.hooks.append(title_hook(["/diaspor-fm.mp3", "/diaspor-fm.aac"], relay.set_title))
+        stop = asyncio.Event()
+        air = asyncio.create_task(engine.run(SystemClock(), enc, stop))
+        try:
+            for _ in range(100):  # the encoder connects as a source within a few seconds
+                if {m.mount for m in relay.stats()} >= {"/diaspor-fm.mp3", "/diaspor-fm.aac"}:
+                    break
+                await asyncio.sleep(0.1)
+            titles, audio = await listen(relay.port, "/diaspor-fm.mp3", 10)
+            aac_titles, _ = await listen(relay.port, "/diaspor-fm.aac", 1.5)
+        finally:
+            stop.set()
+            await air
+            await enc.close()
+            await relay.stop()
+        return titles, audio, aac_titles
+
+    titles, audio, aac_titles = run(go())
+    wanted = [f"{a} - {t}" for a, t in TITLES]
+    # The listener joins during the first song and hears each title change, UTF-8 intact.
+    assert titles == wanted
+    assert audio > 10 * 16_000 * 0.8  # ~128 kbit/s of MP3 reached the listener
+    assert aac_titles
+    playlist = (tmp_path / "hls" / "index.m3u8").read_text()
+    assert "#EXT-X-PROGRAM-DATE-TIME" in playlist and ".ts" in playlist
+    seg = sorted((tmp_path / "hls").glob("seg-*.ts"))[-1]
+    probe = subprocess.run([tools.ffmpeg, "-v", "error", "-i", str(seg), "-f", "null", "-"],
+                           capture_output=True, text=True)  # fmt: skip
+    assert probe.returncode == 0, probe.stderr
+
+
+def channel_zone():  # type: ignore[no-untyped-def]
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("Asia/Baku")
