@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from media.binaries import Tools
 from media.library import Library
@@ -23,6 +23,7 @@ class Services(Protocol):
     queue: JobQueue
     library: Library
     schedules: Schedules
+    on_air: dict[str, list[dict[str, Any]]]
 
 
 def public_file_url(settings: Settings, key: str | None) -> str | None:

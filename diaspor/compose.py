@@ -26,6 +26,8 @@ class Station:
     library: Library
     schedules: Schedules
     handlers: dict[str, Handler] = field(default_factory=dict)
+    # Streams a running engine publishes, by channel slug: [{url, format, bitrate}].
+    on_air: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def worker(self) -> Worker:
         return Worker(self.queue, self.handlers, poll_s=self.settings.job_poll_s)

@@ -13,13 +13,14 @@ from api.tokens import create_token
 from diaspor import demo_content, migrate
 from diaspor.compose import Station, build_station
 from diaspor.demo_schedule import load_demo_schedule
+from diaspor.radio import run_radio
 from media.library import IngestOptions
 from station.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-async def serve(station: Station, *, with_worker: bool) -> None:
+async def serve(station: Station, *, with_worker: bool, with_radio: bool = False) -> None:
     """Serve the API until interrupted; with_worker also runs background jobs here."""
     s = station.settings
     config = uvicorn.Config(
@@ -31,6 +32,8 @@ async def serve(station: Station, *, with_worker: bool) -> None:
     tasks = []
     if with_worker:
         tasks.append(asyncio.create_task(station.worker().run(stop), name="worker"))
+    if with_radio:
+        tasks.append(asyncio.create_task(run_radio(station, stop), name="radio"))
     try:
         await server.serve()
     finally:
@@ -78,6 +81,8 @@ def print_banner(settings: Settings, token: str) -> None:
         f"  API            {base}/docs",
         f"  health         {base}/health",
         f"  media library  {base}/api/v1/media   (Authorization: Bearer <token>)",
+        f"  Diaspor.FM     {settings.relay_url}/diaspor-fm.mp3   (VLC, mpv, any player)",
+        f"  guide          {base}/epg.xml",
         f"  admin token    {token}",
         f"  data folder    {settings.data_dir.resolve()}",
         "",
@@ -107,4 +112,4 @@ async def run_demo(settings: Settings) -> None:
     # must be the decoded ones for back-to-back hard starts.
     await station.worker().drain()
     load_demo_schedule(station)
-    await serve(station, with_worker=True)
+    await serve(station, with_worker=True, with_radio=True)

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     cors_origins: list[str] = ["*"]
 
+    # Radio on the built-in relay (embedded mode): where listeners and sources connect.
+    relay_port: int = 8001
+    relay_public_url: str = ""  # default http://host:relay_port
+    source_password: SecretStr | None = None  # default: a new random one at each start
+    radio_bitrate_kbps: int = Field(default=128, ge=32, le=320)
+    hls_segment_s: int = Field(default=6, ge=1, le=30)
+
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
@@ -85,6 +92,10 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def relay_url(self) -> str:
+        return (self.relay_public_url or f"http://{self.host}:{self.relay_port}").rstrip("/")
 
     @property
     def max_upload_bytes(self) -> int:

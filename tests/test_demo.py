@@ -29,6 +29,7 @@ def demo(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     env = env_for(Settings(data_dir=data_dir))
     for k in ("DIASPOR_DATA_DIR", "DIASPOR_DATABASE_URL", "DIASPOR_STORAGE_DIR"):
         env.pop(k)  # as a newcomer runs it: only --data-dir
+    env["DIASPOR_RELAY_PORT"] = str(free_port())
     proc = subprocess.Popen(
         [sys.executable, "-m", "diaspor", "demo", "--port", str(port), "--data-dir", str(data_dir)],
         env=env,
@@ -59,6 +60,21 @@ def demo(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
                 proc.wait()
         if proc.stdout:
             proc.stdout.close()
+
+
+def first_icy_title(url: str) -> str:
+    """Listen like a classic ICY player until the first StreamTitle arrives."""
+    from streamer.icy import IcyReader
+
+    deadline = time.monotonic() + 30
+    with httpx.stream("GET", url, headers={"Icy-MetaData": "1"}, timeout=10) as r:
+        icy = IcyReader(int(r.headers["icy-metaint"]))
+        for chunk in r.iter_raw():
+            titles = icy.feed(chunk).titles
+            if titles:
+                return titles[0]
+            assert time.monotonic() < deadline, "no title within 30 s"
+    raise AssertionError("the stream ended")
 
 
 def wait_until_analysed(client: httpx.Client, n: int) -> list[dict[str, object]]:
@@ -104,6 +120,18 @@ def test_the_demo_station_comes_up_with_a_catalogue_a_newcomer_can_explore(
                 assert dtd.validate(epg), dtd.error_log.filter_from_errors()
             progs = epg.findall("programme")
             assert {p.get("channel") for p in progs} == {"diaspor-fm", "diaspor-tv"}
+            # Diaspor.FM is on air: MP3 and AAC on the relay, HLS audio, with titles.
+            radio = next(ch for ch in channels if ch["slug"] == "diaspor-fm")
+            urls = {st["format"]: st["url"] for st in radio["streams"]}
+            assert set(urls) == {"mp3", "aac", "hls"}
+            title = first_icy_title(urls["mp3"])
+            assert " - " in title and title.split(" - ", 1)[1] in {str(m["title"]) for m in items}
+            for _ in range(60):  # the first segment is written after its 6 seconds
+                hls = c.get(httpx.URL(urls["hls"]).path)
+                if hls.status_code == 200:
+                    break
+                time.sleep(0.5)
+            assert hls.status_code == 200 and "#EXTINF" in hls.text
             tv = [p for p in progs if p.get("channel") == "diaspor-tv"]
             assert len(tv) > 100  # a day of episodes, back to back
             assert all(p.findtext("title") == "Vətən uzaqda deyil" for p in tv[1:])

@@ -29,8 +29,9 @@ MAX_RANGE = timedelta(days=14)
 
 
 def streams_of(svc: Services, ch: Record) -> list[Stream]:
-    """The channel's published streams: those its editors set (more as playout adds them)."""
-    return [Stream(s["url"], s["format"], s.get("bitrate")) for s in ch.data.get("streams") or []]
+    """The channel's streams: those its playout serves now, then those its editors set."""
+    listed = [*svc.on_air.get(ch.data["slug"], []), *(ch.data.get("streams") or [])]
+    return [Stream(s["url"], s["format"], s.get("bitrate")) for s in listed]
 
 
 def channel_info(svc: Services, ch: Record, guide: tuple[GuideBlock, ...] = ()) -> ChannelInfo:
