@@ -23,12 +23,19 @@ SEEK_SLACK_MS = 10_000  # below this, decode from the start and trim: exact for 
 
 
 def decode_args(
-    ffmpeg: str, source: str, start_ms: int, length_ms: int, *, loop: bool
+    ffmpeg: str, source: str, start_ms: int, length_ms: int, *, loop: bool, gapless: bool = False
 ) -> list[str]:
     """Arguments for ffmpeg to write samples [start_ms, start_ms + length_ms) of a file."""
     pre_ms = 0 if start_ms < SEEK_SLACK_MS else start_ms - 2000  # seek near, then trim exactly
     trim_from = (start_ms - pre_ms) * SAMPLES_PER_MS
     trim_to = trim_from + length_ms * SAMPLES_PER_MS
+    # gapless: silences are taken out (a looped filler would otherwise go quiet each turn).
+    quiet = (
+        "silenceremove=start_periods=1:start_threshold=-50dB:stop_periods=-1:"
+        "stop_duration=0.05:stop_threshold=-50dB,"
+        if gapless
+        else ""
+    )
     args = [ffmpeg, "-hide_banner", "-nostdin", "-v", "error"]
     if loop:
         args += ["-stream_loop", "-1"]
@@ -43,7 +50,7 @@ def decode_args(
         "-sn",
         "-dn",
         "-af",
-        f"aresample={RATE},atrim=start_sample={trim_from}:end_sample={trim_to}",
+        f"aresample={RATE},{quiet}atrim=start_sample={trim_from}:end_sample={trim_to}",
         "-ac",
         str(CHANNELS),
         "-ar",
@@ -60,13 +67,21 @@ class ItemReader:
     why nothing could be decoded (missing, corrupt)."""
 
     def __init__(
-        self, ffmpeg: str, source: str | None, start_ms: int, length_ms: int, *, loop: bool = False
+        self,
+        ffmpeg: str,
+        source: str | None,
+        start_ms: int,
+        length_ms: int,
+        *,
+        loop: bool = False,
+        gapless: bool = False,
     ) -> None:
         self.ffmpeg = ffmpeg
         self.source = source
         self.start_ms = start_ms
         self.length = length_ms * SAMPLES_PER_MS
         self.loop = loop
+        self.gapless = gapless
         self.proc: asyncio.subprocess.Process | None = None
         self.read_samples = 0
         self.failure: str | None = None
@@ -88,6 +103,7 @@ class ItemReader:
                 self.start_ms,
                 self.length // SAMPLES_PER_MS,
                 loop=self.loop,
+                gapless=self.gapless,
             ),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,

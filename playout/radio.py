@@ -145,7 +145,12 @@ class RadioEngine:
             if p is None:
                 continue
             r = ItemReader(
-                self.ffmpeg, p.uri, 0, (place.length - skip) // SAMPLES_PER_MS, loop=True
+                self.ffmpeg,
+                p.uri,
+                0,
+                (place.length - skip) // SAMPLES_PER_MS,
+                loop=True,
+                gapless=True,
             )
             await r.open()
             if not r.failure:

@@ -187,3 +187,46 @@ def test_no_silence_longer_than_100_ms_except_where_scheduled(rendered, tools: T
 def test_render_mode_writes_the_whole_hour(rendered) -> None:  # type: ignore[no-untyped-def]
     out, items, engine, freq = rendered  # noqa: RUF059
     assert engine.position == 3600 * 48000
+
+
+def test_a_missing_and_a_corrupt_file_are_replaced_by_filler_without_dead_air(
+    tmp_path: Path,
+    tools: Tools,
+    station_audio,  # type: ignore[no-untyped-def]
+) -> None:
+    cat, playable, _freq = station_audio
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"ID3" + bytes(range(256)) * 64)
+    playable = {**playable, 1: Playable(str(tmp_path / "gone.flac"), -20.0, -3.0),
+                2: Playable(str(broken), -20.0, -3.0)}  # fmt: skip
+    items = [i for i in resolve(CHANNEL, ENTRIES, cat, START, START + timedelta(minutes=8))
+             if i.media_id in (1, 2)]  # fmt: skip
+    assert {i.media_id for i in items} == {1, 2}
+    end = max(i.end_ms for i in items)
+    engine = RadioEngine(
+        ffmpeg=tools.ffmpeg,
+        timeline=lambda a, b: resolve(CHANNEL, ENTRIES, cat, datetime.fromtimestamp(a / 1000, BAKU),
+                                      datetime.fromtimestamp(b / 1000, BAKU)),
+        playable=playable.get, origin_ms=to_ms(START), filler_ids=(9,),
+    )  # fmt: skip
+    out = tmp_path / "out.flac"
+
+    async def go() -> None:
+        sink = Encoder(tools.ffmpeg, [FileOutput(out, "flac")], restart=False)
+        try:
+            await engine.render(end, sink)
+        finally:
+            await sink.close()
+
+    run(go())
+    outcomes = {b.item.media_id: b.outcome for b in engine.boundaries if b.item.media_id in (1, 2)}
+    assert outcomes == {1: "skipped-missing", 2: "skipped-corrupt"}
+    res = subprocess.run(
+        [tools.ffmpeg, "-hide_banner", "-nostats", "-i", str(out), "-af",
+         "silencedetect=noise=-50dB:d=0.1", "-f", "null", "-"], capture_output=True, text=True,
+    )  # fmt: skip
+    slates = [((i.start_ms - to_ms(START)) / 1000, (i.end_ms - to_ms(START)) / 1000)
+              for i in resolve(CHANNEL, ENTRIES, cat, START, START + timedelta(minutes=8))
+              if i.kind == "slate"]  # fmt: skip
+    for s in (float(x) for x in re.findall(r"silence_start: (-?[\d.]+)", res.stderr)):
+        assert any(a - 0.05 <= s <= b for a, b in slates), f"dead air at {s:.3f} s"
