@@ -13,6 +13,7 @@ from functools import lru_cache
 from diaspor.compose import Station
 from media.errors import NotFound
 from media.storage import LocalStorage
+from playout.asrun import AsRunLog
 from playout.onair import title_hook
 from playout.radio import Playable, RadioEngine
 from schedules.plan import to_ms
@@ -97,6 +98,7 @@ async def run_radio(station: Station, stop: asyncio.Event) -> None:
             encoder = Encoder(station.tools.ffmpeg, outputs)
             engine = engine_for(station, slug)
             engine.hooks.append(title_hook(mounts, relay.set_title))
+            engine.hooks.append(AsRunLog(station.db, slug).hook)
             encoders.append(encoder)
             tasks.append(asyncio.create_task(engine.run(SystemClock(), encoder, stop)))
             station.on_air[slug] = streams

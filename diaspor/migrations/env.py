@@ -6,6 +6,7 @@ from alembic import context
 
 import api.tokens  # noqa: F401
 import media.models  # noqa: F401  (registers tables)
+import playout.asrun  # noqa: F401
 import schedules.models  # noqa: F401
 import station.jobs  # noqa: F401
 from station.db import Base, create_db_engine

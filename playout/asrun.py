@@ -1,0 +1,81 @@
+"""The as-run log: what actually aired, item by item. The past is read from here, never
+recomputed from the schedule."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Integer, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from playout.radio import Boundary
+from schedules.plan import from_ms
+from station.db import Base, Database, UtcDateTime
+
+
+class AsRunRow(Base):
+    __tablename__ = "as_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), index=True)
+    planned_start: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    actual_start: Mapped[datetime] = mapped_column(UtcDateTime)
+    planned_ms: Mapped[int] = mapped_column(Integer)  # length on the schedule
+    kind: Mapped[str] = mapped_column(String(16))
+    media_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    entry_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    title: Mapped[str] = mapped_column(String(500), default="")
+    artist: Mapped[str] = mapped_column(String(500), default="")
+    # played | skipped-missing | skipped-corrupt | overridden-by-live | cut-short
+    outcome: Mapped[str] = mapped_column(String(24))
+
+
+@dataclass(frozen=True, slots=True)
+class AsRun:
+    channel: str
+    planned_start: datetime
+    actual_start: datetime
+    planned_ms: int
+    kind: str
+    media_id: int | None
+    entry_id: int | None
+    title: str
+    artist: str
+    outcome: str
+
+
+class AsRunLog:
+    def __init__(self, db: Database, channel: str) -> None:
+        self.db = db
+        self.channel = channel
+
+    def write(self, b: Boundary) -> None:
+        item = b.item
+        outcome = "cut-short" if item.cut and b.outcome == "played" else b.outcome
+        with self.db.session() as s:
+            s.add(AsRunRow(
+                channel=self.channel, planned_start=from_ms(item.start_ms),
+                actual_start=from_ms(b.actual_ms), planned_ms=item.length_ms, kind=item.kind,
+                media_id=item.media_id, entry_id=item.entry_id, title=item.title,
+                artist=item.artist, outcome=outcome,
+            ))  # fmt: skip
+
+    async def hook(self, b: Boundary) -> None:
+        """For the engine: written off the event loop, so the air never waits on a disk."""
+        await asyncio.to_thread(self.write, b)
+
+    def recent(self, limit: int = 20) -> list[AsRun]:
+        q = (
+            select(AsRunRow)
+            .where(AsRunRow.channel == self.channel)
+            .order_by(AsRunRow.actual_start.desc(), AsRunRow.id.desc())
+            .limit(limit)
+        )
+        with self.db.session() as s:
+            return [
+                AsRun(r.channel, r.planned_start, r.actual_start, r.planned_ms, r.kind,
+                      r.media_id, r.entry_id, r.title, r.artist, r.outcome)
+                for r in s.scalars(q)
+            ]  # fmt: skip
