@@ -7,6 +7,7 @@ from typing import Any, Protocol
 from media.binaries import Tools
 from media.library import Library
 from media.storage import Storage
+from playout.nowplaying import NowPlayingHub
 from schedules.service import Schedules
 from station.clock import Clock
 from station.db import Database
@@ -24,6 +25,7 @@ class Services(Protocol):
     library: Library
     schedules: Schedules
     on_air: dict[str, list[dict[str, Any]]]
+    now_playing: NowPlayingHub
 
 
 def public_file_url(settings: Settings, key: str | None) -> str | None:

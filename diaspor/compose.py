@@ -8,6 +8,7 @@ from typing import Any
 from media.binaries import Tools, find_tools
 from media.library import Library, library_handlers
 from media.storage import Storage, build_storage
+from playout.nowplaying import NowPlayingHub
 from schedules.service import Schedules
 from station.clock import Clock, SystemClock
 from station.db import Database
@@ -28,6 +29,7 @@ class Station:
     handlers: dict[str, Handler] = field(default_factory=dict)
     # Streams a running engine publishes, by channel slug: [{url, format, bitrate}].
     on_air: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    now_playing: NowPlayingHub = field(default_factory=NowPlayingHub)
 
     def worker(self) -> Worker:
         return Worker(self.queue, self.handlers, poll_s=self.settings.job_poll_s)

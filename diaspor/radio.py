@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -14,8 +15,9 @@ from diaspor.compose import Station
 from media.errors import NotFound
 from media.storage import LocalStorage
 from playout.asrun import AsRunLog
+from playout.nowplaying import json_bytes, now_playing
 from playout.onair import title_hook
-from playout.radio import Playable, RadioEngine
+from playout.radio import Boundary, Playable, RadioEngine
 from schedules.plan import to_ms
 from station.clock import SystemClock
 from streamer.encoder import Encoder, HlsOutput, Output
@@ -23,6 +25,21 @@ from streamer.outputs import IcecastOutput
 from streamer.relay import Relay
 
 log = logging.getLogger(__name__)
+
+
+def now_playing_hook(
+    station: Station, slug: str, engine: RadioEngine
+) -> Callable[[Boundary], Awaitable[None]]:
+    """At each boundary: publish now-playing in-process and write it as a static file."""
+
+    async def hook(b: Boundary) -> None:
+        event = station.now_playing.publish(now_playing(slug, engine.upcoming(), b.item.start_ms))
+        await asyncio.to_thread(
+            station.storage.put_bytes, f"nowplaying/{slug}.json", json_bytes(event),
+            "application/json",
+        )  # fmt: skip
+
+    return hook
 
 
 def engine_for(station: Station, slug: str) -> RadioEngine:
@@ -99,6 +116,7 @@ async def run_radio(station: Station, stop: asyncio.Event) -> None:
             engine = engine_for(station, slug)
             engine.hooks.append(title_hook(mounts, relay.set_title))
             engine.hooks.append(AsRunLog(station.db, slug).hook)
+            engine.hooks.append(now_playing_hook(station, slug, engine))
             encoders.append(encoder)
             tasks.append(asyncio.create_task(engine.run(SystemClock(), encoder, stop)))
             station.on_air[slug] = streams

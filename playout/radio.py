@@ -219,6 +219,10 @@ class RadioEngine:
         self.position = a + n
         return to_s16(out)
 
+    def upcoming(self) -> list[TimelineItem]:
+        """The items the engine holds, from the one playing on: for now-playing."""
+        return list(self._items)
+
     async def close(self) -> None:
         for slot in self._slots.values():
             await slot.reader.close()

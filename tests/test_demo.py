@@ -126,6 +126,19 @@ def test_the_demo_station_comes_up_with_a_catalogue_a_newcomer_can_explore(
             assert set(urls) == {"mp3", "aac", "hls"}
             title = first_icy_title(urls["mp3"])
             assert " - " in title and title.split(" - ", 1)[1] in {str(m["title"]) for m in items}
+            # Now playing: JSON, the first Server-Sent Event, and the static file for CDNs.
+            np = c.get("/api/v1/channels/diaspor-fm/now-playing").json()
+            assert np["current"]["title"] and np["next"]
+            with c.stream("GET", "/api/v1/channels/diaspor-fm/now-playing/events") as events:
+                assert events.headers["content-type"].startswith("text/event-stream")
+                lines = []
+                for line in events.iter_lines():
+                    lines.append(line)
+                    if line.startswith("data:"):
+                        break
+            assert lines[1] == "event: now-playing"
+            static = c.get("/files/nowplaying/diaspor-fm.json")
+            assert static.status_code == 200 and static.json()["channel"] == "diaspor-fm"
             for _ in range(60):  # the first segment is written after its 6 seconds
                 hls = c.get(httpx.URL(urls["hls"]).path)
                 if hls.status_code == 200:

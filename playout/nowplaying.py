@@ -1,0 +1,107 @@
+"""Now playing: what is on air and what comes next, made from the timeline at a boundary,
+handed to subscribers in this process and written as a static JSON file for CDNs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from schedules.plan import TimelineItem, from_ms
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    title: str
+    artist: str
+    kind: str
+    media_id: int | None
+    programme_id: int | None
+    started_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NowPlaying:
+    channel: str
+    current: Track | None
+    next: tuple[Track, ...] = ()
+    live: bool = False
+    presenter: str | None = None
+    seq: int = 0  # increases with every change: the SSE event id
+
+    def to_json(self) -> dict[str, Any]:
+        def track(t: Track | None) -> dict[str, Any] | None:
+            if t is None:
+                return None
+            d = asdict(t)
+            d["started_at"] = t.started_at.isoformat()
+            d["ends_at"] = t.ends_at.isoformat()
+            return d
+
+        return {
+            "channel": self.channel,
+            "current": track(self.current),
+            "next": [track(t) for t in self.next],
+            "live": self.live,
+            "presenter": self.presenter,
+            "seq": self.seq,
+        }
+
+
+def track_of(item: TimelineItem) -> Track:
+    return Track(item.title, item.artist, item.kind, item.media_id, item.programme_id,
+                 from_ms(item.start_ms), from_ms(item.end_ms))  # fmt: skip
+
+
+def now_playing(channel: str, items: Sequence[TimelineItem], now_ms: int, *, upcoming: int = 3,
+                seq: int = 0) -> NowPlaying:  # fmt: skip
+    """The item on air at now_ms and the few after it (slates are not worth announcing)."""
+    current = next((i for i in items if i.start_ms <= now_ms < i.end_ms), None)
+    later = [i for i in items if i.start_ms > now_ms and i.kind != "slate"][:upcoming]
+    return NowPlaying(
+        channel,
+        track_of(current) if current and current.kind != "slate" else None,
+        tuple(track_of(i) for i in later),
+        seq=seq,
+    )
+
+
+@dataclass
+class NowPlayingHub:
+    """The latest now-playing per channel, and subscribers waiting for the next one. A slow
+    subscriber's queue holds only the newest event: it never holds up the others."""
+
+    latest: dict[str, NowPlaying] = field(default_factory=dict)
+    _subscribers: dict[str, set[asyncio.Queue[NowPlaying]]] = field(default_factory=dict)
+
+    def publish(self, event: NowPlaying) -> NowPlaying:
+        prev = self.latest.get(event.channel)
+        seq = (prev.seq if prev else 0) + 1
+        event = NowPlaying(
+            event.channel, event.current, event.next, event.live, event.presenter, seq
+        )
+        self.latest[event.channel] = event
+        for q in self._subscribers.get(event.channel, set()):
+            if q.full():
+                q.get_nowait()
+            q.put_nowait(event)
+        return event
+
+    def subscribe(self, channel: str) -> asyncio.Queue[NowPlaying]:
+        q: asyncio.Queue[NowPlaying] = asyncio.Queue(maxsize=1)
+        self._subscribers.setdefault(channel, set()).add(q)
+        return q
+
+    def unsubscribe(self, channel: str, q: asyncio.Queue[NowPlaying]) -> None:
+        self._subscribers.get(channel, set()).discard(q)
+
+
+def json_bytes(event: NowPlaying) -> bytes:
+    return json.dumps(event.to_json(), ensure_ascii=False).encode()
