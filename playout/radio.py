@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from playout.decoder import ItemReader
 from playout.loudness import gain_db, linear
-from playout.mixer import RATE, SAMPLES_PER_MS, Placement, mix_into, silence, to_s16
+from playout.mixer import RATE, SAMPLES_PER_MS, Block, Placement, mix_into, silence, to_s16
 from schedules.plan import TimelineItem, to_ms
 from station.clock import Clock
 
@@ -80,6 +82,10 @@ class RadioEngine:
     hooks: list[BoundaryHook] = field(default_factory=list)
     boundaries: list[Boundary] = field(default_factory=list)
     position: int = 0  # samples written so far
+    dead_air_ms: int = 5000  # this long below dead_air_dbfs is reported as dead air
+    dead_air_dbfs: float = -60.0
+    dead_air: list[tuple[int, int]] = field(default_factory=list)  # (start, end) samples
+    _quiet_from: int | None = None
     _items: list[TimelineItem] = field(default_factory=list)
     _fetched_to: int = 0
     _slots: dict[tuple[int, int | None], _Slot] = field(default_factory=dict)
@@ -217,7 +223,30 @@ class RadioEngine:
             i for i in self._items if self._sample(i.end_ms) + i.crossfade_ms * SAMPLES_PER_MS > a
         ]
         self.position = a + n
+        self._watch_silence(out, a, n)
         return to_s16(out)
+
+    def _watch_silence(self, out: Block, a: int, n: int) -> None:
+        """Dead air: the output quieter than dead_air_dbfs for dead_air_ms is logged once,
+        with when it began; it ends when sound returns."""
+        peak = float(np.max(np.abs(out))) if n else 0.0
+        quiet = peak < 10 ** (self.dead_air_dbfs / 20)
+        if quiet and self._quiet_from is None:
+            self._quiet_from = a
+        elif not quiet and self._quiet_from is not None:
+            if a - self._quiet_from >= self.dead_air_ms * SAMPLES_PER_MS:
+                self.dead_air.append((self._quiet_from, a))
+                log.error("dead air ended", extra={"seconds": (a - self._quiet_from) / RATE})
+            self._quiet_from = None
+        if (
+            quiet
+            and self._quiet_from is not None
+            and self._quiet_from + self.dead_air_ms * SAMPLES_PER_MS in range(a, a + n)
+        ):
+            log.error(
+                "dead air: the station has been silent",
+                extra={"since_ms": self._ms(self._quiet_from), "seconds": self.dead_air_ms / 1000},
+            )
 
     def upcoming(self) -> list[TimelineItem]:
         """The items the engine holds, from the one playing on: for now-playing."""

@@ -450,12 +450,19 @@ class _Day:
         return KIND_PROGRAMME if occ.entry.target == "programme" else m.kind
 
     def fill_exact(self, until_ms: int, occ: Occurrence | None) -> None:
-        """Fill [cursor, until) exactly: filler items that fit, then a slate for the rest."""
+        """Fill [cursor, until) exactly: filler items that fit whole, then one filler cut to
+        the remainder (with a fade: beds are made to be cut), and a slate only when the
+        channel has no filler at all (or the remainder is a blip)."""
         while self.filler is not None and until_ms - self.cursor >= MIN_ITEM_MS:
-            m = self.filler.fit(self.cursor, until_ms - self.cursor)
-            if m is None:
-                break
-            self.place(m, "filler", m.play_ms, occ)
+            remaining = until_ms - self.cursor
+            m = self.filler.fit(self.cursor, remaining)
+            if m is not None:
+                self.place(m, "filler", m.play_ms, occ)
+                continue
+            m = self.filler.next(self.cursor)
+            if m is not None:
+                self.place(m, "filler", remaining, occ, cut=True)
+            break
         if until_ms > self.cursor:
             self.slate(until_ms, occ)
 

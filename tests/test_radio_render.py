@@ -187,6 +187,7 @@ def test_no_silence_longer_than_100_ms_except_where_scheduled(rendered, tools: T
 def test_render_mode_writes_the_whole_hour(rendered) -> None:  # type: ignore[no-untyped-def]
     out, items, engine, freq = rendered  # noqa: RUF059
     assert engine.position == 3600 * 48000
+    assert engine.dead_air == []
 
 
 def test_a_missing_and_a_corrupt_file_are_replaced_by_filler_without_dead_air(
@@ -230,3 +231,28 @@ def test_a_missing_and_a_corrupt_file_are_replaced_by_filler_without_dead_air(
               if i.kind == "slate"]  # fmt: skip
     for s in (float(x) for x in re.findall(r"silence_start: (-?[\d.]+)", res.stderr)):
         assert any(a - 0.05 <= s <= b for a, b in slates), f"dead air at {s:.3f} s"
+
+
+def test_silence_on_air_longer_than_the_threshold_is_reported_as_dead_air(
+    tools: Tools,
+    station_audio,  # type: ignore[no-untyped-def]
+) -> None:
+    cat, playable, _ = station_audio
+    bare = ChannelSpec(2, "bare", "radio")  # no filler, no slate media: gaps are silence
+    entries = [EntrySpec(1, "media", 1, datetime(2026, 11, 29, 19, 0, 8))]
+    engine = RadioEngine(
+        ffmpeg=tools.ffmpeg,
+        timeline=lambda a, b: resolve(bare, entries, cat, datetime.fromtimestamp(a / 1000, BAKU),
+                                      datetime.fromtimestamp(b / 1000, BAKU)),
+        playable=playable.get, origin_ms=to_ms(START),
+    )  # fmt: skip
+
+    class Null:
+        async def write(self, data: bytes) -> None:
+            pass
+
+        async def close(self) -> None:
+            pass
+
+    run(engine.render(to_ms(START) + 20_000, Null()))
+    assert engine.dead_air == [(0, 8 * 48000)]  # the 8 s before the song, and nothing else
