@@ -121,3 +121,75 @@ def channel_zone():  # type: ignore[no-untyped-def]
     from zoneinfo import ZoneInfo
 
     return ZoneInfo("Asia/Baku")
+
+
+def test_a_killed_encoder_is_restarted_and_listeners_stay_on_the_relay(
+    tmp_path: Path, tools: Tools
+) -> None:
+    f = tone(tools.ffmpeg, tmp_path / "x.mp3", seconds=30, volume=0.4,
+             tags={"title": "Bayatı-Şiraz", "artist": "Qədir Rüstəmov"})  # fmt: skip
+    a = run(analyse(tools, f, has_audio=True, probed_ms=None))
+    cat = Catalogue(media={1: MediaRef(1, "music", "Bayatı-Şiraz", "Qədir Rüstəmov",
+                                       a.duration_ms, a.cue_in_ms, a.cue_out_ms)},
+                    playlists={1: PlaylistSpec(1, "M", (1,))})  # fmt: skip
+    channel = ChannelSpec(1, "diaspor-fm", "radio")
+    now = datetime.now(UTC).replace(microsecond=0)
+    entry = EntrySpec(1, "playlist", 1, now.astimezone(channel_zone()).replace(tzinfo=None),
+                      duration_ms=600_000)  # fmt: skip
+
+    async def go() -> tuple[int, int, float, int]:
+        relay = Relay("127.0.0.1", 0, source_password="hackme", admin_password="admin")
+        await relay.start()
+        enc = Encoder(tools.ffmpeg, [IcecastOutput("/x.mp3", "hackme", port=relay.port)])
+        engine = RadioEngine(
+            ffmpeg=tools.ffmpeg,
+            timeline=lambda a, b: resolve(channel, [entry], cat,
+                                          datetime.fromtimestamp(a / 1000, UTC),
+                                          datetime.fromtimestamp(b / 1000, UTC)),
+            playable={1: Playable(str(f), a.loudness_lufs, a.true_peak_dbtp)}.get,
+            origin_ms=to_ms(now),
+        )  # fmt: skip
+        stop = asyncio.Event()
+        air = asyncio.create_task(engine.run(SystemClock(), enc, stop))
+        try:
+            for _ in range(100):
+                if relay.stats():
+                    break
+                await asyncio.sleep(0.1)
+            reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
+            writer.write(b"GET /x.mp3 HTTP/1.0\r\n\r\n")
+            await reader.readuntil(b"\r\n\r\n")
+            loop = asyncio.get_running_loop()
+            got_before = got_after = 0
+            killed_at = loop.time() + 2
+            end = killed_at + 6
+            killed = False
+            longest_gap = 0.0
+            last = loop.time()
+            while loop.time() < end:
+                data = await asyncio.wait_for(reader.read(65536), timeout=5)
+                assert data, "the relay closed the listener"
+                t = loop.time()
+                if killed:
+                    got_after += len(data)
+                    longest_gap = max(longest_gap, t - last)
+                else:
+                    got_before += len(data)
+                last = t
+                if not killed and t >= killed_at:
+                    assert enc.proc is not None
+                    enc.proc.kill()  # the encoder crashes
+                    killed = True
+            writer.close()
+            await writer.wait_closed()
+        finally:
+            stop.set()
+            await air
+            await enc.close()
+            await relay.stop()
+        return got_before, got_after, longest_gap, enc.restarts
+
+    before, after, gap, restarts = run(go())
+    assert restarts == 1
+    assert before > 0 and after > 3 * 16_000  # audio flows again after the restart
+    assert gap < 2.0  # back within two seconds, and the listener never left
