@@ -1,0 +1,1557 @@
+"""Radio benchmark: the station chain on air beside Liquidsoap, render speed, relay capacity.
+
+    .venv/bin/python bench/radio.py [--minutes 3] [--listeners 1000] [--relay-seconds 30]
+                                    [--skip-relay] [--skip-liquidsoap] [--keep]
+
+Ten MP3 tones (30-60 s, loud and quiet on purpose) are made with ffmpeg and analysed once
+(EBU R128, true peak), as ingest does. Then, in one run:
+
+Part 1, on air in real time for --minutes. Our engine (`RadioEngine.run` on the system
+clock, 3 s crossfades, loudness gain, ICY titles through the admin API) feeds one `Encoder`
+with MP3 128k + AAC 128k mounts on a built-in relay and HLS to a temporary folder. The chain
+runs in a child process of this script; its CPU is the `getrusage` delta of that process
+(RUSAGE_SELF: the Python engine) plus its reaped children (RUSAGE_CHILDREN: decoders and the
+encoder), from just before the engine starts to after everything has exited, so interpreter
+start-up and imports are shown apart. Beside it, Liquidsoap runs the project's own script
+(`streamer.liquidsoap.render_script`: request.queue, per-request amplify, 3 s crossfade)
+with the same files pushed as annotated requests, to MP3 128k + AAC 128k mounts on the same
+relay, at 48 kHz like ours; its CPU is its rusage once reaped, minus what it used until its
+server answered. The floor is one ffmpeg encoding the mixer's own line (rendered to a WAV
+beforehand, read with -re) to the same two mounts, and once more with HLS added, since our
+chain writes HLS as well. The relay is a separate process in every case, so no figure
+includes the fan-out. A listener in this process follows every mount to check that ~128
+kbit/s really arrived.
+
+Part 2, render mode: `RadioEngine.render` of an hour of the same playlist into a null sink
+(the mixer alone) and into the `Encoder` with MP3 + AAC file outputs; Liquidsoap renders the
+same hour with a clock that does not sync to real time (`clock.assign_new(sync="none")`),
+start-up taken off by subtracting a one-track run; ffmpeg encodes the same line (looped to an
+hour) to both formats as the floor.
+
+Part 3, relay capacity: one 128 kbit/s MP3 source (ffmpeg -re) into our relay, N listeners
+(asyncio clients in another process, every second one asking for ICY metadata) held for
+--relay-seconds; then the same against icecast2 started as `nobody` from a copy of
+deploy/icecast.xml. A listener is "behind" when it received under 90 % of the median
+listener's bytes in the window; "dropped" when its connection ended before the window did.
+Server CPU is read from /proc over the window.
+
+Only 127.0.0.1 is used. Every process this script starts is stopped and reaped, and the
+temporary folder removed (unless --keep). This is a bench: it exits 0 whatever the figures
+are (1 only if a part could not run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import pwd
+import re
+import resource
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.table import Table
+
+from media.analysis import analyse
+from media.binaries import find_tools
+from media.errors import ToolMissing
+from playout.loudness import gain_db
+from playout.radio import Playable, RadioEngine, WavSink
+from schedules.plan import (
+    Catalogue,
+    ChannelSpec,
+    EntrySpec,
+    MediaRef,
+    PlaylistSpec,
+    TimelineItem,
+    to_ms,
+)
+from schedules.timeline import resolve
+from streamer.encoder import Encoder, FileOutput, HlsOutput, Output, encoder_args
+from streamer.liquidsoap import amplify_db, annotate, liq_string
+from streamer.outputs import IcecastOutput
+
+REPO = Path(__file__).resolve().parents[1]
+ICECAST_XML = REPO / "deploy" / "icecast.xml"
+ICECAST_SHARE = Path("/usr/share/icecast2")
+BAKU = ZoneInfo("Asia/Baku")
+RENDER_START = datetime(2026, 12, 1, 19, 0, tzinfo=BAKU)
+RATE = 48_000
+CROSSFADE_MS = 3000
+CHANNEL = ChannelSpec(1, "diaspor-fm", "radio", crossfade_ms=CROSSFADE_MS)
+SOURCE_PASSWORD = "diaspor-bench-source"
+ADMIN_PASSWORD = "diaspor-bench-admin"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MIB = 1024  # KiB per MiB
+
+# Design figures (DESIGN.md, "Numbers this design is built to reach"), measured on a 2-core
+# machine like ours; shown where this run does not measure the same thing itself.
+REF_LS_CPU_PER_MIN = 3.6
+REF_FLOOR_CPU_PER_MIN = 3.2
+REF_LS_RSS_MB = 240
+REF_LS_RENDER_X = 21
+REF_FFMPEG_RENDER_X = 28
+TARGET_MIXER_X = 200
+REF_ICECAST_PCT_PER_1000 = 7.0
+
+# (title, artist, seconds, frequency, volume): loud and quiet on purpose, distinct pitches.
+TRACKS = [
+    ("Sarı gəlin", "Rəşid Behbudov", 34, 220, 0.9),
+    ("Ayrılıq", "Zeynəb Xanlarova", 41, 330, 0.05),
+    ("Qarabağ şikəstəsi", "Xan Şuşinski", 52, 392, 0.3),
+    ("Azərbaycan", "Müslüm Maqomayev", 30, 440, 0.6),
+    ("Bakı gecələri", "Flora Kərimova", 58, 523, 0.12),
+    ("Çahargah", "Alim Qasımov", 45, 587, 0.45),
+    ("Ölkəm", "Şövkət Ələkbərova", 37, 659, 0.8),
+    ("Laçın", "Yaqub Məmmədov", 60, 698, 0.08),
+    ("Gözəl yar", "Nərmin Kərimbəyova", 48, 784, 0.25),
+    ("Vətən uzaqda deyil", "Aygün Kazımova", 55, 880, 0.5),
+]
+
+# Not a terminal (piped, CI): a fixed width, so the table is not squeezed into 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+
+# --- small helpers (any process) ------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def proc_cpu_s(pid: int) -> float | None:
+    """user + system CPU seconds of a live process (or an unreaped zombie), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_status_kib(pid: int, key: str) -> int | None:
+    """A `kB` line of /proc/PID/status (VmRSS, VmHWM); None if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def proc_pss_kib(pid: int) -> int | None:
+    """Proportional set size: resident memory with shared pages split between their users,
+    so a sum over processes that share libraries (ffmpeg's) counts them once."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def tree_memory_kib() -> tuple[int, int]:
+    """(RSS, PSS) of this process plus its direct children (decoders, encoder), summed."""
+    me = os.getpid()
+    try:
+        with open(f"/proc/{me}/task/{me}/children", encoding="ascii") as fh:
+            pids = [me, *(int(k) for k in fh.read().split())]
+    except OSError:
+        pids = [me]
+    rss = sum(proc_status_kib(p, "VmRSS") or 0 for p in pids)
+    pss = sum(proc_pss_kib(p) or 0 for p in pids)
+    return rss, pss
+
+
+def rusage_cpu(ru: resource.struct_rusage) -> float:
+    return float(ru.ru_utime + ru.ru_stime)
+
+
+def raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def mount_listeners(port: int, mount: str) -> int | None:
+    """The listener count a server's /status-json.xsl gives for a mount (icecast2 or ours)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status-json.xsl", timeout=5) as r:
+            stats = json.loads(r.read().decode("utf-8", "replace"))["icestats"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    sources = stats.get("source", [])
+    for s in sources if isinstance(sources, list) else [sources]:
+        if str(s.get("listenurl", "")).endswith(mount):
+            return int(s.get("listeners", 0))
+    return None
+
+
+# --- the station: tracks, timeline, engine (shared by the roles) ----------------------------
+
+
+def catalogue(tracks: list[dict[str, Any]]) -> tuple[Catalogue, dict[int, Playable]]:
+    media = {
+        t["id"]: MediaRef(t["id"], "music", t["title"], t["artist"], t["duration_ms"],
+                          t["cue_in_ms"], t["cue_out_ms"])
+        for t in tracks
+    }  # fmt: skip
+    playable = {t["id"]: Playable(t["path"], t["lufs"], t["peak"]) for t in tracks}
+    cat = Catalogue(media=media, playlists={1: PlaylistSpec(1, "Musiqi", tuple(sorted(media)))})
+    return cat, playable
+
+
+def playlist_entry(start: datetime, seconds: float) -> EntrySpec:
+    local = start.astimezone(BAKU).replace(tzinfo=None)
+    return EntrySpec(1, "playlist", 1, local, duration_ms=round(seconds * 1000), hard=True)
+
+
+def timeline_of(cat: Catalogue, entry: EntrySpec) -> Callable[[int, int], list[TimelineItem]]:
+    def timeline(a: int, b: int) -> list[TimelineItem]:
+        return resolve(CHANNEL, [entry], cat, datetime.fromtimestamp(a / 1000, UTC),
+                       datetime.fromtimestamp(b / 1000, UTC))  # fmt: skip
+
+    return timeline
+
+
+def build_engine(
+    tracks: list[dict[str, Any]], ffmpeg: str, start: datetime, seconds: float
+) -> RadioEngine:
+    cat, playable = catalogue(tracks)
+    return RadioEngine(
+        ffmpeg=ffmpeg,
+        timeline=timeline_of(cat, playlist_entry(start, seconds)),
+        playable=playable.get,
+        origin_ms=to_ms(start),
+    )
+
+
+def play_order(tracks: list[dict[str, Any]], start: datetime, seconds: float) -> list[int]:
+    """The media ids our timeline plays over `seconds`, in order: what Liquidsoap is given."""
+    cat, _ = catalogue(tracks)
+    end = start + timedelta(seconds=seconds)
+    items = resolve(CHANNEL, [playlist_entry(start, seconds)], cat, start, end)
+    return [i.media_id for i in items if i.media_id is not None]
+
+
+def track_gain_db(t: dict[str, Any]) -> float:
+    return gain_db(t["lufs"], t["peak"])
+
+
+class NullSink:
+    """Takes the PCM and forgets it: the mixer alone."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    async def write(self, data: bytes) -> None:
+        self.bytes += len(data)
+
+    async def close(self) -> None:
+        return None
+
+
+# --- child roles: each runs in its own process, started by this script -----------------------
+
+
+def _write_result(cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    Path(cfg["result"]).write_text(json.dumps(result), encoding="utf-8")
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def role_relay(cfg: dict[str, Any]) -> None:
+    """Our relay alone in a process, until SIGTERM; prints its port as a JSON line."""
+    from streamer.relay import Relay
+
+    raise_nofile()
+    relay = Relay("127.0.0.1", 0, source_password=cfg["source_password"],
+                  admin_user=cfg.get("admin_user", "admin"),
+                  admin_password=cfg["admin_password"], source_grace=1.0)  # fmt: skip
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    await relay.start()
+    try:
+        print(json.dumps({"port": relay.port}), flush=True)
+        await asyncio.wait_for(stop.wait(), timeout=cfg.get("max_seconds", 7200))
+    except TimeoutError:
+        pass
+    finally:
+        await relay.stop()
+
+
+async def role_chain(cfg: dict[str, Any]) -> None:
+    """Our station chain on air: engine -> encoder -> MP3 + AAC on the relay, and HLS."""
+    import httpx
+
+    from playout.onair import title_hook
+    from station.clock import SystemClock
+    from streamer.icecast_admin import update_title
+
+    seconds = float(cfg["seconds"])
+    port = int(cfg["relay_port"])
+    ffmpeg = cfg["ffmpeg"]
+    mounts = ["/ours.mp3", "/ours.aac"]
+    outputs: list[Output] = [
+        IcecastOutput(mounts[0], SOURCE_PASSWORD, port=port, codec="mp3", name="Diaspor.FM"),
+        IcecastOutput(mounts[1], SOURCE_PASSWORD, port=port, codec="aac", name="Diaspor.FM"),
+        HlsOutput(Path(cfg["hls_dir"])),
+    ]
+    start = datetime.now(UTC).replace(microsecond=0)
+    engine = build_engine(cfg["tracks"], ffmpeg, start, seconds + 120)
+    encoder = Encoder(ffmpeg, outputs)
+    client = httpx.AsyncClient(timeout=5)
+    base = f"http://127.0.0.1:{port}"
+
+    async def set_title(mount: str, title: str) -> None:
+        await update_title(base, mount, title, "source", SOURCE_PASSWORD, client=client)
+
+    engine.hooks.append(title_hook(mounts, set_title))
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    peak_rss = peak_pss = 0
+
+    async def sample_rss() -> None:
+        nonlocal peak_rss, peak_pss
+        while not stop.is_set():
+            rss, pss = tree_memory_kib()
+            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 2.0)
+
+    self0 = resource.getrusage(resource.RUSAGE_SELF)
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    air = asyncio.create_task(engine.run(SystemClock(), encoder, stop))
+    sampler = asyncio.create_task(sample_rss())
+    enc_cpu = enc_hwm = None
+    try:
+        done, _ = await asyncio.wait({air}, timeout=seconds)
+        if done:
+            air.result()  # the engine stopped by itself: say why
+    finally:
+        stop.set()
+        await asyncio.gather(air, return_exceptions=True)
+        await sampler
+        on_air_s = time.monotonic() - t0
+        if encoder.proc is not None:
+            enc_cpu = proc_cpu_s(encoder.proc.pid)
+            enc_hwm = proc_status_kib(encoder.proc.pid, "VmHWM")
+        await encoder.close()
+        await client.aclose()
+    self1 = resource.getrusage(resource.RUSAGE_SELF)
+    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    hls = Path(cfg["hls_dir"])
+    _write_result(cfg, {
+        "audio_s": engine.position / RATE,
+        "on_air_s": on_air_s,
+        "cpu_self": rusage_cpu(self1) - rusage_cpu(self0),
+        "cpu_children": rusage_cpu(kids1) - rusage_cpu(kids0),
+        "cpu_encoder": enc_cpu,
+        "rss_self_kib": self1.ru_maxrss,
+        "rss_encoder_kib": enc_hwm,
+        "rss_children_max_kib": kids1.ru_maxrss,
+        "rss_tree_peak_kib": peak_rss,
+        "pss_tree_peak_kib": peak_pss,
+        "items": len(engine.boundaries),
+        "outcomes": dict(Counter(b.outcome for b in engine.boundaries)),
+        "dropped_bytes": encoder.dropped_bytes,
+        "restarts": encoder.restarts,
+        "hls_segments": len(list(hls.glob("seg-*.ts"))),
+        "hls_playlist": (hls / "index.m3u8").exists(),
+    })  # fmt: skip
+
+
+async def role_render(cfg: dict[str, Any]) -> None:
+    """Render mode: the engine from RENDER_START for `seconds`, into one sink."""
+    seconds = float(cfg["seconds"])
+    ffmpeg = cfg["ffmpeg"]
+    engine = build_engine(cfg["tracks"], ffmpeg, RENDER_START, seconds)
+    kind = cfg["sink"]
+    sink: NullSink | WavSink | Encoder
+    if kind == "null":
+        sink = NullSink()
+    elif kind == "wav":
+        sink = WavSink(Path(cfg["wav"]))
+    else:
+        sink = Encoder(ffmpeg, [FileOutput(Path(cfg["mp3"]), "libmp3lame"),
+                                FileOutput(Path(cfg["aac"]), "aac")], restart=False)  # fmt: skip
+    self0 = resource.getrusage(resource.RUSAGE_SELF)
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    try:
+        await engine.render(to_ms(RENDER_START) + round(seconds * 1000), sink)
+    finally:
+        await sink.close()
+    wall = time.perf_counter() - t0
+    self1 = resource.getrusage(resource.RUSAGE_SELF)
+    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _write_result(cfg, {
+        "wall_s": wall,
+        "audio_s": engine.position / RATE,
+        "cpu_self": rusage_cpu(self1) - rusage_cpu(self0),
+        "cpu_children": rusage_cpu(kids1) - rusage_cpu(kids0),
+        "rss_self_kib": self1.ru_maxrss,
+        "items": len(engine.boundaries),
+        "outcomes": dict(Counter(b.outcome for b in engine.boundaries)),
+    })  # fmt: skip
+
+
+async def role_liquidsoap(cfg: dict[str, Any]) -> None:
+    """Liquidsoap on air with the project's script; its CPU is read once it is reaped.
+
+    This process starts nothing else, so RUSAGE_CHILDREN after the stop is Liquidsoap's own.
+    """
+    from streamer.liquidsoap import LiquidsoapConfig, LiquidsoapProcess
+    from streamer.outputs import IcecastOutput as Mount
+
+    seconds = float(cfg["seconds"])
+    port = int(cfg["relay_port"])
+    tracks = {t["id"]: t for t in cfg["tracks"]}
+    outputs = (
+        Mount("/ls.mp3", SOURCE_PASSWORD, port=port, codec="mp3", name="Diaspor.FM"),
+        Mount("/ls.aac", SOURCE_PASSWORD, port=port, codec="aac", name="Diaspor.FM"),
+    )
+    lcfg = LiquidsoapConfig(outputs=outputs, port=free_port(), crossfade_seconds=3.0,
+                            samplerate=RATE, allow_root=os.geteuid() == 0)  # fmt: skip
+    lq = LiquidsoapProcess(lcfg, binary=cfg["liquidsoap"],
+                           script_path=Path(cfg["dir"]) / "radio.liq")  # fmt: skip
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    await lq.start()
+    pid = lq.pid
+    assert pid is not None
+    cpu_ready = proc_cpu_s(pid) or 0.0
+    t_ready = time.monotonic()
+    tracks_started = 0
+    peak_rss = peak_pss = 0
+    try:
+        for mid in cfg["order"]:
+            t = tracks[mid]
+            uri = annotate(t["path"], title=t["title"], artist=t["artist"],
+                           liq_amplify=amplify_db(track_gain_db(t)))  # fmt: skip
+            await lq.client.push("schedule", uri)
+        deadline = t_ready + seconds
+        while not stop.is_set() and lq.returncode is None and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(2.0, max(0.0, deadline - time.monotonic())))
+            while not lq.tracks.empty():
+                lq.tracks.get_nowait()
+                tracks_started += 1
+            peak_rss = max(peak_rss, proc_status_kib(pid, "VmRSS") or 0)
+            peak_pss = max(peak_pss, proc_pss_kib(pid) or 0)
+        on_air_s = time.monotonic() - t_ready
+        died = lq.returncode
+    finally:
+        returncode = await lq.stop()
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _write_result(cfg, {
+        "cpu_total": rusage_cpu(kids),
+        "cpu_ready": cpu_ready,
+        "on_air_s": on_air_s,
+        "rss_kib": kids.ru_maxrss,
+        "rss_sampled_kib": peak_rss,
+        "pss_sampled_kib": peak_pss,
+        "tracks": tracks_started,
+        "pushed": len(cfg["order"]),
+        "died": died,
+        "returncode": returncode,
+        "tail": lq.recent_output()[-5:],
+    })  # fmt: skip
+
+
+class _Client(asyncio.Protocol):
+    """One listener: sends its request, then only counts bytes."""
+
+    def __init__(self, request: bytes, head: asyncio.Future[bool]) -> None:
+        self.request = request
+        self.head = head
+        self.buf = bytearray()
+        self.in_body = False
+        self.ok = False
+        self.closed = False
+        self.bytes = 0
+        self.transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        if self.in_body:
+            self.bytes += len(data)
+            return
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buf) > 16384:
+                self._answer(False)
+            return
+        self.ok = b" 200" in bytes(self.buf[: self.buf.find(b"\r\n")])
+        self.bytes = len(self.buf) - end - 4
+        self.in_body = True
+        self.buf = bytearray()
+        self._answer(self.ok)
+
+    def _answer(self, ok: bool) -> None:
+        if not self.head.done():
+            self.head.set_result(ok)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._answer(False)
+
+
+async def role_listeners(cfg: dict[str, Any]) -> None:
+    """N listeners on one mount. Prints {"ready"} once connected, then waits for "mark" and
+    "end" lines on stdin, counting each listener's bytes between the two."""
+    raise_nofile()
+    loop = asyncio.get_running_loop()
+    n, port, mount = int(cfg["n"]), int(cfg["port"]), cfg["mount"]
+    batch, budget = 50, float(cfg.get("connect_budget", 120))
+    clients: list[_Client] = []
+
+    async def connect(i: int) -> None:
+        icy = "Icy-MetaData: 1\r\n" if i % 2 else ""
+        request = f"GET {mount} HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: bench/{i}\r\n{icy}\r\n"
+        client = _Client(request.encode(), loop.create_future())
+        clients.append(client)
+        try:
+            async with asyncio.timeout(15):
+                await loop.create_connection(lambda: client, "127.0.0.1", port)
+                await client.head
+        except (OSError, TimeoutError):
+            client.ok = False
+            if client.transport is not None:
+                client.transport.abort()
+
+    t0 = loop.time()
+    for first in range(0, n, batch):
+        if loop.time() - t0 > budget:
+            break
+        await asyncio.gather(*(connect(i) for i in range(first, min(n, first + batch))))
+        await asyncio.sleep(0.01)
+    connect_s = loop.time() - t0
+    ok = [c for c in clients if c.ok and not c.closed]
+    print(json.dumps({"ready": len(ok), "connect_s": connect_s}), flush=True)
+
+    async def line() -> str:
+        try:
+            text: str = await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.readline), 600)
+        except TimeoutError:
+            return ""
+        return text.strip()
+
+    await line()  # "mark"
+    at_mark = [c for c in clients if c.ok and not c.closed]
+    before = [c.bytes for c in at_mark]
+    ru0, m0 = resource.getrusage(resource.RUSAGE_SELF), loop.time()
+    await line()  # "end"
+    window = loop.time() - m0
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    got = [c.bytes - b for c, b in zip(at_mark, before, strict=True)]
+    open_got = [g for c, g in zip(at_mark, got, strict=True) if not c.closed]
+    median = statistics.median(open_got) if open_got else 0.0
+    behind = sum(1 for g in open_got if g < 0.9 * median)
+    result = {
+        "asked": n,
+        "connected": len(ok),
+        "failed": n - len(ok),
+        "connect_s": connect_s,
+        "at_mark": len(at_mark),
+        "held": len(open_got),
+        "dropped": len(at_mark) - len(open_got),
+        "behind": behind,
+        "window_s": window,
+        "min_kbps": (min(open_got) * 8 / 1000 / window) if open_got else 0.0,
+        "median_kbps": median * 8 / 1000 / window if window else 0.0,
+        "cpu_s": rusage_cpu(ru1) - rusage_cpu(ru0),
+    }
+    print(json.dumps(result), flush=True)
+    for c in clients:
+        if c.transport is not None:
+            c.transport.abort()
+    await asyncio.sleep(0.1)
+
+
+ROLES = {
+    "_relay": role_relay,
+    "_chain": role_chain,
+    "_render": role_render,
+    "_liquidsoap": role_liquidsoap,
+    "_listeners": role_listeners,
+}
+
+
+# --- the parent: starting, timing and reaping children ---------------------------------------
+
+
+@dataclass
+class Reaped:
+    wall_s: float
+    cpu_s: float
+    maxrss_kib: int
+    returncode: int
+    timed_out: bool
+
+
+class Child:
+    """A process we started in its own process group, reaped with os.wait4 for its rusage.
+
+    Its rusage folds in its own reaped children (on Linux, ru_maxrss is then the largest of
+    them, not a sum)."""
+
+    live: ClassVar[list[Child]] = []
+
+    def __init__(self, args: list[str], *, log: Path | None = None, pipes: bool = False,
+                 cwd: Path | None = None) -> None:  # fmt: skip
+        out: Any = subprocess.DEVNULL
+        if log is not None:
+            out = open(log, "ab")  # noqa: SIM115 (closed right after the start)
+        try:
+            self.t0 = time.perf_counter()
+            self.proc = subprocess.Popen(
+                args,
+                stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
+                stdout=subprocess.PIPE if pipes else out,
+                stderr=out,
+                cwd=cwd,
+                start_new_session=True,
+                bufsize=0,
+            )
+        finally:
+            if log is not None:
+                out.close()
+        self.pid = self.proc.pid
+        self.reaped: Reaped | None = None
+        self._buf = b""
+        Child.live.append(self)
+
+    def _finish(self, status: int, ru: resource.struct_rusage, timed_out: bool) -> Reaped:
+        code = os.waitstatus_to_exitcode(status)
+        self.proc.returncode = code
+        self.reaped = Reaped(time.perf_counter() - self.t0, rusage_cpu(ru), ru.ru_maxrss, code,
+                             timed_out)  # fmt: skip
+        with contextlib.suppress(ValueError):
+            Child.live.remove(self)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        return self.reaped
+
+    def poll(self) -> Reaped | None:
+        if self.reaped is not None:
+            return self.reaped
+        pid, status, ru = os.wait4(self.pid, os.WNOHANG)
+        return self._finish(status, ru, False) if pid else None
+
+    def wait(self, timeout: float) -> Reaped:
+        """Reap it; after `timeout` seconds it is stopped (TERM, then KILL) and reaped."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = self.poll()
+            if done is not None:
+                return done
+            time.sleep(0.02)
+        return self.stop(timed_out=True)
+
+    def stop(self, grace: float = 10.0, *, timed_out: bool = False) -> Reaped:
+        if self.reaped is not None:
+            return self.reaped
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            pid, status, ru = os.wait4(self.pid, os.WNOHANG)
+            if pid:
+                return self._finish(status, ru, timed_out)
+            time.sleep(0.05)
+        # Still unreaped, so the group id is still ours: end the group (it and its children).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+        _, status, ru = os.wait4(self.pid, 0)
+        return self._finish(status, ru, timed_out)
+
+    def send(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        with contextlib.suppress(OSError):
+            self.proc.stdin.write(text.encode())
+
+    def read_line(self, timeout: float) -> str | None:
+        """One line of its stdout, or None at end of file or after `timeout` seconds."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], min(left, 0.5))
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line.decode("utf-8", "replace")
+
+    @classmethod
+    def stop_all(cls) -> None:
+        for child in list(cls.live):
+            child.stop(grace=5.0)
+
+
+def role_args(role: str, cfg: dict[str, Any], root: Path) -> list[str]:
+    path = root / f"{role.strip('_')}-{time.monotonic_ns()}.json"
+    path.write_text(json.dumps(cfg), encoding="utf-8")
+    return [sys.executable, str(Path(__file__).resolve()), role, str(path)]
+
+
+def run_role(
+    role: str, cfg: dict[str, Any], root: Path, timeout: float
+) -> tuple[Reaped, dict[str, Any]]:
+    """Run a role to completion; its rusage (wait4) and the result it wrote."""
+    result = root / f"{role.strip('_')}-result-{time.monotonic_ns()}.json"
+    cfg = {**cfg, "result": str(result)}
+    log = root / f"{role.strip('_')}.log"
+    child = Child(role_args(role, cfg, root), log=log)
+    reaped = child.wait(timeout)
+    if reaped.timed_out:
+        raise RuntimeError(f"{role} did not finish within {timeout:.0f} s")
+    if reaped.returncode != 0 or not result.exists():
+        raise RuntimeError(f"{role} exited {reaped.returncode}:\n{tail_of(log)}")
+    return reaped, json.loads(result.read_text(encoding="utf-8"))
+
+
+def start_relay(root: Path, **creds: str) -> tuple[Child, int]:
+    cfg = {"source_password": SOURCE_PASSWORD, "admin_password": ADMIN_PASSWORD, **creds}
+    child = Child(role_args("_relay", cfg, root), log=root / "relay.log", pipes=True)
+    line = child.read_line(20)
+    if not line:
+        child.stop()
+        raise RuntimeError(f"the relay did not start:\n{tail_of(root / 'relay.log')}")
+    return child, int(json.loads(line)["port"])
+
+
+def tail_of(path: Path, lines: int = 12) -> str:
+    try:
+        text = path.read_text("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+class Tap(threading.Thread):
+    """A plain listener on one mount in this process: how many kbit/s really arrived."""
+
+    def __init__(self, port: int, mount: str, deadline: float) -> None:
+        super().__init__(name=f"tap{mount}", daemon=True)
+        self.port, self.mount, self.deadline = port, mount, deadline
+        self.halt = threading.Event()
+        self.bytes = 0
+        self.t_from = 0.0
+        self.t_last = 0.0
+        self.connects = 0
+
+    def run(self) -> None:
+        while not self.halt.is_set() and time.monotonic() < self.deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                    self._listen(s)
+            except OSError:
+                pass
+            self.halt.wait(0.2)
+
+    def _listen(self, s: socket.socket) -> None:
+        s.sendall(f"GET {self.mount} HTTP/1.0\r\nUser-Agent: bench-tap\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 16384:
+            chunk = s.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        if b" 200" not in head.split(b"\r\n", 1)[0]:
+            return
+        self.connects += 1
+        since = time.monotonic()
+        s.settimeout(0.5)
+        while not self.halt.is_set() and time.monotonic() < self.deadline:
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                return
+            now = time.monotonic()
+            if now - since < 3.0:  # the burst a server sends on connect is not the rate
+                continue
+            if not self.t_from:
+                self.t_from = now
+            else:
+                self.bytes += len(chunk)
+            self.t_last = now
+
+    @property
+    def kbps(self) -> float | None:
+        span = self.t_last - self.t_from
+        return self.bytes * 8 / 1000 / span if self.t_from and span > 1 else None
+
+    def finish(self) -> float | None:
+        self.halt.set()
+        self.join(5)
+        return self.kbps
+
+
+@contextlib.contextmanager
+def tapped(port: int, mounts: list[str], seconds: float) -> Any:
+    taps = [Tap(port, m, time.monotonic() + seconds) for m in mounts]
+    for t in taps:
+        t.start()
+    try:
+        yield taps
+    finally:
+        for t in taps:
+            t.finish()
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    failed: bool = False
+
+    def section(self, title: str) -> None:
+        self.rows.append((f"[bold]{title}[/bold]", "", "", ""))
+
+    def add(self, measure: str, ours: str, ref: str = "", ratio: str = "") -> None:
+        self.rows.append((measure, ours, ref, ratio))
+
+    def error(self, what: str, exc: BaseException) -> None:
+        self.failed = True
+        lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()] or [repr(exc)]
+        console.print(f"[red]{what} could not run:[/red]\n{exc}")
+        self.add(f"[red]{what} could not run[/red]", f"[red]{lines[-1][:200]}[/red]")
+
+    def print(self) -> None:
+        table = Table(
+            "measure",
+            "ours",
+            "reference",
+            "ratio",
+            title="Diaspor radio bench",
+            caption="ratio = ours ÷ reference (CPU, memory: below 1 is better; "
+            "speed, listeners held: above 1 is better)",
+        )
+        for row in self.rows:
+            table.add_row(*row)
+        console.print(table)
+
+
+def ratio(ours: float | None, ref: float | None) -> str:
+    if ours is None or ref is None or ref == 0:
+        return ""
+    return f"×{ours / ref:.2f}"
+
+
+def mib(kib: float | None) -> str:
+    return "n/a" if not kib else f"{kib / MIB:.0f} MiB"
+
+
+def per_min(cpu: float | None, audio_s: float) -> float | None:
+    return None if cpu is None or audio_s <= 0 else cpu / (audio_s / 60)
+
+
+def cpm(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f} CPU-s/min"
+
+
+def kbps(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1f} kbit/s"
+
+
+# --- setup: the tracks -----------------------------------------------------------------------
+
+
+def make_tracks(folder: Path, ffmpeg: str) -> list[dict[str, Any]]:
+    folder.mkdir(parents=True, exist_ok=True)
+    tools = find_tools(ffmpeg)
+    paths = []
+    for i, (title, artist, secs, freq, volume) in enumerate(TRACKS, 1):
+        path = folder / f"{i:02d}.mp3"
+        subprocess.run(
+            [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y", "-f", "lavfi",
+             "-i", f"sine=f={freq}:sample_rate={RATE}:d={secs}", "-af", f"volume={volume}",
+             "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k",
+             "-metadata", f"title={title}", "-metadata", f"artist={artist}", str(path)],
+            check=True, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        paths.append(path)
+
+    async def measure() -> list[dict[str, Any]]:
+        out = []
+        for i, ((title, artist, *_), path) in enumerate(zip(TRACKS, paths, strict=True), 1):
+            a = await analyse(tools, path, has_audio=True, probed_ms=None)
+            out.append({
+                "id": i, "title": title, "artist": artist, "path": str(path),
+                "duration_ms": a.duration_ms, "cue_in_ms": a.cue_in_ms,
+                "cue_out_ms": a.cue_out_ms, "lufs": a.loudness_lufs, "peak": a.true_peak_dbtp,
+            })  # fmt: skip
+        return out
+
+    return asyncio.run(measure())
+
+
+def probe_duration(ffmpeg: str, path: Path) -> float | None:
+    """Seconds of audio in a file, by decoding it (exact for ADTS, which has no index)."""
+    res = subprocess.run(
+        [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-",
+         "-progress", "pipe:1"],
+        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    found = re.findall(r"out_time_us=(\d+)", res.stdout)
+    return int(found[-1]) / 1e6 if found else None
+
+
+def kbit_per_s(path: Path, seconds: float | None) -> float | None:
+    if not seconds or not path.exists():
+        return None
+    return path.stat().st_size * 8 / 1000 / seconds
+
+
+def floor_args(ffmpeg: str, outputs: list[Output], inputs: list[str]) -> list[str]:
+    """The station encoder's own command (encoder_args), reading `inputs` instead of stdin."""
+    args = encoder_args(ffmpeg, outputs)
+    first = args.index("-f")
+    last = args.index("pipe:0")
+    return [*args[:first], *inputs, *args[last + 1 :]]
+
+
+# --- part 1: on air ----------------------------------------------------------------------------
+
+
+@dataclass
+class OnAir:
+    ours: dict[str, Any] | None = None
+    ours_reaped: Reaped | None = None
+    ours_kbps: list[float | None] = field(default_factory=list)
+    ls: dict[str, Any] | None = None
+    ls_kbps: list[float | None] = field(default_factory=list)
+    floor: dict[str, Reaped] = field(default_factory=dict)
+    floor_kbps: dict[str, list[float | None]] = field(default_factory=dict)
+    errors: list[tuple[str, BaseException]] = field(default_factory=list)
+
+
+def bench_on_air(
+    root: Path, tracks: list[dict[str, Any]], ffmpeg: str, minutes: float, liquidsoap: str | None
+) -> OnAir:
+    seconds = minutes * 60
+    res = OnAir()
+    console.print(f"rendering {minutes:g} min of the line to a WAV for the ffmpeg floor …")
+    line = root / "line.wav"
+    run_role("_render", {"tracks": tracks, "ffmpeg": ffmpeg, "seconds": seconds, "sink": "wav",
+                         "wav": str(line)}, root, timeout=600)  # fmt: skip
+    relay, port = start_relay(root)
+    try:
+        console.print(f"ours on air for {minutes:g} min (engine → encoder → relay :{port}) …")
+        try:
+            with tapped(port, ["/ours.mp3", "/ours.aac"], seconds + 60) as taps:
+                cfg = {"tracks": tracks, "ffmpeg": ffmpeg, "seconds": seconds,
+                       "relay_port": port, "hls_dir": str(root / "hls-ours")}  # fmt: skip
+                res.ours_reaped, res.ours = run_role("_chain", cfg, root, timeout=seconds + 180)
+            res.ours_kbps = [t.kbps for t in taps]
+        except Exception as exc:
+            res.errors.append(("our chain on air", exc))
+
+        if liquidsoap:
+            console.print(f"Liquidsoap on air for {minutes:g} min (same files, same relay) …")
+            try:
+                order = play_order(tracks, RENDER_START, seconds + 120)
+                with tapped(port, ["/ls.mp3", "/ls.aac"], seconds + 60) as taps:
+                    cfg = {"tracks": tracks, "order": order, "seconds": seconds,
+                           "relay_port": port, "liquidsoap": liquidsoap,
+                           "dir": str(root)}  # fmt: skip
+                    _, res.ls = run_role("_liquidsoap", cfg, root, timeout=seconds + 180)
+                res.ls_kbps = [t.kbps for t in taps]
+            except Exception as exc:
+                res.errors.append(("Liquidsoap on air", exc))
+
+        console.print(f"ffmpeg floors for {minutes:g} min (MP3+AAC, and MP3+AAC+HLS) …")
+        try:
+            floors: dict[str, list[Output]] = {
+                "mp3+aac": [
+                    IcecastOutput("/floor.mp3", SOURCE_PASSWORD, port=port, codec="mp3"),
+                    IcecastOutput("/floor.aac", SOURCE_PASSWORD, port=port, codec="aac"),
+                ],
+                "mp3+aac+hls": [
+                    IcecastOutput("/floorh.mp3", SOURCE_PASSWORD, port=port, codec="mp3"),
+                    IcecastOutput("/floorh.aac", SOURCE_PASSWORD, port=port, codec="aac"),
+                    HlsOutput(root / "hls-floor"),
+                ],
+            }
+            mounts = ["/floor.mp3", "/floor.aac", "/floorh.mp3", "/floorh.aac"]
+            with tapped(port, mounts, seconds + 60) as taps:
+                children = {
+                    name: Child(floor_args(ffmpeg, outs, ["-re", "-i", str(line)]),
+                                log=root / f"floor-{name}.log")
+                    for name, outs in floors.items()
+                }  # fmt: skip
+                for name, child in children.items():
+                    res.floor[name] = child.wait(seconds + 120)
+            res.floor_kbps = {"mp3+aac": [taps[0].kbps, taps[1].kbps],
+                              "mp3+aac+hls": [taps[2].kbps, taps[3].kbps]}  # fmt: skip
+            for name, r in res.floor.items():
+                if r.returncode != 0:
+                    raise RuntimeError(f"floor {name} exited {r.returncode}: "
+                                       f"{tail_of(root / f'floor-{name}.log', 3)}")  # fmt: skip
+        except Exception as exc:
+            res.errors.append(("ffmpeg floor", exc))
+    finally:
+        relay.stop()
+    return res
+
+
+def report_on_air(rep: Report, res: OnAir, minutes: float) -> None:
+    rep.section(f"1. On air, {minutes:g} min in real time: 10 tracks, 3 s crossfades, "
+                "MP3 128k + AAC 128k to a relay (ours also writes HLS)")  # fmt: skip
+    for what, exc in res.errors:
+        rep.error(what, exc)
+    ours, ls = res.ours, res.ls
+    o_min = l_min = None
+    floors = {}
+    seconds = minutes * 60
+    for name, r in res.floor.items():
+        floors[name] = per_min(r.cpu_s, seconds)
+    if ours:
+        o_min = per_min(ours["cpu_self"] + ours["cpu_children"], ours["audio_s"])
+    if ls:
+        l_min = per_min(ls["cpu_total"] - ls["cpu_ready"], ls["on_air_s"])
+    ref_ls = cpm(l_min) + " Liquidsoap" if l_min is not None else ""
+    rep.add("station chain CPU per minute of audio", cpm(o_min),
+            ref_ls or f"≈{REF_LS_CPU_PER_MIN} (design's Liquidsoap)",
+            ratio(o_min, l_min if l_min is not None else REF_LS_CPU_PER_MIN))  # fmt: skip
+    rep.add("  projected per hour of air",
+            "n/a" if o_min is None else f"{o_min * 60:.0f} CPU-s/h",
+            "" if l_min is None else f"{l_min * 60:.0f} CPU-s/h Liquidsoap",
+            ratio(o_min, l_min))  # fmt: skip
+    if l_min is not None:
+        rep.add("  Liquidsoap here vs the design's figure", cpm(l_min),
+                f"≈{REF_LS_CPU_PER_MIN} CPU-s/min", ratio(l_min, REF_LS_CPU_PER_MIN))  # fmt: skip
+    f2, f3 = floors.get("mp3+aac"), floors.get("mp3+aac+hls")
+    if f2 is not None:
+        rep.add("  vs one ffmpeg encoding MP3+AAC alone (floor)", cpm(o_min), cpm(f2),
+                ratio(o_min, f2))  # fmt: skip
+        rep.add("  floor here vs the design's floor", cpm(f2),
+                f"≈{REF_FLOOR_CPU_PER_MIN} CPU-s/min",
+                ratio(f2, REF_FLOOR_CPU_PER_MIN))  # fmt: skip
+    if f3 is not None:
+        rep.add("  vs one ffmpeg encoding MP3+AAC+HLS alone (our outputs)", cpm(o_min), cpm(f3),
+                ratio(o_min, f3))  # fmt: skip
+    if o_min is not None and f2 is not None and f3 is not None:
+        est = o_min - (f3 - f2)
+        rep.add("  ours without HLS (estimate: ours − HLS's cost in the floors)", cpm(est),
+                ref_ls or f"≈{REF_LS_CPU_PER_MIN}",
+                ratio(est, l_min if l_min is not None else REF_LS_CPU_PER_MIN))  # fmt: skip
+    if ours:
+        audio_min = ours["audio_s"] / 60
+        enc = ours["cpu_encoder"]
+        dec = ours["cpu_children"] - enc if enc is not None else None
+        rep.add("  split: Python (engine, mixer, titles)", cpm(ours["cpu_self"] / audio_min))
+        rep.add("  split: encoder ffmpeg (MP3+AAC+HLS)",
+                cpm(None if enc is None else enc / audio_min),
+                cpm(f3) + " floor" if f3 is not None else "")  # fmt: skip
+        rep.add("  split: decoders (one ffmpeg per item)",
+                cpm(None if dec is None else dec / audio_min))  # fmt: skip
+        reaped = res.ours_reaped
+        if reaped is not None:
+            startup = reaped.cpu_s - ours["cpu_self"] - ours["cpu_children"]
+            ls_start = f"{ls['cpu_ready']:.2f} CPU-s Liquidsoap" if ls else ""
+            rep.add("start-up CPU, not in the figures above (interpreter, imports / "
+                    "script check)", f"{startup:.2f} CPU-s", ls_start)  # fmt: skip
+    ls_rss = ls["rss_kib"] if ls else None
+    ls_ref = f"{mib(ls_rss)} Liquidsoap" if ls_rss else f"≈{REF_LS_RSS_MB} MB (design)"
+    ls_ref_kib = ls_rss or REF_LS_RSS_MB * 1000 * 1000 / 1024
+    if ours:
+        ls_pss = ls["pss_sampled_kib"] if ls else None
+        rep.add("peak PSS, whole chain (Python + its ffmpegs, summed; sampled every 2 s)",
+                mib(ours["pss_tree_peak_kib"]),
+                f"{mib(ls_pss)} Liquidsoap" if ls_pss else "",
+                ratio(ours["pss_tree_peak_kib"], ls_pss))  # fmt: skip
+        rep.add("peak RSS, whole chain (summed: shared libraries counted in each)",
+                mib(ours["rss_tree_peak_kib"]), ls_ref,
+                ratio(ours["rss_tree_peak_kib"], ls_ref_kib))  # fmt: skip
+        rep.add("peak RSS, the Python process (ru_maxrss)", mib(ours["rss_self_kib"]), ls_ref,
+                ratio(ours["rss_self_kib"], ls_ref_kib))  # fmt: skip
+        rep.add("peak RSS, the encoder ffmpeg (VmHWM)", mib(ours["rss_encoder_kib"]))
+        if res.ours_reaped is not None:
+            rep.add("peak RSS, largest single process (wait4 ru_maxrss)",
+                    mib(res.ours_reaped.maxrss_kib), ls_ref,
+                    ratio(res.ours_reaped.maxrss_kib, ls_ref_kib))  # fmt: skip
+    if ours or ls:
+        o_k = res.ours_kbps or [None, None]
+        l_k = res.ls_kbps or [None, None]
+        rep.add("heard on the relay: MP3 mount", kbps(o_k[0]),
+                kbps(l_k[0]) + " Liquidsoap" if ls else "")  # fmt: skip
+        rep.add("heard on the relay: AAC mount", kbps(o_k[1]),
+                kbps(l_k[1]) + " Liquidsoap" if ls else "")  # fmt: skip
+    if ours:
+        outcomes = ", ".join(f"{k} {v}" for k, v in ours["outcomes"].items())
+        rep.add("items started on air", f"{ours['items']} ({outcomes})",
+                f"{ls['tracks']} tracks Liquidsoap" if ls else "")  # fmt: skip
+        rep.add("audio laid on the line / wall time on air",
+                f"{ours['audio_s']:.1f} s / {ours['on_air_s']:.1f} s",
+                f"{ls['on_air_s']:.1f} s Liquidsoap" if ls else "")  # fmt: skip
+        rep.add("encoder restarts, PCM dropped", f"{ours['restarts']}, {ours['dropped_bytes']} B")
+        rep.add("HLS segments written", f"{ours['hls_segments']}"
+                + ("" if ours["hls_playlist"] else " [red](no index.m3u8)[/red]"))  # fmt: skip
+    if ls and (ls["died"] is not None):
+        rep.add("[red]Liquidsoap stopped by itself[/red]", f"exit {ls['died']}",
+                " | ".join(ls["tail"])[:200])  # fmt: skip
+    for name, kb in res.floor_kbps.items():
+        rep.add(f"floor {name} heard on the relay (MP3, AAC)", f"{kbps(kb[0])}, {kbps(kb[1])}")
+
+
+# --- part 2: render mode -----------------------------------------------------------------------
+
+
+LIQ_RENDER = """\
+{root}settings.frame.audio.samplerate.set({rate})
+settings.log.stdout.set(true)
+settings.log.level.set(3)
+settings.log.file.set(false)
+radio = playlist(id="hour", mode="normal", loop=false, reload_mode="never", {playlist})
+radio = amplify(id="track_gain", override="liq_amplify", 1., radio)
+radio = crossfade(id="crossfade", duration=3.000, fade_in=3.000, fade_out=3.000, radio)
+clock.assign_new(sync="none", [radio])
+output.file(id="mp3", %mp3(bitrate=128), fallible=true, on_stop=shutdown, {mp3}, radio)
+output.file(id="aac", %ffmpeg(format="adts", %audio(codec="aac", b="128k")), fallible=true,
+            {aac}, radio)
+"""
+
+
+def liquidsoap_render(
+    root: Path, tracks: list[dict[str, Any]], order: list[int], name: str, binary: str
+) -> tuple[Reaped, Path, Path]:
+    by_id = {t["id"]: t for t in tracks}
+    playlist = root / f"{name}.m3u"
+    playlist.write_text("".join(
+        annotate(by_id[m]["path"], title=by_id[m]["title"], artist=by_id[m]["artist"],
+                 liq_amplify=amplify_db(track_gain_db(by_id[m]))) + "\n"
+        for m in order
+    ), encoding="utf-8")  # fmt: skip
+    mp3, aac = root / f"{name}.mp3", root / f"{name}.aac"
+    script = root / f"{name}.liq"
+    script.write_text(LIQ_RENDER.format(
+        root="settings.init.allow_root.set(true)\n" if os.geteuid() == 0 else "",
+        rate=RATE, playlist=liq_string(str(playlist)), mp3=liq_string(str(mp3)),
+        aac=liq_string(str(aac)),
+    ), encoding="utf-8")  # fmt: skip
+    child = Child([binary, str(script)], log=root / f"{name}.log")
+    reaped = child.wait(1800)
+    if reaped.timed_out or reaped.returncode != 0:
+        raise RuntimeError(f"liquidsoap render exited {reaped.returncode}:\n"
+                           f"{tail_of(root / f'{name}.log')}")  # fmt: skip
+    return reaped, mp3, aac
+
+
+def bench_render(
+    rep: Report, root: Path, tracks: list[dict[str, Any]], ffmpeg: str, liquidsoap: str | None
+) -> None:
+    hour = 3600.0
+    rep.section("2. Render mode: one hour of the same playlist, as fast as it goes")
+    console.print("render: the mixer alone into a null sink, an hour …")
+    try:
+        reaped, r = run_role("_render", {"tracks": tracks, "ffmpeg": ffmpeg, "seconds": hour,
+                                         "sink": "null"}, root, timeout=1800)  # fmt: skip
+        x = r["audio_s"] / r["wall_s"]
+        rep.add("mixer alone (decoders + mixer, to a null sink): × real time", f"{x:.0f}×",
+                f"≥ {TARGET_MIXER_X}× target", ratio(x, TARGET_MIXER_X))  # fmt: skip
+        rep.add(
+            "  wall time; CPU (Python + decoders)",
+            f"{r['wall_s']:.1f} s; {r['cpu_self']:.1f} + {r['cpu_children']:.1f} CPU-s",
+        )
+        rep.add("  whole process, start-up included (wait4)",
+                f"{r['audio_s'] / reaped.wall_s:.0f}×, {reaped.cpu_s:.1f} CPU-s")  # fmt: skip
+    except Exception as exc:
+        rep.error("render into a null sink", exc)
+
+    console.print("render: the mixer into the encoder, MP3 + AAC files, an hour …")
+    ours: dict[str, Any] | None = None
+    mp3, aac = root / "render-ours.mp3", root / "render-ours.aac"
+    try:
+        _, ours = run_role("_render", {"tracks": tracks, "ffmpeg": ffmpeg, "seconds": hour,
+                                       "sink": "encode", "mp3": str(mp3), "aac": str(aac)},
+                           root, timeout=3600)  # fmt: skip
+    except Exception as exc:
+        rep.error("render into the encoder", exc)
+
+    floor_x: float | None = None
+    console.print("render: ffmpeg encoding the same line, looped to an hour, to MP3 + AAC …")
+    try:
+        fm, fa = root / "render-floor.mp3", root / "render-floor.aac"
+        outs: list[Output] = [FileOutput(fm, "libmp3lame"), FileOutput(fa, "aac")]
+        inputs = ["-stream_loop", "-1", "-t", f"{hour:.0f}", "-i", str(root / "line.wav")]
+        fr = Child(floor_args(ffmpeg, outs, inputs), log=root / "render-floor.log").wait(1800)
+        if fr.returncode != 0:
+            raise RuntimeError(f"ffmpeg exited {fr.returncode}: "
+                               f"{tail_of(root / 'render-floor.log', 3)}")  # fmt: skip
+        floor_x = hour / fr.wall_s
+    except Exception as exc:
+        rep.error("ffmpeg render floor", exc)
+
+    ls_x: float | None = None
+    ls_cpu_h: float | None = None
+    ls_note: tuple[float, Reaped, Reaped] | None = None
+    if liquidsoap:
+        console.print("render: Liquidsoap with an unsynchronised clock, an hour …")
+        try:
+            order = play_order(tracks, RENDER_START, hour)
+            big, b_mp3, _ = liquidsoap_render(root, tracks, order, "ls-hour", liquidsoap)
+            shortest = min(tracks, key=lambda t: t["duration_ms"])["id"]
+            small, s_mp3, _ = liquidsoap_render(root, tracks, [shortest], "ls-one", liquidsoap)
+            a_big, a_small = probe_duration(ffmpeg, b_mp3), probe_duration(ffmpeg, s_mp3)
+            if not a_big or a_small is None:
+                raise RuntimeError("Liquidsoap's render output could not be decoded")
+            ls_x = (a_big - a_small) / (big.wall_s - small.wall_s)
+            ls_cpu_h = (big.cpu_s - small.cpu_s) / (a_big - a_small) * hour
+            ls_note = (a_big, big, small)
+        except Exception as exc:
+            rep.error("Liquidsoap render", exc)
+
+    if ours is not None:
+        ours_x = ours["audio_s"] / ours["wall_s"]
+        ref = (f"{ls_x:.1f}× Liquidsoap" if ls_x is not None
+               else f"≈{REF_LS_RENDER_X}× Liquidsoap (design)")  # fmt: skip
+        rep.add("mixer + encoder, MP3 + AAC files: × real time", f"{ours_x:.1f}×", ref,
+                ratio(ours_x, ls_x if ls_x is not None else REF_LS_RENDER_X))  # fmt: skip
+        if floor_x is not None:
+            rep.add("  vs ffmpeg encoding both alone (floor)", f"{ours_x:.1f}×",
+                    f"{floor_x:.1f}× (design ≈{REF_FFMPEG_RENDER_X}×)",
+                    ratio(ours_x, floor_x))  # fmt: skip
+        cpu_h = (ours["cpu_self"] + ours["cpu_children"]) / ours["audio_s"] * hour
+        rep.add("  CPU per hour rendered", f"{cpu_h:.0f} CPU-s",
+                f"{ls_cpu_h:.0f} CPU-s Liquidsoap" if ls_cpu_h is not None else "",
+                ratio(cpu_h, ls_cpu_h))  # fmt: skip
+        d_mp3, d_aac = probe_duration(ffmpeg, mp3), probe_duration(ffmpeg, aac)
+        rep.add(
+            "  files: MP3, AAC (decoded length; bit rate)",
+            f"{d_mp3 or 0:.1f} s, {d_aac or 0:.1f} s; "
+            f"{kbps(kbit_per_s(mp3, d_mp3))}, {kbps(kbit_per_s(aac, d_aac))}",
+        )
+        outcomes = ", ".join(f"{k} {v}" for k, v in ours["outcomes"].items())
+        rep.add("  items started", f"{ours['items']} ({outcomes})")
+    elif floor_x is not None:
+        rep.add("ffmpeg encoding both alone: × real time", "", f"{floor_x:.1f}×")
+    if ls_note is not None and ls_x is not None:
+        a_big, big, small = ls_note
+        rep.add("  Liquidsoap: audio, wall (start-up taken off by a one-track run)",
+                f"{a_big:.0f} s audio in {big.wall_s:.1f} s",
+                f"one track: {small.wall_s:.1f} s")  # fmt: skip
+        rep.add("  Liquidsoap here vs the design's figure", f"{ls_x:.1f}×",
+                f"≈{REF_LS_RENDER_X}×", ratio(ls_x, REF_LS_RENDER_X))  # fmt: skip
+
+
+# --- part 3: relay capacity ------------------------------------------------------------------
+
+
+def icecast_credentials() -> dict[str, str]:
+    auth = ET.parse(ICECAST_XML).getroot().find("authentication")
+    if auth is None:
+        raise RuntimeError(f"{ICECAST_XML} has no <authentication>")
+    return {
+        "source_password": auth.findtext("source-password", ""),
+        "admin_user": auth.findtext("admin-user", ""),
+        "admin_password": auth.findtext("admin-password", ""),
+    }
+
+
+def start_icecast2(root: Path, clients: int) -> tuple[Child, int]:
+    """icecast2 on a free port from a copy of deploy/icecast.xml, as `nobody` when root."""
+    binary = shutil.which("icecast2")
+    if binary is None:
+        raise RuntimeError("icecast2 is not installed (apt-get install icecast2)")
+    port = free_port()
+    shipped = ICECAST_XML.read_text(encoding="utf-8")
+    config = shipped.replace("<port>8000</port>", f"<port>{port}</port>")
+    config, count = re.subn(r"<clients>\d+</clients>", f"<clients>{clients}</clients>", config)
+    if config == shipped or count != 1:
+        raise RuntimeError("deploy/icecast.xml no longer has <port>8000</port> and <clients>")
+    folder = root / "icecast2"
+    shutil.copytree(ICECAST_SHARE / "web", folder / "web")
+    shutil.copytree(ICECAST_SHARE / "admin", folder / "admin")
+    (folder / "icecast.xml").write_text(config, encoding="utf-8")
+    command = [binary, "-c", "icecast.xml"]
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        for parent in (root.parent, root):  # nobody must reach the folder inside
+            os.chmod(parent, 0o711)
+        for path in [folder, *folder.rglob("*")]:
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            raise RuntimeError("setpriv is missing: needed to run icecast2 as nobody")
+        command = [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}",
+                   "--clear-groups", "--", *command]  # fmt: skip
+    child = Child(command, log=root / "icecast2.log", cwd=folder)
+    deadline = time.monotonic() + 15
+    while not _status_ok(port):
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.stop()
+            raise RuntimeError(f"icecast2 did not start:\n{tail_of(root / 'icecast2.log')}")
+        time.sleep(0.1)
+    return child, port
+
+
+def _status_ok(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status-json.xsl", timeout=2) as r:
+            return isinstance(json.loads(r.read().decode("utf-8", "replace")).get("icestats"), dict)
+    except (OSError, ValueError):
+        return False
+
+
+def relay_capacity(kind: str, root: Path, ffmpeg: str, n: int, seconds: float) -> dict[str, Any]:
+    creds = icecast_credentials()
+    work = root / f"capacity-{kind}"
+    work.mkdir()
+    mount = "/bench.mp3"
+    if kind == "relay":
+        server, port = start_relay(work, **creds)
+    else:
+        server, port = start_icecast2(work, n + 100)
+    source = listeners = None
+    try:
+        url = f"icecast://source:{creds['source_password']}@127.0.0.1:{port}{mount}"
+        source = Child(
+            [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-re", "-f", "lavfi",
+             "-i", "sine=f=440:sample_rate=44100", "-t", f"{seconds + 300:.0f}", "-ac", "2",
+             "-c:a", "libmp3lame", "-b:a", "128k", "-content_type", "audio/mpeg",
+             "-ice_name", "Diaspor.FM", "-f", "mp3", url],
+            log=work / "source.log",
+        )  # fmt: skip
+        deadline = time.monotonic() + 15
+        while mount_listeners(port, mount) is None:
+            if source.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the source never appeared on {kind}: "
+                                   f"{tail_of(work / 'source.log', 3)}")  # fmt: skip
+            time.sleep(0.1)
+        time.sleep(2.0)  # let the burst buffer fill
+        cfg = {"n": n, "port": port, "mount": mount, "connect_budget": 120}
+        listeners = Child(role_args("_listeners", cfg, work), log=work / "listeners.log",
+                          pipes=True)  # fmt: skip
+        ready_line = listeners.read_line(180)
+        if not ready_line:
+            raise RuntimeError(f"the listeners never got ready:\n{tail_of(work / 'listeners.log')}")
+        ready = json.loads(ready_line)
+        time.sleep(2.0)
+        cpu0, t0 = proc_cpu_s(server.pid), time.monotonic()
+        listeners.send("mark\n")
+        time.sleep(seconds)
+        counted = mount_listeners(port, mount)  # before "end": then the listeners hang up
+        listeners.send("end\n")
+        cpu1, t1 = proc_cpu_s(server.pid), time.monotonic()
+        rss = proc_status_kib(server.pid, "VmRSS")
+        out_line = listeners.read_line(60)
+        if not out_line:
+            raise RuntimeError(f"the listeners gave no result:\n{tail_of(work / 'listeners.log')}")
+        result: dict[str, Any] = json.loads(out_line)
+        result.update(
+            ready=ready["ready"],
+            server_cpu_pct=(None if cpu0 is None or cpu1 is None
+                            else (cpu1 - cpu0) / (t1 - t0) * 100),
+            server_rss_kib=rss,
+            server_says=counted,
+            source_alive=source.poll() is None,
+        )  # fmt: skip
+        listeners.wait(15)
+        return result
+    finally:
+        for child in (listeners, source, server):
+            if child is not None:
+                child.stop()
+
+
+def bench_relay(rep: Report, root: Path, ffmpeg: str, n: int, seconds: float) -> None:
+    results: dict[str, dict[str, Any]] = {}
+    for kind in ("relay", "icecast2"):
+        console.print(f"relay capacity: {n} listeners on {kind} for {seconds:g} s …")
+        try:
+            results[kind] = relay_capacity(kind, root, ffmpeg, n, seconds)
+        except Exception as exc:
+            rep.error(f"relay capacity on {kind}", exc)
+    ours, ice = results.get("relay"), results.get("icecast2")
+    rep.section(f"3. Relay capacity: {n} listeners of one 128 kbit/s MP3 mount for {seconds:g} s "
+                "(every second one asks for ICY metadata)")  # fmt: skip
+
+    def cell(r: dict[str, Any] | None, key: str, fmt: str = "{}") -> str:
+        return "n/a" if r is None or r.get(key) is None else fmt.format(r[key])
+
+    def num(r: dict[str, Any] | None, key: str) -> float | None:
+        return None if r is None or r.get(key) is None else float(r[key])
+
+    ice_pct = num(ice, "server_cpu_pct")
+    ref_pct = ice_pct if ice_pct is not None else REF_ICECAST_PCT_PER_1000 * n / 1000
+    rep.add("listeners held to the end (of those connected)",
+            f"{cell(ours, 'held')}/{cell(ours, 'at_mark')}",
+            f"{cell(ice, 'held')}/{cell(ice, 'at_mark')} icecast2",
+            ratio(num(ours, "held"), num(ice, "held")))  # fmt: skip
+    rep.add("listeners dropped during the window", cell(ours, "dropped"),
+            cell(ice, "dropped") + " icecast2")  # fmt: skip
+    rep.add("listeners behind (< 90 % of the median's bytes)", cell(ours, "behind"),
+            cell(ice, "behind") + " icecast2")  # fmt: skip
+    rep.add(
+        "listeners that could not connect", cell(ours, "failed"), cell(ice, "failed") + " icecast2"
+    )
+    rep.add("server CPU, % of one core", cell(ours, "server_cpu_pct", "{:.1f} %"),
+            f"{ref_pct:.1f} % icecast2" + ("" if ice_pct is not None else " (design)"),
+            ratio(num(ours, "server_cpu_pct"), ref_pct))  # fmt: skip
+    rep.add("  design: at most twice icecast2's CPU", "",
+            f"≈{REF_ICECAST_PCT_PER_1000:g} % per 1,000 (design)")  # fmt: skip
+    rep.add("server RSS at the end", mib(num(ours, "server_rss_kib")),
+            mib(num(ice, "server_rss_kib")) + " icecast2",
+            ratio(num(ours, "server_rss_kib"), num(ice, "server_rss_kib")))  # fmt: skip
+    rep.add(
+        "listener rate: median, slowest",
+        f"{cell(ours, 'median_kbps', '{:.1f}')}, {cell(ours, 'min_kbps', '{:.1f}')} kbit/s",
+        f"{cell(ice, 'median_kbps', '{:.1f}')}, {cell(ice, 'min_kbps', '{:.1f}')} kbit/s",
+    )
+    rep.add("listeners on the server's status page at the end", cell(ours, "server_says"),
+            cell(ice, "server_says") + " icecast2")  # fmt: skip
+    rep.add("time to connect them all", cell(ours, "connect_s", "{:.1f} s"),
+            cell(ice, "connect_s", "{:.1f} s") + " icecast2")  # fmt: skip
+    rep.add("the listener process's own CPU over the window", cell(ours, "cpu_s", "{:.1f} CPU-s"),
+            cell(ice, "cpu_s", "{:.1f} CPU-s") + " icecast2")  # fmt: skip
+    for kind, r in results.items():
+        if not r.get("source_alive"):
+            rep.add(f"[red]the source on {kind} stopped during the window[/red]", "")
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def find_ffmpeg() -> str:
+    path = shutil.which("ffmpeg")
+    if path:
+        return path
+    try:
+        return find_tools().ffmpeg
+    except ToolMissing:
+        sys.exit("ffmpeg was not found: install it (apt-get install ffmpeg)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument(
+        "--minutes",
+        type=float,
+        default=3.0,
+        help="minutes on air in real time, for ours and for Liquidsoap (default 3)",
+    )
+    ap.add_argument(
+        "--listeners",
+        type=int,
+        default=1000,
+        help="concurrent listeners in the relay test (default 1000)",
+    )
+    ap.add_argument(
+        "--relay-seconds",
+        type=float,
+        default=30.0,
+        help="how long the listeners are held (default 30)",
+    )
+    ap.add_argument("--skip-relay", action="store_true", help="no relay capacity test")
+    ap.add_argument("--skip-liquidsoap", action="store_true", help="no Liquidsoap runs")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = ap.parse_args()
+    if not 0 < args.minutes <= 120:
+        ap.error("--minutes must be in (0, 120]")
+    if not 1 <= args.listeners <= 10000:
+        ap.error("--listeners must be in [1, 10000]")
+    if not 1 <= args.relay_seconds <= 600:
+        ap.error("--relay-seconds must be in [1, 600]")
+
+    ffmpeg = find_ffmpeg()
+    liquidsoap = None if args.skip_liquidsoap else shutil.which("liquidsoap")
+    root = Path(tempfile.mkdtemp(prefix="diaspor-radio-bench-"))
+    version = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True, check=False)
+    lsv = ""
+    if liquidsoap:
+        v = subprocess.run([liquidsoap, "--version"], capture_output=True, text=True, check=False)
+        lsv = "; " + (v.stdout.splitlines()[0] if v.stdout else "liquidsoap")
+    console.print(
+        f"{version.stdout.splitlines()[0] if version.stdout else ffmpeg}{lsv}; "
+        f"Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; work dir {root}"
+    )
+    rep = Report()
+    try:
+        console.print("making and analysing 10 tracks …")
+        tracks = make_tracks(root / "tracks", ffmpeg)
+        if not args.skip_liquidsoap and liquidsoap is None:
+            rep.add("[yellow]liquidsoap is not installed: its columns show the design's "
+                    "figures[/yellow]", "")  # fmt: skip
+        try:
+            report_on_air(rep, bench_on_air(root, tracks, ffmpeg, args.minutes, liquidsoap),
+                          args.minutes)  # fmt: skip
+        except Exception as exc:
+            rep.error("on-air bench", exc)
+        bench_render(rep, root, tracks, ffmpeg, liquidsoap)
+        if not args.skip_relay:
+            bench_relay(rep, root, ffmpeg, args.listeners, args.relay_seconds)
+    except Exception as exc:
+        rep.error("radio bench", exc)
+    finally:
+        Child.stop_all()
+        if args.keep:
+            console.print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    rep.print()
+    return 1 if rep.failed else 0
+
+
+def run_role_here(role: str, cfg_path: str) -> int:
+    cfg = json.loads(Path(cfg_path).read_text(encoding="utf-8"))
+    asyncio.run(ROLES[role](cfg))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] in ROLES:
+        sys.exit(run_role_here(sys.argv[1], sys.argv[2]))
+    sys.exit(main())
