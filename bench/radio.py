@@ -177,17 +177,31 @@ def proc_pss_kib(pid: int) -> int | None:
     return None
 
 
-def tree_memory_kib() -> tuple[int, int]:
-    """(RSS, PSS) of this process plus its direct children (decoders, encoder), summed."""
-    me = os.getpid()
+def tree_memory_kib(pid: int, *, with_root: bool) -> tuple[int, int]:
+    """(RSS, PSS) summed over a process's direct children, and the process itself if asked."""
     try:
-        with open(f"/proc/{me}/task/{me}/children", encoding="ascii") as fh:
-            pids = [me, *(int(k) for k in fh.read().split())]
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
+            pids = [int(k) for k in fh.read().split()]
     except OSError:
-        pids = [me]
+        pids = []
+    if with_root:
+        pids.append(pid)
     rss = sum(proc_status_kib(p, "VmRSS") or 0 for p in pids)
     pss = sum(proc_pss_kib(p) or 0 for p in pids)
     return rss, pss
+
+
+@dataclass
+class MemoryPeak:
+    """Peak memory of a process tree, sampled from outside (this costs the tree nothing)."""
+
+    with_root: bool
+    rss_kib: int = 0
+    pss_kib: int = 0
+
+    def sample(self, pid: int) -> None:
+        rss, pss = tree_memory_kib(pid, with_root=self.with_root)
+        self.rss_kib, self.pss_kib = max(self.rss_kib, rss), max(self.pss_kib, pss)
 
 
 def rusage_cpu(ru: resource.struct_rusage) -> float:
@@ -341,21 +355,11 @@ async def role_chain(cfg: dict[str, Any]) -> None:
     engine.hooks.append(title_hook(mounts, set_title))
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    peak_rss = peak_pss = 0
-
-    async def sample_rss() -> None:
-        nonlocal peak_rss, peak_pss
-        while not stop.is_set():
-            rss, pss = tree_memory_kib()
-            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 2.0)
 
     self0 = resource.getrusage(resource.RUSAGE_SELF)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     air = asyncio.create_task(engine.run(SystemClock(), encoder, stop))
-    sampler = asyncio.create_task(sample_rss())
     enc_cpu = enc_hwm = None
     try:
         done, _ = await asyncio.wait({air}, timeout=seconds)
@@ -364,7 +368,6 @@ async def role_chain(cfg: dict[str, Any]) -> None:
     finally:
         stop.set()
         await asyncio.gather(air, return_exceptions=True)
-        await sampler
         on_air_s = time.monotonic() - t0
         if encoder.proc is not None:
             enc_cpu = proc_cpu_s(encoder.proc.pid)
@@ -383,8 +386,6 @@ async def role_chain(cfg: dict[str, Any]) -> None:
         "rss_self_kib": self1.ru_maxrss,
         "rss_encoder_kib": enc_hwm,
         "rss_children_max_kib": kids1.ru_maxrss,
-        "rss_tree_peak_kib": peak_rss,
-        "pss_tree_peak_kib": peak_pss,
         "items": len(engine.boundaries),
         "outcomes": dict(Counter(b.outcome for b in engine.boundaries)),
         "dropped_bytes": encoder.dropped_bytes,
@@ -456,7 +457,6 @@ async def role_liquidsoap(cfg: dict[str, Any]) -> None:
     cpu_ready = proc_cpu_s(pid) or 0.0
     t_ready = time.monotonic()
     tracks_started = 0
-    peak_rss = peak_pss = 0
     try:
         for mid in cfg["order"]:
             t = tracks[mid]
@@ -470,8 +470,6 @@ async def role_liquidsoap(cfg: dict[str, Any]) -> None:
             while not lq.tracks.empty():
                 lq.tracks.get_nowait()
                 tracks_started += 1
-            peak_rss = max(peak_rss, proc_status_kib(pid, "VmRSS") or 0)
-            peak_pss = max(peak_pss, proc_pss_kib(pid) or 0)
         on_air_s = time.monotonic() - t_ready
         died = lq.returncode
     finally:
@@ -482,8 +480,6 @@ async def role_liquidsoap(cfg: dict[str, Any]) -> None:
         "cpu_ready": cpu_ready,
         "on_air_s": on_air_s,
         "rss_kib": kids.ru_maxrss,
-        "rss_sampled_kib": peak_rss,
-        "pss_sampled_kib": peak_pss,
         "tracks": tracks_started,
         "pushed": len(cfg["order"]),
         "died": died,
@@ -679,10 +675,15 @@ class Child:
         pid, status, ru = os.wait4(self.pid, os.WNOHANG)
         return self._finish(status, ru, False) if pid else None
 
-    def wait(self, timeout: float) -> Reaped:
-        """Reap it; after `timeout` seconds it is stopped (TERM, then KILL) and reaped."""
+    def wait(self, timeout: float, memory: MemoryPeak | None = None) -> Reaped:
+        """Reap it; after `timeout` seconds it is stopped (TERM, then KILL) and reaped.
+        `memory`, if given, samples its process tree every 2 s meanwhile."""
         deadline = time.monotonic() + timeout
+        next_sample = 0.0
         while time.monotonic() < deadline:
+            if memory is not None and time.monotonic() >= next_sample:
+                memory.sample(self.pid)
+                next_sample = time.monotonic() + 2.0
             done = self.poll()
             if done is not None:
                 return done
@@ -743,14 +744,14 @@ def role_args(role: str, cfg: dict[str, Any], root: Path) -> list[str]:
 
 
 def run_role(
-    role: str, cfg: dict[str, Any], root: Path, timeout: float
+    role: str, cfg: dict[str, Any], root: Path, timeout: float, memory: MemoryPeak | None = None
 ) -> tuple[Reaped, dict[str, Any]]:
     """Run a role to completion; its rusage (wait4) and the result it wrote."""
     result = root / f"{role.strip('_')}-result-{time.monotonic_ns()}.json"
     cfg = {**cfg, "result": str(result)}
     log = root / f"{role.strip('_')}.log"
     child = Child(role_args(role, cfg, root), log=log)
-    reaped = child.wait(timeout)
+    reaped = child.wait(timeout, memory)
     if reaped.timed_out:
         raise RuntimeError(f"{role} did not finish within {timeout:.0f} s")
     if reaped.returncode != 0 or not result.exists():
@@ -971,7 +972,9 @@ class OnAir:
     ours: dict[str, Any] | None = None
     ours_reaped: Reaped | None = None
     ours_kbps: list[float | None] = field(default_factory=list)
+    ours_memory: MemoryPeak = field(default_factory=lambda: MemoryPeak(with_root=True))
     ls: dict[str, Any] | None = None
+    ls_memory: MemoryPeak = field(default_factory=lambda: MemoryPeak(with_root=False))
     ls_kbps: list[float | None] = field(default_factory=list)
     floor: dict[str, Reaped] = field(default_factory=dict)
     floor_kbps: dict[str, list[float | None]] = field(default_factory=dict)
@@ -994,7 +997,9 @@ def bench_on_air(
             with tapped(port, ["/ours.mp3", "/ours.aac"], seconds + 60) as taps:
                 cfg = {"tracks": tracks, "ffmpeg": ffmpeg, "seconds": seconds,
                        "relay_port": port, "hls_dir": str(root / "hls-ours")}  # fmt: skip
-                res.ours_reaped, res.ours = run_role("_chain", cfg, root, timeout=seconds + 180)
+                res.ours_reaped, res.ours = run_role(
+                    "_chain", cfg, root, timeout=seconds + 180, memory=res.ours_memory
+                )
             res.ours_kbps = [t.kbps for t in taps]
         except Exception as exc:
             res.errors.append(("our chain on air", exc))
@@ -1007,7 +1012,9 @@ def bench_on_air(
                     cfg = {"tracks": tracks, "order": order, "seconds": seconds,
                            "relay_port": port, "liquidsoap": liquidsoap,
                            "dir": str(root)}  # fmt: skip
-                    _, res.ls = run_role("_liquidsoap", cfg, root, timeout=seconds + 180)
+                    _, res.ls = run_role(
+                        "_liquidsoap", cfg, root, timeout=seconds + 180, memory=res.ls_memory
+                    )
                 res.ls_kbps = [t.kbps for t in taps]
             except Exception as exc:
                 res.errors.append(("Liquidsoap on air", exc))
@@ -1108,14 +1115,13 @@ def report_on_air(rep: Report, res: OnAir, minutes: float) -> None:
     ls_ref = f"{mib(ls_rss)} Liquidsoap" if ls_rss else f"≈{REF_LS_RSS_MB} MB (design)"
     ls_ref_kib = ls_rss or REF_LS_RSS_MB * 1000 * 1000 / 1024
     if ours:
-        ls_pss = ls["pss_sampled_kib"] if ls else None
+        ls_pss = res.ls_memory.pss_kib if ls else None
+        o_mem = res.ours_memory
         rep.add("peak PSS, whole chain (Python + its ffmpegs, summed; sampled every 2 s)",
-                mib(ours["pss_tree_peak_kib"]),
-                f"{mib(ls_pss)} Liquidsoap" if ls_pss else "",
-                ratio(ours["pss_tree_peak_kib"], ls_pss))  # fmt: skip
+                mib(o_mem.pss_kib), f"{mib(ls_pss)} Liquidsoap" if ls_pss else "",
+                ratio(o_mem.pss_kib, ls_pss))  # fmt: skip
         rep.add("peak RSS, whole chain (summed: shared libraries counted in each)",
-                mib(ours["rss_tree_peak_kib"]), ls_ref,
-                ratio(ours["rss_tree_peak_kib"], ls_ref_kib))  # fmt: skip
+                mib(o_mem.rss_kib), ls_ref, ratio(o_mem.rss_kib, ls_ref_kib))  # fmt: skip
         rep.add("peak RSS, the Python process (ru_maxrss)", mib(ours["rss_self_kib"]), ls_ref,
                 ratio(ours["rss_self_kib"], ls_ref_kib))  # fmt: skip
         rep.add("peak RSS, the encoder ffmpeg (VmHWM)", mib(ours["rss_encoder_kib"]))
