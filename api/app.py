@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import problems
-from api.routes import channels, epg, files, health, jobs, manage, media, nowplaying
+from api.routes import channels, epg, files, health, jobs, live, manage, media, nowplaying
 from api.services import Services
 
 DESCRIPTION = """
@@ -33,7 +33,7 @@ def create_app(svc: Services) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
         expose_headers=["ETag", "Location"],
     )
-    routers = (health, channels, nowplaying, epg, media, manage, jobs, files)
+    routers = (health, channels, nowplaying, epg, media, manage, jobs, live, files)
     for module in routers:
         app.include_router(module.router)
     return app

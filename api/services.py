@@ -13,6 +13,7 @@ from station.clock import Clock
 from station.db import Database
 from station.jobs import JobQueue
 from station.settings import Settings
+from station.users import Users
 
 
 class Services(Protocol):
@@ -24,6 +25,7 @@ class Services(Protocol):
     queue: JobQueue
     library: Library
     schedules: Schedules
+    users: Users
     on_air: dict[str, list[dict[str, Any]]]
     now_playing: NowPlayingHub
 

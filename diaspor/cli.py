@@ -1,10 +1,13 @@
-"""The `diaspor` command: demo, serve, worker, media import, db and token management."""
+"""The `diaspor` command: demo, serve, worker, playout, media import, db, token and user
+management."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -27,7 +30,10 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="Editor access tokens.", no_args_is_help=True)
 app.add_typer(media_app, name="media")
 app.add_typer(db_app, name="db")
+user_app = typer.Typer(help="People who sign in: admins, editors, presenters.",
+                       no_args_is_help=True)  # fmt: skip
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 err = Console(stderr=True)
 out = Console()
 
@@ -107,19 +113,19 @@ def serve(
     asyncio.run(serve_api(station, with_worker=with_worker))
 
 
-@app.command()
-def worker(data_dir: DataDir = None) -> None:
-    """Run background jobs (media analysis) until interrupted."""
-    s = settings_from(data_dir)
-    station = open_station(s)
+def run_until_stopped(
+    data_dir: Path | None, part: Callable[[Station, asyncio.Event], Awaitable[None]]
+) -> None:
+    """Run one part of the station until Ctrl-C or SIGTERM (containers stop with it); the
+    part leaves cleanly when the event is set."""
+    station = open_station(settings_from(data_dir))
 
     async def run() -> None:
         stop = asyncio.Event()
-        # Containers stop with SIGTERM: leave between jobs, as on Ctrl-C.
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await station.worker().run(stop)
+        await part(station, stop)
 
     try:
         asyncio.run(run())
@@ -127,6 +133,12 @@ def worker(data_dir: DataDir = None) -> None:
         pass
     finally:
         station.close()
+
+
+@app.command()
+def worker(data_dir: DataDir = None) -> None:
+    """Run background jobs (media analysis) until interrupted."""
+    run_until_stopped(data_dir, lambda station, stop: station.worker().run(stop))
 
 
 def collect(paths: list[Path]) -> list[Path]:
@@ -268,6 +280,43 @@ def token_create(
         print(create_token(station.db, station.clock, name, role))
     finally:
         station.close()
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Argument(help="Sign-in name, e.g. aysel.")],
+    role: Annotated[str, typer.Option(help="admin, editor or presenter.")] = "presenter",
+    name: Annotated[str, typer.Option(help="Name as listeners see it.")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a user. A presenter's username and password are also their live credentials."""
+    from station.errors import Invalid
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    s = settings_from(data_dir)
+    station = open_station(s)
+    try:
+        user = station.users.create(username, name, role, password)
+    except Invalid as e:
+        err.print(f"[red]{e.message}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        station.close()
+    out.print(f"created {user.role} {user.username} ({user.display_name})")
+
+
+@app.command()
+def playout(data_dir: DataDir = None) -> None:
+    """Run the radio channels (production: on icecast2, DIASPOR_RADIO_SERVER=icecast)."""
+    from diaspor.radio import run_radio
+
+    run_until_stopped(data_dir, run_radio)
 
 
 def main() -> None:

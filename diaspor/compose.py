@@ -14,6 +14,7 @@ from station.clock import Clock, SystemClock
 from station.db import Database
 from station.jobs import Handler, JobQueue, Worker
 from station.settings import Settings
+from station.users import Users
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Station:
     queue: JobQueue
     library: Library
     schedules: Schedules
+    users: Users
     handlers: dict[str, Handler] = field(default_factory=dict)
     # Streams a running engine publishes, by channel slug: [{url, format, bitrate}].
     on_air: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -57,6 +59,8 @@ def build_station(settings: Settings, *, clock: Clock | None = None, **parts: An
         silence_min_ms=settings.silence_min_ms,
     )  # fmt: skip
     schedules = Schedules(db, clock)
-    station = Station(settings, clock, db, storage, tools, queue, library, schedules)
+    station = Station(
+        settings, clock, db, storage, tools, queue, library, schedules, Users(db, clock)
+    )
     station.handlers.update(library_handlers(library))
     return station

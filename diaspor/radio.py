@@ -1,5 +1,10 @@
-"""Running the radio channels in this process (the embedded default): the relay, and per
-channel an engine and its encoder, with titles following the timeline."""
+"""Running the radio channels: per channel an engine and its encoders, titles following the
+timeline, the as-run log, now-playing, and the presenter's live mount.
+
+Two servers carry the air: the built-in relay, in this process (the embedded default), or
+icecast2 (production: `diaspor playout` runs the engines, icecast2 serves the listeners and
+asks the API whether a presenter may go live).
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,32 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
 
 from diaspor.compose import Station
 from media.errors import NotFound
 from media.storage import LocalStorage
 from playout.asrun import AsRunLog
+from playout.live import LiveDesk, LiveFeed, LiveRefused, live_mount
 from playout.nowplaying import json_bytes, now_playing
-from playout.onair import title_hook
-from playout.radio import Boundary, Playable, RadioEngine
+from playout.onair import TitleSetter, title_hook
+from playout.radio import OVERRIDDEN, Boundary, Playable, RadioEngine
 from schedules.plan import to_ms
 from station.clock import SystemClock
-from streamer.encoder import Encoder, HlsOutput, Output
+from station.errors import StationError
+from station.settings import Settings
+from streamer.encoder import Encoder, HlsOutput, Output, Tee
+from streamer.icecast_admin import IcecastAdminError, update_title
 from streamer.outputs import IcecastOutput
-from streamer.relay import Relay
+from streamer.relay import Relay, SourceGrant
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +45,15 @@ log = logging.getLogger(__name__)
 def now_playing_hook(
     station: Station, slug: str, engine: RadioEngine
 ) -> Callable[[Boundary], Awaitable[None]]:
-    """At each boundary: publish now-playing in-process and write it as a static file."""
+    """At each boundary: publish now-playing in-process and write it as a static file.
+    An item the presenter talks over is not news: the live item stays current."""
 
     async def hook(b: Boundary) -> None:
-        event = station.now_playing.publish(now_playing(slug, engine.upcoming(), b.item.start_ms))
+        if b.outcome == OVERRIDDEN:
+            return
+        event = station.now_playing.publish(
+            now_playing(slug, engine.upcoming(), b.actual_ms, live=engine.live_item)
+        )
         await asyncio.to_thread(
             station.storage.put_bytes, f"nowplaying/{slug}.json", json_bytes(event),
             "application/json",
@@ -47,15 +67,20 @@ def engine_for(station: Station, slug: str) -> RadioEngine:
     ch = station.schedules.channel(slug).data
 
     @lru_cache(maxsize=4096)
-    def playable(media_id: int) -> Playable | None:
+    def playable_on(media_id: int, day: int) -> Playable | None:
         try:
             m = station.library.get(media_id)
         except NotFound:
             return None
-        if m.status != "ready" or not isinstance(station.storage, LocalStorage):
+        if m.status != "ready":
             return None
-        return Playable(str(station.storage.path(m.storage_key)), m.loudness_lufs,
+        # ffmpeg reads the file where it is: a path, or a pre-signed S3 URL (a week long,
+        # asked for again each day).
+        return Playable(station.storage.read_url(m.storage_key), m.loudness_lufs,
                         m.true_peak_dbtp)  # fmt: skip
+
+    def playable(media_id: int) -> Playable | None:
+        return playable_on(media_id, int(time.time() // 86_400))
 
     def timeline(a: int, b: int) -> list:  # type: ignore[type-arg]
         return station.schedules.timeline(
@@ -72,62 +97,195 @@ def engine_for(station: Station, slug: str) -> RadioEngine:
     )  # fmt: skip
 
 
-async def run_radio(station: Station, stop: asyncio.Event) -> None:
-    """The relay and every radio channel, until stop is set."""
+def live_desk(station: Station) -> LiveDesk:
+    return LiveDesk(station.schedules, station.users, station.clock,
+                    station.settings.live_margin_s)  # fmt: skip
+
+
+def source_auth(station: Station) -> Callable[[str, str, str], Awaitable[SourceGrant | None]]:
+    """For the relay: a presenter on a channel's live mount, checked by the live desk."""
+    desk = live_desk(station)
+    slugs = {live_mount(c.data["slug"]): c.data["slug"] for c in station.schedules.find("channel")}
+
+    async def check(mount: str, user: str, password: str) -> SourceGrant | None:
+        slug = slugs.get(mount)
+        if slug is None:
+            return None
+        try:
+            grant = await asyncio.to_thread(desk.authorise, slug, user, password)
+        except (LiveRefused, NotFound) as e:
+            log.warning("live source refused", extra={"mount": mount, "user": user,
+                                                      "why": e.message})  # fmt: skip
+            return None
+        log.info("live source accepted", extra={"mount": mount, "user": user})
+        if grant.until_ms is None:
+            return SourceGrant()
+        return SourceGrant(datetime.fromtimestamp(grant.until_ms / 1000, UTC))
+
+    return check
+
+
+@dataclass
+class IcecastTitles:
+    """Titles on icecast2 through its admin API. icecast2 refuses a title for a mount that has
+    no source yet (so the first one, set as the encoder connects, would be lost): the latest
+    title per mount is kept and retried until icecast2 takes it."""
+
+    base_url: str
+    user: str
+    password: str
+    retry_s: float = 2.0
+    pending: dict[str, str] = field(default_factory=dict)
+    _client: httpx.AsyncClient | None = None
+    _task: asyncio.Task[None] | None = None
+
+    async def set(self, mount: str, title: str) -> None:
+        self.pending[mount] = title
+        await self._flush()
+
+    async def _flush(self) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=5.0)
+        for mount, title in list(self.pending.items()):
+            try:
+                await update_title(self.base_url, mount, title, self.user, self.password,
+                                   client=self._client)  # fmt: skip
+            except IcecastAdminError as e:
+                log.info("title not taken yet; will retry", extra={"mount": mount,
+                                                                   "why": e.message})  # fmt: skip
+                continue
+            if self.pending.get(mount) == title:
+                del self.pending[mount]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.retry_s)
+            if self.pending:
+                await self._flush()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+
+@dataclass
+class AirServer:
+    """What the channels need of the server that carries them."""
+
+    host: str
+    port: int
+    password: str
+    set_title: TitleSetter
+    public_url: str  # mount URLs as listeners see them
+    read_url: str  # where this process reads a presenter's live mount
+
+
+def streams_of(s: Settings, slug: str) -> list[dict[str, Any]]:
+    base = s.radio_public_url
+    out = [
+        {"url": f"{base}/{slug}.mp3", "format": "mp3", "bitrate": s.radio_bitrate_kbps},
+        {"url": f"{base}/{slug}.aac", "format": "aac", "bitrate": s.radio_bitrate_kbps},
+    ]
+    return out
+
+
+async def put_channel_on_air(
+    station: Station, slug: str, server: AirServer, stop: asyncio.Event
+) -> tuple[asyncio.Task[None], list[Any]]:
+    """One channel: engine → encoders → mounts (+ HLS), with hooks and its live feed."""
     s = station.settings
-    password = (
-        s.source_password.get_secret_value() if s.source_password else secrets.token_urlsafe(16)
-    )
-    relay = Relay(s.host, s.relay_port, source_password=password,
-                  admin_password=secrets.token_urlsafe(16))  # fmt: skip
-    await relay.start()
+    ch = station.schedules.channel(slug).data
+    name = ch["names"].get("az", slug)
+    mounts = [f"/{slug}.mp3", f"/{slug}.aac"]
+    mount_outputs: list[Output] = [
+        IcecastOutput(mounts[0], server.password, host=server.host, port=server.port,
+                      codec="mp3", bitrate_kbps=s.radio_bitrate_kbps, name=name),
+        IcecastOutput(mounts[1], server.password, host=server.host, port=server.port,
+                      codec="aac", bitrate_kbps=s.radio_bitrate_kbps, name=name),
+    ]  # fmt: skip
+    streams = streams_of(s, slug)
+    hls: list[Output] = []
+    if isinstance(station.storage, LocalStorage):
+        hls_key = f"hls/radio/{slug}"
+        hls.append(HlsOutput(station.storage.path(hls_key), segment_s=s.hls_segment_s))
+        streams.append({"url": f"{s.base_url}/files/{hls_key}/index.m3u8", "format": "hls",
+                        "bitrate": s.radio_bitrate_kbps})  # fmt: skip
+    # On the relay (in this process) one encoder does all; an external server may go away,
+    # and that must not take HLS down with it.
+    sink: Encoder | Tee
+    if s.radio_server == "relay" or not hls:
+        sink = Encoder(station.tools.ffmpeg, mount_outputs + hls)
+    else:
+        sink = Tee(Encoder(station.tools.ffmpeg, mount_outputs), Encoder(station.tools.ffmpeg, hls))
+    engine = engine_for(station, slug)
+    desk = live_desk(station)
+    feed = LiveFeed(
+        station.tools.ffmpeg, server.read_url + live_mount(slug),
+        target_lufs=ch["loudness_target_lufs"], max_peak_dbfs=ch["true_peak_max_dbtp"],
+        grace_ms=s.live_grace_ms, identify=lambda: desk.presenters_now(slug),
+    )  # fmt: skip
+    engine.live = feed
+    engine.hooks.append(title_hook(mounts, server.set_title))
+    engine.hooks.append(AsRunLog(station.db, slug).hook)
+    engine.hooks.append(now_playing_hook(station, slug, engine))
+    await feed.start()
+    station.on_air[slug] = streams
+    log.info("radio on air", extra={"channel": slug, "mp3": streams[0]["url"],
+                                    "live_mount": live_mount(slug)})  # fmt: skip
+    return asyncio.create_task(engine.run(SystemClock(), sink, stop)), [sink, feed]
+
+
+async def run_radio(station: Station, stop: asyncio.Event) -> None:
+    """Every radio channel on the configured server, until stop is set."""
+    s = station.settings
+    relay: Relay | None = None
+    titles: IcecastTitles | None = None
+    if s.radio_server == "relay":
+        password = (
+            s.source_password.get_secret_value() if s.source_password
+            else secrets.token_urlsafe(16)
+        )  # fmt: skip
+        relay = Relay(s.host, s.relay_port, source_password=password,
+                      admin_password=secrets.token_urlsafe(16),
+                      source_auth=source_auth(station))  # fmt: skip
+        await relay.start()
+        server = AirServer(s.host, relay.port, password, relay.set_title, s.relay_url,
+                           relay.base_url)  # fmt: skip
+    else:
+        if s.source_password is None:
+            raise StationError(
+                "DIASPOR_SOURCE_PASSWORD is required with DIASPOR_RADIO_SERVER=icecast"
+            )
+        password = s.source_password.get_secret_value()
+        u = urlsplit(s.icecast_url)
+        admin = s.icecast_admin_password.get_secret_value() if s.icecast_admin_password else None
+        titles = IcecastTitles(s.icecast_url, s.icecast_admin_user if admin else "source",
+                               admin or password)  # fmt: skip
+        server = AirServer(u.hostname or "127.0.0.1", u.port or 80, password, titles.set,
+                           s.radio_public_url, s.icecast_url.rstrip("/"))  # fmt: skip
     tasks: list[asyncio.Task[None]] = []
-    encoders: list[Encoder] = []
+    parts: list[Any] = []
     try:
-        radios = [c for c in station.schedules.find("channel") if c.data["kind"] == "radio"]
-        for ch in radios:
-            slug = ch.data["slug"]
-            mounts = [f"/{slug}.mp3", f"/{slug}.aac"]
-            name = ch.data["names"].get("az", slug)
-            outputs: list[Output] = [
-                IcecastOutput(mounts[0], password, port=relay.port, codec="mp3",
-                              bitrate_kbps=s.radio_bitrate_kbps, name=name),
-                IcecastOutput(mounts[1], password, port=relay.port, codec="aac",
-                              bitrate_kbps=s.radio_bitrate_kbps, name=name),
-            ]  # fmt: skip
-            streams = [
-                {
-                    "url": f"{s.relay_url}{mounts[0]}",
-                    "format": "mp3",
-                    "bitrate": s.radio_bitrate_kbps,
-                },
-                {
-                    "url": f"{s.relay_url}{mounts[1]}",
-                    "format": "aac",
-                    "bitrate": s.radio_bitrate_kbps,
-                },
-            ]
-            if isinstance(station.storage, LocalStorage):
-                hls_key = f"hls/radio/{slug}"
-                outputs.append(HlsOutput(station.storage.path(hls_key), segment_s=s.hls_segment_s))
-                streams.append({"url": f"{s.base_url}/files/{hls_key}/index.m3u8",
-                                "format": "hls", "bitrate": s.radio_bitrate_kbps})  # fmt: skip
-            encoder = Encoder(station.tools.ffmpeg, outputs)
-            engine = engine_for(station, slug)
-            engine.hooks.append(title_hook(mounts, relay.set_title))
-            engine.hooks.append(AsRunLog(station.db, slug).hook)
-            engine.hooks.append(now_playing_hook(station, slug, engine))
-            encoders.append(encoder)
-            tasks.append(asyncio.create_task(engine.run(SystemClock(), encoder, stop)))
-            station.on_air[slug] = streams
-            log.info("radio on air", extra={"channel": slug, "mp3": streams[0]["url"]})
+        if titles is not None:
+            tasks.append(asyncio.create_task(titles.run(stop)))
+        for ch in station.schedules.find("channel"):
+            if ch.data["kind"] == "radio":
+                task, owned = await put_channel_on_air(station, ch.data["slug"], server, stop)
+                tasks.append(task)
+                parts += owned
         await stop.wait()
     finally:
         stop.set()
+        started = time.monotonic()
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
-        for e in encoders:
-            await e.close()
+        for p in parts:
+            await p.close()
+        if titles is not None:
+            await titles.close()
         station.on_air.clear()
-        await relay.stop()
+        if relay is not None:
+            await relay.stop()
+        log.info("radio off air", extra={"seconds_to_stop": round(time.monotonic() - started, 2)})

@@ -32,6 +32,9 @@ mimetypes.add_type("video/mp2t", ".ts")
 mimetypes.add_type("audio/aac", ".aac")
 
 
+READ_URL_S = 7 * 24 * 3600  # the longest a SigV4 pre-signed URL may live
+
+
 def content_type(key: str) -> str:
     return mimetypes.guess_type(key)[0] or "application/octet-stream"
 
@@ -64,6 +67,10 @@ class Storage(Protocol):
     def keys(self, prefix: str = "") -> Iterator[str]: ...
     def describe(self) -> str: ...
     def close(self) -> None: ...
+    def read_url(self, key: str, expires_s: int = READ_URL_S) -> str:
+        """Where ffmpeg can read a stored file without copying it first: a path, or a
+        pre-signed URL valid for expires_s."""
+        ...
 
 
 class LocalStorage:
@@ -139,6 +146,9 @@ class LocalStorage:
 
     def describe(self) -> str:
         return f"local folder {self.root}"
+
+    def read_url(self, key: str, expires_s: int = 0) -> str:
+        return str(self.path(key))
 
     def close(self) -> None:
         pass
@@ -256,6 +266,14 @@ class S3Storage:
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
+
+    def read_url(self, key: str, expires_s: int = 0) -> str:
+        url: str = self.client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": self._k(key)},
+            ExpiresIn=expires_s or READ_URL_S,
+        )
+        return url
 
     def close(self) -> None:
         self.client.close()

@@ -11,7 +11,7 @@ from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from playout.radio import Boundary
-from schedules.plan import from_ms
+from schedules.plan import from_ms, to_ms
 from station.db import Base, Database, UtcDateTime
 
 
@@ -52,6 +52,11 @@ class AsRunLog:
         self.channel = channel
 
     def write(self, b: Boundary) -> None:
+        """One row per item as it starts. When the schedule resumes after a presenter, the
+        live row gets its length instead (the resumed item already has its row)."""
+        if b.resumed:
+            self._end_live(b.actual_ms)
+            return
         item = b.item
         outcome = "cut-short" if item.cut and b.outcome == "played" else b.outcome
         with self.db.session() as s:
@@ -61,6 +66,18 @@ class AsRunLog:
                 media_id=item.media_id, entry_id=item.entry_id, title=item.title,
                 artist=item.artist, outcome=outcome,
             ))  # fmt: skip
+
+    def _end_live(self, end_ms: int) -> None:
+        q = (
+            select(AsRunRow)
+            .where(AsRunRow.channel == self.channel, AsRunRow.kind == "live")
+            .order_by(AsRunRow.id.desc())
+            .limit(1)
+        )
+        with self.db.session() as s:
+            row = s.scalars(q).first()
+            if row is not None:
+                row.planned_ms = max(0, end_ms - to_ms(row.actual_start))
 
     async def hook(self, b: Boundary) -> None:
         """For the engine: written off the event loop, so the air never waits on a disk."""

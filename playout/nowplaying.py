@@ -61,14 +61,22 @@ def track_of(item: TimelineItem) -> Track:
 
 
 def now_playing(channel: str, items: Sequence[TimelineItem], now_ms: int, *, upcoming: int = 3,
-                seq: int = 0) -> NowPlaying:  # fmt: skip
-    """The item on air at now_ms and the few after it (slates are not worth announcing)."""
-    current = next((i for i in items if i.start_ms <= now_ms < i.end_ms), None)
-    later = [i for i in items if i.start_ms > now_ms and i.kind != "slate"][:upcoming]
+                seq: int = 0, live: TimelineItem | None = None) -> NowPlaying:  # fmt: skip
+    """The item on air at now_ms and the few after it (slates are not worth announcing).
+    While a presenter is live, the live item is current and the schedule after it is next."""
+    if live is not None:
+        current: TimelineItem | None = live
+        after = live.end_ms - 1
+    else:
+        current = next((i for i in items if i.start_ms <= now_ms < i.end_ms), None)
+        after = now_ms
+    later = [i for i in items if i.start_ms > after and i.kind != "slate"][:upcoming]
     return NowPlaying(
         channel,
         track_of(current) if current and current.kind != "slate" else None,
         tuple(track_of(i) for i in later),
+        live=live is not None,
+        presenter=(live.artist or None) if live is not None else None,
         seq=seq,
     )
 

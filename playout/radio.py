@@ -27,6 +27,8 @@ from station.clock import Clock
 
 log = logging.getLogger(__name__)
 PLAYED, MISSING, CORRUPT = "played", "skipped-missing", "skipped-corrupt"
+OVERRIDDEN = "overridden-by-live"
+LIVE_TITLE = "Canlı yayım"  # "live broadcast": the title while a presenter is on air
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,15 @@ class Boundary:
     sample: int  # from the line's origin
     actual_ms: int  # epoch ms of that sample
     outcome: str
+    resumed: bool = False  # the schedule came back after live, in the middle of this item
+
+
+class LiveSource(Protocol):
+    """A presenter's audio (playout/live.py LiveFeed): n samples while live, else None."""
+
+    presenter: str
+
+    def take(self, n: int) -> Block | None: ...
 
 
 class PcmSink(Protocol):
@@ -86,6 +97,10 @@ class RadioEngine:
     dead_air_dbfs: float = -60.0
     dead_air: list[tuple[int, int]] = field(default_factory=list)  # (start, end) samples
     _quiet_from: int | None = None
+    live: LiveSource | None = None
+    live_fade_ms: int = 500  # equal-power fade between the schedule and the presenter
+    live_item: TimelineItem | None = None  # set while a presenter is on air
+    _live_mix: float = 0.0  # 0: the schedule, 1: the presenter
     _items: list[TimelineItem] = field(default_factory=list)
     _fetched_to: int = 0
     _slots: dict[tuple[int, int | None], _Slot] = field(default_factory=dict)
@@ -185,13 +200,18 @@ class RadioEngine:
             prev = item
 
     async def _announce(self, slot: _Slot) -> None:
+        if self.live_item is not None and slot.outcome == PLAYED:
+            slot.outcome = OVERRIDDEN
         b = Boundary(slot.item, slot.place.start, self._ms(slot.place.start), slot.outcome)
+        await self._publish(b)
+
+    async def _publish(self, b: Boundary) -> None:
         self.boundaries.append(b)
         log.info(
-            "item started",
+            "item started" if not b.resumed else "schedule resumed after live",
             extra={
-                "title": slot.item.title,
-                "kind": slot.item.kind,
+                "title": b.item.title,
+                "kind": b.item.kind,
                 "sample": b.sample,
                 "outcome": b.outcome,
             },
@@ -205,6 +225,9 @@ class RadioEngine:
         """The next n samples of the line, as 16-bit PCM."""
         a = self.position
         await self._ensure_slots(a, n)
+        feed = self.live.take(n) if self.live is not None else None
+        if feed is not None and self.live_item is None:
+            await self._go_live(a)
         out = silence(n)
         for slot in sorted(self._slots.values(), key=lambda s: s.place.start):
             p = slot.place
@@ -217,6 +240,10 @@ class RadioEngine:
             samples = await slot.reader.read(hi - lo)
             mix_into(out, a, p, samples, lo - p.start)
             slot.offset = hi - p.start
+        if feed is None and self.live_item is not None:
+            await self._back_from_live(a)
+        if feed is not None or self._live_mix > 0:
+            out = self._mix_live(out, feed)
         for key in [k for k, s in self._slots.items() if s.place.end <= a + n]:
             await self._slots.pop(key).reader.close()
         self._items = [
@@ -225,6 +252,42 @@ class RadioEngine:
         self.position = a + n
         self._watch_silence(out, a, n)
         return to_s16(out)
+
+    async def _go_live(self, a: int) -> None:
+        assert self.live is not None
+        at = self._ms(a)
+        self.live_item = TimelineItem(at, self._block_end(at), "live", None, 0, 0,
+                                      title=LIVE_TITLE, artist=self.live.presenter)  # fmt: skip
+        await self._publish(Boundary(self.live_item, a, at, PLAYED))
+
+    def _block_end(self, at: int) -> int:
+        """When the programme on air at `at` ends: what a live takeover is expected to last."""
+        on = [i for i in self._items if i.start_ms <= at < i.end_ms]
+        if not on:
+            return at
+        block = on[-1].block_ms
+        later = [i.start_ms for i in self._items if i.start_ms > at and i.block_ms != block]
+        return min(later) if later else max(i.end_ms for i in self._items)
+
+    async def _back_from_live(self, a: int) -> None:
+        self.live_item = None
+        on = [s for s in self._slots.values() if s.place.start <= a < s.place.end]
+        if on:
+            slot = max(on, key=lambda s: s.place.start)
+            await self._publish(Boundary(slot.item, a, self._ms(a), PLAYED, resumed=True))
+
+    def _mix_live(self, line: Block, feed: Block | None) -> Block:
+        """Equal-power fade between the schedule's line and the presenter, sample by sample."""
+        n = len(line)
+        step = 1 / max(1, self.live_fade_ms * SAMPLES_PER_MS)
+        direction = 1.0 if feed is not None else -1.0
+        m = np.clip(self._live_mix + direction * step * np.arange(1, n + 1), 0.0, 1.0)
+        self._live_mix = float(m[-1])
+        angle = (m * (np.pi / 2)).astype(np.float32)[:, None]
+        out: Block = line * np.cos(angle)
+        if feed is not None:
+            out += feed * np.sin(angle)
+        return out
 
     def _watch_silence(self, out: Block, a: int, n: int) -> None:
         """Dead air: the output quieter than dead_air_dbfs for dead_air_ms is logged once,

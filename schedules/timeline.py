@@ -520,6 +520,14 @@ class _Day:
             m = current.source.next(self.cursor)
             if m is None:
                 current.done = True
+                o = current.occ
+                until = min(o.end_ms, next_hard)
+                if (current.started_ms is None and o.entry.target == "programme"
+                        and o.entry.duration_ms is not None and until > self.cursor):  # fmt: skip
+                    # A programme with nothing to play (a live show, an episode not in yet)
+                    # keeps its slot: filler, as part of the programme's block.
+                    current.started_ms = self.cursor
+                    self.fill_exact(until, o)
                 continue
             first = current.started_ms is None
             if first:

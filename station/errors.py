@@ -10,9 +10,11 @@ from __future__ import annotations
 class StationError(Exception):
     reason = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if reason:
+            self.reason = reason
 
 
 class NotFound(StationError):

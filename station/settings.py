@@ -69,6 +69,17 @@ class Settings(BaseSettings):
     relay_public_url: str = ""  # default http://host:relay_port
     source_password: SecretStr | None = None  # default: a new random one at each start
     radio_bitrate_kbps: int = Field(default=128, ge=32, le=320)
+    # Where the radio goes: the built-in relay (embedded default) or an icecast2 server
+    # (production; `diaspor playout` runs the engines and icecast2 serves listeners).
+    radio_server: Literal["relay", "icecast"] = "relay"
+    icecast_url: str = "http://127.0.0.1:8000"  # how playout reaches icecast2
+    icecast_public_url: str = ""  # how listeners reach it; default icecast_url
+    icecast_admin_user: str = "admin"
+    icecast_admin_password: SecretStr | None = None  # titles; else the source password
+    # Live: presenters' credentials are good from this long before their slot to this long
+    # after it; when their audio stops for live_grace_ms, the schedule resumes.
+    live_margin_s: int = Field(default=300, ge=0)
+    live_grace_ms: int = Field(default=3000, ge=0)
     hls_segment_s: int = Field(default=6, ge=1, le=30)
 
     log_format: Literal["text", "json"] = "text"
@@ -96,6 +107,13 @@ class Settings(BaseSettings):
     @property
     def relay_url(self) -> str:
         return (self.relay_public_url or f"http://{self.host}:{self.relay_port}").rstrip("/")
+
+    @property
+    def radio_public_url(self) -> str:
+        """The base of the radio's mount URLs as listeners see them."""
+        if self.radio_server == "icecast":
+            return (self.icecast_public_url or self.icecast_url).rstrip("/")
+        return self.relay_url
 
     @property
     def max_upload_bytes(self) -> int:

@@ -1,9 +1,10 @@
 """The station's encoder: one long-running ffmpeg reading the mixer's PCM on stdin and
 writing every output at once (Icecast mounts, HLS audio, files).
 
-`encoder_args` is pure; `Encoder` runs it, restarts it if it dies (within a second or two,
-while the relay holds its listeners), and never lets a slow or dead encoder block the
-mixer: PCM written while it restarts is dropped, not queued without bound.
+`encoder_args` is pure; `Encoder` runs it, restarts it if it dies (at once the first time,
+within a second or two, while the relay holds its listeners; then with back-off, doubling up
+to a limit, if it keeps dying, as it does while icecast2 is away), and never lets a slow or
+dead encoder block the mixer: PCM written while it is down is dropped, not queued.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -32,6 +34,7 @@ class HlsOutput:
 class FileOutput:
     path: Path
     codec: str = "flac"  # flac | pcm_s16le | libmp3lame | aac
+    bitrate_kbps: int | None = None  # for the lossy codecs; None: the codec's default
 
 
 Output = IcecastOutput | HlsOutput | FileOutput
@@ -103,19 +106,36 @@ def encoder_args(ffmpeg: str, outputs: list[Output]) -> list[str]:
                 str(out.folder / "index.m3u8"),
             ]
         else:
-            args += ["-c:a", out.codec, "-y", str(out.path)]
+            args += ["-c:a", out.codec]
+            if out.bitrate_kbps:
+                args += ["-b:a", f"{out.bitrate_kbps}k"]
+            args += ["-y", str(out.path)]
     return args
 
 
 class Encoder:
     """Runs encoder_args; a PcmSink for the engine."""
 
-    def __init__(self, ffmpeg: str, outputs: list[Output], *, restart: bool = True) -> None:
+    def __init__(
+        self,
+        ffmpeg: str,
+        outputs: list[Output],
+        *,
+        restart: bool = True,
+        stable_s: float = 10.0,
+        max_backoff_s: float = 30.0,
+    ) -> None:
         self.args = encoder_args(ffmpeg, outputs)
         self.restart = restart
         self.proc: asyncio.subprocess.Process | None = None
         self.restarts = 0
         self.dropped_bytes = 0
+        self.stable_s = stable_s  # an encoder that ran this long had no lasting trouble
+        self.max_backoff_s = max_backoff_s
+        self.backoff_s = 0.0
+        self._quick_failures = 0
+        self._started_at = 0.0
+        self._retry_at = 0.0
         self._stderr: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -127,6 +147,7 @@ class Encoder:
             stderr=asyncio.subprocess.PIPE,
         )
         self._stderr = asyncio.ensure_future(self._log_stderr(self.proc))
+        self._started_at = time.monotonic()
         log.info("encoder started", extra={"pid": self.proc.pid})
 
     async def _log_stderr(self, proc: asyncio.subprocess.Process) -> None:
@@ -154,11 +175,32 @@ class Encoder:
     async def _recover(self) -> None:
         if self._closing or not self.restart:
             return
+        now = time.monotonic()
+        if now < self._retry_at:
+            return  # backing off: this PCM is dropped
         old = self.proc
-        if old is not None:
+        if old is not None and old.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 old.kill()
             await old.wait()
+        if self._retry_at == 0.0:  # it has just died: decide when to start it again
+            if now - self._started_at >= self.stable_s:
+                self._quick_failures = 0
+            # The first failure after a good run restarts at once; each quick one after it
+            # waits twice as long as the last (1, 2, 4 ... max_backoff_s).
+            n = self._quick_failures
+            self.backoff_s = 0.0 if n == 0 else min(self.max_backoff_s, 2.0 ** (n - 1))
+            self._quick_failures += 1
+            if self.backoff_s:
+                self._retry_at = now + self.backoff_s
+                log.error(
+                    "encoder keeps stopping (is the streaming server reachable?); "
+                    "retrying after a pause",
+                    extra={"retry_in_s": self.backoff_s,
+                           "exit": old.returncode if old else None},
+                )  # fmt: skip
+                return
+        self._retry_at = 0.0
         self.restarts += 1
         log.error(
             "encoder stopped; restarting it",
@@ -180,3 +222,19 @@ class Encoder:
         if self._stderr is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._stderr
+
+
+class Tee:
+    """Several sinks fed the same PCM: encoders that must fail apart (icecast2 away must
+    not stop the HLS output)."""
+
+    def __init__(self, *sinks: Encoder) -> None:
+        self.sinks = sinks
+
+    async def write(self, data: bytes) -> None:
+        for sink in self.sinks:
+            await sink.write(data)
+
+    async def close(self) -> None:
+        for sink in self.sinks:
+            await sink.close()

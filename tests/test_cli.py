@@ -112,3 +112,29 @@ def test_an_unknown_role_is_refused(role: str, tmp_path: Path) -> None:
         "token", "create", "--name", "x", "--role", role, env=env_for(Settings(data_dir=tmp_path))
     )
     assert res.returncode == 2 and "Unknown role" in res.stderr
+
+
+def test_a_presenter_is_created_with_a_password_from_stdin_and_bad_input_is_explained(
+    station: Station,
+) -> None:
+    env = env_for(station.settings)
+
+    def user(*args: str, password: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*DIASPOR, "user", "create", *args, "--password-stdin"], env=env, input=password + "\n",
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    made = user("aysel", "--name", "Aysel Məmmədova", password="bakı-küləyi-2026")
+    assert made.returncode == 0, made.stderr
+    assert "created presenter aysel (Aysel Məmmədova)" in made.stdout
+    assert station.users.authenticate("aysel", "bakı-küləyi-2026") is not None
+    assert "bakı-küləyi-2026" not in made.stdout + made.stderr
+    for args, password, said in [
+        (("aysel",), "another-long-one", "taken"),
+        (("leyla", "--role", "boss"), "another-long-one", "unknown role"),
+        (("leyla",), "short", "at least 10 characters"),
+    ]:
+        bad = user(*args, password=password)
+        assert bad.returncode == 2 and said in bad.stderr + bad.stdout
+    assert station.users.authenticate("leyla", "another-long-one") is None

@@ -485,9 +485,15 @@ def test_icecast_config_is_well_formed_with_a_source_password_and_utf8_mounts(
         (m.get("type") or "normal", (m.findtext("mount-name") or "").strip()): m
         for m in root.findall("mount")
     }
-    for key in (("default", ""), ("normal", "/live")):
+    for key in (("default", ""), ("normal", "/diaspor-fm.mp3"), ("normal", "/diaspor-fm-live")):
         assert key in mounts, f"no {key[0]} mount {key[1]}"
         assert (mounts[key].findtext("charset") or "").strip() == "UTF-8"
+    # Presenters are let in by the API (icecast2's URL authentication), at the api service.
+    auth = mounts[("normal", "/diaspor-fm-live")].find("authentication")
+    assert auth is not None and auth.get("type") == "url"
+    option = {o.get("name"): o.get("value") for o in auth.findall("option")}
+    assert option["stream_auth"] == "http://api:8000/api/v1/live/icecast-auth"
+    assert "api" in services
     assert root.findtext("limits/clients") == "5000"
     assert root.findtext("limits/sources") == "10"
     assert root.findtext("fileserve") == "1"

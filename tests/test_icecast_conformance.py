@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +99,7 @@ def relay_in_a_thread() -> Iterator[Server]:
 
 
 @contextmanager
-def icecast2_running(log_path: Path) -> Iterator[Server]:
+def icecast2_running(log_path: Path, edits: Mapping[str, str] | None = None) -> Iterator[Server]:
     """icecast2 on a free port from a temporary folder laid out as deploy/icecast.xml expects.
 
     icecast2 will not run as root, so as root it is started as `nobody` (setpriv execs it in
@@ -115,6 +115,9 @@ def icecast2_running(log_path: Path) -> Iterator[Server]:
     shipped = ICECAST_XML.read_text(encoding="utf-8")
     config = shipped.replace("<port>8000</port>", f"<port>{port}</port>")
     assert config != shipped, "deploy/icecast.xml no longer listens on <port>8000</port>"
+    for old, new in (edits or {}).items():
+        assert old in config, f"deploy/icecast.xml no longer says {old}"
+        config = config.replace(old, new)
     with tempfile.TemporaryDirectory(prefix="diaspor-icecast-") as folder:
         root = Path(folder)
         shutil.copytree(ICECAST_SHARE / "web", root / "web")

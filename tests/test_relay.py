@@ -10,7 +10,7 @@ import itertools
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -34,6 +34,7 @@ from streamer.relay import (
     BadRequest,
     MountStatus,
     Relay,
+    SourceGrant,
     StreamInfo,
     burst_start,
     listener_response_head,
@@ -449,6 +450,39 @@ def test_wrong_password_is_401_a_busy_mount_is_403_and_an_unknown_mount_is_404()
     run(story())
 
 
+def test_a_presenter_let_in_by_the_hook_is_disconnected_when_their_time_is_up() -> None:
+    asked: list[tuple[str, str, str]] = []
+
+    async def hook(mount: str, user: str, password: str) -> SourceGrant | None:
+        asked.append((mount, user, password))
+        if (mount, user, password) == ("/radio-live", "aysel", "şifrə-123"):
+            return SourceGrant(datetime.now(UTC) + timedelta(seconds=1))
+        return None
+
+    async def as_user(relay: Relay, user: str, password: str) -> tuple[Conn, int]:
+        conn = await connect(relay, f"PUT /radio-live HTTP/1.1\r\nHost: x\r\n"
+                             f"Authorization: {_basic(user, password)}\r\n\r\n")  # fmt: skip
+        status, _, _ = await conn.head()
+        return conn, status
+
+    async def story() -> None:
+        async with relay_running(source_auth=hook, source_timeout=30) as relay:
+            assert (await as_user(relay, "aysel", "wrong"))[1] == 401
+            assert (await as_user(relay, "tural", "şifrə-123"))[1] == 401
+            conn, status = await as_user(relay, "aysel", "şifrə-123")
+            assert status == 200
+            conn.writer.write(pattern(1000))
+            began = asyncio.get_running_loop().time()
+            assert await conn.closed_by_server(timeout=5)  # cut off at the end of the slot
+            assert 0.5 < asyncio.get_running_loop().time() - began < 3
+            # The station's own encoder never asks the hook: the source password suffices.
+            asked.clear()
+            assert (await source(relay, "/radio.mp3"))[1] == 200
+            assert asked == []
+
+    run(story())
+
+
 def test_ffmpegs_expect_100_continue_is_answered_as_icecast2_answers_it() -> None:
     async def story() -> None:
         async with relay_running() as relay:
@@ -551,6 +585,64 @@ def test_a_classic_icy_listener_hears_titles_set_over_http_and_directly() -> Non
             wire = 40_000 + len(metadata_block("Qarabağ")) + 2 * len(NO_CHANGE)
             assert icy.feed(await ear.read_exactly(wire)).audio == sent
             assert icy.titles == [AZ_TITLE, "Qarabağ"]
+
+    run(story())
+
+
+# The stories below hold batches for 60 s, so only what they do sends one out.
+HELD = {"batch_interval": 60.0, "batch_bytes": 1024 * 1024, "max_queue_bytes": 2 * 1024 * 1024}
+
+
+def test_a_title_change_and_the_sources_end_send_out_what_is_waiting() -> None:
+    async def story() -> None:
+        async with relay_running(burst_bytes=0, **HELD) as relay:
+            src, _ = await source(relay, "/live.mp3")
+            ear, _, headers = await listener(relay, "/live.mp3", icy=True)
+            icy = IcyReader.from_headers(headers)
+            relay.set_title("/live.mp3", "Sarı gəlin")
+            before, after = pattern(20_000), pattern(20_000, seed=3)
+            src.writer.write(before)
+            await until(lambda: mount_stats(relay, "/live.mp3").bytes_received == 20_000)
+            # Its first boundary (16000) was received before the change: the old title.
+            relay.set_title("/live.mp3", AZ_TITLE)
+            first = await ear.read_exactly(20_000 + len(metadata_block("Sarı gəlin")))
+            assert icy.feed(first).audio == before and icy.titles == ["Sarı gəlin"]
+
+            src.writer.write(after)
+            await until(lambda: mount_stats(relay, "/live.mp3").bytes_received == 40_000)
+            await src.close()  # nothing more will come: the batch goes out now, not in 60 s
+            second = await ear.read_exactly(20_000 + len(metadata_block(AZ_TITLE)), timeout=5)
+            assert icy.feed(second).audio == after
+            assert icy.titles == ["Sarı gəlin", AZ_TITLE]
+
+    run(story())
+
+
+@pytest.mark.parametrize("burst_bytes", [8000, 2000], ids=["burst-longer", "burst-inside"])
+def test_a_listener_joining_mid_batch_gets_the_exact_burst_then_the_batch(
+    burst_bytes: int,
+) -> None:
+    async def story() -> None:
+        async with relay_running(burst_bytes=burst_bytes, **HELD) as relay:
+            src, _ = await source(relay, "/live.mp3")
+            early, _, _ = await listener(relay, "/live.mp3")
+            sent, waiting = pattern(12_000), pattern(3000, seed=5)
+            src.writer.write(sent)
+            await until(lambda: mount_stats(relay, "/live.mp3").bytes_received == 12_000)
+            relay.set_title("/live.mp3", AZ_TITLE)  # sends the batch out
+            assert await early.read_exactly(12_000, timeout=2) == sent
+            src.writer.write(waiting)
+            await until(lambda: mount_stats(relay, "/live.mp3").bytes_received == 15_000)
+
+            late, _, _ = await listener(relay, "/live.mp3")
+            burst = (sent + waiting)[-burst_bytes:]
+            already_out = max(0, burst_bytes - len(waiting))
+            if already_out:  # the part the others have comes at once, not with the batch
+                assert await late.read_exactly(already_out, timeout=2) == burst[:already_out]
+            await relay.stop()  # the batch still goes out first
+            assert await early.read_exactly(3000) == waiting
+            assert await late.read_exactly(burst_bytes - already_out) == burst[already_out:]
+            assert await late.closed_by_server()
 
     run(story())
 

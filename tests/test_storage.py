@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from media.binaries import Tools
 from media.errors import NotFound, StorageError
 from media.storage import LocalStorage, S3Storage, build_storage, check_key, original_key
 from station.settings import Settings
+from tests.support import tone
 
 MiB = 1024 * 1024
 
@@ -322,6 +325,30 @@ def test_a_small_file_goes_up_in_one_piece(
         Bucket=s3_bucket["bucket"], Key="station/originals/jingle.mp3"
     )
     assert head["ETag"].strip('"') == hashlib.md5(data).hexdigest()
+
+
+@pytest.mark.s3
+def test_playout_reads_a_stored_object_where_it_is_through_a_presigned_url(
+    s3: S3Storage, local: LocalStorage, tools: Tools, tmp_path: Path
+) -> None:
+    """The radio engine hands ffmpeg read_url(): a path locally, a pre-signed URL on S3."""
+    song = tone(tools.ffmpeg, tmp_path / "song.mp3", seconds=3)
+    for storage in (s3, local):
+        storage.put_file("originals/song.mp3", song)
+        url = storage.read_url("originals/song.mp3")
+        assert url.startswith("http") == (storage is s3)
+        got = subprocess.run([tools.ffmpeg, "-v", "error", "-i", url, "-f", "null", "-"],
+                             capture_output=True, text=True)  # fmt: skip
+        assert got.returncode == 0, got.stderr
+    # Without the signature the bucket says no: the URL is what grants the read.
+    bare = url_without_query(s3.read_url("originals/song.mp3"))
+    refused = subprocess.run([tools.ffmpeg, "-v", "error", "-i", bare, "-f", "null", "-"],
+                             capture_output=True, text=True)  # fmt: skip
+    assert refused.returncode != 0
+
+
+def url_without_query(url: str) -> str:
+    return url.split("?", 1)[0]
 
 
 @pytest.mark.s3

@@ -286,6 +286,8 @@ def test_an_episode_without_media_leaves_filler_not_silence() -> None:
     items = resolve(RADIO, [show], cat, baku(DAY, 20), baku(DAY, 20, 30))
     assert_seamless(items, baku(DAY, 20), baku(DAY, 20, 30))
     assert {i.kind for i in items} <= {"filler", "slate"}
+    # The slot stays the programme's (in the guide, and for its presenter's live credentials).
+    assert {(i.programme_id, i.entry_id) for i in items} == {(1, 2)}
 
 
 def test_a_programme_across_midnight_keeps_its_time_and_the_next_day_follows_it() -> None:

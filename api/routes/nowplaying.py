@@ -25,7 +25,7 @@ def current(svc: Services, slug: str) -> NowPlaying:
     svc.schedules.channel(slug)  # 404 for an unknown channel
     now = svc.clock.now()
     latest = svc.now_playing.latest.get(slug)
-    if latest and latest.current and latest.current.ends_at > now:
+    if latest and (latest.live or (latest.current and latest.current.ends_at > now)):
         return latest
     items = svc.schedules.timeline(slug, now - timedelta(hours=1), now + timedelta(hours=2))
     return now_playing(slug, items, to_ms(now), seq=latest.seq if latest else 0)

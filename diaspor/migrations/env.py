@@ -8,7 +8,8 @@ import api.tokens  # noqa: F401
 import media.models  # noqa: F401  (registers tables)
 import playout.asrun  # noqa: F401
 import schedules.models  # noqa: F401
-import station.jobs  # noqa: F401
+import station.jobs
+import station.users  # noqa: F401
 from station.db import Base, create_db_engine
 
 config = context.config
