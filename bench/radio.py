@@ -1,7 +1,8 @@
 """Radio benchmark: the station chain on air beside Liquidsoap, render speed, relay capacity.
 
     .venv/bin/python bench/radio.py [--minutes 3] [--listeners 1000] [--relay-seconds 30]
-                                    [--skip-relay] [--skip-liquidsoap] [--keep]
+                                    [--skip-relay] [--skip-liquidsoap] [--only-render]
+                                    [--only-relay] [--keep]
 
 Ten MP3 tones (30-60 s, loud and quiet on purpose) are made with ffmpeg and analysed once
 (EBU R128, true peak), as ingest does. Then, in one run:
@@ -1201,6 +1202,14 @@ def bench_render(
 ) -> None:
     hour = 3600.0
     rep.section("2. Render mode: one hour of the same playlist, as fast as it goes")
+    line = root / "line.wav"
+    if not line.exists():  # --only-render: part 1 did not write the floor's input
+        console.print("rendering 3 min of the line to a WAV for the ffmpeg floor …")
+        try:
+            run_role("_render", {"tracks": tracks, "ffmpeg": ffmpeg, "seconds": 180.0,
+                                 "sink": "wav", "wav": str(line)}, root, timeout=600)  # fmt: skip
+        except Exception as exc:
+            rep.error("render of the floor's WAV", exc)
     console.print("render: the mixer alone into a null sink, an hour …")
     try:
         reaped, r = run_role("_render", {"tracks": tracks, "ffmpeg": ffmpeg, "seconds": hour,
@@ -1232,7 +1241,7 @@ def bench_render(
     try:
         fm, fa = root / "render-floor.mp3", root / "render-floor.aac"
         outs: list[Output] = [FileOutput(fm, "libmp3lame"), FileOutput(fa, "aac")]
-        inputs = ["-stream_loop", "-1", "-t", f"{hour:.0f}", "-i", str(root / "line.wav")]
+        inputs = ["-stream_loop", "-1", "-t", f"{hour:.0f}", "-i", str(line)]
         fr = Child(floor_args(ffmpeg, outs, inputs), log=root / "render-floor.log").wait(1800)
         if fr.returncode != 0:
             raise RuntimeError(f"ffmpeg exited {fr.returncode}: "
@@ -1504,6 +1513,12 @@ def main() -> int:
     ap.add_argument("--skip-relay", action="store_true", help="no relay capacity test")
     ap.add_argument("--skip-liquidsoap", action="store_true", help="no Liquidsoap runs")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument(
+        "--only-render", action="store_true", help="only part 2 (render mode): no on-air, no relay"
+    )
+    ap.add_argument(
+        "--only-relay", action="store_true", help="only part 3 (relay capacity): no tracks made"
+    )
     args = ap.parse_args()
     if not 0 < args.minutes <= 120:
         ap.error("--minutes must be in (0, 120]")
@@ -1511,6 +1526,8 @@ def main() -> int:
         ap.error("--listeners must be in [1, 10000]")
     if not 1 <= args.relay_seconds <= 600:
         ap.error("--relay-seconds must be in [1, 600]")
+    if args.only_relay and (args.only_render or args.skip_relay):
+        ap.error("--only-relay excludes --only-render and --skip-relay")
 
     ffmpeg = find_ffmpeg()
     liquidsoap = None if args.skip_liquidsoap else shutil.which("liquidsoap")
@@ -1526,18 +1543,22 @@ def main() -> int:
     )
     rep = Report()
     try:
-        console.print("making and analysing 10 tracks …")
-        tracks = make_tracks(root / "tracks", ffmpeg)
-        if not args.skip_liquidsoap and liquidsoap is None:
+        chain = not args.only_relay  # parts 1 and 2, which share the tracks
+        if chain:
+            console.print("making and analysing 10 tracks …")
+        tracks = make_tracks(root / "tracks", ffmpeg) if chain else []
+        if chain and not args.skip_liquidsoap and liquidsoap is None:
             rep.add("[yellow]liquidsoap is not installed: its columns show the design's "
                     "figures[/yellow]", "")  # fmt: skip
-        try:
-            report_on_air(rep, bench_on_air(root, tracks, ffmpeg, args.minutes, liquidsoap),
-                          args.minutes)  # fmt: skip
-        except Exception as exc:
-            rep.error("on-air bench", exc)
-        bench_render(rep, root, tracks, ffmpeg, liquidsoap)
-        if not args.skip_relay:
+        if chain and not args.only_render:
+            try:
+                report_on_air(rep, bench_on_air(root, tracks, ffmpeg, args.minutes, liquidsoap),
+                              args.minutes)  # fmt: skip
+            except Exception as exc:
+                rep.error("on-air bench", exc)
+        if chain:
+            bench_render(rep, root, tracks, ffmpeg, liquidsoap)
+        if not args.skip_relay and not args.only_render:
             bench_relay(rep, root, ffmpeg, args.listeners, args.relay_seconds)
     except Exception as exc:
         rep.error("radio bench", exc)

@@ -129,18 +129,20 @@ def source_auth(station: Station) -> Callable[[str, str, str], Awaitable[SourceG
 class IcecastTitles:
     """Titles on icecast2 through its admin API. icecast2 refuses a title for a mount that has
     no source yet (so the first one, set as the encoder connects, would be lost): the latest
-    title per mount is kept and retried until icecast2 takes it."""
+    title per mount is kept and retried until icecast2 takes it. A restarted icecast2 forgets
+    titles, so the current ones are said again every `refresh_s`."""
 
     base_url: str
     user: str
     password: str
     retry_s: float = 2.0
+    refresh_s: float = 30.0
     pending: dict[str, str] = field(default_factory=dict)
+    current: dict[str, str] = field(default_factory=dict)
     _client: httpx.AsyncClient | None = None
-    _task: asyncio.Task[None] | None = None
 
     async def set(self, mount: str, title: str) -> None:
-        self.pending[mount] = title
+        self.pending[mount] = self.current[mount] = title
         await self._flush()
 
     async def _flush(self) -> None:
@@ -158,9 +160,14 @@ class IcecastTitles:
                 del self.pending[mount]
 
     async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        refreshed = loop.time()
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.retry_s)
+            if loop.time() - refreshed >= self.refresh_s:
+                refreshed = loop.time()
+                self.pending.update(self.current)
             if self.pending:
                 await self._flush()
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,13 @@ from playout.mixer import CHANNELS, RATE, SAMPLES_PER_MS, Block, silence
 log = logging.getLogger(__name__)
 FRAME_BYTES = 4 * CHANNELS  # f32le stereo
 SEEK_SLACK_MS = 10_000  # below this, decode from the start and trim: exact for every codec
+# How far a decoder may run ahead of the mixer: a 1 MiB pipe (Linux's limit without
+# privileges) plus up to twice the reader's limit buffered here, ~8 s of f32 stereo. With
+# asyncio's defaults (64 KiB pipe, 64 KiB limit) ffmpeg could run only ~0.5 s ahead, and in
+# render mode the reader paused and resumed the pipe ~6 times per second of audio: a third
+# of the engine's own CPU went to that.
+PIPE_BYTES = 1 << 20
+READ_LIMIT = 1 << 20
 
 
 def decode_args(
@@ -83,6 +92,8 @@ class ItemReader:
         self.loop = loop
         self.gapless = gapless
         self.proc: asyncio.subprocess.Process | None = None
+        self._stdout: asyncio.StreamReader | None = None
+        self._pipe: asyncio.ReadTransport | None = None
         self.read_samples = 0
         self.failure: str | None = None
         self.short = False
@@ -96,19 +107,40 @@ class ItemReader:
         if "://" not in self.source and not Path(self.source).is_file():
             self.failure = "skipped-missing"
             return
-        self.proc = await asyncio.create_subprocess_exec(
-            *decode_args(
-                self.ffmpeg,
-                self.source,
-                self.start_ms,
-                self.length // SAMPLES_PER_MS,
-                loop=self.loop,
-                gapless=self.gapless,
-            ),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        args = decode_args(
+            self.ffmpeg,
+            self.source,
+            self.start_ms,
+            self.length // SAMPLES_PER_MS,
+            loop=self.loop,
+            gapless=self.gapless,
         )
+        # Our own pipe for the samples, so it can be made larger than asyncio's default.
+        rfd, wfd = os.pipe()
+        try:
+            with contextlib.suppress(OSError):  # at the default size it still works
+                fcntl.fcntl(wfd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+            self.proc = await asyncio.create_subprocess_exec(
+                *args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=wfd,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except BaseException:
+            os.close(rfd)
+            raise
+        finally:
+            os.close(wfd)
+        loop = asyncio.get_running_loop()
+        stdout = self._stdout = asyncio.StreamReader(limit=READ_LIMIT, loop=loop)
+        pipe = open(rfd, "rb", buffering=0)  # noqa: SIM115 (its transport closes it)
+        try:
+            self._pipe, _ = await loop.connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(stdout, loop=loop), pipe
+            )
+        except BaseException:
+            pipe.close()
+            raise
         assert self.proc.stderr is not None
         self._stderr_task = asyncio.ensure_future(self.proc.stderr.read())
         want = min(probe_samples, self.length) * FRAME_BYTES
@@ -123,9 +155,9 @@ class ItemReader:
             )
 
     async def _read_bytes(self, n: int) -> bytes:
-        assert self.proc is not None and self.proc.stdout is not None
+        assert self._stdout is not None
         try:
-            return await self.proc.stdout.readexactly(n)
+            return await self._stdout.readexactly(n)
         except asyncio.IncompleteReadError as exc:
             return exc.partial
 
@@ -135,13 +167,17 @@ class ItemReader:
             self.read_samples += n
             return silence(n)
         want = n * FRAME_BYTES
-        data = b""
-        if self._first:
+        if self._first:  # what open() read: the first block or two of an item
             data, self._first = self._first[:want], self._first[want:]
-        if len(data) < want:
-            data += await self._read_bytes(want - len(data))
+            if len(data) < want:
+                data += await self._read_bytes(want - len(data))
+        else:
+            data = await self._read_bytes(want)
         got = len(data) // FRAME_BYTES
-        block = np.frombuffer(data[: got * FRAME_BYTES], dtype="<f4").reshape(-1, CHANNELS)
+        if got * FRAME_BYTES < len(data):
+            data = data[: got * FRAME_BYTES]  # a torn last frame at the end of a file
+        # A read-only view of the bytes as read, not a copy: the mixer only reads it.
+        block = np.frombuffer(data, dtype="<f4").reshape(-1, CHANNELS)
         self.read_samples += n
         if got < n:
             self.short = True
@@ -149,14 +185,12 @@ class ItemReader:
         return block
 
     async def close(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()  # samples not read by now are not wanted
         if self.proc is not None:
             if self.proc.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     self.proc.kill()
-            # asyncio reports the exit only once the pipes are closed: read what is left.
-            assert self.proc.stdout is not None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.proc.stdout.read(), 5)
             try:
                 await asyncio.wait_for(self.proc.wait(), 5)
             except TimeoutError:

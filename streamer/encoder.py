@@ -155,7 +155,7 @@ class Encoder:
         async for line in proc.stderr:
             text = line.decode("utf-8", "replace").strip()
             if text:
-                log.warning("encoder says", extra={"pid": proc.pid, "line": text})
+                log.warning("encoder says: %s", text, extra={"pid": proc.pid, "line": text})
 
     async def write(self, data: bytes) -> None:
         if self.proc is None:

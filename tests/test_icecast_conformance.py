@@ -99,7 +99,9 @@ def relay_in_a_thread() -> Iterator[Server]:
 
 
 @contextmanager
-def icecast2_running(log_path: Path, edits: Mapping[str, str] | None = None) -> Iterator[Server]:
+def icecast2_running(
+    log_path: Path, edits: Mapping[str, str] | None = None, port: int | None = None
+) -> Iterator[Server]:
     """icecast2 on a free port from a temporary folder laid out as deploy/icecast.xml expects.
 
     icecast2 will not run as root, so as root it is started as `nobody` (setpriv execs it in
@@ -111,7 +113,7 @@ def icecast2_running(log_path: Path, edits: Mapping[str, str] | None = None) -> 
         (ICECAST_SHARE / "web").is_dir() and (ICECAST_SHARE / "admin").is_dir(),
         f"icecast2's web files are missing from {ICECAST_SHARE}",
     )
-    port = free_port()
+    port = port or free_port()
     shipped = ICECAST_XML.read_text(encoding="utf-8")
     config = shipped.replace("<port>8000</port>", f"<port>{port}</port>")
     assert config != shipped, "deploy/icecast.xml no longer listens on <port>8000</port>"
