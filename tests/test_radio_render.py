@@ -256,3 +256,66 @@ def test_silence_on_air_longer_than_the_threshold_is_reported_as_dead_air(
 
     run(engine.render(to_ms(START) + 20_000, Null()))
     assert engine.dead_air == [(0, 8 * 48000)]  # the 8 s before the song, and nothing else
+
+
+class SlowClock:
+    """A system whose sleeps overrun (a loaded machine: every sleep takes 2 % longer than
+    asked), and whose clock is once stepped forward 3 s (NTP, a stalled VM). Each time the
+    engine sleeps, it notes how far the line is ahead of the clock."""
+
+    def __init__(self, start: datetime, engine: RadioEngine) -> None:
+        self.start = to_ms(start) / 1000
+        self.t = self.start
+        self.engine = engine
+        self.sleeps = 0
+        self.ahead: list[float] = []
+
+    def now(self) -> datetime:
+        from datetime import UTC
+
+        return datetime.fromtimestamp(self.t, UTC)
+
+    def monotonic(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.ahead.append(self.engine.position / 48000 - (self.t - self.start))
+        self.sleeps += 1
+        self.t += seconds * 1.02 + (3.0 if self.sleeps == 3000 else 0.0)
+
+
+def test_on_air_the_line_follows_the_wall_clock_and_never_drifts(
+    tools: Tools,
+    station_audio,  # type: ignore[no-untyped-def]
+) -> None:
+    """Ten minutes on air by a clock that runs late and jumps: whenever the engine rests, the
+    line is `lead` ahead of the clock, to the sample, so there is no drift to accumulate."""
+    import asyncio
+
+    cat, playable, _ = station_audio
+    engine = RadioEngine(
+        ffmpeg=tools.ffmpeg,
+        timeline=lambda a, b: resolve(CHANNEL, ENTRIES, cat, datetime.fromtimestamp(a / 1000, BAKU),
+                                      datetime.fromtimestamp(b / 1000, BAKU)),
+        playable=playable.get, origin_ms=to_ms(START), filler_ids=(9,),
+    )  # fmt: skip
+    clock = SlowClock(START, engine)
+
+    class Null:
+        async def write(self, data: bytes) -> None:
+            pass
+
+        async def close(self) -> None:
+            pass
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        air = asyncio.create_task(engine.run(clock, Null(), stop, chunk_ms=100, lead_ms=500))
+        while clock.t - clock.start < 600:
+            await asyncio.sleep(0)
+        stop.set()
+        await air
+
+    run(go())
+    assert clock.sleeps > 5000  # the whole ten minutes, through the jump
+    assert all(abs(a - 0.5) < 0.001 for a in clock.ahead), (min(clock.ahead), max(clock.ahead))
