@@ -82,6 +82,17 @@ class Settings(BaseSettings):
     live_grace_ms: int = Field(default=3000, ge=0)
     hls_segment_s: int = Field(default=6, ge=1, le=30)
 
+    # TV: the HLS ladder every video asset is packaged into, once, at ingest. A rung is
+    # "name:WIDTHxHEIGHT:video kbit/s"; every rung also carries AAC audio at tv_audio_kbps,
+    # and an audio-only rendition is made too. Keyframes every tv_segment_s seconds in all
+    # rungs, at tv_fps frames per second.
+    tv_ladder: list[str] = ["720p:1280x720:2500", "480p:854x480:1200", "360p:640x360:700"]
+    tv_audio_kbps: int = Field(default=128, ge=32, le=320)
+    tv_segment_s: int = Field(default=6, ge=1, le=30)
+    tv_fps: int = Field(default=25, ge=10, le=60)
+    tv_window: int = Field(default=10, ge=3, le=100)  # segments in a live playlist
+    tv_threads: int = Field(default=0, ge=0)  # ffmpeg threads when packaging; 0: all cores
+
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 

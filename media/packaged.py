@@ -1,0 +1,115 @@
+"""What packaging leaves in storage for one video asset, and how the rest reads it.
+
+An asset packaged into the channel's HLS ladder lives under `hls/assets/<media_id>/`:
+
+    hls/assets/12/master.m3u8            the VOD master playlist (written last: publishing)
+    hls/assets/12/720p/index.m3u8        one VOD media playlist per rendition
+    hls/assets/12/720p/seg-00000.ts      MPEG-TS segments, the same boundaries in every rung
+    hls/assets/12/audio/seg-00000.ts     the audio-only rendition, the same boundaries
+    hls/assets/12/subs/az/index.m3u8     WebVTT subtitles per language, segmented alike
+    hls/assets/12/subs/az/seg-00000.vtt
+    hls/assets/12/poster.jpg, thumbs.jpg, thumbs.vtt
+    hls/assets/12/package.json           this manifest
+
+`package.json` is the contract: the VOD API reads it for URLs, the TV sequencer for segment
+durations. Durations are integer milliseconds (exact to the frame at the rates we use, and
+sums never drift); every rendition has the same segments, so segment i of one rung and
+segment i of another start and end at the same instant. The slate (station ID card) is
+packaged the same way under `hls/slate/<channel>/`, with `slate_frames` saying which
+frame-count each of its segments holds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MANIFEST = "package.json"
+VERSION = 1
+
+
+def asset_prefix(media_id: int) -> str:
+    return f"hls/assets/{media_id}"
+
+
+def slate_prefix(channel: str) -> str:
+    return f"hls/slate/{channel}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendition:
+    name: str  # "720p", "480p", "360p", "audio"
+    kind: str  # "video" (muxed video + audio) | "audio"
+    bandwidth: int  # peak bits per second, as measured over the segments
+    average_bandwidth: int
+    codecs: str  # RFC 6381, e.g. "avc1.64001f,mp4a.40.2"
+    width: int | None = None
+    height: int | None = None
+    frame_rate: float | None = None
+
+    @property
+    def playlist(self) -> str:
+        return f"{self.name}/index.m3u8"
+
+    def segment(self, i: int) -> str:
+        return f"{self.name}/seg-{i:05d}.ts"
+
+
+@dataclass(frozen=True, slots=True)
+class Subtitle:
+    lang: str  # az | en | ru ...
+    name: str  # in its own language: "Azərbaycanca", "English", "Русский"
+
+    @property
+    def playlist(self) -> str:
+        return f"subs/{self.lang}/index.m3u8"
+
+    def segment(self, i: int) -> str:
+        return f"subs/{self.lang}/seg-{i:05d}.vtt"
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    media_id: int | None  # None for a slate
+    duration_ms: int
+    segment_target_s: int
+    frame_rate: float
+    renditions: tuple[Rendition, ...]
+    segments_ms: tuple[int, ...]  # duration of each segment, the same in every rendition
+    subtitles: tuple[Subtitle, ...] = ()
+    poster: str | None = "poster.jpg"
+    thumbnails: str | None = "thumbs.vtt"  # WebVTT of sprite regions (thumbs.jpg#xywh=...)
+    slate_frames: tuple[int, ...] = ()  # slates only: frames in each segment
+    version: int = VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    master = "master.m3u8"
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=1).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Package:
+        raw = json.loads(data)
+        if raw.get("version") != VERSION:
+            raise ValueError(f"package manifest version {raw.get('version')} is not {VERSION}")
+        return cls(
+            media_id=raw["media_id"],
+            duration_ms=raw["duration_ms"],
+            segment_target_s=raw["segment_target_s"],
+            frame_rate=raw["frame_rate"],
+            renditions=tuple(Rendition(**r) for r in raw["renditions"]),
+            segments_ms=tuple(raw["segments_ms"]),
+            subtitles=tuple(Subtitle(**s) for s in raw.get("subtitles", ())),
+            poster=raw.get("poster"),
+            thumbnails=raw.get("thumbnails"),
+            slate_frames=tuple(raw.get("slate_frames", ())),
+            extra=raw.get("extra", {}),
+        )
+
+    def rendition(self, name: str) -> Rendition:
+        for r in self.renditions:
+            if r.name == name:
+                return r
+        raise KeyError(name)
