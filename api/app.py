@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from api import problems
 from api.routes import channels, epg, files, health, jobs, live, manage, media, nowplaying
 from api.services import Services
 
+STATIC = Path(__file__).parent / "static"
 DESCRIPTION = """
 The API of Diaspor.FM and Diaspor TV: the media library (editors), and, as the station grows,
 schedules, now-playing and the on-demand catalogue for web and mobile players.
@@ -36,4 +40,6 @@ def create_app(svc: Services) -> FastAPI:
     routers = (health, channels, nowplaying, epg, media, manage, jobs, live, files)
     for module in routers:
         app.include_router(module.router)
+    # The player's own files and vendored browser code (hls.js): no CDN at run time.
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

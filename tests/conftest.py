@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -218,7 +219,9 @@ def env_for(settings: Settings) -> dict[str, str]:
             continue
         if hasattr(value, "get_secret_value"):
             value = value.get_secret_value()
-        env[f"DIASPOR_{name.upper()}"] = str(value)
+        env[f"DIASPOR_{name.upper()}"] = (
+            json.dumps(value) if isinstance(value, list) else str(value)
+        )
     return env
 
 
