@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -26,11 +27,12 @@ from diaspor.compose import Station
 from media.errors import NotFound
 from media.storage import LocalStorage
 from playout.asrun import AsRunLog
+from playout.liquidsoap_engine import LiquidsoapEngine
 from playout.live import LiveDesk, LiveFeed, LiveRefused, live_mount
 from playout.nowplaying import json_bytes, now_playing
 from playout.onair import TitleSetter, title_hook
 from playout.radio import OVERRIDDEN, Boundary, Playable, RadioEngine
-from schedules.plan import to_ms
+from schedules.plan import TimelineItem, to_ms
 from station.clock import SystemClock
 from station.errors import StationError
 from station.settings import Settings
@@ -43,7 +45,7 @@ log = logging.getLogger(__name__)
 
 
 def now_playing_hook(
-    station: Station, slug: str, engine: RadioEngine
+    station: Station, slug: str, engine: RadioEngine | LiquidsoapEngine
 ) -> Callable[[Boundary], Awaitable[None]]:
     """At each boundary: publish now-playing in-process and write it as a static file.
     An item the presenter talks over is not news: the live item stays current."""
@@ -62,8 +64,17 @@ def now_playing_hook(
     return hook
 
 
-def engine_for(station: Station, slug: str) -> RadioEngine:
-    """An engine on a channel's timeline, its media read from the library."""
+@dataclass(frozen=True)
+class ChannelSources:
+    """What any engine needs of a channel: its timeline and its media, from the library."""
+
+    channel: Mapping[str, Any]
+    timeline: Callable[[int, int], Sequence[TimelineItem]]
+    playable: Callable[[int], Playable | None]
+    filler_ids: tuple[int, ...]
+
+
+def channel_sources(station: Station, slug: str) -> ChannelSources:
     ch = station.schedules.channel(slug).data
 
     @lru_cache(maxsize=4096)
@@ -82,7 +93,7 @@ def engine_for(station: Station, slug: str) -> RadioEngine:
     def playable(media_id: int) -> Playable | None:
         return playable_on(media_id, int(time.time() // 86_400))
 
-    def timeline(a: int, b: int) -> list:  # type: ignore[type-arg]
+    def timeline(a: int, b: int) -> list[TimelineItem]:
         return station.schedules.timeline(
             slug, datetime.fromtimestamp(a / 1000, UTC), datetime.fromtimestamp(b / 1000, UTC)
         )
@@ -90,10 +101,29 @@ def engine_for(station: Station, slug: str) -> RadioEngine:
     filler: list[int] = []
     if ch.get("filler_playlist_id"):
         filler = list(station.schedules.get("playlist", ch["filler_playlist_id"]).data["media_ids"])
+    return ChannelSources(ch, timeline, playable, tuple(filler))
+
+
+def engine_for(station: Station, slug: str) -> RadioEngine:
+    """The ffmpeg engine on a channel's timeline, its media read from the library."""
+    src = channel_sources(station, slug)
     return RadioEngine(
-        ffmpeg=station.tools.ffmpeg, timeline=timeline, playable=playable,
-        origin_ms=to_ms(station.clock.now()), target_lufs=ch["loudness_target_lufs"],
-        max_true_peak_dbtp=ch["true_peak_max_dbtp"], filler_ids=tuple(filler),
+        ffmpeg=station.tools.ffmpeg, timeline=src.timeline, playable=src.playable,
+        origin_ms=to_ms(station.clock.now()), target_lufs=src.channel["loudness_target_lufs"],
+        max_true_peak_dbtp=src.channel["true_peak_max_dbtp"], filler_ids=src.filler_ids,
+    )  # fmt: skip
+
+
+def liquidsoap_engine_for(
+    station: Station, slug: str, outputs: Sequence[IcecastOutput]
+) -> LiquidsoapEngine:
+    """The Liquidsoap engine on the same timeline and media, to the same mounts."""
+    src = channel_sources(station, slug)
+    return LiquidsoapEngine(
+        outputs=outputs, timeline=src.timeline, playable=src.playable,
+        origin_ms=to_ms(station.clock.now()), target_lufs=src.channel["loudness_target_lufs"],
+        max_true_peak_dbtp=src.channel["true_peak_max_dbtp"],
+        binary=station.settings.liquidsoap_path, allow_root=os.geteuid() == 0,
     )  # fmt: skip
 
 
@@ -212,6 +242,15 @@ async def put_channel_on_air(
                       codec="aac", bitrate_kbps=s.radio_bitrate_kbps, name=name),
     ]  # fmt: skip
     streams = streams_of(s, slug)
+    if s.radio_engine == "liquidsoap":
+        ls = liquidsoap_engine_for(station, slug, [o for o in mount_outputs
+                                                  if isinstance(o, IcecastOutput)])  # fmt: skip
+        ls.hooks.append(AsRunLog(station.db, slug).hook)
+        ls.hooks.append(now_playing_hook(station, slug, ls))
+        station.on_air[slug] = streams
+        log.info("radio on air, through Liquidsoap", extra={"channel": slug,
+                                                            "mp3": streams[0]["url"]})  # fmt: skip
+        return asyncio.create_task(ls.run(SystemClock(), stop)), []
     hls: list[Output] = []
     if isinstance(station.storage, LocalStorage):
         hls_key = f"hls/radio/{slug}"

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # Where the radio goes: the built-in relay (embedded default) or an icecast2 server
     # (production; `diaspor playout` runs the engines and icecast2 serves listeners).
     radio_server: Literal["relay", "icecast"] = "relay"
+    # The engine: ffmpeg + the station's mixer (default: sample-exact, live input, HLS), or
+    # Liquidsoap (its request queue; no live input or HLS through it).
+    radio_engine: Literal["ffmpeg", "liquidsoap"] = "ffmpeg"
+    liquidsoap_path: str = "liquidsoap"
     icecast_url: str = "http://127.0.0.1:8000"  # how playout reaches icecast2
     icecast_public_url: str = ""  # how listeners reach it; default icecast_url
     icecast_admin_user: str = "admin"

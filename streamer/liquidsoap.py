@@ -17,6 +17,12 @@ What 2.1.3 taught us, and the code relies on:
   default); the engine holds one connection for hours, so the script turns that off.
 - `"#{...}"` inside any string literal is interpolated, and escapes do not prevent it; the
   renderer splits such literals into a concatenation.
+- A request that cannot be resolved or decoded is dropped by the queue without a word on the
+  server ("Fetch failed: retry." in the log); `request.metadata` then answers
+  "No such request.", as it does for a request that has finished.
+- `cross(override_duration=...)` reads the overlap from the ending track's metadata; the
+  transition function sees that metadata as `a.metadata`. A request cued in at or past its
+  end (`cue_cut`) makes the next track end early: cue points must lie inside the file.
 """
 
 from __future__ import annotations
@@ -44,6 +50,13 @@ log = logging.getLogger(__name__)
 
 #: Metadata key `amplify` reads a per-request gain from ("-3.5 dB", or a linear "0.7").
 AMPLIFY_KEY = "liq_amplify"
+#: Metadata keys `cue_cut` reads (seconds from the file's start), with `track_cues`.
+CUE_IN_KEY = "liq_cue_in"
+CUE_OUT_KEY = "liq_cue_out"
+#: How long (seconds) a track's end overlaps the next one's start, with `track_cues`.
+CROSS_KEY = "liq_cross_duration"
+#: The metadata key the track hook reports back as `TrackChange.item`.
+ITEM_KEY = "diaspor_item"
 #: Prefix of the line the script prints on stdout when a scheduled track starts.
 TRACK_MARKER = "diaspor.track "
 #: The interactive variable (a linear factor) applied after the fallback, to everything aired.
@@ -84,6 +97,8 @@ class FileOutput:
     path: Path
     codec: FileCodec = "wav"
     bitrate_kbps: int = 128
+    # Keep what is there when Liquidsoap (re)starts; for mp3/aac, whose frames concatenate.
+    append: bool = False
 
 
 Output = IcecastOutput | FileOutput
@@ -95,6 +110,10 @@ class LiquidsoapConfig:
 
     The control server is telnet on `host:port` unless `socket_path` is given, in which case
     it is a unix socket there (permissions 0600) and no TCP port is opened.
+
+    `track_cues` is for the timeline engine (playout/liquidsoap_engine.py): each request then
+    carries its own cue points (`CUE_IN_KEY`, `CUE_OUT_KEY`) and the length of the overlap at
+    its end (`CROSS_KEY`, `crossfade_seconds` when absent; 0 is a butt splice).
     """
 
     outputs: tuple[Output, ...]
@@ -109,6 +128,7 @@ class LiquidsoapConfig:
     master_gain: float = 1.0
     # Liquidsoap refuses to start as root unless told; containers often run as root.
     allow_root: bool = False
+    track_cues: bool = False
 
     def __post_init__(self) -> None:
         if not _ID.fullmatch(self.queue_id):
@@ -188,7 +208,8 @@ def _render_output(index: int, out: Output, source: str) -> str:
     oid = liq_string(output_id(index))
     if isinstance(out, FileOutput):
         enc = _encoder(out.codec, out.bitrate_kbps)
-        return f"output.file(id={oid}, {enc}, {liq_string(_file_name(out.path))}, {source})"
+        append = "append=true, " if out.append else ""
+        return f"output.file(id={oid}, {append}{enc}, {liq_string(_file_name(out.path))}, {source})"
     args = [
         f"id={oid}",
         _encoder(out.codec, out.bitrate_kbps),
@@ -210,8 +231,8 @@ def _render_output(index: int, out: Output, source: str) -> str:
 def render_script(cfg: LiquidsoapConfig) -> str:
     """The .liq for one station.
 
-    queue -> per-request gain (`liq_amplify` metadata, e.g. "-4.20 dB") -> track hook ->
-    crossfade -> fallback (queue, safety file, silence) -> master gain -> outputs.
+    queue -> [cue points] -> per-request gain (`liq_amplify` metadata, e.g. "-4.20 dB") ->
+    track hook -> crossfade -> fallback (queue, safety file, silence) -> master gain -> outputs.
     The gain sits before the crossfade so each track keeps its own gain while they overlap.
     The hook prints `TRACK_MARKER` + the track's metadata as JSON pairs on stdout when the
     track's first samples are taken, i.e. when its fade-in starts.
@@ -250,12 +271,19 @@ def render_script(cfg: LiquidsoapConfig) -> str:
         "settings.server.timeout.set(-1.)",
         "",
         f"radio = request.queue(id={liq_string(cfg.queue_id)})",
-        f'radio = amplify(id="track_gain", override={liq_string(AMPLIFY_KEY)}, 1., radio)',
     ]
+    if cfg.track_cues:
+        lines.append(
+            f'radio = cue_cut(id="cue", cue_in_metadata={liq_string(CUE_IN_KEY)}, '
+            f"cue_out_metadata={liq_string(CUE_OUT_KEY)}, radio)"
+        )
+    lines.append(f'radio = amplify(id="track_gain", override={liq_string(AMPLIFY_KEY)}, 1., radio)')
     # Hooked before the crossfade: in 2.1 a crossed track gives no track mark after it.
     marker = liq_string(TRACK_MARKER)
     lines.append(f"radio.on_track(fun (m) -> print({marker} ^ json.stringify(compact=true, m)))")
-    if cfg.crossfade_seconds > 0:
+    if cfg.track_cues:
+        lines += _track_cross(cfg)
+    elif cfg.crossfade_seconds > 0:
         d = _liq_float(cfg.crossfade_seconds)
         lines.append(
             f'radio = crossfade(id="crossfade", duration={d}, fade_in={d}, fade_out={d}, radio)'
@@ -273,6 +301,24 @@ def render_script(cfg: LiquidsoapConfig) -> str:
     ]
     lines += [_render_output(i, out, "radio") for i, out in enumerate(cfg.outputs)]
     return "\n".join(lines) + "\n"
+
+
+def _track_cross(cfg: LiquidsoapConfig) -> list[str]:
+    """`cross` whose overlap is the ending track's own `CROSS_KEY` (read by `cross` itself
+    through `override_duration`), with sine fades exactly as long as the overlap: a timeline
+    item's audio runs its crossfade past its end, and the next item fades in over it."""
+    d = _liq_float(cfg.crossfade_seconds)
+    key = liq_string(CROSS_KEY)
+    return [
+        "def diaspor_transition(a, b)",
+        f"  d = float_of_string(default={d}, a.metadata[{key}])",
+        '  add(normalize=false, [fade.in(type="sin", duration=d, b.source), '
+        'fade.out(type="sin", duration=d, a.source)])',
+        "end",
+        f'radio = cross(id="crossfade", duration={d}, override_duration={key}, '
+        "diaspor_transition, radio)",
+        'radio = metadata.deduplicate(id="dedup", radio)',
+    ]
 
 
 # --- pure: requests and replies --------------------------------------------------------------
@@ -381,7 +427,7 @@ def parse_track_line(line: str) -> TrackChange | None:
     return TrackChange(
         rid=rid,
         on_air=on_air,
-        item=meta.get("diaspor_item"),
+        item=meta.get(ITEM_KEY),
         title=meta.get("title", ""),
         artist=meta.get("artist", ""),
         metadata=meta,

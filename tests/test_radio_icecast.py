@@ -5,82 +5,32 @@ when icecast2 goes away and comes back the encoder finds it again by itself."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
 import time
-from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from diaspor import migrate
-from diaspor.compose import Station, build_station
-from diaspor.radio import run_radio
+from diaspor.compose import Station
 from media.binaries import Tools
-from media.library import IngestOptions
-from tests.conftest import settings_for
-from tests.support import free_port, run, tone
+from tests.radio_support import SONGS, Playout, music_station
+from tests.support import free_port, run
 from tests.test_icecast_conformance import icecast2_running, mounts, shipped_credentials
 from tests.test_radio_onair import listen
 
 pytestmark = [pytest.mark.slow, pytest.mark.icecast]
-SONGS = [("Rəşid Behbudov", "Sarı gəlin"), ("Zeynəb Xanlarova", "Ayrılıq")]
 
 
 def playout_station(tmp_path: Path, tools: Tools, icecast_port: int) -> Station:
     creds = shipped_credentials()
-    settings = settings_for(
-        tmp_path, f"sqlite:///{tmp_path / 'station.db'}", port=free_port(),
-        radio_server="icecast", icecast_url=f"http://127.0.0.1:{icecast_port}",
+    return music_station(
+        tmp_path, tools, radio_server="icecast", icecast_url=f"http://127.0.0.1:{icecast_port}",
         source_password=SecretStr(creds["source_password"]),
         icecast_admin_user=creds["admin_user"],
         icecast_admin_password=SecretStr(creds["admin_password"]),
     )  # fmt: skip
-    migrate.upgrade(settings.database_url)
-    st = build_station(settings, tools=tools)
-    ids = []
-    for i, (artist, title) in enumerate(SONGS):
-        f = tone(tools.ffmpeg, tmp_path / f"{i}.mp3", seconds=5, freq=330 + 110 * i,
-                 volume=0.3, tags={"title": title, "artist": artist})  # fmt: skip
-        ids.append(run(st.library.ingest(f, options=IngestOptions(kind="music"))).item.id)
-    run(st.worker().drain())
-    sch = st.schedules
-    music = sch.create("playlist", {"name": "Musiqi", "media_ids": ids}, "test")
-    channel = sch.create("channel", {
-        "slug": "diaspor-fm", "kind": "radio", "names": {"az": "Diaspor.FM"},
-        "filler_playlist_id": music.id, "freeze_horizon_s": 0,
-    }, "test")  # fmt: skip
-    sch.create("entry", {
-        "channel_id": channel.id, "target_type": "playlist", "target_id": music.id,
-        "start_local": datetime(2026, 1, 1), "rrule": "FREQ=DAILY", "duration_ms": 86_400_000,
-    }, "test")  # fmt: skip
-    return st
-
-
-class Playout:
-    """run_radio on its own event loop in a thread, as `diaspor playout` runs it."""
-
-    def __init__(self, station: Station) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.stop = asyncio.Event()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.done = asyncio.run_coroutine_threadsafe(self._run(station), self.loop)
-
-    async def _run(self, station: Station) -> None:
-        await run_radio(station, self.stop)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.stop.set)
-        try:
-            self.done.result(30)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
-            self.loop.close()
 
 
 def wait_for_mount(server_port: int, mount: str, timeout: float) -> None:

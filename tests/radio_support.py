@@ -1,0 +1,67 @@
+"""A small radio station for playout tests: two songs with Azerbaijani titles on a music
+playlist around the clock, and `run_radio` running on its own loop as `diaspor playout` does."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from diaspor import migrate
+from diaspor.compose import Station, build_station
+from diaspor.radio import run_radio
+from media.binaries import Tools
+from media.library import IngestOptions
+from tests.conftest import settings_for
+from tests.support import free_port, run, tone
+
+SONGS = [("Rəşid Behbudov", "Sarı gəlin"), ("Zeynəb Xanlarova", "Ayrılıq")]
+
+
+def music_station(tmp_path: Path, tools: Tools, **settings: Any) -> Station:
+    config = settings_for(tmp_path, f"sqlite:///{tmp_path / 'station.db'}", port=free_port(),
+                          **settings)  # fmt: skip
+    migrate.upgrade(config.database_url)
+    st = build_station(config, tools=tools)
+    ids = []
+    for i, (artist, title) in enumerate(SONGS):
+        f = tone(tools.ffmpeg, tmp_path / f"{i}.mp3", seconds=5, freq=330 + 110 * i,
+                 volume=0.3, tags={"title": title, "artist": artist})  # fmt: skip
+        ids.append(run(st.library.ingest(f, options=IngestOptions(kind="music"))).item.id)
+    run(st.worker().drain())
+    sch = st.schedules
+    music = sch.create("playlist", {"name": "Musiqi", "media_ids": ids}, "test")
+    channel = sch.create("channel", {
+        "slug": "diaspor-fm", "kind": "radio", "names": {"az": "Diaspor.FM"},
+        "filler_playlist_id": music.id, "freeze_horizon_s": 0,
+    }, "test")  # fmt: skip
+    sch.create("entry", {
+        "channel_id": channel.id, "target_type": "playlist", "target_id": music.id,
+        "start_local": datetime(2026, 1, 1), "rrule": "FREQ=DAILY", "duration_ms": 86_400_000,
+    }, "test")  # fmt: skip
+    return st
+
+
+class Playout:
+    """run_radio on its own event loop in a thread, as `diaspor playout` runs it."""
+
+    def __init__(self, station: Station) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.stop = asyncio.Event()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.done = asyncio.run_coroutine_threadsafe(self._run(station), self.loop)
+
+    async def _run(self, station: Station) -> None:
+        await run_radio(station, self.stop)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        try:
+            self.done.result(30)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self.loop.close()
