@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from api.services import public_file_url
 from diaspor.compose import Station
 from media.errors import NotFound
 from media.storage import LocalStorage
@@ -38,6 +39,7 @@ from station.errors import StationError
 from station.settings import Settings
 from streamer.encoder import Encoder, HlsOutput, Output, Tee
 from streamer.icecast_admin import IcecastAdminError, update_title
+from streamer.mirror import HlsMirror
 from streamer.outputs import IcecastOutput
 from streamer.relay import Relay, SourceGrant
 
@@ -229,7 +231,7 @@ def streams_of(s: Settings, slug: str) -> list[dict[str, Any]]:
 
 async def put_channel_on_air(
     station: Station, slug: str, server: AirServer, stop: asyncio.Event
-) -> tuple[asyncio.Task[None], list[Any]]:
+) -> tuple[list[asyncio.Task[None]], list[Any]]:
     """One channel: engine → encoders → mounts (+ HLS), with hooks and its live feed."""
     s = station.settings
     ch = station.schedules.channel(slug).data
@@ -250,17 +252,22 @@ async def put_channel_on_air(
         station.on_air[slug] = streams
         log.info("radio on air, through Liquidsoap", extra={"channel": slug,
                                                             "mp3": streams[0]["url"]})  # fmt: skip
-        return asyncio.create_task(ls.run(SystemClock(), stop)), []
-    hls: list[Output] = []
+        return [asyncio.create_task(ls.run(SystemClock(), stop))], []
+    hls_key = f"hls/radio/{slug}"
+    background: list[asyncio.Task[None]] = []
     if isinstance(station.storage, LocalStorage):
-        hls_key = f"hls/radio/{slug}"
-        hls.append(HlsOutput(station.storage.path(hls_key), segment_s=s.hls_segment_s))
-        streams.append({"url": f"{s.base_url}/files/{hls_key}/index.m3u8", "format": "hls",
-                        "bitrate": s.radio_bitrate_kbps})  # fmt: skip
+        hls_folder = station.storage.path(hls_key)
+    else:  # written on local disk, copied into the bucket as it grows
+        hls_folder = s.staging_dir / "hls-radio" / slug
+        mirror = HlsMirror(hls_folder, station.storage, hls_key)
+        background.append(asyncio.create_task(mirror.run(stop)))
+    hls: list[Output] = [HlsOutput(hls_folder, segment_s=s.hls_segment_s)]
+    streams.append({"url": public_file_url(s, f"{hls_key}/index.m3u8"), "format": "hls",
+                    "bitrate": s.radio_bitrate_kbps})  # fmt: skip
     # On the relay (in this process) one encoder does all; an external server may go away,
     # and that must not take HLS down with it.
     sink: Encoder | Tee
-    if s.radio_server == "relay" or not hls:
+    if s.radio_server == "relay":
         sink = Encoder(station.tools.ffmpeg, mount_outputs + hls)
     else:
         sink = Tee(Encoder(station.tools.ffmpeg, mount_outputs), Encoder(station.tools.ffmpeg, hls))
@@ -279,7 +286,7 @@ async def put_channel_on_air(
     station.on_air[slug] = streams
     log.info("radio on air", extra={"channel": slug, "mp3": streams[0]["url"],
                                     "live_mount": live_mount(slug)})  # fmt: skip
-    return asyncio.create_task(engine.run(SystemClock(), sink, stop)), [sink, feed]
+    return [asyncio.create_task(engine.run(SystemClock(), sink, stop)), *background], [sink, feed]
 
 
 async def run_radio(station: Station, stop: asyncio.Event) -> None:
@@ -317,8 +324,8 @@ async def run_radio(station: Station, stop: asyncio.Event) -> None:
             tasks.append(asyncio.create_task(titles.run(stop)))
         for ch in station.schedules.find("channel"):
             if ch.data["kind"] == "radio":
-                task, owned = await put_channel_on_air(station, ch.data["slug"], server, stop)
-                tasks.append(task)
+                running, owned = await put_channel_on_air(station, ch.data["slug"], server, stop)
+                tasks += running
                 parts += owned
         await stop.wait()
     finally:
