@@ -1,0 +1,821 @@
+"""The TV sequencer: a channel's timeline laid, segment by segment, onto live HLS playlists
+made of the packaged assets' own segments. Nothing is encoded or copied; the playlists are
+small files in storage, beside a small state file that lets a restarted process continue.
+
+The line. The channel is one line in time, counted in exact fractions of a millisecond
+from the Unix epoch (so it never drifts, however many segments are summed). An item of the
+timeline owns [start_ms, end_ms). Its asset's segments are laid whole, in order, while they
+fit in the slot (a segment may overrun the slot by less than half a frame); the rest of the
+slot is slate, in segments whose frame counts add up to the remaining frames exactly
+(full-length slate segments first, then the binary digits of the remainder: 128, 64 … 1).
+So the next item's first frame begins within half a frame of its scheduled instant — to
+the frame. Cue points are honoured to the segment: from the first segment boundary at or
+after cue_in, up to the segment in which cue_out falls. A sub-frame remainder (a slot that
+is not a whole number of frames long, or an asset at another frame rate) rounds to the
+nearest frame at the end of each item, and since every item is measured from where the line
+really is, these roundings never add up.
+
+Discontinuities. `#EXT-X-DISCONTINUITY` opens every item, and also every slate segment: a
+fill takes the slate's segments out of their order (150, 150, 16, 1 …), so their timestamps
+do not follow one another and a player must re-base at each. The asset's own consecutive
+segments carry none.
+
+Visibility. A segment is appended when its scheduled *end* is at most `lead_ms` ahead of the
+clock (default: three target durations, the RFC 8216 §6.3.3 hold-back). A player joining the
+live edge holds back those three target durations, so it plays each segment at (at most one
+segment after) its scheduled time: the first frame of a hard start airs when the schedule
+says, rather than the playlist trailing the schedule by a client's buffer. Segments slide out
+of a window of at least `window` segments, and only while what remains is at least three
+target durations long (RFC 8216 §6.2.2) — after a gap filled with small slate segments the
+window briefly holds more than `window` entries.
+
+Numbers. EXT-X-MEDIA-SEQUENCE is the sequence number of the window's first segment; every
+segment keeps its number for ever. EXT-X-DISCONTINUITY-SEQUENCE counts the discontinuity
+tags that have slid out of the window (RFC 8216 §6.2.1). One window feeds every rendition
+and every subtitle language, so all list the same numbers, durations and date-times.
+
+Restart. After every change the state file (`hls/tv/<channel>/sequencer.json`) is written
+first, then the playlists: the window, the sequence numbers, where the line stands, and the
+items laid but not yet announced. A new process resumes there and walks the timeline
+forward exactly as if it had never stopped, counting the segments that would have aired
+(items that passed while it was down are logged, not reported as aired). If it was down for
+longer than `catch_up_limit_ms` it does not walk: both numbers jump by the number of frames
+that passed (no segment is shorter than a frame, so no number can be reused), and the line
+restarts at the item on air.
+
+As-run and now-playing. Each item is reported once, when the clock reaches its first frame
+on the line, with the segments' media-sequence range and now-playing (that item and the
+next ones). A missing or unusable asset is replaced by the channel's filler asset (looped)
+or by slate, and reported as `skipped-missing`; so is an asset the channel cannot air (its
+renditions differ from the slate's, or a segment is longer than the target duration).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from fractions import Fraction
+from typing import Any
+
+from media.errors import NotFound, StorageError
+from media.packaged import MANIFEST, Package, Rendition, Subtitle, asset_prefix, slate_prefix
+from media.storage import Storage
+from playout import hls
+from playout.nowplaying import NowPlaying, now_playing
+from schedules.plan import TimelineItem, to_ms
+from station.clock import Clock
+from station.errors import StationError
+
+log = logging.getLogger(__name__)
+
+PLAYED, MISSING, CUT_SHORT = "played", "skipped-missing", "cut-short"
+STATE_VERSION = 1
+STATE = "sequencer.json"
+MASTER = "master.m3u8"
+EMPTY_VTT = "empty.vtt"
+HOUR_MS = 3_600_000
+GAP_CHUNK_MS = 60_000  # nothing scheduled: slate, a minute at a time, looking again after each
+
+
+class SequencerError(StationError):
+    """The channel cannot be sequenced (no usable slate, unreadable state)."""
+
+
+def live_prefix(channel: str) -> str:
+    return f"hls/tv/{channel}"
+
+
+@dataclass(frozen=True, slots=True)
+class LineSegment:
+    """One segment on the channel's line: which packaged segment, where, how long."""
+
+    start: Fraction  # epoch ms on the line, exact
+    duration: Fraction  # ms, exact
+    pdt_ms: int  # the scheduled instant: item start + offset within the item
+    source: str  # storage prefix of the package it comes from
+    index: int  # segment number in that package
+    langs: tuple[str, ...]  # subtitle languages that package has
+    discontinuity: bool
+    seq: int = -1  # media sequence number, once published
+
+    @property
+    def end(self) -> Fraction:
+        return self.start + self.duration
+
+    def to_json(self) -> list[Any]:
+        return [self.seq, int(self.discontinuity), str(self.start), str(self.duration),
+                self.pdt_ms, self.source, self.index, list(self.langs)]  # fmt: skip
+
+    @classmethod
+    def from_json(cls, raw: Sequence[Any]) -> LineSegment:
+        seq, disc, start, duration, pdt, source, index, langs = raw
+        return cls(Fraction(start), Fraction(duration), int(pdt), str(source), int(index),
+                   tuple(langs), bool(disc), int(seq))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class TvBoundary:
+    """An item began on the channel: when (on the line), how it went, and its segments."""
+
+    item: TimelineItem
+    actual_ms: int  # where its first aired frame lies on the line (epoch ms)
+    outcome: str  # played | cut-short | skipped-missing
+    first_seq: int  # media-sequence range of its segments (slate fill included)
+    last_seq: int
+    now_playing: NowPlaying
+
+
+TimelineSource = Callable[[int, int], Sequence[TimelineItem]]
+PackageSource = Callable[[int], Package | None]
+TvBoundaryHook = Callable[[TvBoundary], Awaitable[None] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Slate:
+    """The channel's slate: its package and, per frame count, a segment holding that many."""
+
+    prefix: str
+    package: Package
+    fps: Fraction
+    by_frames: dict[int, int]  # frames -> segment index
+
+    @classmethod
+    def of(cls, prefix: str, package: Package) -> Slate:
+        fps = hls.frame_rate(package.frame_rate)
+        frames = package.slate_frames
+        if len(frames) != len(package.segments_ms):
+            frames = tuple(hls.frames_in(Fraction(ms), fps) for ms in package.segments_ms)
+        by_frames: dict[int, int] = {}
+        for i, f in enumerate(frames):
+            if f > 0:
+                by_frames.setdefault(f, i)
+        return cls(prefix, package, fps, by_frames)
+
+    @property
+    def frame(self) -> Fraction:
+        return hls.frame_ms(1, self.fps)
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """What fills an item's slot before the slate: a package's segments, or nothing."""
+
+    package: Package | None
+    prefix: str = ""
+    loop: bool = False  # a filler standing in for a missing asset: repeated while it fits
+    outcome: str = PLAYED
+
+
+def lay_item(
+    item: TimelineItem,
+    origin: Fraction,
+    content: Content,
+    slate: Slate,
+    langs: frozenset[str],
+    *,
+    join_at: Fraction | None = None,
+) -> tuple[list[LineSegment], bool]:
+    """The segments of one item, its first frame at `origin` on the line: the content's
+    segments whole while they fit before item.end_ms, then slate to the frame. Returns them
+    and whether all the content within its cue points fitted.
+
+    With `join_at` (a restart, or a line running late into the item) only what lies from
+    there is returned: if a planned segment starts exactly there, the plan goes on as it
+    was; otherwise slate fills to the next planned segment and the plan resumes there."""
+    end = Fraction(item.end_ms)
+    half = slate.frame / 2
+    # (duration, source, index, langs, discontinuity)
+    pieces: list[tuple[Fraction, str, int, tuple[str, ...], bool]] = []
+    pos = origin
+    complete = True
+    pkg = content.package
+    if pkg is not None and pkg.segments_ms:
+        own = tuple(s.lang for s in pkg.subtitles if s.lang in langs)
+        offsets = [0]
+        for ms in pkg.segments_ms:
+            offsets.append(offsets[-1] + ms)
+        n = len(pkg.segments_ms)
+        if content.loop:
+            first, stop = 0, n
+        else:  # cue points, to the segment: from the boundary at cue_in, up to cue_out
+            first = next((i for i in range(n) if offsets[i] >= item.cue_in_ms - half), n)
+            stop = next((i for i in range(first, n) if offsets[i] >= item.cue_out_ms - half), n)
+        i, opening = first, True
+        while i < stop:
+            d = Fraction(pkg.segments_ms[i])
+            if pos + d - end > half:
+                complete = False
+                break
+            pieces.append((d, content.prefix, i, own, opening))
+            pos += d
+            i, opening = i + 1, False
+            if i == stop and content.loop:
+                i, opening = first, True
+    fill = hls.frames_in(end - pos, slate.fps)
+    slate_langs = tuple(s.lang for s in slate.package.subtitles if s.lang in langs)
+
+    def slate_pieces(frames: int) -> list[tuple[Fraction, str, int, tuple[str, ...], bool]]:
+        return [(hls.frame_ms(f, slate.fps), slate.prefix, slate.by_frames[f], slate_langs, True)
+                for f in hls.decompose(frames, tuple(slate.by_frames))]  # fmt: skip
+
+    pieces += slate_pieces(fill)
+    starts = [origin]
+    for p in pieces:
+        starts.append(starts[-1] + p[0])
+    at = origin if join_at is None else join_at
+    if at != origin:
+        k = next((j for j in range(len(pieces)) if starts[j] >= at), len(pieces))
+        if k < len(pieces) and starts[k] == at:
+            pieces = pieces[k:]
+        else:
+            gap = hls.frames_in(starts[k] - at, slate.fps)
+            rest = pieces[k:]
+            if rest:
+                d, src, idx, lg, _ = rest[0]
+                rest[0] = (d, src, idx, lg, True)
+            pieces = slate_pieces(gap) + rest
+    out: list[LineSegment] = []
+    pos = at
+    for d, src, idx, lg, disc in pieces:
+        pdt = item.start_ms + hls.round_half_up(pos - origin)
+        out.append(LineSegment(pos, d, pdt, src, idx, lg, disc))
+        pos += d
+    return out, complete
+
+
+@dataclass
+class _Run:
+    """An item laid on the line: its plan's place and size, and whether it has been told."""
+
+    item: TimelineItem
+    origin: Fraction
+    outcome: str
+    first_seq: int
+    count: int
+    published: int = 0
+    actual_ms: int | None = None
+    announced: bool = False
+    synthetic: bool = False  # a gap in the timeline filled with slate: not an item to report
+
+    def to_json(self) -> dict[str, Any]:
+        return {"item": asdict(self.item), "origin": str(self.origin), "outcome": self.outcome,
+                "first_seq": self.first_seq, "count": self.count, "published": self.published,
+                "actual_ms": self.actual_ms, "announced": self.announced,
+                "synthetic": self.synthetic}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> _Run:
+        return cls(TimelineItem(**raw["item"]), Fraction(raw["origin"]), raw["outcome"],
+                   raw["first_seq"], raw["count"], raw["published"], raw["actual_ms"],
+                   raw["announced"], raw["synthetic"])  # fmt: skip
+
+
+def stored_packages(storage: Storage) -> PackageSource:
+    """Assets' manifests as the packager leaves them (`hls/assets/<id>/package.json`)."""
+
+    def lookup(media_id: int) -> Package | None:
+        key = f"{asset_prefix(media_id)}/{MANIFEST}"
+        try:
+            with storage.open(key) as fh:
+                data = fh.read()
+        except NotFound:
+            return None
+        except StorageError as exc:
+            log.error("package manifest unreadable", extra={"key": key, "error": str(exc)})
+            return None
+        try:
+            return Package.from_json(data)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("package manifest invalid", extra={"key": key, "error": str(exc)})
+            return None
+
+    return lookup
+
+
+class Sequencer:
+    """One TV channel's live playlists. Drive it with `run(clock, stop)` on air, or call
+    `step(now_ms)` with the instants you choose (a SimulatedClock's, in tests)."""
+
+    def __init__(
+        self,
+        channel: str,
+        storage: Storage,
+        timeline: TimelineSource,
+        *,
+        packages: PackageSource | None = None,
+        window: int = 10,
+        lead_ms: int | None = None,
+        target_duration_s: int | None = None,
+        filler_media_id: int | None = None,
+        subtitles: Sequence[Subtitle] | None = None,
+        horizon_ms: int = 4 * HOUR_MS,
+        refresh_ms: int = 60_000,
+        catch_up_limit_ms: int = 7 * 24 * HOUR_MS,
+        upcoming: int = 3,
+        hooks: Sequence[TvBoundaryHook] = (),
+    ) -> None:
+        if window < 1:
+            raise ValueError("window must hold at least one segment")
+        self.channel = channel
+        self.storage = storage
+        self.timeline = timeline
+        self.packages = packages or stored_packages(storage)
+        self.window = window
+        self._lead_ms = lead_ms
+        self._target_s = target_duration_s or 0
+        self.filler_media_id = filler_media_id
+        self._subtitles = tuple(subtitles) if subtitles is not None else None
+        self.horizon_ms = horizon_ms
+        self.refresh_ms = refresh_ms
+        self.catch_up_limit_ms = catch_up_limit_ms
+        self.upcoming = upcoming
+        self.hooks: list[TvBoundaryHook] = list(hooks)
+        self.prefix = live_prefix(channel)
+        # set by _start
+        self._slate: Slate | None = None
+        self.renditions: tuple[Rendition, ...] = ()
+        self.subtitles: tuple[Subtitle, ...] = ()
+        # the line
+        self._window: deque[LineSegment] = deque()
+        self._window_ms = Fraction(0)
+        self._queue: deque[LineSegment] = deque()  # the current item's plan, not yet shown
+        self._runs: list[_Run] = []
+        self._next_seq = 0
+        self._dseq = 0
+        self._position = Fraction(0)  # end of the last published segment
+        self._sched_ms = 0  # the timeline is laid up to here
+        self._known: dict[int, TimelineItem] = {}  # start_ms -> item, from the timeline
+        self._fetched_at: int | None = None
+        self._pkg_cache: dict[int, Package | None] = {}
+        self.next_due_ms: int | None = None  # when the next segment or boundary is due
+
+    # --- what it exposes ---------------------------------------------------------------
+
+    @property
+    def slate(self) -> Slate:
+        if self._slate is None:
+            raise SequencerError("the sequencer has not started (call step or run)")
+        return self._slate
+
+    @property
+    def target_duration_s(self) -> int:
+        return self._target_s
+
+    @property
+    def lead_ms(self) -> int:
+        return self._lead_ms if self._lead_ms is not None else 3 * self._target_s * 1000
+
+    @property
+    def media_sequence(self) -> int:
+        return self._window[0].seq if self._window else self._next_seq
+
+    @property
+    def discontinuity_sequence(self) -> int:
+        return self._dseq
+
+    @property
+    def segments(self) -> list[LineSegment]:
+        """The window, as the playlists list it."""
+        return list(self._window)
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}/{name}"
+
+    def playlist_name(self, rendition: str) -> str:
+        return f"{rendition}.m3u8"
+
+    def subtitle_playlist_name(self, lang: str) -> str:
+        return f"subs-{lang}.m3u8"
+
+    # --- driving it ----------------------------------------------------------------------
+
+    async def step(self, now_ms: int) -> list[TvBoundary]:
+        """Bring the playlists up to `now_ms`, then tell the hooks of items that began.
+        Storage and timeline work runs in a thread, so the event loop stays free."""
+        boundaries = await asyncio.to_thread(self.advance, now_ms)
+        for b in boundaries:
+            for hook in self.hooks:
+                try:
+                    r = hook(b)
+                    if asyncio.iscoroutine(r):
+                        await r
+                except Exception:
+                    log.exception(
+                        "boundary hook failed", extra={"channel": self.channel, "item": b.item}
+                    )
+        return boundaries
+
+    async def run(
+        self,
+        clock: Clock,
+        stop: asyncio.Event,
+        *,
+        until_ms: int | None = None,
+        max_sleep_ms: int = 1000,
+    ) -> None:
+        """On air: step, then sleep until the next segment or boundary is due (at most
+        max_sleep_ms), until `stop` is set (or the clock reaches until_ms: render mode)."""
+        while not stop.is_set():
+            now = to_ms(clock.now())
+            await self.step(now)
+            if until_ms is not None and now >= until_ms:
+                return
+            wait = max_sleep_ms
+            if self.next_due_ms is not None:
+                wait = max(1, min(wait, self.next_due_ms - now))
+            if until_ms is not None:
+                wait = min(wait, until_ms - now)
+            await clock.sleep(wait / 1000)
+
+    def advance(self, now_ms: int) -> list[TvBoundary]:
+        """The synchronous core of `step`: publish what is due, write, and return the
+        boundaries reached (hooks are not called here)."""
+        self._pkg_cache.clear()
+        changed = False
+        if self._slate is None:
+            changed = self._start(now_ms)
+        horizon = Fraction(now_ms + self.lead_ms)
+        while True:
+            if not self._queue:
+                self._plan_next(now_ms)
+                continue
+            seg = self._queue[0]
+            if seg.end > horizon:
+                break
+            self._queue.popleft()
+            self._publish(seg, now_ms)
+            changed = True
+        boundaries = self._announce(now_ms)
+        if changed or boundaries:
+            self._write(now_ms)
+        due = [math.ceil(self._queue[0].end) - self.lead_ms]
+        due += [r.actual_ms for r in self._runs if not r.announced and r.actual_ms is not None]
+        self.next_due_ms = min(due)
+        return boundaries
+
+    # --- start and restart -------------------------------------------------------------------
+
+    def _load_slate(self) -> Slate:
+        prefix = slate_prefix(self.channel)
+        try:
+            with self.storage.open(f"{prefix}/{MANIFEST}") as fh:
+                package = Package.from_json(fh.read())
+        except NotFound as exc:
+            raise SequencerError(
+                f"channel {self.channel} has no slate at {prefix}/{MANIFEST}: package it first"
+            ) from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SequencerError(
+                f"the slate manifest {prefix}/{MANIFEST} is invalid: {exc}"
+            ) from exc
+        if not package.renditions or not package.segments_ms:
+            raise SequencerError(f"the slate {prefix} has no renditions or no segments")
+        slate = Slate.of(prefix, package)
+        if 1 not in slate.by_frames:
+            raise SequencerError(
+                f"the slate {prefix} has no one-frame segment: gaps cannot be filled to the frame"
+            )
+        return slate
+
+    def _start(self, now_ms: int) -> bool:
+        slate = self._slate = self._load_slate()
+        self.renditions = slate.package.renditions
+        subs = self._subtitles if self._subtitles is not None else slate.package.subtitles
+        self.subtitles = tuple({s.lang: s for s in subs}.values())
+        target = max(
+            self._target_s,
+            slate.package.segment_target_s,
+            max(hls.rounded_seconds(Fraction(ms)) for ms in slate.package.segments_ms),
+        )
+        state = self._read_state()
+        if state is not None:
+            self._restore(state)
+            if target > self._target_s:
+                log.warning(
+                    "target duration grows across a restart",
+                    extra={"channel": self.channel, "was": self._target_s, "now": target},
+                )
+        self._target_s = max(target, self._target_s)
+        resumed = state is not None
+        if resumed and now_ms + self.lead_ms - self._position > self.catch_up_limit_ms:
+            self._jump(now_ms)
+            self._fresh(now_ms, not_before=math.ceil(self._position))
+            resumed = False
+        elif not resumed:
+            self._fresh(now_ms)
+        else:  # items that began and ended while the process was down are not reported
+            missed = [r for r in self._runs if not r.announced and r.item.end_ms <= now_ms]
+            for r in missed:
+                r.announced = True
+            if missed:
+                log.warning(
+                    "items passed while the channel was not sequencing",
+                    extra={"channel": self.channel, "items": len(missed)},
+                )
+        self._write_static()
+        return not resumed  # a fresh line writes its (possibly empty) playlists at once
+
+    def _fresh(self, now_ms: int, not_before: int | None = None) -> None:
+        """No line yet: it begins with the item on air now, from that item's start (and
+        never before where an earlier line stopped)."""
+        self._fetch(now_ms, now_ms)
+        on = [i for i in self._known.values() if i.start_ms <= now_ms < i.end_ms]
+        start = min((i.start_ms for i in on), default=now_ms)
+        if not_before is not None and start < not_before:
+            start = not_before
+        self._position = Fraction(start)
+        self._sched_ms = start
+        log.info("channel line begins", extra={"channel": self.channel, "at_ms": start})
+
+    def _jump(self, now_ms: int) -> None:
+        """Down too long to walk: skip ahead, with sequence numbers beyond any that could
+        have been used (every segment holds at least one frame)."""
+        frames = math.ceil((now_ms + self.lead_ms - self._position) * self.slate.fps / 1000)
+        discs = sum(1 for s in self._window if s.discontinuity)
+        log.warning(
+            "sequencer was down too long to replay: numbers jump forward",
+            extra={"channel": self.channel, "from_ms": float(self._position), "frames": frames},
+        )
+        self._next_seq += frames
+        self._dseq += discs + frames
+        self._window.clear()
+        self._window_ms = Fraction(0)
+        self._queue.clear()
+        self._runs.clear()
+
+    def _read_state(self) -> dict[str, Any] | None:
+        key = self.key(STATE)
+        try:
+            with self.storage.open(key) as fh:
+                raw: dict[str, Any] = json.loads(fh.read())
+        except NotFound:
+            return None
+        except (ValueError, StorageError) as exc:
+            raise SequencerError(
+                f"the sequencer state {key} cannot be read ({exc}); the live playlists' "
+                "numbers would go back if it started afresh: repair or remove it knowingly"
+            ) from exc
+        if raw.get("version") != STATE_VERSION:
+            raise SequencerError(f"the sequencer state {key} has version {raw.get('version')}")
+        return raw
+
+    def _restore(self, raw: dict[str, Any]) -> None:
+        self._target_s = int(raw["target_duration_s"])
+        self._next_seq = int(raw["next_seq"])
+        self._dseq = int(raw["discontinuity_sequence"])
+        self._position = Fraction(raw["position"])
+        self._sched_ms = int(raw["scheduled_ms"])
+        self._window = deque(LineSegment.from_json(s) for s in raw["segments"])
+        self._window_ms = sum((s.duration for s in self._window), Fraction(0))
+        self._runs = [_Run.from_json(r) for r in raw["runs"]]
+        for item in raw.get("upcoming", []):
+            it = TimelineItem(**item)
+            self._known[it.start_ms] = it
+        current = self._runs[-1] if self._runs else None
+        if current is not None and current.published < current.count:
+            segs, _ = lay_item(current.item, current.origin, self._content(current.item),
+                               self.slate, self._langs, join_at=self._position)  # fmt: skip
+            self._queue = deque(segs)
+            current.count = current.published + len(segs)
+        log.info(
+            "sequencer resumes",
+            extra={"channel": self.channel, "next_seq": self._next_seq, "dseq": self._dseq},
+        )
+
+    # --- laying the timeline ------------------------------------------------------------------
+
+    @property
+    def _langs(self) -> frozenset[str]:
+        return frozenset(s.lang for s in self.subtitles)
+
+    def _fetch(self, now_ms: int, from_ms: int) -> None:
+        items = self.timeline(from_ms, from_ms + self.horizon_ms)
+        for start in [s for s in self._known if s >= from_ms]:
+            del self._known[start]
+        for item in items:
+            self._known[item.start_ms] = item
+        for start in [s for s, i in self._known.items() if i.end_ms < from_ms - HOUR_MS]:
+            del self._known[start]
+        self._fetched_at = now_ms
+
+    def _next_item(self) -> TimelineItem | None:
+        later = [i for i in self._known.values() if i.end_ms > self._sched_ms]
+        return min(later, key=lambda i: i.start_ms) if later else None
+
+    def _plan_next(self, now_ms: int) -> None:
+        """Lay the next item (or a gap of slate) from where the line stands."""
+        stale = self._fetched_at is None or now_ms - self._fetched_at >= self.refresh_ms
+        item = self._next_item()
+        if item is None or stale:
+            self._fetch(now_ms, self._sched_ms)
+            item = self._next_item()
+        synthetic = item is None or item.start_ms > self._sched_ms
+        if item is None or item.start_ms > self._sched_ms:
+            until = self._sched_ms + GAP_CHUNK_MS
+            if item is not None:
+                until = min(until, item.start_ms)
+            log.warning(
+                "nothing scheduled: slate",
+                extra={"channel": self.channel, "from_ms": self._sched_ms, "until_ms": until},
+            )
+            item = TimelineItem(self._sched_ms, until, "slate", None, 0, until - self._sched_ms)
+        origin = Fraction(item.start_ms) + (self._position - self._sched_ms)
+        content = self._content(item, now_ms)
+        segs, complete = lay_item(item, origin, content, self.slate, self._langs,
+                                  join_at=self._position)  # fmt: skip
+        self._sched_ms = item.end_ms
+        if not segs:
+            log.debug("item shorter than half a frame", extra={"item": item})
+            return
+        outcome = CUT_SHORT if content.outcome == PLAYED and not complete else content.outcome
+        self._runs.append(
+            _Run(item, origin, outcome, self._next_seq, len(segs), synthetic=synthetic)
+        )
+        self._queue.extend(segs)
+
+    def _content(self, item: TimelineItem, now_ms: int | None = None) -> Content:
+        """(An item that has passed already, in a catch-up walk, is not worth a warning.)"""
+        if item.kind == "slate" or item.media_id is None:
+            return Content(None)
+        pkg = self._package(item.media_id)
+        if pkg is not None:
+            return Content(pkg, asset_prefix(item.media_id))
+        log.log(
+            logging.WARNING if now_ms is None or item.end_ms > now_ms else logging.DEBUG,
+            "asset missing: replaced",
+            extra={"channel": self.channel, "media": item.media_id, "title": item.title},
+        )
+        if self.filler_media_id is not None:
+            filler = self._package(self.filler_media_id)
+            if filler is not None:
+                return Content(filler, asset_prefix(self.filler_media_id), True, MISSING)
+        return Content(None, outcome=MISSING)
+
+    def _package(self, media_id: int) -> Package | None:
+        """The asset's manifest if the channel can air it: the same renditions as the slate,
+        segments no longer than the target duration."""
+        if media_id in self._pkg_cache:
+            return self._pkg_cache[media_id]
+        pkg = self.packages(media_id)
+        why = None
+        if pkg is None:
+            why = "no package"
+        elif {r.name for r in pkg.renditions} != {r.name for r in self.renditions}:
+            why = "renditions differ from the channel's"
+        elif not pkg.segments_ms or min(pkg.segments_ms) <= 0:
+            why = "no segments"
+        elif max(hls.rounded_seconds(Fraction(ms)) for ms in pkg.segments_ms) > self._target_s:
+            why = "a segment is longer than the channel's target duration"
+        if why is not None:
+            log.warning("asset cannot air", extra={"media": media_id, "reason": why})
+            pkg = None
+        self._pkg_cache[media_id] = pkg
+        return pkg
+
+    # --- the window --------------------------------------------------------------------------
+
+    def _publish(self, seg: LineSegment, now_ms: int) -> None:
+        seg = replace(seg, seq=self._next_seq)
+        self._next_seq += 1
+        self._window.append(seg)
+        self._window_ms += seg.duration
+        self._position = seg.end
+        run = self._runs[-1]
+        run.published += 1
+        if run.actual_ms is None and seg.end > now_ms:
+            run.actual_ms = hls.round_half_up(seg.start)
+        floor = 3 * self._target_s * 1000
+        while (
+            len(self._window) > self.window and self._window_ms - self._window[0].duration >= floor
+        ):
+            gone = self._window.popleft()
+            self._window_ms -= gone.duration
+            if gone.discontinuity:
+                self._dseq += 1
+
+    def _announce(self, now_ms: int) -> list[TvBoundary]:
+        out: list[TvBoundary] = []
+        keep: list[_Run] = []
+        missed = 0
+        for run in self._runs:
+            done = run.published >= run.count
+            if not run.announced:
+                if run.actual_ms is not None and run.actual_ms <= now_ms:
+                    run.announced = True
+                    if not run.synthetic:
+                        out.append(self._boundary(run))
+                elif run.actual_ms is None and done:  # it passed while we were not running
+                    run.announced = True
+                    missed += not run.synthetic
+            if not (run.announced and done):
+                keep.append(run)
+        self._runs = keep
+        if missed:
+            log.warning(
+                "items passed while the channel was not sequencing",
+                extra={"channel": self.channel, "items": missed},
+            )
+        return out
+
+    def _boundary(self, run: _Run) -> TvBoundary:
+        assert run.actual_ms is not None
+        item = run.item
+        later = sorted(
+            (i for i in self._known.values() if i.start_ms >= item.end_ms),
+            key=lambda i: i.start_ms,
+        )
+        np = now_playing(self.channel, [item, *later], max(run.actual_ms, item.start_ms),
+                         upcoming=self.upcoming)  # fmt: skip
+        log.info(
+            "item on air",
+            extra={"channel": self.channel, "title": item.title, "outcome": run.outcome,
+                   "first_seq": run.first_seq},
+        )  # fmt: skip
+        return TvBoundary(item, run.actual_ms, run.outcome, run.first_seq,
+                          run.first_seq + run.count - 1, np)  # fmt: skip
+
+    # --- writing -------------------------------------------------------------------------
+
+    def _uri(self, key: str) -> str:
+        return hls.relative_uri(self.prefix, key)
+
+    def media_playlist(self, rendition: Rendition) -> str:
+        segs = [hls.MediaSegment(self._uri(f"{s.source}/{rendition.segment(s.index)}"),
+                                 s.duration, s.pdt_ms, s.discontinuity)
+                for s in self._window]  # fmt: skip
+        return self._render(segs)
+
+    def subtitle_playlist(self, sub: Subtitle) -> str:
+        segs = [
+            hls.MediaSegment(
+                self._uri(f"{s.source}/{sub.segment(s.index)}") if sub.lang in s.langs
+                else EMPTY_VTT,
+                s.duration, s.pdt_ms, s.discontinuity,
+            )
+            for s in self._window
+        ]  # fmt: skip
+        return self._render(segs)
+
+    def _render(self, segs: list[hls.MediaSegment]) -> str:
+        return hls.media_playlist(segs, target_duration_s=self._target_s,
+                                  media_sequence=self.media_sequence,
+                                  discontinuity_sequence=self._dseq)  # fmt: skip
+
+    def master_playlist(self) -> str:
+        variants = [
+            hls.Variant(self.playlist_name(r.name), r.bandwidth, r.average_bandwidth, r.codecs,
+                        r.width, r.height, r.frame_rate if r.kind == "video" else None)
+            for r in self.renditions
+        ]  # fmt: skip
+        tracks = [hls.SubtitleTrack(self.subtitle_playlist_name(s.lang), s.lang, s.name)
+                  for s in self.subtitles]  # fmt: skip
+        return hls.master_playlist(variants, tracks)
+
+    def _state(self, now_ms: int) -> dict[str, Any]:
+        later = [i for i in self._known.values() if i.end_ms > now_ms]
+        return {
+            "version": STATE_VERSION,
+            "channel": self.channel,
+            "saved_at_ms": now_ms,
+            "target_duration_s": self._target_s,
+            "media_sequence": self.media_sequence,
+            "discontinuity_sequence": self._dseq,
+            "next_seq": self._next_seq,
+            "position": str(self._position),
+            "scheduled_ms": self._sched_ms,
+            "segments": [s.to_json() for s in self._window],
+            "runs": [r.to_json() for r in self._runs],
+            "upcoming": [asdict(i) for i in sorted(later, key=lambda i: i.start_ms)],
+        }
+
+    def _write(self, now_ms: int) -> None:
+        """State first, then the playlists: a crash between them leaves a state that is
+        ahead of the playlists, never behind, so numbers never go back."""
+        state = json.dumps(self._state(now_ms), ensure_ascii=False).encode()
+        self.storage.put_bytes(self.key(STATE), state, "application/json")
+        mime = "application/vnd.apple.mpegurl"
+        for r in self.renditions:
+            self.storage.put_bytes(self.key(self.playlist_name(r.name)),
+                                   self.media_playlist(r).encode(), mime)  # fmt: skip
+        for s in self.subtitles:
+            self.storage.put_bytes(self.key(self.subtitle_playlist_name(s.lang)),
+                                   self.subtitle_playlist(s).encode(), mime)  # fmt: skip
+
+    def _write_static(self) -> None:
+        """The master playlist (only when it changed: players fetch it once) and the empty
+        subtitle segment that stands in for a language an item does not have."""
+        master = self.master_playlist().encode()
+        try:
+            with self.storage.open(self.key(MASTER)) as fh:
+                same = fh.read() == master
+        except NotFound:
+            same = False
+        if not same:
+            self.storage.put_bytes(self.key(MASTER), master, "application/vnd.apple.mpegurl")
+        if self.subtitles and not self.storage.exists(self.key(EMPTY_VTT)):
+            self.storage.put_bytes(self.key(EMPTY_VTT), hls.EMPTY_VTT, "text/vtt")
