@@ -7,6 +7,7 @@ from typing import Any
 
 from media.binaries import Tools, find_tools
 from media.library import Library, library_handlers
+from media.packaging import PackagingOptions
 from media.storage import Storage, build_storage
 from playout.nowplaying import NowPlayingHub
 from schedules.service import Schedules
@@ -57,6 +58,7 @@ def build_station(settings: Settings, *, clock: Clock | None = None, **parts: An
         staging_dir=settings.staging_dir,
         silence_db=settings.silence_threshold_db,
         silence_min_ms=settings.silence_min_ms,
+        packaging=PackagingOptions.from_settings(settings),
     )  # fmt: skip
     schedules = Schedules(db, clock)
     station = Station(

@@ -33,6 +33,10 @@ from media.errors import (
 from media.models import (
     FAILED,
     KINDS,
+    PACKAGE_FAILED,
+    PACKAGE_QUEUED,
+    PACKAGE_READY,
+    PACKAGING,
     PENDING,
     READY,
     MediaItem,
@@ -41,6 +45,14 @@ from media.models import (
     search_text,
 )
 from media.names import check_file_name, language_code, title_from_name
+from media.packaged import Package, asset_prefix
+from media.packaging import (
+    DEFAULT_PACKAGING,
+    PackagingError,
+    PackagingOptions,
+    load_package,
+    package_asset,
+)
 from media.probe import ProbeResult, probe
 from media.storage import Storage, original_key
 from station.clock import Clock
@@ -50,6 +62,7 @@ from station.jobs import JobQueue, PermanentJobError, ProgressReporter
 log = logging.getLogger(__name__)
 
 ANALYSE_JOB = "media.analyse"
+PACKAGE_JOB = "media.package"
 JINGLE_MAX_MS = 30_000
 SPEECH_GENRES = {"speech", "spoken", "talk", "news", "podcast", "audiobook"}
 
@@ -140,6 +153,7 @@ class Library:
         staging_dir: Path,
         silence_db: float = -50.0,
         silence_min_ms: int = 100,
+        packaging: PackagingOptions = DEFAULT_PACKAGING,
     ) -> None:
         self.db = db
         self.storage = storage
@@ -150,6 +164,7 @@ class Library:
         self.staging_dir = staging_dir
         self.silence_db = silence_db
         self.silence_min_ms = silence_min_ms
+        self.packaging = packaging  # the TV ladder every video item is packaged into
 
     # --- ingest -------------------------------------------------------------------------
 
@@ -324,6 +339,7 @@ class Library:
             await asyncio.to_thread(self._reject, media_id, exc.message)
             raise PermanentJobError(f"{item.original_name}: {exc.message}") from exc
         await asyncio.to_thread(self._store_analysis, media_id, result, artwork_key)
+        self.queue.notify()  # a video's packaging job may be waiting
         log.info(
             "file analysed",
             extra={
@@ -363,6 +379,11 @@ class Library:
             row.error = None
             row.version += 1
             row.updated_at = self.clock.now()
+            if row.video_codec is not None:
+                # In the same transaction: an analysed video always has its packaging queued.
+                self.queue.enqueue(s, PACKAGE_JOB, {"media_id": media_id})
+                row.package_status = PACKAGE_QUEUED
+                row.package_error = None
 
     def _reject(self, media_id: int, reason: str) -> None:
         """A file found broken in the background: keep the record and why, drop the bytes."""
@@ -376,6 +397,104 @@ class Library:
             row.version += 1
             row.updated_at = self.clock.now()
         log.warning("file failed analysis", extra={"media": media_id, "reason": reason})
+
+    # --- HLS packaging (a job) ------------------------------------------------------------
+
+    async def package_job(self, payload: dict[str, Any], progress: ProgressReporter) -> None:
+        """Package an analysed video into the TV ladder and record the outcome on its row.
+
+        A file ffmpeg cannot package, or whose output does not line up, fails for good (as in
+        analysis, a broken file stays broken; `request_packaging` queues it again). Any other
+        fault, a storage one above all, is retried by the queue; the row says `failed` with
+        the reason until the retry starts. Either way nothing half-packaged is published.
+        """
+        media_id = int(payload["media_id"])
+        item = await asyncio.to_thread(self.get, media_id)
+        if item.status != READY or item.video_codec is None or item.duration_ms is None:
+            reason = f"media item {media_id} is not an analysed video"
+            await asyncio.to_thread(self._set_package_status, media_id, PACKAGE_FAILED, reason)
+            raise PermanentJobError(reason)
+        await asyncio.to_thread(self._set_package_status, media_id, PACKAGING, None)
+        try:
+            subtitles = {s.lang: await asyncio.to_thread(self._read_text, s.storage_key)
+                         for s in item.subtitles}  # fmt: skip
+            # On S3 the original is downloaded first: in a thread, not on the event loop.
+            original = self.storage.local_path(item.storage_key)
+            path = await asyncio.to_thread(original.__enter__)
+            try:
+                package = await package_asset(
+                    self.tools, self.storage, path,
+                    media_id=media_id,
+                    duration_ms=item.duration_ms,
+                    loudness_lufs=item.loudness_lufs,
+                    true_peak_dbtp=item.true_peak_dbtp,
+                    has_audio=item.audio_codec is not None,
+                    subtitles=subtitles,
+                    options=self.packaging,
+                    staging_dir=self.staging_dir,
+                    on_progress=progress,
+                )  # fmt: skip
+            finally:
+                await asyncio.shield(asyncio.to_thread(original.__exit__, None, None, None))
+        except PackagingError as exc:
+            await asyncio.to_thread(self._set_package_status, media_id, PACKAGE_FAILED, exc.message)
+            raise PermanentJobError(f"{item.original_name}: {exc.message}") from exc
+        except asyncio.CancelledError:
+            # The worker puts the job back in the queue; so does the row.
+            await asyncio.shield(
+                asyncio.to_thread(
+                    self._set_package_status, media_id, PACKAGE_QUEUED, "interrupted by shutdown"
+                )
+            )
+            raise
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            await asyncio.to_thread(self._set_package_status, media_id, PACKAGE_FAILED, reason)
+            raise
+        await asyncio.to_thread(self._set_package_status, media_id, PACKAGE_READY, None)
+        log.info(
+            "video packaged",
+            extra={"media": media_id, "segments": len(package.segments_ms),
+                   "renditions": [r.name for r in package.renditions]},
+        )  # fmt: skip
+
+    def _read_text(self, key: str) -> str:
+        with self.storage.open(key) as fh:
+            data = fh.read()
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise PackagingError(f"the subtitle file {key} is not UTF-8") from exc
+
+    def _set_package_status(self, media_id: int, status: str, error: str | None) -> None:
+        with self.db.session() as s:
+            row = s.get(MediaRow, media_id)
+            if row is None:
+                return
+            row.package_status = status
+            row.package_error = error
+            row.updated_at = self.clock.now()
+
+    def request_packaging(self, media_id: int) -> int:
+        """Queue (again) the packaging of an analysed video, e.g. after its subtitles changed
+        or the ladder did; returns the job id."""
+        with self.db.session() as s:
+            row = s.get(MediaRow, media_id)
+            if row is None:
+                raise NotFound(f"there is no media item {media_id}")
+            if row.status != READY or row.video_codec is None:
+                raise MediaError(f"media item {media_id} is not an analysed video")
+            job = self.queue.enqueue(s, PACKAGE_JOB, {"media_id": media_id})
+            row.package_status = PACKAGE_QUEUED
+            row.package_error = None
+            s.flush()
+            job_id = job.id
+        self.queue.notify()
+        return job_id
+
+    def package_of(self, media_id: int) -> Package | None:
+        """The published HLS package of an item (its package.json), or None."""
+        return load_package(self.storage, asset_prefix(media_id))
 
     def set_subtitle(self, media_id: int, lang: str, vtt: Path) -> MediaItem:
         """Attach or replace the WebVTT subtitle of one language; the old file goes."""
@@ -466,4 +585,4 @@ class Library:
 def library_handlers(
     lib: Library,
 ) -> dict[str, Callable[[dict[str, Any], ProgressReporter], Awaitable[None]]]:
-    return {ANALYSE_JOB: lib.analyse_job}
+    return {ANALYSE_JOB: lib.analyse_job, PACKAGE_JOB: lib.package_job}

@@ -13,6 +13,10 @@ from station.db import Base, UtcDateTime
 
 KINDS = ("music", "speech", "jingle", "programme", "filler", "slate")
 PENDING, READY, FAILED = "pending", "ready", "failed"
+# HLS packaging of a video item (media/packaging.py): none (not video, or not yet analysed),
+# queued, packaging, ready (published under hls/assets/<id>/), failed (package_error says why).
+PACKAGE_NONE, PACKAGE_QUEUED, PACKAGING = "none", "queued", "packaging"
+PACKAGE_READY, PACKAGE_FAILED = "ready", "failed"
 
 
 class MediaRow(Base):
@@ -53,6 +57,10 @@ class MediaRow(Base):
     cue_in_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cue_out_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     artwork_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    package_status: Mapped[str] = mapped_column(
+        String(16), index=True, default=PACKAGE_NONE, server_default=PACKAGE_NONE
+    )
+    package_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -116,6 +124,8 @@ class MediaItem:
     created_at: datetime
     updated_at: datetime
     subtitles: tuple[Subtitle, ...] = field(default=())
+    package_status: str = PACKAGE_NONE
+    package_error: str | None = None
 
     @property
     def etag(self) -> str:
