@@ -9,7 +9,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import problems
-from api.routes import channels, epg, files, health, jobs, live, manage, media, nowplaying
+from api.routes import (
+    channels,
+    epg,
+    files,
+    health,
+    jobs,
+    live,
+    manage,
+    media,
+    nowplaying,
+    vod,
+)
 from api.services import Services
 
 STATIC = Path(__file__).parent / "static"
@@ -37,7 +48,7 @@ def create_app(svc: Services) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
         expose_headers=["ETag", "Location"],
     )
-    routers = (health, channels, nowplaying, epg, media, manage, jobs, live, files)
+    routers = (health, channels, nowplaying, epg, media, manage, jobs, live, files, vod)
     for module in routers:
         app.include_router(module.router)
     # The player's own files and vendored browser code (hls.js): no CDN at run time.

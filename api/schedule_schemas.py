@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    field_validator,
+)
+from pydantic_core import core_schema
 
 Texts = dict[Literal["az", "en", "ru"], str]
+
+if TYPE_CHECKING:
+    UtcInstant = datetime
+else:
+
+    class UtcInstant:
+        """An instant given with its offset, kept in UTC; one without an offset is refused.
+
+        A type rather than a validator, so PATCH bodies (made field by field from the create
+        body) check it too.
+        """
+
+        @classmethod
+        def __get_pydantic_core_schema__(
+            cls, source: Any, handler: GetCoreSchemaHandler
+        ) -> core_schema.CoreSchema:
+            return core_schema.no_info_after_validator_function(
+                lambda v: v.astimezone(UTC), core_schema.datetime_schema(tz_constraint="aware")
+            )
 
 
 class Strict(BaseModel):
@@ -52,7 +78,15 @@ class EpisodeIn(Strict):
     titles: Texts = {}
     descriptions: Texts = {}
     media_id: int | None = None
-    air_date: date | None = None
+    air_date: date | None = Field(default=None, description="first broadcast (channel's zone)")
+    available_from: UtcInstant | None = Field(
+        default=None,
+        description="on demand from this instant (with an offset); empty: once it has aired "
+        "(an airing in the as-run log, or its air_date has come)",
+    )
+    available_until: UtcInstant | None = Field(
+        default=None, description="on demand until this instant; empty: for good"
+    )
 
 
 class PlaylistIn(Strict):

@@ -52,6 +52,9 @@ class MediaOut(BaseModel):
     artwork_url: str | None
     original_url: str | None
     subtitles: list[SubtitleOut]
+    package_status: Literal["none", "queued", "packaging", "ready", "failed"] = Field(
+        description="HLS packaging of a video: ready means published under hls/assets/<id>/"
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -74,6 +77,7 @@ class MediaOut(BaseModel):
                 SubtitleOut(lang=s.lang, url=public_file_url(settings, s.storage_key) or "")
                 for s in m.subtitles
             ],
+            package_status=m.package_status,
             version=m.version, created_at=m.created_at, updated_at=m.updated_at,
         )  # fmt: skip
 

@@ -313,10 +313,11 @@ def user_create(
 
 @app.command()
 def playout(data_dir: DataDir = None) -> None:
-    """Run the radio channels (production: on icecast2, DIASPOR_RADIO_SERVER=icecast)."""
-    from diaspor.radio import run_radio
+    """Run the radio and TV channels (production: radio on icecast2,
+    DIASPOR_RADIO_SERVER=icecast; TV playlists into storage)."""
+    from diaspor.playout import run_playout
 
-    run_until_stopped(data_dir, run_radio)
+    run_until_stopped(data_dir, run_playout)
 
 
 def main() -> None:

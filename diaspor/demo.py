@@ -14,6 +14,7 @@ from diaspor import demo_content, migrate
 from diaspor.compose import Station, build_station
 from diaspor.demo_schedule import load_demo_schedule
 from diaspor.radio import run_radio
+from diaspor.tv import run_tv
 from media.library import IngestOptions
 from station.settings import Settings
 
@@ -34,6 +35,7 @@ async def serve(station: Station, *, with_worker: bool, with_radio: bool = False
         tasks.append(asyncio.create_task(station.worker().run(stop), name="worker"))
     if with_radio:
         tasks.append(asyncio.create_task(run_radio(station, stop), name="radio"))
+        tasks.append(asyncio.create_task(run_tv(station, stop), name="tv"))
     try:
         await server.serve()
     finally:
@@ -82,6 +84,7 @@ def print_banner(settings: Settings, token: str) -> None:
         f"  health         {base}/health",
         f"  media library  {base}/api/v1/media   (Authorization: Bearer <token>)",
         f"  Diaspor.FM     {settings.relay_url}/diaspor-fm.mp3   (VLC, mpv, any player)",
+        f"  Diaspor TV     {base}/files/hls/tv/diaspor-tv/master.m3u8",
         f"  guide          {base}/epg.xml",
         f"  admin token    {token}",
         f"  data folder    {settings.data_dir.resolve()}",

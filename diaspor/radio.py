@@ -338,7 +338,9 @@ async def run_radio(station: Station, stop: asyncio.Event) -> None:
             await p.close()
         if titles is not None:
             await titles.close()
-        station.on_air.clear()
+        for ch in station.schedules.find("channel"):
+            if ch.data["kind"] == "radio":
+                station.on_air.pop(ch.data["slug"], None)
         if relay is not None:
             await relay.stop()
         log.info("radio off air", extra={"seconds_to_stop": round(time.monotonic() - started, 2)})

@@ -3,6 +3,8 @@ audit log (SQLAlchemy). Rows are turned into plain specs by schedules/snapshot.p
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -16,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -63,6 +66,8 @@ class ProgrammeRow(Versioned, Base):
     )
     presenters: Mapped[list[str]] = mapped_column(JSON, default=list)
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Folded titles in every language (search_fold), kept in step on every write.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class EpisodeRow(Versioned, Base):
@@ -76,6 +81,37 @@ class EpisodeRow(Versioned, Base):
     descriptions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     media_id: Mapped[int | None] = mapped_column(ForeignKey("media_items.id"), nullable=True)
     air_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # On demand between these instants (schedules/vod.py); without a start, once it has aired.
+    available_from: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    available_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+def search_fold(text: str) -> str:
+    """Text as search compares it: case-folded, accents and dots dropped, ə→e and ı→i.
+
+    So "vətən", "Vətən" and "veten" (a keyboard without Azerbaijani letters) find the same
+    titles, "İlham" is found as "ilham", and Russian "ё" as "е". Both the stored text and the
+    query words are folded the same way.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return bare.translate(_LOOSE)
+
+
+_LOOSE = str.maketrans({"ə": "e", "ı": "i"})
+
+
+def search_text(texts: Iterable[str]) -> str:
+    return " ".join(search_fold(t) for t in texts if t)
+
+
+@event.listens_for(ProgrammeRow, "before_insert")
+@event.listens_for(ProgrammeRow, "before_update")
+@event.listens_for(EpisodeRow, "before_insert")
+@event.listens_for(EpisodeRow, "before_update")
+def _fold_titles(mapper: Any, connection: Any, row: ProgrammeRow | EpisodeRow) -> None:
+    row.search_text = search_text((row.titles or {}).values())
 
 
 class PlaylistRow(Versioned, Base):

@@ -271,6 +271,9 @@ class Schedules:
         elif kind == "episode":
             self._exists(s, ProgrammeRow, row.programme_id, "programme")
             self._exists(s, MediaRow, row.media_id, "media item")
+            start, until = row.available_from, row.available_until
+            if start is not None and until is not None and until <= start:
+                raise ScheduleError("available_until must be after available_from")
         elif kind == "playlist":
             for mid in row.media_ids or []:
                 self._exists(s, MediaRow, mid, "media item")

@@ -57,14 +57,17 @@ def channel_spec(row: ChannelRow) -> ChannelSpec:
 
 
 def media_ref(m: MediaRow) -> MediaRef:
+    # A video plays whole: its picture does not start or stop where its sound is silent,
+    # and the TV sequencer cuts only at segment boundaries.
+    video = m.video_codec is not None
     return MediaRef(
         id=m.id,
         kind=m.kind,
         title=m.title,
         artist=m.artist,
         duration_ms=m.duration_ms or 0,
-        cue_in_ms=m.cue_in_ms or 0,
-        cue_out_ms=m.cue_out_ms,
+        cue_in_ms=0 if video else (m.cue_in_ms or 0),
+        cue_out_ms=None if video else m.cue_out_ms,
         titles=dict(m.titles or {}),
     )
 

@@ -1,0 +1,273 @@
+"""Public: the on-demand catalogue (programmes → seasons → episodes), for web and mobile.
+
+The rules live in schedules/vod.py; here they are parsed, called and mapped. The as-run log
+(playout's) is read by `AsRunAirings` and handed to the catalogue, which may not import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import func, select
+
+from api.auth import ServicesDep
+from api.lang import LangDep
+from api.services import Services, public_file_url
+from api.vod_schemas import (
+    AiredOut,
+    AvailabilityOut,
+    EpisodeDetailOut,
+    EpisodePage,
+    EpisodeSummary,
+    NextAiringOut,
+    ProgrammeCard,
+    ProgrammeDetail,
+    SeasonOut,
+    SubtitleTrackOut,
+)
+from playout.asrun import AsRunRow
+from schedules.guide import pick
+from schedules.vod import Airing, Catalogue, EpisodeInfo, Page, ProgrammeInfo
+from station.db import Database
+
+router = APIRouter(tags=["on demand"])
+
+AIRED = ("played", "cut-short")
+RULE = """
+**When an episode is on demand.** Its media must be packaged into HLS (the package the TV
+channel plays: no second encode), else `reason` is `not-packaged`. From `available_until` on
+it is `expired`. With `available_from` set by editors it is on demand from then (`not-yet`
+before); without it, once it has aired: its first airing in the as-run log (catch-up), or the
+start of its `air_date` in the channel's zone (Asia/Baku when no channel schedules it),
+whichever is first.
+
+Texts are in `?lang=` (else `Accept-Language`, else Azerbaijani), field by field: a text
+missing in that language is given in Azerbaijani.
+"""
+LIMIT = Annotated[int, Query(ge=1, le=100, description="items per page")]
+CURSOR = Annotated[
+    str | None, Query(max_length=200, description="from the previous page's next_cursor")
+]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such programme or episode (problem+json)"}
+}
+
+
+class AsRunAirings:
+    """The catalogue's view of the as-run log: airings that played (whole or cut short)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def first_aired(self, media_ids: Collection[int], now: datetime) -> dict[int, datetime]:
+        q = (
+            select(AsRunRow.media_id, func.min(AsRunRow.actual_start))
+            .where(
+                AsRunRow.media_id.in_(media_ids),
+                AsRunRow.outcome.in_(AIRED),
+                AsRunRow.actual_start <= now,
+            )
+            .group_by(AsRunRow.media_id)
+        )
+        with self.db.session() as s:
+            return {mid: at for mid, at in s.execute(q) if mid is not None}
+
+    def aired(self, media_id: int, now: datetime, limit: int) -> list[Airing]:
+        q = (
+            select(AsRunRow.channel, AsRunRow.actual_start)
+            .where(
+                AsRunRow.media_id == media_id,
+                AsRunRow.outcome.in_(AIRED),
+                AsRunRow.actual_start <= now,
+            )
+            .order_by(AsRunRow.actual_start.desc(), AsRunRow.id.desc())
+            .limit(limit)
+        )
+        with self.db.session() as s:
+            return [Airing(channel, at) for channel, at in s.execute(q)]
+
+
+def catalogue(svc: ServicesDep) -> Catalogue:
+    return Catalogue(svc.db, svc.clock, svc.library, svc.schedules, AsRunAirings(svc.db))
+
+
+CatalogueDep = Annotated[Catalogue, Depends(catalogue)]
+
+
+def public(response: Response, lang: str) -> None:
+    """Cacheable for a minute: availability changes with time, not with each request."""
+    response.headers["Content-Language"] = lang
+    response.headers["Cache-Control"] = "public, max-age=60"
+    response.headers["Vary"] = "Accept-Language"
+
+
+def url(svc: Services, key: str | None) -> str | None:
+    return public_file_url(svc.settings, key)
+
+
+def programme_card(svc: Services, p: ProgrammeInfo, lang: str) -> ProgrammeCard:
+    return ProgrammeCard(
+        slug=p.slug, title=pick(p.titles, lang), description=pick(p.descriptions, lang) or None,
+        titles=dict(p.titles), descriptions=dict(p.descriptions), categories=list(p.categories),
+        presenters=list(p.presenters), artwork=url(svc, p.artwork_key), episodes=p.episodes,
+        episodes_on_demand=p.episodes_on_demand,
+    )  # fmt: skip
+
+
+def summary_fields(svc: Services, e: EpisodeInfo, lang: str) -> dict[str, object]:
+    a = e.availability
+    return {
+        "id": e.id, "programme": e.programme_slug, "season": e.season, "number": e.number,
+        "title": pick(e.titles, lang) or e.media_title,
+        "description": pick(e.descriptions, lang) or None,
+        "duration_ms": e.duration_ms, "air_date": e.air_date, "image": url(svc, e.artwork_key),
+        "availability": AvailabilityOut(
+            on_demand=a.on_demand, reason=a.reason,
+            available_from=a.start, available_until=a.until,
+        ),
+    }  # fmt: skip
+
+
+def summary(svc: Services, e: EpisodeInfo, lang: str) -> EpisodeSummary:
+    return EpisodeSummary.model_validate(summary_fields(svc, e, lang))
+
+
+def page_out(svc: Services, request: Request, page: Page, lang: str) -> EpisodePage:
+    nxt = None
+    if page.next_cursor:
+        params = {k: v for k, v in request.query_params.items() if k != "cursor"}
+        nxt = f"{request.url.path}?{urlencode({**params, 'cursor': page.next_cursor})}"
+    return EpisodePage(
+        items=[summary(svc, e, lang) for e in page.items], next_cursor=page.next_cursor, next=nxt
+    )
+
+
+@router.get(
+    "/api/v1/programmes",
+    response_model=list[ProgrammeCard],
+    summary="Every programme, with how many of its episodes are on demand",
+    description=RULE,
+)
+def list_programmes(
+    svc: ServicesDep, cat: CatalogueDep, lang: LangDep, response: Response
+) -> list[ProgrammeCard]:
+    public(response, lang)
+    return [programme_card(svc, p, lang) for p in cat.programmes()]
+
+
+@router.get(
+    "/api/v1/programmes/{slug}",
+    response_model=ProgrammeDetail,
+    summary="A programme, its seasons and their episodes (on demand or not, each says)",
+    description=RULE,
+    responses=NOT_FOUND,
+)
+def get_programme(
+    slug: str, svc: ServicesDep, cat: CatalogueDep, lang: LangDep, response: Response
+) -> ProgrammeDetail:
+    info, seasons = cat.programme(slug)
+    public(response, lang)
+    card = programme_card(svc, info, lang)
+    return ProgrammeDetail(
+        **card.model_dump(),
+        seasons=[
+            SeasonOut(season=x.number, episodes=[summary(svc, e, lang) for e in x.episodes])
+            for x in seasons
+        ],
+    )
+
+
+@router.get(
+    "/api/v1/programmes/{slug}/episodes",
+    response_model=EpisodePage,
+    summary="A programme's episodes by season and number, a page at a time",
+    description=RULE,
+    responses=NOT_FOUND,
+)
+def programme_episodes(
+    slug: str,
+    request: Request,
+    svc: ServicesDep,
+    cat: CatalogueDep,
+    lang: LangDep,
+    response: Response,
+    season: Annotated[int | None, Query(ge=1, description="only this season")] = None,
+    cursor: CURSOR = None,
+    limit: LIMIT = 20,
+) -> EpisodePage:
+    page = cat.episodes(slug, season=season, cursor=cursor, limit=limit)
+    public(response, lang)
+    return page_out(svc, request, page, lang)
+
+
+@router.get(
+    "/api/v1/episodes",
+    response_model=EpisodePage,
+    summary="Find episodes by title, in any language (the latest added first)",
+    description=RULE
+    + """
+Every word of `q` must appear in the episode's titles or its programme's, in any language,
+ignoring case and accents: `veten` and `vətən` both find "Vətən uzaqda deyil", `родина`
+finds "Родина недалеко". Only episodes on demand, unless `all=true`.
+""",
+)
+def search_episodes(
+    request: Request,
+    svc: ServicesDep,
+    cat: CatalogueDep,
+    lang: LangDep,
+    response: Response,
+    q: Annotated[str | None, Query(max_length=200, description="words of a title")] = None,
+    everything: Annotated[
+        bool, Query(alias="all", description="also episodes not on demand")
+    ] = False,
+    cursor: CURSOR = None,
+    limit: LIMIT = 20,
+) -> EpisodePage:
+    page = cat.search(q, everything=everything, cursor=cursor, limit=limit)
+    public(response, lang)
+    return page_out(svc, request, page, lang)
+
+
+@router.get(
+    "/api/v1/episodes/{episode_id}",
+    response_model=EpisodeDetailOut,
+    summary="One episode: texts, airings, availability and, when on demand, what to play",
+    description=RULE
+    + """
+When on demand: `hls` (the master playlist: video renditions, the audio-only rendition and
+the WebVTT subtitles), `audio` (the audio-only playlist, for podcast apps), `subtitles`,
+`poster` and `thumbnails`. Past airings come from the as-run log; the next airings from the
+guide of every channel, for 14 days.
+""",
+    responses=NOT_FOUND,
+)
+def get_episode(
+    episode_id: int, svc: ServicesDep, cat: CatalogueDep, lang: LangDep, response: Response
+) -> EpisodeDetailOut:
+    d = cat.episode(episode_id)
+    e, st = d.episode, d.streams
+    public(response, lang)
+    return EpisodeDetailOut.model_validate(
+        {
+            **summary_fields(svc, e, lang),
+            "titles": dict(e.titles), "descriptions": dict(e.descriptions),
+            "programme_title": pick(e.programme_titles, lang),
+            "aired": [AiredOut(channel=a.channel, started_at=a.start) for a in d.aired],
+            "next_airings": [NextAiringOut(channel=a.channel, start=a.start, end=a.end)
+                             for a in d.upcoming if a.end is not None],
+            "hls": url(svc, st.master) if st else None,
+            "audio": url(svc, st.audio) if st else None,
+            "subtitles": [
+                SubtitleTrackOut(lang=t.lang, name=t.name, url=url(svc, t.playlist_key) or "",
+                                 vtt=url(svc, t.file_key))
+                for t in (st.subtitles if st else ())
+            ],
+            "poster": url(svc, st.poster) if st else None,
+            "thumbnails": url(svc, st.thumbnails) if st else None,
+        }
+    )  # fmt: skip

@@ -1,0 +1,102 @@
+"""A small TV station for on-air tests: three short episodes of "Vətən uzaqda deyil" (each a
+different colour and tone, a burnt-in clock where the font allows), packaged into a small
+ladder with 2 s segments, scheduled back to back every minute, and playout running on its own
+loop with the API serving the playlists."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from api.app import create_app
+from diaspor import migrate
+from diaspor.compose import Station, build_station
+from diaspor.tv import run_tv
+from media.binaries import Tools
+from media.library import IngestOptions
+from tests.conftest import settings_for
+from tests.support import free_port, make_media, run, serve_app
+
+EPISODES = [("Bakı", "red", 300), ("Berlin", "green", 500), ("Toronto", "blue", 700)]
+EPISODE_S = 20
+
+
+@dataclass
+class TvStation:
+    station: Station
+    base: str  # the API's URL
+    episode_ids: list[int]
+
+    @property
+    def master(self) -> str:
+        return f"{self.base}/files/hls/tv/diaspor-tv/master.m3u8"
+
+
+def episode_file(tools: Tools, folder: Path, city: str, colour: str, hz: int) -> Path:
+    return make_media(
+        tools.ffmpeg, folder / f"{city}.mp4",
+        "-f", "lavfi", "-i", f"color=c={colour}:size=320x180:rate=25:duration={EPISODE_S}",
+        "-f", "lavfi", "-i", f"sine=frequency={hz}:sample_rate=48000:duration={EPISODE_S}",
+        "-af", "volume=0.3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-shortest",
+    )  # fmt: skip
+
+
+def tv_station(tmp_path: Path, tools: Tools) -> Station:
+    settings = settings_for(
+        tmp_path, f"sqlite:///{tmp_path / 'station.db'}", port=free_port(),
+        tv_ladder=["180p:320x180:300", "90p:160x90:120"], tv_segment_s=2, tv_window=6,
+    )  # fmt: skip
+    migrate.upgrade(settings.database_url)
+    st = build_station(settings, tools=tools)
+    sch = st.schedules
+    channel = sch.create("channel", {
+        "slug": "diaspor-tv", "kind": "tv", "names": {"az": "Diaspor TV"},
+        "freeze_horizon_s": 0,
+    }, "test")  # fmt: skip
+    programme = sch.create("programme", {
+        "slug": "veten-uzaqda-deyil", "titles": {"az": "Vətən uzaqda deyil",
+                                                 "en": "Homeland Is Not Far"},
+    }, "test")  # fmt: skip
+    for n, (city, colour, hz) in enumerate(EPISODES, 1):
+        f = episode_file(tools, tmp_path / "src", city, colour, hz)
+        media = run(st.library.ingest(f, options=IngestOptions(kind="programme", title=city)))
+        ep = sch.create("episode", {
+            "programme_id": programme.id, "season": 1, "number": n,
+            "titles": {"az": city}, "media_id": media.item.id,
+        }, "test")  # fmt: skip
+        sch.create("entry", {
+            "channel_id": channel.id, "target_type": "programme", "target_id": programme.id,
+            "episode_id": ep.id, "start_local": datetime(2026, 1, 1) + timedelta(
+                seconds=EPISODE_S * (n - 1)),
+            "rrule": "FREQ=MINUTELY",
+        }, "test")  # fmt: skip
+    run(st.worker().drain())  # analysis, then packaging
+    return st
+
+
+@contextmanager
+def tv_on_air(tmp_path: Path, tools: Tools) -> Iterator[TvStation]:
+    st = tv_station(tmp_path, tools)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    done = asyncio.run_coroutine_threadsafe(run_tv(st, stop), loop)
+    try:
+        with serve_app(create_app(st)) as base:
+            yield TvStation(st, base, [])
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        try:
+            done.result(30)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+            loop.close()
+            st.close()
