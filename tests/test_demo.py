@@ -15,6 +15,7 @@ import httpx
 import pytest
 from lxml import etree
 
+from media.binaries import Tools
 from station.settings import Settings
 from tests.conftest import env_for
 from tests.support import XMLTV_DTD as DTD
@@ -88,7 +89,7 @@ def wait_until_analysed(client: httpx.Client, n: int) -> list[dict[str, object]]
 
 
 def test_the_demo_station_comes_up_with_a_catalogue_a_newcomer_can_explore(
-    tmp_path: Path,
+    tmp_path: Path, tools: Tools
 ) -> None:
     data = tmp_path / "demo"
     with demo(data) as (base, proc):
@@ -148,6 +149,25 @@ def test_the_demo_station_comes_up_with_a_catalogue_a_newcomer_can_explore(
             tv = [p for p in progs if p.get("channel") == "diaspor-tv"]
             assert len(tv) > 100  # a day of episodes, back to back
             assert all(p.findtext("title") == "Vətən uzaqda deyil" for p in tv[1:])
+            # Diaspor TV: its HLS master is listed, and a player can read and decode it.
+            for _ in range(120):  # the slate is packaged on first start, then it is on air
+                tv_channel = c.get("/api/v1/channels/diaspor-tv").json()
+                if any(s["format"] == "hls" for s in tv_channel["streams"]):
+                    break
+                time.sleep(0.5)
+            master = next(s["url"] for s in tv_channel["streams"] if s["format"] == "hls")
+            assert master.endswith("/files/hls/tv/diaspor-tv/master.m3u8")
+            for _ in range(120):
+                if c.get(httpx.URL(master).path).status_code == 200:
+                    break
+                time.sleep(0.5)
+            assert "#EXT-X-STREAM-INF" in c.get(httpx.URL(master).path).text
+            watched = subprocess.run(
+                [tools.ffmpeg, "-v", "error", "-i", master, "-t", "8", "-f", "null", "-"],
+                capture_output=True, text=True, timeout=90,
+            )  # fmt: skip
+            assert watched.returncode == 0 and not watched.stderr, watched.stderr
+            assert c.get("/api/v1/programmes/veten-uzaqda-deyil").status_code == 200
         proc.send_signal(signal.SIGINT)
         assert proc.wait(20) == 0  # a clean stop on Ctrl-C
     made = {p.name: p.stat().st_mtime_ns for p in (data / "demo-source").iterdir()}
