@@ -7,9 +7,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from api import problems
+from api.http import GZIP_MINIMUM, HttpCache
 from api.routes import (
+    auth,
     channels,
     epg,
     files,
@@ -19,6 +22,8 @@ from api.routes import (
     manage,
     media,
     nowplaying,
+    player,
+    podcast,
     vod,
 )
 from api.services import Services
@@ -41,14 +46,22 @@ def create_app(svc: Services) -> FastAPI:
     )
     app.state.services = svc
     problems.install(app)
+    # Innermost first: the cache sees the identity body; gzip compresses what it lets by;
+    # CORS, outermost, answers preflights and labels every answer, 304s included.
+    app.add_middleware(HttpCache, gzip_excluded=DEFAULT_EXCLUDED_CONTENT_TYPES)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=svc.settings.cors_origins,
         allow_methods=["GET", "HEAD", "OPTIONS", "POST", "PATCH", "PUT", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
-        expose_headers=["ETag", "Location"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "Range",
+                       "Last-Event-ID"],
+        expose_headers=["ETag", "Location", "Content-Range", "Accept-Ranges", "Content-Length",
+                        "Content-Language"],
+        max_age=600,
     )
-    routers = (health, channels, nowplaying, epg, media, manage, jobs, live, files, vod)
+    routers = (health, auth, channels, nowplaying, epg, media, manage, jobs, live, files, vod,
+               podcast, player)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     # The player's own files and vendored browser code (hls.js): no CDN at run time.

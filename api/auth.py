@@ -1,19 +1,70 @@
-"""Who is calling: bearer tokens checked against the token table, and role requirements."""
+"""Who is calling and what they may do: the permission matrix, the one dependency that
+enforces it, and the sign-in throttle.
+
+A caller presents `Authorization: Bearer <credential>`: an access JWT from
+`POST /api/v1/auth/token`, an API key (`dsp_...`), or DIASPOR_ADMIN_TOKEN. Every protected
+route declares `who: Allowed`; which roles pass is looked up in MATRIX by the route's method
+and path, so the whole policy is read (and tested, route by route) in one table. A route that
+asks for `Allowed` but is missing from MATRIX is refused to everyone: fail closed.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 
 from api.problems import Problem
 from api.services import Services
-from api.tokens import Principal, verify_token
+from api.tokens import Principal, jwt_secret, looks_like_jwt, verify_access, verify_token
+from station.clock import Clock
 
-bearer = HTTPBearer(auto_error=False, description="An editor token (`diaspor token create`).")
+TOKEN_URL = "/api/v1/auth/token"
+# Two ways to send the same header, so /docs offers both: sign in (password flow) or paste a key.
+oauth2 = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL, auto_error=False, description="Sign in with a username and password."
+)
+bearer = HTTPBearer(auto_error=False, description="An API key (`diaspor token create`).")
+
+ADMIN = ("admin",)
+EDITORS = ("admin", "editor")
+STAFF = ("admin", "editor", "presenter")
+
+
+def _manage(kind_paths: tuple[str, ...]) -> dict[tuple[str, str], tuple[str, ...]]:
+    rules: dict[tuple[str, str], tuple[str, ...]] = {}
+    for p in kind_paths:
+        base, one = f"/api/v1/manage/{p}", f"/api/v1/manage/{p}/{{rid}}"
+        rules[("GET", base)] = rules[("GET", one)] = STAFF
+        rules[("POST", base)] = rules[("PATCH", one)] = rules[("DELETE", one)] = EDITORS
+    return rules
+
+
+# (method, route path) → roles allowed. Presenters read the schedule and the library; they do
+# not change them (their own live slot is the live desk's business, by their password);
+# editors change both; only admins see the audit log and manage users and API keys.
+MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
+    **_manage(("channels", "programmes", "episodes", "playlists", "clocks", "entries")),
+    ("GET", "/api/v1/manage/audit"): ADMIN,
+    ("GET", "/api/v1/media"): STAFF,
+    ("GET", "/api/v1/media/{media_id}"): STAFF,
+    ("POST", "/api/v1/media"): EDITORS,
+    ("PATCH", "/api/v1/media/{media_id}"): EDITORS,
+    ("PUT", "/api/v1/media/{media_id}/subtitles/{lang}"): EDITORS,
+    ("GET", "/api/v1/jobs/{job_id}"): STAFF,
+    ("GET", "/api/v1/auth/me"): STAFF,
+    ("GET", "/api/v1/auth/keys"): ADMIN,
+    ("POST", "/api/v1/auth/keys"): ADMIN,
+    ("DELETE", "/api/v1/auth/keys/{key_id}"): ADMIN,
+    ("GET", "/api/v1/auth/users"): ADMIN,
+    ("POST", "/api/v1/auth/users"): ADMIN,
+    ("PATCH", "/api/v1/auth/users/{username}"): ADMIN,
+}
 
 
 def services(request: Request) -> Services:
@@ -22,31 +73,129 @@ def services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(services)]
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def signing_key(request: Request) -> str:
+    """The JWT secret, resolved once per app (it may be read from, or written to, data_dir)."""
+    key: str | None = getattr(request.app.state, "jwt_secret", None)
+    if key is None:
+        key = jwt_secret(request.app.state.services.settings)
+        request.app.state.jwt_secret = key
+    return key
+
+
+def _identify(svc: Services, secret: str, credential: str) -> Principal | None:
+    if looks_like_jwt(credential):
+        return verify_access(svc.db, secret, svc.clock, credential)
+    admin = svc.settings.admin_token
+    return verify_token(svc.db, credential, admin.get_secret_value() if admin else None)
+
+
+async def authenticate(
+    request: Request,
+    svc: ServicesDep,
+    token: Annotated[str | None, Depends(oauth2)],
+    cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    credential = token or (cred.credentials if cred else None)
+    if not credential:
+        raise Problem(401, "Authentication required", "send Authorization: Bearer <token>",
+                      "unauthenticated", CHALLENGE)  # fmt: skip
+    who = await run_in_threadpool(_identify, svc, signing_key(request), credential)
+    if who is None:
+        raise Problem(401, "Authentication required",
+                      "the token is unknown, expired or revoked", "bad-token",
+                      {"WWW-Authenticate": 'Bearer error="invalid_token"'})  # fmt: skip
+    return who
+
+
+def roles_for(method: str, path: str) -> tuple[str, ...]:
+    return MATRIX.get((method.upper(), path), ())
+
+
+async def authorise(
+    request: Request, who: Annotated[Principal, Depends(authenticate)]
+) -> Principal:
+    route = request.scope.get("route")
+    roles = roles_for(request.method, getattr(route, "path", ""))
+    if who.role not in roles:
+        needed = " or ".join(roles) if roles else "a rule in the permission matrix"
+        raise Problem(403, "Forbidden", f"this needs {needed}; you are {who.role}", "forbidden")
+    return who
+
+
+Allowed = Annotated[Principal, Depends(authorise)]
+Caller = Annotated[Principal, Depends(authenticate)]
 
 
 def require(*roles: str) -> Callable[..., object]:
-    async def check(
-        svc: ServicesDep,
-        cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Principal:
-        challenge = {"WWW-Authenticate": "Bearer"}
-        if cred is None:
-            raise Problem(401, "Authentication required", "send Authorization: Bearer <token>",
-                          "unauthenticated", challenge)  # fmt: skip
-        admin = svc.settings.admin_token
-        who = await run_in_threadpool(
-            verify_token, svc.db, cred.credentials, admin.get_secret_value() if admin else None
-        )
-        if who is None:
-            raise Problem(401, "Authentication required", "the token is unknown or revoked",
-                          "bad-token", challenge)  # fmt: skip
+    """A fixed role check, for routes outside the matrix (prefer MATRIX and `Allowed`)."""
+
+    async def check(who: Caller) -> Principal:
         if who.role not in roles:
             raise Problem(403, "Forbidden", f"this needs the role {' or '.join(roles)}; "
-                          f"the token has {who.role}", "forbidden")  # fmt: skip
+                          f"you are {who.role}", "forbidden")  # fmt: skip
         return who
 
     return check
 
 
-Reader = Annotated[Principal, Depends(require("admin", "editor", "presenter"))]
-Editor = Annotated[Principal, Depends(require("admin", "editor"))]
+Reader = Annotated[Principal, Depends(require(*STAFF))]
+Editor = Annotated[Principal, Depends(require(*EDITORS))]
+
+
+class LoginThrottle:
+    """Failed sign-ins per username and per client address, in this process's memory.
+
+    In memory because the embedded default is one API process and a restart forgetting a
+    few failures costs nothing; behind several API workers each counts alone, so the real
+    limit is max_failures × workers, which still stops guessing (argon2 makes each try slow).
+    """
+
+    def __init__(self, clock: Clock, max_failures: int, window_s: float) -> None:
+        self.clock = clock
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        return times
+
+    def retry_after(self, *keys: str) -> int:
+        """Seconds until these keys may try again; 0 if they may now."""
+        now = self.clock.monotonic()
+        wait = 0.0
+        with self._lock:
+            for key in keys:
+                times = self._recent(key, now)
+                if len(times) >= self.max_failures:
+                    wait = max(wait, times[-self.max_failures] + self.window_s - now)
+        return max(1, int(wait + 0.999)) if wait > 0 else 0
+
+    def failed(self, *keys: str) -> None:
+        now = self.clock.monotonic()
+        with self._lock:
+            for key in keys:
+                self._recent(key, now).append(now)
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+def login_throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
+    if throttle is None:
+        svc: Services = request.app.state.services
+        s = svc.settings
+        throttle = LoginThrottle(svc.clock, s.login_max_failures, s.login_window_s)
+        request.app.state.login_throttle = throttle
+    return throttle
+
+
+Throttle = Annotated[LoginThrottle, Depends(login_throttle)]

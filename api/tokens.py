@@ -1,27 +1,41 @@
-"""Editor access tokens: a random secret shown once, stored only as its SHA-256, with a role.
+"""Credentials the API accepts: API keys (random, shown once, stored as SHA-256, with a role),
+short-lived JWT access tokens for signed-in users, and their rotating refresh tokens.
 
-A minimal scheme for the editor routes; users, passwords and JWTs come later on top of it.
+API keys are for machines (`diaspor token create`, or `POST /api/v1/auth/keys`); people sign in
+with a password and get a 15-minute access JWT plus a refresh token that is rotated on use.
+A refresh token used twice means it was stolen: its whole family is revoked.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import Boolean, Integer, String, select
+import jwt
+from sqlalchemy import Boolean, ForeignKey, Integer, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from station.clock import Clock
 from station.db import Base, Database, UtcDateTime
+from station.settings import Settings
+from station.users import UserRow
 
 ROLES = ("admin", "editor", "presenter")
 PREFIX = "dsp_"
+REFRESH_PREFIX = "dspr_"
+ALGORITHM = "HS256"
+SECRET_FILE = "jwt_secret"
 
 
 class TokenRow(Base):
+    """An API key. Its role is its scope: what the matrix in api/auth.py lets that role do."""
+
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -32,23 +46,85 @@ class TokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class RefreshRow(Base):
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    # Every token rotated from one sign-in shares its family; reuse revokes them all.
+    family: Mapped[str] = mapped_column(String(32), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     name: str
     role: str
+    kind: str = "key"  # "key" (an API key or the settings' admin token) or "user"
+    user_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: int
+    name: str
+    role: str
+    revoked: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What a sign-in or a refresh hands back; the two secrets are shown to the caller only."""
+
+    access_token: str
+    expires_in: int
+    refresh_token: str
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# --- API keys -----------------------------------------------------------------------------
+
+
 def create_token(db: Database, clock: Clock, name: str, role: str) -> str:
+    return create_key(db, clock, name, role)[1]
+
+
+def create_key(db: Database, clock: Clock, name: str, role: str) -> tuple[ApiKey, str]:
+    """A new key and its secret; the secret is not stored and cannot be shown again."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
     token = PREFIX + secrets.token_urlsafe(32)
     with db.session() as s:
-        s.add(TokenRow(name=name, role=role, token_sha256=_digest(token), created_at=clock.now()))
-    return token
+        row = TokenRow(name=name, role=role, token_sha256=_digest(token), created_at=clock.now())
+        s.add(row)
+        s.flush()
+        return _key(row), token
+
+
+def list_keys(db: Database) -> list[ApiKey]:
+    with db.session() as s:
+        return [_key(r) for r in s.scalars(select(TokenRow).order_by(TokenRow.id))]
+
+
+def revoke_key(db: Database, key_id: int) -> bool:
+    """False if there is no such key."""
+    with db.session() as s:
+        row = s.get(TokenRow, key_id)
+        if row is None:
+            return False
+        row.revoked = True
+        return True
+
+
+def _key(row: TokenRow) -> ApiKey:
+    return ApiKey(row.id, row.name, row.role, row.revoked, row.created_at)
 
 
 def verify_token(db: Database, token: str, admin_token: str | None = None) -> Principal | None:
@@ -59,3 +135,139 @@ def verify_token(db: Database, token: str, admin_token: str | None = None) -> Pr
         if row is None or row.revoked:
             return None
         return Principal(name=row.name, role=row.role)
+
+
+# --- access JWTs --------------------------------------------------------------------------
+
+
+def jwt_secret(settings: Settings) -> str:
+    """DIASPOR_JWT_SECRET, else a secret kept in data_dir (0600) so restarts keep sessions."""
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value()
+    path: Path = settings.data_dir / SECRET_FILE
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secret)
+    return secret
+
+
+def issue_access(secret: str, clock: Clock, username: str, role: str, ttl_s: int) -> str:
+    now = clock.now()
+    claims = {
+        "sub": username,
+        "role": role,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl_s)).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_access(db: Database, secret: str, clock: Clock, token: str) -> Principal | None:
+    """The user behind a valid, unexpired access token, if they still exist and are enabled.
+
+    The role comes from the database, not the claim, so a demotion takes effect at once.
+    """
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            options={
+                "require": ["sub", "exp", "iat", "jti"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.InvalidTokenError:
+        return None
+    # Expiry against the station's clock (a test's simulated clock too), not the wall clock.
+    if int(claims["exp"]) <= int(clock.now().timestamp()):
+        return None
+    with db.session() as s:
+        row = s.scalars(select(UserRow).where(UserRow.username == str(claims["sub"]))).first()
+        if row is None or row.disabled:
+            return None
+        return Principal(name=row.username, role=row.role, kind="user", user_id=row.id)
+
+
+def looks_like_jwt(token: str) -> bool:
+    return token.count(".") == 2 and not token.startswith((PREFIX, REFRESH_PREFIX))
+
+
+# --- refresh tokens -----------------------------------------------------------------------
+
+
+class Sessions:
+    """Signs users in and out: access JWTs plus refresh tokens stored as hashes."""
+
+    def __init__(self, db: Database, clock: Clock, secret: str, access_s: int, refresh_s: int):
+        self.db = db
+        self.clock = clock
+        self.secret = secret
+        self.access_s = access_s
+        self.refresh_s = refresh_s
+
+    def start(self, user_id: int, username: str, role: str, family: str = "") -> Session:
+        refresh = REFRESH_PREFIX + secrets.token_urlsafe(32)
+        now = self.clock.now()
+        with self.db.session() as s:
+            s.add(
+                RefreshRow(
+                    user_id=user_id,
+                    token_sha256=_digest(refresh),
+                    family=family or uuid.uuid4().hex,
+                    expires_at=now + timedelta(seconds=self.refresh_s),
+                    created_at=now,
+                )
+            )
+        access = issue_access(self.secret, self.clock, username, role, self.access_s)
+        return Session(access, self.access_s, refresh)
+
+    def rotate(self, refresh: str) -> Session | None:
+        """A new pair for a live refresh token, which is spent; None if it is not live."""
+        with self.db.session() as s:
+            row = s.scalars(
+                select(RefreshRow).where(RefreshRow.token_sha256 == _digest(refresh))
+            ).first()
+            if row is None:
+                return None
+            if row.revoked:
+                # Spent already: someone else has it. End every session of that sign-in.
+                s.execute(
+                    update(RefreshRow).where(RefreshRow.family == row.family).values(revoked=True)
+                )
+                return None
+            user = s.get(UserRow, row.user_id)
+            if row.expires_at <= self.clock.now() or user is None or user.disabled:
+                return None
+            row.revoked = True
+            uid, name, role, family = user.id, user.username, user.role, row.family
+        return self.start(uid, name, role, family)
+
+    def end(self, refresh: str) -> bool:
+        """Revoke the sign-in this refresh token belongs to; False if it is unknown."""
+        with self.db.session() as s:
+            row = s.scalars(
+                select(RefreshRow).where(RefreshRow.token_sha256 == _digest(refresh))
+            ).first()
+            if row is None:
+                return False
+            s.execute(
+                update(RefreshRow).where(RefreshRow.family == row.family).values(revoked=True)
+            )
+            return True
+
+    def end_all(self, user_id: int) -> None:
+        """Sign a user out everywhere (disabled, or their password changed)."""
+        with self.db.session() as s:
+            s.execute(update(RefreshRow).where(RefreshRow.user_id == user_id).values(revoked=True))

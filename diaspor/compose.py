@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,9 @@ class Station:
     # Streams a running engine publishes, by channel slug: [{url, format, bitrate}].
     on_air: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     now_playing: NowPlayingHub = field(default_factory=NowPlayingHub)
+    # Listeners of a channel's mounts, by slug, when this process can count them (the
+    # built-in relay runs here); None elsewhere.
+    listeners: Callable[[str], int | None] | None = None
 
     def worker(self) -> Worker:
         return Worker(self.queue, self.handlers, poll_s=self.settings.job_poll_s)

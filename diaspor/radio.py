@@ -303,6 +303,14 @@ async def run_radio(station: Station, stop: asyncio.Event) -> None:
                       admin_password=secrets.token_urlsafe(16),
                       source_auth=source_auth(station))  # fmt: skip
         await relay.start()
+        counted = relay
+
+        def count(slug: str) -> int | None:
+            mounts = {f"/{slug}.mp3", f"/{slug}.aac"}
+            found = [m.listeners for m in counted.stats() if m.mount in mounts]
+            return sum(found) if found else None
+
+        station.listeners = count
         server = AirServer(s.host, relay.port, password, relay.set_title, s.relay_url,
                            relay.base_url)  # fmt: skip
     else:
@@ -342,5 +350,6 @@ async def run_radio(station: Station, stop: asyncio.Event) -> None:
             if ch.data["kind"] == "radio":
                 station.on_air.pop(ch.data["slug"], None)
         if relay is not None:
+            station.listeners = None
             await relay.stop()
         log.info("radio off air", extra={"seconds_to_stop": round(time.monotonic() - started, 2)})

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from schedules.plan import TimelineItem, from_ms
+from schedules.plan import TimelineItem, from_ms, to_ms
 
 log = logging.getLogger(__name__)
 
@@ -36,23 +36,46 @@ class NowPlaying:
     presenter: str | None = None
     seq: int = 0  # increases with every change: the SSE event id
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(
+        self,
+        now: datetime | None = None,
+        artwork: Mapping[int, str | None] | None = None,
+    ) -> dict[str, Any]:
+        """The public shape. Given `now` (the reader's moment, not the event's), the current
+        item also says how far in it is; `artwork` maps media ids to the URL of their art."""
+        art = artwork or {}
+
         def track(t: Track | None) -> dict[str, Any] | None:
             if t is None:
                 return None
             d = asdict(t)
             d["started_at"] = t.started_at.isoformat()
             d["ends_at"] = t.ends_at.isoformat()
+            d["duration_ms"] = to_ms(t.ends_at) - to_ms(t.started_at)
+            d["artwork"] = art.get(t.media_id) if t.media_id is not None else None
             return d
 
+        current = track(self.current)
+        if current is not None and self.current is not None and now is not None:
+            elapsed, remaining = progress(self.current, now)
+            current["elapsed_ms"] = elapsed
+            current["remaining_ms"] = remaining
         return {
             "channel": self.channel,
-            "current": track(self.current),
+            "current": current,
             "next": [track(t) for t in self.next],
             "live": self.live,
             "presenter": self.presenter,
             "seq": self.seq,
         }
+
+
+def progress(track: Track, now: datetime) -> tuple[int, int]:
+    """Milliseconds played and left of a track at `now`, each clamped to its length."""
+    start, end, at = to_ms(track.started_at), to_ms(track.ends_at), to_ms(now)
+    length = max(0, end - start)
+    elapsed = min(max(0, at - start), length)
+    return elapsed, length - elapsed
 
 
 def track_of(item: TimelineItem) -> Track:

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     public_url: str = ""  # how listeners reach the API; default http://host:port
     admin_token: SecretStr | None = None
     cors_origins: list[str] = ["*"]
+    # Signing key of access JWTs. Unset: a random one kept in data_dir/jwt_secret (0600).
+    jwt_secret: SecretStr | None = None
+    access_token_ttl_s: int = Field(default=900, ge=60, le=86400)
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    # Failed sign-ins allowed per username and per client address in the window, then 429.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_s: int = Field(default=300, ge=1)
 
     # Radio on the built-in relay (embedded mode): where listeners and sources connect.
     relay_port: int = 8001

@@ -14,11 +14,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Boolean, Integer, String, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from station.clock import Clock
 from station.db import Base, Database, UtcDateTime
-from station.errors import Invalid
+from station.errors import Invalid, NotFound
 
 ROLES = ("admin", "editor", "presenter")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
@@ -46,6 +46,17 @@ class User:
     username: str
     display_name: str
     role: str
+    disabled: bool = False
+
+
+def check_role(role: str) -> None:
+    if role not in ROLES:
+        raise Invalid(f"unknown role {role!r}; use one of {', '.join(ROLES)}", reason="bad-role")
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"a password has at least {MIN_PASSWORD} characters", reason="weak-password")
 
 
 def check_new_user(username: str, role: str, password: str) -> None:
@@ -54,10 +65,8 @@ def check_new_user(username: str, role: str, password: str) -> None:
             "a username is 2-63 lower-case letters, digits, dots, dashes or underscores",
             reason="bad-username",
         )
-    if role not in ROLES:
-        raise Invalid(f"unknown role {role!r}; use one of {', '.join(ROLES)}", reason="bad-role")
-    if len(password) < MIN_PASSWORD:
-        raise Invalid(f"a password has at least {MIN_PASSWORD} characters", reason="weak-password")
+    check_role(role)
+    check_password(password)
 
 
 class Users:
@@ -94,6 +103,48 @@ class Users:
                 return None
             return _user(row)
 
+    def all(self) -> list[User]:
+        with self.db.session() as s:
+            return [_user(r) for r in s.scalars(select(UserRow).order_by(UserRow.username))]
+
+    def get(self, username: str) -> User:
+        with self.db.session() as s:
+            return _user(self._row(s, username))
+
+    def update(
+        self,
+        username: str,
+        *,
+        role: str | None = None,
+        disabled: bool | None = None,
+        password: str | None = None,
+        display_name: str | None = None,
+    ) -> User:
+        """Change what is given; the rest stays as it is."""
+        if role is not None:
+            check_role(role)
+        if password is not None:
+            check_password(password)
+        with self.db.session() as s:
+            row = self._row(s, username)
+            if role is not None:
+                row.role = role
+            if disabled is not None:
+                row.disabled = disabled
+            if password is not None:
+                row.password_hash = _hasher.hash(password)
+            if display_name is not None:
+                row.display_name = display_name.strip() or row.username
+            s.flush()
+            return _user(row)
+
+    @staticmethod
+    def _row(s: Session, username: str) -> UserRow:
+        row = s.scalars(select(UserRow).where(UserRow.username == username)).first()
+        if row is None:
+            raise NotFound(f"there is no user {username!r}", reason="no-such-user")
+        return row
+
 
 def _user(row: UserRow) -> User:
-    return User(row.id, row.username, row.display_name, row.role)
+    return User(row.id, row.username, row.display_name, row.role, row.disabled)

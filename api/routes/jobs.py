@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.auth import Reader, ServicesDep
+from api.auth import Allowed, ServicesDep
 from api.problems import Problem
 from api.schemas import JobOut
 
@@ -12,7 +12,7 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def get_job(job_id: int, svc: ServicesDep, who: Reader) -> JobOut:
+def get_job(job_id: int, svc: ServicesDep, who: Allowed) -> JobOut:
     job = svc.queue.get(job_id)
     if job is None:
         raise Problem(404, "Not found", f"there is no job {job_id}", "not-found")

@@ -9,10 +9,10 @@ local to that function, as real types.)
 from datetime import datetime
 from typing import Annotated, Any, Optional
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, create_model
 
-from api.auth import Editor, ServicesDep, require
+from api.auth import Allowed, ServicesDep
 from api.problems import Problem
 from api.routes.media import parse_if_match
 from api.schedule_schemas import (
@@ -34,8 +34,6 @@ from api.tokens import Principal
 from schedules.service import Record
 
 router = APIRouter(prefix="/api/v1/manage", tags=["manage"])
-Reader = Annotated[Principal, Depends(require("admin", "editor", "presenter"))]
-Admin = Annotated[Principal, Depends(require("admin"))]
 
 
 def partial(model: type[BaseModel]) -> type[BaseModel]:
@@ -72,7 +70,7 @@ def crud(
         response.headers["ETag"] = rec.etag
         return model_out.model_validate(dict(rec.data))
 
-    def list_all(request: Request, svc: ServicesDep, who: Reader) -> list[Any]:
+    def list_all(request: Request, svc: ServicesDep, who: Allowed) -> list[Any]:
         where: dict[str, Any] = {}
         for f in filters:
             value = request.query_params.get(f)
@@ -82,10 +80,10 @@ def crud(
                 where[f] = int(value)
         return [model_out.model_validate(dict(r.data)) for r in svc.schedules.find(kind, **where)]
 
-    def read(rid: int, response: Response, svc: ServicesDep, who: Reader) -> Any:
+    def read(rid: int, response: Response, svc: ServicesDep, who: Allowed) -> Any:
         return out(svc.schedules.get(kind, rid), response)
 
-    def create(body: model_in, response: Response, svc: ServicesDep, who: Editor) -> Any:  # type: ignore[valid-type]
+    def create(body: model_in, response: Response, svc: ServicesDep, who: Allowed) -> Any:  # type: ignore[valid-type]
         values = stored_values(kind, body.model_dump())  # type: ignore[attr-defined]
         rec = svc.schedules.create(kind, values, actor(who))
         response.status_code = 201
@@ -97,7 +95,7 @@ def crud(
         body: model_patch,  # type: ignore[valid-type]
         response: Response,
         svc: ServicesDep,
-        who: Editor,
+        who: Allowed,
         if_match: Annotated[str | None, Header()] = None,
     ) -> Any:
         version = parse_if_match(if_match)
@@ -107,7 +105,7 @@ def crud(
     def delete(
         rid: int,
         svc: ServicesDep,
-        who: Editor,
+        who: Allowed,
         if_match: Annotated[str | None, Header()] = None,
     ) -> Response:
         svc.schedules.delete(kind, rid, parse_if_match(if_match), actor(who))
@@ -145,7 +143,7 @@ crud("entry", "/entries", EntryIn, EntryOut, filters=("channel_id",))
 @router.get("/audit", response_model=list[AuditOut], summary="Who changed what, and when")
 def audit(
     svc: ServicesDep,
-    who: Admin,
+    who: Allowed,
     resource: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:

@@ -7,7 +7,7 @@ from typing import Annotated, get_args
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.auth import Editor, Reader, ServicesDep
+from api.auth import Allowed, ServicesDep
 from api.problems import Problem
 from api.schemas import JobOut, Kind, MediaOut, MediaPage, MediaPatch, UploadOut
 from api.upload import receive_upload
@@ -63,7 +63,7 @@ def parse_if_match(value: str | None) -> int:
                422: {"description": "not usable media (problem+json says why)"}},
 )  # fmt: skip
 async def upload_media(
-    request: Request, response: Response, svc: ServicesDep, who: Editor
+    request: Request, response: Response, svc: ServicesDep, who: Allowed
 ) -> UploadOut:
     lib = svc.library
     staged = await receive_upload(request, lib.staging_path, lib.max_upload_bytes)
@@ -97,7 +97,7 @@ async def upload_media(
 @router.get("", response_model=MediaPage)
 def list_media(
     svc: ServicesDep,
-    who: Reader,
+    who: Allowed,
     kind: Kind | None = None,
     status: Annotated[str | None, Query(pattern="^(pending|ready|failed)$")] = None,
     q: Annotated[str | None, Query(max_length=200, description="words in title/artist")] = None,
@@ -111,7 +111,7 @@ def list_media(
 
 
 @router.get("/{media_id}", response_model=MediaOut)
-def get_media(media_id: int, response: Response, svc: ServicesDep, who: Reader) -> MediaOut:
+def get_media(media_id: int, response: Response, svc: ServicesDep, who: Allowed) -> MediaOut:
     item = svc.library.get(media_id)
     response.headers["ETag"] = item.etag
     return MediaOut.of(item, svc.settings)
@@ -127,7 +127,7 @@ def patch_media(
     body: MediaPatch,
     response: Response,
     svc: ServicesDep,
-    who: Editor,
+    who: Allowed,
     if_match: Annotated[str | None, Header()] = None,
 ) -> MediaOut:
     version = parse_if_match(if_match)
@@ -145,7 +145,7 @@ def patch_media(
     },
 )
 async def put_subtitle(
-    media_id: int, lang: str, request: Request, response: Response, svc: ServicesDep, who: Editor
+    media_id: int, lang: str, request: Request, response: Response, svc: ServicesDep, who: Allowed
 ) -> MediaOut:
     """Attach a WebVTT subtitle in one language (az, en, ru, ...), replacing any before it."""
     lib = svc.library

@@ -1,0 +1,220 @@
+"""Signing in and out, the caller's identity, API keys and users (admins only).
+
+Secrets leave here only once: an access/refresh pair in the answer to a sign-in or refresh,
+and a new API key in the answer that creates it. Nothing here logs a password or a token.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, Field
+
+from api.auth import Allowed, ServicesDep, Throttle, signing_key
+from api.problems import Problem
+from api.services import Services
+from api.tokens import Session, Sessions, create_key, list_keys, revoke_key
+from station.users import User
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+log = logging.getLogger(__name__)
+Role = Literal["admin", "editor", "presenter"]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    refresh_token: str
+
+    @classmethod
+    def of(cls, s: Session) -> TokenOut:
+        return cls(access_token=s.access_token, expires_in=s.expires_in,
+                   refresh_token=s.refresh_token)  # fmt: skip
+
+
+class MeOut(BaseModel):
+    name: str
+    role: str
+    kind: str
+
+
+class UserOut(BaseModel):
+    username: str
+    display_name: str
+    role: str
+    disabled: bool
+
+    @classmethod
+    def of(cls, u: User) -> UserOut:
+        return cls(username=u.username, display_name=u.display_name, role=u.role,
+                   disabled=u.disabled)  # fmt: skip
+
+
+class UserIn(BaseModel):
+    username: str = Field(max_length=64)
+    display_name: str = Field(default="", max_length=200)
+    role: Role
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserPatch(BaseModel):
+    display_name: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+    disabled: bool | None = None
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+
+
+class KeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+
+
+class KeyOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    revoked: bool
+    created_at: datetime
+
+
+class NewKeyOut(KeyOut):
+    key: str = Field(description="The secret: shown this once, stored only as a hash.")
+
+
+def sessions(svc: Services, request: Request) -> Sessions:
+    s = svc.settings
+    return Sessions(svc.db, svc.clock, signing_key(request), s.access_token_ttl_s,
+                    s.refresh_token_ttl_days * 86400)  # fmt: skip
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+SIGN_IN_ERRORS: dict[int | str, dict[str, str]] = {
+    401: {"description": "wrong username or password"},
+    429: {"description": "too many failed sign-ins; see Retry-After"},
+}
+
+
+@router.post("/token", response_model=TokenOut, summary="Sign in (OAuth2 password flow)",
+             responses=dict(SIGN_IN_ERRORS))  # fmt: skip
+async def sign_in(
+    request: Request,
+    response: Response,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    svc: ServicesDep,
+    throttle: Throttle,
+) -> TokenOut:
+    keys = (f"user:{form.username.casefold()}", f"ip:{client_ip(request)}")
+    wait = throttle.retry_after(*keys)
+    if wait:
+        log.warning("sign-in throttled", extra={"username": form.username, "ip": keys[1][3:]})
+        raise Problem(429, "Too many requests", f"too many failed sign-ins; try again in {wait} s",
+                      "login-throttled", {"Retry-After": str(wait)})  # fmt: skip
+    user = await run_in_threadpool(svc.users.authenticate, form.username, form.password)
+    if user is None:
+        throttle.failed(*keys)
+        log.info("sign-in refused", extra={"username": form.username, "ip": keys[1][3:]})
+        raise Problem(401, "Authentication required", "wrong username or password",
+                      "bad-credentials", {"WWW-Authenticate": "Bearer"})  # fmt: skip
+    throttle.succeeded(keys[0])
+    log.info("signed in", extra={"username": user.username, "role": user.role})
+    response.headers.update(NO_STORE)
+    pair = await run_in_threadpool(sessions(svc, request).start, user.id, user.username, user.role)
+    return TokenOut.of(pair)
+
+
+@router.post("/refresh", response_model=TokenOut, summary="Trade a refresh token for a new pair")
+async def refresh(
+    request: Request,
+    response: Response,
+    svc: ServicesDep,
+    refresh_token: Annotated[str, Form(max_length=200)],
+) -> TokenOut:
+    pair = await run_in_threadpool(sessions(svc, request).rotate, refresh_token)
+    if pair is None:
+        raise Problem(401, "Authentication required", "the refresh token is unknown, expired, "
+                      "spent or revoked; sign in again", "bad-refresh-token",
+                      {"WWW-Authenticate": "Bearer"})  # fmt: skip
+    response.headers.update(NO_STORE)
+    return TokenOut.of(pair)
+
+
+@router.post("/logout", status_code=204, summary="Revoke a refresh token (and its rotations)")
+async def logout(
+    request: Request, svc: ServicesDep, refresh_token: Annotated[str, Form(max_length=200)]
+) -> Response:
+    await run_in_threadpool(sessions(svc, request).end, refresh_token)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=MeOut, summary="Who the credential belongs to")
+def me(who: Allowed) -> MeOut:
+    return MeOut(name=who.name, role=who.role, kind=who.kind)
+
+
+# --- API keys -----------------------------------------------------------------------------
+
+
+@router.get("/keys", response_model=list[KeyOut], summary="API keys (never their secrets)")
+def get_keys(svc: ServicesDep, who: Allowed) -> list[KeyOut]:
+    return [KeyOut(id=k.id, name=k.name, role=k.role, revoked=k.revoked,
+                   created_at=k.created_at) for k in list_keys(svc.db)]  # fmt: skip
+
+
+@router.post("/keys", response_model=NewKeyOut, status_code=201, summary="Create an API key")
+def post_key(body: KeyIn, response: Response, svc: ServicesDep, who: Allowed) -> NewKeyOut:
+    k, secret = create_key(svc.db, svc.clock, body.name, body.role)
+    log.info("api key created", extra={"key_id": k.id, "role": k.role, "by": who.name})
+    response.headers.update(NO_STORE)
+    response.headers["Location"] = f"/api/v1/auth/keys/{k.id}"
+    return NewKeyOut(id=k.id, name=k.name, role=k.role, revoked=k.revoked,
+                     created_at=k.created_at, key=secret)  # fmt: skip
+
+
+@router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key")
+def delete_key(key_id: int, svc: ServicesDep, who: Allowed) -> Response:
+    if not revoke_key(svc.db, key_id):
+        raise Problem(404, "Not found", f"there is no API key {key_id}", "not-found")
+    log.info("api key revoked", extra={"key_id": key_id, "by": who.name})
+    return Response(status_code=204)
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+@router.get("/users", response_model=list[UserOut], summary="Everyone who can sign in")
+def get_users(svc: ServicesDep, who: Allowed) -> list[UserOut]:
+    return [UserOut.of(u) for u in svc.users.all()]
+
+
+@router.post("/users", response_model=UserOut, status_code=201, summary="Create a user")
+def post_user(body: UserIn, response: Response, svc: ServicesDep, who: Allowed) -> UserOut:
+    user = svc.users.create(body.username, body.display_name, body.role, body.password)
+    log.info("user created", extra={"username": user.username, "role": user.role, "by": who.name})
+    response.headers["Location"] = f"/api/v1/auth/users/{user.username}"
+    return UserOut.of(user)
+
+
+@router.patch("/users/{username}", response_model=UserOut,
+              summary="Change a user's role, name or password, or disable them")  # fmt: skip
+def patch_user(
+    username: str, body: UserPatch, request: Request, svc: ServicesDep, who: Allowed
+) -> UserOut:
+    user = svc.users.update(username, role=body.role, disabled=body.disabled,
+                            password=body.password, display_name=body.display_name)  # fmt: skip
+    if body.disabled or body.password is not None:
+        sessions(svc, request).end_all(user.id)  # signed out everywhere
+    changed = sorted(k for k, v in body.model_dump(exclude_unset=True).items())
+    log.info("user changed", extra={"username": username, "fields": changed, "by": who.name})
+    return UserOut.of(user)

@@ -1,0 +1,392 @@
+"""Signing in, refresh rotation, API keys, users, the permission matrix route by route,
+sign-in throttling, and that no secret ever leaves in a response or a log line."""
+
+from __future__ import annotations
+
+import logging
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import jwt
+import pytest
+from fastapi.routing import APIRoute
+from sqlalchemy import select, text
+
+from api.app import create_app
+from api.auth import MATRIX, authorise
+from api.tokens import create_token
+from diaspor.compose import Station, build_station
+from media.binaries import Tools
+from station.clock import SimulatedClock
+from station.db import Base
+from tests.conftest import settings_for
+from tests.support import serve_app
+
+NOW = datetime(2026, 11, 28, 10, 0, tzinfo=ZoneInfo("Asia/Baku"))
+PASSWORDS = {
+    "aysel": "admin-parol-Ə1x9",
+    "gunay": "editor-parol-Ş2k7",
+    "elvin": "presenter-parol-Ç3m5",
+}
+ROLE_OF = {"aysel": "admin", "gunay": "editor", "elvin": "presenter"}
+ADMIN_TOKEN = "settings-admin-token-Zq81"
+SOURCE_PASSWORD = "source-secret-Kp22"
+JWT_SECRET = "jwt-signing-secret-Lw93-" + "x" * 20
+PUBLIC_AUTH = {"/api/v1/auth/token", "/api/v1/auth/refresh", "/api/v1/auth/logout"}
+PROTECTED_PREFIXES = ("/api/v1/manage", "/api/v1/media", "/api/v1/jobs", "/api/v1/auth")
+
+
+@dataclass
+class Gate:
+    station: Station
+    clock: SimulatedClock
+    app: Any
+    client: httpx.Client
+
+    def sign_in(self, username: str, password: str | None = None) -> httpx.Response:
+        form = {"username": username, "password": password or PASSWORDS[username]}
+        return self.client.post("/api/v1/auth/token", data=form)
+
+    def bearer(self, username: str) -> dict[str, str]:
+        r = self.sign_in(username)
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+@pytest.fixture
+def gate(tmp_path: Path, db_url: str, tools: Tools) -> Iterator[Gate]:
+    clock = SimulatedClock(NOW)
+    settings = settings_for(
+        tmp_path,
+        db_url,
+        admin_token=ADMIN_TOKEN,
+        source_password=SOURCE_PASSWORD,
+        jwt_secret=JWT_SECRET,
+    )
+    st = build_station(settings, tools=tools, clock=clock)
+    for name, password in PASSWORDS.items():
+        st.users.create(name, name.title(), ROLE_OF[name], password)
+    app = create_app(st)
+    try:
+        with serve_app(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+            yield Gate(st, clock, app, client)
+    finally:
+        st.close()
+
+
+def test_a_password_sign_in_gives_a_short_lived_jwt_and_a_refresh_token(gate: Gate) -> None:
+    r = gate.sign_in("gunay")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] == 900
+    assert r.headers["cache-control"] == "no-store"
+    claims = jwt.decode(body["access_token"], JWT_SECRET, algorithms=["HS256"],
+                        options={"verify_exp": False, "verify_iat": False})  # fmt: skip
+    assert claims["sub"] == "gunay" and claims["role"] == "editor"
+    assert claims["exp"] - claims["iat"] == 900 and claims["jti"]
+    auth = {"Authorization": f"Bearer {body['access_token']}"}
+    me = gate.client.get("/api/v1/auth/me", headers=auth)
+    assert me.json() == {"name": "gunay", "role": "editor", "kind": "user"}
+
+    gate.clock.advance(901)
+    late = gate.client.get("/api/v1/auth/me", headers=auth)
+    assert late.status_code == 401
+    assert late.headers["content-type"] == "application/problem+json"
+    assert late.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_wrong_password_or_a_forged_token_is_refused(gate: Gate) -> None:
+    r = gate.sign_in("gunay", "not-her-password")
+    assert r.status_code == 401 and r.json()["reason"] == "bad-credentials"
+    assert gate.sign_in("nobody", "whatever-it-is").status_code == 401
+    forged = jwt.encode({"sub": "aysel", "role": "admin", "exp": 2**40, "iat": 0, "jti": "x"},
+                        "another-secret-of-enough-length-1234", algorithm="HS256")  # fmt: skip
+    r = gate.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401
+
+
+def test_refresh_rotates_and_a_reused_refresh_token_ends_the_whole_sign_in(gate: Gate) -> None:
+    first = gate.sign_in("elvin").json()["refresh_token"]
+    r = gate.client.post("/api/v1/auth/refresh", data={"refresh_token": first})
+    assert r.status_code == 200, r.text
+    second = r.json()["refresh_token"]
+    assert second != first
+    # The spent one again: a thief, or a confused client. Both tokens of the family end.
+    again = gate.client.post("/api/v1/auth/refresh", data={"refresh_token": first})
+    assert again.status_code == 401
+    assert (
+        gate.client.post("/api/v1/auth/refresh", data={"refresh_token": second}).status_code == 401
+    )
+
+
+def test_logout_revokes_the_refresh_token_and_expired_ones_do_not_refresh(gate: Gate) -> None:
+    token = gate.sign_in("elvin").json()["refresh_token"]
+    assert gate.client.post("/api/v1/auth/logout", data={"refresh_token": token}).status_code == 204
+    assert (
+        gate.client.post("/api/v1/auth/refresh", data={"refresh_token": token}).status_code == 401
+    )
+    old = gate.sign_in("elvin").json()["refresh_token"]
+    gate.clock.advance(31 * 86400)
+    assert gate.client.post("/api/v1/auth/refresh", data={"refresh_token": old}).status_code == 401
+
+
+def test_api_keys_are_shown_once_work_and_can_be_revoked(gate: Gate) -> None:
+    admin = gate.bearer("aysel")
+    r = gate.client.post("/api/v1/auth/keys", json={"name": "encoder", "role": "editor"},
+                         headers=admin)  # fmt: skip
+    assert r.status_code == 201, r.text
+    key, key_id = r.json()["key"], r.json()["id"]
+    listed = gate.client.get("/api/v1/auth/keys", headers=admin)
+    assert key not in listed.text and [k["name"] for k in listed.json()] == ["encoder"]
+    as_key = {"Authorization": f"Bearer {key}"}
+    assert gate.client.get("/api/v1/auth/me", headers=as_key).json()["role"] == "editor"
+    assert gate.client.delete(f"/api/v1/auth/keys/{key_id}", headers=admin).status_code == 204
+    assert gate.client.get("/api/v1/auth/me", headers=as_key).status_code == 401
+    # Keys made on the command line are the same keys.
+    cli_key = create_token(gate.station.db, gate.clock, "cli", "presenter")
+    me = gate.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {cli_key}"})
+    assert me.json() == {"name": "cli", "role": "presenter", "kind": "key"}
+
+
+def test_admins_manage_users_and_a_disabled_user_is_signed_out(gate: Gate) -> None:
+    admin = gate.bearer("aysel")
+    new = {"username": "nigar", "display_name": "Nigar", "role": "presenter",
+           "password": "nigar-parol-123"}  # fmt: skip
+    r = gate.client.post("/api/v1/auth/users", json=new, headers=admin)
+    assert r.status_code == 201, r.text
+    assert "password" not in r.text and "nigar-parol-123" not in r.text
+    PASSWORDS["nigar"] = new["password"]
+    try:
+        session = gate.sign_in("nigar").json()
+        nigar = {"Authorization": f"Bearer {session['access_token']}"}
+        r = gate.client.patch("/api/v1/auth/users/nigar", json={"role": "editor"}, headers=admin)
+        assert r.json()["role"] == "editor"
+        assert gate.client.get("/api/v1/auth/me", headers=nigar).json()["role"] == "editor"
+        r = gate.client.patch("/api/v1/auth/users/nigar", json={"disabled": True}, headers=admin)
+        assert r.json()["disabled"] is True
+        assert gate.client.get("/api/v1/auth/me", headers=nigar).status_code == 401
+        refresh = {"refresh_token": session["refresh_token"]}
+        assert gate.client.post("/api/v1/auth/refresh", data=refresh).status_code == 401
+        assert gate.sign_in("nigar").status_code == 401
+        weak = gate.client.post("/api/v1/auth/users", json={**new, "username": "x1",
+                                "password": "short"}, headers=admin)  # fmt: skip
+        assert weak.status_code == 422 and weak.json()["reason"] == "weak-password"
+        users = gate.client.get("/api/v1/auth/users", headers=admin).json()
+        assert {u["username"] for u in users} == {"aysel", "gunay", "elvin", "nigar"}
+    finally:
+        del PASSWORDS["nigar"]
+
+
+# --- the permission matrix, route by route -------------------------------------------------
+
+
+def guarded(route: APIRoute) -> bool:
+    stack = [route.dependant]
+    while stack:
+        d = stack.pop()
+        if d.call is authorise:
+            return True
+        stack.extend(d.dependencies)
+    return False
+
+
+def api_routes(app: Any) -> list[APIRoute]:
+    """Every API route, through the included routers (FastAPI nests them since 0.16x)."""
+    out: list[APIRoute] = []
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            out.append(route)
+        elif hasattr(route, "effective_route_contexts"):
+            for ctx in route.effective_route_contexts():
+                if isinstance(ctx.original_route, APIRoute):
+                    out.append(ctx.original_route)
+    return out
+
+
+def protected_routes(app: Any) -> list[tuple[str, str]]:
+    out = []
+    for route in api_routes(app):
+        if guarded(route):
+            out += [(m, route.path) for m in sorted(route.methods)]
+    return out
+
+
+PATH_VALUES = {"rid": "1", "media_id": "1", "job_id": "1", "key_id": "999",
+               "username": "nobody", "lang": "en"}  # fmt: skip
+
+
+def concrete(path: str) -> str:
+    for name, value in PATH_VALUES.items():
+        path = path.replace(f"{{{name}}}", value)
+    return path
+
+
+# Valid bodies, so that a write the guard let through would really change something.
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "channels"): {"slug": "tv", "kind": "tv", "names": {"az": "TV"}},
+    ("PATCH", "channels"): {"names": {"az": "Dəyişdirildi"}},
+    ("POST", "users"): {"username": "intruder", "role": "admin", "password": "a-long-password"},
+    ("PATCH", "users"): {"role": "admin"},
+    ("POST", "keys"): {"name": "intruder", "role": "admin"},
+}
+
+
+def everything(gate: Gate) -> dict[str, list[tuple[str, ...]]]:
+    """Every row of every table, as text: what a refused request must leave as it was."""
+    with gate.station.db.session() as s:
+        return {
+            t.name: sorted(tuple(str(v) for v in row) for row in s.execute(select(t)).all())
+            for t in Base.metadata.sorted_tables
+        }
+
+
+def test_every_protected_route_is_in_the_matrix_and_nothing_is_left_open(gate: Gate) -> None:
+    routes = protected_routes(gate.app)
+    assert set(routes) == set(MATRIX), "the matrix and the guarded routes differ"
+    assert len(api_routes(gate.app)) > len(routes)  # public routes are seen too
+    for route in api_routes(gate.app):
+        if route.path in PUBLIC_AUTH:
+            continue
+        if route.path.startswith(PROTECTED_PREFIXES):
+            assert guarded(route), f"{route.path} is not guarded by the permission matrix"
+
+
+def test_the_permission_matrix_holds_route_by_route(gate: Gate) -> None:
+    tokens = {ROLE_OF[u]: gate.bearer(u) for u in PASSWORDS}
+    admin = tokens["admin"]
+    # Something for refused writes to damage: a channel, with its ETag, and a key and a user.
+    channel = {"slug": "radio", "kind": "radio", "names": {"az": "Radio"}}
+    ch = gate.client.post("/api/v1/manage/channels", headers=admin, json=channel)
+    assert ch.status_code == 201, ch.text
+    etag = ch.headers["etag"]
+    gate.client.post("/api/v1/auth/keys", json={"name": "k", "role": "editor"}, headers=admin)
+    before = everything(gate)
+
+    def call(method: str, path: str, headers: dict[str, str]) -> httpx.Response:
+        kind = [*path.split("/"), "", "", "", "", ""][4]
+        body = BODIES.get((method, kind), {}) if method in ("POST", "PATCH", "PUT") else None
+        return gate.client.request(method, concrete(path), json=body,
+                                   headers={**headers, "If-Match": etag})  # fmt: skip
+
+    routes = protected_routes(gate.app)
+    assert len(routes) >= 40
+    for method, path in routes:
+        anon = call(method, path, {})
+        assert anon.status_code == 401, (method, path, anon.text)
+        assert anon.headers["www-authenticate"] == "Bearer"
+        assert anon.headers["content-type"] == "application/problem+json"
+        bad = call(method, path, {"Authorization": "Bearer dsp_not-a-key"})
+        assert bad.status_code == 401, (method, path)
+        for role, headers in tokens.items():
+            if role not in MATRIX[(method, path)]:
+                r = call(method, path, headers)
+                assert r.status_code == 403, (method, path, role, r.text)
+                assert r.json()["reason"] == "forbidden"
+    assert everything(gate) == before, "a refused request changed something"
+
+    for method, path in routes:
+        for role in MATRIX[(method, path)]:
+            r = call(method, path, tokens[role])
+            assert r.status_code not in (401, 403), (method, path, role, r.text)
+
+
+def test_presenters_read_the_schedule_but_change_neither_it_nor_media_nor_users(
+    gate: Gate,
+) -> None:
+    p = gate.bearer("elvin")
+    assert gate.client.get("/api/v1/manage/channels", headers=p).status_code == 200
+    assert gate.client.get("/api/v1/media", headers=p).status_code == 200
+    refused = [
+        ("POST", "/api/v1/manage/channels"),
+        ("POST", "/api/v1/media"),
+        ("GET", "/api/v1/auth/users"),
+        ("GET", "/api/v1/manage/audit"),
+    ]
+    for method, path in refused:
+        assert gate.client.request(method, path, headers=p).status_code == 403
+    e = gate.bearer("gunay")
+    r = gate.client.post("/api/v1/auth/users", headers=e, json={"username": "zz",
+                         "role": "admin", "password": "a-long-password"})  # fmt: skip
+    assert r.status_code == 403
+
+
+# --- throttling ------------------------------------------------------------------------------
+
+
+def test_five_failed_sign_ins_throttle_the_username_even_with_the_right_password(
+    gate: Gate,
+) -> None:
+    for _ in range(5):
+        assert gate.sign_in("gunay", "wrong-password").status_code == 401
+    r = gate.sign_in("gunay")
+    assert r.status_code == 429
+    assert r.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(r.headers["retry-after"]) <= 300
+    assert r.json()["reason"] == "login-throttled"
+    gate.clock.advance(301)
+    assert gate.sign_in("gunay").status_code == 200
+
+
+def test_failures_across_usernames_throttle_the_client_address(gate: Gate) -> None:
+    for i in range(5):
+        assert gate.sign_in(f"guess{i}", "wrong-password").status_code == 401
+    assert gate.sign_in("aysel").status_code == 429
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+def test_no_secret_is_returned_by_a_route_or_logged(
+    gate: Gate, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    admin = gate.bearer("aysel")
+    session = gate.sign_in("gunay").json()
+    key = gate.client.post("/api/v1/auth/keys", json={"name": "k", "role": "editor"},
+                           headers=admin).json()["key"]  # fmt: skip
+    secrets = [ADMIN_TOKEN, SOURCE_PASSWORD, JWT_SECRET, key, session["refresh_token"],
+               session["access_token"], "new-password-Ü42", *PASSWORDS.values()]  # fmt: skip
+    gate.sign_in("elvin", "wrong-password-Ğ77")
+    secrets.append("wrong-password-Ğ77")
+    gate.client.patch("/api/v1/auth/users/elvin", json={"password": "new-password-Ü42"},
+                      headers=admin)  # fmt: skip
+    gate.client.post("/api/v1/live/icecast-auth", data={"mount": "/x", "user": "elvin",
+                     "pass": "new-password-Ü42"})  # fmt: skip
+
+    seen = []
+    for route in api_routes(gate.app):
+        if "GET" in route.methods and "{" not in route.path:
+            for headers in ({}, admin):
+                r = gate.client.get(route.path, headers=headers)
+                seen.append(r.text + " " + str(r.headers))
+    for rec in caplog.records:
+        seen.append(rec.getMessage() + " " + " ".join(str(v) for v in rec.__dict__.values()))
+    seen.append(caplog.text)
+    for s in secrets:
+        assert not any(s in text for text in seen), f"a secret leaked: {s[:6]}..."
+
+
+def test_the_generated_jwt_secret_is_kept_private_and_survives_a_restart(
+    tmp_path: Path, db_url: str, tools: Tools
+) -> None:
+    st = build_station(settings_for(tmp_path, db_url), tools=tools)
+    try:
+        st.users.create("aysel", "Aysel", "admin", PASSWORDS["aysel"])
+        with serve_app(create_app(st)) as base, httpx.Client(base_url=base) as c:
+            form = {"username": "aysel", "password": PASSWORDS["aysel"]}
+            access = c.post("/api/v1/auth/token", data=form).json()["access_token"]
+        secret_file = st.settings.data_dir / "jwt_secret"
+        assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+        with serve_app(create_app(st)) as base, httpx.Client(base_url=base) as c:
+            me = c.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {access}"})
+            assert me.status_code == 200
+        with st.db.session() as s:
+            assert s.execute(text("SELECT count(*) FROM refresh_tokens")).scalar_one() == 1
+    finally:
+        st.close()
