@@ -48,6 +48,39 @@ on the line, with the segments' media-sequence range and now-playing (that item 
 next ones). A missing or unusable asset is replaced by the channel's filler asset (looped)
 or by slate, and reported as `skipped-missing`; so is an asset the channel cannot air (its
 renditions differ from the slate's, or a segment is longer than the target duration).
+
+Live. With a live feed (`streamer/tvlive.py`: a studio's RTMP/SRT stream transcoded in real
+time into the same ladder), the line takes the feed's segments instead of the schedule's:
+
+- When. Live goes on air when the feed has a fresh segment (one that became available within
+  `live_grace_ms`, by default two target durations) and the line stands where live is
+  allowed: anywhere with `live_takeover` (the default: whoever has the stream key takes the
+  channel over, as a presenter does on the radio), otherwise only inside a timeline item of
+  kind "live" (a scheduled live slot, which is slate until the studio's picture arrives).
+- How. From the line's end, where the schedule's published segments stop: what is already
+  in the playlists stays (a published segment is never taken back), the rest of the item's
+  plan is dropped. The fresh segments of the sender on air go first (normally just its
+  first one; a stale one never airs), then each next one as soon as it is in storage, laid
+  end to end: their PROGRAM-DATE-TIMEs continue the channel's line, each the instant it
+  airs, a constant delay (about the line's lead) after it was captured.
+  `#EXT-X-DISCONTINUITY` opens the live stretch, and marks wherever the feed's timestamps
+  restart (a sender that reconnected). Should the line come within one target duration of
+  the clock while the feed is late, full slate segments hold it there (they belong to the
+  live stretch).
+- Until. When no new segment has arrived for `live_grace_ms` (the studio stopped; a
+  dropped connection that comes straight back stays on air), or, without takeover, when the
+  line passes the end of the live slot. The schedule then resumes where the line stands: the
+  item on air at that instant, joined at its next planned segment after slate to the frame
+  (as after a restart), or a gap of slate to the next item.
+- As-run. The live item (kind "live": the slot's own item, or "Canlı yayım" until the end of
+  the programme block it took over) is reported when its first frame airs, with the range of
+  segments laid so far; every item whose scheduled start the live stretch covered is
+  reported at that start as `overridden-by-live`, with an empty range (first_seq is the live
+  segment then on air, last_seq one less); the first item after the live carries
+  `after_live` (the live's final segment range and its start and end on the line), and
+  `resumed` when it had begun before (it was reported then; only the live's end is news).
+- Restart. Whether the line is live, and which feed segment it took last, are in the state
+  file: a restarted sequencer goes on with the next segment, or resumes the schedule.
 """
 
 from __future__ import annotations
@@ -60,7 +93,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 from media.errors import NotFound, StorageError
 from media.packaged import MANIFEST, Package, Rendition, Subtitle, asset_prefix, slate_prefix
@@ -70,10 +103,14 @@ from playout.nowplaying import NowPlaying, now_playing
 from schedules.plan import TimelineItem, to_ms
 from station.clock import Clock
 from station.errors import StationError
+from streamer.tvlive import LiveSegment
 
 log = logging.getLogger(__name__)
 
 PLAYED, MISSING, CUT_SHORT = "played", "skipped-missing", "cut-short"
+OVERRIDDEN = "overridden-by-live"
+LIVE_TITLE = "Canlı yayım"  # "live broadcast", as the radio calls a presenter's takeover
+LIVE_POLL_MS = 500  # while a live feed is attached, look at it this often
 STATE_VERSION = 1
 STATE = "sequencer.json"
 MASTER = "master.m3u8"
@@ -119,15 +156,38 @@ class LineSegment:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveSpan:
+    """A live stretch on the line, once it is over: its segments, where it began and ended."""
+
+    first_seq: int
+    last_seq: int
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class TvBoundary:
     """An item began on the channel: when (on the line), how it went, and its segments."""
 
     item: TimelineItem
     actual_ms: int  # where its first aired frame lies on the line (epoch ms)
-    outcome: str  # played | cut-short | skipped-missing
+    outcome: str  # played | cut-short | skipped-missing | overridden-by-live
     first_seq: int  # media-sequence range of its segments (slate fill included)
     last_seq: int
     now_playing: NowPlaying
+    resumed: bool = False  # the schedule came back after live in the middle of this item
+    after_live: LiveSpan | None = None  # on the first item after a live: that live, whole
+
+
+class LiveFeed(Protocol):
+    """A live input in the channel's ladder (streamer/tvlive.py TvLiveIngest): its segments
+    in storage under `prefix`, named like an asset's (`<rendition>/seg-NNNNN.ts`)."""
+
+    prefix: str
+    renditions: tuple[str, ...]
+    fps: int
+
+    def segments(self) -> Sequence[LiveSegment]: ...
 
 
 TimelineSource = Callable[[int, int], Sequence[TimelineItem]]
@@ -261,18 +321,27 @@ class _Run:
     actual_ms: int | None = None
     announced: bool = False
     synthetic: bool = False  # a gap in the timeline filled with slate: not an item to report
+    live: bool = False  # the live feed's stretch: its count grows as segments arrive
+    resumed: bool = False  # the schedule rejoined this item after live, in its middle
+    after_live: LiveSpan | None = None  # the first run after a live: that live
+    live_item: TimelineItem | None = None  # an overridden item: the live that overrode it
 
     def to_json(self) -> dict[str, Any]:
         return {"item": asdict(self.item), "origin": str(self.origin), "outcome": self.outcome,
                 "first_seq": self.first_seq, "count": self.count, "published": self.published,
                 "actual_ms": self.actual_ms, "announced": self.announced,
-                "synthetic": self.synthetic}  # fmt: skip
+                "synthetic": self.synthetic, "live": self.live, "resumed": self.resumed,
+                "after_live": asdict(self.after_live) if self.after_live else None,
+                "live_item": asdict(self.live_item) if self.live_item else None}  # fmt: skip
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> _Run:
+        span, via = raw.get("after_live"), raw.get("live_item")
         return cls(TimelineItem(**raw["item"]), Fraction(raw["origin"]), raw["outcome"],
                    raw["first_seq"], raw["count"], raw["published"], raw["actual_ms"],
-                   raw["announced"], raw["synthetic"])  # fmt: skip
+                   raw["announced"], raw["synthetic"], bool(raw.get("live", False)),
+                   bool(raw.get("resumed", False)), LiveSpan(**span) if span else None,
+                   TimelineItem(**via) if via else None)  # fmt: skip
 
 
 def stored_packages(storage: Storage) -> PackageSource:
@@ -318,9 +387,14 @@ class Sequencer:
         catch_up_limit_ms: int = 7 * 24 * HOUR_MS,
         upcoming: int = 3,
         hooks: Sequence[TvBoundaryHook] = (),
+        live: LiveFeed | None = None,
+        live_grace_ms: int | None = None,
+        live_takeover: bool = True,
     ) -> None:
         if window < 1:
             raise ValueError("window must hold at least one segment")
+        if live_grace_ms is not None and live_grace_ms <= 0:
+            raise ValueError("live_grace_ms must be positive")
         self.channel = channel
         self.storage = storage
         self.timeline = timeline
@@ -335,6 +409,9 @@ class Sequencer:
         self.catch_up_limit_ms = catch_up_limit_ms
         self.upcoming = upcoming
         self.hooks: list[TvBoundaryHook] = list(hooks)
+        self.live = live
+        self._live_grace_ms = live_grace_ms
+        self.live_takeover = live_takeover
         self.prefix = live_prefix(channel)
         # set by _start
         self._slate: Slate | None = None
@@ -353,6 +430,14 @@ class Sequencer:
         self._fetched_at: int | None = None
         self._pkg_cache: dict[int, Package | None] = {}
         self.next_due_ms: int | None = None  # when the next segment or boundary is due
+        # live
+        self._on_live = False
+        self._live_run: _Run | None = None
+        self._live_last: int | None = None  # the feed's segment number last laid
+        self._live_session: int | None = None
+        self._live_disc = False  # the next live segment opens with a discontinuity
+        self._after_live: LiveSpan | None = None  # for the next run laid after a live
+        self._live_refused: str | None = None  # why the feed cannot air (logged once)
 
     # --- what it exposes ---------------------------------------------------------------
 
@@ -369,6 +454,15 @@ class Sequencer:
     @property
     def lead_ms(self) -> int:
         return self._lead_ms if self._lead_ms is not None else 3 * self._target_s * 1000
+
+    @property
+    def live_grace_ms(self) -> int:
+        return self._live_grace_ms or 2 * self._target_s * 1000
+
+    @property
+    def on_live(self) -> bool:
+        """Whether the line's end is the live feed's."""
+        return self._on_live
 
     @property
     def media_sequence(self) -> int:
@@ -439,6 +533,26 @@ class Sequencer:
         changed = False
         if self._slate is None:
             changed = self._start(now_ms)
+        if self._on_live:
+            changed = self._follow_live(now_ms) or changed
+        if not self._on_live:
+            changed = self._follow_schedule(now_ms) or changed
+            if self.live is not None:
+                changed = self._follow_live(now_ms) or changed
+        boundaries = self._announce(now_ms)
+        if changed or boundaries:
+            self._write(now_ms)
+        due = [r.actual_ms for r in self._runs if not r.announced and r.actual_ms is not None]
+        if self._queue and not self._on_live:
+            due.append(math.ceil(self._queue[0].end) - self.lead_ms)
+        if self.live is not None:
+            due.append(now_ms + LIVE_POLL_MS)
+        self.next_due_ms = min(due) if due else now_ms + LIVE_POLL_MS
+        return boundaries
+
+    def _follow_schedule(self, now_ms: int) -> bool:
+        """Publish the schedule's segments whose end is within the lead of the clock."""
+        changed = False
         horizon = Fraction(now_ms + self.lead_ms)
         while True:
             if not self._queue:
@@ -450,13 +564,7 @@ class Sequencer:
             self._queue.popleft()
             self._publish(seg, now_ms)
             changed = True
-        boundaries = self._announce(now_ms)
-        if changed or boundaries:
-            self._write(now_ms)
-        due = [math.ceil(self._queue[0].end) - self.lead_ms]
-        due += [r.actual_ms for r in self._runs if not r.announced and r.actual_ms is not None]
-        self.next_due_ms = min(due)
-        return boundaries
+        return changed
 
     # --- start and restart -------------------------------------------------------------------
 
@@ -547,6 +655,8 @@ class Sequencer:
         self._window_ms = Fraction(0)
         self._queue.clear()
         self._runs.clear()
+        self._on_live, self._live_run, self._after_live = False, None, None
+        self._live_disc = True
 
     def _read_state(self) -> dict[str, Any] | None:
         key = self.key(STATE)
@@ -576,8 +686,19 @@ class Sequencer:
         for item in raw.get("upcoming", []):
             it = TimelineItem(**item)
             self._known[it.start_ms] = it
+        live = raw.get("live") or {}
+        self._on_live = bool(live.get("on", False))
+        self._live_last = live.get("last_index")
+        self._live_session = live.get("session")
+        self._live_disc = bool(live.get("discontinuity", False))
+        span = live.get("after_live")
+        self._after_live = LiveSpan(**span) if span else None
+        lives = [r for r in self._runs if r.live]
+        self._live_run = lives[-1] if self._on_live and lives else None
+        if self._on_live and self._live_run is None:  # a state that cannot be: end it cleanly
+            self._on_live = False
         current = self._runs[-1] if self._runs else None
-        if current is not None and current.published < current.count:
+        if not self._on_live and current is not None and current.published < current.count:
             segs, _ = lay_item(current.item, current.origin, self._content(current.item),
                                self.slate, self._langs, join_at=self._position)  # fmt: skip
             self._queue = deque(segs)
@@ -633,10 +754,14 @@ class Sequencer:
             log.debug("item shorter than half a frame", extra={"item": item})
             return
         outcome = CUT_SHORT if content.outcome == PLAYED and not complete else content.outcome
-        self._runs.append(
-            _Run(item, origin, outcome, self._next_seq, len(segs), synthetic=synthetic)
-        )
+        self._add_run(_Run(item, origin, outcome, self._next_seq, len(segs), synthetic=synthetic))
         self._queue.extend(segs)
+
+    def _add_run(self, run: _Run) -> None:
+        """A run joins the line; the first one after a live carries that live's span."""
+        if self._after_live is not None:
+            run.after_live, self._after_live = self._after_live, None
+        self._runs.append(run)
 
     def _content(self, item: TimelineItem, now_ms: int | None = None) -> Content:
         """(An item that has passed already, in a catch-up walk, is not worth a warning.)"""
@@ -677,15 +802,215 @@ class Sequencer:
         self._pkg_cache[media_id] = pkg
         return pkg
 
+    # --- live ------------------------------------------------------------------------------
+
+    def _follow_live(self, now_ms: int) -> bool:
+        """Go live, lay what the feed has made since, hold the line with slate while the feed
+        is late, or hand the line back to the schedule. Returns whether the line changed."""
+        assert self.live is not None
+        since = now_ms - self.live_grace_ms
+        fresh = [s for s in self.live.segments() if s.ready_ms >= since]
+        last = self._live_last
+        new = [s for s in fresh if last is None or s.index > last]
+        if not new and fresh and last is not None and fresh[-1].index < last:
+            new = fresh[-1:]  # the feed numbers afresh (its storage was emptied)
+        if not self._on_live:
+            if not new or not self._live_usable() or not self._live_allowed(now_ms):
+                return False
+            self._go_live(now_ms)
+            new = [s for s in new if s.session == new[-1].session]  # the sender on air now
+        changed = False
+        for seg in new:
+            if not self._live_allowed(now_ms):
+                break
+            changed = self._lay_live(seg, now_ms) or changed
+        if not fresh or not self._live_allowed(now_ms):
+            self._end_live(now_ms)
+            return True
+        return self._hold(now_ms) or changed
+
+    def _live_usable(self) -> bool:
+        """The feed must be in the channel's ladder: the same renditions and frame rate."""
+        assert self.live is not None
+        names = {r.name for r in self.renditions}
+        why = None
+        if set(self.live.renditions) != names:
+            why = f"its renditions {sorted(self.live.renditions)} are not {sorted(names)}"
+        elif Fraction(self.live.fps) != self.slate.fps:
+            why = f"its {self.live.fps} fps is not the channel's {float(self.slate.fps):g}"
+        if why != self._live_refused and why is not None:
+            log.error("the live feed cannot air", extra={"channel": self.channel, "reason": why})
+        self._live_refused = why
+        return why is None
+
+    def _live_allowed(self, now_ms: int) -> bool:
+        """Whether live may fill the line where it stands."""
+        if self.live_takeover:
+            return True
+        on = self._item_at(self._position, now_ms)
+        return on is not None and on.kind == "live"
+
+    def _stale(self, now_ms: int) -> bool:
+        return self._fetched_at is None or now_ms - self._fetched_at >= self.refresh_ms
+
+    def _item_at(self, pos: Fraction, now_ms: int) -> TimelineItem | None:
+        if self._stale(now_ms) or not any(i.end_ms > pos for i in self._known.values()):
+            self._fetch(now_ms, min(self._sched_ms, math.floor(pos)))
+        return next((i for i in self._known.values() if i.start_ms <= pos < i.end_ms), None)
+
+    def _block_end(self, on: TimelineItem | None, pos: Fraction) -> int:
+        """What a takeover is expected to last: to the end of the programme block on air
+        (or of the item, or to the next item in a gap)."""
+        if on is None:
+            later = [i.start_ms for i in self._known.values() if i.start_ms > pos]
+            return min(later, default=math.ceil(pos))
+        if on.block_ms is None:
+            return on.end_ms
+        same = [i.end_ms for i in self._known.values()
+                if i.block_ms == on.block_ms and i.start_ms >= on.start_ms]  # fmt: skip
+        return max(same, default=on.end_ms)
+
+    def _go_live(self, now_ms: int) -> None:
+        """The line's end becomes the feed's: the rest of the item's plan is dropped."""
+        pos = self._position
+        at = hls.round_half_up(pos)
+        dropped: _Run | None = None
+        run = self._runs[-1] if self._runs else None
+        if self._queue and run is not None and not run.live:
+            self._queue.clear()
+            run.count = run.published
+            if run.published == 0:  # none of it was shown: it is overridden whole
+                self._runs.pop()
+                dropped = run
+                if run.after_live is not None and self._after_live is None:
+                    self._after_live = run.after_live
+        on = self._item_at(pos, now_ms)
+        if on is not None and on.kind == "live":
+            item = replace(on, media_id=None)  # the live slot itself
+        else:
+            item = TimelineItem(at, max(at, self._block_end(on, pos)), "live", None, 0, 0,
+                                title=LIVE_TITLE)  # fmt: skip
+        live_run = _Run(item, pos, PLAYED, self._next_seq, 0, live=True)
+        self._add_run(live_run)
+        if dropped is not None and not dropped.synthetic and not dropped.resumed:
+            self._runs.append(_Run(dropped.item, dropped.origin, OVERRIDDEN, self._next_seq, 0,
+                                   actual_ms=at, live_item=item))  # fmt: skip
+        self._on_live, self._live_run, self._live_disc = True, live_run, True
+        log.info(
+            "live on air",
+            extra={"channel": self.channel, "at_ms": at, "first_seq": self._next_seq,
+                   "title": item.title},
+        )  # fmt: skip
+
+    def _lay_live(self, seg: LiveSegment, now_ms: int) -> bool:
+        assert self.live is not None and self._live_run is not None
+        duration = hls.frame_ms(seg.frames, self.slate.fps)
+        if hls.rounded_seconds(duration) > self._target_s:
+            log.error(
+                "live segment longer than the target duration: not aired",
+                extra={"channel": self.channel, "segment": seg.index, "frames": seg.frames},
+            )
+            self._live_last, self._live_disc = seg.index, True
+            return False
+        disc = (
+            self._live_disc
+            or seg.session != self._live_session
+            or (self._live_last is not None and seg.index != self._live_last + 1)
+        )
+        pos = self._position
+        line = LineSegment(pos, duration, hls.round_half_up(pos), self.live.prefix, seg.index,
+                           (), disc)  # fmt: skip
+        self._live_run.count += 1
+        self._publish(line, now_ms, self._live_run)
+        self._live_last, self._live_session, self._live_disc = seg.index, seg.session, False
+        self._mark_overridden(now_ms)
+        return True
+
+    def _hold(self, now_ms: int) -> bool:
+        """The feed is late: full slate segments keep the line a target duration ahead of
+        the clock (players must never run dry while the studio catches up)."""
+        assert self._live_run is not None
+        floor = now_ms + self._target_s * 1000
+        full = max(self.slate.by_frames)
+        langs = tuple(s.lang for s in self.slate.package.subtitles if s.lang in self._langs)
+        changed = False
+        while self._position < floor:
+            pos = self._position
+            line = LineSegment(
+                pos, hls.frame_ms(full, self.slate.fps), hls.round_half_up(pos),
+                self.slate.prefix, self.slate.by_frames[full], langs, True,
+            )  # fmt: skip
+            self._live_run.count += 1
+            self._publish(line, now_ms, self._live_run)
+            self._mark_overridden(now_ms)
+            self._live_disc = changed = True
+        if changed:
+            log.warning("live feed late: slate holds the line", extra={"channel": self.channel})
+        return changed
+
+    def _mark_overridden(self, now_ms: int) -> None:
+        """Items whose scheduled start the live stretch has covered: told as overridden
+        (a live slot covered by live aired as planned), with an empty segment range."""
+        assert self._live_run is not None
+        while True:
+            item = self._next_item()
+            if item is None or self._stale(now_ms):
+                self._fetch(now_ms, self._sched_ms)
+                item = self._next_item()
+            if item is None or item.start_ms >= self._position:
+                return
+            self._sched_ms = item.end_ms
+            on = next((s for s in reversed(self._window) if s.start <= item.start_ms), None)
+            seq = on.seq if on is not None else self._next_seq - 1
+            outcome = PLAYED if item.kind == "live" else OVERRIDDEN
+            self._runs.append(
+                _Run(item, Fraction(item.start_ms), outcome, seq, 0, actual_ms=item.start_ms,
+                     live_item=self._live_run.item)
+            )  # fmt: skip
+
+    def _end_live(self, now_ms: int) -> None:
+        """The feed stopped (or the live slot is over): the schedule resumes where the line
+        stands, in the item on air there, at its next planned segment, to the frame."""
+        run = self._live_run
+        pos = self._position
+        self._on_live, self._live_run, self._live_disc = False, None, True
+        if run is not None and run.count:
+            start = hls.round_half_up(run.origin)
+            self._after_live = LiveSpan(run.first_seq, run.first_seq + run.count - 1, start,
+                                        hls.round_half_up(pos))  # fmt: skip
+        elif run is not None:  # nothing of it aired: as if it had not begun
+            self._runs.remove(run)
+            self._after_live = run.after_live
+        log.info(
+            "live ended: the schedule resumes",
+            extra={"channel": self.channel, "at_ms": hls.round_half_up(pos),
+                   "segments": run.count if run else 0},
+        )  # fmt: skip
+        on = self._item_at(pos, now_ms)
+        if on is None:  # a gap: _plan_next lays slate from here to the next item
+            self._sched_ms = max(self._sched_ms, hls.round_half_up(pos))
+            return
+        self._sched_ms = max(self._sched_ms, on.end_ms)
+        content = self._content(on, now_ms)
+        segs, complete = lay_item(on, Fraction(on.start_ms), content, self.slate, self._langs,
+                                  join_at=pos)  # fmt: skip
+        if not segs:
+            return
+        segs[0] = replace(segs[0], discontinuity=True)
+        outcome = CUT_SHORT if content.outcome == PLAYED and not complete else content.outcome
+        self._add_run(_Run(on, Fraction(on.start_ms), outcome, self._next_seq, len(segs),
+                           resumed=on.start_ms < pos))  # fmt: skip
+        self._queue.extend(segs)
+
     # --- the window --------------------------------------------------------------------------
 
-    def _publish(self, seg: LineSegment, now_ms: int) -> None:
+    def _publish(self, seg: LineSegment, now_ms: int, run: _Run | None = None) -> None:
         seg = replace(seg, seq=self._next_seq)
         self._next_seq += 1
         self._window.append(seg)
         self._window_ms += seg.duration
         self._position = seg.end
-        run = self._runs[-1]
+        run = run or self._runs[-1]
         run.published += 1
         if run.actual_ms is None and seg.end > now_ms:
             run.actual_ms = hls.round_half_up(seg.start)
@@ -703,11 +1028,11 @@ class Sequencer:
         keep: list[_Run] = []
         missed = 0
         for run in self._runs:
-            done = run.published >= run.count
+            done = run.published >= run.count and run is not self._live_run
             if not run.announced:
                 if run.actual_ms is not None and run.actual_ms <= now_ms:
                     run.announced = True
-                    if not run.synthetic:
+                    if not run.synthetic or run.after_live is not None:
                         out.append(self._boundary(run))
                 elif run.actual_ms is None and done:  # it passed while we were not running
                     run.announced = True
@@ -729,15 +1054,18 @@ class Sequencer:
             (i for i in self._known.values() if i.start_ms >= item.end_ms),
             key=lambda i: i.start_ms,
         )
+        live = item if run.live else run.live_item
         np = now_playing(self.channel, [item, *later], max(run.actual_ms, item.start_ms),
-                         upcoming=self.upcoming)  # fmt: skip
+                         upcoming=self.upcoming, live=live)  # fmt: skip
         log.info(
             "item on air",
             extra={"channel": self.channel, "title": item.title, "outcome": run.outcome,
-                   "first_seq": run.first_seq},
+                   "first_seq": run.first_seq, "kind": item.kind},
         )  # fmt: skip
         return TvBoundary(item, run.actual_ms, run.outcome, run.first_seq,
-                          run.first_seq + run.count - 1, np)  # fmt: skip
+                          run.first_seq + run.count - 1, np,
+                          resumed=run.resumed or (run.synthetic and run.after_live is not None),
+                          after_live=run.after_live)  # fmt: skip
 
     # --- writing -------------------------------------------------------------------------
 
@@ -791,6 +1119,13 @@ class Sequencer:
             "segments": [s.to_json() for s in self._window],
             "runs": [r.to_json() for r in self._runs],
             "upcoming": [asdict(i) for i in sorted(later, key=lambda i: i.start_ms)],
+            "live": {
+                "on": self._on_live,
+                "last_index": self._live_last,
+                "session": self._live_session,
+                "discontinuity": self._live_disc,
+                "after_live": asdict(self._after_live) if self._after_live else None,
+            },
         }
 
     def _write(self, now_ms: int) -> None:

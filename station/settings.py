@@ -103,6 +103,17 @@ class Settings(BaseSettings):
     tv_fps: int = Field(default=25, ge=10, le=60)
     tv_window: int = Field(default=10, ge=3, le=100)  # segments in a live playlist
     tv_threads: int = Field(default=0, ge=0)  # ffmpeg threads when packaging; 0: all cores
+    # TV live input: a studio's RTMP or SRT stream, transcoded live into the same ladder and
+    # spliced into the channel (takeover: whenever it arrives; else only in "live" slots).
+    tv_live_input: Literal["off", "rtmp", "srt"] = "off"
+    tv_live_host: str = "0.0.0.0"  # a studio connects from elsewhere
+    tv_live_port: int = Field(default=1935, ge=1, le=65535)  # the next channel: port + 1
+    tv_live_secret: SecretStr | None = None  # stream key / passphrase; default random per start
+    tv_live_gain_db: float = 0.0
+    tv_live_grace_ms: int = Field(default=0, ge=0)  # 0: two target durations
+    tv_live_takeover: bool = True
+    tv_live_keep: int = Field(default=60, ge=3)  # live segments kept in storage
+    tv_live_srt_latency_ms: int = Field(default=500, ge=20)
 
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from api.app import create_app
 from diaspor import migrate
@@ -47,10 +48,10 @@ def episode_file(tools: Tools, folder: Path, city: str, colour: str, hz: int) ->
     )  # fmt: skip
 
 
-def tv_station(tmp_path: Path, tools: Tools) -> Station:
+def tv_station(tmp_path: Path, tools: Tools, **extra: Any) -> Station:
     settings = settings_for(
         tmp_path, f"sqlite:///{tmp_path / 'station.db'}", port=free_port(),
-        tv_ladder=["180p:320x180:300", "90p:160x90:120"], tv_segment_s=2, tv_window=6,
+        tv_ladder=["180p:320x180:300", "90p:160x90:120"], tv_segment_s=2, tv_window=6, **extra,
     )  # fmt: skip
     migrate.upgrade(settings.database_url)
     st = build_station(settings, tools=tools)
@@ -81,8 +82,8 @@ def tv_station(tmp_path: Path, tools: Tools) -> Station:
 
 
 @contextmanager
-def tv_on_air(tmp_path: Path, tools: Tools) -> Iterator[TvStation]:
-    st = tv_station(tmp_path, tools)
+def tv_on_air(tmp_path: Path, tools: Tools, **extra: Any) -> Iterator[TvStation]:
+    st = tv_station(tmp_path, tools, **extra)
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     thread = threading.Thread(target=loop.run_forever, daemon=True)

@@ -1,0 +1,234 @@
+"""The web player at `/`, end to end in Debian's headless Chromium on a phone-sized screen: a
+station with Diaspor.FM (two five-second songs with Azerbaijani titles) and Diaspor TV (three
+short episodes of "Vətən uzaqda deyil") on air, both from `run_playout`, with the API under a
+real uvicorn. The listener presses play and sees the title change with the track, the TV
+plays, and switching to English changes the titles."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from diaspor.compose import Station
+from diaspor.playout import run_playout
+from media.binaries import Tools
+from media.library import IngestOptions
+from tests.radio_support import SONGS, music_station
+from tests.support import free_port, need, need_program, run
+from tests.tv_support import EPISODE_S, EPISODES, episode_file
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+PHONE = {"width": 375, "height": 740}
+TITLES = {title for _, title in SONGS}
+SONG_TITLES = str(sorted(TITLES))  # a JavaScript array literal
+RADIO_TITLE = "document.getElementById('radio-title').textContent"
+
+
+@dataclass
+class OnAir:
+    station: Station
+    base: str
+
+
+def add_tv(st: Station, tools: Tools, folder: Path) -> None:
+    """Diaspor TV beside the radio: "Vətən uzaqda deyil" back to back, every minute."""
+    sch = st.schedules
+    channel = sch.create("channel", {
+        "slug": "diaspor-tv", "kind": "tv", "names": {"az": "Diaspor TV"},
+        "freeze_horizon_s": 0,
+    }, "test")  # fmt: skip
+    programme = sch.create("programme", {
+        "slug": "veten-uzaqda-deyil",
+        "titles": {"az": "Vətən uzaqda deyil", "en": "Homeland Is Not Far",
+                   "ru": "Родина недалеко"},
+    }, "test")  # fmt: skip
+    for n, (city, colour, hz) in enumerate(EPISODES, 1):
+        f = episode_file(tools, folder, city, colour, hz)
+        media = run(st.library.ingest(f, options=IngestOptions(kind="programme", title=city)))
+        ep = sch.create("episode", {
+            "programme_id": programme.id, "season": 1, "number": n,
+            "titles": {"az": city}, "media_id": media.item.id,
+        }, "test")  # fmt: skip
+        sch.create("entry", {
+            "channel_id": channel.id, "target_type": "programme", "target_id": programme.id,
+            "episode_id": ep.id, "start_local": datetime(2026, 1, 1) + timedelta(
+                seconds=EPISODE_S * (n - 1)),
+            "rrule": "FREQ=MINUTELY",
+        }, "test")  # fmt: skip
+    run(st.worker().drain())  # analysis, then packaging
+
+
+@contextmanager
+def serve_on(app: Any, port: int) -> Iterator[str]:
+    """uvicorn on the port the station's settings name, so the stream URLs it lists are right."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def on_air(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> Iterator[OnAir]:
+    tmp = tmp_path_factory.mktemp("player")
+    st = music_station(tmp, tools, relay_port=free_port(), hls_segment_s=2,
+                       tv_ladder=["180p:320x180:300", "90p:160x90:120"], tv_segment_s=2,
+                       tv_window=6)  # fmt: skip
+    add_tv(st, tools, tmp / "src")
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    done = asyncio.run_coroutine_threadsafe(run_playout(st, stop), loop)
+    try:
+        with serve_on(create_app(st), st.settings.port) as base:
+            deadline = time.monotonic() + 60
+            while True:
+                channels = httpx.get(f"{base}/api/v1/channels", timeout=5).json()
+                master = httpx.get(f"{base}/files/hls/tv/diaspor-tv/master.m3u8", timeout=5)
+                if master.status_code == 200 and all(c["streams"] for c in channels):
+                    break
+                assert time.monotonic() < deadline, f"not on air: {channels}"
+                time.sleep(0.5)
+            yield OnAir(st, base)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        try:
+            done.result(30)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+            loop.close()
+            st.close()
+
+
+def wait_for(page: Any, what: str, seconds: float) -> Any:
+    """Poll a JavaScript expression until it is truthy; fail with its last value."""
+    end = time.monotonic() + seconds
+    value = None
+    while time.monotonic() < end:
+        value = page.evaluate(what)
+        if value:
+            return value
+        time.sleep(0.25)
+    timings = page.evaluate(
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/'))"
+        ".map(e => [e.name.split('/api/v1/')[1], Math.round(e.startTime), Math.round(e.duration)])"
+    )
+    pytest.fail(f"{what} stayed {value!r} for {seconds} s; requests: {timings}")
+
+
+def test_the_page_is_served_at_the_root_with_its_files(on_air: OnAir) -> None:
+    page = httpx.get(on_air.base + "/", timeout=5)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "/static/vendor/hls.js-1.7.4/hls.min.js" in page.text
+    assert "cdn" not in page.text.lower()
+    for f in ("player.js", "player.css", "i18n.js"):
+        assert httpx.get(f"{on_air.base}/static/player/{f}", timeout=5).status_code == 200
+    strings = httpx.get(f"{on_air.base}/static/player/i18n.js", timeout=5).text
+    assert "Bu günün proqramı" in strings and "Программа на сегодня" in strings
+
+
+def test_a_listener_on_a_phone_hears_the_radio_sees_the_titles_and_watches_tv(
+    on_air: OnAir,
+) -> None:
+    chromium = need_program("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - a test dependency
+        need(False, "playwright is not installed (pip install -e .[test])")
+        raise
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+        )
+        try:
+            context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+            page = context.new_page()
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(on_air.base + "/")
+
+            # Loaded, in Azerbaijani by default, with the channels and today's schedule.
+            assert page.evaluate("document.documentElement.lang") == "az"
+            wait_for(page, "document.getElementById('radio-name').textContent", 10)
+            assert page.text_content("#radio-name") == "Diaspor.FM"
+            assert page.text_content("#schedule-heading") == "Bu günün proqramı"
+            wait_for(page, "document.getElementById('schedule').textContent"
+                           ".includes('Vətən uzaqda deyil')", 15)  # fmt: skip
+
+            # The radio: play, then the title follows the track on air (songs of 5 s).
+            play = page.get_by_role("button", name="Dinlə", exact=True)
+            play.click()
+            assert page.get_attribute("#radio-play", "aria-pressed") == "true"
+            first = wait_for(page, f"(t => {SONG_TITLES}.includes(t) && t)({RADIO_TITLE})", 15)
+            changed = wait_for(
+                page, f"(t => t !== {first!r} && {SONG_TITLES}.includes(t) && t)({RADIO_TITLE})", 15
+            )
+            assert {first, changed} == TITLES
+            # ...and the stream itself plays in the <audio> element.
+            wait_for(page, "document.getElementById('radio-audio').currentTime > 1", 15)
+            assert page.evaluate("document.getElementById('radio-audio').paused") is False
+
+            # The TV plays: currentTime advances with the wall clock.
+            t0 = wait_for(page, "(v => v.currentTime > 0 && v.currentTime)"
+                                "(document.getElementById('tv-video'))", 30)  # fmt: skip
+            time.sleep(3)
+            t1 = page.evaluate("document.getElementById('tv-video').currentTime")
+            assert t1 > t0 + 1.5, (t0, t1)
+            assert page.evaluate("window.player.fatal") is None
+
+            # Nothing is wider than the phone.
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+            # English: the programme's title, the page's own words, the URL and the choice kept.
+            page.get_by_role("button", name="EN", exact=True).click()
+            wait_for(page, "document.getElementById('schedule').textContent"
+                           ".includes('Homeland Is Not Far')", 20)  # fmt: skip
+            assert "Vətən uzaqda deyil" not in page.text_content("#schedule")
+            assert page.text_content("#schedule-heading") == "Today's schedule"
+            assert page.evaluate("document.documentElement.lang") == "en"
+            assert page.get_attribute("#radio-play", "aria-label") == "Pause"
+            assert "lang=en" in page.url
+            assert page.evaluate("localStorage.getItem('diaspor.lang')") == "en"
+
+            # Pause stops the radio.
+            page.get_by_role("button", name="Pause", exact=True).click()
+            assert page.evaluate("document.getElementById('radio-audio').paused") is True
+            assert page.get_attribute("#radio-play", "aria-pressed") == "false"
+
+            # Coming back without ?lang= keeps English; Russian from the switch.
+            page.goto(on_air.base + "/")
+            wait_for(page, "document.getElementById('schedule').textContent"
+                           ".includes('Homeland Is Not Far')", 20)  # fmt: skip
+            page.get_by_role("button", name="RU", exact=True).click()
+            wait_for(page, "document.getElementById('schedule').textContent"
+                           ".includes('Родина недалеко')", 20)  # fmt: skip
+            assert page.text_content("#episodes-heading") == "Новые выпуски"
+        finally:
+            browser.close()
+    assert not problems, problems
