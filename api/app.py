@@ -30,11 +30,14 @@ from api.services import Services
 
 STATIC = Path(__file__).parent / "static"
 DESCRIPTION = """
-The API of Diaspor.FM and Diaspor TV: the media library (editors), and, as the station grows,
-schedules, now-playing and the on-demand catalogue for web and mobile players.
+The API of Diaspor.FM and Diaspor TV. Public, for web and mobile players: channels and their
+streams, now-playing (JSON and Server-Sent Events), the schedule and EPG (JSON, XMLTV, M3U,
+iCalendar), the on-demand catalogue and podcasts, in az/en/ru (`?lang=` or
+`Accept-Language`). For editors: the media library, schedules, users and API keys.
 
-Errors are `application/problem+json`. Editor routes need `Authorization: Bearer <token>`
-(create one with `diaspor token create`).
+Errors are `application/problem+json`. Editor routes need `Authorization: Bearer <token>`:
+an access token from `POST /api/v1/auth/token` (OAuth2 password flow), or an API key
+(`diaspor token create`, or `/api/v1/auth/keys`).
 """
 
 
