@@ -32,7 +32,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,12 +40,23 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from rich.console import Console
-from rich.table import Table
+from common import (
+    Report,
+    bench_console,
+    child_env,
+    clean_up,
+    find_diaspor,
+    find_ffmpeg,
+    free_port,
+    mib,
+    proc_status_kib,
+    ratio,
+    tail_of,
+)
 
 from media.analysis import analysis_args
 from station.settings import Settings
@@ -58,68 +68,10 @@ RSS_BUDGET_MIB = 50.0  # what a 2 GiB upload may add to the server process
 WAV_RATE, WAV_CHANNELS, WAV_BYTES_PER_SAMPLE = 48_000, 2, 2
 POLL_S = 0.01  # /proc sampling interval
 
-# Not a terminal (piped, CI): a fixed width, so the table is not squeezed into 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 132)
+console = bench_console(132)
 
 
 # --- small helpers ----------------------------------------------------------------------
-
-
-def find_ffmpeg() -> str:
-    """The ffmpeg the project would pick by default (system, else the imageio-ffmpeg wheel).
-
-    The same binary is handed to the diaspor subprocesses (DIASPOR_FFMPEG_PATH) so that ours
-    and the floor decode with the very same build.
-    """
-    path = shutil.which("ffmpeg")
-    if path:
-        return path
-    try:
-        import imageio_ffmpeg
-
-        return str(imageio_ffmpeg.get_ffmpeg_exe())
-    except (ImportError, RuntimeError):
-        sys.exit("ffmpeg was not found: install it (apt-get install ffmpeg)")
-
-
-def find_diaspor() -> str:
-    beside = Path(sys.executable).parent / "diaspor"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("diaspor")
-    if not found:
-        sys.exit("the diaspor command was not found: run this with the project's virtualenv")
-    return found
-
-
-def child_env(data_dir: Path, ffmpeg: str, **extra: str) -> dict[str, str]:
-    """The environment of every diaspor subprocess.
-
-    Any DIASPOR_* or DATABASE_URL of the caller's shell is dropped: a bench must never write
-    into a real database or bucket that happens to be configured where it is run.
-    """
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("DIASPOR_") and k != "DATABASE_URL"
-    }
-    env.update(
-        DIASPOR_DATA_DIR=str(data_dir),
-        DIASPOR_STORAGE_BACKEND="local",
-        DIASPOR_FFMPEG_PATH=ffmpeg,
-        **extra,
-    )
-    return env
-
-
-def proc_status_kib(pid: int, key: str) -> int | None:
-    """A `kB` line of /proc/PID/status (VmRSS, VmHWM...); None if gone or not Linux."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        return None
-    return None
 
 
 def reset_peak_rss(pid: int) -> bool:
@@ -206,52 +158,7 @@ def ffmpeg_run(args: list[str]) -> None:
         raise RuntimeError(f"ffmpeg failed ({res.returncode}): {' | '.join(tail)}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def tail_of(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text("utf-8", "replace")
-    except OSError:
-        return ""
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-# --- report -------------------------------------------------------------------------------
-
-
-@dataclass
-class Report:
-    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
-    failed: bool = False
-
-    def section(self, title: str) -> None:
-        self.rows.append((f"[bold]{title}[/bold]", "", "", ""))
-
-    def add(self, measure: str, ours: str, ref: str = "", ratio: str = "") -> None:
-        self.rows.append((measure, ours, ref, ratio))
-
-    def error(self, what: str, exc: BaseException) -> None:
-        self.failed = True
-        lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()] or [repr(exc)]
-        console.print(f"[red]{what} could not run:[/red]\n{exc}")
-        self.add(f"[red]{what} could not run[/red]", f"[red]{lines[-1][:200]}[/red]")
-
-    def print(self) -> None:
-        table = Table(
-            "measure",
-            "ours",
-            "reference",
-            "ratio",
-            title="Diaspor ingest bench",
-            caption="ratio = ours ÷ reference (times: above 1 is slower; rates: below 1 is slower)",
-        )
-        for row in self.rows:
-            table.add_row(*row)
-        console.print(table)
+# --- formatting ----------------------------------------------------------------------------
 
 
 def secs(x: float) -> str:
@@ -260,16 +167,6 @@ def secs(x: float) -> str:
 
 def rate(x: float, unit: str) -> str:
     return f"{x:.1f} {unit}"
-
-
-def mib(kib: float | None) -> str:
-    return "n/a" if kib is None else f"{kib / 1024:.1f} MiB"
-
-
-def ratio(ours: float | None, ref: float | None) -> str:
-    if not ours or not ref:
-        return ""
-    return f"×{ours / ref:.2f}"
 
 
 # --- part 1: CLI import of a folder -----------------------------------------------------
@@ -358,7 +255,7 @@ def bench_cli(rep: Report, root: Path, n: int, ffmpeg: str, diaspor: str) -> Non
         root / "db-upgrade.log",
     )
     if fixed.returncode != 0:
-        raise RuntimeError(f"diaspor db upgrade failed: {tail_of(root / 'db-upgrade.log')}")
+        raise RuntimeError(f"diaspor db upgrade failed: {tail_of(root / 'db-upgrade.log', 15)}")
 
     # Ours: the whole import, analysis included, in one subprocess.
     console.print(f"diaspor media import of {n} files ({size_mb:.1f} MB) …")
@@ -371,7 +268,7 @@ def bench_cli(rep: Report, root: Path, n: int, ffmpeg: str, diaspor: str) -> Non
     )
     counts = status_counts(data / "diaspor.db") if (data / "diaspor.db").exists() else {}
     if ours.returncode != 0:
-        console.print(f"[yellow]import exited {ours.returncode}[/yellow]\n{tail_of(log)}")
+        console.print(f"[yellow]import exited {ours.returncode}[/yellow]\n{tail_of(log, 15)}")
 
     # Floor 1: the bare loudness decode, as anyone would type it.
     console.print("floor: bare ffmpeg ebur128 over the same files …")
@@ -418,11 +315,12 @@ def bench_cli(rep: Report, root: Path, n: int, ffmpeg: str, diaspor: str) -> Non
     rep.add("per file, fixed start-up cost taken off", f"{per_file:.0f} ms",
             f"{floor_s / n * 1000:.0f} ms", ratio(per_file, floor_s / n * 1000))  # fmt: skip
     rep.add("fixed cost: start-up + schema (db upgrade)", secs(fixed.wall_s))
-    rep.add("peak RSS, the diaspor process (VmHWM)", mib(ours.self_peak_kib),
-            f"{mib(fixed.self_peak_kib)} (db upgrade)",
+    rep.add("peak RSS, the diaspor process (VmHWM)", mib(ours.self_peak_kib, 1),
+            f"{mib(fixed.self_peak_kib, 1)} (db upgrade)",
             ratio(ours.self_peak_kib, fixed.self_peak_kib))  # fmt: skip
-    rep.add("peak RSS, largest of process and its ffmpegs", mib(ours.tree_peak_kib),
-            f"{mib(floor_peak)} (bare ffmpeg)", ratio(ours.tree_peak_kib, floor_peak))  # fmt: skip
+    rep.add("peak RSS, largest of process and its ffmpegs", mib(ours.tree_peak_kib, 1),
+            f"{mib(floor_peak, 1)} (bare ffmpeg)",
+            ratio(ours.tree_peak_kib, floor_peak))  # fmt: skip
 
 
 # --- part 2: one large upload over HTTP -------------------------------------------------
@@ -514,7 +412,7 @@ def wait_healthy(proc: subprocess.Popen[bytes], base: str, log: Path, timeout: f
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"diaspor serve exited {proc.returncode}:\n{tail_of(log)}")
+            raise RuntimeError(f"diaspor serve exited {proc.returncode}:\n{tail_of(log, 15)}")
         try:
             if httpx.get(base + "/health", timeout=2).status_code == 200:
                 return
@@ -589,7 +487,7 @@ def bench_upload(rep: Report, root: Path, gib: float, ffmpeg: str, diaspor: str)
 
     rep.section(f"HTTP: POST /api/v1/media, one {gib:g} GiB WAV ({size / MB:.0f} MB)")
     if up.status not in (200, 201):
-        raise RuntimeError(f"HTTP {up.status}: {up.body[:500]}\n{tail_of(log)}")
+        raise RuntimeError(f"HTTP {up.status}: {up.body[:500]}\n{tail_of(log, 15)}")
     media = json.loads(up.body).get("media", {})
     rep.add("response", f"HTTP {up.status}, media {media.get('id')}",
             f"{media.get('duration_ms', 0) / 1000 / 3600:.2f} h of audio")  # fmt: skip
@@ -605,7 +503,7 @@ def bench_upload(rep: Report, root: Path, gib: float, ffmpeg: str, diaspor: str)
         return
     growth = (up.peak_kib - up.before_kib) / 1024
     verdict = "[green]PASS[/green]" if growth <= RSS_BUDGET_MIB else "[red]FAIL[/red]"
-    rep.add("server RSS before the upload", mib(up.before_kib))
+    rep.add("server RSS before the upload", mib(up.before_kib, 1))
     rep.add(f"server peak RSS growth ({up.method})", f"{growth:.1f} MiB  {verdict}",
             f"≤ {RSS_BUDGET_MIB:.0f} MiB budget", f"×{growth / RSS_BUDGET_MIB:.2f}")  # fmt: skip
     if up.after_kib is not None:
@@ -635,6 +533,8 @@ def main() -> int:
         ap.error("--files must be at least 1")
 
     ffmpeg, diaspor = find_ffmpeg(), find_diaspor()
+    if diaspor is None:
+        sys.exit("the diaspor command was not found: run this with the project's virtualenv")
     root = Path(tempfile.mkdtemp(prefix="diaspor-bench-", dir=args.dir))
     # The WAV, its cp copy and the server's stored copy exist at once, plus the MP3s.
     need = 3 * args.upload_gb * GIB + args.files * 2 * MIB + 256 * MIB
@@ -647,7 +547,9 @@ def main() -> int:
         f"{version.stdout.splitlines()[0] if version.stdout else ffmpeg}; "
         f"Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; work dir {root}"
     )
-    rep = Report()
+    rep = Report("Diaspor ingest bench",
+                 "ratio = ours ÷ reference (times: above 1 is slower; rates: below 1 is slower)",
+                 console)  # fmt: skip
     try:
         try:
             bench_cli(rep, root, args.files, ffmpeg, diaspor)
@@ -659,10 +561,7 @@ def main() -> int:
             except Exception as exc:
                 rep.error("upload bench", exc)
     finally:
-        if args.keep:
-            console.print(f"kept {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
+        clean_up(root, args.keep, console)
     rep.print()
     return 1 if rep.failed else 0
 

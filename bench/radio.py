@@ -51,9 +51,7 @@ import os
 import pwd
 import re
 import resource
-import select
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -68,15 +66,33 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from rich.console import Console
-from rich.table import Table
+import common
+from common import (
+    Child,
+    MemoryPeak,
+    Reaped,
+    Report,
+    bench_console,
+    clean_up,
+    find_ffmpeg,
+    free_port,
+    mib,
+    proc_cpu_s,
+    proc_status_kib,
+    ratio,
+    role_args,
+    rusage_cpu,
+    script_main,
+    stop_on_signals,
+    tail_of,
+    write_result,
+)
 
 from media.analysis import analyse
 from media.binaries import find_tools
-from media.errors import ToolMissing
 from playout.loudness import gain_db
 from playout.radio import Playable, RadioEngine, WavSink
 from schedules.plan import (
@@ -103,8 +119,6 @@ CROSSFADE_MS = 3000
 CHANNEL = ChannelSpec(1, "diaspor-fm", "radio", crossfade_ms=CROSSFADE_MS)
 SOURCE_PASSWORD = "diaspor-bench-source"
 ADMIN_PASSWORD = "diaspor-bench-admin"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-MIB = 1024  # KiB per MiB
 
 # Design figures (DESIGN.md, "Numbers this design is built to reach"), measured on a 2-core
 # machine like ours; shown where this run does not measure the same thing itself.
@@ -130,83 +144,10 @@ TRACKS = [
     ("Vətən uzaqda deyil", "Aygün Kazımova", 55, 880, 0.5),
 ]
 
-# Not a terminal (piped, CI): a fixed width, so the table is not squeezed into 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 150)
+console = bench_console(150)
 
 
 # --- small helpers (any process) ------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def proc_cpu_s(pid: int) -> float | None:
-    """user + system CPU seconds of a live process (or an unreaped zombie), from /proc."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def proc_status_kib(pid: int, key: str) -> int | None:
-    """A `kB` line of /proc/PID/status (VmRSS, VmHWM); None if the process is gone."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-def proc_pss_kib(pid: int) -> int | None:
-    """Proportional set size: resident memory with shared pages split between their users,
-    so a sum over processes that share libraries (ffmpeg's) counts them once."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-def tree_memory_kib(pid: int, *, with_root: bool) -> tuple[int, int]:
-    """(RSS, PSS) summed over a process's direct children, and the process itself if asked."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
-            pids = [int(k) for k in fh.read().split()]
-    except OSError:
-        pids = []
-    if with_root:
-        pids.append(pid)
-    rss = sum(proc_status_kib(p, "VmRSS") or 0 for p in pids)
-    pss = sum(proc_pss_kib(p) or 0 for p in pids)
-    return rss, pss
-
-
-@dataclass
-class MemoryPeak:
-    """Peak memory of a process tree, sampled from outside (this costs the tree nothing)."""
-
-    with_root: bool
-    rss_kib: int = 0
-    pss_kib: int = 0
-
-    def sample(self, pid: int) -> None:
-        rss, pss = tree_memory_kib(pid, with_root=self.with_root)
-        self.rss_kib, self.pss_kib = max(self.rss_kib, rss), max(self.pss_kib, pss)
-
-
-def rusage_cpu(ru: resource.struct_rusage) -> float:
-    return float(ru.ru_utime + ru.ru_stime)
 
 
 def raise_nofile() -> None:
@@ -297,16 +238,6 @@ class NullSink:
 # --- child roles: each runs in its own process, started by this script -----------------------
 
 
-def _write_result(cfg: dict[str, Any], result: dict[str, Any]) -> None:
-    Path(cfg["result"]).write_text(json.dumps(result), encoding="utf-8")
-
-
-def _stop_on_signals(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-
-
 async def role_relay(cfg: dict[str, Any]) -> None:
     """Our relay alone in a process, until SIGTERM; prints its port as a JSON line."""
     from streamer.relay import Relay
@@ -316,7 +247,7 @@ async def role_relay(cfg: dict[str, Any]) -> None:
                   admin_user=cfg.get("admin_user", "admin"),
                   admin_password=cfg["admin_password"], source_grace=1.0)  # fmt: skip
     stop = asyncio.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
     await relay.start()
     try:
         print(json.dumps({"port": relay.port}), flush=True)
@@ -355,7 +286,7 @@ async def role_chain(cfg: dict[str, Any]) -> None:
 
     engine.hooks.append(title_hook(mounts, set_title))
     stop = asyncio.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
 
     self0 = resource.getrusage(resource.RUSAGE_SELF)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -378,7 +309,7 @@ async def role_chain(cfg: dict[str, Any]) -> None:
     self1 = resource.getrusage(resource.RUSAGE_SELF)
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     hls = Path(cfg["hls_dir"])
-    _write_result(cfg, {
+    write_result(cfg, {
         "audio_s": engine.position / RATE,
         "on_air_s": on_air_s,
         "cpu_self": rusage_cpu(self1) - rusage_cpu(self0),
@@ -420,7 +351,7 @@ async def role_render(cfg: dict[str, Any]) -> None:
     wall = time.perf_counter() - t0
     self1 = resource.getrusage(resource.RUSAGE_SELF)
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    _write_result(cfg, {
+    write_result(cfg, {
         "wall_s": wall,
         "audio_s": engine.position / RATE,
         "cpu_self": rusage_cpu(self1) - rusage_cpu(self0),
@@ -451,7 +382,7 @@ async def role_liquidsoap(cfg: dict[str, Any]) -> None:
     lq = LiquidsoapProcess(lcfg, binary=cfg["liquidsoap"],
                            script_path=Path(cfg["dir"]) / "radio.liq")  # fmt: skip
     stop = asyncio.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
     await lq.start()
     pid = lq.pid
     assert pid is not None
@@ -476,7 +407,7 @@ async def role_liquidsoap(cfg: dict[str, Any]) -> None:
     finally:
         returncode = await lq.stop()
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    _write_result(cfg, {
+    write_result(cfg, {
         "cpu_total": rusage_cpu(kids),
         "cpu_ready": cpu_ready,
         "on_air_s": on_air_s,
@@ -616,166 +547,21 @@ ROLES = {
 # --- the parent: starting, timing and reaping children ---------------------------------------
 
 
-@dataclass
-class Reaped:
-    wall_s: float
-    cpu_s: float
-    maxrss_kib: int
-    returncode: int
-    timed_out: bool
-
-
-class Child:
-    """A process we started in its own process group, reaped with os.wait4 for its rusage.
-
-    Its rusage folds in its own reaped children (on Linux, ru_maxrss is then the largest of
-    them, not a sum)."""
-
-    live: ClassVar[list[Child]] = []
-
-    def __init__(self, args: list[str], *, log: Path | None = None, pipes: bool = False,
-                 cwd: Path | None = None) -> None:  # fmt: skip
-        out: Any = subprocess.DEVNULL
-        if log is not None:
-            out = open(log, "ab")  # noqa: SIM115 (closed right after the start)
-        try:
-            self.t0 = time.perf_counter()
-            self.proc = subprocess.Popen(
-                args,
-                stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
-                stdout=subprocess.PIPE if pipes else out,
-                stderr=out,
-                cwd=cwd,
-                start_new_session=True,
-                bufsize=0,
-            )
-        finally:
-            if log is not None:
-                out.close()
-        self.pid = self.proc.pid
-        self.reaped: Reaped | None = None
-        self._buf = b""
-        Child.live.append(self)
-
-    def _finish(self, status: int, ru: resource.struct_rusage, timed_out: bool) -> Reaped:
-        code = os.waitstatus_to_exitcode(status)
-        self.proc.returncode = code
-        self.reaped = Reaped(time.perf_counter() - self.t0, rusage_cpu(ru), ru.ru_maxrss, code,
-                             timed_out)  # fmt: skip
-        with contextlib.suppress(ValueError):
-            Child.live.remove(self)
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
-        return self.reaped
-
-    def poll(self) -> Reaped | None:
-        if self.reaped is not None:
-            return self.reaped
-        pid, status, ru = os.wait4(self.pid, os.WNOHANG)
-        return self._finish(status, ru, False) if pid else None
-
-    def wait(self, timeout: float, memory: MemoryPeak | None = None) -> Reaped:
-        """Reap it; after `timeout` seconds it is stopped (TERM, then KILL) and reaped.
-        `memory`, if given, samples its process tree every 2 s meanwhile."""
-        deadline = time.monotonic() + timeout
-        next_sample = 0.0
-        while time.monotonic() < deadline:
-            if memory is not None and time.monotonic() >= next_sample:
-                memory.sample(self.pid)
-                next_sample = time.monotonic() + 2.0
-            done = self.poll()
-            if done is not None:
-                return done
-            time.sleep(0.02)
-        return self.stop(timed_out=True)
-
-    def stop(self, grace: float = 10.0, *, timed_out: bool = False) -> Reaped:
-        if self.reaped is not None:
-            return self.reaped
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            pid, status, ru = os.wait4(self.pid, os.WNOHANG)
-            if pid:
-                return self._finish(status, ru, timed_out)
-            time.sleep(0.05)
-        # Still unreaped, so the group id is still ours: end the group (it and its children).
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid, signal.SIGKILL)
-        _, status, ru = os.wait4(self.pid, 0)
-        return self._finish(status, ru, timed_out)
-
-    def send(self, text: str) -> None:
-        assert self.proc.stdin is not None
-        with contextlib.suppress(OSError):
-            self.proc.stdin.write(text.encode())
-
-    def read_line(self, timeout: float) -> str | None:
-        """One line of its stdout, or None at end of file or after `timeout` seconds."""
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            ready, _, _ = select.select([fd], [], [], min(left, 0.5))
-            if not ready:
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return None
-            self._buf += chunk
-        line, _, self._buf = self._buf.partition(b"\n")
-        return line.decode("utf-8", "replace")
-
-    @classmethod
-    def stop_all(cls) -> None:
-        for child in list(cls.live):
-            child.stop(grace=5.0)
-
-
-def role_args(role: str, cfg: dict[str, Any], root: Path) -> list[str]:
-    path = root / f"{role.strip('_')}-{time.monotonic_ns()}.json"
-    path.write_text(json.dumps(cfg), encoding="utf-8")
-    return [sys.executable, str(Path(__file__).resolve()), role, str(path)]
-
-
 def run_role(
     role: str, cfg: dict[str, Any], root: Path, timeout: float, memory: MemoryPeak | None = None
 ) -> tuple[Reaped, dict[str, Any]]:
-    """Run a role to completion; its rusage (wait4) and the result it wrote."""
-    result = root / f"{role.strip('_')}-result-{time.monotonic_ns()}.json"
-    cfg = {**cfg, "result": str(result)}
-    log = root / f"{role.strip('_')}.log"
-    child = Child(role_args(role, cfg, root), log=log)
-    reaped = child.wait(timeout, memory)
-    if reaped.timed_out:
-        raise RuntimeError(f"{role} did not finish within {timeout:.0f} s")
-    if reaped.returncode != 0 or not result.exists():
-        raise RuntimeError(f"{role} exited {reaped.returncode}:\n{tail_of(log)}")
-    return reaped, json.loads(result.read_text(encoding="utf-8"))
+    """Run a role of this script to completion; its rusage (wait4) and the result it wrote."""
+    return common.run_role(__file__, role, cfg, root, timeout, memory=memory)
 
 
 def start_relay(root: Path, **creds: str) -> tuple[Child, int]:
     cfg = {"source_password": SOURCE_PASSWORD, "admin_password": ADMIN_PASSWORD, **creds}
-    child = Child(role_args("_relay", cfg, root), log=root / "relay.log", pipes=True)
+    child = Child(role_args(__file__, "_relay", cfg, root), log=root / "relay.log", pipes=True)
     line = child.read_line(20)
     if not line:
         child.stop()
         raise RuntimeError(f"the relay did not start:\n{tail_of(root / 'relay.log')}")
     return child, int(json.loads(line)["port"])
-
-
-def tail_of(path: Path, lines: int = 12) -> str:
-    try:
-        text = path.read_text("utf-8", "replace")
-    except OSError:
-        return ""
-    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 class Tap(threading.Thread):
@@ -852,48 +638,6 @@ def tapped(port: int, mounts: list[str], seconds: float) -> Any:
 
 
 # --- report ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Report:
-    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
-    failed: bool = False
-
-    def section(self, title: str) -> None:
-        self.rows.append((f"[bold]{title}[/bold]", "", "", ""))
-
-    def add(self, measure: str, ours: str, ref: str = "", ratio: str = "") -> None:
-        self.rows.append((measure, ours, ref, ratio))
-
-    def error(self, what: str, exc: BaseException) -> None:
-        self.failed = True
-        lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()] or [repr(exc)]
-        console.print(f"[red]{what} could not run:[/red]\n{exc}")
-        self.add(f"[red]{what} could not run[/red]", f"[red]{lines[-1][:200]}[/red]")
-
-    def print(self) -> None:
-        table = Table(
-            "measure",
-            "ours",
-            "reference",
-            "ratio",
-            title="Diaspor radio bench",
-            caption="ratio = ours ÷ reference (CPU, memory: below 1 is better; "
-            "speed, listeners held: above 1 is better)",
-        )
-        for row in self.rows:
-            table.add_row(*row)
-        console.print(table)
-
-
-def ratio(ours: float | None, ref: float | None) -> str:
-    if ours is None or ref is None or ref == 0:
-        return ""
-    return f"×{ours / ref:.2f}"
-
-
-def mib(kib: float | None) -> str:
-    return "n/a" if not kib else f"{kib / MIB:.0f} MiB"
 
 
 def per_min(cpu: float | None, audio_s: float) -> float | None:
@@ -1388,7 +1132,7 @@ def relay_capacity(kind: str, root: Path, ffmpeg: str, n: int, seconds: float) -
             time.sleep(0.1)
         time.sleep(2.0)  # let the burst buffer fill
         cfg = {"n": n, "port": port, "mount": mount, "connect_budget": 120}
-        listeners = Child(role_args("_listeners", cfg, work), log=work / "listeners.log",
+        listeners = Child(role_args(__file__, "_listeners", cfg, work), log=work / "listeners.log",
                           pipes=True)  # fmt: skip
         ready_line = listeners.read_line(180)
         if not ready_line:
@@ -1480,16 +1224,6 @@ def bench_relay(rep: Report, root: Path, ffmpeg: str, n: int, seconds: float) ->
 # --- main ------------------------------------------------------------------------------------
 
 
-def find_ffmpeg() -> str:
-    path = shutil.which("ffmpeg")
-    if path:
-        return path
-    try:
-        return find_tools().ffmpeg
-    except ToolMissing:
-        sys.exit("ffmpeg was not found: install it (apt-get install ffmpeg)")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument(
@@ -1541,7 +1275,8 @@ def main() -> int:
         f"{version.stdout.splitlines()[0] if version.stdout else ffmpeg}{lsv}; "
         f"Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; work dir {root}"
     )
-    rep = Report()
+    rep = Report("Diaspor radio bench", "ratio = ours ÷ reference (CPU, memory: below 1 is better; "
+                 "speed, listeners held: above 1 is better)", console)  # fmt: skip
     try:
         chain = not args.only_relay  # parts 1 and 2, which share the tracks
         if chain:
@@ -1563,22 +1298,10 @@ def main() -> int:
     except Exception as exc:
         rep.error("radio bench", exc)
     finally:
-        Child.stop_all()
-        if args.keep:
-            console.print(f"kept {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
+        clean_up(root, args.keep, console)
     rep.print()
     return 1 if rep.failed else 0
 
 
-def run_role_here(role: str, cfg_path: str) -> int:
-    cfg = json.loads(Path(cfg_path).read_text(encoding="utf-8"))
-    asyncio.run(ROLES[role](cfg))
-    return 0
-
-
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] in ROLES:
-        sys.exit(run_role_here(sys.argv[1], sys.argv[2]))
-    sys.exit(main())
+    sys.exit(script_main(ROLES, main))

@@ -1,0 +1,781 @@
+"""TV benchmark: packaging once, then the linear channel's CPU per hour, beside a live re-encode.
+
+    .venv/bin/python bench/tv.py [--clips 3] [--clip-seconds 60] [--reference-seconds 90]
+                                 [--serve-seconds 90] [--channel-hours 1] [--grain] [--quick]
+                                 [--keep]
+
+`--quick` is a smoke run (two short 640x360 clips, a two-rung ladder, 20 s of reference and
+of serving): a minute or two. The defaults take about six minutes on a 2-core machine.
+
+Content: --clips testsrc2 + sine clips made with ffmpeg (1280x720, 25 fps, H.264 + AAC), of
+--clip-seconds, +7 s and +13 s (so items do not fill the half hour exactly and the slate is
+used). testsrc2 is flat colour, cheap for x264; --grain adds moving noise to it, which costs
+the encoder about what camera footage does (in packaging and in the reference alike). The
+ladder is the default one (`Settings().tv_ladder`: 720p/480p/360p + audio-only, 6 s
+segments, 25 fps, libx264 veryfast, fixed GOP), read in a process whose DIASPOR_* environment
+is dropped, so a local configuration does not change the figures.
+
+Part 1, packaging (`media.packaging.package_asset`, once per clip, and `package_slate` once
+for the channel) in a child process. Speed is seconds of content per second of wall time;
+CPU is the `getrusage` delta of that process (RUSAGE_SELF: Python) and of its reaped children
+(RUSAGE_CHILDREN: the one encoding ffmpeg, then the ffprobe/ffmpeg checks of every segment),
+split at the moment the encode ends (packaging reports "checking segments" then). Peak RSS:
+the largest child (the encoder) and the Python process.
+
+Part 2, the linear channel. (a) Render mode: `playout.sequencer.Sequencer.run` on a
+`SimulatedClock` for --channel-hours of channel time, in a child process, into a
+`LocalStorage` holding the packaged clips and the slate. The timeline is the project's
+resolver (`schedules.timeline.resolve`) over a playlist of the clips all day, with one clip
+as a hard start at :00 and :30 (slate fills the gap before each, to the frame). Measured:
+`time.process_time()` of that process over the run (its threads included: the sequencer does
+its storage work in `asyncio.to_thread`). The shares spent in the resolver, in building the
+restart state, and in storage writes (temp file, fsync, rename) are shown apart. As-run and
+now-playing hooks are not attached (in production they write a database row and a small JSON
+file per item, a few a minute). (b) On air, optional (--serve-seconds, 0 to skip): the same
+sequencer on the system clock in one process, `diaspor serve` (the API's /files/ route; if it
+cannot start, `python -m http.server` over the same folder, and the table says so) in another,
+and one viewer in this process polling the master's first variant (720p by default) every
+target duration and fetching every new segment, as a player at the live edge does. CPU of the
+sequencer and of the server is read from /proc over --serve-seconds, which begin 15 s after
+the viewer joined (start-up is not a per-hour cost), and extrapolated to an hour.
+
+Part 3, the reference: one ffmpeg re-encoding the same clips (concatenated, read with -re)
+into the same ladder live for --reference-seconds, with exactly the arguments packaging uses
+(`media.packaging.asset_args`: same rungs, bit rates, GOP, preset, audio, and its poster and
+thumbnail branches), and `-re` added. Its CPU (user + system, from `wait4`) is extrapolated to
+an hour of channel time; its speed is shown, to see that it kept real time.
+
+The design's target (DESIGN.md, "Numbers this design is built to reach"): CPU per
+channel-hour after packaging at least 1,000x lower than the live re-encode. Every process
+this script starts is stopped and reaped; the temporary folder is removed unless --keep. It
+exits 0 whatever the figures are (1 only if a part could not run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
+
+import httpx
+from common import (
+    Child,
+    Report,
+    bench_console,
+    child_env,
+    clean_up,
+    find_diaspor,
+    find_ffmpeg,
+    free_port,
+    mib,
+    proc_cpu_s,
+    ratio,
+    role_result,
+    run_role,
+    rusage_cpu,
+    script_main,
+    start_role,
+    stop_on_signals,
+    tail_of,
+    write_result,
+)
+
+CHANNEL = "diaspor-tv"
+BAKU = ZoneInfo("Asia/Baku")
+SIM_START = datetime(2026, 12, 1, 19, 0, 1, tzinfo=BAKU)
+HOUR = 3600.0
+WARMUP_S = 15.0  # on air: seconds before the measured window opens
+TARGET_LOWER = 1000  # the design: CPU per channel-hour at least this many times lower
+# Design figures (DESIGN.md), measured on a 2-core machine like ours.
+REF_LIVE_CPU_PER_HOUR = 5000.0  # a 3-rung veryfast ladder re-encoded live, ≈1.4 cores
+REF_STITCHER_CPU_PER_HOUR = 4.0  # a minimal Python stitcher serving one viewer
+QUICK_LADDER = ["360p:640x360:700", "180p:320x180:250"]
+TITLES = [
+    "Dünyada yaşayan azərbaycanlıları tanıyaq-tanıdaq",
+    "Vətən uzaqda deyil",
+    "Azərbaycan dilində danışan xaricilər",
+    "Qarabağ — beş dildə beş cümlə",
+    "Onlayn Azərbaycan dili dərsləri",
+]
+
+console = bench_console(150)
+
+
+# --- the channel's schedule (shared by the roles) ------------------------------------------------
+
+
+def schedule(clips: list[dict[str, Any]], day: datetime) -> tuple[Any, list[Any], Any]:
+    """A playlist of every clip all day long, and the first clip as a hard start at :00 and
+    :30 of every hour: before each, the resolver fits what fits and fills the rest with slate."""
+    from schedules.plan import Catalogue, ChannelSpec, EntrySpec, MediaRef, PlaylistSpec
+
+    media = {c["id"]: MediaRef(c["id"], "programme", c["title"], "", c["duration_ms"])
+             for c in clips}  # fmt: skip
+    cat = Catalogue(media=media, playlists={1: PlaylistSpec(1, "Verilişlər", tuple(media))})
+    midnight = day.astimezone(BAKU).replace(hour=0, minute=0, second=0, microsecond=0)
+    local = midnight.replace(tzinfo=None)  # schedules are authored in the station's zone
+    entries = [
+        EntrySpec(1, "playlist", 1, local, duration_ms=86_400_000, rrule="FREQ=DAILY", hard=False),
+        EntrySpec(2, "media", clips[0]["id"], local, rrule="FREQ=HOURLY;BYMINUTE=0,30",
+                  hard=True),
+    ]  # fmt: skip
+    return ChannelSpec(2, CHANNEL, "tv"), entries, cat
+
+
+class TimedTimeline:
+    """The resolver as the sequencer's timeline source, with the CPU spent in it counted."""
+
+    def __init__(self, clips: list[dict[str, Any]], day: datetime) -> None:
+        self.channel, self.entries, self.cat = schedule(clips, day)
+        self.cpu_s = 0.0
+        self.calls = 0
+
+    def __call__(self, a: int, b: int) -> list[Any]:
+        from schedules.timeline import resolve
+
+        t0 = time.thread_time()
+        try:
+            return resolve(self.channel, self.entries, self.cat,
+                           datetime.fromtimestamp(a / 1000, UTC),
+                           datetime.fromtimestamp(b / 1000, UTC))  # fmt: skip
+        finally:
+            self.cpu_s += time.thread_time() - t0
+            self.calls += 1
+
+
+def counting_storage(root: Path) -> Any:
+    """A LocalStorage that counts what the sequencer writes (playlists and its state)."""
+    from media.storage import LocalStorage
+
+    class Counting(LocalStorage):
+        puts = 0
+        put_bytes_total = 0
+        cpu_s = 0.0  # in put_bytes: temp file, write, fsync, rename
+
+        def put_bytes(self, key: str, data: bytes, mime: str | None = None) -> None:
+            t0 = time.thread_time()
+            try:
+                super().put_bytes(key, data, mime)
+            finally:
+                cls = type(self)
+                cls.cpu_s += time.thread_time() - t0
+                cls.puts += 1
+                cls.put_bytes_total += len(data)
+
+    return Counting(root)
+
+
+def packaging_options(cfg: dict[str, Any]) -> Any:
+    from media.packaging import PackagingOptions, parse_ladder
+    from station.settings import Settings
+
+    opts = PackagingOptions.from_settings(Settings(data_dir=Path(cfg["data_dir"])))
+    if cfg.get("ladder"):
+        opts = replace(opts, ladder=parse_ladder(cfg["ladder"]))
+    return opts
+
+
+def clear_live(storage_root: Path) -> None:
+    """The live playlists and the sequencer's state: each run starts a fresh line."""
+    from playout.sequencer import live_prefix
+
+    shutil.rmtree(storage_root / live_prefix(CHANNEL), ignore_errors=True)
+
+
+# --- child roles: each runs in its own process, started by this script ---------------------------
+
+
+async def role_package(cfg: dict[str, Any]) -> None:
+    """The slate, then every clip, packaged into storage as ingest does it."""
+    from media.binaries import find_tools
+    from media.packaging import package_asset, package_slate
+    from media.storage import LocalStorage
+
+    tools = find_tools(cfg["ffmpeg"])
+    storage = LocalStorage(Path(cfg["storage"]))
+    staging = Path(cfg["staging"])
+    opts = packaging_options(cfg)
+    out: dict[str, Any] = {
+        "ladder": [f"{r.name}:{r.width}x{r.height}:{r.video_kbps}" for r in opts.ladder],
+        "segment_s": opts.segment_s, "fps": opts.fps, "preset": opts.preset,
+        "audio_kbps": opts.audio_kbps, "clips": [],
+    }  # fmt: skip
+
+    def mark() -> tuple[float, float, float]:
+        return (time.perf_counter(), rusage_cpu(resource.getrusage(resource.RUSAGE_SELF)),
+                rusage_cpu(resource.getrusage(resource.RUSAGE_CHILDREN)))  # fmt: skip
+
+    t0, s0, k0 = mark()
+    slate = await package_slate(tools, storage, CHANNEL, options=opts, staging_dir=staging)
+    t1, s1, k1 = mark()
+    out["slate"] = {"wall_s": t1 - t0, "cpu_self": s1 - s0, "cpu_children": k1 - k0,
+                    "segments": len(slate.segments_ms),
+                    "card": slate.extra.get("card")}  # fmt: skip
+    for clip in cfg["clips"]:
+        encoded: list[tuple[float, float, float]] = []
+
+        async def progress(_share: float, what: str, encoded: list[Any] = encoded) -> None:
+            if what == "checking segments" and not encoded:
+                encoded.append(mark())
+
+        t0, s0, k0 = mark()
+        pkg = await package_asset(
+            tools, storage, Path(clip["path"]), media_id=clip["id"],
+            duration_ms=clip["duration_ms"], loudness_lufs=None, true_peak_dbtp=None,
+            has_audio=True, options=opts, staging_dir=staging, on_progress=progress,
+        )  # fmt: skip
+        t1, s1, k1 = mark()
+        te, _se, ke = encoded[0] if encoded else (t1, s1, k1)
+        folder = Path(cfg["storage"]) / "hls" / "assets" / str(clip["id"])
+        out["clips"].append({
+            "id": clip["id"], "content_s": pkg.duration_ms / 1000, "wall_s": t1 - t0,
+            "encode_wall_s": te - t0, "cpu_self": s1 - s0, "cpu_children": k1 - k0,
+            "cpu_encode": ke - k0, "segments": len(pkg.segments_ms),
+            "renditions": [r.name for r in pkg.renditions],
+            "bytes": sum(p.stat().st_size for p in folder.rglob("*.ts")),
+            "gain_db": pkg.extra.get("gain_db"), "duration_ms": pkg.duration_ms,
+        })  # fmt: skip
+    out["rss_self_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out["rss_children_kib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    write_result(cfg, out)
+
+
+def _sequencer(cfg: dict[str, Any], timeline: TimedTimeline, storage: Any) -> Any:
+    from playout.sequencer import Sequencer
+    from station.settings import Settings
+
+    window = Settings(data_dir=Path(cfg["data_dir"])).tv_window
+    return Sequencer(CHANNEL, storage, timeline, window=window)
+
+
+def _outcomes(boundaries: list[Any]) -> dict[str, int]:
+    return dict(Counter(b.outcome for b in boundaries))
+
+
+async def role_sequence(cfg: dict[str, Any]) -> None:
+    """Render mode: the sequencer on a SimulatedClock for channel_hours of channel time."""
+    from schedules.plan import to_ms
+    from station.clock import SimulatedClock
+
+    root = Path(cfg["storage"])
+    clear_live(root)
+    storage = counting_storage(root)
+    timeline = TimedTimeline(cfg["clips"], SIM_START)
+    seq = _sequencer(cfg, timeline, storage)
+    told: list[Any] = []
+    seq.hooks.append(told.append)
+    clock = SimulatedClock(SIM_START)
+    start = to_ms(SIM_START)
+    until = start + round(float(cfg["channel_hours"]) * HOUR * 1000)
+    steps = [0]
+    step = seq.step
+
+    async def counted(now_ms: int) -> list[Any]:
+        steps[0] += 1
+        return await step(now_ms)
+
+    seq.step = counted
+    # Where the time goes: the restart state the sequencer rebuilds before every write. A
+    # private method, so only where it still exists (a bench must not break on a refactor).
+    state_cpu = [0.0] if callable(getattr(seq, "_state", None)) else None
+    if state_cpu is not None:
+        build_state = seq._state
+
+        def timed_state(now_ms: int) -> Any:
+            t0 = time.thread_time()
+            try:
+                return build_state(now_ms)
+            finally:
+                state_cpu[0] += time.thread_time() - t0
+
+        seq._state = timed_state
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    await seq.run(clock, asyncio.Event(), until_ms=until)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    slate_segments = sum(1 for s in seq.segments if "/slate/" in s.source)
+    write_result(cfg, {
+        "channel_s": (until - start) / 1000, "wall_s": wall, "cpu_s": cpu,
+        "timeline_cpu_s": timeline.cpu_s, "timeline_calls": timeline.calls, "steps": steps[0],
+        "segments": seq.media_sequence + len(seq.segments), "dseq": seq.discontinuity_sequence,
+        "window_slate": slate_segments, "puts": storage.puts, "put_cpu_s": storage.cpu_s,
+        "state_cpu_s": state_cpu[0] if state_cpu is not None else None,
+        "put_bytes": storage.put_bytes_total, "items": len(told), "outcomes": _outcomes(told),
+        "rss_self_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    })  # fmt: skip
+
+
+async def role_onair(cfg: dict[str, Any]) -> None:
+    """On air: the sequencer on the system clock until SIGTERM. (The parent removed the
+    render-mode run's playlists before starting this and the server.)"""
+    from station.clock import SystemClock
+
+    storage = counting_storage(Path(cfg["storage"]))
+    timeline = TimedTimeline(cfg["clips"], datetime.now(UTC))
+    seq = _sequencer(cfg, timeline, storage)
+    told: list[Any] = []
+    seq.hooks.append(told.append)
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    await seq.run(SystemClock(), stop)
+    write_result(cfg, {
+        "cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0,
+        "timeline_cpu_s": timeline.cpu_s, "puts": storage.puts, "items": len(told),
+        "outcomes": _outcomes(told),
+        "rss_self_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    })  # fmt: skip
+
+
+ROLES = {"_package": role_package, "_sequence": role_sequence, "_onair": role_onair}
+
+
+# --- the parent: starting, timing and reaping children ------------------------------------------
+
+
+# --- content ------------------------------------------------------------------------------------
+
+
+def make_clips(folder: Path, ffmpeg: str, n: int, seconds: int, size: str,
+               grain: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+    """testsrc2 + sine clips; `grain` adds moving noise, which x264 finds as hard as camera
+    footage (testsrc2 alone is flat colour and cheap to encode)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    vf = ["-vf", "noise=alls=24:allf=t+u"] if grain else []
+    clips = []
+    for i in range(n):
+        secs = seconds + (0, 7, 13, 19, 23)[i % 5]
+        path = folder / f"klip-{i + 1}.mp4"
+        title = TITLES[i % len(TITLES)]
+        args = [
+            ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y",
+            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={secs}",
+            "-f", "lavfi", "-i", f"sine=frequency={330 + 110 * i}:sample_rate=48000:"
+            f"duration={secs}",
+            *vf, "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", "-pix_fmt", "yuv420p",
+            "-g", "50", "-c:a", "aac", "-b:a", "128k", "-metadata", f"title={title}",
+            "-movflags", "+faststart", str(path),
+        ]  # fmt: skip
+        res = subprocess.run(args, capture_output=True, check=False)
+        if res.returncode != 0:
+            raise RuntimeError(f"ffmpeg could not make {path.name}: {res.stderr.decode()[-500:]}")
+        clips.append({"id": 101 + i, "path": str(path), "title": title,
+                      "duration_ms": secs * 1000})  # fmt: skip
+    return clips
+
+
+# --- part 3: the live re-encode ---------------------------------------------------------------
+
+
+def reference_args(ffmpeg: str, clips: list[dict[str, Any]], root: Path, cfg: dict[str, Any],
+                   seconds: float) -> list[str]:  # fmt: skip
+    """Packaging's own ffmpeg command, reading the clips back to back at their own pace."""
+    from media.artwork import poster_time_ms
+    from media.packaging import asset_args, frames_of, thumb_grid
+
+    opts = packaging_options(cfg)
+    frames = frames_of(round(seconds * 1000), opts.fps)
+    listing, total = [], 0
+    while total < seconds + 2:
+        for c in clips:
+            listing.append(f"file '{c['path']}'")
+            total += c["duration_ms"] / 1000
+    concat = root / "reference.txt"
+    concat.write_text("\n".join(listing) + "\n", encoding="utf-8")
+    out = root / "reference"
+    for name in [*(r.name for r in opts.ladder), "audio"]:
+        (out / name).mkdir(parents=True, exist_ok=True)
+    poster = min(frames_of(poster_time_ms(round(seconds * 1000)), opts.fps), frames - 1)
+    args = asset_args(ffmpeg, concat, out, opts, frames=frames, gain=0.0, has_audio=True,
+                      poster_frame=poster, grid=thumb_grid(frames, opts))  # fmt: skip
+    i = args.index("-i")
+    return [*args[:i], "-re", "-f", "concat", "-safe", "0", *args[i:]]
+
+
+def bench_reference(root: Path, ffmpeg: str, clips: list[dict[str, Any]],
+                    cfg: dict[str, Any], seconds: float) -> dict[str, Any]:  # fmt: skip
+    args = reference_args(ffmpeg, clips, root, cfg, seconds)
+    console.print(f"reference: one ffmpeg re-encoding the ladder live (-re) for {seconds:g} s …")
+    child = Child(args, log=root / "reference.log")
+    r = child.wait(seconds * 3 + 60)
+    if r.timed_out:
+        raise RuntimeError(f"the reference ffmpeg did not finish in {seconds * 3 + 60:.0f} s")
+    if r.returncode != 0:
+        raise RuntimeError(f"the reference ffmpeg exited {r.returncode}:\n"
+                           f"{tail_of(root / 'reference.log')}")  # fmt: skip
+    return {"content_s": seconds, "wall_s": r.wall_s, "cpu_s": r.cpu_s,
+            "rss_kib": max(r.maxrss_kib, child.hwm_kib)}  # fmt: skip
+
+
+# --- part 2b: on air, served to one viewer ---------------------------------------------------
+
+
+@dataclass
+class Viewer:
+    """A player at the live edge of one media playlist: reload every target duration (half
+    of it when nothing changed), fetch each new segment once, starting three from the end.
+    New means a higher media sequence number: the same URI comes back whenever an asset
+    airs again, and the slate's segments come back all the time."""
+
+    client: httpx.Client
+    url: str
+    last_seq: int | None = None
+    segments: int = 0
+    bytes: int = 0
+    reloads: int = 0
+    errors: list[str] = field(default_factory=list)
+    target_s: float = 6.0
+
+    def reload(self) -> bool:
+        r = self.client.get(self.url)
+        self.reloads += 1
+        if r.status_code != 200:
+            self.errors.append(f"playlist HTTP {r.status_code}: {r.text[:200]}")
+            return False
+        first, uris = 0, []
+        for line in r.text.splitlines():
+            if line.startswith("#EXT-X-TARGETDURATION:"):
+                self.target_s = float(line.split(":", 1)[1])
+            elif line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+                first = int(line.split(":", 1)[1])
+            elif line and not line.startswith("#"):
+                uris.append(urljoin(self.url, line))
+        numbered = list(enumerate(uris, start=first))
+        if self.last_seq is None:
+            new = numbered[-3:]
+        else:
+            new = [(n, u) for n, u in numbered if n > self.last_seq]
+            if numbered and numbered[0][0] > self.last_seq + 1:
+                self.errors.append(f"segments {self.last_seq + 1}…{numbered[0][0] - 1} missed")
+        for n, u in new:
+            self.last_seq = n
+            with self.client.stream("GET", u) as seg:
+                if seg.status_code != 200:
+                    self.errors.append(f"segment HTTP {seg.status_code}: {u}")
+                    continue
+                for chunk in seg.iter_bytes(65536):
+                    self.bytes += len(chunk)
+            self.segments += 1
+        return bool(new)
+
+
+def wait_for(url: str, proc: Child, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.proc.args[:2]} exited early:\n{tail_of(proc.log)}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer in {timeout:.0f} s")
+
+
+def start_server(root: Path, cfg: dict[str, Any], env: dict[str, str],
+                 diaspor: str | None) -> tuple[Child, str, str]:  # fmt: skip
+    """`diaspor serve` (the API's /files/ route, the embedded default); if it cannot start,
+    a plain static server (`python -m http.server`) over the same storage folder instead.
+    Returns the server, the URL under which storage keys are found, and what it is."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    if diaspor is not None:
+        server = Child([diaspor, "serve", "--host", "127.0.0.1", "--port", str(port),
+                        "--data-dir", cfg["data_dir"]],
+                       log=root / "serve.log", env=env)  # fmt: skip
+        try:
+            wait_for(base + "/health", server, 90)
+            return server, base + "/files", "diaspor serve, /files/"
+        except RuntimeError as exc:
+            server.stop()
+            lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+            console.print(f"[yellow]diaspor serve did not start ({lines[-1][:160]}); serving "
+                          "with python -m http.server instead[/yellow]")  # fmt: skip
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = Child([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory",
+                    cfg["storage"], str(port)], log=root / "static.log", env=env)  # fmt: skip
+    wait_for(base + "/", server, 30)
+    return server, base, "python -m http.server (fallback)"
+
+
+def bench_serve(root: Path, cfg: dict[str, Any], env: dict[str, str], diaspor: str | None,
+                seconds: float) -> dict[str, Any]:  # fmt: skip
+    console.print(f"on air: sequencer on the system clock, an HTTP server, one viewer for "
+                  f"{seconds:g} s …")  # fmt: skip
+    # A fresh line, removed before anything can serve the render-mode run's playlists.
+    clear_live(Path(cfg["storage"]))
+    server, files, kind = start_server(root, cfg, env, diaspor)
+    onair, onair_result = start_role(__file__, "_onair", cfg, root, env)
+    try:
+        master = f"{files}/hls/tv/{CHANNEL}/master.m3u8"
+        wait_for(master, onair, 60)
+        with httpx.Client(timeout=30) as client:
+            text = client.get(master).text
+            variant = next(ln for ln in text.splitlines() if ln and not ln.startswith("#"))
+            viewer = Viewer(client, urljoin(master, variant))
+            wait_for(viewer.url, onair, 30)  # the master is written before the playlists
+            viewer.reload()  # joins at the live edge
+            # The first seconds (the line laid up to the lead, first requests, lazy imports)
+            # are a start-up cost, not a per-hour one: the window opens after WARMUP_S.
+            changed, next_at = True, time.monotonic()
+            mark_at = time.monotonic() + WARMUP_S
+            end = mark_at + seconds
+            srv0 = seq0 = None
+            seg0 = bytes0 = reloads0 = 0
+            t0 = mark_at
+            while True:
+                next_at += viewer.target_s if changed else viewer.target_s / 2
+                if srv0 is None and next_at >= mark_at:
+                    time.sleep(max(0.0, mark_at - time.monotonic()))
+                    srv0, seq0 = proc_cpu_s(server.pid), proc_cpu_s(onair.pid)
+                    seg0, bytes0, reloads0 = viewer.segments, viewer.bytes, viewer.reloads
+                    t0 = time.monotonic()
+                if next_at >= end:
+                    time.sleep(max(0.0, end - time.monotonic()))
+                    break
+                time.sleep(max(0.0, next_at - time.monotonic()))
+                changed = viewer.reload()
+            window = time.monotonic() - t0
+            srv1, seq1 = proc_cpu_s(server.pid), proc_cpu_s(onair.pid)
+        server.sample()
+        onair.sample()
+    finally:
+        onair.stop(grace=15.0)
+        server_r = server.stop(grace=15.0)
+    result = role_result("_onair", onair, onair_result)
+    if srv0 is None or srv1 is None or seq0 is None or seq1 is None:
+        raise RuntimeError("/proc could not be read for the server or the sequencer")
+    return {
+        "window_s": window, "server_cpu": srv1 - srv0, "seq_cpu": seq1 - seq0,
+        "segments": viewer.segments - seg0, "bytes": viewer.bytes - bytes0,
+        "reloads": viewer.reloads - reloads0, "errors": viewer.errors[:5],
+        "n_errors": len(viewer.errors), "variant": variant, "server": kind,
+        "server_rss_kib": max(server.hwm_kib, server_r.maxrss_kib),
+        "seq_rss_kib": max(onair.hwm_kib, result["rss_self_kib"]), "onair": result,
+    }  # fmt: skip
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def cph(x: float) -> str:
+    return f"{x:,.1f} CPU-s/h" if x < 100 else f"{x:,.0f} CPU-s/h"
+
+
+def lower(ours: float, ref: float) -> str:
+    """'N× lower' against the design's target, with a verdict."""
+    if ours <= 0:
+        return "[green]PASS[/green] (not measurable: 0 CPU-s)"
+    times = ref / ours
+    verdict = "[green]PASS[/green]" if times >= TARGET_LOWER else "[red]FAIL[/red]"
+    return f"{times:,.0f}× lower {verdict}"
+
+
+def report_packaging(rep: Report, pk: dict[str, Any], ref: dict[str, Any] | None) -> None:
+    clips = pk["clips"]
+    content = sum(c["content_s"] for c in clips)
+    wall = sum(c["wall_s"] for c in clips)
+    enc_wall = sum(c["encode_wall_s"] for c in clips)
+    kids = sum(c["cpu_children"] for c in clips)
+    enc = sum(c["cpu_encode"] for c in clips)
+    own = sum(c["cpu_self"] for c in clips)
+    rungs = ", ".join(pk["ladder"])
+    rep.section(f"Packaging, once at ingest: {len(clips)} clips, {content:.0f} s; ladder "
+                f"{rungs} + audio, {pk['segment_s']} s segments, {pk['fps']} fps, "
+                f"{pk['preset']}")  # fmt: skip
+    rep.add("segments per rendition, renditions, bytes of .ts",
+            f"{sum(c['segments'] for c in clips)}, {len(clips[0]['renditions'])}, "
+            f"{sum(c['bytes'] for c in clips) / 1e6:.1f} MB")  # fmt: skip
+    ref_speed = ref["content_s"] / ref["wall_s"] if ref else None
+    rep.add("speed, whole package_asset (encode, checks, publish)",
+            f"×{content / wall:.2f} real time",
+            f"×{ref_speed:.2f} (live, -re)" if ref_speed else "",
+            ratio(content / wall, ref_speed))  # fmt: skip
+    rep.add("speed, the encode alone", f"×{content / enc_wall:.2f} real time")
+    ref_cph = ref["cpu_s"] / ref["content_s"] * HOUR if ref else None
+    per_h = (kids + own) / content * HOUR
+    rep.add("CPU per hour of content, everything (children + Python)", cph(per_h),
+            cph(ref_cph) + " (live re-encode)" if ref_cph else "",
+            ratio(per_h, ref_cph))  # fmt: skip
+    rep.add("  of which the encoding ffmpeg (rusage of children)", cph(enc / content * HOUR),
+            "", ratio(enc / content * HOUR, ref_cph))  # fmt: skip
+    rep.add(
+        "  of which segment checks: ffprobe/ffmpeg per segment", cph((kids - enc) / content * HOUR)
+    )
+    rep.add("  of which Python (the packaging process itself)", cph(own / content * HOUR))
+    sl = pk["slate"]
+    rep.add(f"slate, once per channel ({sl['segments']} segments, {sl['card']})",
+            f"{sl['wall_s']:.1f} s wall, "
+            f"{sl['cpu_self'] + sl['cpu_children']:.1f} CPU-s")  # fmt: skip
+    rep.add("peak RSS, largest ffmpeg child (the encoder)", mib(pk["rss_children_kib"]),
+            mib(ref["rss_kib"]) + " (live ffmpeg)" if ref else "",
+            ratio(pk["rss_children_kib"], ref["rss_kib"] if ref else None))  # fmt: skip
+    rep.add("peak RSS, the Python packaging process", mib(pk["rss_self_kib"]))
+
+
+def report_channel(rep: Report, sim: dict[str, Any] | None, ref: dict[str, Any] | None,
+                   serve: dict[str, Any] | None) -> None:  # fmt: skip
+    ref_cph = ref["cpu_s"] / ref["content_s"] * HOUR if ref else None
+    if ref:
+        rep.section(f"Reference: one ffmpeg re-encoding the same ladder live (-re), "
+                    f"{ref['content_s']:g} s")  # fmt: skip
+        rep.add("kept real time (content s / wall s)", f"×{ref['content_s'] / ref['wall_s']:.3f}")
+        assert ref_cph is not None
+        rep.add("CPU per channel-hour (extrapolated)", cph(ref_cph),
+                f"≈{REF_LIVE_CPU_PER_HOUR:,.0f} (design, 3-rung veryfast)",
+                ratio(ref_cph, REF_LIVE_CPU_PER_HOUR))  # fmt: skip
+        rep.add("cores busy", f"{ref['cpu_s'] / ref['wall_s']:.2f}")
+        rep.add("peak RSS", mib(ref["rss_kib"]))
+    refcol = cph(ref_cph) + " live" if ref_cph else f"≈{REF_LIVE_CPU_PER_HOUR:,.0f} (design)"
+    refval = ref_cph or REF_LIVE_CPU_PER_HOUR
+    if sim:
+        hours = sim["channel_s"] / HOUR
+        rep.section(f"Linear channel, render mode: the sequencer on a SimulatedClock, "
+                    f"{hours:g} channel-hour(s), LocalStorage")  # fmt: skip
+        per_h = sim["cpu_s"] / hours
+        rep.add("sequencer CPU per channel-hour (process_time)", cph(per_h), refcol,
+                ratio(per_h, refval))  # fmt: skip
+        rep.add(f"  lower than the live re-encode by (target ≥ {TARGET_LOWER:,}×)",
+                lower(per_h, refval))  # fmt: skip
+        rep.add("  against the design's live figure instead",
+                lower(per_h, REF_LIVE_CPU_PER_HOUR),
+                f"≈{REF_LIVE_CPU_PER_HOUR:,.0f} (design)")  # fmt: skip
+        rep.add("  of which the timeline resolver", cph(sim["timeline_cpu_s"] / hours),
+                f"{sim['timeline_calls']} calls")  # fmt: skip
+        if sim.get("state_cpu_s") is not None:
+            rep.add("  of which building the restart state (Sequencer._state)",
+                    cph(sim["state_cpu_s"] / hours))  # fmt: skip
+        rep.add("  of which storage writes (temp file, fsync, rename)",
+                cph(sim["put_cpu_s"] / hours))  # fmt: skip
+        rep.add("wall time for the channel time", f"{sim['wall_s']:.2f} s",
+                f"×{sim['channel_s'] / sim['wall_s']:,.0f} real time")  # fmt: skip
+        rep.add("segments laid, discontinuity sequence, loop steps",
+                f"{sim['segments']}, {sim['dseq']}, {sim['steps']}")  # fmt: skip
+        rep.add("items aired (outcomes)", f"{sim['items']} {sim['outcomes']}")
+        rep.add("storage writes (state + playlists)",
+                f"{sim['puts']}, {sim['put_bytes'] / 1e6:.1f} MB")  # fmt: skip
+        rep.add("peak RSS, the sequencer process", mib(sim["rss_self_kib"]),
+                mib(ref["rss_kib"]) + " (live ffmpeg)" if ref else "",
+                ratio(sim["rss_self_kib"], ref["rss_kib"] if ref else None))  # fmt: skip
+    if serve:
+        w = serve["window_s"]
+        seq_h, srv_h = serve["seq_cpu"] / w * HOUR, serve["server_cpu"] / w * HOUR
+        rep.section(f"Linear channel on air: sequencer (SystemClock) + {serve['server']}, "
+                    f"one viewer on {serve['variant']}, {w:.0f} s, extrapolated")  # fmt: skip
+        rep.add("sequencer CPU per hour (/proc)", cph(seq_h), refcol, ratio(seq_h, refval))
+        rep.add("HTTP server CPU per hour, serving one viewer (/proc)", cph(srv_h))
+        both = seq_h + srv_h
+        rep.add("sequencer + server per hour", cph(both),
+                f"≈{REF_STITCHER_CPU_PER_HOUR:g} (design: minimal stitcher + serving)",
+                ratio(both, REF_STITCHER_CPU_PER_HOUR))  # fmt: skip
+        rep.add(f"  lower than the live re-encode by (target ≥ {TARGET_LOWER:,}×)",
+                lower(both, refval))  # fmt: skip
+        kbit = serve["bytes"] * 8 / 1000 / w
+        errs = f", [red]{serve['n_errors']} errors: {serve['errors']}[/red]" if serve[
+            "n_errors"] else ", no errors"  # fmt: skip
+        rep.add("the viewer received", f"{serve['segments']} segments, {kbit:,.0f} kbit/s{errs}",
+                f"{serve['reloads']} playlist reloads")  # fmt: skip
+        rep.add("peak RSS: sequencer process, HTTP server",
+                f"{mib(serve['seq_rss_kib'])}, {mib(serve['server_rss_kib'])}")  # fmt: skip
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--clips", type=int, default=None, help="clips to package (default 3)")
+    ap.add_argument("--clip-seconds", type=int, default=None,
+                    help="length of the first clip; the others are 7 s, 13 s … longer "
+                    "(default 60)")  # fmt: skip
+    ap.add_argument("--reference-seconds", type=float, default=None,
+                    help="real time the live re-encode runs (default 90)")  # fmt: skip
+    ap.add_argument("--serve-seconds", type=float, default=None,
+                    help="real time on air with one viewer (default 90; 0: skip)")  # fmt: skip
+    ap.add_argument("--channel-hours", type=float, default=1.0,
+                    help="channel time the sequencer runs in render mode (default 1)")  # fmt: skip
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 2 short 640x360 clips, ladder "
+                    f"{'/'.join(QUICK_LADDER)}, 20 s reference and serving")  # fmt: skip
+    ap.add_argument("--grain", action="store_true",
+                    help="moving noise on the clips (hard to encode, like footage)")  # fmt: skip
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = ap.parse_args()
+    quick = args.quick
+    n = args.clips or (2 if quick else 3)
+    clip_s = args.clip_seconds or (14 if quick else 60)
+    ref_s = args.reference_seconds or (20.0 if quick else 90.0)
+    serve_s = args.serve_seconds if args.serve_seconds is not None else (20.0 if quick else 90.0)
+    if not 1 <= n <= 10 or not 2 <= clip_s <= 3600 or not 5 <= ref_s <= 3600:
+        ap.error(
+            "--clips in [1, 10], --clip-seconds in [2, 3600], --reference-seconds in [5, 3600]"
+        )
+    if not 0 <= serve_s <= 3600 or not 0 < args.channel_hours <= 48:
+        ap.error("--serve-seconds in [0, 3600], --channel-hours in (0, 48]")
+
+    ffmpeg = find_ffmpeg()
+    diaspor = find_diaspor()
+    root = Path(tempfile.mkdtemp(prefix="diaspor-tv-bench-"))
+    data = root / "data"
+    (data / "staging").mkdir(parents=True)
+    env = child_env(data, ffmpeg)
+    version = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True, check=False)
+    first = version.stdout.splitlines()[0] if version.stdout else ffmpeg
+    console.print(f"{first}; Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; "
+                  f"work dir {root}")  # fmt: skip
+    rep = Report("Diaspor TV bench", "ratio = ours ÷ reference (CPU, memory: below 1 is better; "
+                 "speed: above 1 is better)", console)  # fmt: skip
+    pk = sim = ref = serve = None
+    try:
+        size = "640x360" if quick else "1280x720"
+        what = "testsrc2 with grain" if args.grain else "testsrc2"
+        console.print(f"making {n} clips of {what} + sine, {size}, from {clip_s} s …")
+        clips = make_clips(root / "clips", ffmpeg, n, clip_s, size, args.grain)
+        cfg: dict[str, Any] = {
+            "ffmpeg": ffmpeg, "data_dir": str(data), "storage": str(data / "storage"),
+            "staging": str(data / "staging"), "clips": clips,
+            "ladder": QUICK_LADDER if quick else None, "channel_hours": args.channel_hours,
+        }  # fmt: skip
+        console.print("packaging the slate and the clips (package_slate, package_asset) …")
+        _, pk = run_role(__file__, "_package", cfg, root, 3600, env=env)
+        for c in clips:  # the sequencer's catalogue: the lengths packaging measured
+            c["duration_ms"] = next(p["duration_ms"] for p in pk["clips"] if p["id"] == c["id"])
+        try:
+            console.print(f"sequencer in render mode: {args.channel_hours:g} channel-hour(s) …")
+            _, sim = run_role(__file__, "_sequence", cfg, root, 1800, env=env)
+        except Exception as exc:
+            rep.error("sequencer render mode", exc)
+        try:
+            ref = bench_reference(root, ffmpeg, clips, cfg, ref_s)
+        except Exception as exc:
+            rep.error("live re-encode reference", exc)
+        if serve_s > 0:
+            try:
+                serve = bench_serve(root, cfg, env, diaspor, serve_s)
+            except Exception as exc:
+                rep.error("on-air serving", exc)
+        report_packaging(rep, pk, ref)
+    except Exception as exc:
+        rep.error("TV bench", exc)
+    finally:
+        clean_up(root, args.keep, console)
+    report_channel(rep, sim, ref, serve)
+    rep.print()
+    return 1 if rep.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(script_main(ROLES, main))
