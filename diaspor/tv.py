@@ -65,7 +65,8 @@ def sequencer_for(station: Station, slug: str, live: TvLiveIngest | None = None)
             # The sequencer knows whether it dropped segments (its outcome says cut-short);
             # the timeline's `cut` may be a few ms of a file's sound past the next hard start.
             item = replace(b.item, cut=b.outcome == "cut-short")
-            await asyncio.to_thread(asrun.write, Boundary(item, 0, b.actual_ms, b.outcome))
+            aired = Boundary(item, 0, b.actual_ms, b.outcome, segments=(b.first_seq, b.last_seq))
+            await asyncio.to_thread(asrun.write, aired)
         event = station.now_playing.publish(b.now_playing)
         await asyncio.to_thread(station.storage.put_bytes, f"nowplaying/{slug}.json",
                                 json_bytes(event), "application/json")  # fmt: skip

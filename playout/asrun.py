@@ -30,6 +30,9 @@ class AsRunRow(Base):
     artist: Mapped[str] = mapped_column(String(500), default="")
     # played | skipped-missing | skipped-corrupt | overridden-by-live | cut-short
     outcome: Mapped[str] = mapped_column(String(24))
+    # TV: the HLS media-sequence numbers of its segments (slate fill included)
+    first_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,8 @@ class AsRun:
     title: str
     artist: str
     outcome: str
+    first_seq: int | None = None
+    last_seq: int | None = None
 
 
 class AsRunLog:
@@ -65,6 +70,8 @@ class AsRunLog:
                 actual_start=from_ms(b.actual_ms), planned_ms=item.length_ms, kind=item.kind,
                 media_id=item.media_id, entry_id=item.entry_id, title=item.title,
                 artist=item.artist, outcome=outcome,
+                first_seq=b.segments[0] if b.segments else None,
+                last_seq=b.segments[1] if b.segments else None,
             ))  # fmt: skip
 
     def _end_live(self, end_ms: int) -> None:
@@ -93,6 +100,7 @@ class AsRunLog:
         with self.db.session() as s:
             return [
                 AsRun(r.channel, r.planned_start, r.actual_start, r.planned_ms, r.kind,
-                      r.media_id, r.entry_id, r.title, r.artist, r.outcome)
+                      r.media_id, r.entry_id, r.title, r.artist, r.outcome, r.first_seq,
+                      r.last_seq)
                 for r in s.scalars(q)
             ]  # fmt: skip

@@ -49,6 +49,7 @@ class Boundary:
     actual_ms: int  # epoch ms of that sample
     outcome: str
     resumed: bool = False  # the schedule came back after live, in the middle of this item
+    segments: tuple[int, int] | None = None  # TV: the media-sequence range it aired as
 
 
 class LiveSource(Protocol):

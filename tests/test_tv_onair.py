@@ -141,6 +141,10 @@ def test_as_run_now_playing_and_the_channel_list_follow_the_air(tv: TvStation) -
     cities = {city for city, _, _ in EPISODES}
     assert {r.title for r in rows} >= cities
     assert {r.outcome for r in rows} == {"played"}
+    # Each item's segments, by media sequence number: one after another, none missing.
+    ranges = [(r.first_seq, r.last_seq) for r in reversed(rows)]
+    assert all(a is not None and b is not None and a <= b for a, b in ranges), ranges
+    assert all(nxt[0] == prev[1] + 1 for prev, nxt in itertools.pairwise(ranges)), ranges  # type: ignore[operator]
     now_playing = httpx.get(f"{tv.base}/api/v1/channels/diaspor-tv/now-playing").json()
     assert now_playing["current"]["title"] in cities
     channels = httpx.get(f"{tv.base}/api/v1/channels").json()
