@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from media import errors as me
@@ -99,6 +100,17 @@ def install(app: FastAPI) -> None:
         if status == 422 and isinstance(exc, me.MediaError):
             title = "Unusable media"
         return problem_response(request, status, title, exc.message, exc.reason, **exc_extra(exc))
+
+    # A number too large for the database's 64-bit integers (an id of 2**63, from a client
+    # or a fuzzer) fails in the driver, before anything is written: it is the caller's error.
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(
+            request, 422, "Invalid request",
+            "a number in the request is out of range (ids and counts are 64-bit integers)",
+            "out-of-range",
+        )  # fmt: skip
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -284,5 +284,10 @@ def test_time_windows_are_checked(desk: Desk) -> None:
         == 422
     )
     assert desk.client.get("/api/v1/channels/no-such").status_code == 404
+    far = desk.client.get(url, params={"date": "9867-03-30"})  # not computed for centuries
+    assert far.status_code == 422 and far.json()["reason"] == "out-of-range"
+    assert desk.client.get(url, params={"date": "2027-11-29"}).status_code == 200
+    huge = desk.client.get("/api/v1/jobs/9223372036854775808")  # past 64-bit: not a 500
+    assert huge.status_code == 422 and huge.json()["reason"] == "out-of-range"
     start = to_ms(datetime(2026, 11, 29, 10, tzinfo=BAKU))
     assert start > 0

@@ -68,6 +68,9 @@ def get_channel(slug: str, svc: ServicesDep, lang: LangDep, response: Response) 
     return channel_out(channel_info(svc, svc.schedules.channel(slug)), lang)
 
 
+FURTHEST = timedelta(days=3653)
+
+
 def window(
     now: datetime,
     tz: ZoneInfo,
@@ -91,6 +94,11 @@ def window(
         raise Problem(422, "Invalid request", "to must be after from", "invalid-request")
     if end - start > MAX_RANGE:
         raise Problem(422, "Invalid request", "ask for at most 14 days at once", "invalid-request")
+    if not now - FURTHEST <= start <= now + FURTHEST:
+        # The schedule is resolved from its rules: a day centuries away would be computed
+        # from every occurrence in between. Ten years either side is any listener's need.
+        raise Problem(422, "Invalid request", "ask for a time within ten years of today",
+                      "out-of-range")  # fmt: skip
     return start, end
 
 
