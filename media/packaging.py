@@ -198,8 +198,9 @@ def gain_db(
     target_lufs: float = -16.0,
     max_true_peak_dbtp: float = -1.0,
 ) -> float:
-    """The radio's rule (playout/loudness.py), here so that media need not import playout:
-    reach the target unless the true peak would pass the ceiling; unmeasured means 0 dB."""
+    """The gain that brings an item to the target loudness without its true peak passing the
+    ceiling; an item never measured (silence, a slate) is left as it is. The one rule for
+    packaging and the radio engines (playout/loudness.py uses it)."""
     if loudness_lufs is None:
         return 0.0
     gain = target_lufs - loudness_lufs
@@ -448,7 +449,7 @@ def filter_text(value: str) -> str:
     return "".join("\\" + c if c in "\\'[],;" else c for c in value)
 
 
-def _fit(w: int, h: int) -> str:
+def fit_filter(w: int, h: int) -> str:
     """Scale into w×h keeping the picture's shape, and letterbox/pillarbox to exactly w×h."""
     return (
         f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2,"
@@ -456,14 +457,14 @@ def _fit(w: int, h: int) -> str:
     )
 
 
-def _x264(opts: PackagingOptions, *, gop: int) -> list[str]:
+def x264_args(opts: PackagingOptions, *, gop: int) -> list[str]:
     return [
         "-c:v", "libx264", "-preset", opts.preset, "-profile:v", "high", "-pix_fmt", "yuv420p",
         "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-forced-idr", "1",
     ]  # fmt: skip
 
 
-def _aac(opts: PackagingOptions) -> list[str]:
+def aac_args(opts: PackagingOptions) -> list[str]:
     return [
         "-c:a", "aac", "-profile:a", "aac_low", "-b:a", f"{opts.audio_kbps}k",
         "-ar", str(SAMPLE_RATE), "-ac", "2",
@@ -475,8 +476,28 @@ def _jpeg(dest: Path, quality: int) -> list[str]:
             "-update", "1", str(dest)]  # fmt: skip
 
 
-def _threads(opts: PackagingOptions) -> list[str]:
+def thread_args(opts: PackagingOptions) -> list[str]:
     return ["-threads", str(opts.threads)] if opts.threads else []
+
+
+def ladder_outputs(ladder: Sequence[Rung]) -> tuple[list[str], list[str], str]:
+    """For a graph labelled [v0] [a0] … [vN-1] [aN-1] [aN]: the -map arguments, each rung's
+    video rate limits, and the hls muxer's -var_stream_map (the rungs, then audio-only)."""
+    n = len(ladder)
+    maps: list[str] = []
+    rates: list[str] = []
+    for i, r in enumerate(ladder):
+        maps += ["-map", f"[v{i}]", "-map", f"[a{i}]"]
+        rates += [
+            f"-b:v:{i}", f"{r.video_kbps}k",
+            f"-maxrate:v:{i}", f"{r.video_kbps * 11 // 10}k",
+            f"-bufsize:v:{i}", f"{r.video_kbps * 2}k",
+        ]  # fmt: skip
+    maps += ["-map", f"[a{n}]"]
+    streams = " ".join(
+        [f"v:{i},a:{i},name:{r.name}" for i, r in enumerate(ladder)] + [f"a:{n},name:{AUDIO}"]
+    )
+    return maps, rates, streams
 
 
 def asset_args(
@@ -499,10 +520,10 @@ def asset_args(
     graph = [
         f"[0:v:0]fps={opts.fps}:start_time=0,tpad=stop=-1:stop_mode=clone,"
         f"trim=end_frame={frames},setsar=1,format=yuv420p,split={n + 2}{vsplit}[sp][st]",
-        *(f"[s{i}]{_fit(r.width, r.height)}[v{i}]" for i, r in enumerate(opts.ladder)),
+        *(f"[s{i}]{fit_filter(r.width, r.height)}[v{i}]" for i, r in enumerate(opts.ladder)),
         f"[sp]trim=start_frame={poster_frame}:end_frame={poster_frame + 1},"
-        f"{_fit(top.width, top.height)}[poster]",
-        f"[st]select='not(mod(n,{grid.every_frames}))',{_fit(grid.width, grid.height)},"
+        f"{fit_filter(top.width, top.height)}[poster]",
+        f"[st]select='not(mod(n,{grid.every_frames}))',{fit_filter(grid.width, grid.height)},"
         f"tile={grid.columns}x{grid.rows}[thumbs]",
     ]
     asplit = f"asplit={n + 1}" + "".join(f"[a{i}]" for i in range(n + 1))
@@ -514,25 +535,13 @@ def asset_args(
         )
     else:
         graph.append(f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={samples},{asplit}")
-    maps: list[str] = []
-    rates: list[str] = []
-    for i, r in enumerate(opts.ladder):
-        maps += ["-map", f"[v{i}]", "-map", f"[a{i}]"]
-        rates += [
-            f"-b:v:{i}", f"{r.video_kbps}k",
-            f"-maxrate:v:{i}", f"{r.video_kbps * 11 // 10}k",
-            f"-bufsize:v:{i}", f"{r.video_kbps * 2}k",
-        ]  # fmt: skip
-    maps += ["-map", f"[a{n}]"]
-    streams = " ".join(
-        [f"v:{i},a:{i},name:{r.name}" for i, r in enumerate(opts.ladder)] + [f"a:{n},name:{AUDIO}"]
-    )
+    maps, rates, streams = ladder_outputs(opts.ladder)
     return [
         ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-y",
         *(["-filter_complex_threads", str(opts.threads)] if opts.threads else []),
         "-i", str(src),
         "-filter_complex", ";".join(graph),
-        *maps, *_x264(opts, gop=opts.gop), *rates, *_aac(opts), *_threads(opts),
+        *maps, *x264_args(opts, gop=opts.gop), *rates, *aac_args(opts), *thread_args(opts),
         "-force_key_frames", f"expr:gte(n,n_forced*{opts.gop})",
         "-f", "hls", "-hls_time", str(opts.segment_s), "-hls_playlist_type", "vod",
         "-hls_segment_type", "mpegts", "-hls_list_size", "0",
@@ -572,7 +581,7 @@ def slate_args(
     name = rung.name if rung else AUDIO
     if rung is None:
         for s in range(k):
-            outputs += ["-map", f"[ao{s}]", *_aac(opts), "-f", "mpegts",
+            outputs += ["-map", f"[ao{s}]", *aac_args(opts), "-f", "mpegts",
                         str(out / name / f"seg-{s:05d}.ts")]  # fmt: skip
     else:
         if text:
@@ -586,7 +595,7 @@ def slate_args(
         poster = rung == top
         graph.append(
             f"{card},trim=end_frame={longest},setsar=1,format=yuv420p,"
-            f"{_fit(rung.width, rung.height)},split={k + poster}"
+            f"{fit_filter(rung.width, rung.height)},split={k + poster}"
             + "".join(f"[v{s}]" for s in range(k))
             + ("[vp]" if poster else "")
         )
@@ -594,9 +603,10 @@ def slate_args(
         for s in range(k):
             outputs += [
                 "-map", f"[vo{s}]", "-map", f"[ao{s}]",
-                *_x264(opts, gop=opts.gop), "-bf", "0", "-crf", "23", "-rc-lookahead", "0",
+                *x264_args(opts, gop=opts.gop), "-bf", "0", "-crf", "23", "-rc-lookahead", "0",
                 "-maxrate", f"{rung.video_kbps}k", "-bufsize", f"{rung.video_kbps * 2}k",
-                "-threads", "1", *_aac(opts), "-f", "mpegts", str(out / name / f"seg-{s:05d}.ts"),
+                "-threads", "1", *aac_args(opts), "-f", "mpegts",
+                str(out / name / f"seg-{s:05d}.ts"),
             ]  # fmt: skip
         if poster:
             graph.append("[vp]trim=end_frame=1[poster]")

@@ -58,11 +58,12 @@ from media.packaging import (
     AUDIO,
     SAMPLE_RATE,
     PackagingOptions,
-    _aac,
-    _fit,
-    _threads,
-    _x264,
+    aac_args,
+    fit_filter,
+    ladder_outputs,
     ms_of,
+    thread_args,
+    x264_args,
 )
 from media.storage import Storage
 from schedules.plan import to_ms
@@ -187,24 +188,12 @@ def live_args(
     asplit = f"asplit={n + 1}" + "".join(f"[a{i}]" for i in range(n + 1))
     graph = [
         f"[0:v:0]fps={opts.fps},setsar=1,format=yuv420p,split={n}{vsplit}",
-        *(f"[s{i}]{_fit(r.width, r.height)}[v{i}]" for i, r in enumerate(opts.ladder)),
+        *(f"[s{i}]{fit_filter(r.width, r.height)}[v{i}]" for i, r in enumerate(opts.ladder)),
         f"[0:a:0]aresample={SAMPLE_RATE}:async=1,"
         f"aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo,"
         f"volume={gain_db:.2f}dB,{asplit}",
     ]
-    maps: list[str] = []
-    rates: list[str] = []
-    for i, r in enumerate(opts.ladder):
-        maps += ["-map", f"[v{i}]", "-map", f"[a{i}]"]
-        rates += [
-            f"-b:v:{i}", f"{r.video_kbps}k",
-            f"-maxrate:v:{i}", f"{r.video_kbps * 11 // 10}k",
-            f"-bufsize:v:{i}", f"{r.video_kbps * 2}k",
-        ]  # fmt: skip
-    maps += ["-map", f"[a{n}]"]
-    streams = " ".join(
-        [f"v:{i},a:{i},name:{r.name}" for i, r in enumerate(opts.ladder)] + [f"a:{n},name:{AUDIO}"]
-    )
+    maps, rates, streams = ladder_outputs(opts.ladder)
     # A second of probing is plenty for H.264 and AAC (ffmpeg's default, 5 s, would delay
     # the first segment of an MPEG-TS input by as much).
     listen = ["-analyzeduration", "1000000"]
@@ -216,7 +205,7 @@ def live_args(
         ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "warning", "-y",
         *listen, "-i", source.listen_url(io_timeout_s=io_timeout_s),
         "-filter_complex", ";".join(graph),
-        *maps, *_x264(opts, gop=opts.gop), *rates, *_aac(opts), *_threads(opts),
+        *maps, *x264_args(opts, gop=opts.gop), *rates, *aac_args(opts), *thread_args(opts),
         "-force_key_frames", f"expr:gte(n,n_forced*{opts.gop})",
         "-f", "hls", "-hls_time", str(opts.segment_s), "-hls_list_size", str(list_size),
         "-hls_flags", "temp_file", "-hls_segment_type", "mpegts",

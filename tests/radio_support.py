@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,17 +46,19 @@ def music_station(tmp_path: Path, tools: Tools, **settings: Any) -> Station:
 
 
 class Playout:
-    """run_radio on its own event loop in a thread, as `diaspor playout` runs it."""
+    """A part of playout (run_radio by default) on its own event loop in a thread, as
+    `diaspor playout` runs it."""
 
-    def __init__(self, station: Station) -> None:
+    def __init__(
+        self,
+        station: Station,
+        part: Callable[[Station, asyncio.Event], Awaitable[None]] = run_radio,
+    ) -> None:
         self.loop = asyncio.new_event_loop()
         self.stop = asyncio.Event()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.done = asyncio.run_coroutine_threadsafe(self._run(station), self.loop)
-
-    async def _run(self, station: Station) -> None:
-        await run_radio(station, self.stop)
+        self.done = asyncio.run_coroutine_threadsafe(part(station, self.stop), self.loop)
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.stop.set)

@@ -119,9 +119,9 @@ def ebur128_integrated(ffmpeg: str, path: Path) -> float:
 
 
 @contextmanager
-def serve_app(app: Any) -> Iterator[str]:
-    """Run an ASGI app under a real uvicorn on a free port; yields its base URL."""
-    port = free_port()
+def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
+    """Run an ASGI app under a real uvicorn (on `port`, else a free one); yields its base URL."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

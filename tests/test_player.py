@@ -6,28 +6,21 @@ plays, and switching to English changes the titles."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from diaspor.compose import Station
 from diaspor.playout import run_playout
 from media.binaries import Tools
-from media.library import IngestOptions
-from tests.radio_support import SONGS, music_station
-from tests.support import free_port, need, need_program, run
-from tests.tv_support import EPISODE_S, EPISODES, episode_file
+from tests.radio_support import SONGS, Playout, music_station
+from tests.support import free_port, need, need_program, serve_app
+from tests.tv_support import add_tv_channel
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 PHONE = {"width": 375, "height": 740}
@@ -42,67 +35,16 @@ class OnAir:
     base: str
 
 
-def add_tv(st: Station, tools: Tools, folder: Path) -> None:
-    """Diaspor TV beside the radio: "Vətən uzaqda deyil" back to back, every minute."""
-    sch = st.schedules
-    channel = sch.create("channel", {
-        "slug": "diaspor-tv", "kind": "tv", "names": {"az": "Diaspor TV"},
-        "freeze_horizon_s": 0,
-    }, "test")  # fmt: skip
-    programme = sch.create("programme", {
-        "slug": "veten-uzaqda-deyil",
-        "titles": {"az": "Vətən uzaqda deyil", "en": "Homeland Is Not Far",
-                   "ru": "Родина недалеко"},
-    }, "test")  # fmt: skip
-    for n, (city, colour, hz) in enumerate(EPISODES, 1):
-        f = episode_file(tools, folder, city, colour, hz)
-        media = run(st.library.ingest(f, options=IngestOptions(kind="programme", title=city)))
-        ep = sch.create("episode", {
-            "programme_id": programme.id, "season": 1, "number": n,
-            "titles": {"az": city}, "media_id": media.item.id,
-        }, "test")  # fmt: skip
-        sch.create("entry", {
-            "channel_id": channel.id, "target_type": "programme", "target_id": programme.id,
-            "episode_id": ep.id, "start_local": datetime(2026, 1, 1) + timedelta(
-                seconds=EPISODE_S * (n - 1)),
-            "rrule": "FREQ=MINUTELY",
-        }, "test")  # fmt: skip
-    run(st.worker().drain())  # analysis, then packaging
-
-
-@contextmanager
-def serve_on(app: Any, port: int) -> Iterator[str]:
-    """uvicorn on the port the station's settings name, so the stream URLs it lists are right."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def on_air(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> Iterator[OnAir]:
     tmp = tmp_path_factory.mktemp("player")
     st = music_station(tmp, tools, relay_port=free_port(), hls_segment_s=2,
                        tv_ladder=["180p:320x180:300", "90p:160x90:120"], tv_segment_s=2,
                        tv_window=6)  # fmt: skip
-    add_tv(st, tools, tmp / "src")
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    done = asyncio.run_coroutine_threadsafe(run_playout(st, stop), loop)
+    add_tv_channel(st, tools, tmp / "src")
+    playout = Playout(st, run_playout)
     try:
-        with serve_on(create_app(st), st.settings.port) as base:
+        with serve_app(create_app(st), st.settings.port) as base:
             deadline = time.monotonic() + 60
             while True:
                 channels = httpx.get(f"{base}/api/v1/channels", timeout=5).json()
@@ -113,13 +55,9 @@ def on_air(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> Iterator[O
                 time.sleep(0.5)
             yield OnAir(st, base)
     finally:
-        loop.call_soon_threadsafe(stop.set)
         try:
-            done.result(30)
+            playout.close()
         finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-            loop.close()
             st.close()
 
 

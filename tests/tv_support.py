@@ -5,8 +5,6 @@ loop with the API serving the playlists."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from diaspor.tv import run_tv
 from media.binaries import Tools
 from media.library import IngestOptions
 from tests.conftest import settings_for
+from tests.radio_support import Playout
 from tests.support import free_port, make_media, run, serve_app
 
 EPISODES = [("Bakı", "red", 300), ("Berlin", "green", 500), ("Toronto", "blue", 700)]
@@ -48,24 +47,21 @@ def episode_file(tools: Tools, folder: Path, city: str, colour: str, hz: int) ->
     )  # fmt: skip
 
 
-def tv_station(tmp_path: Path, tools: Tools, **extra: Any) -> Station:
-    settings = settings_for(
-        tmp_path, f"sqlite:///{tmp_path / 'station.db'}", port=free_port(),
-        tv_ladder=["180p:320x180:300", "90p:160x90:120"], tv_segment_s=2, tv_window=6, **extra,
-    )  # fmt: skip
-    migrate.upgrade(settings.database_url)
-    st = build_station(settings, tools=tools)
+def add_tv_channel(st: Station, tools: Tools, folder: Path) -> None:
+    """Diaspor TV: three episodes of "Vətən uzaqda deyil" back to back, every minute,
+    ingested, analysed and packaged."""
     sch = st.schedules
     channel = sch.create("channel", {
         "slug": "diaspor-tv", "kind": "tv", "names": {"az": "Diaspor TV"},
         "freeze_horizon_s": 0,
     }, "test")  # fmt: skip
     programme = sch.create("programme", {
-        "slug": "veten-uzaqda-deyil", "titles": {"az": "Vətən uzaqda deyil",
-                                                 "en": "Homeland Is Not Far"},
+        "slug": "veten-uzaqda-deyil",
+        "titles": {"az": "Vətən uzaqda deyil", "en": "Homeland Is Not Far",
+                   "ru": "Родина недалеко"},
     }, "test")  # fmt: skip
     for n, (city, colour, hz) in enumerate(EPISODES, 1):
-        f = episode_file(tools, tmp_path / "src", city, colour, hz)
+        f = episode_file(tools, folder, city, colour, hz)
         media = run(st.library.ingest(f, options=IngestOptions(kind="programme", title=city)))
         ep = sch.create("episode", {
             "programme_id": programme.id, "season": 1, "number": n,
@@ -78,26 +74,28 @@ def tv_station(tmp_path: Path, tools: Tools, **extra: Any) -> Station:
             "rrule": "FREQ=MINUTELY",
         }, "test")  # fmt: skip
     run(st.worker().drain())  # analysis, then packaging
+
+
+def tv_station(tmp_path: Path, tools: Tools, **extra: Any) -> Station:
+    settings = settings_for(
+        tmp_path, f"sqlite:///{tmp_path / 'station.db'}", port=free_port(),
+        tv_ladder=["180p:320x180:300", "90p:160x90:120"], tv_segment_s=2, tv_window=6, **extra,
+    )  # fmt: skip
+    migrate.upgrade(settings.database_url)
+    st = build_station(settings, tools=tools)
+    add_tv_channel(st, tools, tmp_path / "src")
     return st
 
 
 @contextmanager
 def tv_on_air(tmp_path: Path, tools: Tools, **extra: Any) -> Iterator[TvStation]:
     st = tv_station(tmp_path, tools, **extra)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    done = asyncio.run_coroutine_threadsafe(run_tv(st, stop), loop)
+    playout = Playout(st, run_tv)
     try:
         with serve_app(create_app(st)) as base:
             yield TvStation(st, base, [])
     finally:
-        loop.call_soon_threadsafe(stop.set)
         try:
-            done.result(30)
+            playout.close()
         finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-            loop.close()
             st.close()
