@@ -52,7 +52,7 @@ def create_app(svc: Services) -> FastAPI:
     # Innermost first: the cache sees the identity body; gzip compresses what it lets by;
     # CORS, outermost, answers preflights and labels every answer, 304s included.
     app.add_middleware(HttpCache, gzip_excluded=DEFAULT_EXCLUDED_CONTENT_TYPES)
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, compresslevel=6)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=svc.settings.cors_origins,

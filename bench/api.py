@@ -13,9 +13,10 @@ ffmpeg, not packaged: the API reads the library and the schedule, not the segmen
 
 The server: a role of this script, in its own process, serving `create_app(station)` with one
 uvicorn worker configured as `diaspor serve` configures it (no playout here, so now-playing is
-resolved from the timeline on every request, as in an API process beside a separate playout
-process), plus a SIGUSR1 handler that publishes a now-playing change of Diaspor.FM to the
-process's hub, as a radio engine in the same process would.
+resolved from the timeline, as in an API process beside a separate playout process; the
+body is made at most once a second and on each change), plus a SIGUSR1 handler that
+publishes a now-playing change of Diaspor.FM to the process's hub, as a radio engine in the
+same process would.
 
 The load: an open-loop client in its own process (raw asyncio streams, HTTP/1.1 keep-alive
 over a pool of connections): request i is due at t0 + i/rate whatever happened to the ones

@@ -22,8 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from media.models import MediaRow
+from schedules.cache import Memo
 from schedules.errors import Frozen, InUse, ScheduleConflict, ScheduleError
-from schedules.guide import GuideBlock, build_guide, load_names
+from schedules.guide import GuideBlock, GuideNames, build_guide, load_names
 from schedules.models import (
     AuditRow,
     ChannelRow,
@@ -35,11 +36,13 @@ from schedules.models import (
 )
 from schedules.plan import TimelineItem
 from schedules.recurrence import RecurrenceError, check_rrule, local_to_ms, occurrence_starts
-from schedules.snapshot import entry_spec, load
-from schedules.timeline import resolve
+from schedules.snapshot import Snapshot, entry_spec, fingerprint, load
+from schedules.timeline import resolve, resolve_day
 from station.clock import Clock
 from station.db import Database
 from station.errors import NotFound, StaleVersion
+
+DAYS_KEPT = 32  # resolved channel-days kept in memory (a busy radio day: about 2 MB)
 
 ROWS: dict[str, type[Any]] = {
     "channel": ChannelRow,
@@ -102,6 +105,9 @@ class Schedules:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self._snapshots: Memo[Snapshot] = Memo(8)
+        self._days: Memo[list[TimelineItem]] = Memo(DAYS_KEPT)
+        self._names: Memo[GuideNames] = Memo(8)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -134,12 +140,28 @@ class Schedules:
         with self.db.session() as s:
             return [record(kind, r) for r in s.scalars(q)]
 
+    def version(self) -> tuple[Any, ...]:
+        """Changes whenever anything a timeline or a guide is made from changes."""
+        return fingerprint(self.db)
+
     def timeline(self, slug: str, start: datetime, end: datetime) -> list[TimelineItem]:
-        snap = load(self.db, slug)
-        return resolve(snap.channel, snap.entries, snap.catalogue, start, end)
+        """What is on air over [start, end), from days kept while the schedule and the
+        catalogue are unchanged (`schedules.cache`)."""
+        version = self.version()
+        snap = self._snapshots.get((slug, version), lambda: load(self.db, slug))
+
+        def day_run(midnight_ms: int) -> list[TimelineItem]:
+            return self._days.get(
+                (slug, version, midnight_ms),
+                lambda: resolve_day(snap.channel, snap.entries, snap.catalogue, midnight_ms),
+            )
+
+        return resolve(snap.channel, snap.entries, snap.catalogue, start, end, day_run)
 
     def guide(self, slug: str, start: datetime, end: datetime) -> list[GuideBlock]:
-        return build_guide(self.timeline(slug, start, end), load_names(self.db, slug))
+        items = self.timeline(slug, start, end)
+        names = self._names.get((slug, self.version()), lambda: load_names(self.db, slug))
+        return build_guide(items, names)
 
     def audit(self, resource: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         q = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)

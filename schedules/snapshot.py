@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from media.models import READY, MediaRow
 from schedules.models import ChannelRow, ClockRow, EntryRow, EpisodeRow, PlaylistRow, ProgrammeRow
@@ -160,3 +160,23 @@ def catalogue_rows(db: Database, slug: str) -> dict[str, Any]:
             "playlists": {p.id: p for p in s.scalars(select(PlaylistRow))},
             "clocks": {c.id: c for c in s.scalars(select(ClockRow))},
         }
+
+
+FINGERPRINTED = (ChannelRow, ProgrammeRow, EpisodeRow, PlaylistRow, ClockRow, EntryRow, MediaRow)
+
+
+FINGERPRINT = select(
+    *(
+        select(agg).select_from(m).scalar_subquery()
+        for m in FINGERPRINTED
+        for agg in (func.count(), func.max(m.id), func.sum(m.version), func.max(m.updated_at))
+    )
+)
+
+
+def fingerprint(db: Database) -> tuple[Any, ...]:
+    """One cheap query whose answer changes whenever anything the resolver or the guide reads
+    changes, in this process or another: per table, its row count, highest id, the sum of the
+    rows' versions (every edit adds one) and the latest change."""
+    with db.engine.connect() as conn:
+        return tuple(conn.execute(FINGERPRINT).one())

@@ -578,29 +578,44 @@ def resolve(
     cat: Catalogue,
     start: datetime,
     end: datetime,
+    day_run: Callable[[int], list[TimelineItem]] | None = None,
 ) -> list[TimelineItem]:
     """The channel's timeline covering [start, end): the first item contains `start`, the last
-    contains the instant before `end`, and each item ends where the next begins."""
+    contains the instant before `end`, and each item ends where the next begins. `day_run`
+    (a local midnight, as epoch ms → that day's items) lets a caller keep resolved days; by
+    default each is resolved here."""
     start_ms, end_ms = to_ms(start), to_ms(end)
     if end_ms <= start_ms:
         return []
-    bounds = day_bounds(channel, start_ms, end_ms)
-    # Expand with a day of margin before: programmes that began yesterday may run into today.
-    occs = expand(channel, entries, cat, bounds[0][0] - DAY_MS, bounds[-1][0] + DAY_MS)
-    # A single item (a programme) running across midnight keeps its time: the next day
-    # starts when it ends, and it belongs to the day it began in.
-    starts = [b for b, _ in bounds]
-    for i, b in enumerate(starts):
-        for o in occs:
-            if o.source == "media" and o.start_ms < b < o.end_ms:
-                starts[i] = max(starts[i], o.end_ms)
+    run = day_run or (lambda midnight: resolve_day(channel, entries, cat, midnight))
     timeline: list[TimelineItem] = []
-    for i in range(len(bounds) - 1):
-        d_start, d_end = starts[i], starts[i + 1]
-        if d_end <= d_start or d_end <= start_ms:
+    for midnight, _ in day_bounds(channel, start_ms, end_ms)[:-1]:
+        items = run(midnight)
+        if items and items[-1].end_ms <= start_ms:
             continue
-        day_occs = [o for o in occs if o.start_ms < d_end and o.end_ms > d_start]
-        seed = f"{channel.slug}:{bounds[i][1].date().isoformat()}"
-        items = _Day(channel, cat, d_start, d_end, seed).run(day_occs)
         timeline.extend(it for it in items if it.end_ms > start_ms and it.start_ms < end_ms)
     return timeline
+
+
+def resolve_day(
+    channel: ChannelSpec, entries: Sequence[EntrySpec], cat: Catalogue, midnight_ms: int
+) -> list[TimelineItem]:
+    """Every item of the local day that begins at `midnight_ms`, from the day's start (the
+    end of a programme still running at midnight) to the next day's."""
+    bounds = day_bounds(channel, midnight_ms, midnight_ms + 1)
+    (d0, date), (d1, _) = bounds[0], bounds[-1]
+    # Expand with a day of margin before: programmes that began yesterday may run into today.
+    occs = expand(channel, entries, cat, d0 - DAY_MS, d1 + DAY_MS)
+    # A single item (a programme) running across midnight keeps its time: the next day
+    # starts when it ends, and it belongs to the day it began in.
+    d_start, d_end = d0, d1
+    for o in occs:
+        if o.source == "media" and o.start_ms < d0 < o.end_ms:
+            d_start = max(d_start, o.end_ms)
+        if o.source == "media" and o.start_ms < d1 < o.end_ms:
+            d_end = max(d_end, o.end_ms)
+    if d_end <= d_start:
+        return []
+    day_occs = [o for o in occs if o.start_ms < d_end and o.end_ms > d_start]
+    seed = f"{channel.slug}:{date.date().isoformat()}"
+    return _Day(channel, cat, d_start, d_end, seed).run(day_occs)

@@ -7,11 +7,12 @@ from datetime import datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import ServicesDep
 from api.lang import LangDep
 from api.problems import Problem
+from api.rendered import Artwork, rendered
 from api.schedule_schemas import (
     ChannelOut,
     GuideBlockOut,
@@ -19,7 +20,7 @@ from api.schedule_schemas import (
     ScheduleOut,
     StreamOut,
 )
-from api.services import Services, public_file_url
+from api.services import Services
 from schedules.epg import ChannelInfo, Stream, ical
 from schedules.guide import GuideBlock, pick
 from schedules.service import Record
@@ -102,13 +103,8 @@ def window(
     return start, end
 
 
-def block_out(svc: Services, b: GuideBlock, lang: str, items: bool) -> GuideBlockOut:
-    artwork = None
-    if b.artwork_media_id is not None:
-        try:
-            artwork = public_file_url(svc.settings, svc.library.get(b.artwork_media_id).artwork_key)
-        except LookupError:
-            artwork = None
+def block_out(art: Artwork, b: GuideBlock, lang: str, items: bool) -> GuideBlockOut:
+    artwork = art.url(b.artwork_media_id)
     return GuideBlockOut(
         start=b.start, end=b.end, kind=b.kind, title=pick(b.titles, lang),
         subtitle=pick(b.subtitles, lang) or None if b.subtitles else None,
@@ -130,23 +126,27 @@ def block_out(svc: Services, b: GuideBlock, lang: str, items: bool) -> GuideBloc
 )
 def schedule(
     slug: str,
+    request: Request,
     svc: ServicesDep,
     lang: LangDep,
-    response: Response,
     date: Annotated[Date | None, Query(description="a day in the channel's zone")] = None,
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
     items: Annotated[bool, Query(description="include each item (track) of each block")] = False,
-) -> ScheduleOut:
+) -> Response:
     ch = svc.schedules.channel(slug)
     tz = ZoneInfo(ch.data["timezone"])
     lo, hi = window(svc.clock.now(), tz, date, start, end, 1)
-    blocks = svc.schedules.guide(slug, lo, hi)
-    response.headers["Content-Language"] = lang
-    return ScheduleOut(
-        channel=slug, timezone=tz.key, lang=lang, start=lo, end=hi,
-        blocks=[block_out(svc, b, lang, items) for b in blocks],
-    )  # fmt: skip
+
+    def make() -> bytes:
+        art = Artwork(svc)
+        return ScheduleOut(
+            channel=slug, timezone=tz.key, lang=lang, start=lo, end=hi,
+            blocks=[block_out(art, b, lang, items) for b in svc.schedules.guide(slug, lo, hi)],
+        ).model_dump_json().encode()  # fmt: skip
+
+    body = rendered(request, (slug, lo, hi, lang, items), make)
+    return Response(body, media_type="application/json", headers={"Content-Language": lang})
 
 
 ICS = {"content": {"text/calendar": {"schema": {"type": "string"}}}}
@@ -155,15 +155,20 @@ ICS = {"content": {"text/calendar": {"schema": {"type": "string"}}}}
 @router.get("/api/v1/channels/{slug}/schedule.ics", response_class=Response,
             responses={200: ICS}, summary="The channel's schedule as iCalendar")  # fmt: skip
 def channel_ics(
-    slug: str, svc: ServicesDep, lang: LangDep,
+    slug: str, request: Request, svc: ServicesDep, lang: LangDep,
     days: Annotated[int, Query(ge=1, le=14)] = 7,
 ) -> Response:  # fmt: skip
     ch = svc.schedules.channel(slug)
     tz = ZoneInfo(ch.data["timezone"])
     lo, hi = window(svc.clock.now(), tz, None, None, None, days)
-    blocks = [b for b in svc.schedules.guide(slug, lo, hi) if b.kind != "filler"]
-    name = pick(ch.data["names"] or {}, lang) or slug
-    return Response(ical(name, slug, blocks, lang=lang), media_type="text/calendar; charset=utf-8")
+
+    def make() -> bytes:
+        blocks = [b for b in svc.schedules.guide(slug, lo, hi) if b.kind != "filler"]
+        name = pick(ch.data["names"] or {}, lang) or slug
+        return ical(name, slug, blocks, lang=lang)
+
+    body = rendered(request, (slug, lo, hi, lang), make)
+    return Response(body, media_type="text/calendar; charset=utf-8")
 
 
 @router.get(
@@ -173,16 +178,21 @@ def channel_ics(
     summary="When a programme airs, on any channel, as iCalendar",
 )
 def programme_ics(
-    slug: str, svc: ServicesDep, lang: LangDep,
+    slug: str, request: Request, svc: ServicesDep, lang: LangDep,
     days: Annotated[int, Query(ge=1, le=14)] = 14,
 ) -> Response:  # fmt: skip
     prog = svc.schedules.programme_by_slug(slug)
-    blocks: list[GuideBlock] = []
-    for ch in svc.schedules.find("channel"):
-        tz = ZoneInfo(ch.data["timezone"])
-        lo, hi = window(svc.clock.now(), tz, None, None, None, days)
-        blocks += [
-            b for b in svc.schedules.guide(ch.data["slug"], lo, hi) if b.programme_id == prog.id
-        ]
-    name = pick(prog.data["titles"] or {}, lang)
-    return Response(ical(name, slug, blocks, lang=lang), media_type="text/calendar; charset=utf-8")
+    now = svc.clock.now()
+
+    def make() -> bytes:
+        blocks: list[GuideBlock] = []
+        for ch in svc.schedules.find("channel"):
+            tz = ZoneInfo(ch.data["timezone"])
+            lo, hi = window(now, tz, None, None, None, days)
+            guide = svc.schedules.guide(ch.data["slug"], lo, hi)
+            blocks += [b for b in guide if b.programme_id == prog.id]
+        name = pick(prog.data["titles"] or {}, lang)
+        return ical(name, slug, blocks, lang=lang)
+
+    body = rendered(request, (slug, now.date(), lang, days), make)
+    return Response(body, media_type="text/calendar; charset=utf-8")

@@ -6,12 +6,12 @@ from datetime import datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import ServicesDep
 from api.lang import LangDep
+from api.rendered import Artwork, rendered
 from api.routes.channels import channel_info
-from api.services import public_file_url
 from schedules.epg import m3u, xmltv
 
 router = APIRouter(tags=["epg"])
@@ -23,20 +23,28 @@ router = APIRouter(tags=["epg"])
     responses={200: {"content": {"application/xml": {"schema": {"type": "string"}}}}},
     summary="XMLTV guide of every channel, from today for `days` days",
 )
-def epg_xml(svc: ServicesDep, days: Annotated[int, Query(ge=1, le=14)] = 2) -> Response:
-    channels = []
-    artwork: dict[int, str] = {}
-    for ch in svc.schedules.find("channel"):
-        tz = ZoneInfo(ch.data["timezone"])
-        start = datetime.combine(svc.clock.now().astimezone(tz).date(), time(0), tz)
-        guide = svc.schedules.guide(ch.data["slug"], start, start + timedelta(days=days))
-        for b in guide:
-            if b.artwork_media_id is not None and b.artwork_media_id not in artwork:
-                url = public_file_url(svc.settings, svc.library.get(b.artwork_media_id).artwork_key)
-                if url:
-                    artwork[b.artwork_media_id] = url
-        channels.append(channel_info(svc, ch, tuple(guide)))
-    body = xmltv(channels, generator="Diaspor", artwork_url=artwork)
+def epg_xml(
+    request: Request, svc: ServicesDep, days: Annotated[int, Query(ge=1, le=14)] = 2
+) -> Response:
+    now = svc.clock.now()
+
+    def make() -> bytes:
+        channels = []
+        art = Artwork(svc)
+        for ch in svc.schedules.find("channel"):
+            tz = ZoneInfo(ch.data["timezone"])
+            start = datetime.combine(now.astimezone(tz).date(), time(0), tz)
+            guide = svc.schedules.guide(ch.data["slug"], start, start + timedelta(days=days))
+            channels.append(channel_info(svc, ch, tuple(guide)))
+        artwork = {
+            b.artwork_media_id: url
+            for info in channels
+            for b in info.guide
+            if b.artwork_media_id is not None and (url := art.url(b.artwork_media_id))
+        }
+        return xmltv(channels, generator="Diaspor", artwork_url=artwork)
+
+    body = rendered(request, (now.date(), days), make)
     return Response(body, media_type="application/xml; charset=utf-8")
 
 

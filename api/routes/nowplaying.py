@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.auth import ServicesDep
 from api.services import Services, public_file_url
 from playout.asrun import AsRunLog
-from playout.nowplaying import NowPlaying, now_playing
+from playout.nowplaying import NowPlaying, now_playing, progress
 from schedules.plan import to_ms
 
 router = APIRouter(tags=["now-playing"])
@@ -75,21 +78,97 @@ def listeners(svc: Services, slug: str) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def document(svc: Services, slug: str, np: NowPlaying) -> dict[str, Any]:
-    """The now-playing body for one reader, at this moment."""
-    body = np.to_json(svc.clock.now(), artwork_urls(svc, np))
-    body["history"] = history(svc, slug, np)
-    body["listeners"] = listeners(svc, slug)
-    return body
+OBJECT = {"type": "object"}
+FRESH_S = 1.0  # a body is made again at most once a second: history and listeners move
+
+
+@dataclass(frozen=True)
+class Made:
+    """One channel's now-playing body as last made, shared by every reader and subscriber
+    until the item on air changes or it is FRESH_S old. Only the current item's progress is
+    the reader's own (`at`)."""
+
+    np: NowPlaying
+    body: dict[str, Any]
+    etag: str
+    made: float  # time.monotonic()
+
+    def at(self, now: datetime) -> dict[str, Any]:
+        if self.np.current is None or self.body["current"] is None:
+            return self.body
+        elapsed, remaining = progress(self.np.current, now)
+        return {**self.body, "current": {**self.body["current"], "elapsed_ms": elapsed,
+                                          "remaining_ms": remaining}}  # fmt: skip
+
+    def event(self, now: datetime) -> str:
+        return (f"id: {self.np.seq}\nevent: now-playing\n"
+                f"data: {json.dumps(self.at(now), ensure_ascii=False)}\n\n")  # fmt: skip
+
+
+class Bodies:
+    """The now-playing bodies of a process: made once for everyone, not per request. At a
+    thousand requests a second, or five thousand subscribers woken by one change, the work
+    (the timeline, artwork, the as-run log) is done once and each reader adds its progress."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self._made: dict[str, Made] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _usable(self, slug: str) -> Made | None:
+        made = self._made.get(slug)
+        if made is None or time.monotonic() - made.made >= FRESH_S:
+            return None
+        latest = self.svc.now_playing.latest.get(slug)
+        if latest is not None and latest.seq != made.np.seq:
+            return None  # a change was published since
+        cur = made.np.current
+        if cur is not None and cur.ends_at <= self.svc.clock.now():
+            return None  # the item on air has ended
+        return made
+
+    async def get(self, slug: str) -> Made:
+        made = self._usable(slug)
+        if made is not None:
+            return made
+        async with self._locks.setdefault(slug, asyncio.Lock()):
+            made = self._usable(slug)  # made by whoever held the lock before
+            if made is None:
+                made = await asyncio.to_thread(self._make, slug)
+                self._made[slug] = made
+            return made
+
+    def _make(self, slug: str) -> Made:
+        np = current(self.svc, slug)
+        body = np.to_json(None, artwork_urls(self.svc, np))
+        body["history"] = history(self.svc, slug, np)
+        body["listeners"] = listeners(self.svc, slug)
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]
+        return Made(np, body, f'W/"{digest}"', time.monotonic())
+
+
+def bodies(request: Request) -> Bodies:
+    """The app's one `Bodies`, made on first use."""
+    state = request.app.state
+    if not hasattr(state, "now_playing_bodies"):
+        state.now_playing_bodies = Bodies(state.services)
+    made: Bodies = state.now_playing_bodies
+    return made
 
 
 @router.get("/api/v1/channels/{slug}/now-playing", summary="What is on air, and what is next",
             description="The current item (title, artist, kind, artwork, started_at, ends_at, "
             "elapsed_ms and remaining_ms at the moment of the request), the next items, the "
             "last few played (`history`, from the as-run log), `live` and `presenter`, and "
-            "`listeners` (null when this process cannot count them).")  # fmt: skip
-def get_now_playing(slug: str, svc: ServicesDep) -> dict[str, Any]:
-    return document(svc, slug, current(svc, slug))
+            "`listeners` (null when this process cannot count them). The body is made at most "
+            "once a second; its ETag is weak and leaves out the progress, so a client "
+            "revalidating within one item gets 304 and advances elapsed_ms from started_at "
+            "itself.",
+            responses={200: {"content": {"application/json": {"schema": OBJECT}}}})  # fmt: skip
+async def get_now_playing(slug: str, request: Request) -> JSONResponse:
+    made = await bodies(request).get(slug)
+    body = made.at(request.app.state.services.clock.now())
+    return JSONResponse(body, headers={"ETag": made.etag})
 
 
 @router.get(
@@ -105,27 +184,25 @@ async def now_playing_events(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """A reconnecting client sends the last id it saw: if that is the current event it is not
-    sent again; otherwise the current one comes first. A comment every 15 s keeps proxies open."""
-    first = await asyncio.to_thread(current, svc, slug)
+    sent again; otherwise the current one comes first. A comment every 15 s keeps proxies open.
+    Each change is made into its event once, for every subscriber."""
+    made = bodies(request)
+    first = await made.get(slug)
     queue = svc.now_playing.subscribe(slug)
-
-    async def event(np: NowPlaying) -> str:
-        body = json.dumps(await asyncio.to_thread(document, svc, slug, np), ensure_ascii=False)
-        return f"id: {np.seq}\nevent: now-playing\ndata: {body}\n\n"
 
     async def stream() -> AsyncIterator[str]:
         try:
-            if last_event_id is None or last_event_id.strip() != str(first.seq):
-                yield await event(first)
+            if last_event_id is None or last_event_id.strip() != str(first.np.seq):
+                yield first.event(svc.clock.now())
             else:
                 yield ": resumed\n\n"  # headers and a first byte, so the client knows
             while not await request.is_disconnected():
                 try:
-                    np = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                    await asyncio.wait_for(queue.get(), HEARTBEAT_S)
                 except TimeoutError:
                     yield ": heartbeat\n\n"
                     continue
-                yield await event(np)
+                yield (await made.get(slug)).event(svc.clock.now())
         finally:
             svc.now_playing.unsubscribe(slug, queue)
 
