@@ -307,7 +307,9 @@ class Schedules:
             self._check_entry(s, row)
 
     def _unique(self, s: Session, model: type[Any], field: str, row: Any) -> None:
-        other = s.scalars(select(model).where(getattr(model, field) == getattr(row, field))).first()
+        with s.no_autoflush:  # an edited row is not written before it is checked
+            q = select(model).where(getattr(model, field) == getattr(row, field))
+            other = s.scalars(q).first()
         if other is not None and other is not row:
             raise ScheduleError(f"the {field} {getattr(row, field)!r} is taken")
 

@@ -259,6 +259,16 @@ def test_invalid_schedule_input_is_refused_with_a_reason(desk: Desk) -> None:
         desk.client.post("/api/v1/manage/clocks", json={"name": "boş", "slots": []}).status_code
         == 422
     )
+    # Renaming to a slug another channel has: refused with a reason, nothing changed.
+    tv = desk.client.post("/api/v1/manage/channels", json={
+        "slug": "diaspor-tv", "kind": "tv", "names": {"az": "Diaspor TV"}, "timezone": "Asia/Baku",
+    })  # fmt: skip
+    assert tv.status_code == 201, tv.text
+    path = f"/api/v1/manage/channels/{tv.json()['id']}"
+    taken = desk.client.patch(path, json={"slug": week["channel"]["slug"]},
+                              headers={"If-Match": tv.headers["etag"]})  # fmt: skip
+    assert taken.status_code == 422 and "is taken" in taken.json()["detail"], taken.text
+    assert desk.client.get(path).json()["slug"] == "diaspor-tv"
 
 
 def test_schedule_editing_needs_an_editor(desk: Desk) -> None:
