@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -10,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from api import problems
+from api.follow import Follower
 from api.http import GZIP_MINIMUM, HttpCache
 from api.routes import (
     auth,
@@ -42,10 +46,26 @@ an access token from `POST /api/v1/auth/token` (OAuth2 password flow), or an API
 
 
 def create_app(svc: Services) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """While serving: follow playout processes elsewhere (`api/follow.py`)."""
+        stop = asyncio.Event()
+        task = None
+        if svc.settings.now_playing_follow_s > 0:
+            follower = app.state.follower = Follower(svc, svc.settings.now_playing_follow_s)
+            task = asyncio.create_task(follower.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+
     app = FastAPI(
         title="Diaspor.FM / Diaspor TV API",
         version="0.1.0",
         description=DESCRIPTION,
+        lifespan=lifespan,
     )
     app.state.services = svc
     problems.install(app)

@@ -33,12 +33,13 @@ from playout.live import LiveDesk, LiveFeed, LiveRefused, live_mount
 from playout.nowplaying import json_bytes, now_playing
 from playout.onair import TitleSetter, title_hook
 from playout.radio import OVERRIDDEN, Boundary, Playable, RadioEngine
+from playout.status import keep_status, nowplaying_key
 from schedules.plan import TimelineItem, to_ms
 from station.clock import SystemClock
 from station.errors import StationError
 from station.settings import Settings
 from streamer.encoder import Encoder, HlsOutput, Output, Tee
-from streamer.icecast_admin import IcecastAdminError, update_title
+from streamer.icecast_admin import IcecastAdminError, listeners_on, update_title
 from streamer.mirror import HlsMirror
 from streamer.outputs import IcecastOutput
 from streamer.relay import Relay, SourceGrant
@@ -59,7 +60,7 @@ def now_playing_hook(
             now_playing(slug, engine.upcoming(), b.actual_ms, live=engine.live_item)
         )
         await asyncio.to_thread(
-            station.storage.put_bytes, f"nowplaying/{slug}.json", json_bytes(event),
+            station.storage.put_bytes, nowplaying_key(slug), json_bytes(event),
             "application/json",
         )  # fmt: skip
 
@@ -229,6 +230,26 @@ def streams_of(s: Settings, slug: str) -> list[dict[str, Any]]:
     return out
 
 
+def status_task(
+    station: Station, slug: str, streams: list[dict[str, Any]], stop: asyncio.Event
+) -> asyncio.Task[None]:
+    """The channel's on-air status in storage, for API processes elsewhere: its streams and
+    listeners (the relay here counts them; icecast2 is asked through its status page)."""
+    s = station.settings
+    mounts = {f"/{slug}.mp3", f"/{slug}.aac"}
+
+    async def listeners() -> int | None:
+        if station.listeners is not None:
+            return station.listeners(slug)
+        if s.radio_server == "icecast":
+            return await listeners_on(s.icecast_url, mounts)
+        return None
+
+    return asyncio.create_task(
+        keep_status(station.storage, slug, streams, listeners, s.onair_status_s, stop)
+    )
+
+
 async def put_channel_on_air(
     station: Station, slug: str, server: AirServer, stop: asyncio.Event
 ) -> tuple[list[asyncio.Task[None]], list[Any]]:
@@ -252,7 +273,8 @@ async def put_channel_on_air(
         station.on_air[slug] = streams
         log.info("radio on air, through Liquidsoap", extra={"channel": slug,
                                                             "mp3": streams[0]["url"]})  # fmt: skip
-        return [asyncio.create_task(ls.run(SystemClock(), stop))], []
+        running = asyncio.create_task(ls.run(SystemClock(), stop))
+        return [running, status_task(station, slug, streams, stop)], []
     hls_key = f"hls/radio/{slug}"
     background: list[asyncio.Task[None]] = []
     if isinstance(station.storage, LocalStorage):
@@ -284,6 +306,7 @@ async def put_channel_on_air(
     engine.hooks.append(now_playing_hook(station, slug, engine))
     await feed.start()
     station.on_air[slug] = streams
+    background.append(status_task(station, slug, streams, stop))
     log.info("radio on air", extra={"channel": slug, "mp3": streams[0]["url"],
                                     "live_mount": live_mount(slug)})  # fmt: skip
     return [asyncio.create_task(engine.run(SystemClock(), sink, stop)), *background], [sink, feed]

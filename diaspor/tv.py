@@ -23,6 +23,7 @@ from playout.asrun import AsRunLog
 from playout.nowplaying import json_bytes
 from playout.radio import PLAYED, Boundary
 from playout.sequencer import Sequencer, TvBoundary, live_prefix
+from playout.status import keep_status, nowplaying_key
 from schedules.plan import TimelineItem
 from station.clock import SystemClock
 from streamer.tvlive import LiveInput, TvLiveIngest
@@ -68,7 +69,7 @@ def sequencer_for(station: Station, slug: str, live: TvLiveIngest | None = None)
             aired = Boundary(item, 0, b.actual_ms, b.outcome, segments=(b.first_seq, b.last_seq))
             await asyncio.to_thread(asrun.write, aired)
         event = station.now_playing.publish(b.now_playing)
-        await asyncio.to_thread(station.storage.put_bytes, f"nowplaying/{slug}.json",
+        await asyncio.to_thread(station.storage.put_bytes, nowplaying_key(slug),
                                 json_bytes(event), "application/json")  # fmt: skip
 
     s = station.settings
@@ -91,6 +92,11 @@ def live_ingest_for(station: Station, slug: str, port: int) -> TvLiveIngest:
                         gain_db=s.tv_live_gain_db, keep=s.tv_live_keep)  # fmt: skip
 
 
+async def no_count() -> int | None:
+    """TV viewers are not counted: HLS is served by files, nginx or a CDN."""
+    return None
+
+
 async def run_tv(station: Station, stop: asyncio.Event) -> None:
     """Every TV channel on air until stop is set."""
     tasks: list[asyncio.Task[None]] = []
@@ -109,6 +115,10 @@ async def run_tv(station: Station, stop: asyncio.Event) -> None:
             seq = sequencer_for(station, slug, ingest)
             tasks.append(asyncio.create_task(seq.run(SystemClock(), stop)))
             station.on_air[slug] = tv_streams(station, slug, slate)
+            tasks.append(asyncio.create_task(keep_status(
+                station.storage, slug, station.on_air[slug], no_count,
+                station.settings.onair_status_s, stop,
+            )))  # fmt: skip
             log.info("TV on air", extra={"channel": slug, "hls": station.on_air[slug][0]["url"]})
         await stop.wait()
     finally:

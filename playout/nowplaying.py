@@ -69,6 +69,21 @@ class NowPlaying:
             "seq": self.seq,
         }
 
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> NowPlaying:
+        """Back from `to_json` (as written to storage by another process)."""
+
+        def track(t: Mapping[str, Any] | None) -> Track | None:
+            if t is None:
+                return None
+            return Track(str(t["title"]), str(t["artist"]), str(t["kind"]), t.get("media_id"),
+                         t.get("programme_id"), datetime.fromisoformat(t["started_at"]),
+                         datetime.fromisoformat(t["ends_at"]))  # fmt: skip
+
+        nxt = tuple(x for x in (track(t) for t in d.get("next") or []) if x is not None)
+        return cls(str(d["channel"]), track(d.get("current")), nxt, bool(d.get("live")),
+                   d.get("presenter"), int(d.get("seq") or 0))  # fmt: skip
+
 
 def progress(track: Track, now: datetime) -> tuple[int, int]:
     """Milliseconds played and left of a track at `now`, each clamped to its length."""
@@ -112,9 +127,11 @@ class NowPlayingHub:
     latest: dict[str, NowPlaying] = field(default_factory=dict)
     _subscribers: dict[str, set[asyncio.Queue[NowPlaying]]] = field(default_factory=dict)
 
-    def publish(self, event: NowPlaying) -> NowPlaying:
+    def publish(self, event: NowPlaying, *, keep_seq: bool = False) -> NowPlaying:
+        """Hand a change to every subscriber, numbered one after the latest (or, with
+        keep_seq, as numbered by the process that made it)."""
         prev = self.latest.get(event.channel)
-        seq = (prev.seq if prev else 0) + 1
+        seq = event.seq if keep_seq else (prev.seq if prev else 0) + 1
         event = NowPlaying(
             event.channel, event.current, event.next, event.live, event.presenter, seq
         )

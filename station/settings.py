@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     live_margin_s: int = Field(default=300, ge=0)
     live_grace_ms: int = Field(default=3000, ge=0)
     hls_segment_s: int = Field(default=6, ge=1, le=30)
+    # Across processes (`diaspor serve` beside `diaspor playout`): playout rewrites each
+    # channel's status (streams, listeners) in storage this often; the API reads it and the
+    # now-playing file this often (0: the API only knows what runs in its own process).
+    onair_status_s: float = Field(default=5.0, gt=0)
+    now_playing_follow_s: float = Field(default=1.0, ge=0)
 
     # TV: the HLS ladder every video asset is packaged into, once, at ingest. A rung is
     # "name:WIDTHxHEIGHT:video kbit/s"; every rung also carries AAC audio at tv_audio_kbps,

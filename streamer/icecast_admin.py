@@ -65,3 +65,33 @@ async def update_title(
             f"{base_url} did not set the title of {mount}: HTTP {response.status_code}, "
             f"{_says(response.text) or 'no reason given'}"
         )
+
+
+async def listeners_on(
+    base_url: str,
+    mounts: set[str],
+    *,
+    timeout: float = 5.0,
+    client: httpx.AsyncClient | None = None,
+) -> int | None:
+    """Listeners on these mounts, from the public `/status-json.xsl` (icecast2 and the relay
+    both serve it); None when the server cannot be asked or carries none of the mounts."""
+    own = client is None
+    http = client or httpx.AsyncClient(timeout=timeout)
+    try:
+        r = await http.get(base_url.rstrip("/") + "/status-json.xsl")
+        r.raise_for_status()
+        sources = r.json().get("icestats", {}).get("source", [])
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    finally:
+        if own:
+            await http.aclose()
+    if isinstance(sources, dict):  # icecast2 gives one source as an object, not a list
+        sources = [sources]
+    found = [
+        int(src.get("listeners") or 0)
+        for src in sources
+        if isinstance(src, dict) and httpx.URL(str(src.get("listenurl", ""))).path in mounts
+    ]
+    return sum(found) if found else None

@@ -119,10 +119,11 @@ def ebur128_integrated(ffmpeg: str, path: Path) -> float:
 
 
 @contextmanager
-def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
-    """Run an ASGI app under a real uvicorn (on `port`, else a free one); yields its base URL."""
+def serve_app(app: Any, port: int | None = None, *, lifespan: str = "off") -> Iterator[str]:
+    """Run an ASGI app under a real uvicorn (on `port`, else a free one); yields its base URL.
+    With lifespan="on" its background work runs too, as under `diaspor serve`."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan=lifespan)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.auth import ServicesDep
+from api.follow import Follower
 from api.services import Services, public_file_url
 from playout.asrun import AsRunLog
 from playout.nowplaying import NowPlaying, now_playing, progress
@@ -67,14 +68,14 @@ def history(svc: Services, slug: str, np: NowPlaying) -> list[dict[str, Any]]:
     return out[:HISTORY]
 
 
-def listeners(svc: Services, slug: str) -> int | None:
-    """Listeners across the channel's mounts, when this process can count them: the
-    composition may hand the API a `listeners(slug)` callable (the built-in relay runs in the
-    same process in `demo`); with icecast2 or a separate playout process it is unknown."""
+def listeners(svc: Services, slug: str, follower: Follower | None = None) -> int | None:
+    """Listeners across the channel's mounts: counted in this process when the built-in relay
+    runs here (`demo`: the composition hands the API a `listeners(slug)` callable), else as
+    the playout process elsewhere last reported them (relay or icecast2); None if unknown."""
     count = getattr(svc, "listeners", None)
-    if not callable(count):
-        return None
-    value = count(slug)
+    value = count(slug) if callable(count) else None
+    if value is None and follower is not None:
+        value = follower.listeners(slug)
     return value if isinstance(value, int) else None
 
 
@@ -110,8 +111,9 @@ class Bodies:
     thousand requests a second, or five thousand subscribers woken by one change, the work
     (the timeline, artwork, the as-run log) is done once and each reader adds its progress."""
 
-    def __init__(self, svc: Services) -> None:
+    def __init__(self, svc: Services, follower: Follower | None = None) -> None:
         self.svc = svc
+        self.follower = follower
         self._made: dict[str, Made] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -142,7 +144,7 @@ class Bodies:
         np = current(self.svc, slug)
         body = np.to_json(None, artwork_urls(self.svc, np))
         body["history"] = history(self.svc, slug, np)
-        body["listeners"] = listeners(self.svc, slug)
+        body["listeners"] = listeners(self.svc, slug, self.follower)
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]
         return Made(np, body, f'W/"{digest}"', time.monotonic())
 
@@ -151,7 +153,7 @@ def bodies(request: Request) -> Bodies:
     """The app's one `Bodies`, made on first use."""
     state = request.app.state
     if not hasattr(state, "now_playing_bodies"):
-        state.now_playing_bodies = Bodies(state.services)
+        state.now_playing_bodies = Bodies(state.services, getattr(state, "follower", None))
     made: Bodies = state.now_playing_bodies
     return made
 

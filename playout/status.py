@@ -1,0 +1,102 @@
+"""What a playout process has on air, told to the API processes through storage.
+
+`diaspor serve` and `diaspor playout` are separate processes in production (and may be on
+separate machines); the API must still list the streams a channel has on air, count its
+listeners and follow now-playing. Playout already writes `nowplaying/<channel>.json` at each
+boundary; beside it, it keeps `onair/<channel>.json` — the streams and the listener count,
+rewritten every `onair_status_s` and removed when the channel goes off air. The API reads
+both (`api/follow.py`). Storage is what every deployment shares (a folder, or the bucket),
+so this needs no other service; a status older than `STALE_AFTER` updates is taken for a
+playout that died without removing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from media.storage import Storage
+from station.errors import NotFound
+
+log = logging.getLogger(__name__)
+STALE_AFTER = 4  # missed rewrites
+
+
+def onair_key(slug: str) -> str:
+    return f"onair/{slug}.json"
+
+
+def nowplaying_key(slug: str) -> str:
+    return f"nowplaying/{slug}.json"
+
+
+@dataclass(frozen=True)
+class OnAirStatus:
+    channel: str
+    streams: tuple[dict[str, Any], ...]
+    listeners: int | None
+    updated_at: datetime
+    every_s: float
+
+    def to_json(self) -> bytes:
+        return json.dumps({
+            "channel": self.channel, "streams": list(self.streams), "listeners": self.listeners,
+            "updated_at": self.updated_at.isoformat(), "every_s": self.every_s,
+        }, ensure_ascii=False).encode()  # fmt: skip
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> OnAirStatus:
+        d = json.loads(raw)
+        return cls(str(d["channel"]), tuple(d["streams"]), d.get("listeners"),
+                   datetime.fromisoformat(d["updated_at"]), float(d["every_s"]))  # fmt: skip
+
+    def fresh(self, now: datetime) -> bool:
+        return (now - self.updated_at).total_seconds() <= STALE_AFTER * self.every_s
+
+
+def write_status(storage: Storage, status: OnAirStatus) -> None:
+    storage.put_bytes(onair_key(status.channel), status.to_json(), "application/json")
+
+
+def read_file(storage: Storage, key: str) -> bytes | None:
+    """A small status file, or None when there is none (yet)."""
+    try:
+        fh = storage.open(key)
+    except NotFound:
+        return None
+    try:
+        return fh.read()
+    finally:
+        fh.close()
+
+
+async def keep_status(
+    storage: Storage,
+    slug: str,
+    streams: Sequence[dict[str, Any]],
+    listeners: Callable[[], Awaitable[int | None]],
+    every_s: float,
+    stop: asyncio.Event,
+) -> None:
+    """While the channel is on air: its status rewritten every `every_s`; removed at the end.
+    A storage that fails for a moment is logged and tried again at the next turn."""
+    try:
+        while not stop.is_set():
+            status = OnAirStatus(slug, tuple(streams), await listeners(), datetime.now(UTC),
+                                 every_s)  # fmt: skip
+            try:
+                await asyncio.to_thread(write_status, storage, status)
+            except Exception as exc:  # the air goes on; said, and tried again
+                log.warning("could not write the on-air status", extra={"channel": slug,
+                            "error": str(exc)})  # fmt: skip
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(storage.delete, onair_key(slug))

@@ -1,0 +1,145 @@
+"""Production's shape: `diaspor serve` and `diaspor playout` as separate processes sharing
+only the database and storage. Here the playout side is `run_radio` on one `Station`, and the
+API another `Station` built from the same settings (its own hub, its own on-air list, no relay
+of its own) served by uvicorn with its background work on: what players see of the radio must
+come to it through storage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.follow import Follower
+from diaspor.compose import Station, build_station
+from media.binaries import Tools
+from playout.status import OnAirStatus, nowplaying_key, onair_key, read_file, write_status
+from tests.radio_support import SONGS, Playout, music_station
+from tests.support import serve_app
+
+SLUG = "diaspor-fm"
+
+
+def wait_for(what: str, check, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_an_api_process_follows_playout_running_elsewhere(tmp_path: Path, tools: Tools) -> None:
+    playout_side = music_station(tmp_path, tools, onair_status_s=1.0)
+    api_side = build_station(playout_side.settings, tools=tools)
+    titles = {t for _, t in SONGS}
+    playout = Playout(playout_side)
+    try:
+        with (
+            serve_app(create_app(api_side), lifespan="on") as base,
+            httpx.Client(base_url=base, timeout=10) as c,
+        ):
+            # The streams playout has on air are listed by the API that does not run them.
+            def listed() -> dict[str, str]:
+                ch = c.get("/api/v1/channels/diaspor-fm").json()
+                return {s["format"]: s["url"] for s in ch["streams"]}
+
+            urls = wait_for("streams listed", listed)
+            assert set(urls) == {"mp3", "aac", "hls"}
+            assert urls["mp3"] == f"{playout_side.settings.radio_public_url}/diaspor-fm.mp3"
+            # A listener on playout's relay is counted in the API's now-playing.
+            wait_for("the mount up", lambda: httpx.head(urls["mp3"]).status_code == 200)
+            with listening(urls["mp3"]):
+
+                def counted() -> bool:
+                    body = c.get("/api/v1/channels/diaspor-fm/now-playing").json()
+                    return body["listeners"] == 1
+
+                wait_for("the listener counted", counted)
+            # Each track change reaches the API's SSE subscribers, numbered as playout
+            # numbered it, with the title playout put on air.
+            events = asyncio.run(two_changes(base))
+            assert [e["current"]["title"] in titles for e in events] == [True, True]
+            assert events[0]["current"]["title"] != events[1]["current"]["title"]
+            assert events[1]["seq"] == events[0]["seq"] + 1
+            on_disk = json.loads(
+                read_file(playout_side.storage, nowplaying_key("diaspor-fm")) or ""
+            )
+            assert on_disk["seq"] >= events[1]["seq"]
+    finally:
+        playout.close()
+    # Off air: playout removed its status, so an API would list no stream for it.
+    assert not playout_side.storage.exists(onair_key("diaspor-fm"))
+    api_side.close()
+    playout_side.close()
+
+
+@contextlib.contextmanager
+def listening(url: str) -> Iterator[None]:
+    """A listener that keeps reading the stream, in a thread, until the block ends."""
+    done = threading.Event()
+
+    def listen() -> None:
+        with httpx.stream("GET", url, timeout=10) as r:
+            assert r.status_code == 200
+            for _ in r.iter_bytes():
+                if done.is_set():
+                    return
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        done.set()
+        t.join(10)
+
+
+async def two_changes(base: str) -> list[dict[str, object]]:
+    """The first two now-playing events after the one a new subscriber is sent at once."""
+    out: list[dict[str, object]] = []
+    path = "/api/v1/channels/diaspor-fm/now-playing/events"
+    async with httpx.AsyncClient(base_url=base, timeout=30) as c, c.stream("GET", path) as r:
+        first = True
+        async for line in r.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            if first:
+                first = False
+                continue
+            out.append(json.loads(line.removeprefix("data:")))
+            if len(out) == 2:
+                return out
+    return out
+
+
+def test_a_status_playout_stopped_rewriting_is_not_believed(station: Station) -> None:
+    station.schedules.create("channel", {"slug": "diaspor-fm", "kind": "radio",
+                                         "names": {"az": "Diaspor.FM"}}, "test")  # fmt: skip
+    follower = Follower(station, every_s=1.0)
+    mp3 = {"url": "http://radio.example/diaspor-fm.mp3", "format": "mp3", "bitrate": 128}
+    now = station.clock.now()
+
+    def told(updated_at: datetime) -> None:
+        write_status(station.storage, OnAirStatus("diaspor-fm", (mp3,), 3, updated_at, 5.0))
+
+    told(now - timedelta(seconds=60))  # playout was killed a minute ago, status left behind
+    asyncio.run(follower.follow_once())
+    assert "diaspor-fm" not in station.on_air and follower.listeners("diaspor-fm") is None
+    told(now)
+    asyncio.run(follower.follow_once())
+    assert station.on_air["diaspor-fm"] == [mp3] and follower.listeners("diaspor-fm") == 3
+    station.storage.delete(onair_key("diaspor-fm"))  # playout went off air
+    asyncio.run(follower.follow_once())
+    assert "diaspor-fm" not in station.on_air and follower.listeners("diaspor-fm") is None
