@@ -13,6 +13,7 @@ import pytest
 
 from api.http import cache_control_for, etag_matches, strong_etag
 from playout.asrun import AsRunRow
+from playout.nowplaying import NowPlaying
 from schedules.plan import to_ms
 from tests.schedule_support import Desk, build_radio_week
 
@@ -167,3 +168,22 @@ def test_sse_resumes_without_repeating_the_event_the_client_has(desk: Desk, week
     assert first_line({"Accept-Encoding": "gzip"}) == "id: 0"
     assert first_line({"Last-Event-ID": "0"}) == ": resumed"
     assert first_line({"Last-Event-ID": "7"}) == "id: 0"  # not ours: send the current one
+
+
+def test_now_playing_revalidates_within_an_item_and_changes_at_once(desk: Desk, week: Any) -> None:
+    """One body per item for everyone: a client holding it gets 304 (its progress it advances
+    itself), and a published change is answered at once, with a new tag and number."""
+    path = "/api/v1/channels/diaspor-fm/now-playing"
+    first = desk.client.get(path)
+    tag = first.headers["etag"]
+    assert tag.startswith('W/"')
+    desk.clock.advance(2)  # two seconds later, the same item: elapsed moved, the tag did not
+    again = desk.client.get(path)
+    assert again.headers["etag"] == tag
+    assert again.json()["current"]["elapsed_ms"] == first.json()["current"]["elapsed_ms"] + 2000
+    assert desk.client.get(path, headers={"If-None-Match": tag}).status_code == 304
+    hub = desk.station.now_playing
+    changed = hub.publish(NowPlaying("diaspor-fm", None, live=True, presenter="Aysel Məmmədova"))
+    now = desk.client.get(path, headers={"If-None-Match": tag})
+    assert now.status_code == 200 and now.headers["etag"] != tag
+    assert now.json()["seq"] == changed.seq and now.json()["presenter"] == "Aysel Məmmədova"
