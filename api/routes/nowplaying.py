@@ -7,7 +7,7 @@ import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -93,6 +93,7 @@ class Made:
     body: dict[str, Any]
     etag: str
     made: float  # time.monotonic()
+    event: str  # the SSE event, progress as at `made`: written once for every subscriber
 
     def at(self, now: datetime) -> dict[str, Any]:
         if self.np.current is None or self.body["current"] is None:
@@ -100,10 +101,6 @@ class Made:
         elapsed, remaining = progress(self.np.current, now)
         return {**self.body, "current": {**self.body["current"], "elapsed_ms": elapsed,
                                           "remaining_ms": remaining}}  # fmt: skip
-
-    def event(self, now: datetime) -> str:
-        return (f"id: {self.np.seq}\nevent: now-playing\n"
-                f"data: {json.dumps(self.at(now), ensure_ascii=False)}\n\n")  # fmt: skip
 
 
 class Bodies:
@@ -146,7 +143,9 @@ class Bodies:
         body["history"] = history(self.svc, slug, np)
         body["listeners"] = listeners(self.svc, slug, self.follower)
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]
-        return Made(np, body, f'W/"{digest}"', time.monotonic())
+        made = Made(np, body, f'W/"{digest}"', time.monotonic(), "")
+        data = json.dumps(made.at(self.svc.clock.now()), ensure_ascii=False)
+        return replace(made, event=f"id: {np.seq}\nevent: now-playing\ndata: {data}\n\n")
 
 
 def bodies(request: Request) -> Bodies:
@@ -187,7 +186,8 @@ async def now_playing_events(
 ) -> StreamingResponse:
     """A reconnecting client sends the last id it saw: if that is the current event it is not
     sent again; otherwise the current one comes first. A comment every 15 s keeps proxies open.
-    Each change is made into its event once, for every subscriber."""
+    Each change is made into its event once, for every subscriber (elapsed_ms as at that
+    moment; a client advances it from started_at)."""
     made = bodies(request)
     first = await made.get(slug)
     queue = svc.now_playing.subscribe(slug)
@@ -195,7 +195,7 @@ async def now_playing_events(
     async def stream() -> AsyncIterator[str]:
         try:
             if last_event_id is None or last_event_id.strip() != str(first.np.seq):
-                yield first.event(svc.clock.now())
+                yield first.event
             else:
                 yield ": resumed\n\n"  # headers and a first byte, so the client knows
             while not await request.is_disconnected():
@@ -204,7 +204,7 @@ async def now_playing_events(
                 except TimeoutError:
                     yield ": heartbeat\n\n"
                     continue
-                yield (await made.get(slug)).event(svc.clock.now())
+                yield (await made.get(slug)).event
         finally:
             svc.now_playing.unsubscribe(slug, queue)
 
