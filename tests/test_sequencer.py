@@ -15,7 +15,7 @@ import posixpath
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,10 +26,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from media import hls
 from media.binaries import Tools
 from media.packaged import Package, Rendition, Subtitle, asset_prefix, slate_prefix
 from media.storage import LocalStorage
-from playout import hls
 from playout.sequencer import (
     MISSING,
     PLAYED,
@@ -259,15 +259,24 @@ def names(seq: Sequencer) -> list[str]:
 Snapshot = dict[str, PList]
 
 
+Tick = Callable[[int], None]
+
+
 async def walk(seq: Sequencer, storage: LocalStorage, t_from: int, t_to: int,
-               every_ms: int = 200) -> list[tuple[int, Snapshot]]:  # fmt: skip
-    """Step the sequencer from t_from to t_to; a snapshot of every playlist after each
-    change, each checked against the previous one."""
+               every_ms: int = 200, before: Tick | None = None,
+               after: Tick | None = None) -> list[tuple[int, Snapshot]]:  # fmt: skip
+    """Step the sequencer from t_from to t_to (`before` and `after` each step, given its
+    time); a snapshot of every playlist after each change, each checked against the
+    previous one."""
     snaps: list[tuple[int, Snapshot]] = []
     last: dict[str, str] = {}
     t = t_from
     while t <= t_to:
+        if before is not None:
+            before(t)
         await seq.step(t)
+        if after is not None:
+            after(t)
         texts = {n: read(storage, n) for n in names(seq)}
         if texts != last:
             snap = {n: parse_media(x) for n, x in texts.items()}

@@ -65,6 +65,7 @@ from tests.test_sequencer import (
     T0,
     PList,
     PSeg,
+    Snapshot,
     Timeline,
     asset,
     check_reload,
@@ -73,6 +74,7 @@ from tests.test_sequencer import (
     put_package,
     read,
     slate_package,
+    walk,
 )
 from tests.test_sequencer import aired as aired_in
 
@@ -202,30 +204,20 @@ def storage(tmp_path: Path) -> LocalStorage:
 
 # A studio on air from 20 s to 57.6 s: six full segments and a last one of 1.6 s.
 ON_AIR = studio(20, [150] * 6 + [40])
-Snapshot = dict[str, PList]
 
 
 async def walk_live(seq: Sequencer, storage: LocalStorage, feed: Feed, t_from: int, t_to: int,
                     every_ms: int = 200) -> list[tuple[int, Snapshot]]:  # fmt: skip
-    """Step the clock; each change of the playlists is checked against the one before, and
-    the line never comes within one target duration of the clock."""
-    snaps: list[tuple[int, Snapshot]] = []
-    last: dict[str, str] = {}
-    t = t_from
-    while t <= t_to:
+    """Step the clock (the feed's too); each change of the playlists is checked against the
+    one before, and the line never comes within one target duration of the clock."""
+
+    def tick(t: int) -> None:
         feed.now = t
-        await seq.step(t)
+
+    def never_dry(t: int) -> None:
         assert seq.segments[-1].end >= t + 6000, "the line ran dry"
-        texts = {n: read(storage, n) for n in names(seq)}
-        if texts != last:
-            snap = {n: parse_media(x) for n, x in texts.items()}
-            if snaps:
-                for n in snap:
-                    check_reload(snaps[-1][1][n], snap[n])
-            snaps.append((t, snap))
-            last = texts
-        t += every_ms
-    return snaps
+
+    return await walk(seq, storage, t_from, t_to, every_ms, before=tick, after=never_dry)
 
 
 def live_sequencer(storage: LocalStorage, feed: Feed, **kw: object) -> Sequencer:
