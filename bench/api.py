@@ -119,7 +119,7 @@ async def role_setup(cfg: dict[str, Any]) -> None:
     from diaspor.compose import build_station
     from diaspor.demo import load_demo_content
     from diaspor.demo_schedule import load_demo_schedule
-    from playout.hls import MediaSegment, media_playlist
+    from media.hls import MediaSegment, media_playlist
     from playout.sequencer import live_prefix
     from station.settings import load_settings
 

@@ -1,5 +1,6 @@
-"""HLS text for the linear TV channel: media and master playlists, program date-times,
-durations in frames, relative URIs. Pure: numbers and strings in, strings out.
+"""HLS text for the linear TV channel and for packaged assets: media and master playlists,
+program date-times, durations in frames, relative URIs. Pure: numbers and strings in,
+strings out.
 
 Durations are exact fractions of a millisecond (a frame at 29.97 fps is 1001/30 ms), so
 the channel's line never drifts however many segments are summed; they are rounded only

@@ -64,6 +64,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from media import hls
 from media.artwork import poster_time_ms
 from media.binaries import Tools
 from media.errors import MediaError
@@ -368,34 +369,16 @@ def media_playlist(
     return "\n".join(lines) + "\n"
 
 
-def _quoted(value: str) -> str:
-    return '"' + value.replace('"', "'").replace("\n", " ") + '"'
-
-
 def master_playlist(package: Package) -> str:
     """The VOD master: every rung (video + audio), the audio-only rendition, and the subtitle
     renditions as one group that every variant names."""
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for sub in package.subtitles:
-        lines.append(
-            '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",'
-            f"LANGUAGE={_quoted(sub.lang)},NAME={_quoted(sub.name)},"
-            f"DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI={_quoted(sub.playlist)}"
-        )
-    for r in package.renditions:
-        attrs = [
-            f"BANDWIDTH={r.bandwidth}",
-            f"AVERAGE-BANDWIDTH={r.average_bandwidth}",
-            f"CODECS={_quoted(r.codecs)}",
-        ]
-        if r.width and r.height:
-            attrs.append(f"RESOLUTION={r.width}x{r.height}")
-        if r.frame_rate:
-            attrs.append(f"FRAME-RATE={r.frame_rate:.3f}")
-        if package.subtitles:
-            attrs.append('SUBTITLES="subs"')
-        lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), r.playlist]
-    return "\n".join(lines) + "\n"
+    variants = [
+        hls.Variant(r.playlist, r.bandwidth, r.average_bandwidth, r.codecs, r.width, r.height,
+                    r.frame_rate)
+        for r in package.renditions
+    ]  # fmt: skip
+    tracks = [hls.SubtitleTrack(s.playlist, s.lang, s.name) for s in package.subtitles]
+    return hls.master_playlist(variants, tracks)
 
 
 # --- thumbnails ---------------------------------------------------------------------------

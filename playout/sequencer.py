@@ -95,10 +95,10 @@ from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from typing import Any, Protocol
 
+from media import hls
 from media.errors import NotFound, StorageError
 from media.packaged import MANIFEST, Package, Rendition, Subtitle, asset_prefix, slate_prefix
 from media.storage import Storage
-from playout import hls
 from playout.nowplaying import NowPlaying, now_playing
 from schedules.plan import TimelineItem, to_ms
 from station.clock import Clock
