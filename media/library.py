@@ -6,8 +6,6 @@ It knows nothing of HTTP or terminals; the API and the CLI both call it.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import logging
 import uuid
@@ -55,7 +53,9 @@ from media.packaging import (
 )
 from media.probe import ProbeResult, probe
 from media.storage import Storage, original_key
+from station import cursor as cursors
 from station.clock import Clock
+from station.cursor import Page
 from station.db import Database
 from station.jobs import JobQueue, PermanentJobError, ProgressReporter
 
@@ -72,12 +72,6 @@ class IngestResult:
     item: MediaItem
     created: bool
     job_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[MediaItem]
-    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,17 +117,13 @@ def check_webvtt(path: Path) -> None:
 
 
 def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+    return cursors.encode_cursor("id", (last_id,))
 
 
 def decode_cursor(cursor: str) -> int:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        if kind != "id":
-            raise ValueError(raw)
-        return int(value)
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        return cursors.decode_cursor(cursor, "id", 1)[0]
+    except ValueError as exc:
         raise MediaError("the cursor is not one this API gave out") from exc
 
 
@@ -533,7 +523,7 @@ class Library:
         q: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
-    ) -> Page:
+    ) -> Page[MediaItem]:
         stmt = (
             select(MediaRow).options(selectinload(MediaRow.subtitles)).order_by(MediaRow.id.desc())
         )

@@ -17,8 +17,6 @@ The as-run log belongs to playout, which this package may not import; the caller
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,7 +32,9 @@ from media.packaged import Package, asset_prefix
 from schedules.errors import ScheduleError
 from schedules.models import ChannelRow, EntryRow, EpisodeRow, ProgrammeRow, search_fold
 from schedules.service import Schedules
+from station import cursor as cursors
 from station.clock import Clock
+from station.cursor import Page
 from station.db import Database
 from station.errors import NotFound
 
@@ -97,19 +97,13 @@ def availability(
 
 
 def encode_cursor(key: Sequence[int]) -> str:
-    raw = "vod:" + ",".join(str(k) for k in key)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursors.encode_cursor("vod", key)
 
 
 def decode_cursor(cursor: str, size: int) -> tuple[int, ...]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        tag, _, values = raw.partition(":")
-        key = tuple(int(v) for v in values.split(","))
-        if tag != "vod" or len(key) != size:
-            raise ValueError(raw)
-        return key
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        return cursors.decode_cursor(cursor, "vod", size)
+    except ValueError as exc:
         raise BadCursor("the cursor is not one this list gave out") from exc
 
 
@@ -179,12 +173,6 @@ class ProgrammeInfo:
 class Season:
     number: int | None
     episodes: tuple[EpisodeInfo, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[EpisodeInfo]
-    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +292,7 @@ class Catalogue:
 
     def episodes(
         self, slug: str, *, season: int | None = None, cursor: str | None = None, limit: int = 20
-    ) -> Page:
+    ) -> Page[EpisodeInfo]:
         """Every episode of a programme, on demand or not, by season and number."""
         now = self.clock.now()
         key = (_season_key(), _number_key(), EpisodeRow.id)
@@ -332,7 +320,7 @@ class Catalogue:
         everything: bool = False,
         cursor: str | None = None,
         limit: int = 20,
-    ) -> Page:
+    ) -> Page[EpisodeInfo]:
         """Episodes whose titles (or their programme's), in any language, hold every word of
         q; newest first. Only those on demand unless `everything`."""
         now = self.clock.now()

@@ -31,7 +31,8 @@ from api.vod_schemas import (
 )
 from playout.asrun import AsRunRow
 from schedules.guide import pick
-from schedules.vod import Airing, Catalogue, EpisodeInfo, Page, ProgrammeInfo
+from schedules.vod import Airing, Catalogue, EpisodeInfo, ProgrammeInfo
+from station.cursor import Page
 from station.db import Database
 
 router = APIRouter(tags=["on demand"])
@@ -136,7 +137,7 @@ def summary(svc: Services, e: EpisodeInfo, lang: str) -> EpisodeSummary:
     return EpisodeSummary.model_validate(summary_fields(svc, e, lang))
 
 
-def page_out(svc: Services, request: Request, page: Page, lang: str) -> EpisodePage:
+def page_out(svc: Services, request: Request, page: Page[EpisodeInfo], lang: str) -> EpisodePage:
     nxt = None
     if page.next_cursor:
         params = {k: v for k, v in request.query_params.items() if k != "cursor"}
