@@ -144,10 +144,12 @@ class Schedules:
         """Changes whenever anything a timeline or a guide is made from changes."""
         return fingerprint(self.db)
 
-    def timeline(self, slug: str, start: datetime, end: datetime) -> list[TimelineItem]:
+    def timeline(
+        self, slug: str, start: datetime, end: datetime, version: tuple[Any, ...] | None = None
+    ) -> list[TimelineItem]:
         """What is on air over [start, end), from days kept while the schedule and the
-        catalogue are unchanged (`schedules.cache`)."""
-        version = self.version()
+        catalogue are unchanged (`schedules.cache`; `version` if the caller has just read it)."""
+        version = version or self.version()
         snap = self._snapshots.get((slug, version), lambda: load(self.db, slug))
 
         def day_run(midnight_ms: int) -> list[TimelineItem]:
@@ -159,8 +161,9 @@ class Schedules:
         return resolve(snap.channel, snap.entries, snap.catalogue, start, end, day_run)
 
     def guide(self, slug: str, start: datetime, end: datetime) -> list[GuideBlock]:
-        items = self.timeline(slug, start, end)
-        names = self._names.get((slug, self.version()), lambda: load_names(self.db, slug))
+        version = self.version()
+        items = self.timeline(slug, start, end, version)
+        names = self._names.get((slug, version), lambda: load_names(self.db, slug))
         return build_guide(items, names)
 
     def audit(self, resource: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
