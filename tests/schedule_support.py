@@ -3,6 +3,7 @@ and a clock the test moves."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,13 +14,16 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from sqlalchemy import insert, select, text
 
 from api.app import create_app
 from api.tokens import create_token
+from diaspor import migrate
 from diaspor.compose import Station, build_station
 from media.binaries import Tools
 from media.library import IngestOptions
 from station.clock import SimulatedClock
+from station.db import Base
 from tests.conftest import settings_for
 from tests.support import run, serve_app, tone
 
@@ -32,9 +36,56 @@ def library(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> dict[str,
     return library_files(tmp_path_factory.mktemp("library"), tools.ffmpeg)
 
 
+@dataclass(frozen=True)
+class Ingested:
+    """The library as ingest and analysis left it, once per session: every table's rows and
+    the storage folder. Each desk starts from a copy, not from seven more ingests."""
+
+    rows: dict[str, list[dict[str, Any]]]
+    storage: Path
+    media: dict[str, int]
+
+
+@pytest.fixture(scope="session")
+def ingested(
+    tmp_path_factory: pytest.TempPathFactory, tools: Tools, library: dict[str, Path]
+) -> Ingested:
+    root = tmp_path_factory.mktemp("ingested")
+    url = f"sqlite:///{root / 'template.db'}"
+    migrate.upgrade(url)
+    st = build_station(settings_for(root, url), tools=tools, clock=SimulatedClock(NOW))
+    try:
+        media = {}
+        for key, path in library.items():
+            res = run(st.library.ingest(path, options=IngestOptions(kind=KINDS[key])))
+            media[key] = res.item.id
+        run(st.worker().drain())
+        with st.db.engine.connect() as c:
+            rows = {t.name: [dict(r) for r in c.execute(select(t)).mappings()]
+                    for t in Base.metadata.sorted_tables}  # fmt: skip
+        return Ingested(rows, st.settings.storage_dir, media)  # type: ignore[arg-type]
+    finally:
+        st.close()
+
+
+def restore(st: Station, ingested: Ingested) -> None:
+    """The ingested library into a fresh station: its rows (ids kept, id sequences moved on
+    past them on PostgreSQL) and a copy of its stored files."""
+    shutil.copytree(ingested.storage, st.settings.storage_dir, dirs_exist_ok=True)  # type: ignore[arg-type]
+    with st.db.engine.begin() as c:
+        for table in Base.metadata.sorted_tables:
+            rows = ingested.rows[table.name]
+            if not rows:
+                continue
+            c.execute(insert(table), rows)
+            if c.dialect.name == "postgresql" and "id" in table.c:
+                c.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                               f"(SELECT max(id) FROM \"{table.name}\"))"))  # fmt: skip
+
+
 @pytest.fixture
-def desk(tmp_path: Path, db_url: str, tools: Tools, library: dict[str, Path]) -> Iterator[Desk]:
-    with schedule_desk(tmp_path, db_url, tools, library) as d:
+def desk(tmp_path: Path, db_url: str, tools: Tools, ingested: Ingested) -> Iterator[Desk]:
+    with schedule_desk(tmp_path, db_url, tools, ingested) as d:
         yield d
 
 
@@ -109,17 +160,12 @@ class Desk:
 
 
 @contextmanager
-def schedule_desk(
-    tmp_path: Path, db_url: str, tools: Tools, files: dict[str, Path]
-) -> Iterator[Desk]:
+def schedule_desk(tmp_path: Path, db_url: str, tools: Tools, ingested: Ingested) -> Iterator[Desk]:
     clock = SimulatedClock(NOW)
     st = build_station(settings_for(tmp_path, db_url), tools=tools, clock=clock)
     try:
-        media = {}
-        for key, path in files.items():
-            res = run(st.library.ingest(path, options=IngestOptions(kind=KINDS[key])))
-            media[key] = res.item.id
-        run(st.worker().drain())
+        restore(st, ingested)
+        media = dict(ingested.media)
         token = create_token(st.db, clock, "Günay", "editor")
         with (
             serve_app(create_app(st)) as base,
