@@ -56,6 +56,7 @@ FIXED = {"id", "version", "created_at", "updated_at", "retired", "revision_of",
          "effective_from", "effective_until"}  # fmt: skip
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 CONFLICT_WINDOW = timedelta(days=400)
+BUSY_WINDOW, BUSY_STARTS = timedelta(days=7), 2000
 # Changes to these fields change what airs; others (titles) are only words in the guide.
 ENTRY_TIMING = {"target_type", "target_id", "episode_id", "start_local", "rrule", "exdates",
                 "duration_ms", "hard", "channel_id"}  # fmt: skip
@@ -452,9 +453,15 @@ class Schedules:
             return
         tz = self._zone(s, row.channel_id)
         lo = round(max(self.clock.now(), row.effective_from or self.clock.now()).timestamp() * 1000)
-        hi = lo + round(CONFLICT_WINDOW.total_seconds() * 1000)
-        mine_len = max(1, self._length_ms(s, row))
-        mine = [(t, t + mine_len) for t in occurrence_starts(entry_spec(row), tz, lo, hi)]
+        # Over 400 days; but a rule that starts thousands of times a week (every few
+        # minutes) is compared over one week, which already holds every pattern it makes.
+        spec, mine_len = entry_spec(row), max(1, self._length_ms(s, row))
+        hi = lo + round(BUSY_WINDOW.total_seconds() * 1000)
+        starts = occurrence_starts(spec, tz, lo, hi)
+        if len(starts) <= BUSY_STARTS:
+            hi = lo + round(CONFLICT_WINDOW.total_seconds() * 1000)
+            starts = occurrence_starts(spec, tz, lo, hi)
+        mine = [(t, t + mine_len) for t in starts]
         if not mine:
             return
         others = s.scalars(

@@ -119,6 +119,26 @@ def test_two_hard_starts_that_overlap_are_refused_naming_both(desk: Desk) -> Non
     )
 
 
+def test_a_station_id_every_few_minutes_is_checked_against_the_monthly_programme(
+    desk: Desk,
+) -> None:
+    """A hard rule that starts thousands of times is compared over a week: a jingle every 3
+    minutes from 20:00 on 27 December runs into the monthly programme there (refused, with
+    when); one from 23:00 that day, after the programme, is taken."""
+    week = build_radio_week(desk)
+    jingle = {
+        "channel_id": week["channel"]["id"], "target_type": "media",
+        "target_id": desk.media["id"], "rrule": "FREQ=MINUTELY;INTERVAL=3",
+    }  # fmt: skip
+    desk.clock.advance(30 * 86_400)  # 26 December: the programme is tomorrow, within a week
+    r = desk.client.post("/api/v1/manage/entries",
+                         json={**jingle, "start_local": "2026-12-27T20:00:00"})  # fmt: skip
+    assert r.status_code == 409 and r.json()["reason"] == "schedule-conflict", r.text
+    assert "2026-12-27T20:00:00+04:00" in r.json()["detail"]
+    desk.post("entries", {**jingle, "start_local": "2026-12-27T23:00:00",
+                          "rrule": "FREQ=MINUTELY;INTERVAL=3;UNTIL=20261228T000000"})  # fmt: skip
+
+
 def test_a_stale_write_gets_412_and_changes_nothing(desk: Desk) -> None:
     week = build_radio_week(desk)
     path = f"/api/v1/manage/programmes/{week['programme']['id']}"

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+from dateutil.rrule import rrulestr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +23,7 @@ from schedules.plan import (
     TimelineItem,
     to_ms,
 )
-from schedules.recurrence import occurrence_starts
+from schedules.recurrence import fast_forward, occurrence_starts
 from schedules.timeline import resolve
 
 BAKU = ZoneInfo("Asia/Baku")
@@ -156,6 +157,39 @@ def test_weekly_with_exceptions_skips_the_excluded_days() -> None:
     )
     days = [datetime.fromtimestamp(t / 1000, BAKU).day for t in got]
     assert days == [2, 4, 9, 16]  # the 11th is an exception
+
+
+RULES = [
+    "FREQ=MINUTELY",
+    "FREQ=MINUTELY;INTERVAL=7;BYHOUR=9,10",
+    "FREQ=HOURLY;INTERVAL=5",
+    "FREQ=HOURLY;BYDAY=MO,FR;BYMINUTE=0,30",
+    "FREQ=DAILY;INTERVAL=3",
+    "FREQ=DAILY;BYMONTH=3,11",
+    "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,SU;WKST=SU",
+    "FREQ=WEEKLY;BYDAY=MO;BYSETPOS=1",
+    "FREQ=MINUTELY;INTERVAL=13;UNTIL=20261120T000000",
+]
+
+
+@given(
+    rule=st.sampled_from(RULES),
+    begun=st.integers(0, 400 * 24 * 60),
+    later=st.integers(0, 60 * 24 * 60),
+)
+@settings(max_examples=60, deadline=None)
+def test_a_rule_begun_long_ago_has_the_occurrences_it_would_have_walked_to(
+    rule: str, begun: int, later: int
+) -> None:
+    """Occurrences come from a start moved close to the window (fast_forward); they are
+    exactly the ones the rule walked from its real start gives."""
+    start = datetime(2025, 10, 1, 8, 17) + timedelta(minutes=begun)
+    lo = start + timedelta(minutes=later)
+    hi = lo + timedelta(hours=30)
+    walked = list(rrulestr(rule, dtstart=start).between(lo, hi, inc=True))
+    moved = fast_forward(rule, start, lo)
+    assert moved <= lo
+    assert list(rrulestr(rule, dtstart=moved).between(lo, hi, inc=True)) == walked
 
 
 def test_a_weekly_show_stays_at_20_local_across_a_dst_change() -> None:
