@@ -145,11 +145,12 @@ def schedule(
             blocks=[block_out(art, b, lang, items) for b in svc.schedules.guide(slug, lo, hi)],
         ).model_dump_json().encode()  # fmt: skip
 
-    body = rendered(request, (slug, lo, hi, lang, items), make)
-    return Response(body, media_type="application/json", headers={"Content-Language": lang})
+    return rendered(request, (slug, lo, hi, lang, items), make, "application/json",
+                    {"Content-Language": lang})  # fmt: skip
 
 
 ICS = {"content": {"text/calendar": {"schema": {"type": "string"}}}}
+CALENDAR = "text/calendar; charset=utf-8"
 
 
 @router.get("/api/v1/channels/{slug}/schedule.ics", response_class=Response,
@@ -167,8 +168,7 @@ def channel_ics(
         name = pick(ch.data["names"] or {}, lang) or slug
         return ical(name, slug, blocks, lang=lang)
 
-    body = rendered(request, (slug, lo, hi, lang), make)
-    return Response(body, media_type="text/calendar; charset=utf-8")
+    return rendered(request, (slug, lo, hi, lang), make, CALENDAR)
 
 
 @router.get(
@@ -194,5 +194,4 @@ def programme_ics(
         name = pick(prog.data["titles"] or {}, lang)
         return ical(name, slug, blocks, lang=lang)
 
-    body = rendered(request, (slug, now.date(), lang, days), make)
-    return Response(body, media_type="text/calendar; charset=utf-8")
+    return rendered(request, (slug, now.date(), lang, days), make, CALENDAR)

@@ -44,8 +44,7 @@ def epg_xml(
         }
         return xmltv(channels, generator="Diaspor", artwork_url=artwork)
 
-    body = rendered(request, (now.date(), days), make)
-    return Response(body, media_type="application/xml; charset=utf-8")
+    return rendered(request, (now.date(), days), make, "application/xml; charset=utf-8")
 
 
 @router.get(

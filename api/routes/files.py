@@ -24,6 +24,11 @@ def get_file(key: str, svc: ServicesDep) -> Response:
     ctype = content_type(key)
     if isinstance(svc.storage, LocalStorage):
         path = svc.storage.path(key)
+        if key.endswith(".m3u8"):  # a playlist: a few KB, read again every few seconds
+            try:
+                return Response(path.read_bytes(), media_type=ctype)  # tagged by HttpCache
+            except (FileNotFoundError, IsADirectoryError) as exc:
+                raise NotFound(f"no stored file {key}") from exc
         if not path.is_file():
             raise NotFound(f"no stored file {key}")
         # FileResponse answers Range requests, so players can seek.
