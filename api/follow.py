@@ -57,7 +57,11 @@ class Follower:
         now = self.svc.clock.now()
         for slug, (np_raw, status_raw) in read.items():
             self._follow_now_playing(slug, np_raw)
-            status = OnAirStatus.from_json(status_raw) if status_raw else None
+            status = None
+            try:
+                status = OnAirStatus.from_json(status_raw) if status_raw else None
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("unreadable on-air status", extra={"channel": slug, "error": str(exc)})
             self._follow_status(slug, status if status and status.fresh(now) else None)
 
     def _slugs(self) -> list[str]:

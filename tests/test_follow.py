@@ -140,6 +140,12 @@ def test_a_status_playout_stopped_rewriting_is_not_believed(station: Station) ->
     told(now)
     asyncio.run(follower.follow_once())
     assert station.on_air["diaspor-fm"] == [mp3] and follower.listeners("diaspor-fm") == 3
+    station.storage.put_bytes(onair_key("diaspor-fm"), b'{"channel": "diaspor-fm"')  # torn
+    asyncio.run(follower.follow_once())  # not believed, and the follower goes on
+    assert "diaspor-fm" not in station.on_air
+    told(now)
+    asyncio.run(follower.follow_once())
+    assert station.on_air["diaspor-fm"] == [mp3]
     station.storage.delete(onair_key("diaspor-fm"))  # playout went off air
     asyncio.run(follower.follow_once())
     assert "diaspor-fm" not in station.on_air and follower.listeners("diaspor-fm") is None
