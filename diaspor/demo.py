@@ -21,6 +21,9 @@ from station.settings import Settings
 log = logging.getLogger(__name__)
 
 
+STOP_S = 15.0
+
+
 async def serve(station: Station, *, with_worker: bool, with_radio: bool = False) -> None:
     """Serve the API until interrupted; with_worker also runs background jobs here."""
     s = station.settings
@@ -39,12 +42,29 @@ async def serve(station: Station, *, with_worker: bool, with_radio: bool = False
     try:
         await server.serve()
     finally:
+        # Off air in order (encoders closed, the on-air status removed); cut short only
+        # what has not stopped after STOP_S.
         stop.set()
-        for t in tasks:
-            t.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await off_air(tasks)
         station.close()
+
+
+async def off_air(tasks: list[asyncio.Task[None]]) -> None:
+    """Wait up to STOP_S for the parts to stop by themselves, then cancel the rest. The Ctrl-C
+    uvicorn passes on once it has shut down arrives here as a cancellation: the parts are
+    stopping already, so it does not cut the wait short."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STOP_S
+    pending = set(tasks)
+    while pending and loop.time() < deadline:
+        with contextlib.suppress(asyncio.CancelledError):
+            _, pending = await asyncio.wait(pending, timeout=deadline - loop.time())
+    for t in pending:
+        log.warning("did not stop in time; cancelled", extra={"task": t.get_name()})
+        t.cancel()
+    for t in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await t
 
 
 async def load_demo_content(station: Station) -> None:

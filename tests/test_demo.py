@@ -171,8 +171,12 @@ def test_the_demo_station_comes_up_with_a_catalogue_a_newcomer_can_explore(
             )  # fmt: skip
             assert watched.returncode == 0 and not watched.stderr, watched.stderr
             assert c.get("/api/v1/programmes/veten-uzaqda-deyil").status_code == 200
+            # On air, the channels' status is in storage for API processes elsewhere.
+            assert {p.name for p in (data / "storage" / "onair").iterdir()} == {
+                "diaspor-fm.json", "diaspor-tv.json"}  # fmt: skip
         proc.send_signal(signal.SIGINT)
         assert proc.wait(20) == 0  # a clean stop on Ctrl-C
+    assert not list((data / "storage" / "onair").iterdir())  # off air: no status left behind
     made = {p.name: p.stat().st_mtime_ns for p in (data / "demo-source").iterdir()}
 
     # A second start finds its catalogue: nothing is made or imported twice.
