@@ -5,6 +5,7 @@ loop with the API serving the playlists."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,7 +74,11 @@ def add_tv_channel(st: Station, tools: Tools, folder: Path) -> None:
                 seconds=EPISODE_S * (n - 1)),
             "rrule": "FREQ=MINUTELY",
         }, "test")  # fmt: skip
+        created = time.time()
     run(st.worker().drain())  # analysis, then packaging
+    # An entry made now joins its occurrence in progress (the rest of an episode, cut
+    # short): the tests watch whole programmes, so playout starts after that one.
+    time.sleep(max(0.0, (created // EPISODE_S + 1) * EPISODE_S - time.time()))
 
 
 def tv_station(tmp_path: Path, tools: Tools, **extra: Any) -> Station:
