@@ -115,21 +115,30 @@ def media_playlist(
     discontinuity_sequence: int,
 ) -> str:
     """A live media playlist (no ENDLIST): every segment carries its program date-time."""
-    lines = [
-        "#EXTM3U",
-        f"#EXT-X-VERSION:{VERSION}",
-        f"#EXT-X-TARGETDURATION:{target_duration_s}",
-        f"#EXT-X-MEDIA-SEQUENCE:{media_sequence}",
-        f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}",
-        "#EXT-X-INDEPENDENT-SEGMENTS",
-    ]
-    for s in segments:
-        if s.discontinuity:
-            lines.append("#EXT-X-DISCONTINUITY")
-        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{program_date_time(s.program_date_time_ms)}")
-        lines.append(f"#EXTINF:{seconds(s.duration_ms)},")
-        lines.append(s.uri)
-    return "\n".join(lines) + "\n"
+    head = playlist_head(target_duration_s=target_duration_s, media_sequence=media_sequence,
+                         discontinuity_sequence=discontinuity_sequence)  # fmt: skip
+    return head + "".join(segment_entry(s) for s in segments)
+
+
+def playlist_head(*, target_duration_s: int, media_sequence: int,
+                  discontinuity_sequence: int) -> str:  # fmt: skip
+    """The tags that open a live media playlist, each line ended."""
+    return (
+        f"#EXTM3U\n#EXT-X-VERSION:{VERSION}\n#EXT-X-TARGETDURATION:{target_duration_s}\n"
+        f"#EXT-X-MEDIA-SEQUENCE:{media_sequence}\n"
+        f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}\n"
+        "#EXT-X-INDEPENDENT-SEGMENTS\n"
+    )
+
+
+def segment_entry(s: MediaSegment) -> str:
+    """One segment's lines in a live media playlist, each ended: the same in every playlist
+    the segment is in while the window slides, so a writer may keep it."""
+    disc = "#EXT-X-DISCONTINUITY\n" if s.discontinuity else ""
+    return (
+        f"{disc}#EXT-X-PROGRAM-DATE-TIME:{program_date_time(s.program_date_time_ms)}\n"
+        f"#EXTINF:{seconds(s.duration_ms)},\n{s.uri}\n"
+    )
 
 
 @dataclass(frozen=True, slots=True)

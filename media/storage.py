@@ -58,7 +58,14 @@ class Storage(Protocol):
         """Store a local file under key; with move=True the source may be consumed."""
         ...
 
-    def put_bytes(self, key: str, data: bytes, mime: str | None = None) -> None: ...
+    def put_bytes(
+        self, key: str, data: bytes, mime: str | None = None, *, durable: bool = True
+    ) -> None:
+        """Store bytes under key, all or nothing for readers. durable=False leaves flushing
+        to disk to the system: for files rewritten every few seconds from a durable state
+        (live playlists, now-playing), where a forced flush per write is most of the cost."""
+        ...
+
     def exists(self, key: str) -> bool: ...
     def size(self, key: str) -> int: ...
     def delete(self, key: str) -> None: ...
@@ -100,14 +107,17 @@ class LocalStorage:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def put_bytes(self, key: str, data: bytes, mime: str | None = None) -> None:
+    def put_bytes(
+        self, key: str, data: bytes, mime: str | None = None, *, durable: bool = True
+    ) -> None:
         dest = self.path(key)
         tmp = self._temp_beside(dest)
         try:
             with open(tmp, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+                if durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
@@ -196,7 +206,9 @@ class S3Storage:
         if move:
             src.unlink(missing_ok=True)
 
-    def put_bytes(self, key: str, data: bytes, mime: str | None = None) -> None:
+    def put_bytes(
+        self, key: str, data: bytes, mime: str | None = None, *, durable: bool = True
+    ) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         extra = {"ContentType": mime or content_type(key)}

@@ -83,7 +83,7 @@ from playout.radio import (
     TimelineSource,
 )
 from schedules.plan import TimelineItem, to_ms
-from station.clock import Clock
+from station.clock import Clock, pause
 from streamer.liquidsoap import (
     AMPLIFY_KEY,
     CROSS_KEY,
@@ -275,7 +275,7 @@ class LiquidsoapEngine:
                 delay = min(
                     self.max_restart_delay_s, self.restart_delay_s * 2 ** max(0, failures - 1)
                 )
-                await _pause(clock, stop, delay)
+                await pause(clock, stop, delay)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -537,16 +537,3 @@ class LiquidsoapEngine:
         self._entries = []
         self._heard = []
         self._read_at = self._verified_at = None
-
-
-async def _pause(clock: Clock, stop: asyncio.Event, seconds: float) -> None:
-    """Sleep on the clock, or less if `stop` is set meanwhile."""
-    sleeper = asyncio.ensure_future(clock.sleep(seconds))
-    waiter = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in (sleeper, waiter):
-            t.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await t

@@ -101,7 +101,7 @@ from media.packaged import MANIFEST, Package, Rendition, Subtitle, asset_prefix,
 from media.storage import Storage
 from playout.nowplaying import NowPlaying, now_playing
 from schedules.plan import TimelineItem, to_ms
-from station.clock import Clock
+from station.clock import Clock, pause
 from station.errors import StationError
 from streamer.tvlive import LiveSegment
 
@@ -111,6 +111,7 @@ PLAYED, MISSING, CUT_SHORT = "played", "skipped-missing", "cut-short"
 OVERRIDDEN = "overridden-by-live"
 LIVE_TITLE = "Canlı yayım"  # "live broadcast", as the radio calls a presenter's takeover
 LIVE_POLL_MS = 500  # while a live feed is attached, look at it this often
+MAX_SLEEP_MS = 10_000  # otherwise the loop sleeps until the next segment is due, this at most
 STATE_VERSION = 1
 STATE = "sequencer.json"
 MASTER = "master.m3u8"
@@ -429,6 +430,8 @@ class Sequencer:
         self._known: dict[int, TimelineItem] = {}  # start_ms -> item, from the timeline
         self._fetched_at: int | None = None
         self._pkg_cache: dict[int, Package | None] = {}
+        self._rel: dict[str, str] = {}  # a segment folder as seen from the playlists
+        self._entries: dict[tuple[int, str], str] = {}  # (seq, playlist): its lines
         self.next_due_ms: int | None = None  # when the next segment or boundary is due
         # live
         self._on_live = False
@@ -510,10 +513,12 @@ class Sequencer:
         stop: asyncio.Event,
         *,
         until_ms: int | None = None,
-        max_sleep_ms: int = 1000,
+        max_sleep_ms: int = MAX_SLEEP_MS,
     ) -> None:
         """On air: step, then sleep until the next segment or boundary is due (at most
-        max_sleep_ms), until `stop` is set (or the clock reaches until_ms: render mode)."""
+        max_sleep_ms, so a wall clock that was stepped is noticed), until `stop` is set (or
+        the clock reaches until_ms: render mode). Between segments nothing is due: the loop
+        wakes about once a segment, not on a timer."""
         while not stop.is_set():
             now = to_ms(clock.now())
             await self.step(now)
@@ -524,7 +529,7 @@ class Sequencer:
                 wait = max(1, min(wait, self.next_due_ms - now))
             if until_ms is not None:
                 wait = min(wait, until_ms - now)
-            await clock.sleep(wait / 1000)
+            await pause(clock, stop, wait / 1000)
 
     def advance(self, now_ms: int) -> list[TvBoundary]:
         """The synchronous core of `step`: publish what is due, write, and return the
@@ -626,7 +631,7 @@ class Sequencer:
                     extra={"channel": self.channel, "items": len(missed)},
                 )
         self._write_static()
-        return not resumed  # a fresh line writes its (possibly empty) playlists at once
+        return True  # playlists at once: a fresh line's (possibly empty), or the state's
 
     def _fresh(self, now_ms: int, not_before: int | None = None) -> None:
         """No line yet: it begins with the item on air now, from that item's start (and
@@ -1069,30 +1074,40 @@ class Sequencer:
 
     # --- writing -------------------------------------------------------------------------
 
-    def _uri(self, key: str) -> str:
-        return hls.relative_uri(self.prefix, key)
+    def _uri(self, source: str, name: str) -> str:
+        rel = self._rel.get(source)
+        if rel is None:
+            rel = self._rel[source] = hls.relative_uri(self.prefix, source)
+        return f"{rel}/{name}"
+
+    def _entry(self, s: LineSegment, track: str, uri: str) -> str:
+        """A segment's lines in one playlist, made once while it is in the window."""
+        key = (s.seq, track)
+        text = self._entries.get(key)
+        if text is None:
+            text = self._entries[key] = hls.segment_entry(
+                hls.MediaSegment(uri, s.duration, s.pdt_ms, s.discontinuity)
+            )
+        return text
 
     def media_playlist(self, rendition: Rendition) -> str:
-        segs = [hls.MediaSegment(self._uri(f"{s.source}/{rendition.segment(s.index)}"),
-                                 s.duration, s.pdt_ms, s.discontinuity)
-                for s in self._window]  # fmt: skip
-        return self._render(segs)
+        return self._head() + "".join(
+            self._entry(s, rendition.name, self._uri(s.source, rendition.segment(s.index)))
+            for s in self._window
+        )
 
     def subtitle_playlist(self, sub: Subtitle) -> str:
-        segs = [
-            hls.MediaSegment(
-                self._uri(f"{s.source}/{sub.segment(s.index)}") if sub.lang in s.langs
-                else EMPTY_VTT,
-                s.duration, s.pdt_ms, s.discontinuity,
-            )
+        track = f"subs-{sub.lang}"
+        return self._head() + "".join(
+            self._entry(s, track, self._uri(s.source, sub.segment(s.index))
+                        if sub.lang in s.langs else EMPTY_VTT)
             for s in self._window
-        ]  # fmt: skip
-        return self._render(segs)
+        )  # fmt: skip
 
-    def _render(self, segs: list[hls.MediaSegment]) -> str:
-        return hls.media_playlist(segs, target_duration_s=self._target_s,
-                                  media_sequence=self.media_sequence,
-                                  discontinuity_sequence=self._dseq)  # fmt: skip
+    def _head(self) -> str:
+        return hls.playlist_head(target_duration_s=self._target_s,
+                                 media_sequence=self.media_sequence,
+                                 discontinuity_sequence=self._dseq)  # fmt: skip
 
     def master_playlist(self) -> str:
         variants = [
@@ -1136,16 +1151,24 @@ class Sequencer:
 
     def _write(self, now_ms: int) -> None:
         """State first, then the playlists: a crash between them leaves a state that is
-        ahead of the playlists, never behind, so numbers never go back."""
+        ahead of the playlists, never behind, so numbers never go back. The state is flushed
+        to disk; the playlists are not forced (a flush per playlist per segment was the
+        largest part of the sequencer's cost): they are whole for readers either way, and
+        are written again from the state at every start."""
         state = json.dumps(self._state(now_ms), ensure_ascii=False).encode()
         self.storage.put_bytes(self.key(STATE), state, "application/json")
         mime = "application/vnd.apple.mpegurl"
         for r in self.renditions:
             self.storage.put_bytes(self.key(self.playlist_name(r.name)),
-                                   self.media_playlist(r).encode(), mime)  # fmt: skip
+                                   self.media_playlist(r).encode(), mime,
+                                   durable=False)  # fmt: skip
         for s in self.subtitles:
             self.storage.put_bytes(self.key(self.subtitle_playlist_name(s.lang)),
-                                   self.subtitle_playlist(s).encode(), mime)  # fmt: skip
+                                   self.subtitle_playlist(s).encode(), mime,
+                                   durable=False)  # fmt: skip
+        first = self._window[0].seq if self._window else self._next_seq
+        for key in [k for k in self._entries if k[0] < first]:
+            del self._entries[key]
 
     def _write_static(self) -> None:
         """The master playlist (only when it changed: players fetch it once) and the empty

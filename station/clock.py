@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -53,3 +54,16 @@ class SimulatedClock:
     async def sleep(self, seconds: float) -> None:
         self.advance(seconds)
         await asyncio.sleep(0)
+
+
+async def pause(clock: Clock, stop: asyncio.Event, seconds: float) -> None:
+    """Sleep on the clock, or less if `stop` is set meanwhile."""
+    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+    waiter = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (sleeper, waiter):
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t

@@ -53,7 +53,7 @@ class HlsMirror:
             sent += 1
         for pl, text in texts.items():
             self.storage.put_bytes(f"{self.prefix}/{pl.name}", text.encode(),
-                                   "application/vnd.apple.mpegurl")  # fmt: skip
+                                   "application/vnd.apple.mpegurl", durable=False)  # fmt: skip
             sent += 1
         gone = [n for n in self.uploaded if n not in named and n not in self.retired]
         self.retired += gone

@@ -26,9 +26,11 @@ class Recording(LocalStorage):
         self.puts.append(key)
         super().put_file(key, src, move=move)
 
-    def put_bytes(self, key: str, data: bytes, mime: str | None = None) -> None:
+    def put_bytes(
+        self, key: str, data: bytes, mime: str | None = None, *, durable: bool = True
+    ) -> None:
         self.puts.append(key)
-        super().put_bytes(key, data, mime)
+        super().put_bytes(key, data, mime, durable=durable)
 
 
 def write_playlist(folder: Path, first: int, last: int) -> None:

@@ -542,6 +542,18 @@ def test_a_restarted_sequencer_continues_the_numbers(storage: LocalStorage, tmp_
     assert told[0].item.start_ms == T0 + 45_530  # the next item, told once, not again
 
 
+def test_a_restart_writes_the_playlists_again_from_its_state(storage: LocalStorage) -> None:
+    # Playlists are not forced to disk (the state is): after a power cut one may be empty.
+    first = sequencer(storage)
+    run(walk(first, storage, T0 + 1000, T0 + 40_000))
+    written = {n: read(storage, n) for n in names(first)}
+    for n in names(first):
+        storage.put_bytes(f"{LIVE}/{n}", b"")
+    second = sequencer(storage)
+    run(second.step(T0 + 40_000))  # nothing new is due: only the state's playlists
+    assert {n: read(storage, n) for n in names(second)} == written
+
+
 def test_after_hours_down_the_numbers_count_what_would_have_aired(
     storage: LocalStorage, tmp_path: Path
 ) -> None:

@@ -73,11 +73,13 @@ def test_a_moved_file_is_taken_from_its_source(local: LocalStorage, tmp_path: Pa
     assert leftovers(local.root) == []
 
 
-def test_writing_a_key_again_replaces_the_whole_file(local: LocalStorage) -> None:
+@pytest.mark.parametrize("durable", [True, False], ids=["flushed", "left-to-the-system"])
+def test_writing_a_key_again_replaces_the_whole_file(local: LocalStorage, durable: bool) -> None:
     local.put_bytes("playlist.m3u8", b"a much longer first version of the file\n")
-    local.put_bytes("playlist.m3u8", b"short\n")
+    local.put_bytes("playlist.m3u8", b"short\n", durable=durable)
     with local.open("playlist.m3u8") as fh:
         assert fh.read() == b"short\n"
+    assert [p.name for p in local.root.iterdir()] == ["playlist.m3u8"]  # no temporary left
 
 
 @pytest.mark.parametrize("move", [False, True], ids=["copy", "move"])
