@@ -673,7 +673,7 @@ def report_channel(rep: Report, sim: dict[str, Any] | None, ref: dict[str, Any] 
         if sim.get("state_cpu_s") is not None:
             rep.add("  of which building the restart state (Sequencer._state)",
                     cph(sim["state_cpu_s"] / hours))  # fmt: skip
-        rep.add("  of which storage writes (temp file, fsync, rename)",
+        rep.add("  of which storage writes (temp file, fsync of the state, rename)",
                 cph(sim["put_cpu_s"] / hours))  # fmt: skip
         rep.add("wall time for the channel time", f"{sim['wall_s']:.2f} s",
                 f"×{sim['channel_s'] / sim['wall_s']:,.0f} real time")  # fmt: skip
