@@ -187,3 +187,52 @@ def test_now_playing_revalidates_within_an_item_and_changes_at_once(desk: Desk, 
     now = desk.client.get(path, headers={"If-None-Match": tag})
     assert now.status_code == 200 and now.headers["etag"] != tag
     assert now.json()["seq"] == changed.seq and now.json()["presenter"] == "Aysel Məmmədova"
+
+
+def test_sse_subscribers_each_get_a_change_and_one_that_leaves_is_let_go(
+    desk: Desk, week: Any
+) -> None:
+    """Under a real uvicorn: three subscribers get the published change with its number, and
+    the hub forgets one as soon as it closes its connection (not at the next heartbeat)."""
+    import threading
+    import time
+
+    from api.app import create_app
+    from tests.support import serve_app
+
+    hub = desk.station.now_playing
+    path = "/api/v1/channels/diaspor-fm/now-playing/events"
+
+    def subscribers() -> int:
+        return len(hub._subscribers.get("diaspor-fm", ()))
+
+    with serve_app(create_app(desk.station)) as base, httpx.Client(base_url=base) as c:
+        got: list[list[str]] = [[], [], []]
+        ready = threading.Barrier(4, timeout=20)
+
+        def listen(k: int) -> None:
+            with c.stream("GET", path, timeout=20) as r:
+                lines = r.iter_lines()
+                got[k].append(next(lines))  # the current event's "id: N"
+                ready.wait()
+                for line in lines:
+                    if line.startswith("id: ") and len(got[k]) == 1:
+                        got[k].append(line)
+                    if line.startswith("data: ") and len(got[k]) == 2:
+                        got[k].append(line)
+                        return
+
+        threads = [threading.Thread(target=listen, args=(k,)) for k in range(3)]
+        for t in threads:
+            t.start()
+        ready.wait()
+        changed = hub.publish(NowPlaying("diaspor-fm", None, live=True, presenter="Aysel"))
+        for t in threads:
+            t.join(20)
+        for lines in got:
+            assert lines[0] == "id: 0"
+            assert lines[1] == f"id: {changed.seq}" and '"presenter": "Aysel"' in lines[2]
+        deadline = time.monotonic() + 5
+        while subscribers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert subscribers() == 0  # all three closed: none left to wake for the next change

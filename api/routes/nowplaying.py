@@ -93,7 +93,7 @@ class Made:
     body: dict[str, Any]
     etag: str
     made: float  # time.monotonic()
-    event: str  # the SSE event, progress as at `made`: written once for every subscriber
+    event: bytes  # the SSE event, progress as at `made`: written once for every subscriber
 
     def at(self, now: datetime) -> dict[str, Any]:
         if self.np.current is None or self.body["current"] is None:
@@ -143,9 +143,10 @@ class Bodies:
         body["history"] = history(self.svc, slug, np)
         body["listeners"] = listeners(self.svc, slug, self.follower)
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]
-        made = Made(np, body, f'W/"{digest}"', time.monotonic(), "")
+        made = Made(np, body, f'W/"{digest}"', time.monotonic(), b"")
         data = json.dumps(made.at(self.svc.clock.now()), ensure_ascii=False)
-        return replace(made, event=f"id: {np.seq}\nevent: now-playing\ndata: {data}\n\n")
+        event = f"id: {np.seq}\nevent: now-playing\ndata: {data}\n\n"
+        return replace(made, event=event.encode())
 
 
 def bodies(request: Request) -> Bodies:
@@ -192,17 +193,20 @@ async def now_playing_events(
     first = await made.get(slug)
     queue = svc.now_playing.subscribe(slug)
 
-    async def stream() -> AsyncIterator[str]:
+    async def stream() -> AsyncIterator[bytes]:
+        # Per subscriber and change: one wake-up and one write of bytes made once. A client
+        # gone is seen by the server (the response ends, or the next write fails).
         try:
             if last_event_id is None or last_event_id.strip() != str(first.np.seq):
                 yield first.event
             else:
-                yield ": resumed\n\n"  # headers and a first byte, so the client knows
-            while not await request.is_disconnected():
+                yield b": resumed\n\n"  # headers and a first byte, so the client knows
+            while True:
                 try:
-                    await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                    async with asyncio.timeout(HEARTBEAT_S):
+                        await queue.get()
                 except TimeoutError:
-                    yield ": heartbeat\n\n"
+                    yield b": heartbeat\n\n"
                     continue
                 yield (await made.get(slug)).event
         finally:
