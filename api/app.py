@@ -95,7 +95,9 @@ def create_app(svc: Services) -> FastAPI:
         ],
         max_age=600,
     )
-    routers = (health, auth, channels, nowplaying, epg, media, manage, jobs, live, files, vod,
+    # Routes are matched in order: the busiest (players' playlist reloads under /files/,
+    # now-playing) first, so they are not tried against every other route first.
+    routers = (files, nowplaying, health, auth, channels, epg, media, manage, jobs, live, vod,
                podcast, player)  # fmt: skip
     for module in routers:
         app.include_router(module.router)

@@ -67,7 +67,9 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    """(Dependencies that do no I/O are `async def`: a plain `def` costs every request a
+    trip through the thread pool.)"""
     svc: Services = request.app.state.services
     return svc
 
@@ -188,7 +190,7 @@ class LoginThrottle:
             self._failures.pop(key, None)
 
 
-def login_throttle(request: Request) -> LoginThrottle:
+async def login_throttle(request: Request) -> LoginThrottle:
     throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
     if throttle is None:
         svc: Services = request.app.state.services

@@ -30,7 +30,7 @@ def from_accept_language(header: str | None) -> Lang | None:
     return None
 
 
-def language(
+async def language(
     lang: Annotated[
         Lang | None, Query(description="az, en or ru; default Accept-Language, then az")
     ] = None,

@@ -67,6 +67,25 @@ def test_an_editor_uploads_a_song_and_reads_back_what_the_station_measured(
         assert fh.read() == (media_dir / "tone.mp3").read_bytes()
 
 
+def test_stored_files_are_served_from_either_storage(
+    api: httpx.Client, any_station: Station
+) -> None:
+    """`/files/` (the embedded default's file server): a live playlist and a media file read
+    back byte for byte from the folder or the bucket, and a missing key is a problem."""
+    playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6.000,\nseg-00001.ts\n"
+    segment = bytes(range(256)) * 700  # larger than one read block
+    any_station.storage.put_bytes("hls/tv/kanal/720p.m3u8", playlist, durable=False)
+    any_station.storage.put_bytes("hls/tv/kanal/seg-00001.ts", segment)
+    r = api.get("/files/hls/tv/kanal/720p.m3u8")
+    assert r.status_code == 200 and r.content == playlist
+    assert r.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+    s = api.get("/files/hls/tv/kanal/seg-00001.ts")
+    assert s.status_code == 200 and s.content == segment
+    gone = api.get("/files/hls/tv/kanal/yoxdur.m3u8")
+    assert gone.status_code == 404
+    assert gone.headers["content-type"] == "application/problem+json"
+
+
 def test_a_video_episode_gets_a_poster_and_its_subtitles(
     api: httpx.Client, any_station: Station, media_dir: Path
 ) -> None:

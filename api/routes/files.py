@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 from fastapi import APIRouter
@@ -16,13 +17,15 @@ router = APIRouter(tags=["files"])
 
 
 @router.get("/files/{key:path}", summary="A stored file (artwork, subtitles, media)")
-def get_file(key: str, svc: ServicesDep) -> Response:
+async def get_file(key: str, svc: ServicesDep) -> Response:
     try:
         key = check_key(key)
     except Exception as exc:
         raise NotFound(f"no stored file {key}") from exc
     ctype = content_type(key)
     if isinstance(svc.storage, LocalStorage):
+        # On the event loop: a stat, or reading a playlist of a few KB from a local disk,
+        # costs less than the thread pool trip that would be made for it.
         path = svc.storage.path(key)
         if key.endswith(".m3u8"):  # a playlist: a few KB, read again every few seconds
             try:
@@ -33,7 +36,7 @@ def get_file(key: str, svc: ServicesDep) -> Response:
             raise NotFound(f"no stored file {key}")
         # FileResponse answers Range requests, so players can seek.
         return FileResponse(path, media_type=ctype)
-    body = svc.storage.open(key)
+    body = await asyncio.to_thread(svc.storage.open, key)  # a bucket: over the network
 
     def chunks() -> Iterator[bytes]:
         try:

@@ -92,7 +92,7 @@ class AsRunAirings:
             return [Airing(channel, at) for channel, at in s.execute(q)]
 
 
-def catalogue(svc: ServicesDep) -> Catalogue:
+async def catalogue(svc: ServicesDep) -> Catalogue:
     return Catalogue(svc.db, svc.clock, svc.library, svc.schedules, AsRunAirings(svc.db))
 
 
