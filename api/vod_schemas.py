@@ -88,7 +88,10 @@ class EpisodeDetailOut(EpisodeSummary):
     aired: list[AiredOut] = Field(description="past airings, from the as-run log, latest first")
     next_airings: list[NextAiringOut] = Field(description="from the guide, the next 14 days")
     hls: str | None = Field(description="master playlist URL, when on demand")
-    audio: str | None = Field(description="the audio-only playlist URL (podcast apps)")
+    audio: str | None = Field(description="the audio-only HLS playlist URL")
+    audio_file: str | None = Field(
+        description="the sound in one M4A (AAC) file: podcast apps, downloads to listen offline"
+    )
     subtitles: list[SubtitleTrackOut]
     poster: str | None
     thumbnails: str | None = Field(description="WebVTT of thumbnail sprite regions")

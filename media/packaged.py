@@ -9,6 +9,7 @@ An asset packaged into the channel's HLS ladder lives under `hls/assets/<media_i
     hls/assets/12/subs/az/index.m3u8     WebVTT subtitles per language, segmented alike
     hls/assets/12/subs/az/seg-00000.vtt
     hls/assets/12/poster.jpg, thumbs.jpg, thumbs.vtt
+    hls/assets/12/audio.m4a              the whole sound in one file (podcast enclosures)
     hls/assets/12/package.json           this manifest
 
 `package.json` is the contract: the VOD API reads it for URLs, the TV sequencer for segment
@@ -81,6 +82,7 @@ class Package:
     poster: str | None = "poster.jpg"
     thumbnails: str | None = "thumbs.vtt"  # WebVTT of sprite regions (thumbs.jpg#xywh=...)
     slate_frames: tuple[int, ...] = ()  # slates only: frames in each segment
+    audio_file: str | None = None  # the sound in one AAC file (podcast apps want a file)
     version: int = VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -105,6 +107,7 @@ class Package:
             poster=raw.get("poster"),
             thumbnails=raw.get("thumbnails"),
             slate_frames=tuple(raw.get("slate_frames", ())),
+            audio_file=raw.get("audio_file"),  # absent from packages made before it existed
             extra=raw.get("extra", {}),
         )
 

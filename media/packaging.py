@@ -14,8 +14,10 @@ number), so segment i starts on the same frame, with the same PTS, in every rung
 brought to the channel target (−16 LUFS, true peak ≤ −1 dBTP by default) with a `volume=` gain
 computed from what the analysis measured, by the same rule as the radio (`playout/loudness.py`);
 there is no second loudness pass. Every rung carries the same AAC-LC 48 kHz stereo, and an
-audio-only rendition is cut at the same boundaries. A file without sound gets digital silence,
-so the channel's audio never stops. The `hls` muxer with `-var_stream_map` writes all of it.
+audio-only rendition is cut at the same boundaries; the same sound also goes, whole, into one
+`audio.m4a` (AAC in MP4, index first) for podcast apps and downloads, which want a file. A
+file without sound gets digital silence, so the channel's audio never stops. The `hls` muxer
+with `-var_stream_map` writes all of it.
 
 Then everything is checked before anyone can see it (`check_ladder`): with ffprobe (or, on a
 machine with only the imageio-ffmpeg wheel, `ffmpeg -f framecrc`), every rendition has the same
@@ -85,6 +87,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AUDIO = "audio"  # the audio-only rendition's name (and folder)
+AUDIO_FILE = "audio.m4a"  # the same sound in one file, for podcast apps and downloads
 AAC_CODECS = "mp4a.40.2"  # AAC-LC
 SAMPLE_RATE = 48_000
 TS_HZ = 90_000  # the MPEG-TS clock
@@ -509,7 +512,7 @@ def asset_args(
         f"[st]select='not(mod(n,{grid.every_frames}))',{fit_filter(grid.width, grid.height)},"
         f"tile={grid.columns}x{grid.rows}[thumbs]",
     ]
-    asplit = f"asplit={n + 1}" + "".join(f"[a{i}]" for i in range(n + 1))
+    asplit = f"asplit={n + 2}" + "".join(f"[a{i}]" for i in range(n + 2))
     if has_audio:
         graph.append(
             f"[0:a:0]aresample={SAMPLE_RATE}:async=1:first_pts=0,"
@@ -532,6 +535,8 @@ def asset_args(
         "-var_stream_map", streams, str(out / "%v" / "index.m3u8"),
         "-map", "[poster]", *_jpeg(out / "poster.jpg", 3),
         "-map", "[thumbs]", *_jpeg(out / "thumbs.jpg", 5),
+        "-map", f"[a{n + 1}]", *aac_args(opts), "-movflags", "+faststart", "-f", "mp4",
+        str(out / AUDIO_FILE),
         "-progress", "pipe:1",
     ]  # fmt: skip
 
@@ -926,7 +931,7 @@ async def package_asset(
             out, subtitles or {}, segments_ms, mpegts, opts.segment_s
         )
         (out / "thumbs.vtt").write_text(thumbs_vtt(grid, frames, opts.fps), encoding="utf-8")
-        for still in ("poster.jpg", "thumbs.jpg"):
+        for still in ("poster.jpg", "thumbs.jpg", AUDIO_FILE):
             if not (out / still).is_file() or (out / still).stat().st_size == 0:
                 raise PackagingError(f"ffmpeg did not write {still}")
         package = Package(
@@ -937,7 +942,9 @@ async def package_asset(
             renditions=await _renditions(tools, out, opts, segments_ms, sub_sizes),
             segments_ms=tuple(segments_ms),
             subtitles=subs,
+            audio_file=AUDIO_FILE,
             extra={
+                "audio_file_bytes": (out / AUDIO_FILE).stat().st_size,
                 "frames": frames,
                 "segment_frames": seg_frames,
                 "gain_db": round(gain, 2),

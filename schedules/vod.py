@@ -192,6 +192,8 @@ class Streams:
     poster: str | None
     thumbnails: str | None
     subtitles: tuple[SubtitleTrack, ...] = ()
+    audio_file: str | None = None  # the sound in one M4A file
+    audio_file_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +217,8 @@ def streams_of(package: Package, media_id: int, subtitle_files: Mapping[str, str
             SubtitleTrack(s.lang, s.name, f"{prefix}/{s.playlist}", subtitle_files.get(s.lang))
             for s in package.subtitles
         ),
+        audio_file=f"{prefix}/{package.audio_file}" if package.audio_file else None,
+        audio_file_bytes=int(package.extra.get("audio_file_bytes", 0)),
     )
 
 

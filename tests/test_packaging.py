@@ -326,10 +326,19 @@ def test_the_packaged_audio_is_at_the_channel_loudness(packaged: Packaged) -> No
     item = packaged.item
     assert item.loudness_lufs is not None and item.loudness_lufs < -26  # quiet at ingest
     ff = packaged.station.tools.ffmpeg
-    for name in (AUDIO, "90p"):
-        measured = ebur128_integrated(ff, packaged.root / name / "index.m3u8")
+    for name in (f"{AUDIO}/index.m3u8", "90p/index.m3u8", "audio.m4a"):
+        measured = ebur128_integrated(ff, packaged.root / name)
         assert abs(measured - OPTIONS.target_lufs) <= 1.0, (name, measured)
     assert packaged.package.extra["gain_db"] == pytest.approx(-16 - item.loudness_lufs, abs=0.01)
+    # The podcast file: the same sound, whole, as AAC-LC 48 kHz stereo, as long as the package.
+    [m4a] = stream_info(packaged.root / "audio.m4a")
+    assert (m4a["codec_name"], m4a["profile"], m4a["sample_rate"], m4a["channels"]) == (
+        "aac",
+        "LC",
+        "48000",
+        2,
+    )
+    assert abs(float(m4a["duration"]) * 1000 - packaged.package.duration_ms) <= 50
 
 
 @slow
@@ -366,7 +375,9 @@ def test_the_manifest_names_only_files_that_exist(packaged: Packaged) -> None:
     for i in range(len(package.segments_ms)):
         names += [r.segment(i) for r in package.renditions]
         names += [s.segment(i) for s in package.subtitles]
-    names += [package.master, "poster.jpg", "thumbs.jpg", "thumbs.vtt"]
+    names += [package.master, "poster.jpg", "thumbs.jpg", "thumbs.vtt", "audio.m4a"]
+    assert package.audio_file == "audio.m4a"
+    assert package.extra["audio_file_bytes"] == storage.size(f"{prefix}/audio.m4a")
     assert {f"{prefix}/{n}" for n in names} | {f"{prefix}/package.json"} == set(
         storage.keys(prefix + "/")
     )
@@ -447,7 +458,7 @@ def test_a_failed_upload_publishes_nothing_and_a_retry_or_repackaging_publishes_
         assert package is not None and [r.name for r in package.renditions] == ["144p", AUDIO]
         folders = {k.removeprefix(prefix + "/").split("/")[0] for k in storage.keys(prefix + "/")}
         assert folders == {"144p", AUDIO, "subs", "master.m3u8", "package.json",
-                           "poster.jpg", "thumbs.jpg", "thumbs.vtt"}  # fmt: skip
+                           "poster.jpg", "thumbs.jpg", "thumbs.vtt", "audio.m4a"}  # fmt: skip
     finally:
         st.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -401,6 +402,19 @@ def test_an_episode_on_demand_points_at_its_published_package(vod: Vod) -> None:
         assert "#EXT-X-ENDLIST" in playlist  # VOD: the whole asset
     audio = vod.fetch(e["audio"]).text
     assert "#EXTINF" in audio and e["audio"].endswith("/audio/index.m3u8")
+    assert e["audio_file"].endswith(f"/hls/assets/{media}/audio.m4a")
+    # A podcast app gets the episode's sound as one file, its length told right.
+    feed = ET.fromstring(
+        vod.public.get("/api/v1/programmes/veten-uzaqda-deyil/podcast.xml").content
+    )
+    [enclosure] = [
+        i.find("enclosure") for i in feed.iter("item")
+        if i.findtext("guid", "").endswith(f":episode:{vod.ids['berlin']}")
+    ]  # fmt: skip
+    assert enclosure is not None and enclosure.get("url") == e["audio_file"]
+    sound = vod.fetch(e["audio_file"]).content
+    assert enclosure.get("type") == "audio/mp4" and int(enclosure.get("length", 0)) == len(sound)
+    assert sound[4:8] == b"ftyp"  # an MP4 file, not a playlist
     subs = {s["lang"]: s for s in e["subtitles"]}
     assert set(subs) == {"az", "en", "ru"} and subs["az"]["name"] == "Azərbaycanca"
     az = vod.fetch(subs["az"]["url"]).text

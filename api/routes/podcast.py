@@ -3,9 +3,9 @@
 What is in the feed follows the on-demand rule of schedules/vod.py, with one reading of it for
 sound: an audio-only episode (a radio show) needs no HLS package to be listened to, so for it
 "not packaged" does not count; its window (available from/until, or first aired) still does.
-The enclosure of a radio show is its stored original; that of a TV episode is the audio-only
-rendition of its HLS package (a playlist: apps that take HLS play it; a single-file audio
-download of TV episodes is not made yet).
+The enclosure of a radio show is its stored original; that of a TV episode is the M4A file of
+its sound that packaging makes beside the HLS package (for a package made before that file
+existed, the audio-only HLS playlist: apps that take HLS play it; package it again for a file).
 """
 
 from __future__ import annotations
@@ -134,9 +134,15 @@ def feed_items(
             )
         else:
             streams = cat.episode(e.id).streams
-            if streams is None or streams.audio is None:
+            if streams is None:
                 continue
-            href, mime, length = url(svc, streams.audio), HLS, 0
+            if streams.audio_file is not None:
+                href, mime, length = (url(svc, streams.audio_file), "audio/mp4",
+                                      streams.audio_file_bytes)  # fmt: skip
+            elif streams.audio is not None:  # packaged before the M4A was made
+                href, mime, length = url(svc, streams.audio), HLS, 0
+            else:
+                continue
         if href is None:
             continue
         title = pick(e.titles, lang) or e.media_title

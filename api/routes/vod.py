@@ -241,7 +241,8 @@ def search_episodes(
     description=RULE
     + """
 When on demand: `hls` (the master playlist: video renditions, the audio-only rendition and
-the WebVTT subtitles), `audio` (the audio-only playlist, for podcast apps), `subtitles`,
+the WebVTT subtitles), `audio` (the audio-only playlist), `audio_file` (the same sound in
+one M4A file, for podcast apps and downloads), `subtitles`,
 `poster` and `thumbnails`. Past airings come from the as-run log; the next airings from the
 guide of every channel, for 14 days.
 """,
@@ -263,6 +264,7 @@ def get_episode(
                              for a in d.upcoming if a.end is not None],
             "hls": url(svc, st.master) if st else None,
             "audio": url(svc, st.audio) if st else None,
+            "audio_file": url(svc, st.audio_file) if st else None,
             "subtitles": [
                 SubtitleTrackOut(lang=t.lang, name=t.name, url=url(svc, t.playlist_key) or "",
                                  vtt=url(svc, t.file_key))
