@@ -62,8 +62,8 @@ class Storage(Protocol):
         self, key: str, data: bytes, mime: str | None = None, *, durable: bool = True
     ) -> None:
         """Store bytes under key, all or nothing for readers. durable=False leaves flushing
-        to disk to the system: for files rewritten every few seconds from a durable state
-        (live playlists, now-playing), where a forced flush per write is most of the cost."""
+        to disk to the system: for files rewritten every few seconds (live playlists, the
+        on-air status), where a forced flush per write is most of the cost."""
         ...
 
     def exists(self, key: str) -> bool: ...

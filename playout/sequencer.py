@@ -1080,11 +1080,13 @@ class Sequencer:
             rel = self._rel[source] = hls.relative_uri(self.prefix, source)
         return f"{rel}/{name}"
 
-    def _entry(self, s: LineSegment, track: str, uri: str) -> str:
-        """A segment's lines in one playlist, made once while it is in the window."""
+    def _entry(self, s: LineSegment, track: str, segment: Callable[[int], str] | None) -> str:
+        """A segment's lines in one playlist, made once while it is in the window (`segment`
+        names the file in its package; None: the empty subtitle stands in)."""
         key = (s.seq, track)
         text = self._entries.get(key)
         if text is None:
+            uri = self._uri(s.source, segment(s.index)) if segment else EMPTY_VTT
             text = self._entries[key] = hls.segment_entry(
                 hls.MediaSegment(uri, s.duration, s.pdt_ms, s.discontinuity)
             )
@@ -1092,17 +1094,15 @@ class Sequencer:
 
     def media_playlist(self, rendition: Rendition) -> str:
         return self._head() + "".join(
-            self._entry(s, rendition.name, self._uri(s.source, rendition.segment(s.index)))
-            for s in self._window
+            self._entry(s, rendition.name, rendition.segment) for s in self._window
         )
 
     def subtitle_playlist(self, sub: Subtitle) -> str:
         track = f"subs-{sub.lang}"
         return self._head() + "".join(
-            self._entry(s, track, self._uri(s.source, sub.segment(s.index))
-                        if sub.lang in s.langs else EMPTY_VTT)
+            self._entry(s, track, sub.segment if sub.lang in s.langs else None)
             for s in self._window
-        )  # fmt: skip
+        )
 
     def _head(self) -> str:
         return hls.playlist_head(target_duration_s=self._target_s,

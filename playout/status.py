@@ -63,7 +63,7 @@ class OnAirStatus:
 def write_status(storage: Storage, status: OnAirStatus) -> None:
     storage.put_bytes(
         onair_key(status.channel), status.to_json(), "application/json", durable=False
-    )  # rewritten every few seconds; fmt: skip
+    )  # rewritten every few seconds: no flush to disk each time
 
 
 def read_file(storage: Storage, key: str) -> bytes | None:

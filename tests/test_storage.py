@@ -79,7 +79,7 @@ def test_writing_a_key_again_replaces_the_whole_file(local: LocalStorage, durabl
     local.put_bytes("playlist.m3u8", b"short\n", durable=durable)
     with local.open("playlist.m3u8") as fh:
         assert fh.read() == b"short\n"
-    assert [p.name for p in local.root.iterdir()] == ["playlist.m3u8"]  # no temporary left
+    assert leftovers(local.root) == []
 
 
 @pytest.mark.parametrize("move", [False, True], ids=["copy", "move"])
