@@ -220,11 +220,17 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, int, bool]:
     return status, size, headers.get("connection", "").lower() == "close"
 
 
+def get_request(cfg: dict[str, Any]) -> bytes:
+    """The GET a load role sends again and again: cfg's path, host, port and headers."""
+    extra = "".join(f"{k}: {v}\r\n" for k, v in cfg.get("headers", {}).items())
+    host = f"{cfg['host']}:{cfg['port']}"
+    return f"GET {cfg['path']} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode()
+
+
 async def role_load(cfg: dict[str, Any]) -> None:
     """Open-loop load on one URL: a request due every 1/rate s, latency from its due time."""
     host, port, rate, seconds = cfg["host"], cfg["port"], cfg["rate"], cfg["seconds"]
-    extra = "".join(f"{k}: {v}\r\n" for k, v in cfg.get("headers", {}).items())
-    request = f"GET {cfg['path']} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}\r\n".encode()
+    request = get_request(cfg)
     lat: list[float] = []
     statuses: Counter[int] = Counter()
     errors: Counter[str] = Counter()
@@ -397,8 +403,7 @@ async def role_burst(cfg: dict[str, Any]) -> None:
     """Closed loop: each connection sends its next request when the last is answered, for
     `seconds` after a warm-up: the most the server answers."""
     host, port = cfg["host"], cfg["port"]
-    extra = "".join(f"{k}: {v}\r\n" for k, v in cfg.get("headers", {}).items())
-    request = f"GET {cfg['path']} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}\r\n".encode()
+    request = get_request(cfg)
     statuses: Counter[int] = Counter()
     errors: Counter[str] = Counter()
     counting = False
