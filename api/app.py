@@ -97,8 +97,21 @@ def create_app(svc: Services) -> FastAPI:
     )
     # Routes are matched in order: the busiest (players' playlist reloads under /files/,
     # now-playing) first, so they are not tried against every other route first.
-    routers = (files, nowplaying, health, auth, channels, epg, media, manage, jobs, live, vod,
-               podcast, player)  # fmt: skip
+    routers = (
+        files,
+        nowplaying,
+        health,
+        auth,
+        channels,
+        epg,
+        media,
+        manage,
+        jobs,
+        live,
+        vod,
+        podcast,
+        player,
+    )
     for module in routers:
         app.include_router(module.router)
     # The player's own files and vendored browser code (hls.js): no CDN at run time.

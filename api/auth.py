@@ -102,13 +102,22 @@ async def authenticate(
 ) -> Principal:
     credential = token or (cred.credentials if cred else None)
     if not credential:
-        raise Problem(401, "Authentication required", "send Authorization: Bearer <token>",
-                      "unauthenticated", CHALLENGE)  # fmt: skip
+        raise Problem(
+            401,
+            "Authentication required",
+            "send Authorization: Bearer <token>",
+            "unauthenticated",
+            CHALLENGE,
+        )
     who = await run_in_threadpool(_identify, svc, signing_key(request), credential)
     if who is None:
-        raise Problem(401, "Authentication required",
-                      "the token is unknown, expired or revoked", "bad-token",
-                      {"WWW-Authenticate": 'Bearer error="invalid_token"'})  # fmt: skip
+        raise Problem(
+            401,
+            "Authentication required",
+            "the token is unknown, expired or revoked",
+            "bad-token",
+            {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     return who
 
 
@@ -136,8 +145,12 @@ def require(*roles: str) -> Callable[..., object]:
 
     async def check(who: Caller) -> Principal:
         if who.role not in roles:
-            raise Problem(403, "Forbidden", f"this needs the role {' or '.join(roles)}; "
-                          f"you are {who.role}", "forbidden")  # fmt: skip
+            raise Problem(
+                403,
+                "Forbidden",
+                f"this needs the role {' or '.join(roles)}; you are {who.role}",
+                "forbidden",
+            )
         return who
 
     return check

@@ -69,8 +69,10 @@ class Follower:
 
     def _read(self, slugs: list[str]) -> dict[str, tuple[bytes | None, bytes | None]]:
         storage = self.svc.storage
-        return {s: (read_file(storage, nowplaying_key(s)), read_file(storage, onair_key(s)))
-                for s in slugs}  # fmt: skip
+        return {
+            s: (read_file(storage, nowplaying_key(s)), read_file(storage, onair_key(s)))
+            for s in slugs
+        }
 
     def _first_hand(self, slug: str) -> bool:
         """This process plays the channel itself."""
@@ -90,8 +92,14 @@ class Follower:
         if self._first_hand(slug) or (latest is not None and latest.seq == event.seq):
             return  # this process published it (or one with its number) already
         self.svc.now_playing.publish(event, keep_seq=True)
-        log.info("now playing, from playout", extra={"channel": slug, "seq": event.seq,
-                 "title": event.current.title if event.current else None})  # fmt: skip
+        log.info(
+            "now playing, from playout",
+            extra={
+                "channel": slug,
+                "seq": event.seq,
+                "title": event.current.title if event.current else None,
+            },
+        )
 
     def _follow_status(self, slug: str, status: OnAirStatus | None) -> None:
         if self._first_hand(slug):
@@ -108,5 +116,7 @@ class Follower:
         if self._listed.get(slug) != streams:
             self._listed[slug] = streams
             self.svc.on_air[slug] = streams
-            log.info("channel on air at playout", extra={"channel": slug,
-                     "streams": [s.get("url") for s in streams]})  # fmt: skip
+            log.info(
+                "channel on air at playout",
+                extra={"channel": slug, "streams": [s.get("url") for s in streams]},
+            )

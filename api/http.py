@@ -102,8 +102,15 @@ def will_gzip(request: Headers, response: Headers, size: int, excluded: Sequence
 
 def not_modified(start: Message) -> Message:
     """A 304 carrying the headers RFC 9110 asks to repeat, and no body."""
-    keep = {"cache-control", "etag", "vary", "content-language", "expires", "date",
-            "content-location"}  # fmt: skip
+    keep = {
+        "cache-control",
+        "etag",
+        "vary",
+        "content-language",
+        "expires",
+        "date",
+        "content-location",
+    }
     raw = [(k, v) for k, v in start["headers"] if k.decode("latin-1").lower() in keep]
     return {"type": "http.response.start", "status": 304, "headers": raw}
 
@@ -164,8 +171,13 @@ class HttpCache:
             if size > self.max_body:  # larger than announced: give up hashing, stream on
                 passing = True
                 await send(start)
-                await send({"type": "http.response.body", "body": b"".join(chunks),
-                            "more_body": message.get("more_body", False)})  # fmt: skip
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": b"".join(chunks),
+                        "more_body": message.get("more_body", False),
+                    }
+                )
                 return
             if message.get("more_body", False):
                 return

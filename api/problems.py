@@ -31,9 +31,12 @@ STATUS: dict[type[StationError], int] = {
 
 
 TITLES = {
-    404: "Not found", 409: "Conflict", 412: "Precondition failed", 413: "File too large",
+    404: "Not found",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "File too large",
     422: "Invalid request",
-}  # fmt: skip
+}
 
 
 def exc_extra(exc: StationError) -> dict[str, Any]:
@@ -107,10 +110,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DataError)
     async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(
-            request, 422, "Invalid request",
+            request,
+            422,
+            "Invalid request",
             "a number in the request is out of range (ids and counts are 64-bit integers)",
             "out-of-range",
-        )  # fmt: skip
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

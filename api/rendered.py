@@ -63,8 +63,11 @@ def rendered(
     r = memo.get((request.url.path, svc.schedules.version(), *key), made)
     out = dict(headers or {})
     if "gzip" in request.headers.get("accept-encoding", "") and len(r.body) >= GZIP_MINIMUM:
-        out |= {"Content-Encoding": "gzip", "ETag": r.etag[:-1] + GZIP_SUFFIX + '"',
-                "Vary": "Accept-Encoding"}  # fmt: skip
+        out |= {
+            "Content-Encoding": "gzip",
+            "ETag": r.etag[:-1] + GZIP_SUFFIX + '"',
+            "Vary": "Accept-Encoding",
+        }
         return Response(r.gzipped(), media_type=media_type, headers=out)
     return Response(r.body, media_type=media_type, headers={**out, "ETag": r.etag})
 

@@ -62,15 +62,34 @@ class MediaOut(BaseModel):
     @classmethod
     def of(cls, m: MediaItem, settings: Settings) -> MediaOut:
         return cls(
-            id=m.id, kind=m.kind, status=m.status, error=m.error,
-            title=m.title, titles=m.titles, artist=m.artist, album=m.album,
-            languages=m.languages, tags=m.tags, original_name=m.original_name,
-            sha256=m.sha256, size_bytes=m.size_bytes, container=m.container,
-            audio_codec=m.audio_codec, video_codec=m.video_codec, duration_ms=m.duration_ms,
-            channels=m.channels, sample_rate=m.sample_rate, width=m.width, height=m.height,
-            frame_rate=m.frame_rate, bit_rate=m.bit_rate, loudness_lufs=m.loudness_lufs,
-            loudness_range_lu=m.loudness_range_lu, true_peak_dbtp=m.true_peak_dbtp,
-            cue_in_ms=m.cue_in_ms, cue_out_ms=m.cue_out_ms,
+            id=m.id,
+            kind=m.kind,
+            status=m.status,
+            error=m.error,
+            title=m.title,
+            titles=m.titles,
+            artist=m.artist,
+            album=m.album,
+            languages=m.languages,
+            tags=m.tags,
+            original_name=m.original_name,
+            sha256=m.sha256,
+            size_bytes=m.size_bytes,
+            container=m.container,
+            audio_codec=m.audio_codec,
+            video_codec=m.video_codec,
+            duration_ms=m.duration_ms,
+            channels=m.channels,
+            sample_rate=m.sample_rate,
+            width=m.width,
+            height=m.height,
+            frame_rate=m.frame_rate,
+            bit_rate=m.bit_rate,
+            loudness_lufs=m.loudness_lufs,
+            loudness_range_lu=m.loudness_range_lu,
+            true_peak_dbtp=m.true_peak_dbtp,
+            cue_in_ms=m.cue_in_ms,
+            cue_out_ms=m.cue_out_ms,
             artwork_url=public_file_url(settings, m.artwork_key),
             original_url=public_file_url(settings, m.storage_key if m.status != "failed" else None),
             subtitles=[
@@ -78,8 +97,10 @@ class MediaOut(BaseModel):
                 for s in m.subtitles
             ],
             package_status=m.package_status,
-            version=m.version, created_at=m.created_at, updated_at=m.updated_at,
-        )  # fmt: skip
+            version=m.version,
+            created_at=m.created_at,
+            updated_at=m.updated_at,
+        )
 
 
 class MediaPage(BaseModel):
@@ -115,10 +136,17 @@ class JobOut(BaseModel):
     @classmethod
     def of(cls, j: Job) -> JobOut:
         return cls(
-            id=j.id, kind=j.kind, status=j.status,
-            progress=j.progress, message=j.message, error=j.error, attempts=j.attempts,
-            max_attempts=j.max_attempts, created_at=j.created_at, finished_at=j.finished_at,
-        )  # fmt: skip
+            id=j.id,
+            kind=j.kind,
+            status=j.status,
+            progress=j.progress,
+            message=j.message,
+            error=j.error,
+            attempts=j.attempts,
+            max_attempts=j.max_attempts,
+            created_at=j.created_at,
+            finished_at=j.finished_at,
+        )
 
 
 class UploadOut(BaseModel):

@@ -153,12 +153,22 @@ async def role_setup(cfg: dict[str, Any]) -> None:
             )
             for i, n in enumerate(range(first, first + settings.tv_window))
         ]
-        text = media_playlist(segments, target_duration_s=settings.tv_segment_s,
-                              media_sequence=first, discontinuity_sequence=first // 7)  # fmt: skip
+        text = media_playlist(
+            segments,
+            target_duration_s=settings.tv_segment_s,
+            media_sequence=first,
+            discontinuity_sequence=first // 7,
+        )
         key = f"{live_prefix(TV)}/180p.m3u8"
         station.storage.put_bytes(key, text.encode(), "application/vnd.apple.mpegurl")
-        write_result(cfg, {"setup_s": time.perf_counter() - t0, "playlist_bytes": len(text),
-                           "media": len(station.library.list(limit=200).items)})  # fmt: skip
+        write_result(
+            cfg,
+            {
+                "setup_s": time.perf_counter() - t0,
+                "playlist_bytes": len(text),
+                "media": len(station.library.list(limit=200).items),
+            },
+        )
     finally:
         station.close()
 
@@ -176,9 +186,14 @@ async def role_serve(cfg: dict[str, Any]) -> None:
     settings = load_settings(data_dir=Path(cfg["data_dir"]))
     station = build_station(settings)
     config = uvicorn.Config(
-        create_app(station), host="127.0.0.1", port=cfg["port"], log_config=None,
-        access_log=False, lifespan="on", timeout_graceful_shutdown=5,
-    )  # fmt: skip
+        create_app(station),
+        host="127.0.0.1",
+        port=cfg["port"],
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
     server = uvicorn.Server(config)
     marks = Path(cfg["marks"])
 
@@ -301,15 +316,26 @@ async def role_load(cfg: dict[str, Any]) -> None:
     srv1 = proc_cpu_s(cfg["server_pid"])
     ru1 = rusage_cpu(resource.getrusage(resource.RUSAGE_SELF))
     lat.sort()
-    write_result(cfg, {
-        "sent": total, "done": len(lat), "wall_s": wall, "statuses": dict(statuses),
-        "errors": dict(errors), "unfinished": total - len(lat) - sum(errors.values()),
-        "p50": pct(lat, 0.5), "p95": pct(lat, 0.95), "p99": pct(lat, 0.99),
-        "max": lat[-1] if lat else float("nan"), "mean_bytes": sum(sizes) / max(1, len(sizes)),
-        "client_cpu_s": ru1 - ru0, "server_cpu_s": (srv1 or 0) - (srv0 or 0),
-        "dispatch_late_max_s": late,
-        "server_rss_kib": proc_status_kib(cfg["server_pid"], "VmRSS"),
-    })  # fmt: skip
+    write_result(
+        cfg,
+        {
+            "sent": total,
+            "done": len(lat),
+            "wall_s": wall,
+            "statuses": dict(statuses),
+            "errors": dict(errors),
+            "unfinished": total - len(lat) - sum(errors.values()),
+            "p50": pct(lat, 0.5),
+            "p95": pct(lat, 0.95),
+            "p99": pct(lat, 0.99),
+            "max": lat[-1] if lat else float("nan"),
+            "mean_bytes": sum(sizes) / max(1, len(sizes)),
+            "client_cpu_s": ru1 - ru0,
+            "server_cpu_s": (srv1 or 0) - (srv0 or 0),
+            "dispatch_late_max_s": late,
+            "server_rss_kib": proc_status_kib(cfg["server_pid"], "VmRSS"),
+        },
+    )
 
 
 async def role_subscribe(cfg: dict[str, Any]) -> None:
@@ -317,8 +343,9 @@ async def role_subscribe(cfg: dict[str, Any]) -> None:
     failed), then records when each receives the next event."""
     raise_nofile()
     host, port, n = cfg["host"], cfg["port"], cfg["n"]
-    request = (f"GET {EVENTS} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-               "Accept: text/event-stream\r\n\r\n").encode()  # fmt: skip
+    request = (
+        f"GET {EVENTS} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n"
+    ).encode()
     got: list[float] = []
     first_done = asyncio.Event()
     state = {"ready": 0, "failed": 0}
@@ -373,9 +400,19 @@ async def role_subscribe(cfg: dict[str, Any]) -> None:
     ru2 = rusage_cpu(resource.getrusage(resource.RUSAGE_SELF))
     for w in writers:
         w.close()
-    write_result(cfg, {"got": got, "ready": state["ready"], "failed": state["failed"],
-                       "ready_s": ready_s, "missed": len(pending), "errors": dict(errors),
-                       "cpu_connect_s": ru1 - ru0, "cpu_fanout_s": ru2 - ru1})  # fmt: skip
+    write_result(
+        cfg,
+        {
+            "got": got,
+            "ready": state["ready"],
+            "failed": state["failed"],
+            "ready_s": ready_s,
+            "missed": len(pending),
+            "errors": dict(errors),
+            "cpu_connect_s": ru1 - ru0,
+            "cpu_fanout_s": ru2 - ru1,
+        },
+    )
 
 
 async def role_bare(cfg: dict[str, Any]) -> None:
@@ -394,8 +431,9 @@ async def role_bare(cfg: dict[str, Any]) -> None:
     async def bare() -> dict[str, Any]:
         return {"channel": RADIO, "title": "Sarı gəlin", "elapsed_ms": 1234}
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=cfg["port"], log_config=None,
-                            access_log=False, lifespan="on")  # fmt: skip
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=cfg["port"], log_config=None, access_log=False, lifespan="on"
+    )
     await uvicorn.Server(config).serve()
 
 
@@ -434,20 +472,34 @@ async def role_burst(cfg: dict[str, Any]) -> None:
     await asyncio.wait(tasks, timeout=cfg["seconds"] + 30)
     wall = time.perf_counter() - t0
     srv1 = proc_cpu_s(cfg["server_pid"])
-    write_result(cfg, {"done": sum(statuses.values()), "wall_s": wall,
-                       "statuses": dict(statuses), "errors": dict(errors),
-                       "server_cpu_s": (srv1 or 0) - (srv0 or 0)})  # fmt: skip
+    write_result(
+        cfg,
+        {
+            "done": sum(statuses.values()),
+            "wall_s": wall,
+            "statuses": dict(statuses),
+            "errors": dict(errors),
+            "server_cpu_s": (srv1 or 0) - (srv0 or 0),
+        },
+    )
 
 
-ROLES = {"_setup": role_setup, "_serve": role_serve, "_load": role_load,
-         "_subscribe": role_subscribe, "_bare": role_bare, "_burst": role_burst}  # fmt: skip
+ROLES = {
+    "_setup": role_setup,
+    "_serve": role_serve,
+    "_load": role_load,
+    "_subscribe": role_subscribe,
+    "_bare": role_bare,
+    "_burst": role_burst,
+}
 
 
 # --- the parent -----------------------------------------------------------------------------------
 
 
-def start_server(root: Path, cfg: dict[str, Any], env: dict[str, str],
-                 role: str = "_serve") -> tuple[Child, str]:  # fmt: skip
+def start_server(
+    root: Path, cfg: dict[str, Any], env: dict[str, str], role: str = "_serve"
+) -> tuple[Child, str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server, _ = start_role(__file__, role, {**cfg, "port": port}, root, env)
@@ -482,28 +534,49 @@ def verdict(ok: bool) -> str:
     return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
 
 
-def bench_load(rep: Report, root: Path, env: dict[str, str], server: Child, port: int,
-               name: str, path: str, args: argparse.Namespace,
-               headers: dict[str, str] | None = None) -> None:  # fmt: skip
+def bench_load(
+    rep: Report,
+    root: Path,
+    env: dict[str, str],
+    server: Child,
+    port: int,
+    name: str,
+    path: str,
+    args: argparse.Namespace,
+    headers: dict[str, str] | None = None,
+) -> None:
     waited = wait_idle(server)
     console.print(
         f"{name}: {args.rate:g} req/s for {args.seconds:g} s on {path} "
         f"(server idle after {waited:.0f} s) …"
     )
-    cfg = {"host": "127.0.0.1", "port": port, "path": path, "rate": args.rate,
-           "seconds": args.seconds, "connections": args.connections,
-           "server_pid": server.pid, "headers": headers or {}}  # fmt: skip
+    cfg = {
+        "host": "127.0.0.1",
+        "port": port,
+        "path": path,
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "connections": args.connections,
+        "server_pid": server.pid,
+        "headers": headers or {},
+    }
     reaped, r = run_role(__file__, "_load", cfg, root, args.seconds * 4 + 120, env=env)
     server.sample()
     achieved = r["done"] / r["wall_s"]
     ok_rate = achieved >= 0.98 * args.rate and not r["errors"] and not r["unfinished"]
     rep.section(f"{name}: GET {path}" + (" with If-None-Match" if headers else ""))
-    rep.add("achieved throughput (offered, open loop)",
-            f"{achieved:,.0f} req/s of {args.rate:,.0f} ({r['done']:,} in {r['wall_s']:.1f} s)",
-            f"{args.rate:,.0f} req/s", verdict(ok_rate))  # fmt: skip
-    rep.add("latency from due time p50 / p95 / p99 / max",
-            f"{ms(r['p50'])} / {ms(r['p95'])} / {ms(r['p99'])} / {ms(r['max'])}",
-            f"p99 < {TARGET_P99_MS:g} ms", verdict(r["p99"] * 1000 < TARGET_P99_MS))  # fmt: skip
+    rep.add(
+        "achieved throughput (offered, open loop)",
+        f"{achieved:,.0f} req/s of {args.rate:,.0f} ({r['done']:,} in {r['wall_s']:.1f} s)",
+        f"{args.rate:,.0f} req/s",
+        verdict(ok_rate),
+    )
+    rep.add(
+        "latency from due time p50 / p95 / p99 / max",
+        f"{ms(r['p50'])} / {ms(r['p95'])} / {ms(r['p99'])} / {ms(r['max'])}",
+        f"p99 < {TARGET_P99_MS:g} ms",
+        verdict(r["p99"] * 1000 < TARGET_P99_MS),
+    )
     statuses = ", ".join(f"{k}×{v:,}" for k, v in sorted(r["statuses"].items()))
     errs = ", ".join(f"{k}×{v}" for k, v in r["errors"].items()) or "none"
     rep.add(
@@ -514,38 +587,60 @@ def bench_load(rep: Report, root: Path, env: dict[str, str], server: Child, port
         "server CPU; RSS after",
         f"{r['server_cpu_s'] / r['wall_s']:.0%} of a core; {mib(r['server_rss_kib'])}",
     )
-    rep.add("client CPU (its own process)",
-            f"{r['client_cpu_s'] / r['wall_s']:.0%} of a core, {reaped.cpu_s:.1f} CPU-s in all; "
-            f"dispatch late by ≤ {ms(r['dispatch_late_max_s'])}")  # fmt: skip
+    rep.add(
+        "client CPU (its own process)",
+        f"{r['client_cpu_s'] / r['wall_s']:.0%} of a core, {reaped.cpu_s:.1f} CPU-s in all; "
+        f"dispatch late by ≤ {ms(r['dispatch_late_max_s'])}",
+    )
 
 
-def burst(root: Path, env: dict[str, str], server: Child, port: int, path: str,
-          args: argparse.Namespace,
-          headers: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+def burst(
+    root: Path,
+    env: dict[str, str],
+    server: Child,
+    port: int,
+    path: str,
+    args: argparse.Namespace,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     wait_idle(server)
-    cfg = {"host": "127.0.0.1", "port": port, "path": path, "seconds": args.burst_seconds,
-           "connections": args.connections, "server_pid": server.pid,
-           "headers": headers or {}}  # fmt: skip
+    cfg = {
+        "host": "127.0.0.1",
+        "port": port,
+        "path": path,
+        "seconds": args.burst_seconds,
+        "connections": args.connections,
+        "server_pid": server.pid,
+        "headers": headers or {},
+    }
     _, r = run_role(__file__, "_burst", cfg, root, args.burst_seconds + 90, env=env)
     r["rps"] = r["done"] / r["wall_s"]
     return r
 
 
-def bench_ceiling(rep: Report, root: Path, env: dict[str, str], server: Child, port: int,
-                  args: argparse.Namespace) -> None:  # fmt: skip
+def bench_ceiling(
+    rep: Report, root: Path, env: dict[str, str], server: Child, port: int, args: argparse.Namespace
+) -> None:
     """The most each URL is answered, closed loop, beside a bare FastAPI route's."""
-    console.print(f"maximum throughput: {args.connections} connections, closed loop, "
-                  f"{args.burst_seconds:g} s per URL, a bare FastAPI app first …")  # fmt: skip
+    console.print(
+        f"maximum throughput: {args.connections} connections, closed loop, "
+        f"{args.burst_seconds:g} s per URL, a bare FastAPI app first …"
+    )
     bare_server, bare_base = start_server(root, {}, env, "_bare")
     try:
         bare = burst(root, env, bare_server, int(bare_base.rsplit(":", 1)[1]), BARE, args)
     finally:
         bare_server.stop(grace=10.0)
-    rep.section(f"Maximum throughput, closed loop ({args.connections} connections, "
-                f"{args.burst_seconds:g} s each; target: half the bare route's)")  # fmt: skip
-    rep.add("bare FastAPI `async def` route, small JSON (reference)", f"{bare['rps']:,.0f} req/s",
-            f"≈{REF_BARE_RPS:,} (design's machine)",
-            f"{bare['server_cpu_s'] / bare['wall_s']:.0%} of a core")  # fmt: skip
+    rep.section(
+        f"Maximum throughput, closed loop ({args.connections} connections, "
+        f"{args.burst_seconds:g} s each; target: half the bare route's)"
+    )
+    rep.add(
+        "bare FastAPI `async def` route, small JSON (reference)",
+        f"{bare['rps']:,.0f} req/s",
+        f"≈{REF_BARE_RPS:,} (design's machine)",
+        f"{bare['server_cpu_s'] / bare['wall_s']:.0%} of a core",
+    )
     targets = [(name, path, None) for name, path in URLS.items()]
     etag = httpx.get(f"http://127.0.0.1:{port}{URLS['now-playing']}", timeout=10).headers.get(
         "etag"
@@ -555,14 +650,24 @@ def bench_ceiling(rep: Report, root: Path, env: dict[str, str], server: Child, p
     for name, path, headers in targets:
         r = burst(root, env, server, port, path, args, headers)
         bad = r["errors"] or set(r["statuses"]) - {"200", "304"}  # (keys as read from JSON)
-        rep.add(f"{name}", f"{r['rps']:,.0f} req/s ({r['server_cpu_s'] / r['wall_s']:.0%} "
-                f"of a core)" + (f"; {r['errors'] or r['statuses']}" if bad else ""),
-                f"{bare['rps'] / 2:,.0f} req/s (half of bare)",
-                verdict(r["rps"] >= bare["rps"] / 2 and not bad))  # fmt: skip
+        rep.add(
+            f"{name}",
+            f"{r['rps']:,.0f} req/s ({r['server_cpu_s'] / r['wall_s']:.0%} "
+            f"of a core)" + (f"; {r['errors'] or r['statuses']}" if bad else ""),
+            f"{bare['rps'] / 2:,.0f} req/s (half of bare)",
+            verdict(r["rps"] >= bare["rps"] / 2 and not bad),
+        )
 
 
-def bench_fanout(rep: Report, root: Path, env: dict[str, str], server: Child, port: int,
-                 marks: Path, args: argparse.Namespace) -> None:  # fmt: skip
+def bench_fanout(
+    rep: Report,
+    root: Path,
+    env: dict[str, str],
+    server: Child,
+    port: int,
+    marks: Path,
+    args: argparse.Namespace,
+) -> None:
     n = args.subscribers
     procs = max(1, -(-n // SUBSCRIBERS_PER_PROCESS))
     console.print(f"SSE: {n:,} subscribers over {procs} client processes …")
@@ -573,8 +678,7 @@ def bench_fanout(rep: Report, root: Path, env: dict[str, str], server: Child, po
         share = n // procs + (1 if k < n % procs else 0)
         result = root / f"subscribe-result-{k}.json"
         cfg = {"host": "127.0.0.1", "port": port, "n": share, "wait_s": 120, "result": str(result)}
-        child = Child(role_args(__file__, "_subscribe", cfg, root), env=env, pipes=True,
-                      log=None)  # fmt: skip
+        child = Child(role_args(__file__, "_subscribe", cfg, root), env=env, pipes=True, log=None)
         subs.append((child, result))
     t0 = time.monotonic()
     ready = failed = 0
@@ -613,18 +717,22 @@ def bench_fanout(rep: Report, root: Path, env: dict[str, str], server: Child, po
         "connected with a first event; failed; time to connect all",
         f"{ready:,}; {failed:,}; {connect_s:.1f} s",
     )
-    rep.add("change received by 50 % / 99 % / 100 %",
-            f"{pct(delays, 0.5):.3f} s / {pct(delays, 0.99):.3f} s / "
-            + (f"{delays[-1]:.3f} s" if everyone else f"only {len(delays):,} of {n:,}"),
-            f"100 % < {TARGET_FANOUT_S:g} s",
-            verdict(everyone and delays[-1] < TARGET_FANOUT_S))  # fmt: skip
+    rep.add(
+        "change received by 50 % / 99 % / 100 %",
+        f"{pct(delays, 0.5):.3f} s / {pct(delays, 0.99):.3f} s / "
+        + (f"{delays[-1]:.3f} s" if everyone else f"only {len(delays):,} of {n:,}"),
+        f"100 % < {TARGET_FANOUT_S:g} s",
+        verdict(everyone and delays[-1] < TARGET_FANOUT_S),
+    )
     rep.add(
         "server CPU idle with subscribers; during fan-out",
         f"{idle_cpu:.0%} of a core; {fan_cpu:.2f} CPU-s",
     )
-    rep.add("server RSS before; with subscribers (per subscriber)",
-            f"{mib(rss_before)}; {mib(rss_with)} "
-            f"({((rss_with or 0) - (rss_before or 0)) / max(1, ready):.1f} KiB)")  # fmt: skip
+    rep.add(
+        "server RSS before; with subscribers (per subscriber)",
+        f"{mib(rss_before)}; {mib(rss_with)} "
+        f"({((rss_with or 0) - (rss_before or 0)) / max(1, ready):.1f} KiB)",
+    )
     errs = ", ".join(f"{k}×{v}" for k, v in errors.most_common(3)) or "none"
     rep.add(
         "subscribers missed; errors; client CPU (all processes)",
@@ -660,7 +768,7 @@ def main() -> int:
         f"targets: ≥ 98 % of the offered rate, p99 < {TARGET_P99_MS:g} ms; SSE 100 % < "
         f"{TARGET_FANOUT_S:g} s",
         console,
-    )  # fmt: skip
+    )
     try:
         console.print(
             "setup: the demo catalogue (made, analysed, packaged), its schedule, a live playlist …"
@@ -684,8 +792,17 @@ def main() -> int:
         etag = httpx.get(base + URLS["now-playing"], timeout=10).headers.get("etag")
         if etag:
             try:
-                bench_load(rep, root, env, server, port, "now-playing, 304", URLS["now-playing"],
-                           args, {"If-None-Match": etag})  # fmt: skip
+                bench_load(
+                    rep,
+                    root,
+                    env,
+                    server,
+                    port,
+                    "now-playing, 304",
+                    URLS["now-playing"],
+                    args,
+                    {"If-None-Match": etag},
+                )
             except Exception as exc:
                 rep.error("now-playing, 304", exc)
         try:

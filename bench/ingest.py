@@ -192,22 +192,48 @@ def track_args(ffmpeg: str, dest: Path, i: int, rng: random.Random) -> list[str]
         f"adelay={lead_ms}:all=1,apad=pad_dur={pad_s},aformat=channel_layouts=stereo[out]"
     )
     return [
-        ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y",
-        "-f", "lavfi", "-i", f"sine=frequency={f1:.2f}:sample_rate={rate_hz}:duration={dur:.2f}",
-        "-f", "lavfi", "-i", f"sine=frequency={f2:.2f}:sample_rate={rate_hz}:duration={dur:.2f}",
-        "-f", "lavfi", "-i",
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency={f1:.2f}:sample_rate={rate_hz}:duration={dur:.2f}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency={f2:.2f}:sample_rate={rate_hz}:duration={dur:.2f}",
+        "-f",
+        "lavfi",
+        "-i",
         f"anoisesrc=color=pink:amplitude=0.03:seed={i}:sample_rate={rate_hz}:duration={dur:.2f}",
-        "-filter_complex", chain, "-map", "[out]",
-        "-c:a", "libmp3lame", "-b:a", rng.choice(["128k", "192k", "256k", "320k"]),
-        "-id3v2_version", "3",
-        "-metadata", f"title=Mahnı {i} — ğışçöü",
-        "-metadata", f"artist={rng.choice(ARTISTS)}",
-        "-metadata", "album=Diaspor sınaq albomu",
-        "-metadata", f"genre={rng.choice(GENRES)}",
-        "-metadata", "language=aze",
-        "-metadata", f"track={i}",
+        "-filter_complex",
+        chain,
+        "-map",
+        "[out]",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        rng.choice(["128k", "192k", "256k", "320k"]),
+        "-id3v2_version",
+        "3",
+        "-metadata",
+        f"title=Mahnı {i} — ğışçöü",
+        "-metadata",
+        f"artist={rng.choice(ARTISTS)}",
+        "-metadata",
+        "album=Diaspor sınaq albomu",
+        "-metadata",
+        f"genre={rng.choice(GENRES)}",
+        "-metadata",
+        "language=aze",
+        "-metadata",
+        f"track={i}",
         str(dest),
-    ]  # fmt: skip
+    ]
 
 
 def make_tracks(folder: Path, n: int, ffmpeg: str) -> list[Path]:
@@ -273,10 +299,21 @@ def bench_cli(rep: Report, root: Path, n: int, ffmpeg: str, diaspor: str) -> Non
     # Floor 1: the bare loudness decode, as anyone would type it.
     console.print("floor: bare ffmpeg ebur128 over the same files …")
     bare = [
-        [ffmpeg, "-hide_banner", "-nostats", "-nostdin", "-i", str(f), "-af", "ebur128",
-         "-f", "null", "-"]
+        [
+            ffmpeg,
+            "-hide_banner",
+            "-nostats",
+            "-nostdin",
+            "-i",
+            str(f),
+            "-af",
+            "ebur128",
+            "-f",
+            "null",
+            "-",
+        ]
         for f in files
-    ]  # fmt: skip
+    ]
     floor_s, floor_peak = floor_run(bare)
 
     # Floor 2: exactly the ffmpeg command the analysis job runs (silencedetect + ebur128 with
@@ -302,25 +339,51 @@ def bench_cli(rep: Report, root: Path, n: int, ffmpeg: str, diaspor: str) -> Non
         f"{ready}/{n}" + ("" if ready == n else f"  [red]{counts}[/red]"),
         f"exit status {ours.returncode}",
     )
-    rep.add("wall time vs bare ffmpeg ebur128", secs(ours.wall_s), secs(floor_s),
-            ratio(ours.wall_s, floor_s))  # fmt: skip
-    rep.add("wall time vs the job's ffmpeg command", secs(ours.wall_s), secs(job_s),
-            ratio(ours.wall_s, job_s))  # fmt: skip
-    rep.add("files/s", rate(n / ours.wall_s, "files/s"), rate(n / floor_s, "files/s"),
-            ratio(n / ours.wall_s, n / floor_s))  # fmt: skip
+    rep.add(
+        "wall time vs bare ffmpeg ebur128",
+        secs(ours.wall_s),
+        secs(floor_s),
+        ratio(ours.wall_s, floor_s),
+    )
+    rep.add(
+        "wall time vs the job's ffmpeg command",
+        secs(ours.wall_s),
+        secs(job_s),
+        ratio(ours.wall_s, job_s),
+    )
+    rep.add(
+        "files/s",
+        rate(n / ours.wall_s, "files/s"),
+        rate(n / floor_s, "files/s"),
+        ratio(n / ours.wall_s, n / floor_s),
+    )
     ours_mbs, floor_mbs = size_mb / ours.wall_s, size_mb / floor_s
-    rep.add("MB/s (file bytes)", rate(ours_mbs, "MB/s"), rate(floor_mbs, "MB/s"),
-            ratio(ours_mbs, floor_mbs))  # fmt: skip
+    rep.add(
+        "MB/s (file bytes)",
+        rate(ours_mbs, "MB/s"),
+        rate(floor_mbs, "MB/s"),
+        ratio(ours_mbs, floor_mbs),
+    )
     per_file = (ours.wall_s - fixed.wall_s) / n * 1000
-    rep.add("per file, fixed start-up cost taken off", f"{per_file:.0f} ms",
-            f"{floor_s / n * 1000:.0f} ms", ratio(per_file, floor_s / n * 1000))  # fmt: skip
+    rep.add(
+        "per file, fixed start-up cost taken off",
+        f"{per_file:.0f} ms",
+        f"{floor_s / n * 1000:.0f} ms",
+        ratio(per_file, floor_s / n * 1000),
+    )
     rep.add("fixed cost: start-up + schema (db upgrade)", secs(fixed.wall_s))
-    rep.add("peak RSS, the diaspor process (VmHWM)", mib(ours.self_peak_kib, 1),
-            f"{mib(fixed.self_peak_kib, 1)} (db upgrade)",
-            ratio(ours.self_peak_kib, fixed.self_peak_kib))  # fmt: skip
-    rep.add("peak RSS, largest of process and its ffmpegs", mib(ours.tree_peak_kib, 1),
-            f"{mib(floor_peak, 1)} (bare ffmpeg)",
-            ratio(ours.tree_peak_kib, floor_peak))  # fmt: skip
+    rep.add(
+        "peak RSS, the diaspor process (VmHWM)",
+        mib(ours.self_peak_kib, 1),
+        f"{mib(fixed.self_peak_kib, 1)} (db upgrade)",
+        ratio(ours.self_peak_kib, fixed.self_peak_kib),
+    )
+    rep.add(
+        "peak RSS, largest of process and its ffmpegs",
+        mib(ours.tree_peak_kib, 1),
+        f"{mib(floor_peak, 1)} (bare ffmpeg)",
+        ratio(ours.tree_peak_kib, floor_peak),
+    )
 
 
 # --- part 2: one large upload over HTTP -------------------------------------------------
@@ -328,11 +391,27 @@ def bench_cli(rep: Report, root: Path, n: int, ffmpeg: str, diaspor: str) -> Non
 
 def make_wav(dest: Path, gib: float, ffmpeg: str, freq: float = 440.0) -> None:
     seconds = gib * GIB / (WAV_RATE * WAV_CHANNELS * WAV_BYTES_PER_SAMPLE)
-    ffmpeg_run([
-        ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y",
-        "-f", "lavfi", "-i", f"sine=frequency={freq}:sample_rate={WAV_RATE}:duration={seconds:.3f}",
-        "-ac", str(WAV_CHANNELS), "-c:a", "pcm_s16le", "-rf64", "auto", str(dest),
-    ])  # fmt: skip
+    ffmpeg_run(
+        [
+            ffmpeg,
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency={freq}:sample_rate={WAV_RATE}:duration={seconds:.3f}",
+            "-ac",
+            str(WAV_CHANNELS),
+            "-c:a",
+            "pcm_s16le",
+            "-rf64",
+            "auto",
+            str(dest),
+        ]
+    )
 
 
 def timed(args: list[str]) -> float:
@@ -404,8 +483,16 @@ def upload(client: httpx.Client, url: str, token: str, path: Path, pid: int) -> 
         peak, method = max(hwm, poll.max_rss_kib), "VmHWM reset before"
     else:
         peak, method = (poll.max_rss_kib or None), f"VmRSS sampled every {POLL_S * 1000:.0f} ms"
-    return Upload(r.status_code, r.text, total, (sent_at[0] or time.perf_counter()) - t0,
-                  before, peak, after, method)  # fmt: skip
+    return Upload(
+        r.status_code,
+        r.text,
+        total,
+        (sent_at[0] or time.perf_counter()) - t0,
+        before,
+        peak,
+        after,
+        method,
+    )
 
 
 def wait_healthy(proc: subprocess.Popen[bytes], base: str, log: Path, timeout: float) -> None:
@@ -453,10 +540,23 @@ def bench_upload(rep: Report, root: Path, gib: float, ffmpeg: str, diaspor: str)
     limit_mb = int(size / MIB * 2) + 64
     env = child_env(data, ffmpeg, DIASPOR_MAX_UPLOAD_MB=str(limit_mb))
     token_res = subprocess.run(
-        [diaspor, "token", "create", "--name", "bench", "--role", "editor",
-         "--data-dir", str(data)],
-        env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            diaspor,
+            "token",
+            "create",
+            "--name",
+            "bench",
+            "--role",
+            "editor",
+            "--data-dir",
+            str(data),
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if token_res.returncode != 0:
         raise RuntimeError(f"diaspor token create failed: {token_res.stderr.strip()[-500:]}")
     token = token_res.stdout.strip().splitlines()[-1]
@@ -466,10 +566,12 @@ def bench_upload(rep: Report, root: Path, gib: float, ffmpeg: str, diaspor: str)
     log = root / "serve.log"
     with open(log, "wb") as out:
         server = subprocess.Popen(
-            [diaspor, "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--data-dir", str(data)],
-            env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-        )  # fmt: skip
+            [diaspor, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+        )
     try:
         wait_healthy(server, base, log, timeout=60)
         timeout = httpx.Timeout(60.0, read=600.0)
@@ -489,14 +591,29 @@ def bench_upload(rep: Report, root: Path, gib: float, ffmpeg: str, diaspor: str)
     if up.status not in (200, 201):
         raise RuntimeError(f"HTTP {up.status}: {up.body[:500]}\n{tail_of(log, 15)}")
     media = json.loads(up.body).get("media", {})
-    rep.add("response", f"HTTP {up.status}, media {media.get('id')}",
-            f"{media.get('duration_ms', 0) / 1000 / 3600:.2f} h of audio")  # fmt: skip
-    rep.add("upload time, request → response vs cp", secs(up.total_s), secs(cp_s),
-            ratio(up.total_s, cp_s))  # fmt: skip
-    rep.add("upload throughput vs cp", rate(size / MB / up.total_s, "MB/s"),
-            rate(size / MB / cp_s, "MB/s"), ratio(cp_s, up.total_s))  # fmt: skip
-    rep.add("body sent (client side) vs cat > /dev/null", rate(size / MB / up.sent_s, "MB/s"),
-            rate(size / MB / cat_s, "MB/s"), ratio(cat_s, up.sent_s))  # fmt: skip
+    rep.add(
+        "response",
+        f"HTTP {up.status}, media {media.get('id')}",
+        f"{media.get('duration_ms', 0) / 1000 / 3600:.2f} h of audio",
+    )
+    rep.add(
+        "upload time, request → response vs cp",
+        secs(up.total_s),
+        secs(cp_s),
+        ratio(up.total_s, cp_s),
+    )
+    rep.add(
+        "upload throughput vs cp",
+        rate(size / MB / up.total_s, "MB/s"),
+        rate(size / MB / cp_s, "MB/s"),
+        ratio(cp_s, up.total_s),
+    )
+    rep.add(
+        "body sent (client side) vs cat > /dev/null",
+        rate(size / MB / up.sent_s, "MB/s"),
+        rate(size / MB / cat_s, "MB/s"),
+        ratio(cat_s, up.sent_s),
+    )
     rep.add("after the last byte left: probe, tail check, store", secs(up.total_s - up.sent_s))
     if up.before_kib is None or up.peak_kib is None:
         rep.add("server peak RSS growth", "n/a (no /proc)", f"≤ {RSS_BUDGET_MIB:.0f} MiB")
@@ -504,16 +621,22 @@ def bench_upload(rep: Report, root: Path, gib: float, ffmpeg: str, diaspor: str)
     growth = (up.peak_kib - up.before_kib) / 1024
     verdict = "[green]PASS[/green]" if growth <= RSS_BUDGET_MIB else "[red]FAIL[/red]"
     rep.add("server RSS before the upload", mib(up.before_kib, 1))
-    rep.add(f"server peak RSS growth ({up.method})", f"{growth:.1f} MiB  {verdict}",
-            f"≤ {RSS_BUDGET_MIB:.0f} MiB budget", f"×{growth / RSS_BUDGET_MIB:.2f}")  # fmt: skip
+    rep.add(
+        f"server peak RSS growth ({up.method})",
+        f"{growth:.1f} MiB  {verdict}",
+        f"≤ {RSS_BUDGET_MIB:.0f} MiB budget",
+        f"×{growth / RSS_BUDGET_MIB:.2f}",
+    )
     if up.after_kib is not None:
         rep.add(
             "server RSS kept after the response",
             f"{(up.after_kib - up.before_kib) / 1024:+.1f} MiB",
         )
     if warm.before_kib is not None and warm.peak_kib is not None:
-        rep.add("warm-up (first 1 MiB upload) growth, apart",
-                f"{(warm.peak_kib - warm.before_kib) / 1024:.1f} MiB")  # fmt: skip
+        rep.add(
+            "warm-up (first 1 MiB upload) growth, apart",
+            f"{(warm.peak_kib - warm.before_kib) / 1024:.1f} MiB",
+        )
 
 
 # --- main ---------------------------------------------------------------------------------
@@ -522,12 +645,20 @@ def bench_upload(rep: Report, root: Path, gib: float, ffmpeg: str, diaspor: str)
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--files", type=int, default=100, help="number of MP3 files (default 100)")
-    ap.add_argument("--upload-gb", type=float, default=2.0,
-                    help="size of the uploaded WAV in GiB (default 2; 0: no upload)")  # fmt: skip
+    ap.add_argument(
+        "--upload-gb",
+        type=float,
+        default=2.0,
+        help="size of the uploaded WAV in GiB (default 2; 0: no upload)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    ap.add_argument("--dir", type=Path, default=None,
-                    help="where to make the temporary folder (default: the system's temp dir; "
-                    "use a disk, not a tmpfs, for the upload)")  # fmt: skip
+    ap.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="where to make the temporary folder (default: the system's temp dir; "
+        "use a disk, not a tmpfs, for the upload)",
+    )
     args = ap.parse_args()
     if args.files < 1:
         ap.error("--files must be at least 1")
@@ -547,9 +678,11 @@ def main() -> int:
         f"{version.stdout.splitlines()[0] if version.stdout else ffmpeg}; "
         f"Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; work dir {root}"
     )
-    rep = Report("Diaspor ingest bench",
-                 "ratio = ours ÷ reference (times: above 1 is slower; rates: below 1 is slower)",
-                 console)  # fmt: skip
+    rep = Report(
+        "Diaspor ingest bench",
+        "ratio = ours ÷ reference (times: above 1 is slower; rates: below 1 is slower)",
+        console,
+    )
     try:
         try:
             bench_cli(rep, root, args.files, ffmpeg, diaspor)

@@ -176,10 +176,17 @@ def mount_listeners(port: int, mount: str) -> int | None:
 
 def catalogue(tracks: list[dict[str, Any]]) -> tuple[Catalogue, dict[int, Playable]]:
     media = {
-        t["id"]: MediaRef(t["id"], "music", t["title"], t["artist"], t["duration_ms"],
-                          t["cue_in_ms"], t["cue_out_ms"])
+        t["id"]: MediaRef(
+            t["id"],
+            "music",
+            t["title"],
+            t["artist"],
+            t["duration_ms"],
+            t["cue_in_ms"],
+            t["cue_out_ms"],
+        )
         for t in tracks
-    }  # fmt: skip
+    }
     playable = {t["id"]: Playable(t["path"], t["lufs"], t["peak"]) for t in tracks}
     cat = Catalogue(media=media, playlists={1: PlaylistSpec(1, "Musiqi", tuple(sorted(media)))})
     return cat, playable
@@ -192,8 +199,13 @@ def playlist_entry(start: datetime, seconds: float) -> EntrySpec:
 
 def timeline_of(cat: Catalogue, entry: EntrySpec) -> Callable[[int, int], list[TimelineItem]]:
     def timeline(a: int, b: int) -> list[TimelineItem]:
-        return resolve(CHANNEL, [entry], cat, datetime.fromtimestamp(a / 1000, UTC),
-                       datetime.fromtimestamp(b / 1000, UTC))  # fmt: skip
+        return resolve(
+            CHANNEL,
+            [entry],
+            cat,
+            datetime.fromtimestamp(a / 1000, UTC),
+            datetime.fromtimestamp(b / 1000, UTC),
+        )
 
     return timeline
 
@@ -243,9 +255,14 @@ async def role_relay(cfg: dict[str, Any]) -> None:
     from streamer.relay import Relay
 
     raise_nofile()
-    relay = Relay("127.0.0.1", 0, source_password=cfg["source_password"],
-                  admin_user=cfg.get("admin_user", "admin"),
-                  admin_password=cfg["admin_password"], source_grace=1.0)  # fmt: skip
+    relay = Relay(
+        "127.0.0.1",
+        0,
+        source_password=cfg["source_password"],
+        admin_user=cfg.get("admin_user", "admin"),
+        admin_password=cfg["admin_password"],
+        source_grace=1.0,
+    )
     stop = asyncio.Event()
     stop_on_signals(stop)
     await relay.start()
@@ -309,22 +326,25 @@ async def role_chain(cfg: dict[str, Any]) -> None:
     self1 = resource.getrusage(resource.RUSAGE_SELF)
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     hls = Path(cfg["hls_dir"])
-    write_result(cfg, {
-        "audio_s": engine.position / RATE,
-        "on_air_s": on_air_s,
-        "cpu_self": rusage_cpu(self1) - rusage_cpu(self0),
-        "cpu_children": rusage_cpu(kids1) - rusage_cpu(kids0),
-        "cpu_encoder": enc_cpu,
-        "rss_self_kib": self1.ru_maxrss,
-        "rss_encoder_kib": enc_hwm,
-        "rss_children_max_kib": kids1.ru_maxrss,
-        "items": len(engine.boundaries),
-        "outcomes": dict(Counter(b.outcome for b in engine.boundaries)),
-        "dropped_bytes": encoder.dropped_bytes,
-        "restarts": encoder.restarts,
-        "hls_segments": len(list(hls.glob("seg-*.ts"))),
-        "hls_playlist": (hls / "index.m3u8").exists(),
-    })  # fmt: skip
+    write_result(
+        cfg,
+        {
+            "audio_s": engine.position / RATE,
+            "on_air_s": on_air_s,
+            "cpu_self": rusage_cpu(self1) - rusage_cpu(self0),
+            "cpu_children": rusage_cpu(kids1) - rusage_cpu(kids0),
+            "cpu_encoder": enc_cpu,
+            "rss_self_kib": self1.ru_maxrss,
+            "rss_encoder_kib": enc_hwm,
+            "rss_children_max_kib": kids1.ru_maxrss,
+            "items": len(engine.boundaries),
+            "outcomes": dict(Counter(b.outcome for b in engine.boundaries)),
+            "dropped_bytes": encoder.dropped_bytes,
+            "restarts": encoder.restarts,
+            "hls_segments": len(list(hls.glob("seg-*.ts"))),
+            "hls_playlist": (hls / "index.m3u8").exists(),
+        },
+    )
 
 
 async def role_render(cfg: dict[str, Any]) -> None:
@@ -339,8 +359,11 @@ async def role_render(cfg: dict[str, Any]) -> None:
     elif kind == "wav":
         sink = WavSink(Path(cfg["wav"]))
     else:
-        sink = Encoder(ffmpeg, [FileOutput(Path(cfg["mp3"]), "libmp3lame"),
-                                FileOutput(Path(cfg["aac"]), "aac")], restart=False)  # fmt: skip
+        sink = Encoder(
+            ffmpeg,
+            [FileOutput(Path(cfg["mp3"]), "libmp3lame"), FileOutput(Path(cfg["aac"]), "aac")],
+            restart=False,
+        )
     self0 = resource.getrusage(resource.RUSAGE_SELF)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -351,15 +374,18 @@ async def role_render(cfg: dict[str, Any]) -> None:
     wall = time.perf_counter() - t0
     self1 = resource.getrusage(resource.RUSAGE_SELF)
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    write_result(cfg, {
-        "wall_s": wall,
-        "audio_s": engine.position / RATE,
-        "cpu_self": rusage_cpu(self1) - rusage_cpu(self0),
-        "cpu_children": rusage_cpu(kids1) - rusage_cpu(kids0),
-        "rss_self_kib": self1.ru_maxrss,
-        "items": len(engine.boundaries),
-        "outcomes": dict(Counter(b.outcome for b in engine.boundaries)),
-    })  # fmt: skip
+    write_result(
+        cfg,
+        {
+            "wall_s": wall,
+            "audio_s": engine.position / RATE,
+            "cpu_self": rusage_cpu(self1) - rusage_cpu(self0),
+            "cpu_children": rusage_cpu(kids1) - rusage_cpu(kids0),
+            "rss_self_kib": self1.ru_maxrss,
+            "items": len(engine.boundaries),
+            "outcomes": dict(Counter(b.outcome for b in engine.boundaries)),
+        },
+    )
 
 
 async def role_liquidsoap(cfg: dict[str, Any]) -> None:
@@ -377,10 +403,16 @@ async def role_liquidsoap(cfg: dict[str, Any]) -> None:
         Mount("/ls.mp3", SOURCE_PASSWORD, port=port, codec="mp3", name="Diaspor.FM"),
         Mount("/ls.aac", SOURCE_PASSWORD, port=port, codec="aac", name="Diaspor.FM"),
     )
-    lcfg = LiquidsoapConfig(outputs=outputs, port=free_port(), crossfade_seconds=3.0,
-                            samplerate=RATE, allow_root=os.geteuid() == 0)  # fmt: skip
-    lq = LiquidsoapProcess(lcfg, binary=cfg["liquidsoap"],
-                           script_path=Path(cfg["dir"]) / "radio.liq")  # fmt: skip
+    lcfg = LiquidsoapConfig(
+        outputs=outputs,
+        port=free_port(),
+        crossfade_seconds=3.0,
+        samplerate=RATE,
+        allow_root=os.geteuid() == 0,
+    )
+    lq = LiquidsoapProcess(
+        lcfg, binary=cfg["liquidsoap"], script_path=Path(cfg["dir"]) / "radio.liq"
+    )
     stop = asyncio.Event()
     stop_on_signals(stop)
     await lq.start()
@@ -392,8 +424,12 @@ async def role_liquidsoap(cfg: dict[str, Any]) -> None:
     try:
         for mid in cfg["order"]:
             t = tracks[mid]
-            uri = annotate(t["path"], title=t["title"], artist=t["artist"],
-                           liq_amplify=amplify_db(track_gain_db(t)))  # fmt: skip
+            uri = annotate(
+                t["path"],
+                title=t["title"],
+                artist=t["artist"],
+                liq_amplify=amplify_db(track_gain_db(t)),
+            )
             await lq.client.push("schedule", uri)
         deadline = t_ready + seconds
         while not stop.is_set() and lq.returncode is None and time.monotonic() < deadline:
@@ -407,17 +443,20 @@ async def role_liquidsoap(cfg: dict[str, Any]) -> None:
     finally:
         returncode = await lq.stop()
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    write_result(cfg, {
-        "cpu_total": rusage_cpu(kids),
-        "cpu_ready": cpu_ready,
-        "on_air_s": on_air_s,
-        "rss_kib": kids.ru_maxrss,
-        "tracks": tracks_started,
-        "pushed": len(cfg["order"]),
-        "died": died,
-        "returncode": returncode,
-        "tail": lq.recent_output()[-5:],
-    })  # fmt: skip
+    write_result(
+        cfg,
+        {
+            "cpu_total": rusage_cpu(kids),
+            "cpu_ready": cpu_ready,
+            "on_air_s": on_air_s,
+            "rss_kib": kids.ru_maxrss,
+            "tracks": tracks_started,
+            "pushed": len(cfg["order"]),
+            "died": died,
+            "returncode": returncode,
+            "tail": lq.recent_output()[-5:],
+        },
+    )
 
 
 class _Client(asyncio.Protocol):
@@ -662,23 +701,53 @@ def make_tracks(folder: Path, ffmpeg: str) -> list[dict[str, Any]]:
     for i, (title, artist, secs, freq, volume) in enumerate(TRACKS, 1):
         path = folder / f"{i:02d}.mp3"
         subprocess.run(
-            [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y", "-f", "lavfi",
-             "-i", f"sine=f={freq}:sample_rate={RATE}:d={secs}", "-af", f"volume={volume}",
-             "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k",
-             "-metadata", f"title={title}", "-metadata", f"artist={artist}", str(path)],
-            check=True, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                ffmpeg,
+                "-hide_banner",
+                "-nostdin",
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                f"sine=f={freq}:sample_rate={RATE}:d={secs}",
+                "-af",
+                f"volume={volume}",
+                "-ac",
+                "2",
+                "-c:a",
+                "libmp3lame",
+                "-b:a",
+                "128k",
+                "-metadata",
+                f"title={title}",
+                "-metadata",
+                f"artist={artist}",
+                str(path),
+            ],
+            check=True,
+            stdin=subprocess.DEVNULL,
+        )
         paths.append(path)
 
     async def measure() -> list[dict[str, Any]]:
         out = []
         for i, ((title, artist, *_), path) in enumerate(zip(TRACKS, paths, strict=True), 1):
             a = await analyse(tools, path, has_audio=True, probed_ms=None)
-            out.append({
-                "id": i, "title": title, "artist": artist, "path": str(path),
-                "duration_ms": a.duration_ms, "cue_in_ms": a.cue_in_ms,
-                "cue_out_ms": a.cue_out_ms, "lufs": a.loudness_lufs, "peak": a.true_peak_dbtp,
-            })  # fmt: skip
+            out.append(
+                {
+                    "id": i,
+                    "title": title,
+                    "artist": artist,
+                    "path": str(path),
+                    "duration_ms": a.duration_ms,
+                    "cue_in_ms": a.cue_in_ms,
+                    "cue_out_ms": a.cue_out_ms,
+                    "lufs": a.loudness_lufs,
+                    "peak": a.true_peak_dbtp,
+                }
+            )
         return out
 
     return asyncio.run(measure())
@@ -687,10 +756,25 @@ def make_tracks(folder: Path, ffmpeg: str) -> list[dict[str, Any]]:
 def probe_duration(ffmpeg: str, path: Path) -> float | None:
     """Seconds of audio in a file, by decoding it (exact for ADTS, which has no index)."""
     res = subprocess.run(
-        [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-",
-         "-progress", "pipe:1"],
-        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            ffmpeg,
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-f",
+            "null",
+            "-",
+            "-progress",
+            "pipe:1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     found = re.findall(r"out_time_us=(\d+)", res.stdout)
     return int(found[-1]) / 1e6 if found else None
 
@@ -733,15 +817,24 @@ def bench_on_air(
     res = OnAir()
     console.print(f"rendering {minutes:g} min of the line to a WAV for the ffmpeg floor …")
     line = root / "line.wav"
-    run_role("_render", {"tracks": tracks, "ffmpeg": ffmpeg, "seconds": seconds, "sink": "wav",
-                         "wav": str(line)}, root, timeout=600)  # fmt: skip
+    run_role(
+        "_render",
+        {"tracks": tracks, "ffmpeg": ffmpeg, "seconds": seconds, "sink": "wav", "wav": str(line)},
+        root,
+        timeout=600,
+    )
     relay, port = start_relay(root)
     try:
         console.print(f"ours on air for {minutes:g} min (engine → encoder → relay :{port}) …")
         try:
             with tapped(port, ["/ours.mp3", "/ours.aac"], seconds + 60) as taps:
-                cfg = {"tracks": tracks, "ffmpeg": ffmpeg, "seconds": seconds,
-                       "relay_port": port, "hls_dir": str(root / "hls-ours")}  # fmt: skip
+                cfg = {
+                    "tracks": tracks,
+                    "ffmpeg": ffmpeg,
+                    "seconds": seconds,
+                    "relay_port": port,
+                    "hls_dir": str(root / "hls-ours"),
+                }
                 res.ours_reaped, res.ours = run_role(
                     "_chain", cfg, root, timeout=seconds + 180, memory=res.ours_memory
                 )
@@ -754,9 +847,14 @@ def bench_on_air(
             try:
                 order = play_order(tracks, RENDER_START, seconds + 120)
                 with tapped(port, ["/ls.mp3", "/ls.aac"], seconds + 60) as taps:
-                    cfg = {"tracks": tracks, "order": order, "seconds": seconds,
-                           "relay_port": port, "liquidsoap": liquidsoap,
-                           "dir": str(root)}  # fmt: skip
+                    cfg = {
+                        "tracks": tracks,
+                        "order": order,
+                        "seconds": seconds,
+                        "relay_port": port,
+                        "liquidsoap": liquidsoap,
+                        "dir": str(root),
+                    }
                     _, res.ls = run_role(
                         "_liquidsoap", cfg, root, timeout=seconds + 180, memory=res.ls_memory
                     )
@@ -780,18 +878,24 @@ def bench_on_air(
             mounts = ["/floor.mp3", "/floor.aac", "/floorh.mp3", "/floorh.aac"]
             with tapped(port, mounts, seconds + 60) as taps:
                 children = {
-                    name: Child(floor_args(ffmpeg, outs, ["-re", "-i", str(line)]),
-                                log=root / f"floor-{name}.log")
+                    name: Child(
+                        floor_args(ffmpeg, outs, ["-re", "-i", str(line)]),
+                        log=root / f"floor-{name}.log",
+                    )
                     for name, outs in floors.items()
-                }  # fmt: skip
+                }
                 for name, child in children.items():
                     res.floor[name] = child.wait(seconds + 120)
-            res.floor_kbps = {"mp3+aac": [taps[0].kbps, taps[1].kbps],
-                              "mp3+aac+hls": [taps[2].kbps, taps[3].kbps]}  # fmt: skip
+            res.floor_kbps = {
+                "mp3+aac": [taps[0].kbps, taps[1].kbps],
+                "mp3+aac+hls": [taps[2].kbps, taps[3].kbps],
+            }
             for name, r in res.floor.items():
                 if r.returncode != 0:
-                    raise RuntimeError(f"floor {name} exited {r.returncode}: "
-                                       f"{tail_of(root / f'floor-{name}.log', 3)}")  # fmt: skip
+                    raise RuntimeError(
+                        f"floor {name} exited {r.returncode}: "
+                        f"{tail_of(root / f'floor-{name}.log', 3)}"
+                    )
         except Exception as exc:
             res.errors.append(("ffmpeg floor", exc))
     finally:
@@ -800,8 +904,10 @@ def bench_on_air(
 
 
 def report_on_air(rep: Report, res: OnAir, minutes: float) -> None:
-    rep.section(f"1. On air, {minutes:g} min in real time: 10 tracks, 3 s crossfades, "
-                "MP3 128k + AAC 128k to a relay (ours also writes HLS)")  # fmt: skip
+    rep.section(
+        f"1. On air, {minutes:g} min in real time: 10 tracks, 3 s crossfades, "
+        "MP3 128k + AAC 128k to a relay (ours also writes HLS)"
+    )
     for what, exc in res.errors:
         rep.error(what, exc)
     ours, ls = res.ours, res.ls
@@ -815,85 +921,142 @@ def report_on_air(rep: Report, res: OnAir, minutes: float) -> None:
     if ls:
         l_min = per_min(ls["cpu_total"] - ls["cpu_ready"], ls["on_air_s"])
     ref_ls = cpm(l_min) + " Liquidsoap" if l_min is not None else ""
-    rep.add("station chain CPU per minute of audio", cpm(o_min),
-            ref_ls or f"≈{REF_LS_CPU_PER_MIN} (design's Liquidsoap)",
-            ratio(o_min, l_min if l_min is not None else REF_LS_CPU_PER_MIN))  # fmt: skip
-    rep.add("  projected per hour of air",
-            "n/a" if o_min is None else f"{o_min * 60:.0f} CPU-s/h",
-            "" if l_min is None else f"{l_min * 60:.0f} CPU-s/h Liquidsoap",
-            ratio(o_min, l_min))  # fmt: skip
+    rep.add(
+        "station chain CPU per minute of audio",
+        cpm(o_min),
+        ref_ls or f"≈{REF_LS_CPU_PER_MIN} (design's Liquidsoap)",
+        ratio(o_min, l_min if l_min is not None else REF_LS_CPU_PER_MIN),
+    )
+    rep.add(
+        "  projected per hour of air",
+        "n/a" if o_min is None else f"{o_min * 60:.0f} CPU-s/h",
+        "" if l_min is None else f"{l_min * 60:.0f} CPU-s/h Liquidsoap",
+        ratio(o_min, l_min),
+    )
     if l_min is not None:
-        rep.add("  Liquidsoap here vs the design's figure", cpm(l_min),
-                f"≈{REF_LS_CPU_PER_MIN} CPU-s/min", ratio(l_min, REF_LS_CPU_PER_MIN))  # fmt: skip
+        rep.add(
+            "  Liquidsoap here vs the design's figure",
+            cpm(l_min),
+            f"≈{REF_LS_CPU_PER_MIN} CPU-s/min",
+            ratio(l_min, REF_LS_CPU_PER_MIN),
+        )
     f2, f3 = floors.get("mp3+aac"), floors.get("mp3+aac+hls")
     if f2 is not None:
-        rep.add("  vs one ffmpeg encoding MP3+AAC alone (floor)", cpm(o_min), cpm(f2),
-                ratio(o_min, f2))  # fmt: skip
-        rep.add("  floor here vs the design's floor", cpm(f2),
-                f"≈{REF_FLOOR_CPU_PER_MIN} CPU-s/min",
-                ratio(f2, REF_FLOOR_CPU_PER_MIN))  # fmt: skip
+        rep.add(
+            "  vs one ffmpeg encoding MP3+AAC alone (floor)", cpm(o_min), cpm(f2), ratio(o_min, f2)
+        )
+        rep.add(
+            "  floor here vs the design's floor",
+            cpm(f2),
+            f"≈{REF_FLOOR_CPU_PER_MIN} CPU-s/min",
+            ratio(f2, REF_FLOOR_CPU_PER_MIN),
+        )
     if f3 is not None:
-        rep.add("  vs one ffmpeg encoding MP3+AAC+HLS alone (our outputs)", cpm(o_min), cpm(f3),
-                ratio(o_min, f3))  # fmt: skip
+        rep.add(
+            "  vs one ffmpeg encoding MP3+AAC+HLS alone (our outputs)",
+            cpm(o_min),
+            cpm(f3),
+            ratio(o_min, f3),
+        )
     if o_min is not None and f2 is not None and f3 is not None:
         est = o_min - (f3 - f2)
-        rep.add("  ours without HLS (estimate: ours − HLS's cost in the floors)", cpm(est),
-                ref_ls or f"≈{REF_LS_CPU_PER_MIN}",
-                ratio(est, l_min if l_min is not None else REF_LS_CPU_PER_MIN))  # fmt: skip
+        rep.add(
+            "  ours without HLS (estimate: ours − HLS's cost in the floors)",
+            cpm(est),
+            ref_ls or f"≈{REF_LS_CPU_PER_MIN}",
+            ratio(est, l_min if l_min is not None else REF_LS_CPU_PER_MIN),
+        )
     if ours:
         audio_min = ours["audio_s"] / 60
         enc = ours["cpu_encoder"]
         dec = ours["cpu_children"] - enc if enc is not None else None
         rep.add("  split: Python (engine, mixer, titles)", cpm(ours["cpu_self"] / audio_min))
-        rep.add("  split: encoder ffmpeg (MP3+AAC+HLS)",
-                cpm(None if enc is None else enc / audio_min),
-                cpm(f3) + " floor" if f3 is not None else "")  # fmt: skip
-        rep.add("  split: decoders (one ffmpeg per item)",
-                cpm(None if dec is None else dec / audio_min))  # fmt: skip
+        rep.add(
+            "  split: encoder ffmpeg (MP3+AAC+HLS)",
+            cpm(None if enc is None else enc / audio_min),
+            cpm(f3) + " floor" if f3 is not None else "",
+        )
+        rep.add(
+            "  split: decoders (one ffmpeg per item)", cpm(None if dec is None else dec / audio_min)
+        )
         reaped = res.ours_reaped
         if reaped is not None:
             startup = reaped.cpu_s - ours["cpu_self"] - ours["cpu_children"]
             ls_start = f"{ls['cpu_ready']:.2f} CPU-s Liquidsoap" if ls else ""
-            rep.add("start-up CPU, not in the figures above (interpreter, imports / "
-                    "script check)", f"{startup:.2f} CPU-s", ls_start)  # fmt: skip
+            rep.add(
+                "start-up CPU, not in the figures above (interpreter, imports / script check)",
+                f"{startup:.2f} CPU-s",
+                ls_start,
+            )
     ls_rss = ls["rss_kib"] if ls else None
     ls_ref = f"{mib(ls_rss)} Liquidsoap" if ls_rss else f"≈{REF_LS_RSS_MB} MB (design)"
     ls_ref_kib = ls_rss or REF_LS_RSS_MB * 1000 * 1000 / 1024
     if ours:
         ls_pss = res.ls_memory.pss_kib if ls else None
         o_mem = res.ours_memory
-        rep.add("peak PSS, whole chain (Python + its ffmpegs, summed; sampled every 2 s)",
-                mib(o_mem.pss_kib), f"{mib(ls_pss)} Liquidsoap" if ls_pss else "",
-                ratio(o_mem.pss_kib, ls_pss))  # fmt: skip
-        rep.add("peak RSS, whole chain (summed: shared libraries counted in each)",
-                mib(o_mem.rss_kib), ls_ref, ratio(o_mem.rss_kib, ls_ref_kib))  # fmt: skip
-        rep.add("peak RSS, the Python process (ru_maxrss)", mib(ours["rss_self_kib"]), ls_ref,
-                ratio(ours["rss_self_kib"], ls_ref_kib))  # fmt: skip
+        rep.add(
+            "peak PSS, whole chain (Python + its ffmpegs, summed; sampled every 2 s)",
+            mib(o_mem.pss_kib),
+            f"{mib(ls_pss)} Liquidsoap" if ls_pss else "",
+            ratio(o_mem.pss_kib, ls_pss),
+        )
+        rep.add(
+            "peak RSS, whole chain (summed: shared libraries counted in each)",
+            mib(o_mem.rss_kib),
+            ls_ref,
+            ratio(o_mem.rss_kib, ls_ref_kib),
+        )
+        rep.add(
+            "peak RSS, the Python process (ru_maxrss)",
+            mib(ours["rss_self_kib"]),
+            ls_ref,
+            ratio(ours["rss_self_kib"], ls_ref_kib),
+        )
         rep.add("peak RSS, the encoder ffmpeg (VmHWM)", mib(ours["rss_encoder_kib"]))
         if res.ours_reaped is not None:
-            rep.add("peak RSS, largest single process (wait4 ru_maxrss)",
-                    mib(res.ours_reaped.maxrss_kib), ls_ref,
-                    ratio(res.ours_reaped.maxrss_kib, ls_ref_kib))  # fmt: skip
+            rep.add(
+                "peak RSS, largest single process (wait4 ru_maxrss)",
+                mib(res.ours_reaped.maxrss_kib),
+                ls_ref,
+                ratio(res.ours_reaped.maxrss_kib, ls_ref_kib),
+            )
     if ours or ls:
         o_k = res.ours_kbps or [None, None]
         l_k = res.ls_kbps or [None, None]
-        rep.add("heard on the relay: MP3 mount", kbps(o_k[0]),
-                kbps(l_k[0]) + " Liquidsoap" if ls else "")  # fmt: skip
-        rep.add("heard on the relay: AAC mount", kbps(o_k[1]),
-                kbps(l_k[1]) + " Liquidsoap" if ls else "")  # fmt: skip
+        rep.add(
+            "heard on the relay: MP3 mount",
+            kbps(o_k[0]),
+            kbps(l_k[0]) + " Liquidsoap" if ls else "",
+        )
+        rep.add(
+            "heard on the relay: AAC mount",
+            kbps(o_k[1]),
+            kbps(l_k[1]) + " Liquidsoap" if ls else "",
+        )
     if ours:
         outcomes = ", ".join(f"{k} {v}" for k, v in ours["outcomes"].items())
-        rep.add("items started on air", f"{ours['items']} ({outcomes})",
-                f"{ls['tracks']} tracks Liquidsoap" if ls else "")  # fmt: skip
-        rep.add("audio laid on the line / wall time on air",
-                f"{ours['audio_s']:.1f} s / {ours['on_air_s']:.1f} s",
-                f"{ls['on_air_s']:.1f} s Liquidsoap" if ls else "")  # fmt: skip
+        rep.add(
+            "items started on air",
+            f"{ours['items']} ({outcomes})",
+            f"{ls['tracks']} tracks Liquidsoap" if ls else "",
+        )
+        rep.add(
+            "audio laid on the line / wall time on air",
+            f"{ours['audio_s']:.1f} s / {ours['on_air_s']:.1f} s",
+            f"{ls['on_air_s']:.1f} s Liquidsoap" if ls else "",
+        )
         rep.add("encoder restarts, PCM dropped", f"{ours['restarts']}, {ours['dropped_bytes']} B")
-        rep.add("HLS segments written", f"{ours['hls_segments']}"
-                + ("" if ours["hls_playlist"] else " [red](no index.m3u8)[/red]"))  # fmt: skip
+        rep.add(
+            "HLS segments written",
+            f"{ours['hls_segments']}"
+            + ("" if ours["hls_playlist"] else " [red](no index.m3u8)[/red]"),
+        )
     if ls and (ls["died"] is not None):
-        rep.add("[red]Liquidsoap stopped by itself[/red]", f"exit {ls['died']}",
-                " | ".join(ls["tail"])[:200])  # fmt: skip
+        rep.add(
+            "[red]Liquidsoap stopped by itself[/red]",
+            f"exit {ls['died']}",
+            " | ".join(ls["tail"])[:200],
+        )
     for name, kb in res.floor_kbps.items():
         rep.add(f"floor {name} heard on the relay (MP3, AAC)", f"{kbps(kb[0])}, {kbps(kb[1])}")
 
@@ -921,23 +1084,37 @@ def liquidsoap_render(
 ) -> tuple[Reaped, Path, Path]:
     by_id = {t["id"]: t for t in tracks}
     playlist = root / f"{name}.m3u"
-    playlist.write_text("".join(
-        annotate(by_id[m]["path"], title=by_id[m]["title"], artist=by_id[m]["artist"],
-                 liq_amplify=amplify_db(track_gain_db(by_id[m]))) + "\n"
-        for m in order
-    ), encoding="utf-8")  # fmt: skip
+    playlist.write_text(
+        "".join(
+            annotate(
+                by_id[m]["path"],
+                title=by_id[m]["title"],
+                artist=by_id[m]["artist"],
+                liq_amplify=amplify_db(track_gain_db(by_id[m])),
+            )
+            + "\n"
+            for m in order
+        ),
+        encoding="utf-8",
+    )
     mp3, aac = root / f"{name}.mp3", root / f"{name}.aac"
     script = root / f"{name}.liq"
-    script.write_text(LIQ_RENDER.format(
-        root="settings.init.allow_root.set(true)\n" if os.geteuid() == 0 else "",
-        rate=RATE, playlist=liq_string(str(playlist)), mp3=liq_string(str(mp3)),
-        aac=liq_string(str(aac)),
-    ), encoding="utf-8")  # fmt: skip
+    script.write_text(
+        LIQ_RENDER.format(
+            root="settings.init.allow_root.set(true)\n" if os.geteuid() == 0 else "",
+            rate=RATE,
+            playlist=liq_string(str(playlist)),
+            mp3=liq_string(str(mp3)),
+            aac=liq_string(str(aac)),
+        ),
+        encoding="utf-8",
+    )
     child = Child([binary, str(script)], log=root / f"{name}.log")
     reaped = child.wait(1800)
     if reaped.timed_out or reaped.returncode != 0:
-        raise RuntimeError(f"liquidsoap render exited {reaped.returncode}:\n"
-                           f"{tail_of(root / f'{name}.log')}")  # fmt: skip
+        raise RuntimeError(
+            f"liquidsoap render exited {reaped.returncode}:\n{tail_of(root / f'{name}.log')}"
+        )
     return reaped, mp3, aac
 
 
@@ -950,23 +1127,43 @@ def bench_render(
     if not line.exists():  # --only-render: part 1 did not write the floor's input
         console.print("rendering 3 min of the line to a WAV for the ffmpeg floor …")
         try:
-            run_role("_render", {"tracks": tracks, "ffmpeg": ffmpeg, "seconds": 180.0,
-                                 "sink": "wav", "wav": str(line)}, root, timeout=600)  # fmt: skip
+            run_role(
+                "_render",
+                {
+                    "tracks": tracks,
+                    "ffmpeg": ffmpeg,
+                    "seconds": 180.0,
+                    "sink": "wav",
+                    "wav": str(line),
+                },
+                root,
+                timeout=600,
+            )
         except Exception as exc:
             rep.error("render of the floor's WAV", exc)
     console.print("render: the mixer alone into a null sink, an hour …")
     try:
-        reaped, r = run_role("_render", {"tracks": tracks, "ffmpeg": ffmpeg, "seconds": hour,
-                                         "sink": "null"}, root, timeout=1800)  # fmt: skip
+        reaped, r = run_role(
+            "_render",
+            {"tracks": tracks, "ffmpeg": ffmpeg, "seconds": hour, "sink": "null"},
+            root,
+            timeout=1800,
+        )
         x = r["audio_s"] / r["wall_s"]
-        rep.add("mixer alone (decoders + mixer, to a null sink): × real time", f"{x:.0f}×",
-                f"≥ {TARGET_MIXER_X}× target", ratio(x, TARGET_MIXER_X))  # fmt: skip
+        rep.add(
+            "mixer alone (decoders + mixer, to a null sink): × real time",
+            f"{x:.0f}×",
+            f"≥ {TARGET_MIXER_X}× target",
+            ratio(x, TARGET_MIXER_X),
+        )
         rep.add(
             "  wall time; CPU (Python + decoders)",
             f"{r['wall_s']:.1f} s; {r['cpu_self']:.1f} + {r['cpu_children']:.1f} CPU-s",
         )
-        rep.add("  whole process, start-up included (wait4)",
-                f"{r['audio_s'] / reaped.wall_s:.0f}×, {reaped.cpu_s:.1f} CPU-s")  # fmt: skip
+        rep.add(
+            "  whole process, start-up included (wait4)",
+            f"{r['audio_s'] / reaped.wall_s:.0f}×, {reaped.cpu_s:.1f} CPU-s",
+        )
     except Exception as exc:
         rep.error("render into a null sink", exc)
 
@@ -974,9 +1171,19 @@ def bench_render(
     ours: dict[str, Any] | None = None
     mp3, aac = root / "render-ours.mp3", root / "render-ours.aac"
     try:
-        _, ours = run_role("_render", {"tracks": tracks, "ffmpeg": ffmpeg, "seconds": hour,
-                                       "sink": "encode", "mp3": str(mp3), "aac": str(aac)},
-                           root, timeout=3600)  # fmt: skip
+        _, ours = run_role(
+            "_render",
+            {
+                "tracks": tracks,
+                "ffmpeg": ffmpeg,
+                "seconds": hour,
+                "sink": "encode",
+                "mp3": str(mp3),
+                "aac": str(aac),
+            },
+            root,
+            timeout=3600,
+        )
     except Exception as exc:
         rep.error("render into the encoder", exc)
 
@@ -988,8 +1195,9 @@ def bench_render(
         inputs = ["-stream_loop", "-1", "-t", f"{hour:.0f}", "-i", str(line)]
         fr = Child(floor_args(ffmpeg, outs, inputs), log=root / "render-floor.log").wait(1800)
         if fr.returncode != 0:
-            raise RuntimeError(f"ffmpeg exited {fr.returncode}: "
-                               f"{tail_of(root / 'render-floor.log', 3)}")  # fmt: skip
+            raise RuntimeError(
+                f"ffmpeg exited {fr.returncode}: {tail_of(root / 'render-floor.log', 3)}"
+            )
         floor_x = hour / fr.wall_s
     except Exception as exc:
         rep.error("ffmpeg render floor", exc)
@@ -1015,18 +1223,31 @@ def bench_render(
 
     if ours is not None:
         ours_x = ours["audio_s"] / ours["wall_s"]
-        ref = (f"{ls_x:.1f}× Liquidsoap" if ls_x is not None
-               else f"≈{REF_LS_RENDER_X}× Liquidsoap (design)")  # fmt: skip
-        rep.add("mixer + encoder, MP3 + AAC files: × real time", f"{ours_x:.1f}×", ref,
-                ratio(ours_x, ls_x if ls_x is not None else REF_LS_RENDER_X))  # fmt: skip
+        ref = (
+            f"{ls_x:.1f}× Liquidsoap"
+            if ls_x is not None
+            else f"≈{REF_LS_RENDER_X}× Liquidsoap (design)"
+        )
+        rep.add(
+            "mixer + encoder, MP3 + AAC files: × real time",
+            f"{ours_x:.1f}×",
+            ref,
+            ratio(ours_x, ls_x if ls_x is not None else REF_LS_RENDER_X),
+        )
         if floor_x is not None:
-            rep.add("  vs ffmpeg encoding both alone (floor)", f"{ours_x:.1f}×",
-                    f"{floor_x:.1f}× (design ≈{REF_FFMPEG_RENDER_X}×)",
-                    ratio(ours_x, floor_x))  # fmt: skip
+            rep.add(
+                "  vs ffmpeg encoding both alone (floor)",
+                f"{ours_x:.1f}×",
+                f"{floor_x:.1f}× (design ≈{REF_FFMPEG_RENDER_X}×)",
+                ratio(ours_x, floor_x),
+            )
         cpu_h = (ours["cpu_self"] + ours["cpu_children"]) / ours["audio_s"] * hour
-        rep.add("  CPU per hour rendered", f"{cpu_h:.0f} CPU-s",
-                f"{ls_cpu_h:.0f} CPU-s Liquidsoap" if ls_cpu_h is not None else "",
-                ratio(cpu_h, ls_cpu_h))  # fmt: skip
+        rep.add(
+            "  CPU per hour rendered",
+            f"{cpu_h:.0f} CPU-s",
+            f"{ls_cpu_h:.0f} CPU-s Liquidsoap" if ls_cpu_h is not None else "",
+            ratio(cpu_h, ls_cpu_h),
+        )
         d_mp3, d_aac = probe_duration(ffmpeg, mp3), probe_duration(ffmpeg, aac)
         rep.add(
             "  files: MP3, AAC (decoded length; bit rate)",
@@ -1039,11 +1260,17 @@ def bench_render(
         rep.add("ffmpeg encoding both alone: × real time", "", f"{floor_x:.1f}×")
     if ls_note is not None and ls_x is not None:
         a_big, big, small = ls_note
-        rep.add("  Liquidsoap: audio, wall (start-up taken off by a one-track run)",
-                f"{a_big:.0f} s audio in {big.wall_s:.1f} s",
-                f"one track: {small.wall_s:.1f} s")  # fmt: skip
-        rep.add("  Liquidsoap here vs the design's figure", f"{ls_x:.1f}×",
-                f"≈{REF_LS_RENDER_X}×", ratio(ls_x, REF_LS_RENDER_X))  # fmt: skip
+        rep.add(
+            "  Liquidsoap: audio, wall (start-up taken off by a one-track run)",
+            f"{a_big:.0f} s audio in {big.wall_s:.1f} s",
+            f"one track: {small.wall_s:.1f} s",
+        )
+        rep.add(
+            "  Liquidsoap here vs the design's figure",
+            f"{ls_x:.1f}×",
+            f"≈{REF_LS_RENDER_X}×",
+            ratio(ls_x, REF_LS_RENDER_X),
+        )
 
 
 # --- part 3: relay capacity ------------------------------------------------------------------
@@ -1085,8 +1312,14 @@ def start_icecast2(root: Path, clients: int) -> tuple[Child, int]:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
             raise RuntimeError("setpriv is missing: needed to run icecast2 as nobody")
-        command = [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}",
-                   "--clear-groups", "--", *command]  # fmt: skip
+        command = [
+            setpriv,
+            f"--reuid={nobody.pw_uid}",
+            f"--regid={nobody.pw_gid}",
+            "--clear-groups",
+            "--",
+            *command,
+        ]
     child = Child(command, log=root / "icecast2.log", cwd=folder)
     deadline = time.monotonic() + 15
     while not _status_ok(port):
@@ -1118,22 +1351,47 @@ def relay_capacity(kind: str, root: Path, ffmpeg: str, n: int, seconds: float) -
     try:
         url = f"icecast://source:{creds['source_password']}@127.0.0.1:{port}{mount}"
         source = Child(
-            [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-re", "-f", "lavfi",
-             "-i", "sine=f=440:sample_rate=44100", "-t", f"{seconds + 300:.0f}", "-ac", "2",
-             "-c:a", "libmp3lame", "-b:a", "128k", "-content_type", "audio/mpeg",
-             "-ice_name", "Diaspor.FM", "-f", "mp3", url],
+            [
+                ffmpeg,
+                "-hide_banner",
+                "-nostdin",
+                "-v",
+                "error",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=f=440:sample_rate=44100",
+                "-t",
+                f"{seconds + 300:.0f}",
+                "-ac",
+                "2",
+                "-c:a",
+                "libmp3lame",
+                "-b:a",
+                "128k",
+                "-content_type",
+                "audio/mpeg",
+                "-ice_name",
+                "Diaspor.FM",
+                "-f",
+                "mp3",
+                url,
+            ],
             log=work / "source.log",
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + 15
         while mount_listeners(port, mount) is None:
             if source.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the source never appeared on {kind}: "
-                                   f"{tail_of(work / 'source.log', 3)}")  # fmt: skip
+                raise RuntimeError(
+                    f"the source never appeared on {kind}: {tail_of(work / 'source.log', 3)}"
+                )
             time.sleep(0.1)
         time.sleep(2.0)  # let the burst buffer fill
         cfg = {"n": n, "port": port, "mount": mount, "connect_budget": 120}
-        listeners = Child(role_args(__file__, "_listeners", cfg, work), log=work / "listeners.log",
-                          pipes=True)  # fmt: skip
+        listeners = Child(
+            role_args(__file__, "_listeners", cfg, work), log=work / "listeners.log", pipes=True
+        )
         ready_line = listeners.read_line(180)
         if not ready_line:
             raise RuntimeError(f"the listeners never got ready:\n{tail_of(work / 'listeners.log')}")
@@ -1152,12 +1410,13 @@ def relay_capacity(kind: str, root: Path, ffmpeg: str, n: int, seconds: float) -
         result: dict[str, Any] = json.loads(out_line)
         result.update(
             ready=ready["ready"],
-            server_cpu_pct=(None if cpu0 is None or cpu1 is None
-                            else (cpu1 - cpu0) / (t1 - t0) * 100),
+            server_cpu_pct=(
+                None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / (t1 - t0) * 100
+            ),
             server_rss_kib=rss,
             server_says=counted,
             source_alive=source.poll() is None,
-        )  # fmt: skip
+        )
         listeners.wait(15)
         return result
     finally:
@@ -1175,8 +1434,10 @@ def bench_relay(rep: Report, root: Path, ffmpeg: str, n: int, seconds: float) ->
         except Exception as exc:
             rep.error(f"relay capacity on {kind}", exc)
     ours, ice = results.get("relay"), results.get("icecast2")
-    rep.section(f"3. Relay capacity: {n} listeners of one 128 kbit/s MP3 mount for {seconds:g} s "
-                "(every second one asks for ICY metadata)")  # fmt: skip
+    rep.section(
+        f"3. Relay capacity: {n} listeners of one 128 kbit/s MP3 mount for {seconds:g} s "
+        "(every second one asks for ICY metadata)"
+    )
 
     def cell(r: dict[str, Any] | None, key: str, fmt: str = "{}") -> str:
         return "n/a" if r is None or r.get(key) is None else fmt.format(r[key])
@@ -1186,36 +1447,62 @@ def bench_relay(rep: Report, root: Path, ffmpeg: str, n: int, seconds: float) ->
 
     ice_pct = num(ice, "server_cpu_pct")
     ref_pct = ice_pct if ice_pct is not None else REF_ICECAST_PCT_PER_1000 * n / 1000
-    rep.add("listeners held to the end (of those connected)",
-            f"{cell(ours, 'held')}/{cell(ours, 'at_mark')}",
-            f"{cell(ice, 'held')}/{cell(ice, 'at_mark')} icecast2",
-            ratio(num(ours, "held"), num(ice, "held")))  # fmt: skip
-    rep.add("listeners dropped during the window", cell(ours, "dropped"),
-            cell(ice, "dropped") + " icecast2")  # fmt: skip
-    rep.add("listeners behind (< 90 % of the median's bytes)", cell(ours, "behind"),
-            cell(ice, "behind") + " icecast2")  # fmt: skip
+    rep.add(
+        "listeners held to the end (of those connected)",
+        f"{cell(ours, 'held')}/{cell(ours, 'at_mark')}",
+        f"{cell(ice, 'held')}/{cell(ice, 'at_mark')} icecast2",
+        ratio(num(ours, "held"), num(ice, "held")),
+    )
+    rep.add(
+        "listeners dropped during the window",
+        cell(ours, "dropped"),
+        cell(ice, "dropped") + " icecast2",
+    )
+    rep.add(
+        "listeners behind (< 90 % of the median's bytes)",
+        cell(ours, "behind"),
+        cell(ice, "behind") + " icecast2",
+    )
     rep.add(
         "listeners that could not connect", cell(ours, "failed"), cell(ice, "failed") + " icecast2"
     )
-    rep.add("server CPU, % of one core", cell(ours, "server_cpu_pct", "{:.1f} %"),
-            f"{ref_pct:.1f} % icecast2" + ("" if ice_pct is not None else " (design)"),
-            ratio(num(ours, "server_cpu_pct"), ref_pct))  # fmt: skip
-    rep.add("  design: at most twice icecast2's CPU", "",
-            f"≈{REF_ICECAST_PCT_PER_1000:g} % per 1,000 (design)")  # fmt: skip
-    rep.add("server RSS at the end", mib(num(ours, "server_rss_kib")),
-            mib(num(ice, "server_rss_kib")) + " icecast2",
-            ratio(num(ours, "server_rss_kib"), num(ice, "server_rss_kib")))  # fmt: skip
+    rep.add(
+        "server CPU, % of one core",
+        cell(ours, "server_cpu_pct", "{:.1f} %"),
+        f"{ref_pct:.1f} % icecast2" + ("" if ice_pct is not None else " (design)"),
+        ratio(num(ours, "server_cpu_pct"), ref_pct),
+    )
+    rep.add(
+        "  design: at most twice icecast2's CPU",
+        "",
+        f"≈{REF_ICECAST_PCT_PER_1000:g} % per 1,000 (design)",
+    )
+    rep.add(
+        "server RSS at the end",
+        mib(num(ours, "server_rss_kib")),
+        mib(num(ice, "server_rss_kib")) + " icecast2",
+        ratio(num(ours, "server_rss_kib"), num(ice, "server_rss_kib")),
+    )
     rep.add(
         "listener rate: median, slowest",
         f"{cell(ours, 'median_kbps', '{:.1f}')}, {cell(ours, 'min_kbps', '{:.1f}')} kbit/s",
         f"{cell(ice, 'median_kbps', '{:.1f}')}, {cell(ice, 'min_kbps', '{:.1f}')} kbit/s",
     )
-    rep.add("listeners on the server's status page at the end", cell(ours, "server_says"),
-            cell(ice, "server_says") + " icecast2")  # fmt: skip
-    rep.add("time to connect them all", cell(ours, "connect_s", "{:.1f} s"),
-            cell(ice, "connect_s", "{:.1f} s") + " icecast2")  # fmt: skip
-    rep.add("the listener process's own CPU over the window", cell(ours, "cpu_s", "{:.1f} CPU-s"),
-            cell(ice, "cpu_s", "{:.1f} CPU-s") + " icecast2")  # fmt: skip
+    rep.add(
+        "listeners on the server's status page at the end",
+        cell(ours, "server_says"),
+        cell(ice, "server_says") + " icecast2",
+    )
+    rep.add(
+        "time to connect them all",
+        cell(ours, "connect_s", "{:.1f} s"),
+        cell(ice, "connect_s", "{:.1f} s") + " icecast2",
+    )
+    rep.add(
+        "the listener process's own CPU over the window",
+        cell(ours, "cpu_s", "{:.1f} CPU-s"),
+        cell(ice, "cpu_s", "{:.1f} CPU-s") + " icecast2",
+    )
     for kind, r in results.items():
         if not r.get("source_alive"):
             rep.add(f"[red]the source on {kind} stopped during the window[/red]", "")
@@ -1275,20 +1562,28 @@ def main() -> int:
         f"{version.stdout.splitlines()[0] if version.stdout else ffmpeg}{lsv}; "
         f"Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; work dir {root}"
     )
-    rep = Report("Diaspor radio bench", "ratio = ours ÷ reference (CPU, memory: below 1 is better; "
-                 "speed, listeners held: above 1 is better)", console)  # fmt: skip
+    rep = Report(
+        "Diaspor radio bench",
+        "ratio = ours ÷ reference (CPU, memory: below 1 is better; "
+        "speed, listeners held: above 1 is better)",
+        console,
+    )
     try:
         chain = not args.only_relay  # parts 1 and 2, which share the tracks
         if chain:
             console.print("making and analysing 10 tracks …")
         tracks = make_tracks(root / "tracks", ffmpeg) if chain else []
         if chain and not args.skip_liquidsoap and liquidsoap is None:
-            rep.add("[yellow]liquidsoap is not installed: its columns show the design's "
-                    "figures[/yellow]", "")  # fmt: skip
+            rep.add(
+                "[yellow]liquidsoap is not installed: its columns show the design's "
+                "figures[/yellow]",
+                "",
+            )
         if chain and not args.only_render:
             try:
-                report_on_air(rep, bench_on_air(root, tracks, ffmpeg, args.minutes, liquidsoap),
-                              args.minutes)  # fmt: skip
+                report_on_air(
+                    rep, bench_on_air(root, tracks, ffmpeg, args.minutes, liquidsoap), args.minutes
+                )
             except Exception as exc:
                 rep.error("on-air bench", exc)
         if chain:

@@ -36,10 +36,17 @@ BAKU = ZoneInfo("Asia/Baku")
 
 def radio() -> tuple[ChannelSpec, list[EntrySpec], Catalogue]:
     media = {
-        i: MediaRef(i, "music", f"Mahnı {i}", f"Artist {i % 97}", (150 + (i * 37) % 150) * 1000,
-                    300, (150 + (i * 37) % 150) * 1000 - 500)
+        i: MediaRef(
+            i,
+            "music",
+            f"Mahnı {i}",
+            f"Artist {i % 97}",
+            (150 + (i * 37) % 150) * 1000,
+            300,
+            (150 + (i * 37) % 150) * 1000 - 500,
+        )
         for i in range(1, 401)
-    }  # fmt: skip
+    }
     media[900] = MediaRef(900, "jingle", "Diaspor.FM", "", 7000)
     media[901] = MediaRef(901, "speech", "Xəbərlər", "", 240_000)
     media[902] = MediaRef(902, "filler", "Fon", "", 30_000)
@@ -48,47 +55,83 @@ def radio() -> tuple[ChannelSpec, list[EntrySpec], Catalogue]:
     cat = Catalogue(
         media=media,
         playlists={
-            1: PlaylistSpec(1, "Musiqi", tuple(range(1, 401)), shuffle=True,
-                            artist_separation_ms=1_800_000, track_separation_ms=10_800_000),
+            1: PlaylistSpec(
+                1,
+                "Musiqi",
+                tuple(range(1, 401)),
+                shuffle=True,
+                artist_separation_ms=1_800_000,
+                track_separation_ms=10_800_000,
+            ),
             2: PlaylistSpec(2, "Fon", (902, 903)),
         },
-        clocks={1: ClockSpec(1, "Musiqi saatı", (
-            ClockSlot(0, "media", 900, hard=True),
-            ClockSlot(0, "playlist", 1, fill=True),
-            ClockSlot(1_800_000, "media", 901, hard=True),
-            ClockSlot(1_800_000, "playlist", 1, fill=True),
-        ))},
-        programmes={1: ProgrammeSpec(1, "veten", {"az": "Vətən uzaqda deyil"},
-                                     (EpisodeSpec(1, 1, 904),))},
-    )  # fmt: skip
+        clocks={
+            1: ClockSpec(
+                1,
+                "Musiqi saatı",
+                (
+                    ClockSlot(0, "media", 900, hard=True),
+                    ClockSlot(0, "playlist", 1, fill=True),
+                    ClockSlot(1_800_000, "media", 901, hard=True),
+                    ClockSlot(1_800_000, "playlist", 1, fill=True),
+                ),
+            )
+        },
+        programmes={
+            1: ProgrammeSpec(1, "veten", {"az": "Vətən uzaqda deyil"}, (EpisodeSpec(1, 1, 904),))
+        },
+    )
     entries = [
-        EntrySpec(1, "clock", 1, datetime(2026, 1, 1), duration_ms=86_400_000,  # noqa: DTZ001
-                  rrule="FREQ=DAILY", hard=False),
+        EntrySpec(
+            1,
+            "clock",
+            1,
+            datetime(2026, 1, 1),  # noqa: DTZ001 (local wall time)
+            duration_ms=86_400_000,
+            rrule="FREQ=DAILY",
+            hard=False,
+        ),
         EntrySpec(2, "programme", 1, datetime(2026, 1, 4, 19, 0), rrule="FREQ=WEEKLY;BYDAY=SU"),  # noqa: DTZ001
-        EntrySpec(3, "programme", 1, datetime(2026, 1, 1, 21, 0),  # noqa: DTZ001
-                  rrule="FREQ=MONTHLY;BYDAY=-1SA"),
-    ]  # fmt: skip
+        EntrySpec(
+            3,
+            "programme",
+            1,
+            datetime(2026, 1, 1, 21, 0),  # noqa: DTZ001
+            rrule="FREQ=MONTHLY;BYDAY=-1SA",
+        ),
+    ]
     channel = ChannelSpec(1, "diaspor-fm", "radio", crossfade_ms=3000, filler_playlist_id=2)
     return channel, entries, cat
 
 
 def tv() -> tuple[ChannelSpec, list[EntrySpec], Catalogue]:
-    media = {i: MediaRef(i, "programme", f"Veriliş {i}", "", (22 + i % 7) * 60_000)
-             for i in range(1, 61)}  # fmt: skip
+    media = {
+        i: MediaRef(i, "programme", f"Veriliş {i}", "", (22 + i % 7) * 60_000) for i in range(1, 61)
+    }
     media[100] = MediaRef(100, "filler", "Anons", "", 45_000)
     progs = {
-        p: ProgrammeSpec(p, f"p{p}", {"az": f"Proqram {p}"},
-                         tuple(EpisodeSpec(p * 100 + e, p, p * 6 + e - 5,
-                                           air_date=date(2026, 11, e + 1)) for e in range(6)))
+        p: ProgrammeSpec(
+            p,
+            f"p{p}",
+            {"az": f"Proqram {p}"},
+            tuple(
+                EpisodeSpec(p * 100 + e, p, p * 6 + e - 5, air_date=date(2026, 11, e + 1))
+                for e in range(6)
+            ),
+        )
         for p in range(1, 11)
-    }  # fmt: skip
+    }
     entries = [
-        EntrySpec(10 + slot, "programme", 1 + slot % 10,
-                  datetime(2026, 1, 1, 6 + slot // 2, 30 * (slot % 2)), rrule="FREQ=DAILY")  # noqa: DTZ001
+        EntrySpec(
+            10 + slot,
+            "programme",
+            1 + slot % 10,
+            datetime(2026, 1, 1, 6 + slot // 2, 30 * (slot % 2)),  # noqa: DTZ001
+            rrule="FREQ=DAILY",
+        )
         for slot in range(36)
-    ]  # fmt: skip
-    cat = Catalogue(media=media, playlists={1: PlaylistSpec(1, "Anons", (100,))},
-                    programmes=progs)  # fmt: skip
+    ]
+    cat = Catalogue(media=media, playlists={1: PlaylistSpec(1, "Anons", (100,))}, programmes=progs)
     return ChannelSpec(2, "diaspor-tv", "tv", filler_playlist_id=1), entries, cat
 
 
@@ -100,8 +143,10 @@ def main() -> None:
     start = datetime(2026, 12, 1, tzinfo=BAKU)
     end = start + timedelta(days=args.days)
     print(f"{'schedule':<44} {'items':>7} {'median':>9} {'best':>9} {'target':>8} {'ratio':>6}")
-    for name, (channel, entries, cat) in (("radio: hourly clock + programmes", radio()),
-                                          ("tv: 36 programme slots a day", tv())):  # fmt: skip
+    for name, (channel, entries, cat) in (
+        ("radio: hourly clock + programmes", radio()),
+        ("tv: 36 programme slots a day", tv()),
+    ):
         times = []
         items = []
         for _ in range(args.repeat):
@@ -110,8 +155,10 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
         med = statistics.median(times)
         label = f"{name}, {args.days} days"
-        print(f"{label:<44} {len(items):>7} {med:>8.3f}s {min(times):>8.3f}s "
-              f"{TARGET_S:>7.1f}s {med / TARGET_S:>6.2f}")  # fmt: skip
+        print(
+            f"{label:<44} {len(items):>7} {med:>8.3f}s {min(times):>8.3f}s "
+            f"{TARGET_S:>7.1f}s {med / TARGET_S:>6.2f}"
+        )
     print("ratio = median / target (below 1 meets the target)")
 
 

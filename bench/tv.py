@@ -125,16 +125,16 @@ def schedule(clips: list[dict[str, Any]], day: datetime) -> tuple[Any, list[Any]
     :30 of every hour: before each, the resolver fits what fits and fills the rest with slate."""
     from schedules.plan import Catalogue, ChannelSpec, EntrySpec, MediaRef, PlaylistSpec
 
-    media = {c["id"]: MediaRef(c["id"], "programme", c["title"], "", c["duration_ms"])
-             for c in clips}  # fmt: skip
+    media = {
+        c["id"]: MediaRef(c["id"], "programme", c["title"], "", c["duration_ms"]) for c in clips
+    }
     cat = Catalogue(media=media, playlists={1: PlaylistSpec(1, "Verilişlər", tuple(media))})
     midnight = day.astimezone(BAKU).replace(hour=0, minute=0, second=0, microsecond=0)
     local = midnight.replace(tzinfo=None)  # schedules are authored in the station's zone
     entries = [
         EntrySpec(1, "playlist", 1, local, duration_ms=86_400_000, rrule="FREQ=DAILY", hard=False),
-        EntrySpec(2, "media", clips[0]["id"], local, rrule="FREQ=HOURLY;BYMINUTE=0,30",
-                  hard=True),
-    ]  # fmt: skip
+        EntrySpec(2, "media", clips[0]["id"], local, rrule="FREQ=HOURLY;BYMINUTE=0,30", hard=True),
+    ]
     return ChannelSpec(2, CHANNEL, "tv"), entries, cat
 
 
@@ -154,17 +154,23 @@ class TimedTimeline:
     def day_run(self, midnight_ms: int) -> list[Any]:
         from schedules.timeline import resolve_day
 
-        return self.days.get(midnight_ms, lambda: resolve_day(self.channel, self.entries,
-                                                              self.cat, midnight_ms))  # fmt: skip
+        return self.days.get(
+            midnight_ms, lambda: resolve_day(self.channel, self.entries, self.cat, midnight_ms)
+        )
 
     def __call__(self, a: int, b: int) -> list[Any]:
         from schedules.timeline import resolve
 
         t0 = time.thread_time()
         try:
-            return resolve(self.channel, self.entries, self.cat,
-                           datetime.fromtimestamp(a / 1000, UTC),
-                           datetime.fromtimestamp(b / 1000, UTC), self.day_run)  # fmt: skip
+            return resolve(
+                self.channel,
+                self.entries,
+                self.cat,
+                datetime.fromtimestamp(a / 1000, UTC),
+                datetime.fromtimestamp(b / 1000, UTC),
+                self.day_run,
+            )
         finally:
             self.cpu_s += time.thread_time() - t0
             self.calls += 1
@@ -226,20 +232,30 @@ async def role_package(cfg: dict[str, Any]) -> None:
     opts = packaging_options(cfg)
     out: dict[str, Any] = {
         "ladder": [f"{r.name}:{r.width}x{r.height}:{r.video_kbps}" for r in opts.ladder],
-        "segment_s": opts.segment_s, "fps": opts.fps, "preset": opts.preset,
-        "audio_kbps": opts.audio_kbps, "clips": [],
-    }  # fmt: skip
+        "segment_s": opts.segment_s,
+        "fps": opts.fps,
+        "preset": opts.preset,
+        "audio_kbps": opts.audio_kbps,
+        "clips": [],
+    }
 
     def mark() -> tuple[float, float, float]:
-        return (time.perf_counter(), rusage_cpu(resource.getrusage(resource.RUSAGE_SELF)),
-                rusage_cpu(resource.getrusage(resource.RUSAGE_CHILDREN)))  # fmt: skip
+        return (
+            time.perf_counter(),
+            rusage_cpu(resource.getrusage(resource.RUSAGE_SELF)),
+            rusage_cpu(resource.getrusage(resource.RUSAGE_CHILDREN)),
+        )
 
     t0, s0, k0 = mark()
     slate = await package_slate(tools, storage, CHANNEL, options=opts, staging_dir=staging)
     t1, s1, k1 = mark()
-    out["slate"] = {"wall_s": t1 - t0, "cpu_self": s1 - s0, "cpu_children": k1 - k0,
-                    "segments": len(slate.segments_ms),
-                    "card": slate.extra.get("card")}  # fmt: skip
+    out["slate"] = {
+        "wall_s": t1 - t0,
+        "cpu_self": s1 - s0,
+        "cpu_children": k1 - k0,
+        "segments": len(slate.segments_ms),
+        "card": slate.extra.get("card"),
+    }
     for clip in cfg["clips"]:
         encoded: list[tuple[float, float, float]] = []
 
@@ -249,21 +265,37 @@ async def role_package(cfg: dict[str, Any]) -> None:
 
         t0, s0, k0 = mark()
         pkg = await package_asset(
-            tools, storage, Path(clip["path"]), media_id=clip["id"],
-            duration_ms=clip["duration_ms"], loudness_lufs=None, true_peak_dbtp=None,
-            has_audio=True, options=opts, staging_dir=staging, on_progress=progress,
-        )  # fmt: skip
+            tools,
+            storage,
+            Path(clip["path"]),
+            media_id=clip["id"],
+            duration_ms=clip["duration_ms"],
+            loudness_lufs=None,
+            true_peak_dbtp=None,
+            has_audio=True,
+            options=opts,
+            staging_dir=staging,
+            on_progress=progress,
+        )
         t1, s1, k1 = mark()
         te, _se, ke = encoded[0] if encoded else (t1, s1, k1)
         folder = Path(cfg["storage"]) / "hls" / "assets" / str(clip["id"])
-        out["clips"].append({
-            "id": clip["id"], "content_s": pkg.duration_ms / 1000, "wall_s": t1 - t0,
-            "encode_wall_s": te - t0, "cpu_self": s1 - s0, "cpu_children": k1 - k0,
-            "cpu_encode": ke - k0, "segments": len(pkg.segments_ms),
-            "renditions": [r.name for r in pkg.renditions],
-            "bytes": sum(p.stat().st_size for p in folder.rglob("*.ts")),
-            "gain_db": pkg.extra.get("gain_db"), "duration_ms": pkg.duration_ms,
-        })  # fmt: skip
+        out["clips"].append(
+            {
+                "id": clip["id"],
+                "content_s": pkg.duration_ms / 1000,
+                "wall_s": t1 - t0,
+                "encode_wall_s": te - t0,
+                "cpu_self": s1 - s0,
+                "cpu_children": k1 - k0,
+                "cpu_encode": ke - k0,
+                "segments": len(pkg.segments_ms),
+                "renditions": [r.name for r in pkg.renditions],
+                "bytes": sum(p.stat().st_size for p in folder.rglob("*.ts")),
+                "gain_db": pkg.extra.get("gain_db"),
+                "duration_ms": pkg.duration_ms,
+            }
+        )
     out["rss_self_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out["rss_children_kib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     write_result(cfg, out)
@@ -322,15 +354,27 @@ async def role_sequence(cfg: dict[str, Any]) -> None:
     await seq.run(clock, asyncio.Event(), until_ms=until)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     slate_segments = sum(1 for s in seq.segments if "/slate/" in s.source)
-    write_result(cfg, {
-        "channel_s": (until - start) / 1000, "wall_s": wall, "cpu_s": cpu,
-        "timeline_cpu_s": timeline.cpu_s, "timeline_calls": timeline.calls, "steps": steps[0],
-        "segments": seq.media_sequence + len(seq.segments), "dseq": seq.discontinuity_sequence,
-        "window_slate": slate_segments, "puts": storage.puts, "put_cpu_s": storage.cpu_s,
-        "state_cpu_s": state_cpu[0] if state_cpu is not None else None,
-        "put_bytes": storage.put_bytes_total, "items": len(told), "outcomes": _outcomes(told),
-        "rss_self_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-    })  # fmt: skip
+    write_result(
+        cfg,
+        {
+            "channel_s": (until - start) / 1000,
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "timeline_cpu_s": timeline.cpu_s,
+            "timeline_calls": timeline.calls,
+            "steps": steps[0],
+            "segments": seq.media_sequence + len(seq.segments),
+            "dseq": seq.discontinuity_sequence,
+            "window_slate": slate_segments,
+            "puts": storage.puts,
+            "put_cpu_s": storage.cpu_s,
+            "state_cpu_s": state_cpu[0] if state_cpu is not None else None,
+            "put_bytes": storage.put_bytes_total,
+            "items": len(told),
+            "outcomes": _outcomes(told),
+            "rss_self_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        },
+    )
 
 
 async def role_onair(cfg: dict[str, Any]) -> None:
@@ -347,12 +391,18 @@ async def role_onair(cfg: dict[str, Any]) -> None:
     stop_on_signals(stop)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     await seq.run(SystemClock(), stop)
-    write_result(cfg, {
-        "cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0,
-        "timeline_cpu_s": timeline.cpu_s, "puts": storage.puts, "items": len(told),
-        "outcomes": _outcomes(told),
-        "rss_self_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-    })  # fmt: skip
+    write_result(
+        cfg,
+        {
+            "cpu_s": time.process_time() - cpu0,
+            "wall_s": time.perf_counter() - wall0,
+            "timeline_cpu_s": timeline.cpu_s,
+            "puts": storage.puts,
+            "items": len(told),
+            "outcomes": _outcomes(told),
+            "rss_self_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        },
+    )
 
 
 ROLES = {"_package": role_package, "_sequence": role_sequence, "_onair": role_onair}
@@ -364,8 +414,9 @@ ROLES = {"_package": role_package, "_sequence": role_sequence, "_onair": role_on
 # --- content ------------------------------------------------------------------------------------
 
 
-def make_clips(folder: Path, ffmpeg: str, n: int, seconds: int, size: str,
-               grain: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+def make_clips(
+    folder: Path, ffmpeg: str, n: int, seconds: int, size: str, grain: bool = False
+) -> list[dict[str, Any]]:
     """testsrc2 + sine clips; `grain` adds moving noise, which x264 finds as hard as camera
     footage (testsrc2 alone is flat colour and cheap to encode)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -376,27 +427,54 @@ def make_clips(folder: Path, ffmpeg: str, n: int, seconds: int, size: str,
         path = folder / f"klip-{i + 1}.mp4"
         title = TITLES[i % len(TITLES)]
         args = [
-            ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={secs}",
-            "-f", "lavfi", "-i", f"sine=frequency={330 + 110 * i}:sample_rate=48000:"
-            f"duration={secs}",
-            *vf, "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", "-pix_fmt", "yuv420p",
-            "-g", "50", "-c:a", "aac", "-b:a", "128k", "-metadata", f"title={title}",
-            "-movflags", "+faststart", str(path),
-        ]  # fmt: skip
+            ffmpeg,
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={size}:rate=25:duration={secs}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency={330 + 110 * i}:sample_rate=48000:duration={secs}",
+            *vf,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "18",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "50",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-metadata",
+            f"title={title}",
+            "-movflags",
+            "+faststart",
+            str(path),
+        ]
         res = subprocess.run(args, capture_output=True, check=False)
         if res.returncode != 0:
             raise RuntimeError(f"ffmpeg could not make {path.name}: {res.stderr.decode()[-500:]}")
-        clips.append({"id": 101 + i, "path": str(path), "title": title,
-                      "duration_ms": secs * 1000})  # fmt: skip
+        clips.append({"id": 101 + i, "path": str(path), "title": title, "duration_ms": secs * 1000})
     return clips
 
 
 # --- part 3: the live re-encode ---------------------------------------------------------------
 
 
-def reference_args(ffmpeg: str, clips: list[dict[str, Any]], root: Path, cfg: dict[str, Any],
-                   seconds: float) -> list[str]:  # fmt: skip
+def reference_args(
+    ffmpeg: str, clips: list[dict[str, Any]], root: Path, cfg: dict[str, Any], seconds: float
+) -> list[str]:
     """Packaging's own ffmpeg command, reading the clips back to back at their own pace."""
     from media.artwork import poster_time_ms
     from media.packaging import asset_args, frames_of, thumb_grid
@@ -414,14 +492,24 @@ def reference_args(ffmpeg: str, clips: list[dict[str, Any]], root: Path, cfg: di
     for name in [*(r.name for r in opts.ladder), "audio"]:
         (out / name).mkdir(parents=True, exist_ok=True)
     poster = min(frames_of(poster_time_ms(round(seconds * 1000)), opts.fps), frames - 1)
-    args = asset_args(ffmpeg, concat, out, opts, frames=frames, gain=0.0, has_audio=True,
-                      poster_frame=poster, grid=thumb_grid(frames, opts))  # fmt: skip
+    args = asset_args(
+        ffmpeg,
+        concat,
+        out,
+        opts,
+        frames=frames,
+        gain=0.0,
+        has_audio=True,
+        poster_frame=poster,
+        grid=thumb_grid(frames, opts),
+    )
     i = args.index("-i")
     return [*args[:i], "-re", "-f", "concat", "-safe", "0", *args[i:]]
 
 
-def bench_reference(root: Path, ffmpeg: str, clips: list[dict[str, Any]],
-                    cfg: dict[str, Any], seconds: float) -> dict[str, Any]:  # fmt: skip
+def bench_reference(
+    root: Path, ffmpeg: str, clips: list[dict[str, Any]], cfg: dict[str, Any], seconds: float
+) -> dict[str, Any]:
     args = reference_args(ffmpeg, clips, root, cfg, seconds)
     console.print(f"reference: one ffmpeg re-encoding the ladder live (-re) for {seconds:g} s …")
     child = Child(args, log=root / "reference.log")
@@ -429,10 +517,15 @@ def bench_reference(root: Path, ffmpeg: str, clips: list[dict[str, Any]],
     if r.timed_out:
         raise RuntimeError(f"the reference ffmpeg did not finish in {seconds * 3 + 60:.0f} s")
     if r.returncode != 0:
-        raise RuntimeError(f"the reference ffmpeg exited {r.returncode}:\n"
-                           f"{tail_of(root / 'reference.log')}")  # fmt: skip
-    return {"content_s": seconds, "wall_s": r.wall_s, "cpu_s": r.cpu_s,
-            "rss_kib": max(r.maxrss_kib, child.hwm_kib)}  # fmt: skip
+        raise RuntimeError(
+            f"the reference ffmpeg exited {r.returncode}:\n{tail_of(root / 'reference.log')}"
+        )
+    return {
+        "content_s": seconds,
+        "wall_s": r.wall_s,
+        "cpu_s": r.cpu_s,
+        "rss_kib": max(r.maxrss_kib, child.hwm_kib),
+    }
 
 
 # --- part 2b: on air, served to one viewer ---------------------------------------------------
@@ -499,37 +592,65 @@ def wait_for(url: str, proc: Child, timeout: float) -> None:
     raise RuntimeError(f"{url} did not answer in {timeout:.0f} s")
 
 
-def start_server(root: Path, cfg: dict[str, Any], env: dict[str, str],
-                 diaspor: str | None) -> tuple[Child, str, str]:  # fmt: skip
+def start_server(
+    root: Path, cfg: dict[str, Any], env: dict[str, str], diaspor: str | None
+) -> tuple[Child, str, str]:
     """`diaspor serve` (the API's /files/ route, the embedded default); if it cannot start,
     a plain static server (`python -m http.server`) over the same storage folder instead.
     Returns the server, the URL under which storage keys are found, and what it is."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     if diaspor is not None:
-        server = Child([diaspor, "serve", "--host", "127.0.0.1", "--port", str(port),
-                        "--data-dir", cfg["data_dir"]],
-                       log=root / "serve.log", env=env)  # fmt: skip
+        server = Child(
+            [
+                diaspor,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--data-dir",
+                cfg["data_dir"],
+            ],
+            log=root / "serve.log",
+            env=env,
+        )
         try:
             wait_for(base + "/health", server, 90)
             return server, base + "/files", "diaspor serve, /files/"
         except RuntimeError as exc:
             server.stop()
             lines = [ln for ln in str(exc).splitlines() if ln.strip()]
-            console.print(f"[yellow]diaspor serve did not start ({lines[-1][:160]}); serving "
-                          "with python -m http.server instead[/yellow]")  # fmt: skip
+            console.print(
+                f"[yellow]diaspor serve did not start ({lines[-1][:160]}); serving "
+                "with python -m http.server instead[/yellow]"
+            )
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = Child([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory",
-                    cfg["storage"], str(port)], log=root / "static.log", env=env)  # fmt: skip
+    server = Child(
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            cfg["storage"],
+            str(port),
+        ],
+        log=root / "static.log",
+        env=env,
+    )
     wait_for(base + "/", server, 30)
     return server, base, "python -m http.server (fallback)"
 
 
-def bench_serve(root: Path, cfg: dict[str, Any], env: dict[str, str], diaspor: str | None,
-                seconds: float) -> dict[str, Any]:  # fmt: skip
-    console.print(f"on air: sequencer on the system clock, an HTTP server, one viewer for "
-                  f"{seconds:g} s …")  # fmt: skip
+def bench_serve(
+    root: Path, cfg: dict[str, Any], env: dict[str, str], diaspor: str | None, seconds: float
+) -> dict[str, Any]:
+    console.print(
+        f"on air: sequencer on the system clock, an HTTP server, one viewer for {seconds:g} s …"
+    )
     # A fresh line, removed before anything can serve the render-mode run's playlists.
     clear_live(Path(cfg["storage"]))
     server, files, kind = start_server(root, cfg, env, diaspor)
@@ -574,13 +695,20 @@ def bench_serve(root: Path, cfg: dict[str, Any], env: dict[str, str], diaspor: s
     if srv0 is None or srv1 is None or seq0 is None or seq1 is None:
         raise RuntimeError("/proc could not be read for the server or the sequencer")
     return {
-        "window_s": window, "server_cpu": srv1 - srv0, "seq_cpu": seq1 - seq0,
-        "segments": viewer.segments - seg0, "bytes": viewer.bytes - bytes0,
-        "reloads": viewer.reloads - reloads0, "errors": viewer.errors[:5],
-        "n_errors": len(viewer.errors), "variant": variant, "server": kind,
+        "window_s": window,
+        "server_cpu": srv1 - srv0,
+        "seq_cpu": seq1 - seq0,
+        "segments": viewer.segments - seg0,
+        "bytes": viewer.bytes - bytes0,
+        "reloads": viewer.reloads - reloads0,
+        "errors": viewer.errors[:5],
+        "n_errors": len(viewer.errors),
+        "variant": variant,
+        "server": kind,
         "server_rss_kib": max(server.hwm_kib, server_r.maxrss_kib),
-        "seq_rss_kib": max(onair.hwm_kib, result["rss_self_kib"]), "onair": result,
-    }  # fmt: skip
+        "seq_rss_kib": max(onair.hwm_kib, result["rss_self_kib"]),
+        "onair": result,
+    }
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -608,103 +736,167 @@ def report_packaging(rep: Report, pk: dict[str, Any], ref: dict[str, Any] | None
     enc = sum(c["cpu_encode"] for c in clips)
     own = sum(c["cpu_self"] for c in clips)
     rungs = ", ".join(pk["ladder"])
-    rep.section(f"Packaging, once at ingest: {len(clips)} clips, {content:.0f} s; ladder "
-                f"{rungs} + audio, {pk['segment_s']} s segments, {pk['fps']} fps, "
-                f"{pk['preset']}")  # fmt: skip
-    rep.add("segments per rendition, renditions, bytes of .ts",
-            f"{sum(c['segments'] for c in clips)}, {len(clips[0]['renditions'])}, "
-            f"{sum(c['bytes'] for c in clips) / 1e6:.1f} MB")  # fmt: skip
+    rep.section(
+        f"Packaging, once at ingest: {len(clips)} clips, {content:.0f} s; ladder "
+        f"{rungs} + audio, {pk['segment_s']} s segments, {pk['fps']} fps, "
+        f"{pk['preset']}"
+    )
+    rep.add(
+        "segments per rendition, renditions, bytes of .ts",
+        f"{sum(c['segments'] for c in clips)}, {len(clips[0]['renditions'])}, "
+        f"{sum(c['bytes'] for c in clips) / 1e6:.1f} MB",
+    )
     ref_speed = ref["content_s"] / ref["wall_s"] if ref else None
-    rep.add("speed, whole package_asset (encode, checks, publish)",
-            f"×{content / wall:.2f} real time",
-            f"×{ref_speed:.2f} (live, -re)" if ref_speed else "",
-            ratio(content / wall, ref_speed))  # fmt: skip
+    rep.add(
+        "speed, whole package_asset (encode, checks, publish)",
+        f"×{content / wall:.2f} real time",
+        f"×{ref_speed:.2f} (live, -re)" if ref_speed else "",
+        ratio(content / wall, ref_speed),
+    )
     rep.add("speed, the encode alone", f"×{content / enc_wall:.2f} real time")
     ref_cph = ref["cpu_s"] / ref["content_s"] * HOUR if ref else None
     per_h = (kids + own) / content * HOUR
-    rep.add("CPU per hour of content, everything (children + Python)", cph(per_h),
-            cph(ref_cph) + " (live re-encode)" if ref_cph else "",
-            ratio(per_h, ref_cph))  # fmt: skip
-    rep.add("  of which the encoding ffmpeg (rusage of children)", cph(enc / content * HOUR),
-            "", ratio(enc / content * HOUR, ref_cph))  # fmt: skip
+    rep.add(
+        "CPU per hour of content, everything (children + Python)",
+        cph(per_h),
+        cph(ref_cph) + " (live re-encode)" if ref_cph else "",
+        ratio(per_h, ref_cph),
+    )
+    rep.add(
+        "  of which the encoding ffmpeg (rusage of children)",
+        cph(enc / content * HOUR),
+        "",
+        ratio(enc / content * HOUR, ref_cph),
+    )
     rep.add(
         "  of which segment checks: ffprobe/ffmpeg per segment", cph((kids - enc) / content * HOUR)
     )
     rep.add("  of which Python (the packaging process itself)", cph(own / content * HOUR))
     sl = pk["slate"]
-    rep.add(f"slate, once per channel ({sl['segments']} segments, {sl['card']})",
-            f"{sl['wall_s']:.1f} s wall, "
-            f"{sl['cpu_self'] + sl['cpu_children']:.1f} CPU-s")  # fmt: skip
-    rep.add("peak RSS, largest ffmpeg child (the encoder)", mib(pk["rss_children_kib"]),
-            mib(ref["rss_kib"]) + " (live ffmpeg)" if ref else "",
-            ratio(pk["rss_children_kib"], ref["rss_kib"] if ref else None))  # fmt: skip
+    rep.add(
+        f"slate, once per channel ({sl['segments']} segments, {sl['card']})",
+        f"{sl['wall_s']:.1f} s wall, {sl['cpu_self'] + sl['cpu_children']:.1f} CPU-s",
+    )
+    rep.add(
+        "peak RSS, largest ffmpeg child (the encoder)",
+        mib(pk["rss_children_kib"]),
+        mib(ref["rss_kib"]) + " (live ffmpeg)" if ref else "",
+        ratio(pk["rss_children_kib"], ref["rss_kib"] if ref else None),
+    )
     rep.add("peak RSS, the Python packaging process", mib(pk["rss_self_kib"]))
 
 
-def report_channel(rep: Report, sim: dict[str, Any] | None, ref: dict[str, Any] | None,
-                   serve: dict[str, Any] | None) -> None:  # fmt: skip
+def report_channel(
+    rep: Report,
+    sim: dict[str, Any] | None,
+    ref: dict[str, Any] | None,
+    serve: dict[str, Any] | None,
+) -> None:
     ref_cph = ref["cpu_s"] / ref["content_s"] * HOUR if ref else None
     if ref:
-        rep.section(f"Reference: one ffmpeg re-encoding the same ladder live (-re), "
-                    f"{ref['content_s']:g} s")  # fmt: skip
+        rep.section(
+            f"Reference: one ffmpeg re-encoding the same ladder live (-re), {ref['content_s']:g} s"
+        )
         rep.add("kept real time (content s / wall s)", f"×{ref['content_s'] / ref['wall_s']:.3f}")
         assert ref_cph is not None
-        rep.add("CPU per channel-hour (extrapolated)", cph(ref_cph),
-                f"≈{REF_LIVE_CPU_PER_HOUR:,.0f} (design, 3-rung veryfast)",
-                ratio(ref_cph, REF_LIVE_CPU_PER_HOUR))  # fmt: skip
+        rep.add(
+            "CPU per channel-hour (extrapolated)",
+            cph(ref_cph),
+            f"≈{REF_LIVE_CPU_PER_HOUR:,.0f} (design, 3-rung veryfast)",
+            ratio(ref_cph, REF_LIVE_CPU_PER_HOUR),
+        )
         rep.add("cores busy", f"{ref['cpu_s'] / ref['wall_s']:.2f}")
         rep.add("peak RSS", mib(ref["rss_kib"]))
     refcol = cph(ref_cph) + " live" if ref_cph else f"≈{REF_LIVE_CPU_PER_HOUR:,.0f} (design)"
     refval = ref_cph or REF_LIVE_CPU_PER_HOUR
     if sim:
         hours = sim["channel_s"] / HOUR
-        rep.section(f"Linear channel, render mode: the sequencer on a SimulatedClock, "
-                    f"{hours:g} channel-hour(s), LocalStorage")  # fmt: skip
+        rep.section(
+            f"Linear channel, render mode: the sequencer on a SimulatedClock, "
+            f"{hours:g} channel-hour(s), LocalStorage"
+        )
         per_h = sim["cpu_s"] / hours
-        rep.add("sequencer CPU per channel-hour (process_time)", cph(per_h), refcol,
-                ratio(per_h, refval))  # fmt: skip
-        rep.add(f"  lower than the live re-encode by (target ≥ {TARGET_LOWER:,}×)",
-                lower(per_h, refval))  # fmt: skip
-        rep.add("  against the design's live figure instead",
-                lower(per_h, REF_LIVE_CPU_PER_HOUR),
-                f"≈{REF_LIVE_CPU_PER_HOUR:,.0f} (design)")  # fmt: skip
-        rep.add("  of which the timeline resolver", cph(sim["timeline_cpu_s"] / hours),
-                f"{sim['timeline_calls']} calls")  # fmt: skip
+        rep.add(
+            "sequencer CPU per channel-hour (process_time)",
+            cph(per_h),
+            refcol,
+            ratio(per_h, refval),
+        )
+        rep.add(
+            f"  lower than the live re-encode by (target ≥ {TARGET_LOWER:,}×)", lower(per_h, refval)
+        )
+        rep.add(
+            "  against the design's live figure instead",
+            lower(per_h, REF_LIVE_CPU_PER_HOUR),
+            f"≈{REF_LIVE_CPU_PER_HOUR:,.0f} (design)",
+        )
+        rep.add(
+            "  of which the timeline resolver",
+            cph(sim["timeline_cpu_s"] / hours),
+            f"{sim['timeline_calls']} calls",
+        )
         if sim.get("state_cpu_s") is not None:
-            rep.add("  of which building the restart state (Sequencer._state)",
-                    cph(sim["state_cpu_s"] / hours))  # fmt: skip
-        rep.add("  of which storage writes (temp file, fsync of the state, rename)",
-                cph(sim["put_cpu_s"] / hours))  # fmt: skip
-        rep.add("wall time for the channel time", f"{sim['wall_s']:.2f} s",
-                f"×{sim['channel_s'] / sim['wall_s']:,.0f} real time")  # fmt: skip
-        rep.add("segments laid, discontinuity sequence, loop steps",
-                f"{sim['segments']}, {sim['dseq']}, {sim['steps']}")  # fmt: skip
+            rep.add(
+                "  of which building the restart state (Sequencer._state)",
+                cph(sim["state_cpu_s"] / hours),
+            )
+        rep.add(
+            "  of which storage writes (temp file, fsync of the state, rename)",
+            cph(sim["put_cpu_s"] / hours),
+        )
+        rep.add(
+            "wall time for the channel time",
+            f"{sim['wall_s']:.2f} s",
+            f"×{sim['channel_s'] / sim['wall_s']:,.0f} real time",
+        )
+        rep.add(
+            "segments laid, discontinuity sequence, loop steps",
+            f"{sim['segments']}, {sim['dseq']}, {sim['steps']}",
+        )
         rep.add("items aired (outcomes)", f"{sim['items']} {sim['outcomes']}")
-        rep.add("storage writes (state + playlists)",
-                f"{sim['puts']}, {sim['put_bytes'] / 1e6:.1f} MB")  # fmt: skip
-        rep.add("peak RSS, the sequencer process", mib(sim["rss_self_kib"]),
-                mib(ref["rss_kib"]) + " (live ffmpeg)" if ref else "",
-                ratio(sim["rss_self_kib"], ref["rss_kib"] if ref else None))  # fmt: skip
+        rep.add(
+            "storage writes (state + playlists)", f"{sim['puts']}, {sim['put_bytes'] / 1e6:.1f} MB"
+        )
+        rep.add(
+            "peak RSS, the sequencer process",
+            mib(sim["rss_self_kib"]),
+            mib(ref["rss_kib"]) + " (live ffmpeg)" if ref else "",
+            ratio(sim["rss_self_kib"], ref["rss_kib"] if ref else None),
+        )
     if serve:
         w = serve["window_s"]
         seq_h, srv_h = serve["seq_cpu"] / w * HOUR, serve["server_cpu"] / w * HOUR
-        rep.section(f"Linear channel on air: sequencer (SystemClock) + {serve['server']}, "
-                    f"one viewer on {serve['variant']}, {w:.0f} s, extrapolated")  # fmt: skip
+        rep.section(
+            f"Linear channel on air: sequencer (SystemClock) + {serve['server']}, "
+            f"one viewer on {serve['variant']}, {w:.0f} s, extrapolated"
+        )
         rep.add("sequencer CPU per hour (/proc)", cph(seq_h), refcol, ratio(seq_h, refval))
         rep.add("HTTP server CPU per hour, serving one viewer (/proc)", cph(srv_h))
         both = seq_h + srv_h
-        rep.add("sequencer + server per hour", cph(both),
-                f"≈{REF_STITCHER_CPU_PER_HOUR:g} (design: minimal stitcher + serving)",
-                ratio(both, REF_STITCHER_CPU_PER_HOUR))  # fmt: skip
-        rep.add(f"  lower than the live re-encode by (target ≥ {TARGET_LOWER:,}×)",
-                lower(both, refval))  # fmt: skip
+        rep.add(
+            "sequencer + server per hour",
+            cph(both),
+            f"≈{REF_STITCHER_CPU_PER_HOUR:g} (design: minimal stitcher + serving)",
+            ratio(both, REF_STITCHER_CPU_PER_HOUR),
+        )
+        rep.add(
+            f"  lower than the live re-encode by (target ≥ {TARGET_LOWER:,}×)", lower(both, refval)
+        )
         kbit = serve["bytes"] * 8 / 1000 / w
-        errs = f", [red]{serve['n_errors']} errors: {serve['errors']}[/red]" if serve[
-            "n_errors"] else ", no errors"  # fmt: skip
-        rep.add("the viewer received", f"{serve['segments']} segments, {kbit:,.0f} kbit/s{errs}",
-                f"{serve['reloads']} playlist reloads")  # fmt: skip
-        rep.add("peak RSS: sequencer process, HTTP server",
-                f"{mib(serve['seq_rss_kib'])}, {mib(serve['server_rss_kib'])}")  # fmt: skip
+        errs = (
+            f", [red]{serve['n_errors']} errors: {serve['errors']}[/red]"
+            if serve["n_errors"]
+            else ", no errors"
+        )
+        rep.add(
+            "the viewer received",
+            f"{serve['segments']} segments, {kbit:,.0f} kbit/s{errs}",
+            f"{serve['reloads']} playlist reloads",
+        )
+        rep.add(
+            "peak RSS: sequencer process, HTTP server",
+            f"{mib(serve['seq_rss_kib'])}, {mib(serve['server_rss_kib'])}",
+        )
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -713,20 +905,41 @@ def report_channel(rep: Report, sim: dict[str, Any] | None, ref: dict[str, Any] 
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--clips", type=int, default=None, help="clips to package (default 3)")
-    ap.add_argument("--clip-seconds", type=int, default=None,
-                    help="length of the first clip; the others are 7 s, 13 s … longer "
-                    "(default 60)")  # fmt: skip
-    ap.add_argument("--reference-seconds", type=float, default=None,
-                    help="real time the live re-encode runs (default 90)")  # fmt: skip
-    ap.add_argument("--serve-seconds", type=float, default=None,
-                    help="real time on air with one viewer (default 90; 0: skip)")  # fmt: skip
-    ap.add_argument("--channel-hours", type=float, default=1.0,
-                    help="channel time the sequencer runs in render mode (default 1)")  # fmt: skip
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke run: 2 short 640x360 clips, ladder "
-                    f"{'/'.join(QUICK_LADDER)}, 20 s reference and serving")  # fmt: skip
-    ap.add_argument("--grain", action="store_true",
-                    help="moving noise on the clips (hard to encode, like footage)")  # fmt: skip
+    ap.add_argument(
+        "--clip-seconds",
+        type=int,
+        default=None,
+        help="length of the first clip; the others are 7 s, 13 s … longer (default 60)",
+    )
+    ap.add_argument(
+        "--reference-seconds",
+        type=float,
+        default=None,
+        help="real time the live re-encode runs (default 90)",
+    )
+    ap.add_argument(
+        "--serve-seconds",
+        type=float,
+        default=None,
+        help="real time on air with one viewer (default 90; 0: skip)",
+    )
+    ap.add_argument(
+        "--channel-hours",
+        type=float,
+        default=1.0,
+        help="channel time the sequencer runs in render mode (default 1)",
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 2 short 640x360 clips, ladder "
+        f"{'/'.join(QUICK_LADDER)}, 20 s reference and serving",
+    )
+    ap.add_argument(
+        "--grain",
+        action="store_true",
+        help="moving noise on the clips (hard to encode, like footage)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args()
     quick = args.quick
@@ -749,10 +962,14 @@ def main() -> int:
     env = child_env(data, ffmpeg)
     version = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True, check=False)
     first = version.stdout.splitlines()[0] if version.stdout else ffmpeg
-    console.print(f"{first}; Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; "
-                  f"work dir {root}")  # fmt: skip
-    rep = Report("Diaspor TV bench", "ratio = ours ÷ reference (CPU, memory: below 1 is better; "
-                 "speed: above 1 is better)", console)  # fmt: skip
+    console.print(
+        f"{first}; Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; work dir {root}"
+    )
+    rep = Report(
+        "Diaspor TV bench",
+        "ratio = ours ÷ reference (CPU, memory: below 1 is better; speed: above 1 is better)",
+        console,
+    )
     pk = sim = ref = serve = None
     try:
         size = "640x360" if quick else "1280x720"
@@ -760,10 +977,14 @@ def main() -> int:
         console.print(f"making {n} clips of {what} + sine, {size}, from {clip_s} s …")
         clips = make_clips(root / "clips", ffmpeg, n, clip_s, size, args.grain)
         cfg: dict[str, Any] = {
-            "ffmpeg": ffmpeg, "data_dir": str(data), "storage": str(data / "storage"),
-            "staging": str(data / "staging"), "clips": clips,
-            "ladder": QUICK_LADDER if quick else None, "channel_hours": args.channel_hours,
-        }  # fmt: skip
+            "ffmpeg": ffmpeg,
+            "data_dir": str(data),
+            "storage": str(data / "storage"),
+            "staging": str(data / "staging"),
+            "clips": clips,
+            "ladder": QUICK_LADDER if quick else None,
+            "channel_hours": args.channel_hours,
+        }
         console.print("packaging the slate and the clips (package_slate, package_asset) …")
         _, pk = run_role(__file__, "_package", cfg, root, 3600, env=env)
         for c in clips:  # the sequencer's catalogue: the lengths packaging measured

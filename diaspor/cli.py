@@ -23,24 +23,47 @@ from media.library import IngestOptions
 from station.logs import configure_logging
 from station.settings import Settings, load_settings
 
-app = typer.Typer(help="Diaspor.FM and Diaspor TV: media library, schedules, playout, API.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)  # fmt: skip
+app = typer.Typer(
+    help="Diaspor.FM and Diaspor TV: media library, schedules, playout, API.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 media_app = typer.Typer(help="The media library.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="Editor access tokens.", no_args_is_help=True)
 app.add_typer(media_app, name="media")
 app.add_typer(db_app, name="db")
-user_app = typer.Typer(help="People who sign in: admins, editors, presenters.",
-                       no_args_is_help=True)  # fmt: skip
+user_app = typer.Typer(
+    help="People who sign in: admins, editors, presenters.", no_args_is_help=True
+)
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 err = Console(stderr=True)
 out = Console()
 
 MEDIA_SUFFIXES = {
-    ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac", ".wav", ".aif", ".aiff", ".wma",
-    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".ts", ".mxf", ".avi", ".mpg", ".mpeg",
-}  # fmt: skip
+    ".mp3",
+    ".m4a",
+    ".aac",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".flac",
+    ".wav",
+    ".aif",
+    ".aiff",
+    ".wma",
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".ts",
+    ".mxf",
+    ".avi",
+    ".mpg",
+    ".mpeg",
+}
 
 
 def settings_from(data_dir: Path | None) -> Settings:
@@ -62,9 +85,10 @@ def open_station(settings: Settings) -> Station:
 
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Folder for the database, storage and scratch files "
-                 "(DIASPOR_DATA_DIR)."),
-]  # fmt: skip
+    typer.Option(
+        "--data-dir", help="Folder for the database, storage and scratch files (DIASPOR_DATA_DIR)."
+    ),
+]
 
 
 @app.callback()
@@ -147,9 +171,10 @@ def collect(paths: list[Path]) -> list[Path]:
     for p in paths:
         if p.is_dir():
             found += sorted(
-                f for f in p.rglob("*")
+                f
+                for f in p.rglob("*")
                 if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES and not f.name.startswith(".")
-            )  # fmt: skip
+            )
         elif p.is_file():
             found.append(p)
         else:

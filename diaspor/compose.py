@@ -57,13 +57,17 @@ def build_station(settings: Settings, *, clock: Clock | None = None, **parts: An
         db, clock, max_attempts=settings.job_max_attempts, retry_base_s=settings.job_retry_base_s
     )
     library = Library(
-        db, storage, tools, queue, clock,
+        db,
+        storage,
+        tools,
+        queue,
+        clock,
         max_upload_bytes=settings.max_upload_bytes,
         staging_dir=settings.staging_dir,
         silence_db=settings.silence_threshold_db,
         silence_min_ms=settings.silence_min_ms,
         packaging=PackagingOptions.from_settings(settings),
-    )  # fmt: skip
+    )
     schedules = Schedules(db, clock)
     station = Station(
         settings, clock, db, storage, tools, queue, library, schedules, Users(db, clock)

@@ -28,9 +28,14 @@ async def serve(station: Station, *, with_worker: bool, with_radio: bool = False
     """Serve the API until interrupted; with_worker also runs background jobs here."""
     s = station.settings
     config = uvicorn.Config(
-        create_app(station), host=s.host, port=s.port, log_config=None, access_log=False,
-        lifespan="on", timeout_graceful_shutdown=5,
-    )  # fmt: skip
+        create_app(station),
+        host=s.host,
+        port=s.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
     server = uvicorn.Server(config)
     stop = asyncio.Event()
     tasks = []
@@ -86,13 +91,19 @@ async def load_demo_content(station: Station) -> None:
         await station.library.ingest(
             path,
             options=IngestOptions(
-                kind=f.kind, title=f.title, titles=f.titles or None, artist=f.artist,
-                languages=f.languages or None, subtitles=subs or None,
+                kind=f.kind,
+                title=f.title,
+                titles=f.titles or None,
+                artist=f.artist,
+                languages=f.languages or None,
+                subtitles=subs or None,
             ),
-        )  # fmt: skip
+        )
     marker.write_text("demo catalogue loaded\n", encoding="utf-8")
-    log.info("demo catalogue is in the library; analysis runs in the background",
-             extra={"files": len(files)})  # fmt: skip
+    log.info(
+        "demo catalogue is in the library; analysis runs in the background",
+        extra={"files": len(files)},
+    )
 
 
 def print_banner(settings: Settings, token: str) -> None:

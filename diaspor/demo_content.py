@@ -44,9 +44,15 @@ def _tune(base: float, step: int, seconds: int) -> str:
     return f"aevalsrc=exprs='{left}|{right}':s={SR}:d={seconds}"
 
 
-def _audio(src: str, tags: dict[str, str], *, lead_s: float = 0.5, tail_s: float = 1.0,
-           seconds: float, codec: tuple[str, ...] = ("-c:a", "libmp3lame", "-b:a", "192k")
-           ) -> tuple[str, ...]:  # fmt: skip
+def _audio(
+    src: str,
+    tags: dict[str, str],
+    *,
+    lead_s: float = 0.5,
+    tail_s: float = 1.0,
+    seconds: float,
+    codec: tuple[str, ...] = ("-c:a", "libmp3lame", "-b:a", "192k"),
+) -> tuple[str, ...]:
     # Silence before and after, as real files have: the analysis turns it into cue points.
     fade = f"afade=t=in:d=1,afade=t=out:st={seconds - 1.5}:d=1.5"
     af = f"{fade},adelay={int(lead_s * 1000)}|{int(lead_s * 1000)},apad=pad_dur={tail_s}"
@@ -109,39 +115,84 @@ MUSIC = [
 def catalogue(episode_seconds: int = 40) -> list[DemoFile]:
     files: list[DemoFile] = []
     for i, (title, artist, base, step, secs) in enumerate(MUSIC, 1):
-        files.append(DemoFile(
-            name=f"music-{i:02d}.mp3", kind="music", title=title, artist=artist,
-            args=_audio(_tune(base, step, secs), {
-                "title": title, "artist": artist, "album": "Diaspor.FM — demo", "language": "aze",
-            }, seconds=secs),
-            languages=("az",),
-        ))  # fmt: skip
+        files.append(
+            DemoFile(
+                name=f"music-{i:02d}.mp3",
+                kind="music",
+                title=title,
+                artist=artist,
+                args=_audio(
+                    _tune(base, step, secs),
+                    {
+                        "title": title,
+                        "artist": artist,
+                        "album": "Diaspor.FM — demo",
+                        "language": "aze",
+                    },
+                    seconds=secs,
+                ),
+                languages=("az",),
+            )
+        )
     speech = (
         "aevalsrc=exprs='(0.5*sin(2*PI*140*t)+0.3*sin(2*PI*280*t)+0.2*sin(2*PI*430*t)"
         "+0.1*sin(2*PI*610*t))*max(0,sin(2*PI*3.1*t))*gt(mod(t,4.3),0.5)*0.8'"
         f":s={SR}:c=mono:d=60"
     )
-    files.append(DemoFile(
-        name="xeberler.mp3", kind="speech", title="Xəbərlər: diaspor həyatından",
-        artist="Diaspor.FM xəbər xidməti",
-        args=_audio(speech, {"title": "Xəbərlər: diaspor həyatından",
-                             "artist": "Diaspor.FM xəbər xidməti", "genre": "Speech",
-                             "language": "aze"}, seconds=60, lead_s=0.2, tail_s=0.5),
-        languages=("az",),
-    ))  # fmt: skip
+    files.append(
+        DemoFile(
+            name="xeberler.mp3",
+            kind="speech",
+            title="Xəbərlər: diaspor həyatından",
+            artist="Diaspor.FM xəbər xidməti",
+            args=_audio(
+                speech,
+                {
+                    "title": "Xəbərlər: diaspor həyatından",
+                    "artist": "Diaspor.FM xəbər xidməti",
+                    "genre": "Speech",
+                    "language": "aze",
+                },
+                seconds=60,
+                lead_s=0.2,
+                tail_s=0.5,
+            ),
+            languages=("az",),
+        )
+    )
     for i, (title, base) in enumerate(
         [("Diaspor.FM — stansiya nişanı", 523.3), ("Diaspor.FM — saat başı", 440.0)], 1
     ):
-        files.append(DemoFile(
-            name=f"jingle-{i}.mp3", kind="jingle", title=title, artist="Diaspor.FM",
-            args=_audio(_tune(base, 4, 5), {"title": title, "artist": "Diaspor.FM"},
-                        seconds=5, lead_s=0.05, tail_s=0.3),
-        ))  # fmt: skip
-    files.append(DemoFile(
-        name="fon.mp3", kind="filler", title="Fon musiqisi", artist="Diaspor.FM",
-        args=_audio(_tune(130.8, 1, 30), {"title": "Fon musiqisi", "artist": "Diaspor.FM"},
-                    seconds=30, lead_s=0.0, tail_s=0.0),
-    ))  # fmt: skip
+        files.append(
+            DemoFile(
+                name=f"jingle-{i}.mp3",
+                kind="jingle",
+                title=title,
+                artist="Diaspor.FM",
+                args=_audio(
+                    _tune(base, 4, 5),
+                    {"title": title, "artist": "Diaspor.FM"},
+                    seconds=5,
+                    lead_s=0.05,
+                    tail_s=0.3,
+                ),
+            )
+        )
+    files.append(
+        DemoFile(
+            name="fon.mp3",
+            kind="filler",
+            title="Fon musiqisi",
+            artist="Diaspor.FM",
+            args=_audio(
+                _tune(130.8, 1, 30),
+                {"title": "Fon musiqisi", "artist": "Diaspor.FM"},
+                seconds=30,
+                lead_s=0.0,
+                tail_s=0.0,
+            ),
+        )
+    )
     for n, ep in enumerate(EPISODES, 1):
         secs = episode_seconds
         lines = ep["lines"]
@@ -152,18 +203,50 @@ def catalogue(episode_seconds: int = 40) -> list[DemoFile]:
             subs[lang] = _vtt([(1.0, half - 1, texts[0]), (half, secs - 1.0, texts[1])])
         tone = f"sine=f={330 + 55 * n}:sample_rate={SR}:d={secs}"
         video = f"testsrc2=s=1280x720:r=25:d={secs}"
-        files.append(DemoFile(
-            name=f"veten-uzaqda-deyil-{n:02d}.mp4", kind="programme", title=str(ep["az"]),
-            artist="Diaspor TV",
-            titles={"az": str(ep["az"]), "en": str(ep["en"]), "ru": str(ep["ru"])},
-            languages=("az",),
-            args=("-f", "lavfi", "-i", video, "-f", "lavfi", "-i", tone,
-                  "-af", "volume=0.3", "-c:v", "libx264", "-preset", "veryfast", "-g", "50",
-                  "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-shortest",
-                  "-metadata", f"title={ep['az']}", "-metadata", "artist=Diaspor TV",
-                  "-metadata:s:a:0", "language=aze", "-movflags", "+faststart"),
-            subtitles=subs,
-        ))  # fmt: skip
+        files.append(
+            DemoFile(
+                name=f"veten-uzaqda-deyil-{n:02d}.mp4",
+                kind="programme",
+                title=str(ep["az"]),
+                artist="Diaspor TV",
+                titles={"az": str(ep["az"]), "en": str(ep["en"]), "ru": str(ep["ru"])},
+                languages=("az",),
+                args=(
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    video,
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    tone,
+                    "-af",
+                    "volume=0.3",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "veryfast",
+                    "-g",
+                    "50",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "128k",
+                    "-shortest",
+                    "-metadata",
+                    f"title={ep['az']}",
+                    "-metadata",
+                    "artist=Diaspor TV",
+                    "-metadata:s:a:0",
+                    "language=aze",
+                    "-movflags",
+                    "+faststart",
+                ),
+                subtitles=subs,
+            )
+        )
     return files
 
 

@@ -60,9 +60,11 @@ def now_playing_hook(
             now_playing(slug, engine.upcoming(), b.actual_ms, live=engine.live_item)
         )
         await asyncio.to_thread(
-            station.storage.put_bytes, nowplaying_key(slug), json_bytes(event),
+            station.storage.put_bytes,
+            nowplaying_key(slug),
+            json_bytes(event),
             "application/json",
-        )  # fmt: skip
+        )
 
     return hook
 
@@ -90,8 +92,7 @@ def channel_sources(station: Station, slug: str) -> ChannelSources:
             return None
         # ffmpeg reads the file where it is: a path, or a pre-signed S3 URL (a week long,
         # asked for again each day).
-        return Playable(station.storage.read_url(m.storage_key), m.loudness_lufs,
-                        m.true_peak_dbtp)  # fmt: skip
+        return Playable(station.storage.read_url(m.storage_key), m.loudness_lufs, m.true_peak_dbtp)
 
     def playable(media_id: int) -> Playable | None:
         return playable_on(media_id, int(time.time() // 86_400))
@@ -111,10 +112,14 @@ def engine_for(station: Station, slug: str) -> RadioEngine:
     """The ffmpeg engine on a channel's timeline, its media read from the library."""
     src = channel_sources(station, slug)
     return RadioEngine(
-        ffmpeg=station.tools.ffmpeg, timeline=src.timeline, playable=src.playable,
-        origin_ms=to_ms(station.clock.now()), target_lufs=src.channel["loudness_target_lufs"],
-        max_true_peak_dbtp=src.channel["true_peak_max_dbtp"], filler_ids=src.filler_ids,
-    )  # fmt: skip
+        ffmpeg=station.tools.ffmpeg,
+        timeline=src.timeline,
+        playable=src.playable,
+        origin_ms=to_ms(station.clock.now()),
+        target_lufs=src.channel["loudness_target_lufs"],
+        max_true_peak_dbtp=src.channel["true_peak_max_dbtp"],
+        filler_ids=src.filler_ids,
+    )
 
 
 def liquidsoap_engine_for(
@@ -123,16 +128,19 @@ def liquidsoap_engine_for(
     """The Liquidsoap engine on the same timeline and media, to the same mounts."""
     src = channel_sources(station, slug)
     return LiquidsoapEngine(
-        outputs=outputs, timeline=src.timeline, playable=src.playable,
-        origin_ms=to_ms(station.clock.now()), target_lufs=src.channel["loudness_target_lufs"],
+        outputs=outputs,
+        timeline=src.timeline,
+        playable=src.playable,
+        origin_ms=to_ms(station.clock.now()),
+        target_lufs=src.channel["loudness_target_lufs"],
         max_true_peak_dbtp=src.channel["true_peak_max_dbtp"],
-        binary=station.settings.liquidsoap_path, allow_root=os.geteuid() == 0,
-    )  # fmt: skip
+        binary=station.settings.liquidsoap_path,
+        allow_root=os.geteuid() == 0,
+    )
 
 
 def live_desk(station: Station) -> LiveDesk:
-    return LiveDesk(station.schedules, station.users, station.clock,
-                    station.settings.live_margin_s)  # fmt: skip
+    return LiveDesk(station.schedules, station.users, station.clock, station.settings.live_margin_s)
 
 
 def source_auth(station: Station) -> Callable[[str, str, str], Awaitable[SourceGrant | None]]:
@@ -147,8 +155,9 @@ def source_auth(station: Station) -> Callable[[str, str, str], Awaitable[SourceG
         try:
             grant = await asyncio.to_thread(desk.authorise, slug, user, password)
         except (LiveRefused, NotFound) as e:
-            log.warning("live source refused", extra={"mount": mount, "user": user,
-                                                      "why": e.message})  # fmt: skip
+            log.warning(
+                "live source refused", extra={"mount": mount, "user": user, "why": e.message}
+            )
             return None
         log.info("live source accepted", extra={"mount": mount, "user": user})
         if grant.until_ms is None:
@@ -183,11 +192,13 @@ class IcecastTitles:
             self._client = httpx.AsyncClient(timeout=5.0)
         for mount, title in list(self.pending.items()):
             try:
-                await update_title(self.base_url, mount, title, self.user, self.password,
-                                   client=self._client)  # fmt: skip
+                await update_title(
+                    self.base_url, mount, title, self.user, self.password, client=self._client
+                )
             except IcecastAdminError as e:
-                log.info("title not taken yet; will retry", extra={"mount": mount,
-                                                                   "why": e.message})  # fmt: skip
+                log.info(
+                    "title not taken yet; will retry", extra={"mount": mount, "why": e.message}
+                )
                 continue
             if self.pending.get(mount) == title:
                 del self.pending[mount]
@@ -259,20 +270,36 @@ async def put_channel_on_air(
     name = ch["names"].get("az", slug)
     mounts = [f"/{slug}.mp3", f"/{slug}.aac"]
     mount_outputs: list[Output] = [
-        IcecastOutput(mounts[0], server.password, host=server.host, port=server.port,
-                      codec="mp3", bitrate_kbps=s.radio_bitrate_kbps, name=name),
-        IcecastOutput(mounts[1], server.password, host=server.host, port=server.port,
-                      codec="aac", bitrate_kbps=s.radio_bitrate_kbps, name=name),
-    ]  # fmt: skip
+        IcecastOutput(
+            mounts[0],
+            server.password,
+            host=server.host,
+            port=server.port,
+            codec="mp3",
+            bitrate_kbps=s.radio_bitrate_kbps,
+            name=name,
+        ),
+        IcecastOutput(
+            mounts[1],
+            server.password,
+            host=server.host,
+            port=server.port,
+            codec="aac",
+            bitrate_kbps=s.radio_bitrate_kbps,
+            name=name,
+        ),
+    ]
     streams = streams_of(s, slug)
     if s.radio_engine == "liquidsoap":
-        ls = liquidsoap_engine_for(station, slug, [o for o in mount_outputs
-                                                  if isinstance(o, IcecastOutput)])  # fmt: skip
+        ls = liquidsoap_engine_for(
+            station, slug, [o for o in mount_outputs if isinstance(o, IcecastOutput)]
+        )
         ls.hooks.append(AsRunLog(station.db, slug).hook)
         ls.hooks.append(now_playing_hook(station, slug, ls))
         station.on_air[slug] = streams
-        log.info("radio on air, through Liquidsoap", extra={"channel": slug,
-                                                            "mp3": streams[0]["url"]})  # fmt: skip
+        log.info(
+            "radio on air, through Liquidsoap", extra={"channel": slug, "mp3": streams[0]["url"]}
+        )
         running = asyncio.create_task(ls.run(SystemClock(), stop))
         return [running, status_task(station, slug, streams, stop)], []
     hls_key = f"hls/radio/{slug}"
@@ -284,8 +311,13 @@ async def put_channel_on_air(
         mirror = HlsMirror(hls_folder, station.storage, hls_key)
         background.append(asyncio.create_task(mirror.run(stop)))
     hls: list[Output] = [HlsOutput(hls_folder, segment_s=s.hls_segment_s)]
-    streams.append({"url": public_file_url(s, f"{hls_key}/index.m3u8"), "format": "hls",
-                    "bitrate": s.radio_bitrate_kbps})  # fmt: skip
+    streams.append(
+        {
+            "url": public_file_url(s, f"{hls_key}/index.m3u8"),
+            "format": "hls",
+            "bitrate": s.radio_bitrate_kbps,
+        }
+    )
     # On the relay (in this process) one encoder does all; an external server may go away,
     # and that must not take HLS down with it.
     sink: Encoder | Tee
@@ -296,10 +328,13 @@ async def put_channel_on_air(
     engine = engine_for(station, slug)
     desk = live_desk(station)
     feed = LiveFeed(
-        station.tools.ffmpeg, server.read_url + live_mount(slug),
-        target_lufs=ch["loudness_target_lufs"], max_peak_dbfs=ch["true_peak_max_dbtp"],
-        grace_ms=s.live_grace_ms, identify=lambda: desk.presenters_now(slug),
-    )  # fmt: skip
+        station.tools.ffmpeg,
+        server.read_url + live_mount(slug),
+        target_lufs=ch["loudness_target_lufs"],
+        max_peak_dbfs=ch["true_peak_max_dbtp"],
+        grace_ms=s.live_grace_ms,
+        identify=lambda: desk.presenters_now(slug),
+    )
     engine.live = feed
     engine.hooks.append(title_hook(mounts, server.set_title))
     engine.hooks.append(AsRunLog(station.db, slug).hook)
@@ -307,8 +342,10 @@ async def put_channel_on_air(
     await feed.start()
     station.on_air[slug] = streams
     background.append(status_task(station, slug, streams, stop))
-    log.info("radio on air", extra={"channel": slug, "mp3": streams[0]["url"],
-                                    "live_mount": live_mount(slug)})  # fmt: skip
+    log.info(
+        "radio on air",
+        extra={"channel": slug, "mp3": streams[0]["url"], "live_mount": live_mount(slug)},
+    )
     return [asyncio.create_task(engine.run(SystemClock(), sink, stop)), *background], [sink, feed]
 
 
@@ -319,12 +356,15 @@ async def run_radio(station: Station, stop: asyncio.Event) -> None:
     titles: IcecastTitles | None = None
     if s.radio_server == "relay":
         password = (
-            s.source_password.get_secret_value() if s.source_password
-            else secrets.token_urlsafe(16)
-        )  # fmt: skip
-        relay = Relay(s.host, s.relay_port, source_password=password,
-                      admin_password=secrets.token_urlsafe(16),
-                      source_auth=source_auth(station))  # fmt: skip
+            s.source_password.get_secret_value() if s.source_password else secrets.token_urlsafe(16)
+        )
+        relay = Relay(
+            s.host,
+            s.relay_port,
+            source_password=password,
+            admin_password=secrets.token_urlsafe(16),
+            source_auth=source_auth(station),
+        )
         await relay.start()
         counted = relay
 
@@ -334,8 +374,9 @@ async def run_radio(station: Station, stop: asyncio.Event) -> None:
             return sum(found) if found else None
 
         station.listeners = count
-        server = AirServer(s.host, relay.port, password, relay.set_title, s.relay_url,
-                           relay.base_url)  # fmt: skip
+        server = AirServer(
+            s.host, relay.port, password, relay.set_title, s.relay_url, relay.base_url
+        )
     else:
         if s.source_password is None:
             raise StationError(
@@ -344,10 +385,17 @@ async def run_radio(station: Station, stop: asyncio.Event) -> None:
         password = s.source_password.get_secret_value()
         u = urlsplit(s.icecast_url)
         admin = s.icecast_admin_password.get_secret_value() if s.icecast_admin_password else None
-        titles = IcecastTitles(s.icecast_url, s.icecast_admin_user if admin else "source",
-                               admin or password)  # fmt: skip
-        server = AirServer(u.hostname or "127.0.0.1", u.port or 80, password, titles.set,
-                           s.radio_public_url, s.icecast_url.rstrip("/"))  # fmt: skip
+        titles = IcecastTitles(
+            s.icecast_url, s.icecast_admin_user if admin else "source", admin or password
+        )
+        server = AirServer(
+            u.hostname or "127.0.0.1",
+            u.port or 80,
+            password,
+            titles.set,
+            s.radio_public_url,
+            s.icecast_url.rstrip("/"),
+        )
     tasks: list[asyncio.Task[None]] = []
     parts: list[Any] = []
     try:

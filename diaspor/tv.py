@@ -38,9 +38,12 @@ async def ensure_slate(station: Station, slug: str) -> Package:
         return found
     log.info("packaging the channel's slate (first start only)", extra={"channel": slug})
     return await package_slate(
-        station.tools, station.storage, slug, options=station.library.packaging,
+        station.tools,
+        station.storage,
+        slug,
+        options=station.library.packaging,
         staging_dir=station.settings.staging_dir,
-    )  # fmt: skip
+    )
 
 
 def tv_streams(station: Station, slug: str, slate: Package) -> list[dict[str, Any]]:
@@ -69,13 +72,21 @@ def sequencer_for(station: Station, slug: str, live: TvLiveIngest | None = None)
             aired = Boundary(item, 0, b.actual_ms, b.outcome, segments=(b.first_seq, b.last_seq))
             await asyncio.to_thread(asrun.write, aired)
         event = station.now_playing.publish(b.now_playing)
-        await asyncio.to_thread(station.storage.put_bytes, nowplaying_key(slug),
-                                json_bytes(event), "application/json")  # fmt: skip
+        await asyncio.to_thread(
+            station.storage.put_bytes, nowplaying_key(slug), json_bytes(event), "application/json"
+        )
 
     s = station.settings
-    return Sequencer(slug, station.storage, timeline, window=s.tv_window, hooks=[record],
-                     live=live, live_grace_ms=s.tv_live_grace_ms or None,
-                     live_takeover=s.tv_live_takeover)  # fmt: skip
+    return Sequencer(
+        slug,
+        station.storage,
+        timeline,
+        window=s.tv_window,
+        hooks=[record],
+        live=live,
+        live_grace_ms=s.tv_live_grace_ms or None,
+        live_takeover=s.tv_live_takeover,
+    )
 
 
 def live_ingest_for(station: Station, slug: str, port: int) -> TvLiveIngest:
@@ -83,13 +94,21 @@ def live_ingest_for(station: Station, slug: str, port: int) -> TvLiveIngest:
     s = station.settings
     secret = s.tv_live_secret.get_secret_value() if s.tv_live_secret else secrets.token_urlsafe(24)
     protocol: Literal["rtmp", "srt"] = "srt" if s.tv_live_input == "srt" else "rtmp"
-    source = LiveInput(protocol, s.tv_live_host, port, secret,
-                       srt_latency_ms=s.tv_live_srt_latency_ms)  # fmt: skip
-    log.info("TV live input listening", extra={"channel": slug, "protocol": protocol,
-                                               "port": port})  # fmt: skip
-    return TvLiveIngest(slug, station.tools.ffmpeg, station.storage, source,
-                        station.library.packaging, s.staging_dir / "live" / slug, SystemClock(),
-                        gain_db=s.tv_live_gain_db, keep=s.tv_live_keep)  # fmt: skip
+    source = LiveInput(
+        protocol, s.tv_live_host, port, secret, srt_latency_ms=s.tv_live_srt_latency_ms
+    )
+    log.info("TV live input listening", extra={"channel": slug, "protocol": protocol, "port": port})
+    return TvLiveIngest(
+        slug,
+        station.tools.ffmpeg,
+        station.storage,
+        source,
+        station.library.packaging,
+        s.staging_dir / "live" / slug,
+        SystemClock(),
+        gain_db=s.tv_live_gain_db,
+        keep=s.tv_live_keep,
+    )
 
 
 async def no_count() -> int | None:
@@ -115,10 +134,18 @@ async def run_tv(station: Station, stop: asyncio.Event) -> None:
             seq = sequencer_for(station, slug, ingest)
             tasks.append(asyncio.create_task(seq.run(SystemClock(), stop)))
             station.on_air[slug] = tv_streams(station, slug, slate)
-            tasks.append(asyncio.create_task(keep_status(
-                station.storage, slug, station.on_air[slug], no_count,
-                station.settings.onair_status_s, stop,
-            )))  # fmt: skip
+            tasks.append(
+                asyncio.create_task(
+                    keep_status(
+                        station.storage,
+                        slug,
+                        station.on_air[slug],
+                        no_count,
+                        station.settings.onair_status_s,
+                        stop,
+                    )
+                )
+            )
             log.info("TV on air", extra={"channel": slug, "hls": station.on_air[slug][0]["url"]})
         await stop.wait()
     finally:

@@ -134,9 +134,12 @@ async def analyse(
             await on_progress(min(decoded.us / 1000 / probed_ms, 1.0), "measuring loudness")
 
     args = analysis_args(
-        tools.ffmpeg, path, has_audio=has_audio, silence_db=silence_db,
+        tools.ffmpeg,
+        path,
+        has_audio=has_audio,
+        silence_db=silence_db,
         silence_min_ms=silence_min_ms,
-    )  # fmt: skip
+    )
     res = await run_tool(args, on_progress=progress, timeout=None)
     if not res.ok:
         raise CorruptMedia(f"decoding failed: {res.last_error_line()}")
@@ -147,10 +150,26 @@ async def analyse(
 
 def tail_check_args(ffmpeg: str, path: Path, start_s: float) -> list[str]:
     return [
-        ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "error",
-        "-ss", f"{start_s:.3f}", "-i", str(path), "-map", "0:a:0?", "-map", "0:v:0?",
-        "-f", "null", "-", "-progress", "pipe:1",
-    ]  # fmt: skip
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-v",
+        "error",
+        "-ss",
+        f"{start_s:.3f}",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0?",
+        "-map",
+        "0:v:0?",
+        "-f",
+        "null",
+        "-",
+        "-progress",
+        "pipe:1",
+    ]
 
 
 async def check_tail(tools: Tools, path: Path, probed_ms: int | None) -> None:

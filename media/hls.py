@@ -115,13 +115,17 @@ def media_playlist(
     discontinuity_sequence: int,
 ) -> str:
     """A live media playlist (no ENDLIST): every segment carries its program date-time."""
-    head = playlist_head(target_duration_s=target_duration_s, media_sequence=media_sequence,
-                         discontinuity_sequence=discontinuity_sequence)  # fmt: skip
+    head = playlist_head(
+        target_duration_s=target_duration_s,
+        media_sequence=media_sequence,
+        discontinuity_sequence=discontinuity_sequence,
+    )
     return head + "".join(segment_entry(s) for s in segments)
 
 
-def playlist_head(*, target_duration_s: int, media_sequence: int,
-                  discontinuity_sequence: int) -> str:  # fmt: skip
+def playlist_head(
+    *, target_duration_s: int, media_sequence: int, discontinuity_sequence: int
+) -> str:
     """The tags that open a live media playlist, each line ended."""
     return (
         f"#EXTM3U\n#EXT-X-VERSION:{VERSION}\n#EXT-X-TARGETDURATION:{target_duration_s}\n"

@@ -313,13 +313,14 @@ class Library:
         try:
             with self.storage.local_path(item.storage_key) as path:
                 result = await analyse(
-                    self.tools, path,
+                    self.tools,
+                    path,
                     has_audio=item.audio_codec is not None,
                     probed_ms=item.duration_ms,
                     silence_db=self.silence_db,
                     silence_min_ms=self.silence_min_ms,
                     on_progress=progress,
-                )  # fmt: skip
+                )
                 picture = payload.get("picture")
                 artwork_key = None
                 if picture in ("video", "cover"):
@@ -333,10 +334,12 @@ class Library:
         log.info(
             "file analysed",
             extra={
-                "media": media_id, "duration_ms": result.duration_ms,
-                "loudness_lufs": result.loudness_lufs, "true_peak_dbtp": result.true_peak_dbtp,
+                "media": media_id,
+                "duration_ms": result.duration_ms,
+                "loudness_lufs": result.loudness_lufs,
+                "true_peak_dbtp": result.true_peak_dbtp,
             },
-        )  # fmt: skip
+        )
 
     async def _artwork(
         self, item: MediaItem, path: Path, picture: Picture, duration_ms: int
@@ -406,14 +409,18 @@ class Library:
             raise PermanentJobError(reason)
         await asyncio.to_thread(self._set_package_status, media_id, PACKAGING, None)
         try:
-            subtitles = {s.lang: await asyncio.to_thread(self._read_text, s.storage_key)
-                         for s in item.subtitles}  # fmt: skip
+            subtitles = {
+                s.lang: await asyncio.to_thread(self._read_text, s.storage_key)
+                for s in item.subtitles
+            }
             # On S3 the original is downloaded first: in a thread, not on the event loop.
             original = self.storage.local_path(item.storage_key)
             path = await asyncio.to_thread(original.__enter__)
             try:
                 package = await package_asset(
-                    self.tools, self.storage, path,
+                    self.tools,
+                    self.storage,
+                    path,
                     media_id=media_id,
                     duration_ms=item.duration_ms,
                     loudness_lufs=item.loudness_lufs,
@@ -423,7 +430,7 @@ class Library:
                     options=self.packaging,
                     staging_dir=self.staging_dir,
                     on_progress=progress,
-                )  # fmt: skip
+                )
             finally:
                 await asyncio.shield(asyncio.to_thread(original.__exit__, None, None, None))
         except PackagingError as exc:
@@ -444,9 +451,12 @@ class Library:
         await asyncio.to_thread(self._set_package_status, media_id, PACKAGE_READY, None)
         log.info(
             "video packaged",
-            extra={"media": media_id, "segments": len(package.segments_ms),
-                   "renditions": [r.name for r in package.renditions]},
-        )  # fmt: skip
+            extra={
+                "media": media_id,
+                "segments": len(package.segments_ms),
+                "renditions": [r.name for r in package.renditions],
+            },
+        )
 
     def _read_text(self, key: str) -> str:
         with self.storage.open(key) as fh:

@@ -35,9 +35,20 @@ def title_from_name(name: str) -> str:
 
 
 ISO639_2_TO_1 = {
-    "aze": "az", "eng": "en", "rus": "ru", "tur": "tr", "deu": "de", "ger": "de",
-    "fra": "fr", "fre": "fr", "per": "fa", "fas": "fa", "geo": "ka", "kat": "ka", "ukr": "uk",
-}  # fmt: skip
+    "aze": "az",
+    "eng": "en",
+    "rus": "ru",
+    "tur": "tr",
+    "deu": "de",
+    "ger": "de",
+    "fra": "fr",
+    "fre": "fr",
+    "per": "fa",
+    "fas": "fa",
+    "geo": "ka",
+    "kat": "ka",
+    "ukr": "uk",
+}
 
 
 def language_code(code: str | None) -> str | None:

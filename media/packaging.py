@@ -97,9 +97,17 @@ SLATE_COLOUR = "0x0b3d5c"
 THUMB_COLUMNS = 10
 UPLOADS_AT_ONCE = 8
 LANGUAGE_NAMES = {
-    "az": "Azərbaycanca", "en": "English", "ru": "Русский", "tr": "Türkçe", "de": "Deutsch",
-    "fr": "Français", "fa": "فارسی", "ka": "ქართული", "uk": "Українська", "ar": "العربية",
-}  # fmt: skip
+    "az": "Azərbaycanca",
+    "en": "English",
+    "ru": "Русский",
+    "tr": "Türkçe",
+    "de": "Deutsch",
+    "fr": "Français",
+    "fa": "فارسی",
+    "ka": "ქართული",
+    "uk": "Українська",
+    "ar": "العربية",
+}
 
 ProgressFn = Callable[[float, str], Awaitable[None]]
 
@@ -376,10 +384,11 @@ def master_playlist(package: Package) -> str:
     """The VOD master: every rung (video + audio), the audio-only rendition, and the subtitle
     renditions as one group that every variant names."""
     variants = [
-        hls.Variant(r.playlist, r.bandwidth, r.average_bandwidth, r.codecs, r.width, r.height,
-                    r.frame_rate)
+        hls.Variant(
+            r.playlist, r.bandwidth, r.average_bandwidth, r.codecs, r.width, r.height, r.frame_rate
+        )
         for r in package.renditions
-    ]  # fmt: skip
+    ]
     tracks = [hls.SubtitleTrack(s.playlist, s.lang, s.name) for s in package.subtitles]
     return hls.master_playlist(variants, tracks)
 
@@ -445,21 +454,54 @@ def fit_filter(w: int, h: int) -> str:
 
 def x264_args(opts: PackagingOptions, *, gop: int) -> list[str]:
     return [
-        "-c:v", "libx264", "-preset", opts.preset, "-profile:v", "high", "-pix_fmt", "yuv420p",
-        "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-forced-idr", "1",
-    ]  # fmt: skip
+        "-c:v",
+        "libx264",
+        "-preset",
+        opts.preset,
+        "-profile:v",
+        "high",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        str(gop),
+        "-keyint_min",
+        str(gop),
+        "-sc_threshold",
+        "0",
+        "-forced-idr",
+        "1",
+    ]
 
 
 def aac_args(opts: PackagingOptions) -> list[str]:
     return [
-        "-c:a", "aac", "-profile:a", "aac_low", "-b:a", f"{opts.audio_kbps}k",
-        "-ar", str(SAMPLE_RATE), "-ac", "2",
-    ]  # fmt: skip
+        "-c:a",
+        "aac",
+        "-profile:a",
+        "aac_low",
+        "-b:a",
+        f"{opts.audio_kbps}k",
+        "-ar",
+        str(SAMPLE_RATE),
+        "-ac",
+        "2",
+    ]
 
 
 def _jpeg(dest: Path, quality: int) -> list[str]:
-    return ["-frames:v", "1", "-c:v", "mjpeg", "-q:v", str(quality), "-f", "image2",
-            "-update", "1", str(dest)]  # fmt: skip
+    return [
+        "-frames:v",
+        "1",
+        "-c:v",
+        "mjpeg",
+        "-q:v",
+        str(quality),
+        "-f",
+        "image2",
+        "-update",
+        "1",
+        str(dest),
+    ]
 
 
 def thread_args(opts: PackagingOptions) -> list[str]:
@@ -475,10 +517,13 @@ def ladder_outputs(ladder: Sequence[Rung]) -> tuple[list[str], list[str], str]:
     for i, r in enumerate(ladder):
         maps += ["-map", f"[v{i}]", "-map", f"[a{i}]"]
         rates += [
-            f"-b:v:{i}", f"{r.video_kbps}k",
-            f"-maxrate:v:{i}", f"{r.video_kbps * 11 // 10}k",
-            f"-bufsize:v:{i}", f"{r.video_kbps * 2}k",
-        ]  # fmt: skip
+            f"-b:v:{i}",
+            f"{r.video_kbps}k",
+            f"-maxrate:v:{i}",
+            f"{r.video_kbps * 11 // 10}k",
+            f"-bufsize:v:{i}",
+            f"{r.video_kbps * 2}k",
+        ]
     maps += ["-map", f"[a{n}]"]
     streams = " ".join(
         [f"v:{i},a:{i},name:{r.name}" for i, r in enumerate(ladder)] + [f"a:{n},name:{AUDIO}"]
@@ -523,22 +568,57 @@ def asset_args(
         graph.append(f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={samples},{asplit}")
     maps, rates, streams = ladder_outputs(opts.ladder)
     return [
-        ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-y",
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-v",
+        "error",
+        "-y",
         *(["-filter_complex_threads", str(opts.threads)] if opts.threads else []),
-        "-i", str(src),
-        "-filter_complex", ";".join(graph),
-        *maps, *x264_args(opts, gop=opts.gop), *rates, *aac_args(opts), *thread_args(opts),
-        "-force_key_frames", f"expr:gte(n,n_forced*{opts.gop})",
-        "-f", "hls", "-hls_time", str(opts.segment_s), "-hls_playlist_type", "vod",
-        "-hls_segment_type", "mpegts", "-hls_list_size", "0",
-        "-hls_segment_filename", str(out / "%v" / "seg-%05d.ts"),
-        "-var_stream_map", streams, str(out / "%v" / "index.m3u8"),
-        "-map", "[poster]", *_jpeg(out / "poster.jpg", 3),
-        "-map", "[thumbs]", *_jpeg(out / "thumbs.jpg", 5),
-        "-map", f"[a{n + 1}]", *aac_args(opts), "-movflags", "+faststart", "-f", "mp4",
+        "-i",
+        str(src),
+        "-filter_complex",
+        ";".join(graph),
+        *maps,
+        *x264_args(opts, gop=opts.gop),
+        *rates,
+        *aac_args(opts),
+        *thread_args(opts),
+        "-force_key_frames",
+        f"expr:gte(n,n_forced*{opts.gop})",
+        "-f",
+        "hls",
+        "-hls_time",
+        str(opts.segment_s),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_segment_type",
+        "mpegts",
+        "-hls_list_size",
+        "0",
+        "-hls_segment_filename",
+        str(out / "%v" / "seg-%05d.ts"),
+        "-var_stream_map",
+        streams,
+        str(out / "%v" / "index.m3u8"),
+        "-map",
+        "[poster]",
+        *_jpeg(out / "poster.jpg", 3),
+        "-map",
+        "[thumbs]",
+        *_jpeg(out / "thumbs.jpg", 5),
+        "-map",
+        f"[a{n + 1}]",
+        *aac_args(opts),
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
         str(out / AUDIO_FILE),
-        "-progress", "pipe:1",
-    ]  # fmt: skip
+        "-progress",
+        "pipe:1",
+    ]
 
 
 def slate_args(
@@ -569,8 +649,14 @@ def slate_args(
     name = rung.name if rung else AUDIO
     if rung is None:
         for s in range(k):
-            outputs += ["-map", f"[ao{s}]", *aac_args(opts), "-f", "mpegts",
-                        str(out / name / f"seg-{s:05d}.ts")]  # fmt: skip
+            outputs += [
+                "-map",
+                f"[ao{s}]",
+                *aac_args(opts),
+                "-f",
+                "mpegts",
+                str(out / name / f"seg-{s:05d}.ts"),
+            ]
     else:
         if text:
             card = (
@@ -590,19 +676,45 @@ def slate_args(
         graph += [f"[v{s}]trim=end_frame={f}[vo{s}]" for s, f in enumerate(frames)]
         for s in range(k):
             outputs += [
-                "-map", f"[vo{s}]", "-map", f"[ao{s}]",
-                *x264_args(opts, gop=opts.gop), "-bf", "0", "-crf", "23", "-rc-lookahead", "0",
-                "-maxrate", f"{rung.video_kbps}k", "-bufsize", f"{rung.video_kbps * 2}k",
-                "-threads", "1", *aac_args(opts), "-f", "mpegts",
+                "-map",
+                f"[vo{s}]",
+                "-map",
+                f"[ao{s}]",
+                *x264_args(opts, gop=opts.gop),
+                "-bf",
+                "0",
+                "-crf",
+                "23",
+                "-rc-lookahead",
+                "0",
+                "-maxrate",
+                f"{rung.video_kbps}k",
+                "-bufsize",
+                f"{rung.video_kbps * 2}k",
+                "-threads",
+                "1",
+                *aac_args(opts),
+                "-f",
+                "mpegts",
                 str(out / name / f"seg-{s:05d}.ts"),
-            ]  # fmt: skip
+            ]
         if poster:
             graph.append("[vp]trim=end_frame=1[poster]")
             outputs += ["-map", "[poster]", *_jpeg(out / "poster.jpg", 3)]
     return [
-        ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-y",
-        "-filter_complex", ";".join(graph), *outputs, "-progress", "pipe:1",
-    ]  # fmt: skip
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-v",
+        "error",
+        "-y",
+        "-filter_complex",
+        ";".join(graph),
+        *outputs,
+        "-progress",
+        "pipe:1",
+    ]
 
 
 # --- what is in a segment -----------------------------------------------------------------
@@ -670,17 +782,40 @@ async def probe_segment(tools: Tools, path: Path) -> SegmentProbe:
     # -f mpegts: a segment of a frame or two is too short for format probing to recognise.
     if tools.ffprobe:
         args = [
-            tools.ffprobe, "-v", "error", "-f", "mpegts",
-            "-show_entries", "packet=codec_type,pts,duration,flags", "-of", "json", str(path),
-        ]  # fmt: skip
+            tools.ffprobe,
+            "-v",
+            "error",
+            "-f",
+            "mpegts",
+            "-show_entries",
+            "packet=codec_type,pts,duration,flags",
+            "-of",
+            "json",
+            str(path),
+        ]
         res = await run_tool(args, timeout=120)
         if not res.ok:
             raise PackagingError(f"ffprobe cannot read {path.name}: {res.last_error_line()}")
         return parse_ffprobe_packets(json.loads(res.stdout or b"{}"))
     args = [
-        tools.ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-copyts", "-f", "mpegts",
-        "-i", str(path), "-map", "0", "-c", "copy", "-f", "framecrc", "-",
-    ]  # fmt: skip
+        tools.ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-copyts",
+        "-f",
+        "mpegts",
+        "-i",
+        str(path),
+        "-map",
+        "0",
+        "-c",
+        "copy",
+        "-f",
+        "framecrc",
+        "-",
+    ]
     res = await run_tool(args, timeout=120)
     if not res.ok:
         raise PackagingError(f"ffmpeg cannot read {path.name}: {res.last_error_line()}")
@@ -690,9 +825,25 @@ async def probe_segment(tools: Tools, path: Path) -> SegmentProbe:
 async def video_codec_of(tools: Tools, path: Path) -> str:
     """RFC 6381 string of the H.264 in a segment, from its SPS (the real profile and level)."""
     args = [
-        tools.ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-f", "mpegts", "-i", str(path),
-        "-map", "0:v:0", "-c", "copy", "-frames:v", "1", "-f", "h264", "-",
-    ]  # fmt: skip
+        tools.ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-f",
+        "mpegts",
+        "-i",
+        str(path),
+        "-map",
+        "0:v:0",
+        "-c",
+        "copy",
+        "-frames:v",
+        "1",
+        "-f",
+        "h264",
+        "-",
+    ]
     res = await run_tool(args, timeout=120)
     if not res.ok:
         raise PackagingError(f"cannot read the video of {path.name}: {res.last_error_line()}")
@@ -912,9 +1063,16 @@ async def package_asset(
     out = _staged_dir(staging_dir, f"package-{media_id}")
     try:
         args = asset_args(
-            tools.ffmpeg, src, out, opts, frames=frames, gain=gain, has_audio=has_audio,
-            poster_frame=poster, grid=grid,
-        )  # fmt: skip
+            tools.ffmpeg,
+            src,
+            out,
+            opts,
+            frames=frames,
+            gain=gain,
+            has_audio=has_audio,
+            poster_frame=poster,
+            grid=grid,
+        )
         total_us = frames * 1_000_000 // opts.fps
         await _run_ffmpeg(args, total_us, on_progress, "encoding the ladder", 0.85)
         if on_progress:
@@ -960,19 +1118,33 @@ async def package_asset(
     log.info(
         "asset packaged",
         extra={
-            "media": media_id, "segments": len(package.segments_ms),
-            "renditions": len(package.renditions), "subtitles": len(package.subtitles),
+            "media": media_id,
+            "segments": len(package.segments_ms),
+            "renditions": len(package.renditions),
+            "subtitles": len(package.subtitles),
         },
-    )  # fmt: skip
+    )
     return package
 
 
 async def can_draw_text(tools: Tools) -> bool:
     """Whether this ffmpeg has drawtext and a font fontconfig can find."""
     args = [
-        tools.ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
-        "color=s=64x64:d=0.04,drawtext=text=D:font=Sans", "-frames:v", "1", "-f", "null", "-",
-    ]  # fmt: skip
+        tools.ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        "color=s=64x64:d=0.04,drawtext=text=D:font=Sans",
+        "-frames:v",
+        "1",
+        "-f",
+        "null",
+        "-",
+    ]
     res = await run_tool(args, timeout=30)
     return res.ok
 
@@ -1007,9 +1179,13 @@ async def package_slate(
         names = [r.name for r in opts.ladder]
         probes = await _probe_all(tools, out, [*names, AUDIO])
         check_ladder(
-            probes, rungs=names, fps=opts.fps, gop=opts.gop, expected_frames=frames,
+            probes,
+            rungs=names,
+            fps=opts.fps,
+            gop=opts.gop,
+            expected_frames=frames,
             continuous=False,
-        )  # fmt: skip
+        )
         segments_ms = [ms_of(f, opts.fps) for f in frames]
         package = Package(
             media_id=None,

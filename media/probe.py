@@ -93,9 +93,16 @@ def _clean_tags(raw: dict[str, Any]) -> dict[str, str]:
 
 def probe_args(ffprobe: str, path: Path) -> list[str]:
     return [
-        ffprobe, "-v", "error", "-hide_banner", "-print_format", "json",
-        "-show_format", "-show_streams", str(path),
-    ]  # fmt: skip
+        ffprobe,
+        "-v",
+        "error",
+        "-hide_banner",
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+        str(path),
+    ]
 
 
 def parse_ffprobe_json(data: dict[str, Any]) -> ProbeResult:
@@ -246,13 +253,20 @@ def _channels(layout: str) -> int | None:
 
 # ffmpeg's words, and what they mean to someone who just uploaded a file.
 _KNOWN_FAILURES = (
-    ("moov atom not found", TruncatedMedia, "the MP4/MOV index (moov atom) is missing: the file "
-     "is truncated or its recording was never finished"),
+    (
+        "moov atom not found",
+        TruncatedMedia,
+        "the MP4/MOV index (moov atom) is missing: the file "
+        "is truncated or its recording was never finished",
+    ),
     ("partial file", TruncatedMedia, "the file ends before its data does: it is truncated"),
-    ("Invalid data found when processing input", NotMedia, "ffmpeg does not recognise it as "
-     "audio or video"),
+    (
+        "Invalid data found when processing input",
+        NotMedia,
+        "ffmpeg does not recognise it as audio or video",
+    ),
     ("could not find codec parameters", NotMedia, "ffmpeg cannot find any playable stream in it"),
-)  # fmt: skip
+)
 
 
 def _reason_from_stderr(stderr: str) -> str:

@@ -65,14 +65,22 @@ class AsRunLog:
         item = b.item
         outcome = "cut-short" if item.cut and b.outcome == "played" else b.outcome
         with self.db.session() as s:
-            s.add(AsRunRow(
-                channel=self.channel, planned_start=from_ms(item.start_ms),
-                actual_start=from_ms(b.actual_ms), planned_ms=item.length_ms, kind=item.kind,
-                media_id=item.media_id, entry_id=item.entry_id, title=item.title,
-                artist=item.artist, outcome=outcome,
-                first_seq=b.segments[0] if b.segments else None,
-                last_seq=b.segments[1] if b.segments else None,
-            ))  # fmt: skip
+            s.add(
+                AsRunRow(
+                    channel=self.channel,
+                    planned_start=from_ms(item.start_ms),
+                    actual_start=from_ms(b.actual_ms),
+                    planned_ms=item.length_ms,
+                    kind=item.kind,
+                    media_id=item.media_id,
+                    entry_id=item.entry_id,
+                    title=item.title,
+                    artist=item.artist,
+                    outcome=outcome,
+                    first_seq=b.segments[0] if b.segments else None,
+                    last_seq=b.segments[1] if b.segments else None,
+                )
+            )
 
     def _end_live(self, end_ms: int) -> None:
         q = (
@@ -99,8 +107,19 @@ class AsRunLog:
         )
         with self.db.session() as s:
             return [
-                AsRun(r.channel, r.planned_start, r.actual_start, r.planned_ms, r.kind,
-                      r.media_id, r.entry_id, r.title, r.artist, r.outcome, r.first_seq,
-                      r.last_seq)
+                AsRun(
+                    r.channel,
+                    r.planned_start,
+                    r.actual_start,
+                    r.planned_ms,
+                    r.kind,
+                    r.media_id,
+                    r.entry_id,
+                    r.title,
+                    r.artist,
+                    r.outcome,
+                    r.first_seq,
+                    r.last_seq,
+                )
                 for r in s.scalars(q)
-            ]  # fmt: skip
+            ]

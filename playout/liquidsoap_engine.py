@@ -431,9 +431,14 @@ class LiquidsoapEngine:
                 entry.state = _PUSHED
                 log.info(
                     "item pushed",
-                    extra={"item": item.title, "rid": entry.rid, "start_ms": item.start_ms,
-                           "join_ms": join_ms, "back_to_back": back_to_back},
-                )  # fmt: skip
+                    extra={
+                        "item": item.title,
+                        "rid": entry.rid,
+                        "start_ms": item.start_ms,
+                        "join_ms": join_ms,
+                        "back_to_back": back_to_back,
+                    },
+                )
         self._entries.append(entry)
 
     def _playable(self, item: TimelineItem) -> Playable | None:
@@ -470,14 +475,19 @@ class LiquidsoapEngine:
             actual_ms = max(actual_ms, self._last_actual)
         self._last_actual = actual_ms
         self._aired[e.key] = e.item.end_ms
-        b = Boundary(e.item, (actual_ms - self.origin_ms) * SAMPLES_PER_MS, actual_ms,
-                     _OUTCOME[e.state])  # fmt: skip
+        b = Boundary(
+            e.item, (actual_ms - self.origin_ms) * SAMPLES_PER_MS, actual_ms, _OUTCOME[e.state]
+        )
         self.boundaries.append(b)
         log.info(
             "item started",
-            extra={"title": e.item.title, "kind": e.item.kind, "outcome": b.outcome,
-                   "late_ms": actual_ms - e.item.start_ms},
-        )  # fmt: skip
+            extra={
+                "title": e.item.title,
+                "kind": e.item.kind,
+                "outcome": b.outcome,
+                "late_ms": actual_ms - e.item.start_ms,
+            },
+        )
         for hook in self.hooks:
             try:
                 r = hook(b)
@@ -510,9 +520,8 @@ class LiquidsoapEngine:
             e.skip_sent = True
             log.warning(
                 "hard start: ending the item on air",
-                extra={"item": e.item.title, "late_ms": now - e.item.start_ms,
-                       "overrun": overrun},
-            )  # fmt: skip
+                extra={"item": e.item.title, "late_ms": now - e.item.start_ms, "overrun": overrun},
+            )
             await client.skip(self.queue_id)
             return
 

@@ -70,8 +70,9 @@ class LiveDesk:
             if b.programme_id is None or not b.start_ms - m <= now_ms <= b.end_ms + m:
                 continue
             programme = self.schedules.get("programme", b.programme_id).data
-            found.append((b.start_ms, b.end_ms, list(programme["presenters"]),
-                          pick(b.titles, "az")))  # fmt: skip
+            found.append(
+                (b.start_ms, b.end_ms, list(programme["presenters"]), pick(b.titles, "az"))
+            )
         return found
 
     def authorise(self, channel: str, username: str, password: str) -> LiveGrant:
@@ -108,8 +109,14 @@ class LiveGain:
     look-ahead, so it adds no delay. Silence does not move the gain.
     """
 
-    def __init__(self, target_lufs: float, max_peak_dbfs: float, *, window_s: float = 3.0,
-                 max_boost_db: float = 20.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        target_lufs: float,
+        max_peak_dbfs: float,
+        *,
+        window_s: float = 3.0,
+        max_boost_db: float = 20.0,
+    ) -> None:
         self.target = target_lufs
         self.ceiling = 10 ** (max_peak_dbfs / 20)
         self.window = window_s * RATE
@@ -150,12 +157,34 @@ class LiveGain:
 def decode_live_args(ffmpeg: str) -> list[str]:
     """ffmpeg reading a live stream on stdin and writing the engine's PCM, without delay."""
     return [
-        ffmpeg, "-hide_banner", "-nostdin", "-v", "error",
-        "-fflags", "nobuffer", "-probesize", "8192", "-analyzeduration", "0",
-        "-i", "pipe:0", "-map", "0:a:0", "-vn",
-        "-af", f"aresample={RATE}", "-ac", str(CHANNELS), "-ar", str(RATE),
-        "-flush_packets", "1", "-f", "f32le", "pipe:1",
-    ]  # fmt: skip
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-fflags",
+        "nobuffer",
+        "-probesize",
+        "8192",
+        "-analyzeduration",
+        "0",
+        "-i",
+        "pipe:0",
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-af",
+        f"aresample={RATE}",
+        "-ac",
+        str(CHANNELS),
+        "-ar",
+        str(RATE),
+        "-flush_packets",
+        "1",
+        "-f",
+        "f32le",
+        "pipe:1",
+    ]
 
 
 class LiveFeed:
@@ -211,12 +240,15 @@ class LiveFeed:
             self.sessions += 1
             self.gain = LiveGain(self.target_lufs, self.max_peak_dbfs)
             self.presenter = self.identify() if self.identify else ""
-            log.warning("live: presenter on air", extra={"url": self.url,
-                                                         "presenter": self.presenter})  # fmt: skip
+            log.warning(
+                "live: presenter on air", extra={"url": self.url, "presenter": self.presenter}
+            )
         if self._buffered == 0 and time.monotonic() - self._last_audio > self.grace_s:
             self._live = False
-            log.warning("live: the presenter's stream stopped; back to the schedule",
-                        extra={"url": self.url, "grace_s": self.grace_s})  # fmt: skip
+            log.warning(
+                "live: the presenter's stream stopped; back to the schedule",
+                extra={"url": self.url, "grace_s": self.grace_s},
+            )
             return None
         out = silence(n)
         filled = 0

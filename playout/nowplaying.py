@@ -76,13 +76,25 @@ class NowPlaying:
         def track(t: Mapping[str, Any] | None) -> Track | None:
             if t is None:
                 return None
-            return Track(str(t["title"]), str(t["artist"]), str(t["kind"]), t.get("media_id"),
-                         t.get("programme_id"), datetime.fromisoformat(t["started_at"]),
-                         datetime.fromisoformat(t["ends_at"]))  # fmt: skip
+            return Track(
+                str(t["title"]),
+                str(t["artist"]),
+                str(t["kind"]),
+                t.get("media_id"),
+                t.get("programme_id"),
+                datetime.fromisoformat(t["started_at"]),
+                datetime.fromisoformat(t["ends_at"]),
+            )
 
         nxt = tuple(x for x in (track(t) for t in d.get("next") or []) if x is not None)
-        return cls(str(d["channel"]), track(d.get("current")), nxt, bool(d.get("live")),
-                   d.get("presenter"), int(d.get("seq") or 0))  # fmt: skip
+        return cls(
+            str(d["channel"]),
+            track(d.get("current")),
+            nxt,
+            bool(d.get("live")),
+            d.get("presenter"),
+            int(d.get("seq") or 0),
+        )
 
 
 def progress(track: Track, now: datetime) -> tuple[int, int]:
@@ -94,12 +106,26 @@ def progress(track: Track, now: datetime) -> tuple[int, int]:
 
 
 def track_of(item: TimelineItem) -> Track:
-    return Track(item.title, item.artist, item.kind, item.media_id, item.programme_id,
-                 from_ms(item.start_ms), from_ms(item.end_ms))  # fmt: skip
+    return Track(
+        item.title,
+        item.artist,
+        item.kind,
+        item.media_id,
+        item.programme_id,
+        from_ms(item.start_ms),
+        from_ms(item.end_ms),
+    )
 
 
-def now_playing(channel: str, items: Sequence[TimelineItem], now_ms: int, *, upcoming: int = 3,
-                seq: int = 0, live: TimelineItem | None = None) -> NowPlaying:  # fmt: skip
+def now_playing(
+    channel: str,
+    items: Sequence[TimelineItem],
+    now_ms: int,
+    *,
+    upcoming: int = 3,
+    seq: int = 0,
+    live: TimelineItem | None = None,
+) -> NowPlaying:
     """The item on air at now_ms and the few after it (slates are not worth announcing).
     While a presenter is live, the live item is current and the schedule after it is next."""
     if live is not None:

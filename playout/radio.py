@@ -257,8 +257,16 @@ class RadioEngine:
     async def _go_live(self, a: int) -> None:
         assert self.live is not None
         at = self._ms(a)
-        self.live_item = TimelineItem(at, self._block_end(at), "live", None, 0, 0,
-                                      title=LIVE_TITLE, artist=self.live.presenter)  # fmt: skip
+        self.live_item = TimelineItem(
+            at,
+            self._block_end(at),
+            "live",
+            None,
+            0,
+            0,
+            title=LIVE_TITLE,
+            artist=self.live.presenter,
+        )
         await self._publish(Boundary(self.live_item, a, at, PLAYED))
 
     def _block_end(self, at: int) -> int:

@@ -146,14 +146,30 @@ class LineSegment:
         return self.start + self.duration
 
     def to_json(self) -> list[Any]:
-        return [self.seq, int(self.discontinuity), str(self.start), str(self.duration),
-                self.pdt_ms, self.source, self.index, list(self.langs)]  # fmt: skip
+        return [
+            self.seq,
+            int(self.discontinuity),
+            str(self.start),
+            str(self.duration),
+            self.pdt_ms,
+            self.source,
+            self.index,
+            list(self.langs),
+        ]
 
     @classmethod
     def from_json(cls, raw: Sequence[Any]) -> LineSegment:
         seq, disc, start, duration, pdt, source, index, langs = raw
-        return cls(Fraction(start), Fraction(duration), int(pdt), str(source), int(index),
-                   tuple(langs), bool(disc), int(seq))  # fmt: skip
+        return cls(
+            Fraction(start),
+            Fraction(duration),
+            int(pdt),
+            str(source),
+            int(index),
+            tuple(langs),
+            bool(disc),
+            int(seq),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,8 +297,10 @@ def lay_item(
     slate_langs = tuple(s.lang for s in slate.package.subtitles if s.lang in langs)
 
     def slate_pieces(frames: int) -> list[tuple[Fraction, str, int, tuple[str, ...], bool]]:
-        return [(hls.frame_ms(f, slate.fps), slate.prefix, slate.by_frames[f], slate_langs, True)
-                for f in hls.decompose(frames, tuple(slate.by_frames))]  # fmt: skip
+        return [
+            (hls.frame_ms(f, slate.fps), slate.prefix, slate.by_frames[f], slate_langs, True)
+            for f in hls.decompose(frames, tuple(slate.by_frames))
+        ]
 
     pieces += slate_pieces(fill)
     starts = [origin]
@@ -328,21 +346,40 @@ class _Run:
     live_item: TimelineItem | None = None  # an overridden item: the live that overrode it
 
     def to_json(self) -> dict[str, Any]:
-        return {"item": asdict(self.item), "origin": str(self.origin), "outcome": self.outcome,
-                "first_seq": self.first_seq, "count": self.count, "published": self.published,
-                "actual_ms": self.actual_ms, "announced": self.announced,
-                "synthetic": self.synthetic, "live": self.live, "resumed": self.resumed,
-                "after_live": asdict(self.after_live) if self.after_live else None,
-                "live_item": asdict(self.live_item) if self.live_item else None}  # fmt: skip
+        return {
+            "item": asdict(self.item),
+            "origin": str(self.origin),
+            "outcome": self.outcome,
+            "first_seq": self.first_seq,
+            "count": self.count,
+            "published": self.published,
+            "actual_ms": self.actual_ms,
+            "announced": self.announced,
+            "synthetic": self.synthetic,
+            "live": self.live,
+            "resumed": self.resumed,
+            "after_live": asdict(self.after_live) if self.after_live else None,
+            "live_item": asdict(self.live_item) if self.live_item else None,
+        }
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> _Run:
         span, via = raw.get("after_live"), raw.get("live_item")
-        return cls(TimelineItem(**raw["item"]), Fraction(raw["origin"]), raw["outcome"],
-                   raw["first_seq"], raw["count"], raw["published"], raw["actual_ms"],
-                   raw["announced"], raw["synthetic"], bool(raw.get("live", False)),
-                   bool(raw.get("resumed", False)), LiveSpan(**span) if span else None,
-                   TimelineItem(**via) if via else None)  # fmt: skip
+        return cls(
+            TimelineItem(**raw["item"]),
+            Fraction(raw["origin"]),
+            raw["outcome"],
+            raw["first_seq"],
+            raw["count"],
+            raw["published"],
+            raw["actual_ms"],
+            raw["announced"],
+            raw["synthetic"],
+            bool(raw.get("live", False)),
+            bool(raw.get("resumed", False)),
+            LiveSpan(**span) if span else None,
+            TimelineItem(**via) if via else None,
+        )
 
 
 def stored_packages(storage: Storage) -> PackageSource:
@@ -704,8 +741,14 @@ class Sequencer:
             self._on_live = False
         current = self._runs[-1] if self._runs else None
         if not self._on_live and current is not None and current.published < current.count:
-            segs, _ = lay_item(current.item, current.origin, self._content(current.item),
-                               self.slate, self._langs, join_at=self._position)  # fmt: skip
+            segs, _ = lay_item(
+                current.item,
+                current.origin,
+                self._content(current.item),
+                self.slate,
+                self._langs,
+                join_at=self._position,
+            )
             self._queue = deque(segs)
             current.count = current.published + len(segs)
         log.info(
@@ -752,8 +795,9 @@ class Sequencer:
             item = TimelineItem(self._sched_ms, until, "slate", None, 0, until - self._sched_ms)
         origin = Fraction(item.start_ms) + (self._position - self._sched_ms)
         content = self._content(item, now_ms)
-        segs, complete = lay_item(item, origin, content, self.slate, self._langs,
-                                  join_at=self._position)  # fmt: skip
+        segs, complete = lay_item(
+            item, origin, content, self.slate, self._langs, join_at=self._position
+        )
         self._sched_ms = item.end_ms
         if not segs:
             log.debug("item shorter than half a frame", extra={"item": item})
@@ -871,8 +915,11 @@ class Sequencer:
             return min(later, default=math.ceil(pos))
         if on.block_ms is None:
             return on.end_ms
-        same = [i.end_ms for i in self._known.values()
-                if i.block_ms == on.block_ms and i.start_ms >= on.start_ms]  # fmt: skip
+        same = [
+            i.end_ms
+            for i in self._known.values()
+            if i.block_ms == on.block_ms and i.start_ms >= on.start_ms
+        ]
         return max(same, default=on.end_ms)
 
     def _go_live(self, now_ms: int) -> None:
@@ -893,19 +940,33 @@ class Sequencer:
         if on is not None and on.kind == "live":
             item = replace(on, media_id=None)  # the live slot itself
         else:
-            item = TimelineItem(at, max(at, self._block_end(on, pos)), "live", None, 0, 0,
-                                title=LIVE_TITLE)  # fmt: skip
+            item = TimelineItem(
+                at, max(at, self._block_end(on, pos)), "live", None, 0, 0, title=LIVE_TITLE
+            )
         live_run = _Run(item, pos, PLAYED, self._next_seq, 0, live=True)
         self._add_run(live_run)
         if dropped is not None and not dropped.synthetic and not dropped.resumed:
-            self._runs.append(_Run(dropped.item, dropped.origin, OVERRIDDEN, self._next_seq, 0,
-                                   actual_ms=at, live_item=item))  # fmt: skip
+            self._runs.append(
+                _Run(
+                    dropped.item,
+                    dropped.origin,
+                    OVERRIDDEN,
+                    self._next_seq,
+                    0,
+                    actual_ms=at,
+                    live_item=item,
+                )
+            )
         self._on_live, self._live_run, self._live_disc = True, live_run, True
         log.info(
             "live on air",
-            extra={"channel": self.channel, "at_ms": at, "first_seq": self._next_seq,
-                   "title": item.title},
-        )  # fmt: skip
+            extra={
+                "channel": self.channel,
+                "at_ms": at,
+                "first_seq": self._next_seq,
+                "title": item.title,
+            },
+        )
 
     def _lay_live(self, seg: LiveSegment, now_ms: int) -> bool:
         assert self.live is not None and self._live_run is not None
@@ -923,8 +984,9 @@ class Sequencer:
             or (self._live_last is not None and seg.index != self._live_last + 1)
         )
         pos = self._position
-        line = LineSegment(pos, duration, hls.round_half_up(pos), self.live.prefix, seg.index,
-                           (), disc)  # fmt: skip
+        line = LineSegment(
+            pos, duration, hls.round_half_up(pos), self.live.prefix, seg.index, (), disc
+        )
         self._live_run.count += 1
         self._publish(line, now_ms, self._live_run)
         self._live_last, self._live_session, self._live_disc = seg.index, seg.session, False
@@ -942,9 +1004,14 @@ class Sequencer:
         while self._position < floor:
             pos = self._position
             line = LineSegment(
-                pos, hls.frame_ms(full, self.slate.fps), hls.round_half_up(pos),
-                self.slate.prefix, self.slate.by_frames[full], langs, True,
-            )  # fmt: skip
+                pos,
+                hls.frame_ms(full, self.slate.fps),
+                hls.round_half_up(pos),
+                self.slate.prefix,
+                self.slate.by_frames[full],
+                langs,
+                True,
+            )
             self._live_run.count += 1
             self._publish(line, now_ms, self._live_run)
             self._mark_overridden(now_ms)
@@ -969,9 +1036,16 @@ class Sequencer:
             seq = on.seq if on is not None else self._next_seq - 1
             outcome = PLAYED if item.kind == "live" else OVERRIDDEN
             self._runs.append(
-                _Run(item, Fraction(item.start_ms), outcome, seq, 0, actual_ms=item.start_ms,
-                     live_item=self._live_run.item)
-            )  # fmt: skip
+                _Run(
+                    item,
+                    Fraction(item.start_ms),
+                    outcome,
+                    seq,
+                    0,
+                    actual_ms=item.start_ms,
+                    live_item=self._live_run.item,
+                )
+            )
 
     def _end_live(self, now_ms: int) -> None:
         """The feed stopped (or the live slot is over): the schedule resumes where the line
@@ -981,30 +1055,43 @@ class Sequencer:
         self._on_live, self._live_run, self._live_disc = False, None, True
         if run is not None and run.count:
             start = hls.round_half_up(run.origin)
-            self._after_live = LiveSpan(run.first_seq, run.first_seq + run.count - 1, start,
-                                        hls.round_half_up(pos))  # fmt: skip
+            self._after_live = LiveSpan(
+                run.first_seq, run.first_seq + run.count - 1, start, hls.round_half_up(pos)
+            )
         elif run is not None:  # nothing of it aired: as if it had not begun
             self._runs.remove(run)
             self._after_live = run.after_live
         log.info(
             "live ended: the schedule resumes",
-            extra={"channel": self.channel, "at_ms": hls.round_half_up(pos),
-                   "segments": run.count if run else 0},
-        )  # fmt: skip
+            extra={
+                "channel": self.channel,
+                "at_ms": hls.round_half_up(pos),
+                "segments": run.count if run else 0,
+            },
+        )
         on = self._item_at(pos, now_ms)
         if on is None:  # a gap: _plan_next lays slate from here to the next item
             self._sched_ms = max(self._sched_ms, hls.round_half_up(pos))
             return
         self._sched_ms = max(self._sched_ms, on.end_ms)
         content = self._content(on, now_ms)
-        segs, complete = lay_item(on, Fraction(on.start_ms), content, self.slate, self._langs,
-                                  join_at=pos)  # fmt: skip
+        segs, complete = lay_item(
+            on, Fraction(on.start_ms), content, self.slate, self._langs, join_at=pos
+        )
         if not segs:
             return
         segs[0] = replace(segs[0], discontinuity=True)
         outcome = CUT_SHORT if content.outcome == PLAYED and not complete else content.outcome
-        self._add_run(_Run(on, Fraction(on.start_ms), outcome, self._next_seq, len(segs),
-                           resumed=on.start_ms < pos))  # fmt: skip
+        self._add_run(
+            _Run(
+                on,
+                Fraction(on.start_ms),
+                outcome,
+                self._next_seq,
+                len(segs),
+                resumed=on.start_ms < pos,
+            )
+        )
         self._queue.extend(segs)
 
     # --- the window --------------------------------------------------------------------------
@@ -1060,17 +1147,33 @@ class Sequencer:
             key=lambda i: i.start_ms,
         )
         live = item if run.live else run.live_item
-        np = now_playing(self.channel, [item, *later], max(run.actual_ms, item.start_ms),
-                         upcoming=self.upcoming, live=live)  # fmt: skip
+        np = now_playing(
+            self.channel,
+            [item, *later],
+            max(run.actual_ms, item.start_ms),
+            upcoming=self.upcoming,
+            live=live,
+        )
         log.info(
             "item on air",
-            extra={"channel": self.channel, "title": item.title, "outcome": run.outcome,
-                   "first_seq": run.first_seq, "kind": item.kind},
-        )  # fmt: skip
-        return TvBoundary(item, run.actual_ms, run.outcome, run.first_seq,
-                          run.first_seq + run.count - 1, np,
-                          resumed=run.resumed or (run.synthetic and run.after_live is not None),
-                          after_live=run.after_live)  # fmt: skip
+            extra={
+                "channel": self.channel,
+                "title": item.title,
+                "outcome": run.outcome,
+                "first_seq": run.first_seq,
+                "kind": item.kind,
+            },
+        )
+        return TvBoundary(
+            item,
+            run.actual_ms,
+            run.outcome,
+            run.first_seq,
+            run.first_seq + run.count - 1,
+            np,
+            resumed=run.resumed or (run.synthetic and run.after_live is not None),
+            after_live=run.after_live,
+        )
 
     # --- writing -------------------------------------------------------------------------
 
@@ -1105,26 +1208,38 @@ class Sequencer:
         )
 
     def _head(self) -> str:
-        return hls.playlist_head(target_duration_s=self._target_s,
-                                 media_sequence=self.media_sequence,
-                                 discontinuity_sequence=self._dseq)  # fmt: skip
+        return hls.playlist_head(
+            target_duration_s=self._target_s,
+            media_sequence=self.media_sequence,
+            discontinuity_sequence=self._dseq,
+        )
 
     def master_playlist(self) -> str:
         variants = [
-            hls.Variant(self.playlist_name(r.name), r.bandwidth, r.average_bandwidth, r.codecs,
-                        r.width, r.height, r.frame_rate if r.kind == "video" else None)
+            hls.Variant(
+                self.playlist_name(r.name),
+                r.bandwidth,
+                r.average_bandwidth,
+                r.codecs,
+                r.width,
+                r.height,
+                r.frame_rate if r.kind == "video" else None,
+            )
             for r in self.renditions
-        ]  # fmt: skip
-        tracks = [hls.SubtitleTrack(self.subtitle_playlist_name(s.lang), s.lang, s.name)
-                  for s in self.subtitles]  # fmt: skip
+        ]
+        tracks = [
+            hls.SubtitleTrack(self.subtitle_playlist_name(s.lang), s.lang, s.name)
+            for s in self.subtitles
+        ]
         return hls.master_playlist(variants, tracks)
 
     def _state(self, now_ms: int) -> dict[str, Any]:
         # The items being laid, and the next two: enough to carry on exactly after a
         # restart (the rest is read from the timeline again). Writing the whole horizon
         # made this file the sequencer's largest cost (bench/tv.py).
-        later = sorted((i for i in self._known.values() if i.end_ms > now_ms),
-                       key=lambda i: i.start_ms)  # fmt: skip
+        later = sorted(
+            (i for i in self._known.values() if i.end_ms > now_ms), key=lambda i: i.start_ms
+        )
         laid = [i for i in later if i.start_ms < self._sched_ms]
         later = laid + [i for i in later if i.start_ms >= self._sched_ms][:2]
         return {
@@ -1159,13 +1274,19 @@ class Sequencer:
         self.storage.put_bytes(self.key(STATE), state, "application/json")
         mime = "application/vnd.apple.mpegurl"
         for r in self.renditions:
-            self.storage.put_bytes(self.key(self.playlist_name(r.name)),
-                                   self.media_playlist(r).encode(), mime,
-                                   durable=False)  # fmt: skip
+            self.storage.put_bytes(
+                self.key(self.playlist_name(r.name)),
+                self.media_playlist(r).encode(),
+                mime,
+                durable=False,
+            )
         for s in self.subtitles:
-            self.storage.put_bytes(self.key(self.subtitle_playlist_name(s.lang)),
-                                   self.subtitle_playlist(s).encode(), mime,
-                                   durable=False)  # fmt: skip
+            self.storage.put_bytes(
+                self.key(self.subtitle_playlist_name(s.lang)),
+                self.subtitle_playlist(s).encode(),
+                mime,
+                durable=False,
+            )
         first = self._window[0].seq if self._window else self._next_seq
         for key in [k for k in self._entries if k[0] < first]:
             del self._entries[key]

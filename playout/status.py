@@ -45,16 +45,27 @@ class OnAirStatus:
     every_s: float
 
     def to_json(self) -> bytes:
-        return json.dumps({
-            "channel": self.channel, "streams": list(self.streams), "listeners": self.listeners,
-            "updated_at": self.updated_at.isoformat(), "every_s": self.every_s,
-        }, ensure_ascii=False).encode()  # fmt: skip
+        return json.dumps(
+            {
+                "channel": self.channel,
+                "streams": list(self.streams),
+                "listeners": self.listeners,
+                "updated_at": self.updated_at.isoformat(),
+                "every_s": self.every_s,
+            },
+            ensure_ascii=False,
+        ).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> OnAirStatus:
         d = json.loads(raw)
-        return cls(str(d["channel"]), tuple(d["streams"]), d.get("listeners"),
-                   datetime.fromisoformat(d["updated_at"]), float(d["every_s"]))  # fmt: skip
+        return cls(
+            str(d["channel"]),
+            tuple(d["streams"]),
+            d.get("listeners"),
+            datetime.fromisoformat(d["updated_at"]),
+            float(d["every_s"]),
+        )
 
     def fresh(self, now: datetime) -> bool:
         return (now - self.updated_at).total_seconds() <= STALE_AFTER * self.every_s
@@ -90,13 +101,15 @@ async def keep_status(
     A storage that fails for a moment is logged and tried again at the next turn."""
     try:
         while not stop.is_set():
-            status = OnAirStatus(slug, tuple(streams), await listeners(), datetime.now(UTC),
-                                 every_s)  # fmt: skip
+            status = OnAirStatus(
+                slug, tuple(streams), await listeners(), datetime.now(UTC), every_s
+            )
             try:
                 await asyncio.to_thread(write_status, storage, status)
             except Exception as exc:  # the air goes on; said, and tried again
-                log.warning("could not write the on-air status", extra={"channel": slug,
-                            "error": str(exc)})  # fmt: skip
+                log.warning(
+                    "could not write the on-air status", extra={"channel": slug, "error": str(exc)}
+                )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every_s)
     finally:

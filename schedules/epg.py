@@ -54,10 +54,15 @@ def xmltv(
     for ch in channels:
         tz = ZoneInfo(ch.timezone)
         for b in ch.guide:
-            p = ET.SubElement(tv, "programme", {
-                "start": xmltv_time(b.start_ms, tz), "stop": xmltv_time(b.end_ms, tz),
-                "channel": ch.slug,
-            })  # fmt: skip
+            p = ET.SubElement(
+                tv,
+                "programme",
+                {
+                    "start": xmltv_time(b.start_ms, tz),
+                    "stop": xmltv_time(b.end_ms, tz),
+                    "channel": ch.slug,
+                },
+            )
             titles = b.titles or ch.names
             for lang in LANGS:
                 if titles.get(lang):

@@ -72,16 +72,22 @@ def _block(items: list[TimelineItem], names: GuideNames) -> GuideBlock:
         ep = first.episode_id
         season, number = names.episode_numbers.get(ep, (None, None)) if ep else (None, None)
         return GuideBlock(
-            start, end, "programme",
+            start,
+            end,
+            "programme",
             titles=override or names.programmes.get(pid, {}),
             subtitles=names.episodes.get(ep, {}) if ep else {},
             descriptions=names.programme_descriptions.get(pid, {}),
             categories=names.programme_categories.get(pid, ()),
-            entry_id=first.entry_id, programme_id=pid,
-            programme_slug=names.programme_slugs.get(pid), episode_id=ep,
-            season=season, episode=number, artwork_media_id=names.programme_artwork.get(pid),
+            entry_id=first.entry_id,
+            programme_id=pid,
+            programme_slug=names.programme_slugs.get(pid),
+            episode_id=ep,
+            season=season,
+            episode=number,
+            artwork_media_id=names.programme_artwork.get(pid),
             items=tuple(items),
-        )  # fmt: skip
+        )
     if target == "clock":
         titles = override or {"az": names.clocks.get(target_id, "")}
     elif target == "playlist":

@@ -51,8 +51,12 @@ def local_starts(entry: EntrySpec, tz: ZoneInfo, start_ms: int, end_ms: int) -> 
     return [t for t in rule.between(lo, hi, inc=True) if t not in skipped]
 
 
-PERIODS = {"MINUTELY": timedelta(minutes=1), "HOURLY": timedelta(hours=1),
-           "DAILY": timedelta(days=1), "WEEKLY": timedelta(weeks=1)}  # fmt: skip
+PERIODS = {
+    "MINUTELY": timedelta(minutes=1),
+    "HOURLY": timedelta(hours=1),
+    "DAILY": timedelta(days=1),
+    "WEEKLY": timedelta(weeks=1),
+}
 
 
 def fast_forward(rule: str, start: datetime, lo: datetime) -> datetime:
@@ -66,8 +70,9 @@ def fast_forward(rule: str, start: datetime, lo: datetime) -> datetime:
     periods are months or years (few steps anyway), nor for a multi-line rule set."""
     if "\n" in rule.strip():
         return start
-    parts = dict(p.split("=", 1) for p in rule.strip().upper().removeprefix("RRULE:").split(";")
-                 if "=" in p)  # fmt: skip
+    parts = dict(
+        p.split("=", 1) for p in rule.strip().upper().removeprefix("RRULE:").split(";") if "=" in p
+    )
     period = PERIODS.get(parts.get("FREQ", ""))
     if period is None or "COUNT" in parts:
         return start

@@ -52,14 +52,31 @@ ROWS: dict[str, type[Any]] = {
     "clock": ClockRow,
     "entry": EntryRow,
 }
-FIXED = {"id", "version", "created_at", "updated_at", "retired", "revision_of",
-         "effective_from", "effective_until"}  # fmt: skip
+FIXED = {
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+    "retired",
+    "revision_of",
+    "effective_from",
+    "effective_until",
+}
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 CONFLICT_WINDOW = timedelta(days=400)
 BUSY_WINDOW, BUSY_STARTS = timedelta(days=7), 2000
 # Changes to these fields change what airs; others (titles) are only words in the guide.
-ENTRY_TIMING = {"target_type", "target_id", "episode_id", "start_local", "rrule", "exdates",
-                "duration_ms", "hard", "channel_id"}  # fmt: skip
+ENTRY_TIMING = {
+    "target_type",
+    "target_id",
+    "episode_id",
+    "start_local",
+    "rrule",
+    "exdates",
+    "duration_ms",
+    "hard",
+    "channel_id",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,11 +280,15 @@ class Schedules:
     ) -> None:
         s.add(
             AuditRow(
-                at=self.clock.now(), actor=actor, action=action, resource=kind, resource_id=rid,
+                at=self.clock.now(),
+                actor=actor,
+                action=action,
+                resource=kind,
+                resource_id=rid,
                 before=jsonable(before) if before else None,
                 after=jsonable(after) if after else None,
             )
-        )  # fmt: skip
+        )
 
     def _exists(self, s: Session, model: type[Any], rid: int | None, what: str) -> None:
         if rid is not None and s.get(model, rid) is None:
@@ -331,8 +352,12 @@ class Schedules:
 
     def _check_entry(self, s: Session, row: EntryRow) -> None:
         self._exists(s, ChannelRow, row.channel_id, "channel")
-        target = {"programme": ProgrammeRow, "playlist": PlaylistRow, "clock": ClockRow,
-                  "media": MediaRow}.get(row.target_type)  # fmt: skip
+        target = {
+            "programme": ProgrammeRow,
+            "playlist": PlaylistRow,
+            "clock": ClockRow,
+            "media": MediaRow,
+        }.get(row.target_type)
         if target is None:
             raise ScheduleError("an entry plays a programme, a playlist, a clock or a media item")
         self._exists(s, target, row.target_id, row.target_type)
@@ -491,14 +516,18 @@ class Schedules:
             return (EntryRow.target_type == target) & (EntryRow.target_id == row.id)
 
         refs: dict[str, list[tuple[type[Any], Any, str]]] = {
-            "programme": [(EntryRow, entries_of("programme"), "schedule entries"),
-                          (EpisodeRow, EpisodeRow.programme_id == row.id, "episodes")],
-            "playlist": [(EntryRow, entries_of("playlist"), "schedule entries"),
-                         (ChannelRow, ChannelRow.filler_playlist_id == row.id, "channels")],
+            "programme": [
+                (EntryRow, entries_of("programme"), "schedule entries"),
+                (EpisodeRow, EpisodeRow.programme_id == row.id, "episodes"),
+            ],
+            "playlist": [
+                (EntryRow, entries_of("playlist"), "schedule entries"),
+                (ChannelRow, ChannelRow.filler_playlist_id == row.id, "channels"),
+            ],
             "clock": [(EntryRow, entries_of("clock"), "schedule entries")],
             "channel": [(EntryRow, EntryRow.channel_id == row.id, "schedule entries")],
             "episode": [(EntryRow, EntryRow.episode_id == row.id, "schedule entries")],
-        }  # fmt: skip
+        }
         for model, cond, what in refs.get(kind, []):
             n = len(s.scalars(select(model.id).where(cond)).all())
             if n:

@@ -100,20 +100,28 @@ def load(db: Database, slug: str) -> Snapshot:
         for c in s.scalars(select(ClockRow).where(ClockRow.id.in_(clock_ids))):
             slots = tuple(
                 ClockSlot(
-                    at_ms=int(x["at_s"]) * 1000, source=x["source"], ref_id=int(x["ref_id"]),
-                    fill=bool(x.get("fill")), hard=bool(x.get("hard")), title=x.get("title", ""),
+                    at_ms=int(x["at_s"]) * 1000,
+                    source=x["source"],
+                    ref_id=int(x["ref_id"]),
+                    fill=bool(x.get("fill")),
+                    hard=bool(x.get("hard")),
+                    title=x.get("title", ""),
                 )
                 for x in c.slots
-            )  # fmt: skip
+            )
             clocks[c.id] = ClockSpec(c.id, c.name, slots)
             for slot in slots:
                 (playlist_ids if slot.source == "playlist" else media_ids).add(slot.ref_id)
         playlists: dict[int, PlaylistSpec] = {}
         for p in s.scalars(select(PlaylistRow).where(PlaylistRow.id.in_(playlist_ids))):
             playlists[p.id] = PlaylistSpec(
-                p.id, p.name, tuple(p.media_ids), p.shuffle,
-                p.artist_separation_s * 1000, p.track_separation_s * 1000,
-            )  # fmt: skip
+                p.id,
+                p.name,
+                tuple(p.media_ids),
+                p.shuffle,
+                p.artist_separation_s * 1000,
+                p.track_separation_s * 1000,
+            )
             media_ids.update(p.media_ids)
         programmes: dict[int, ProgrammeSpec] = {}
         episodes: dict[int, list[EpisodeSpec]] = {}
@@ -137,9 +145,12 @@ def load(db: Database, slug: str) -> Snapshot:
                 media_ids.add(e.media_id)
         for pr in s.scalars(select(ProgrammeRow).where(ProgrammeRow.id.in_(programme_ids))):
             programmes[pr.id] = ProgrammeSpec(
-                pr.id, pr.slug, dict(pr.titles or {}), tuple(episodes.get(pr.id, [])),
+                pr.id,
+                pr.slug,
+                dict(pr.titles or {}),
+                tuple(episodes.get(pr.id, [])),
                 tuple(pr.categories or []),
-            )  # fmt: skip
+            )
         # Only what is ready can air: a file still being analysed, or one that failed, is
         # left out, and the resolver fills its place.
         media = {

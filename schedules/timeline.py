@@ -394,13 +394,15 @@ class _Day:
                 return Single(None)
             if occ.mode == "once":
                 # Played once through, from its first item: a rotation of its own.
-                own = Rotation(pl, self.cat, f"{self.seed}:{pl.id}:{occ.start_ms}",
-                               self.history, None)  # fmt: skip
+                own = Rotation(
+                    pl, self.cat, f"{self.seed}:{pl.id}:{occ.start_ms}", self.history, None
+                )
                 return PlaylistSource(own, repeat=False, limit=len(own.items))
             return PlaylistSource(
-                self.rotation(pl), repeat=occ.mode == "repeat",
+                self.rotation(pl),
+                repeat=occ.mode == "repeat",
                 limit=1 if occ.mode == "one" else None,
-            )  # fmt: skip
+            )
 
         return Single(self.cat.media.get(occ.ref_id))
 
@@ -421,10 +423,15 @@ class _Day:
         prev = self.items[-1] if self.items else None
         start = self.cursor
         if (
-            prev is not None and xfade > 0 and not hard and not prev.cut
-            and prev.kind in CROSSFADE_KINDS and kind in CROSSFADE_KINDS
-            and prev.length_ms > 2 * xfade and length_ms > 2 * xfade
-        ):  # fmt: skip
+            prev is not None
+            and xfade > 0
+            and not hard
+            and not prev.cut
+            and prev.kind in CROSSFADE_KINDS
+            and kind in CROSSFADE_KINDS
+            and prev.length_ms > 2 * xfade
+            and length_ms > 2 * xfade
+        ):
             self.items[-1] = replace(prev, end_ms=prev.end_ms - xfade, crossfade_ms=xfade)
             start -= xfade
             length_ms = length_ms  # the new item keeps its full audio; it starts earlier
@@ -434,14 +441,23 @@ class _Day:
         entry = occ.entry if occ else None
         self.items.append(
             TimelineItem(
-                start_ms=start, end_ms=end, kind=kind, media_id=m.id if m else None,
-                cue_in_ms=cue_in, cue_out_ms=cue_in + length_ms, fade_out_ms=fade,
-                hard=hard, cut=cut, title=m.title if m else "", artist=m.artist if m else "",
-                entry_id=entry.id if entry else None, block_ms=occ.block_ms if occ else None,
+                start_ms=start,
+                end_ms=end,
+                kind=kind,
+                media_id=m.id if m else None,
+                cue_in_ms=cue_in,
+                cue_out_ms=cue_in + length_ms,
+                fade_out_ms=fade,
+                hard=hard,
+                cut=cut,
+                title=m.title if m else "",
+                artist=m.artist if m else "",
+                entry_id=entry.id if entry else None,
+                block_ms=occ.block_ms if occ else None,
                 programme_id=entry.target_id if entry and entry.target == "programme" else None,
                 episode_id=occ.episode_id if occ else None,
             )
-        )  # fmt: skip
+        )
         if m is not None:
             self.history.add(start, m.id, m.artist)
         self.cursor = end
@@ -491,9 +507,12 @@ class _Day:
 
     def run(self, occs: Sequence[Occurrence]) -> list[TimelineItem]:
         hard_points = sorted(
-            {o.start_ms for o in occs if o.hard and self.start_ms < o.start_ms < self.end_ms
-             and not shadowed(o, occs)}
-        )  # fmt: skip
+            {
+                o.start_ms
+                for o in occs
+                if o.hard and self.start_ms < o.start_ms < self.end_ms and not shadowed(o, occs)
+            }
+        )
         hard_points.append(self.end_ms)
         pending = [o for o in occs if o.start_ms >= self.start_ms]
         live: list[_Live] = []
@@ -522,8 +541,12 @@ class _Day:
                 current.done = True
                 o = current.occ
                 until = min(o.end_ms, next_hard)
-                if (current.started_ms is None and o.entry.target == "programme"
-                        and o.entry.duration_ms is not None and until > self.cursor):  # fmt: skip
+                if (
+                    current.started_ms is None
+                    and o.entry.target == "programme"
+                    and o.entry.duration_ms is not None
+                    and until > self.cursor
+                ):
                     # A programme with nothing to play (a live show, an episode not in yet)
                     # keeps its slot: filler, as part of the programme's block.
                     current.started_ms = self.cursor

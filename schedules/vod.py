@@ -60,9 +60,9 @@ class Availability:
     until: datetime | None
 
 
-def catchup_start(first_aired: datetime | None, air_date: date | None, zone: ZoneInfo) -> (
-    datetime | None
-):  # fmt: skip
+def catchup_start(
+    first_aired: datetime | None, air_date: date | None, zone: ZoneInfo
+) -> datetime | None:
     """When an episode without its own window becomes available: it has aired."""
     starts = [t for t in (first_aired,) if t is not None]
     if air_date is not None:
@@ -400,12 +400,16 @@ class Catalogue:
     ) -> ProgrammeInfo:
         mine = [e for e in episodes if e.programme_id == p.id]
         return ProgrammeInfo(
-            id=p.id, slug=p.slug, titles=dict(p.titles or {}),
-            descriptions=dict(p.descriptions or {}), categories=tuple(p.categories or ()),
+            id=p.id,
+            slug=p.slug,
+            titles=dict(p.titles or {}),
+            descriptions=dict(p.descriptions or {}),
+            categories=tuple(p.categories or ()),
             presenters=tuple(p.presenters or ()),
             artwork_key=artwork.get(p.artwork_media_id) if p.artwork_media_id else None,
-            episodes=len(mine), episodes_on_demand=sum(e.availability.on_demand for e in mine),
-        )  # fmt: skip
+            episodes=len(mine),
+            episodes_on_demand=sum(e.availability.on_demand for e in mine),
+        )
 
     def _artwork_keys(self, s: Session, progs: Sequence[ProgrammeRow]) -> dict[int, str]:
         ids = {p.artwork_media_id for p in progs if p.artwork_media_id is not None}
@@ -460,12 +464,21 @@ class Catalogue:
                 now=now,
             )
             info = EpisodeInfo(
-                id=ep.id, programme_id=ep.programme_id, programme_slug=slug,
-                programme_titles=dict(prog_titles or {}), season=ep.season, number=ep.number,
-                titles=dict(ep.titles or {}), descriptions=dict(ep.descriptions or {}),
-                air_date=ep.air_date, media_id=ep.media_id, media_title=media_title or "",
-                duration_ms=duration_ms, artwork_key=artwork, availability=avail,
-            )  # fmt: skip
+                id=ep.id,
+                programme_id=ep.programme_id,
+                programme_slug=slug,
+                programme_titles=dict(prog_titles or {}),
+                season=ep.season,
+                number=ep.number,
+                titles=dict(ep.titles or {}),
+                descriptions=dict(ep.descriptions or {}),
+                air_date=ep.air_date,
+                media_id=ep.media_id,
+                media_title=media_title or "",
+                duration_ms=duration_ms,
+                artwork_key=artwork,
+                availability=avail,
+            )
             out.append(info)
         return out
 

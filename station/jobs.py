@@ -66,11 +66,18 @@ class Job:
     @classmethod
     def of(cls, row: JobRow) -> Job:
         return cls(
-            id=row.id, kind=row.kind, payload=dict(row.payload), status=row.status,
-            attempts=row.attempts, max_attempts=row.max_attempts, progress=row.progress,
-            message=row.message, error=row.error, created_at=row.created_at,
+            id=row.id,
+            kind=row.kind,
+            payload=dict(row.payload),
+            status=row.status,
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+            progress=row.progress,
+            message=row.message,
+            error=row.error,
+            created_at=row.created_at,
             finished_at=row.finished_at,
-        )  # fmt: skip
+        )
 
 
 class PermanentJobError(Exception):
@@ -115,10 +122,16 @@ class JobQueue:
         """Add a job inside the caller's transaction, so it exists only if their write does."""
         now = self.clock.now()
         row = JobRow(
-            kind=kind, payload=payload, status=QUEUED, attempts=0,
-            max_attempts=self.max_attempts, progress=0.0, message="waiting",
-            run_after=now, created_at=now,
-        )  # fmt: skip
+            kind=kind,
+            payload=payload,
+            status=QUEUED,
+            attempts=0,
+            max_attempts=self.max_attempts,
+            progress=0.0,
+            message="waiting",
+            run_after=now,
+            created_at=now,
+        )
         session.add(row)
         session.flush()
         return row
@@ -193,10 +206,13 @@ class JobQueue:
                 update(JobRow)
                 .where(JobRow.id == job_id)
                 .values(
-                    status=DONE, progress=1.0, message="done", error=None,
+                    status=DONE,
+                    progress=1.0,
+                    message="done",
+                    error=None,
                     finished_at=self.clock.now(),
                 )
-            )  # fmt: skip
+            )
 
     def fail(self, job: Job, error: str, *, permanent: bool) -> str:
         """Record a failure; retry later unless it is permanent or attempts are used up."""

@@ -196,9 +196,8 @@ class Encoder:
                 log.error(
                     "encoder keeps stopping (is the streaming server reachable?); "
                     "retrying after a pause",
-                    extra={"retry_in_s": self.backoff_s,
-                           "exit": old.returncode if old else None},
-                )  # fmt: skip
+                    extra={"retry_in_s": self.backoff_s, "exit": old.returncode if old else None},
+                )
                 return
         self._retry_at = 0.0
         self.restarts += 1

@@ -24,8 +24,9 @@ def playlist_segments(text: str) -> list[str]:
 
 
 class HlsMirror:
-    def __init__(self, folder: Path, storage: Storage, prefix: str, *, every_s: float = 1.0,
-                 keep: int = 6) -> None:  # fmt: skip
+    def __init__(
+        self, folder: Path, storage: Storage, prefix: str, *, every_s: float = 1.0, keep: int = 6
+    ) -> None:
         self.folder = folder
         self.storage = storage
         self.prefix = prefix.rstrip("/")
@@ -52,8 +53,12 @@ class HlsMirror:
             self.uploaded[name] = path.stat().st_mtime
             sent += 1
         for pl, text in texts.items():
-            self.storage.put_bytes(f"{self.prefix}/{pl.name}", text.encode(),
-                                   "application/vnd.apple.mpegurl", durable=False)  # fmt: skip
+            self.storage.put_bytes(
+                f"{self.prefix}/{pl.name}",
+                text.encode(),
+                "application/vnd.apple.mpegurl",
+                durable=False,
+            )
             sent += 1
         gone = [n for n in self.uploaded if n not in named and n not in self.retired]
         self.retired += gone
@@ -68,7 +73,9 @@ class HlsMirror:
             try:
                 await asyncio.to_thread(self.sync_once)
             except Exception as exc:  # storage briefly away: next pass tries again
-                log.warning("HLS copy to storage failed; retrying",
-                            extra={"prefix": self.prefix, "error": str(exc)})  # fmt: skip
+                log.warning(
+                    "HLS copy to storage failed; retrying",
+                    extra={"prefix": self.prefix, "error": str(exc)},
+                )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.every_s)

@@ -202,17 +202,43 @@ def live_args(
     else:  # the passphrase as an option: taken verbatim, whatever its characters
         listen += ["-f", "mpegts", "-passphrase", source.secret]
     return [
-        ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "warning", "-y",
-        *listen, "-i", source.listen_url(io_timeout_s=io_timeout_s),
-        "-filter_complex", ";".join(graph),
-        *maps, *x264_args(opts, gop=opts.gop), *rates, *aac_args(opts), *thread_args(opts),
-        "-force_key_frames", f"expr:gte(n,n_forced*{opts.gop})",
-        "-f", "hls", "-hls_time", str(opts.segment_s), "-hls_list_size", str(list_size),
-        "-hls_flags", "temp_file", "-hls_segment_type", "mpegts",
-        "-start_number", str(start_number),
-        "-hls_segment_filename", str(out / "%v" / "seg-%05d.ts"),
-        "-var_stream_map", streams, str(out / "%v" / PLAYLIST),
-    ]  # fmt: skip
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-v",
+        "warning",
+        "-y",
+        *listen,
+        "-i",
+        source.listen_url(io_timeout_s=io_timeout_s),
+        "-filter_complex",
+        ";".join(graph),
+        *maps,
+        *x264_args(opts, gop=opts.gop),
+        *rates,
+        *aac_args(opts),
+        *thread_args(opts),
+        "-force_key_frames",
+        f"expr:gte(n,n_forced*{opts.gop})",
+        "-f",
+        "hls",
+        "-hls_time",
+        str(opts.segment_s),
+        "-hls_list_size",
+        str(list_size),
+        "-hls_flags",
+        "temp_file",
+        "-hls_segment_type",
+        "mpegts",
+        "-start_number",
+        str(start_number),
+        "-hls_segment_filename",
+        str(out / "%v" / "seg-%05d.ts"),
+        "-var_stream_map",
+        streams,
+        str(out / "%v" / PLAYLIST),
+    ]
 
 
 def segment_index(name: str) -> int | None:
@@ -270,10 +296,13 @@ def input_protocols(banner: str) -> set[str]:
 async def has_protocol(ffmpeg: str, name: str) -> bool:
     """Whether this ffmpeg can read `name` (srt needs a build with libsrt)."""
     proc = await asyncio.create_subprocess_exec(
-        ffmpeg, "-hide_banner", "-protocols",
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        ffmpeg,
+        "-hide_banner",
+        "-protocols",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     out, _ = await proc.communicate()
     return name in input_protocols(out.decode("utf-8", "replace"))
 
@@ -366,9 +395,13 @@ class TvLiveIngest:
         failures = 0
         log.info(
             "live input listening",
-            extra={"channel": self.channel, "protocol": self.source.protocol,
-                   "port": self.source.port, "renditions": list(self.renditions)},
-        )  # fmt: skip
+            extra={
+                "channel": self.channel,
+                "protocol": self.source.protocol,
+                "port": self.source.port,
+                "renditions": list(self.renditions),
+            },
+        )
         try:
             while not stop.is_set():
                 sess = await self._session(stop)
@@ -383,9 +416,12 @@ class TvLiveIngest:
                     pause = min(MAX_BACKOFF_S, 0.5 * 2 ** (failures - 1))
                     log.warning(
                         "live input ffmpeg stopped at once; listening again after a pause",
-                        extra={"channel": self.channel, "pause_s": pause,
-                               "ffmpeg": " | ".join(sess.lines)},
-                    )  # fmt: skip
+                        extra={
+                            "channel": self.channel,
+                            "pause_s": pause,
+                            "ffmpeg": " | ".join(sess.lines),
+                        },
+                    )
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), pause)
         finally:
@@ -395,13 +431,20 @@ class TvLiveIngest:
         sess = _Session(first=self._last + 1, started=self.clock.monotonic())
         await asyncio.to_thread(self._clear_work)
         args = live_args(
-            self.ffmpeg, self.source, self.work, self.options, gain_db=self.gain_db,
-            start_number=sess.first, io_timeout_s=self.io_timeout_s,
-        )  # fmt: skip
+            self.ffmpeg,
+            self.source,
+            self.work,
+            self.options,
+            gain_db=self.gain_db,
+            start_number=sess.first,
+            io_timeout_s=self.io_timeout_s,
+        )
         proc = self._proc = await asyncio.create_subprocess_exec(
-            *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        )
         self.sessions += 1
         reader = asyncio.ensure_future(self._read_log(proc, sess))
         exited = asyncio.ensure_future(proc.wait())
@@ -409,8 +452,9 @@ class TvLiveIngest:
         stall_s = 3 * self.options.segment_s
         try:
             while not exited.done() and not stopped.done():
-                await asyncio.wait({exited, stopped}, timeout=self.poll_s,
-                                   return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                await asyncio.wait(
+                    {exited, stopped}, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED
+                )
                 if sess.rejected:
                     break
                 await self._collect(sess)
@@ -432,9 +476,13 @@ class TvLiveIngest:
         if sess.produced:
             log.info(
                 "live input ended",
-                extra={"channel": self.channel, "session": sess.first,
-                       "segments": sess.produced, "ffmpeg": " | ".join(sess.lines)},
-            )  # fmt: skip
+                extra={
+                    "channel": self.channel,
+                    "session": sess.first,
+                    "segments": sess.produced,
+                    "ffmpeg": " | ".join(sess.lines),
+                },
+            )
         return sess
 
     async def _end(self, proc: asyncio.subprocess.Process, *, graceful: bool) -> None:

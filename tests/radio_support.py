@@ -22,26 +22,48 @@ SONGS = [("Rəşid Behbudov", "Sarı gəlin"), ("Zeynəb Xanlarova", "Ayrılıq"
 
 
 def music_station(tmp_path: Path, tools: Tools, **settings: Any) -> Station:
-    config = settings_for(tmp_path, f"sqlite:///{tmp_path / 'station.db'}", port=free_port(),
-                          **settings)  # fmt: skip
+    config = settings_for(
+        tmp_path, f"sqlite:///{tmp_path / 'station.db'}", port=free_port(), **settings
+    )
     migrate.upgrade(config.database_url)
     st = build_station(config, tools=tools)
     ids = []
     for i, (artist, title) in enumerate(SONGS):
-        f = tone(tools.ffmpeg, tmp_path / f"{i}.mp3", seconds=5, freq=330 + 110 * i,
-                 volume=0.3, tags={"title": title, "artist": artist})  # fmt: skip
+        f = tone(
+            tools.ffmpeg,
+            tmp_path / f"{i}.mp3",
+            seconds=5,
+            freq=330 + 110 * i,
+            volume=0.3,
+            tags={"title": title, "artist": artist},
+        )
         ids.append(run(st.library.ingest(f, options=IngestOptions(kind="music"))).item.id)
     run(st.worker().drain())
     sch = st.schedules
     music = sch.create("playlist", {"name": "Musiqi", "media_ids": ids}, "test")
-    channel = sch.create("channel", {
-        "slug": "diaspor-fm", "kind": "radio", "names": {"az": "Diaspor.FM"},
-        "filler_playlist_id": music.id, "freeze_horizon_s": 0,
-    }, "test")  # fmt: skip
-    sch.create("entry", {
-        "channel_id": channel.id, "target_type": "playlist", "target_id": music.id,
-        "start_local": datetime(2026, 1, 1), "rrule": "FREQ=DAILY", "duration_ms": 86_400_000,
-    }, "test")  # fmt: skip
+    channel = sch.create(
+        "channel",
+        {
+            "slug": "diaspor-fm",
+            "kind": "radio",
+            "names": {"az": "Diaspor.FM"},
+            "filler_playlist_id": music.id,
+            "freeze_horizon_s": 0,
+        },
+        "test",
+    )
+    sch.create(
+        "entry",
+        {
+            "channel_id": channel.id,
+            "target_type": "playlist",
+            "target_id": music.id,
+            "start_local": datetime(2026, 1, 1),
+            "rrule": "FREQ=DAILY",
+            "duration_ms": 86_400_000,
+        },
+        "test",
+    )
     return st
 
 

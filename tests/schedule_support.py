@@ -61,8 +61,10 @@ def ingested(
             media[key] = res.item.id
         run(st.worker().drain())
         with st.db.engine.connect() as c:
-            rows = {t.name: [dict(r) for r in c.execute(select(t)).mappings()]
-                    for t in Base.metadata.sorted_tables}  # fmt: skip
+            rows = {
+                t.name: [dict(r) for r in c.execute(select(t)).mappings()]
+                for t in Base.metadata.sorted_tables
+            }
         return Ingested(rows, st.settings.storage_dir, media)  # type: ignore[arg-type]
     finally:
         st.close()
@@ -79,8 +81,12 @@ def restore(st: Station, ingested: Ingested) -> None:
                 continue
             c.execute(insert(table), rows)
             if c.dialect.name == "postgresql" and "id" in table.c:
-                c.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                               f"(SELECT max(id) FROM \"{table.name}\"))"))  # fmt: skip
+                c.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f'(SELECT max(id) FROM "{table.name}"))'
+                    )
+                )
 
 
 @pytest.fixture

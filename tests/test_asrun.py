@@ -28,10 +28,17 @@ class Null:
 def test_every_item_is_logged_with_its_planned_and_actual_start_and_outcome(
     tmp_path: Path, tools: Tools, db_url: str
 ) -> None:
-    f = tone(tools.ffmpeg, tmp_path / "a.mp3", seconds=20, volume=0.3,
-             tags={"title": "Qarabağ şikəstəsi"})  # fmt: skip
-    media = {1: MediaRef(1, "music", "Qarabağ şikəstəsi", "Xan Şuşinski", 20_000),
-             2: MediaRef(2, "music", "Yoxdur", "Heç kim", 20_000)}  # fmt: skip
+    f = tone(
+        tools.ffmpeg,
+        tmp_path / "a.mp3",
+        seconds=20,
+        volume=0.3,
+        tags={"title": "Qarabağ şikəstəsi"},
+    )
+    media = {
+        1: MediaRef(1, "music", "Qarabağ şikəstəsi", "Xan Şuşinski", 20_000),
+        2: MediaRef(2, "music", "Yoxdur", "Heç kim", 20_000),
+    }
     playable = {1: Playable(str(f), -20.0, -6.0), 2: Playable(str(tmp_path / "no.mp3"), None, None)}
     cat = Catalogue(media=media, playlists={1: PlaylistSpec(1, "M", (1, 2))})
     channel = ChannelSpec(1, "diaspor-fm", "radio")
@@ -41,18 +48,27 @@ def test_every_item_is_logged_with_its_planned_and_actual_start_and_outcome(
     log = AsRunLog(db, "diaspor-fm")
     engine = RadioEngine(
         ffmpeg=tools.ffmpeg,
-        timeline=lambda a, b: resolve(channel, entries, cat, datetime.fromtimestamp(a / 1000, BAKU),
-                                      datetime.fromtimestamp(b / 1000, BAKU)),
-        playable=playable.get, origin_ms=to_ms(start), hooks=[log.hook],
-    )  # fmt: skip
+        timeline=lambda a, b: resolve(
+            channel,
+            entries,
+            cat,
+            datetime.fromtimestamp(a / 1000, BAKU),
+            datetime.fromtimestamp(b / 1000, BAKU),
+        ),
+        playable=playable.get,
+        origin_ms=to_ms(start),
+        hooks=[log.hook],
+    )
     try:
         run(engine.render(to_ms(start + timedelta(seconds=75)), Null()))
         rows = list(reversed(log.recent(10)))
     finally:
         db.dispose()
     assert [(r.title, r.outcome) for r in rows] == [
-        ("Qarabağ şikəstəsi", "played"), ("Yoxdur", "skipped-missing"),
-        ("Qarabağ şikəstəsi", "played"), ("Yoxdur", "skipped-missing"),
-    ]  # fmt: skip
+        ("Qarabağ şikəstəsi", "played"),
+        ("Yoxdur", "skipped-missing"),
+        ("Qarabağ şikəstəsi", "played"),
+        ("Yoxdur", "skipped-missing"),
+    ]
     assert all(r.actual_start == r.planned_start for r in rows)
     assert rows[1].planned_start - rows[0].planned_start == timedelta(seconds=20)

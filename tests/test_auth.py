@@ -86,8 +86,12 @@ def test_a_password_sign_in_gives_a_short_lived_jwt_and_a_refresh_token(gate: Ga
     body = r.json()
     assert body["token_type"] == "bearer" and body["expires_in"] == 900
     assert r.headers["cache-control"] == "no-store"
-    claims = jwt.decode(body["access_token"], JWT_SECRET, algorithms=["HS256"],
-                        options={"verify_exp": False, "verify_iat": False})  # fmt: skip
+    claims = jwt.decode(
+        body["access_token"],
+        JWT_SECRET,
+        algorithms=["HS256"],
+        options={"verify_exp": False, "verify_iat": False},
+    )
     assert claims["sub"] == "gunay" and claims["role"] == "editor"
     assert claims["exp"] - claims["iat"] == 900 and claims["jti"]
     auth = {"Authorization": f"Bearer {body['access_token']}"}
@@ -105,8 +109,11 @@ def test_a_wrong_password_or_a_forged_token_is_refused(gate: Gate) -> None:
     r = gate.sign_in("gunay", "not-her-password")
     assert r.status_code == 401 and r.json()["reason"] == "bad-credentials"
     assert gate.sign_in("nobody", "whatever-it-is").status_code == 401
-    forged = jwt.encode({"sub": "aysel", "role": "admin", "exp": 2**40, "iat": 0, "jti": "x"},
-                        "another-secret-of-enough-length-1234", algorithm="HS256")  # fmt: skip
+    forged = jwt.encode(
+        {"sub": "aysel", "role": "admin", "exp": 2**40, "iat": 0, "jti": "x"},
+        "another-secret-of-enough-length-1234",
+        algorithm="HS256",
+    )
     r = gate.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401
 
@@ -138,8 +145,9 @@ def test_logout_revokes_the_refresh_token_and_expired_ones_do_not_refresh(gate: 
 
 def test_api_keys_are_shown_once_work_and_can_be_revoked(gate: Gate) -> None:
     admin = gate.bearer("aysel")
-    r = gate.client.post("/api/v1/auth/keys", json={"name": "encoder", "role": "editor"},
-                         headers=admin)  # fmt: skip
+    r = gate.client.post(
+        "/api/v1/auth/keys", json={"name": "encoder", "role": "editor"}, headers=admin
+    )
     assert r.status_code == 201, r.text
     key, key_id = r.json()["key"], r.json()["id"]
     listed = gate.client.get("/api/v1/auth/keys", headers=admin)
@@ -156,8 +164,12 @@ def test_api_keys_are_shown_once_work_and_can_be_revoked(gate: Gate) -> None:
 
 def test_admins_manage_users_and_a_disabled_user_is_signed_out(gate: Gate) -> None:
     admin = gate.bearer("aysel")
-    new = {"username": "nigar", "display_name": "Nigar", "role": "presenter",
-           "password": "nigar-parol-123"}  # fmt: skip
+    new = {
+        "username": "nigar",
+        "display_name": "Nigar",
+        "role": "presenter",
+        "password": "nigar-parol-123",
+    }
     r = gate.client.post("/api/v1/auth/users", json=new, headers=admin)
     assert r.status_code == 201, r.text
     assert "password" not in r.text and "nigar-parol-123" not in r.text
@@ -174,8 +186,9 @@ def test_admins_manage_users_and_a_disabled_user_is_signed_out(gate: Gate) -> No
         refresh = {"refresh_token": session["refresh_token"]}
         assert gate.client.post("/api/v1/auth/refresh", data=refresh).status_code == 401
         assert gate.sign_in("nigar").status_code == 401
-        weak = gate.client.post("/api/v1/auth/users", json={**new, "username": "x1",
-                                "password": "short"}, headers=admin)  # fmt: skip
+        weak = gate.client.post(
+            "/api/v1/auth/users", json={**new, "username": "x1", "password": "short"}, headers=admin
+        )
         assert weak.status_code == 422 and weak.json()["reason"] == "weak-password"
         users = gate.client.get("/api/v1/auth/users", headers=admin).json()
         assert {u["username"] for u in users} == {"aysel", "gunay", "elvin", "nigar"}
@@ -217,8 +230,14 @@ def protected_routes(app: Any) -> list[tuple[str, str]]:
     return out
 
 
-PATH_VALUES = {"rid": "1", "media_id": "1", "job_id": "1", "key_id": "999",
-               "username": "nobody", "lang": "en"}  # fmt: skip
+PATH_VALUES = {
+    "rid": "1",
+    "media_id": "1",
+    "job_id": "1",
+    "key_id": "999",
+    "username": "nobody",
+    "lang": "en",
+}
 
 
 def concrete(path: str) -> str:
@@ -271,8 +290,9 @@ def test_the_permission_matrix_holds_route_by_route(gate: Gate) -> None:
     def call(method: str, path: str, headers: dict[str, str]) -> httpx.Response:
         kind = [*path.split("/"), "", "", "", "", ""][4]
         body = BODIES.get((method, kind), {}) if method in ("POST", "PATCH", "PUT") else None
-        return gate.client.request(method, concrete(path), json=body,
-                                   headers={**headers, "If-Match": etag})  # fmt: skip
+        return gate.client.request(
+            method, concrete(path), json=body, headers={**headers, "If-Match": etag}
+        )
 
     routes = protected_routes(gate.app)
     assert len(routes) >= 40
@@ -311,8 +331,11 @@ def test_presenters_read_the_schedule_but_change_neither_it_nor_media_nor_users(
     for method, path in refused:
         assert gate.client.request(method, path, headers=p).status_code == 403
     e = gate.bearer("gunay")
-    r = gate.client.post("/api/v1/auth/users", headers=e, json={"username": "zz",
-                         "role": "admin", "password": "a-long-password"})  # fmt: skip
+    r = gate.client.post(
+        "/api/v1/auth/users",
+        headers=e,
+        json={"username": "zz", "role": "admin", "password": "a-long-password"},
+    )
     assert r.status_code == 403
 
 
@@ -348,16 +371,28 @@ def test_no_secret_is_returned_by_a_route_or_logged(
     caplog.set_level(logging.DEBUG)
     admin = gate.bearer("aysel")
     session = gate.sign_in("gunay").json()
-    key = gate.client.post("/api/v1/auth/keys", json={"name": "k", "role": "editor"},
-                           headers=admin).json()["key"]  # fmt: skip
-    secrets = [ADMIN_TOKEN, SOURCE_PASSWORD, JWT_SECRET, key, session["refresh_token"],
-               session["access_token"], "new-password-Ü42", *PASSWORDS.values()]  # fmt: skip
+    key = gate.client.post(
+        "/api/v1/auth/keys", json={"name": "k", "role": "editor"}, headers=admin
+    ).json()["key"]
+    secrets = [
+        ADMIN_TOKEN,
+        SOURCE_PASSWORD,
+        JWT_SECRET,
+        key,
+        session["refresh_token"],
+        session["access_token"],
+        "new-password-Ü42",
+        *PASSWORDS.values(),
+    ]
     gate.sign_in("elvin", "wrong-password-Ğ77")
     secrets.append("wrong-password-Ğ77")
-    gate.client.patch("/api/v1/auth/users/elvin", json={"password": "new-password-Ü42"},
-                      headers=admin)  # fmt: skip
-    gate.client.post("/api/v1/live/icecast-auth", data={"mount": "/x", "user": "elvin",
-                     "pass": "new-password-Ü42"})  # fmt: skip
+    gate.client.patch(
+        "/api/v1/auth/users/elvin", json={"password": "new-password-Ü42"}, headers=admin
+    )
+    gate.client.post(
+        "/api/v1/live/icecast-auth",
+        data={"mount": "/x", "user": "elvin", "pass": "new-password-Ü42"},
+    )
 
     seen = []
     for route in api_routes(gate.app):

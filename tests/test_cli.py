@@ -121,9 +121,13 @@ def test_a_presenter_is_created_with_a_password_from_stdin_and_bad_input_is_expl
 
     def user(*args: str, password: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*DIASPOR, "user", "create", *args, "--password-stdin"], env=env, input=password + "\n",
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            [*DIASPOR, "user", "create", *args, "--password-stdin"],
+            env=env,
+            input=password + "\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     made = user("aysel", "--name", "Aysel Məmmədova", password="bakı-küləyi-2026")
     assert made.returncode == 0, made.stderr

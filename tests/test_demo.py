@@ -165,15 +165,31 @@ def test_the_demo_station_comes_up_with_a_catalogue_a_newcomer_can_explore(
             # A player re-bases its clock at every EXT-X-DISCONTINUITY (each item and each
             # slate piece starts its own timestamps); ffmpeg does so with a zero threshold.
             watched = subprocess.run(
-                [tools.ffmpeg, "-v", "error", "-dts_delta_threshold", "0", "-i", master,
-                 "-t", "8", "-f", "null", "-"],
-                capture_output=True, text=True, timeout=90,
-            )  # fmt: skip
+                [
+                    tools.ffmpeg,
+                    "-v",
+                    "error",
+                    "-dts_delta_threshold",
+                    "0",
+                    "-i",
+                    master,
+                    "-t",
+                    "8",
+                    "-f",
+                    "null",
+                    "-",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
             assert watched.returncode == 0 and not watched.stderr, watched.stderr
             assert c.get("/api/v1/programmes/veten-uzaqda-deyil").status_code == 200
             # On air, the channels' status is in storage for API processes elsewhere.
             assert {p.name for p in (data / "storage" / "onair").iterdir()} == {
-                "diaspor-fm.json", "diaspor-tv.json"}  # fmt: skip
+                "diaspor-fm.json",
+                "diaspor-tv.json",
+            }
         proc.send_signal(signal.SIGINT)
         assert proc.wait(20) == 0  # a clean stop on Ctrl-C
     assert not list((data / "storage" / "onair").iterdir())  # off air: no status left behind

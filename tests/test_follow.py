@@ -125,8 +125,9 @@ async def two_changes(base: str) -> list[dict[str, object]]:
 
 
 def test_a_status_playout_stopped_rewriting_is_not_believed(station: Station) -> None:
-    station.schedules.create("channel", {"slug": "diaspor-fm", "kind": "radio",
-                                         "names": {"az": "Diaspor.FM"}}, "test")  # fmt: skip
+    station.schedules.create(
+        "channel", {"slug": "diaspor-fm", "kind": "radio", "names": {"az": "Diaspor.FM"}}, "test"
+    )
     follower = Follower(station, every_s=1.0)
     mp3 = {"url": "http://radio.example/diaspor-fm.mp3", "format": "mp3", "bitrate": 128}
     now = station.clock.now()

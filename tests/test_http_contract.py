@@ -104,8 +104,9 @@ def test_large_json_is_gzipped_and_its_etag_says_so(desk: Desk, week: Any) -> No
     assert gzip.decompress(body) == plain.content
     assert r.headers["etag"] != plain.headers["etag"] and r.headers["etag"].endswith('-gzip"')
     assert "accept-encoding" in r.headers["vary"].lower()
-    cond = desk.client.get(path, headers={"Accept-Encoding": "gzip",
-                                          "If-None-Match": plain.headers["etag"]})  # fmt: skip
+    cond = desk.client.get(
+        path, headers={"Accept-Encoding": "gzip", "If-None-Match": plain.headers["etag"]}
+    )
     assert cond.status_code == 304
 
 
@@ -142,10 +143,20 @@ def test_now_playing_says_how_far_in_what_played_before_and_the_artwork(
     st = desk.station
     now = desk.clock.now()
     with st.db.session() as s:  # what playout would have logged an hour ago
-        s.add(AsRunRow(channel="diaspor-fm", planned_start=now - timedelta(hours=1),
-                       actual_start=now - timedelta(hours=1), planned_ms=40_000, kind="music",
-                       media_id=desk.media["song2"], entry_id=None, title="Ayrılıq",
-                       artist="Zeynəb Xanlarova", outcome="played"))  # fmt: skip
+        s.add(
+            AsRunRow(
+                channel="diaspor-fm",
+                planned_start=now - timedelta(hours=1),
+                actual_start=now - timedelta(hours=1),
+                planned_ms=40_000,
+                kind="music",
+                media_id=desk.media["song2"],
+                entry_id=None,
+                title="Ayrılıq",
+                artist="Zeynəb Xanlarova",
+                outcome="played",
+            )
+        )
     body = desk.client.get("/api/v1/channels/diaspor-fm/now-playing").json()
     cur = body["current"]
     assert cur["elapsed_ms"] + cur["remaining_ms"] == cur["duration_ms"]

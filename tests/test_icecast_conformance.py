@@ -131,8 +131,14 @@ def icecast2_running(
             for path in [root, *root.rglob("*")]:
                 os.chown(path, nobody.pw_uid, nobody.pw_gid)
             setpriv = need_program("setpriv")
-            command = [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}",
-                       "--clear-groups", "--", *command]  # fmt: skip
+            command = [
+                setpriv,
+                f"--reuid={nobody.pw_uid}",
+                f"--regid={nobody.pw_gid}",
+                "--clear-groups",
+                "--",
+                *command,
+            ]
         with log_path.open("wb") as log_file:
             proc = subprocess.Popen(command, cwd=root, stdout=log_file, stderr=subprocess.STDOUT)
             server = Server("icecast2", port, logs=log_path, **shipped_credentials())
@@ -212,10 +218,31 @@ def ffmpeg_source(
     url = (
         f"icecast://source:{quote(server.source_password, safe='')}@127.0.0.1:{server.port}{mount}"
     )
-    args = [tools.ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-re",
-            "-f", "lavfi", "-i", "sine=f=440:sample_rate=44100:d=60", "-ac", "2", *codec[:-2],
-            "-ice_name", STREAM_NAME, "-ice_genre", GENRE, "-ice_url", "https://diaspor.fm",
-            "-ice_description", "Vətən uzaqda deyil", *codec[-2:], url]  # fmt: skip
+    args = [
+        tools.ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=440:sample_rate=44100:d=60",
+        "-ac",
+        "2",
+        *codec[:-2],
+        "-ice_name",
+        STREAM_NAME,
+        "-ice_genre",
+        GENRE,
+        "-ice_url",
+        "https://diaspor.fm",
+        "-ice_description",
+        "Vətən uzaqda deyil",
+        *codec[-2:],
+        url,
+    ]
     with (log_dir / f"source{mount.replace('/', '-')}.log").open("wb") as log:
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
         try:
@@ -228,11 +255,29 @@ def ffmpeg_source(
 def butt_style_source(tools: Tools, server: Server, mount: str) -> Iterator[threading.Thread]:
     """A legacy `SOURCE` client, as BUTT and Mixxx speak it, declaring its bitrate."""
     encoder = subprocess.Popen(
-        [tools.ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-re", "-f", "lavfi",
-         "-i", "sine=f=330:sample_rate=44100:d=60", "-ac", "2", "-c:a", "libmp3lame",
-         "-b:a", "128k", "-f", "mp3", "pipe:1"],
+        [
+            tools.ffmpeg,
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=330:sample_rate=44100:d=60",
+            "-ac",
+            "2",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "128k",
+            "-f",
+            "mp3",
+            "pipe:1",
+        ],
         stdout=subprocess.PIPE,
-    )  # fmt: skip
+    )
     sock = socket.socket()
     done = threading.Event()
 
@@ -307,10 +352,27 @@ def listen_for_title(server: Server, mount: str, title: str, seconds: float = 10
 def start_player(tools: Tools, server: Server, mount: str) -> subprocess.Popen[str]:
     """ffmpeg as a player: decode 3 s of the stream and report how far it got."""
     return subprocess.Popen(
-        [tools.ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-nostats",
-         "-i", f"{server.base_url}{mount}", "-t", "3", "-f", "null", "-progress", "pipe:1", "-"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            tools.ffmpeg,
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-nostats",
+            "-i",
+            f"{server.base_url}{mount}",
+            "-t",
+            "3",
+            "-f",
+            "null",
+            "-progress",
+            "pipe:1",
+            "-",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def decoded_seconds(player: subprocess.Popen[str]) -> float:

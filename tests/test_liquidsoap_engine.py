@@ -70,10 +70,17 @@ def item(
     cue_in = int(cue_in_s * 1000)
     xf = int(crossfade_s * 1000)
     return TimelineItem(
-        start_ms=start, end_ms=end, kind="music", media_id=media_id, cue_in_ms=cue_in,
-        cue_out_ms=cue_in + end - start + xf, crossfade_ms=xf, hard=hard, title=title,
+        start_ms=start,
+        end_ms=end,
+        kind="music",
+        media_id=media_id,
+        cue_in_ms=cue_in,
+        cue_out_ms=cue_in + end - start + xf,
+        crossfade_ms=xf,
+        hard=hard,
+        title=title,
         artist=artist,
-    )  # fmt: skip
+    )
 
 
 def as_root() -> bool:
@@ -89,9 +96,25 @@ def sqlite_asrun(tmp_path: Path) -> tuple[Database, AsRunLog]:
 
 def decode(ffmpeg: str, path: Path) -> np.ndarray:
     raw = subprocess.run(
-        [ffmpeg, "-v", "error", "-nostdin", "-i", str(path), "-ac", "1", "-ar", str(RATE),
-         "-f", "f32le", "-"], capture_output=True, check=True, timeout=60,
-    ).stdout  # fmt: skip
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-nostdin",
+            "-i",
+            str(path),
+            "-ac",
+            "1",
+            "-ar",
+            str(RATE),
+            "-f",
+            "f32le",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
     return np.frombuffer(raw, dtype="<f4")
 
 
@@ -143,10 +166,14 @@ def test_an_item_is_annotated_with_cues_gain_crossfade_and_its_key() -> None:
     it = item(7, 0, 180, "Qərənfil", "Şövkət Ələkbərova", cue_in_s=1.5, crossfade_s=3)
     meta = request_metadata(it, gain=-4.2)
     assert meta == {
-        "diaspor_item": item_key(it), "title": "Qərənfil", "artist": "Şövkət Ələkbərova",
-        "liq_cue_in": "1.500", "liq_cue_out": "184.500", "liq_cross_duration": "3.000",
+        "diaspor_item": item_key(it),
+        "title": "Qərənfil",
+        "artist": "Şövkət Ələkbərova",
+        "liq_cue_in": "1.500",
+        "liq_cue_out": "184.500",
+        "liq_cross_duration": "3.000",
         "liq_amplify": "-4.20 dB",
-    }  # fmt: skip
+    }
     joined = request_metadata(it, gain=0.0, join_ms=60_000)
     assert joined["liq_cue_in"] == "61.500"
     assert joined["liq_cue_out"] == "184.500"
@@ -155,8 +182,11 @@ def test_an_item_is_annotated_with_cues_gain_crossfade_and_its_key() -> None:
 
 
 def test_the_timeline_script_cuts_each_request_and_crosses_by_its_own_length() -> None:
-    cfg = LiquidsoapConfig(outputs=(FileOutput(Path("/air/x.mp3"), "mp3", append=True),),
-                           track_cues=True, crossfade_seconds=0)  # fmt: skip
+    cfg = LiquidsoapConfig(
+        outputs=(FileOutput(Path("/air/x.mp3"), "mp3", append=True),),
+        track_cues=True,
+        crossfade_seconds=0,
+    )
     script = render_script(cfg)
     assert 'cue_cut(id="cue", cue_in_metadata="liq_cue_in", cue_out_metadata="liq_cue_out"' in (
         script
@@ -172,21 +202,28 @@ def test_the_timeline_script_cuts_each_request_and_crosses_by_its_own_length() -
 @pytest.mark.liquidsoap
 def test_the_liquidsoap_script_for_the_timeline_type_checks(tmp_path: Path) -> None:
     binary = need_program("liquidsoap")
-    cfg = LiquidsoapConfig(outputs=(FileOutput(tmp_path / "x.mp3", "mp3", append=True),),
-                           track_cues=True, allow_root=as_root())  # fmt: skip
+    cfg = LiquidsoapConfig(
+        outputs=(FileOutput(tmp_path / "x.mp3", "mp3", append=True),),
+        track_cues=True,
+        allow_root=as_root(),
+    )
     script = tmp_path / "check.liq"
     script.write_text(render_script(cfg), encoding="utf-8")
-    res = subprocess.run([binary, "--check", str(script)], capture_output=True, text=True,
-                         timeout=60)  # fmt: skip
+    res = subprocess.run(
+        [binary, "--check", str(script)], capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
 
 def test_a_liquidsoap_that_cannot_start_is_reported_at_once(tmp_path: Path) -> None:
     false = need_program("false")
     engine = LiquidsoapEngine(
-        outputs=(FileOutput(tmp_path / "air.wav"),), timeline=lambda a, b: [],
-        playable=lambda m: None, origin_ms=to_ms(T0), binary=false,
-    )  # fmt: skip
+        outputs=(FileOutput(tmp_path / "air.wav"),),
+        timeline=lambda a, b: [],
+        playable=lambda m: None,
+        origin_ms=to_ms(T0),
+        binary=false,
+    )
 
     async def story() -> None:
         with pytest.raises(LiquidsoapError, match="exited with status 1"):
@@ -231,8 +268,11 @@ def test_a_timeline_airs_through_liquidsoap_and_is_reported_in_order(
         item(5, 10, 16, "Ay bəri bax", "Rəşid Behbudov"),
     ]
     # Edited while "Ay bəri bax" plays: a hard-start news jingle at 13 s cuts it short.
-    edited = [*schedule[:4], replace(schedule[4], end_ms=schedule[4].start_ms + 3000, cut=True),
-              item(6, 13, 16, "Laçın", "Rübabə Muradova", hard=True)]  # fmt: skip
+    edited = [
+        *schedule[:4],
+        replace(schedule[4], end_ms=schedule[4].start_ms + 3000, cut=True),
+        item(6, 13, 16, "Laçın", "Rübabə Muradova", hard=True),
+    ]
     playable = {
         1: Playable(str(songs["qerenfil"]), -20.0, -8.0),
         2: Playable(str(songs["sari"]), -20.0, -8.0),
@@ -250,9 +290,12 @@ def test_a_timeline_airs_through_liquidsoap_and_is_reported_in_order(
     engine = LiquidsoapEngine(
         outputs=(FileOutput(out),),
         timeline=lambda a, b: [i for i in schedule if i.end_ms > a and i.start_ms < b],
-        playable=playable.get, origin_ms=to_ms(T0),
-        hooks=[broken_hook, seen.append, asrun.hook], binary=binary, allow_root=as_root(),
-    )  # fmt: skip
+        playable=playable.get,
+        origin_ms=to_ms(T0),
+        hooks=[broken_hook, seen.append, asrun.hook],
+        binary=binary,
+        allow_root=as_root(),
+    )
     clock = ShiftedClock(T0 - timedelta(hours=1))
 
     async def story() -> None:
@@ -296,9 +339,20 @@ def test_a_timeline_airs_through_liquidsoap_and_is_reported_in_order(
     assert all(abs(r.actual_start - r.planned_start) < timedelta(seconds=1) for r in rows)
 
     probe = subprocess.run(
-        [ffprobe, "-v", "error", "-show_entries", "stream=codec_name:format=duration",
-         "-of", "default=nw=1", str(out)], capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            ffprobe,
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name:format=duration",
+            "-of",
+            "default=nw=1",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert probe.returncode == 0 and "codec_name=pcm_s16le" in probe.stdout, probe.stderr
     x = decode(tools.ffmpeg, out)
     start, end = loud_span(x)
@@ -336,9 +390,13 @@ def test_when_liquidsoap_dies_it_is_restarted_and_the_timeline_goes_on(
     engine = LiquidsoapEngine(
         outputs=(FileOutput(out, "mp3", append=True),),
         timeline=lambda a, b: [i for i in items if i.end_ms > a and i.start_ms < b],
-        playable=playable.get, origin_ms=to_ms(T0), hooks=[asrun.hook], binary=binary,
-        allow_root=as_root(), restart_delay_s=0.2,
-    )  # fmt: skip
+        playable=playable.get,
+        origin_ms=to_ms(T0),
+        hooks=[asrun.hook],
+        binary=binary,
+        allow_root=as_root(),
+        restart_delay_s=0.2,
+    )
     clock = ShiftedClock(T0 - timedelta(hours=1))
     pids: list[int] = []
 
@@ -370,8 +428,10 @@ def test_when_liquidsoap_dies_it_is_restarted_and_the_timeline_goes_on(
     # The second item is joined where the clock is, and not reported twice; the third,
     # back to back after it, is on time again.
     assert [(r.title, r.outcome) for r in rows] == [
-        ("Sarı gəlin", "played"), ("Ay bəri bax", "played"), ("Qarabağ şikəstəsi", "played"),
-    ]  # fmt: skip
+        ("Sarı gəlin", "played"),
+        ("Ay bəri bax", "played"),
+        ("Qarabağ şikəstəsi", "played"),
+    ]
     assert all(abs(r.actual_start - r.planned_start) < timedelta(seconds=1) for r in rows)
     x = decode(tools.ffmpeg, out)
     heard = [pitch(x, s) for s in np.arange(0, len(x) / RATE - 0.4, 0.2)]
@@ -395,8 +455,10 @@ def test_the_station_can_run_diaspor_fm_through_liquidsoap_instead(
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             listed = httpx.get(f"http://127.0.0.1:{port}/status-json.xsl", timeout=2).json()
-            if any(s["listenurl"].endswith("/diaspor-fm.mp3")
-                   for s in listed["icestats"].get("source", [])):  # fmt: skip
+            if any(
+                s["listenurl"].endswith("/diaspor-fm.mp3")
+                for s in listed["icestats"].get("source", [])
+            ):
                 break
             time.sleep(0.3)
         titles, audio = run(listen(port, "/diaspor-fm.mp3", 12))

@@ -34,18 +34,38 @@ PASSWORD = "bakı-küləyi-2026"
 def schedule_evening_show(st: Station) -> None:
     sch = st.schedules
     filler = sch.create("playlist", {"name": "Fon", "media_ids": []}, "test")
-    channel = sch.create("channel", {
-        "slug": "diaspor-fm", "kind": "radio", "names": {"az": "Diaspor.FM"},
-        "filler_playlist_id": filler.id, "freeze_horizon_s": 0,
-    }, "test")  # fmt: skip
-    show = sch.create("programme", {
-        "slug": "axsam-sohbeti", "titles": {"az": "Axşam söhbəti", "en": "Evening Talk"},
-        "presenters": ["Aysel Məmmədova"],
-    }, "test")  # fmt: skip
-    sch.create("entry", {
-        "channel_id": channel.id, "target_type": "programme", "target_id": show.id,
-        "start_local": SLOT.replace(tzinfo=None), "duration_ms": 3_600_000, "hard": True,
-    }, "test")  # fmt: skip
+    channel = sch.create(
+        "channel",
+        {
+            "slug": "diaspor-fm",
+            "kind": "radio",
+            "names": {"az": "Diaspor.FM"},
+            "filler_playlist_id": filler.id,
+            "freeze_horizon_s": 0,
+        },
+        "test",
+    )
+    show = sch.create(
+        "programme",
+        {
+            "slug": "axsam-sohbeti",
+            "titles": {"az": "Axşam söhbəti", "en": "Evening Talk"},
+            "presenters": ["Aysel Məmmədova"],
+        },
+        "test",
+    )
+    sch.create(
+        "entry",
+        {
+            "channel_id": channel.id,
+            "target_type": "programme",
+            "target_id": show.id,
+            "start_local": SLOT.replace(tzinfo=None),
+            "duration_ms": 3_600_000,
+            "hard": True,
+        },
+        "test",
+    )
     st.users.create("aysel", "Aysel Məmmədova", "presenter", PASSWORD)
     st.users.create("tural", "Tural Həsənov", "presenter", PASSWORD)
     st.users.create("gunay", "Günay", "editor", PASSWORD)
@@ -105,16 +125,27 @@ def test_icecast2_url_authentication_asks_the_api(evening: Station) -> None:
     with serve_app(create_app(evening)) as base, httpx.Client(base_url=base) as client:
 
         def ask(user: str, password: str, mount: str = live_mount("diaspor-fm")) -> httpx.Response:
-            return client.post("/api/v1/live/icecast-auth", data={
-                "action": "stream_auth", "mount": mount, "ip": "127.0.0.1",
-                "server": "localhost", "port": "8000", "user": user, "pass": password,
-            })  # fmt: skip
+            return client.post(
+                "/api/v1/live/icecast-auth",
+                data={
+                    "action": "stream_auth",
+                    "mount": mount,
+                    "ip": "127.0.0.1",
+                    "server": "localhost",
+                    "port": "8000",
+                    "user": user,
+                    "pass": password,
+                },
+            )
 
         at(evening, SLOT + timedelta(minutes=1))
         ok = ask("aysel", PASSWORD)
         assert ok.status_code == 200 and ok.headers.get("icecast-auth-user") == "1"
-        for refused in (ask("aysel", "nope"), ask("tural", PASSWORD),
-                        ask("aysel", PASSWORD, "/diaspor-fm.mp3")):  # fmt: skip
+        for refused in (
+            ask("aysel", "nope"),
+            ask("tural", PASSWORD),
+            ask("aysel", PASSWORD, "/diaspor-fm.mp3"),
+        ):
             assert refused.status_code == 200
             assert "icecast-auth-user" not in refused.headers
             assert refused.headers["icecast-auth-message"]
@@ -177,11 +208,32 @@ def test_icecast2_lets_a_presenter_onto_the_live_mount_only_when_the_api_says_so
     def push(server_port: int, user: str, password: str) -> subprocess.Popen[bytes]:
         url = f"icecast://{quote(user)}:{quote(password, safe='')}@127.0.0.1:{server_port}{mount}"
         return subprocess.Popen(
-            [tools.ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-re", "-f", "lavfi",
-             "-i", "sine=f=1000:sample_rate=44100:d=20", "-ac", "2", "-c:a", "libmp3lame",
-             "-b:a", "128k", "-content_type", "audio/mpeg", "-f", "mp3", url],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
+            [
+                tools.ffmpeg,
+                "-hide_banner",
+                "-nostdin",
+                "-v",
+                "error",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=f=1000:sample_rate=44100:d=20",
+                "-ac",
+                "2",
+                "-c:a",
+                "libmp3lame",
+                "-b:a",
+                "128k",
+                "-content_type",
+                "audio/mpeg",
+                "-f",
+                "mp3",
+                url,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
     with serve_app(create_app(evening)) as base:
         edits = {"http://api:8000/api/v1/live/icecast-auth": f"{base}/api/v1/live/icecast-auth"}

@@ -58,8 +58,10 @@ def test_segments_go_up_before_the_playlist_and_old_ones_are_removed(tmp_path: P
         store.puts.clear()
         write_playlist(folder, last - 2, last)
         mirror.sync_once()
-        assert store.puts == [f"hls/radio/diaspor-fm/seg-{last:06d}.ts",
-                              "hls/radio/diaspor-fm/index.m3u8"]  # fmt: skip
+        assert store.puts == [
+            f"hls/radio/diaspor-fm/seg-{last:06d}.ts",
+            "hls/radio/diaspor-fm/index.m3u8",
+        ]
     kept = sorted(store.keys("hls/radio/diaspor-fm/"))
     # The three in the playlist, and the last two that left it (players may still want them).
     assert kept == ["hls/radio/diaspor-fm/index.m3u8"] + [
@@ -99,11 +101,16 @@ def test_on_s3_storage_the_radios_hls_is_in_the_bucket_and_plays(
 ) -> None:
     """Production storage: media read from the bucket by pre-signed URL, HLS copied into it."""
     st = music_station(
-        tmp_path, tools, relay_port=free_port(), storage_backend="s3",
-        s3_bucket=s3_bucket["bucket"], s3_endpoint_url=s3_bucket["endpoint"],
-        s3_access_key_id="test", s3_secret_access_key="test",
+        tmp_path,
+        tools,
+        relay_port=free_port(),
+        storage_backend="s3",
+        s3_bucket=s3_bucket["bucket"],
+        s3_endpoint_url=s3_bucket["endpoint"],
+        s3_access_key_id="test",
+        s3_secret_access_key="test",
         public_storage_url="https://cdn.example/files",
-    )  # fmt: skip
+    )
     playout = Playout(st)
     try:
         key = "hls/radio/diaspor-fm/index.m3u8"
@@ -121,8 +128,11 @@ def test_on_s3_storage_the_radios_hls_is_in_the_bucket_and_plays(
         assert len(names) >= 2
         for name in names:
             with st.storage.local_path(f"hls/radio/diaspor-fm/{name}") as seg:
-                decoded = subprocess.run([tools.ffmpeg, "-v", "error", "-i", str(seg), "-f",
-                                          "null", "-"], capture_output=True, text=True)  # fmt: skip
+                decoded = subprocess.run(
+                    [tools.ffmpeg, "-v", "error", "-i", str(seg), "-f", "null", "-"],
+                    capture_output=True,
+                    text=True,
+                )
                 assert decoded.returncode == 0 and not decoded.stderr, decoded.stderr
     finally:
         st.close()

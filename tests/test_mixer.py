@@ -168,17 +168,31 @@ def test_a_crossfade_keeps_the_power_constant() -> None:
 
 def test_16_bit_output_is_clipped_and_truncated_like_the_plain_formula() -> None:
     block = np.array(
-        [[0.0, -0.0], [1.0, -1.0], [2.0, -2.0], [0.5, -0.5], [32767 / 32768, -32768 / 32768],
-         [1.9 / 32768, -1.9 / 32768], [0.9999999, -0.9999999], [1e30, -1e30]],
+        [
+            [0.0, -0.0],
+            [1.0, -1.0],
+            [2.0, -2.0],
+            [0.5, -0.5],
+            [32767 / 32768, -32768 / 32768],
+            [1.9 / 32768, -1.9 / 32768],
+            [0.9999999, -0.9999999],
+            [1e30, -1e30],
+        ],
         dtype=np.float32,
-    )  # fmt: skip
+    )
     got = np.frombuffer(to_s16(block), dtype="<i2").reshape(-1, 2)
     want = (np.clip(block, -1.0, 32767 / 32768) * 32768.0).astype("<i2")
     assert np.array_equal(got, want)
     assert got.tolist() == [
-        [0, 0], [32767, -32768], [32767, -32768], [16384, -16384], [32767, -32768],
-        [1, -1], [32767, -32767], [32767, -32768],
-    ]  # fmt: skip
+        [0, 0],
+        [32767, -32768],
+        [32767, -32768],
+        [16384, -16384],
+        [32767, -32768],
+        [1, -1],
+        [32767, -32767],
+        [32767, -32768],
+    ]
 
 
 def test_every_16_bit_value_survives_a_round_trip_through_the_mixers_floats() -> None:

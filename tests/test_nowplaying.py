@@ -15,8 +15,14 @@ def item(start: int, end: int, title: str, kind: str = "music") -> TimelineItem:
 
 
 def test_now_playing_is_the_item_on_air_and_the_next_ones_without_slates() -> None:
-    items = [item(0, 10, "Bir"), item(10, 20, "İki"), item(20, 25, "", "slate"),
-             item(25, 40, "Üç"), item(40, 50, "Dörd"), item(50, 60, "Beş")]  # fmt: skip
+    items = [
+        item(0, 10, "Bir"),
+        item(10, 20, "İki"),
+        item(20, 25, "", "slate"),
+        item(25, 40, "Üç"),
+        item(40, 50, "Dörd"),
+        item(50, 60, "Beş"),
+    ]
     np = now_playing("diaspor-fm", items, 12)
     assert np.current is not None and np.current.title == "İki"
     assert [t.title for t in np.next] == ["Üç", "Dörd", "Beş"]

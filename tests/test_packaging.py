@@ -65,13 +65,28 @@ OPTIONS = PackagingOptions(
 RUNGS = ("180p", "90p")
 SECONDS = 17.5  # 4 full segments of 4 s and a short one; the source runs at 30 fps
 CUES = {  # (start, end, text) per language; the fourth crosses the 12 s boundary
-    "az": [(1.0, 3.0, "Xoş gəlmisiniz!"), (5.0, 7.5, "Vətən uzaqda deyil"),
-           (9.0, 10.0, "Qarabağ"), (11.5, 12.5, "sərhəddə"), (16.5, 17.4, "Sağ olun!")],
-    "en": [(1.0, 3.0, "Welcome!"), (5.0, 7.5, "Homeland is not far"),
-           (9.0, 10.0, "Karabakh"), (11.5, 12.5, "across"), (16.5, 17.4, "Thank you!")],
-    "ru": [(1.0, 3.0, "Добро пожаловать!"), (5.0, 7.5, "Родина недалеко"),
-           (9.0, 10.0, "Карабах"), (11.5, 12.5, "на границе"), (16.5, 17.4, "Спасибо!")],
-}  # fmt: skip
+    "az": [
+        (1.0, 3.0, "Xoş gəlmisiniz!"),
+        (5.0, 7.5, "Vətən uzaqda deyil"),
+        (9.0, 10.0, "Qarabağ"),
+        (11.5, 12.5, "sərhəddə"),
+        (16.5, 17.4, "Sağ olun!"),
+    ],
+    "en": [
+        (1.0, 3.0, "Welcome!"),
+        (5.0, 7.5, "Homeland is not far"),
+        (9.0, 10.0, "Karabakh"),
+        (11.5, 12.5, "across"),
+        (16.5, 17.4, "Thank you!"),
+    ],
+    "ru": [
+        (1.0, 3.0, "Добро пожаловать!"),
+        (5.0, 7.5, "Родина недалеко"),
+        (9.0, 10.0, "Карабах"),
+        (11.5, 12.5, "на границе"),
+        (16.5, 17.4, "Спасибо!"),
+    ],
+}
 CUE_SEGMENTS = [[0], [1], [2], [2, 3], [4]]  # where each cue must show
 NAMES = {"az": "Azərbaycanca", "en": "English", "ru": "Русский"}
 
@@ -98,9 +113,15 @@ def ffprobe_json(*args: str) -> dict[str, Any]:
 
 
 def packets(path: Path, stream: str) -> list[dict[str, Any]]:
-    data = ffprobe_json("-f", "mpegts", "-select_streams", stream,
-        "-show_entries", "packet=pts,duration,flags", str(path),
-    )  # fmt: skip
+    data = ffprobe_json(
+        "-f",
+        "mpegts",
+        "-select_streams",
+        stream,
+        "-show_entries",
+        "packet=pts,duration,flags",
+        str(path),
+    )
     result: list[dict[str, Any]] = data["packets"]
     return result
 
@@ -142,20 +163,53 @@ def episode(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> dict[str,
         "box=1:boxcolor=black@0.6:x=8:y=8"
     )
     # drawtext needs fonts; without them the picture is the bare test pattern.
-    ok = subprocess.run(
-        [tools.ffmpeg, "-v", "error", "-f", "lavfi", "-i", picture.replace(f"d={SECONDS}", "d=0.1"),
-         "-f", "null", "-"],
-        capture_output=True,
-    ).returncode == 0  # fmt: skip
+    ok = (
+        subprocess.run(
+            [
+                tools.ffmpeg,
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                picture.replace(f"d={SECONDS}", "d=0.1"),
+                "-f",
+                "null",
+                "-",
+            ],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
     video = make_media(
-        tools.ffmpeg, d / "dunyada-yasayan-azerbaycanlilar.mp4",
-        "-f", "lavfi", "-i", picture if ok else f"testsrc2=s=640x360:r=30:d={SECONDS}",
-        "-f", "lavfi", "-i", f"sine=f=440:sample_rate=48000:d={SECONDS}",
-        "-af", "volume=0.1", "-ac", "2",
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "96k", "-shortest",
-        "-metadata", "title=Dünyada yaşayan azərbaycanlıları tanıyaq-tanıdaq",
-    )  # fmt: skip
+        tools.ffmpeg,
+        d / "dunyada-yasayan-azerbaycanlilar.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        picture if ok else f"testsrc2=s=640x360:r=30:d={SECONDS}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=f=440:sample_rate=48000:d={SECONDS}",
+        "-af",
+        "volume=0.1",
+        "-ac",
+        "2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-shortest",
+        "-metadata",
+        "title=Dünyada yaşayan azərbaycanlıları tanıyaq-tanıdaq",
+    )
     files = {"video": video}
     for lang, cues in CUES.items():
         files[lang] = d / f"episode.{lang}.vtt"
@@ -280,9 +334,8 @@ def test_the_master_playlist_describes_what_was_measured(packaged: Packaged) -> 
         assert v["RESOLUTION"] == f"{rung.width}x{rung.height}"
         assert v["FRAME-RATE"] == "25.000" and v["SUBTITLES"] == "subs"
         video = next(
-            s for s in stream_info(root / rung.name / "seg-00000.ts")
-            if s["codec_type"] == "video"
-        )  # fmt: skip
+            s for s in stream_info(root / rung.name / "seg-00000.ts") if s["codec_type"] == "video"
+        )
         assert video["profile"] == "High"
         assert v["CODECS"] == f"avc1.6400{video['level']:02x},mp4a.40.2"
     for name in (*RUNGS, AUDIO):
@@ -457,8 +510,17 @@ def test_a_failed_upload_publishes_nothing_and_a_retry_or_repackaging_publishes_
         package = st.library.package_of(item.id)
         assert package is not None and [r.name for r in package.renditions] == ["144p", AUDIO]
         folders = {k.removeprefix(prefix + "/").split("/")[0] for k in storage.keys(prefix + "/")}
-        assert folders == {"144p", AUDIO, "subs", "master.m3u8", "package.json",
-                           "poster.jpg", "thumbs.jpg", "thumbs.vtt", "audio.m4a"}  # fmt: skip
+        assert folders == {
+            "144p",
+            AUDIO,
+            "subs",
+            "master.m3u8",
+            "package.json",
+            "poster.jpg",
+            "thumbs.jpg",
+            "thumbs.vtt",
+            "audio.m4a",
+        }
     finally:
         st.close()
 
@@ -480,9 +542,15 @@ def test_a_video_is_packaged_into_the_bucket(any_station: Station, media_dir: Pa
     assert not any(k.startswith("hls/") and not k.startswith(prefix) for k in keys)
     # What a player fetches from the bucket is a segment that starts on a keyframe.
     url = any_station.storage.read_url(f"{prefix}/90p/seg-00001.ts")
-    data = ffprobe_json("-f", "mpegts", "-select_streams", "v:0",
-        "-show_entries", "packet=flags", url,
-    )  # fmt: skip
+    data = ffprobe_json(
+        "-f",
+        "mpegts",
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "packet=flags",
+        url,
+    )
     assert data["packets"][0]["flags"].startswith("K")
     assert len(data["packets"]) == package.extra["segment_frames"][1]
 
@@ -530,9 +598,17 @@ def short_clip(tools: Tools, dest: Path, seconds: float, *, sound: bool) -> Path
     if sound:
         args += ["-f", "lavfi", "-i", f"sine=f=660:sample_rate=44100:d={seconds}", "-ac", "1"]
     return make_media(
-        tools.ffmpeg, dest, *args, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        tools.ffmpeg,
+        dest,
+        *args,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
         *(["-c:a", "aac", "-shortest"] if sound else []),
-    )  # fmt: skip
+    )
 
 
 @slow
@@ -550,11 +626,19 @@ def test_a_video_ending_on_a_segment_boundary_has_no_stray_audio_segment(
 
     package = run(
         package_asset(
-            tools, storage, clip, media_id=41, duration_ms=8000, loudness_lufs=None,
-            true_peak_dbtp=None, has_audio=True, options=OPTIONS, staging_dir=tmp_path / "st",
+            tools,
+            storage,
+            clip,
+            media_id=41,
+            duration_ms=8000,
+            loudness_lufs=None,
+            true_peak_dbtp=None,
+            has_audio=True,
+            options=OPTIONS,
+            staging_dir=tmp_path / "st",
             on_progress=progress,
         )
-    )  # fmt: skip
+    )
     assert any(m == "encoding the ladder" and 0 < f <= 0.85 for f, m in reports)
     assert [f for f, _ in reports] == sorted(f for f, _ in reports)
     assert reports[-1][1] == "publishing"
@@ -575,20 +659,40 @@ def test_a_video_without_sound_gets_silence_in_every_rendition(
     storage = LocalStorage(tmp_path / "storage")
     package = run(
         package_asset(
-            tools, storage, clip, media_id=42, duration_ms=5000, loudness_lufs=None,
-            true_peak_dbtp=None, has_audio=False, options=OPTIONS, staging_dir=tmp_path / "st",
+            tools,
+            storage,
+            clip,
+            media_id=42,
+            duration_ms=5000,
+            loudness_lufs=None,
+            true_peak_dbtp=None,
+            has_audio=False,
+            options=OPTIONS,
+            staging_dir=tmp_path / "st",
         )
-    )  # fmt: skip
+    )
     assert package.segments_ms == (4000, 1000)
     root = storage.path(asset_prefix(42))
     for name in (*RUNGS, AUDIO):
         kinds = [s["codec_type"] for s in stream_info(root / name / "seg-00001.ts")]
         assert "audio" in kinds, name
     res = subprocess.run(
-        [tools.ffmpeg, "-hide_banner", "-nostats", "-i", str(root / AUDIO / "index.m3u8"),
-         "-af", "volumedetect", "-f", "null", "-"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            tools.ffmpeg,
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            str(root / AUDIO / "index.m3u8"),
+            "-af",
+            "volumedetect",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "max_volume: -91" in res.stderr  # digital silence
     assert not list((tmp_path / "st").iterdir())  # the staging folder is cleaned up
 
@@ -629,8 +733,9 @@ def test_webvtt_pieces_keep_styles_and_drop_notes() -> None:
     )
     assert [(c.start_ms, c.end_ms) for c in doc.cues] == [(1000, 5500), (5500, 6000)]
     pieces = vtt_segments(doc, [4000, 4000], mpegts=126000)
-    assert all(p.startswith("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:126000,LOCAL:00:00:00.000\n\n")
-               for p in pieces)  # fmt: skip
+    assert all(
+        p.startswith("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:126000,LOCAL:00:00:00.000\n\n") for p in pieces
+    )
     assert "::cue" in pieces[0] and "::cue" in pieces[1]
     assert "Birinci" in pieces[0] and "Birinci" in pieces[1] and "İkinci" in pieces[1]
     assert "İkinci" not in pieces[0] and "NOTE" not in pieces[0] + pieces[1]
@@ -671,7 +776,15 @@ def test_misaligned_renditions_are_refused() -> None:
 def test_a_media_playlist_is_vod_with_exact_durations() -> None:
     text = media_playlist(["seg-00000.ts", "seg-00001.ts"], [6000, 1520], 6)
     assert text.splitlines() == [
-        "#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:6", "#EXT-X-MEDIA-SEQUENCE:0",
-        "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS",
-        "#EXTINF:6.000,", "seg-00000.ts", "#EXTINF:1.520,", "seg-00001.ts", "#EXT-X-ENDLIST",
-    ]  # fmt: skip
+        "#EXTM3U",
+        "#EXT-X-VERSION:3",
+        "#EXT-X-TARGETDURATION:6",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+        "#EXTINF:6.000,",
+        "seg-00000.ts",
+        "#EXTINF:1.520,",
+        "seg-00001.ts",
+        "#EXT-X-ENDLIST",
+    ]

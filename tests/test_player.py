@@ -38,9 +38,15 @@ class OnAir:
 @pytest.fixture(scope="module")
 def on_air(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> Iterator[OnAir]:
     tmp = tmp_path_factory.mktemp("player")
-    st = music_station(tmp, tools, relay_port=free_port(), hls_segment_s=2,
-                       tv_ladder=["180p:320x180:300", "90p:160x90:120"], tv_segment_s=2,
-                       tv_window=6)  # fmt: skip
+    st = music_station(
+        tmp,
+        tools,
+        relay_port=free_port(),
+        hls_segment_s=2,
+        tv_ladder=["180p:320x180:300", "90p:160x90:120"],
+        tv_segment_s=2,
+        tv_window=6,
+    )
     add_tv_channel(st, tools, tmp / "src")
     playout = Playout(st, run_playout)
     try:
@@ -116,8 +122,11 @@ def test_a_listener_on_a_phone_hears_the_radio_sees_the_titles_and_watches_tv(
             wait_for(page, "document.getElementById('radio-name').textContent", 10)
             assert page.text_content("#radio-name") == "Diaspor.FM"
             assert page.text_content("#schedule-heading") == "Bu günün proqramı"
-            wait_for(page, "document.getElementById('schedule').textContent"
-                           ".includes('Vətən uzaqda deyil')", 15)  # fmt: skip
+            wait_for(
+                page,
+                "document.getElementById('schedule').textContent.includes('Vətən uzaqda deyil')",
+                15,
+            )
 
             # The radio: play, then the title follows the track on air (songs of 5 s).
             play = page.get_by_role("button", name="Dinlə", exact=True)
@@ -133,8 +142,11 @@ def test_a_listener_on_a_phone_hears_the_radio_sees_the_titles_and_watches_tv(
             assert page.evaluate("document.getElementById('radio-audio').paused") is False
 
             # The TV plays: currentTime advances with the wall clock.
-            t0 = wait_for(page, "(v => v.currentTime > 0 && v.currentTime)"
-                                "(document.getElementById('tv-video'))", 30)  # fmt: skip
+            t0 = wait_for(
+                page,
+                "(v => v.currentTime > 0 && v.currentTime)(document.getElementById('tv-video'))",
+                30,
+            )
             time.sleep(3)
             t1 = page.evaluate("document.getElementById('tv-video').currentTime")
             assert t1 > t0 + 1.5, (t0, t1)
@@ -145,8 +157,11 @@ def test_a_listener_on_a_phone_hears_the_radio_sees_the_titles_and_watches_tv(
 
             # English: the programme's title, the page's own words, the URL and the choice kept.
             page.get_by_role("button", name="EN", exact=True).click()
-            wait_for(page, "document.getElementById('schedule').textContent"
-                           ".includes('Homeland Is Not Far')", 20)  # fmt: skip
+            wait_for(
+                page,
+                "document.getElementById('schedule').textContent.includes('Homeland Is Not Far')",
+                20,
+            )
             assert "Vətən uzaqda deyil" not in page.text_content("#schedule")
             assert page.text_content("#schedule-heading") == "Today's schedule"
             assert page.evaluate("document.documentElement.lang") == "en"
@@ -161,11 +176,17 @@ def test_a_listener_on_a_phone_hears_the_radio_sees_the_titles_and_watches_tv(
 
             # Coming back without ?lang= keeps English; Russian from the switch.
             page.goto(on_air.base + "/")
-            wait_for(page, "document.getElementById('schedule').textContent"
-                           ".includes('Homeland Is Not Far')", 20)  # fmt: skip
+            wait_for(
+                page,
+                "document.getElementById('schedule').textContent.includes('Homeland Is Not Far')",
+                20,
+            )
             page.get_by_role("button", name="RU", exact=True).click()
-            wait_for(page, "document.getElementById('schedule').textContent"
-                           ".includes('Родина недалеко')", 20)  # fmt: skip
+            wait_for(
+                page,
+                "document.getElementById('schedule').textContent.includes('Родина недалеко')",
+                20,
+            )
             assert page.text_content("#episodes-heading") == "Новые выпуски"
         finally:
             browser.close()

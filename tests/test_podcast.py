@@ -13,18 +13,33 @@ ITUNES = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
 
 
 def test_the_feed_is_rss_with_the_itunes_tags_a_podcast_app_needs() -> None:
-    item = FeedItem("diaspor:x:episode:1", "Berlin icması", "", "http://h/files/a.mp3",
-                    "audio/mpeg", 1234, 90_500, None, None, 1, 3)  # fmt: skip
-    feed = Feed("Vətən uzaqda deyil", "", "http://h/p", "az", "http://h/a.jpg", ("News",), "Aysel",
-                (item,))  # fmt: skip
+    item = FeedItem(
+        "diaspor:x:episode:1",
+        "Berlin icması",
+        "",
+        "http://h/files/a.mp3",
+        "audio/mpeg",
+        1234,
+        90_500,
+        None,
+        None,
+        1,
+        3,
+    )
+    feed = Feed(
+        "Vətən uzaqda deyil", "", "http://h/p", "az", "http://h/a.jpg", ("News",), "Aysel", (item,)
+    )
     root = etree.fromstring(render(feed))
     assert root.tag == "rss" and root.get("version") == "2.0"
     ch = root.find("channel")
     assert ch is not None and ch.findtext("title") == "Vətən uzaqda deyil"
     assert ch.find(f"{ITUNES}image").get("href") == "http://h/a.jpg"
     it = ch.find("item")
-    assert it.find("enclosure").attrib == {"url": "http://h/files/a.mp3", "type": "audio/mpeg",
-                                           "length": "1234"}  # fmt: skip
+    assert it.find("enclosure").attrib == {
+        "url": "http://h/files/a.mp3",
+        "type": "audio/mpeg",
+        "length": "1234",
+    }
     assert it.findtext(f"{ITUNES}duration") == "00:01:30" == duration(90_500)
     assert it.find("pubDate") is None  # unknown, so left out rather than invented
 

@@ -26,11 +26,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.icecast]
 def playout_station(tmp_path: Path, tools: Tools, icecast_port: int) -> Station:
     creds = shipped_credentials()
     return music_station(
-        tmp_path, tools, radio_server="icecast", icecast_url=f"http://127.0.0.1:{icecast_port}",
+        tmp_path,
+        tools,
+        radio_server="icecast",
+        icecast_url=f"http://127.0.0.1:{icecast_port}",
         source_password=SecretStr(creds["source_password"]),
         icecast_admin_user=creds["admin_user"],
         icecast_admin_password=SecretStr(creds["admin_password"]),
-    )  # fmt: skip
+    )
 
 
 def wait_for_mount(server_port: int, mount: str, timeout: float) -> None:

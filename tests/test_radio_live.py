@@ -76,32 +76,62 @@ def dominant_hz(pcm: np.ndarray, start_s: float, seconds: float = 0.5) -> int:
 
 def station_with_an_evening_show(tmp_path: Path, tools: Tools) -> Station:
     settings = settings_for(
-        tmp_path, f"sqlite:///{tmp_path / 'station.db'}", relay_port=free_port(),
-        port=free_port(), live_grace_ms=2000,
-    )  # fmt: skip
+        tmp_path,
+        f"sqlite:///{tmp_path / 'station.db'}",
+        relay_port=free_port(),
+        port=free_port(),
+        live_grace_ms=2000,
+    )
     migrate.upgrade(settings.database_url)
     st = build_station(settings, tools=tools)
     ids = []
     for hz in SCHEDULE_HZ:
-        f = tone(tools.ffmpeg, tmp_path / f"bed{hz}.mp3", seconds=6, freq=hz, volume=0.3,
-                 tags={"title": f"Fon {hz}", "artist": "Diaspor.FM"})  # fmt: skip
+        f = tone(
+            tools.ffmpeg,
+            tmp_path / f"bed{hz}.mp3",
+            seconds=6,
+            freq=hz,
+            volume=0.3,
+            tags={"title": f"Fon {hz}", "artist": "Diaspor.FM"},
+        )
         ids.append(run(st.library.ingest(f, options=IngestOptions(kind="filler"))).item.id)
     run(st.worker().drain())
     sch = st.schedules
     filler = sch.create("playlist", {"name": "Fon", "media_ids": ids}, "test")
-    channel = sch.create("channel", {
-        "slug": "diaspor-fm", "kind": "radio", "names": {"az": "Diaspor.FM"},
-        "filler_playlist_id": filler.id, "freeze_horizon_s": 0, "crossfade_ms": 0,
-    }, "test")  # fmt: skip
-    show = sch.create("programme", {
-        "slug": "axsam-sohbeti", "titles": {"az": "Axşam söhbəti"}, "presenters": [PRESENTER],
-    }, "test")  # fmt: skip
+    channel = sch.create(
+        "channel",
+        {
+            "slug": "diaspor-fm",
+            "kind": "radio",
+            "names": {"az": "Diaspor.FM"},
+            "filler_playlist_id": filler.id,
+            "freeze_horizon_s": 0,
+            "crossfade_ms": 0,
+        },
+        "test",
+    )
+    show = sch.create(
+        "programme",
+        {
+            "slug": "axsam-sohbeti",
+            "titles": {"az": "Axşam söhbəti"},
+            "presenters": [PRESENTER],
+        },
+        "test",
+    )
     baku = ZoneInfo(channel.data["timezone"])
     start = (datetime.now(UTC) + timedelta(seconds=2)).astimezone(baku)
-    sch.create("entry", {
-        "channel_id": channel.id, "target_type": "programme", "target_id": show.id,
-        "start_local": start.replace(tzinfo=None, microsecond=0), "duration_ms": 600_000,
-    }, "test")  # fmt: skip
+    sch.create(
+        "entry",
+        {
+            "channel_id": channel.id,
+            "target_type": "programme",
+            "target_id": show.id,
+            "start_local": start.replace(tzinfo=None, microsecond=0),
+            "duration_ms": 600_000,
+        },
+        "test",
+    )
     st.users.create("aysel", PRESENTER, "presenter", PASSWORD)
     st.users.create("tural", "Tural Həsənov", "presenter", PASSWORD)
     return st
@@ -111,8 +141,10 @@ async def source_status(port: int, mount: str, user: str, password: str) -> int:
     """What the relay answers a source client with these credentials."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     auth = base64.b64encode(f"{user}:{password}".encode()).decode()
-    writer.write(f"PUT {mount} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
-                 "Content-Type: audio/mpeg\r\nExpect: 100-continue\r\n\r\n".encode())  # fmt: skip
+    writer.write(
+        f"PUT {mount} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
+        "Content-Type: audio/mpeg\r\nExpect: 100-continue\r\n\r\n".encode()
+    )
     await writer.drain()
     line = await asyncio.wait_for(reader.readline(), timeout=5)
     writer.close()
@@ -141,13 +173,32 @@ def test_a_presenter_takes_over_in_their_slot_and_the_schedule_returns(
             await asyncio.sleep(3)
             refused = await source_status(port, mount, "tural", PASSWORD)
             source = await asyncio.create_subprocess_exec(
-                tools.ffmpeg, "-hide_banner", "-v", "error", "-re", "-f", "lavfi",
-                "-i", f"sine=frequency={LIVE_HZ}:sample_rate=44100", "-t", "12",
-                "-af", "volume=0.3", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k",
-                "-content_type", "audio/mpeg", "-f", "mp3",
+                tools.ffmpeg,
+                "-hide_banner",
+                "-v",
+                "error",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                f"sine=frequency={LIVE_HZ}:sample_rate=44100",
+                "-t",
+                "12",
+                "-af",
+                "volume=0.3",
+                "-ac",
+                "2",
+                "-c:a",
+                "libmp3lame",
+                "-b:a",
+                "128k",
+                "-content_type",
+                "audio/mpeg",
+                "-f",
+                "mp3",
                 f"icecast://aysel:{PASSWORD}@127.0.0.1:{port}{mount}",
                 stderr=subprocess.PIPE,
-            )  # fmt: skip
+            )
             live_from = loop.time() - began
             await asyncio.sleep(8)
             during = st.now_playing.latest["diaspor-fm"].to_json()
@@ -205,7 +256,22 @@ def test_a_presenter_takes_over_in_their_slot_and_the_schedule_returns(
 
 def decode(tools: Tools, mp3: bytes) -> np.ndarray:
     out = subprocess.run(
-        [tools.ffmpeg, "-v", "error", "-i", "pipe:0", "-ac", "2", "-ar", "48000", "-f", "f32le",
-         "pipe:1"], input=mp3, capture_output=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            tools.ffmpeg,
+            "-v",
+            "error",
+            "-i",
+            "pipe:0",
+            "-ac",
+            "2",
+            "-ar",
+            "48000",
+            "-f",
+            "f32le",
+            "pipe:1",
+        ],
+        input=mp3,
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(out, dtype="<f4").reshape(-1, 2)

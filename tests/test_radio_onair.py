@@ -24,8 +24,11 @@ from streamer.relay import Relay
 from tests.support import run, tone
 
 pytestmark = pytest.mark.slow
-TITLES = [("Rəşid Behbudov", "Sarı gəlin"), ("Zeynəb Xanlarova", "Ayrılıq"),
-          ("Müslüm Maqomayev", "Azərbaycan — ğışçöü")]  # fmt: skip
+TITLES = [
+    ("Rəşid Behbudov", "Sarı gəlin"),
+    ("Zeynəb Xanlarova", "Ayrılıq"),
+    ("Müslüm Maqomayev", "Azərbaycan — ğışçöü"),
+]
 
 
 async def listen(port: int, mount: str, seconds: float) -> tuple[list[str], int]:
@@ -58,34 +61,55 @@ def test_listeners_hear_the_station_with_its_titles_and_hls_is_written(
 ) -> None:
     media, playable = {}, {}
     for i, (artist, title) in enumerate(TITLES, 1):
-        f = tone(tools.ffmpeg, tmp_path / f"{i}.mp3", seconds=5, freq=300 + 150 * i,
-                 volume=0.4, tags={"title": title, "artist": artist})  # fmt: skip
+        f = tone(
+            tools.ffmpeg,
+            tmp_path / f"{i}.mp3",
+            seconds=5,
+            freq=300 + 150 * i,
+            volume=0.4,
+            tags={"title": title, "artist": artist},
+        )
         a = run(analyse(tools, f, has_audio=True, probed_ms=None))
         media[i] = MediaRef(i, "music", title, artist, a.duration_ms, a.cue_in_ms, a.cue_out_ms)
         playable[i] = Playable(str(f), a.loudness_lufs, a.true_peak_dbtp)
     cat = Catalogue(media=media, playlists={1: PlaylistSpec(1, "Musiqi", (1, 2, 3))})
     channel = ChannelSpec(1, "diaspor-fm", "radio", crossfade_ms=500)
     now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
-    entry = EntrySpec(1, "playlist", 1, now.astimezone(channel_zone()).replace(tzinfo=None),
-                      duration_ms=600_000, hard=True)  # fmt: skip
+    entry = EntrySpec(
+        1,
+        "playlist",
+        1,
+        now.astimezone(channel_zone()).replace(tzinfo=None),
+        duration_ms=600_000,
+        hard=True,
+    )
 
     async def go() -> tuple[list[str], int, list[str]]:
         relay = Relay("127.0.0.1", 0, source_password="hackme", admin_password="admin")
         await relay.start()
         hls = tmp_path / "hls"
-        enc = Encoder(tools.ffmpeg, [
-            IcecastOutput("/diaspor-fm.mp3", "hackme", port=relay.port, codec="mp3",
-                          name="Diaspor.FM"),
-            IcecastOutput("/diaspor-fm.aac", "hackme", port=relay.port, codec="aac"),
-            HlsOutput(hls, segment_s=2, window=5),
-        ])  # fmt: skip
+        enc = Encoder(
+            tools.ffmpeg,
+            [
+                IcecastOutput(
+                    "/diaspor-fm.mp3", "hackme", port=relay.port, codec="mp3", name="Diaspor.FM"
+                ),
+                IcecastOutput("/diaspor-fm.aac", "hackme", port=relay.port, codec="aac"),
+                HlsOutput(hls, segment_s=2, window=5),
+            ],
+        )
         engine = RadioEngine(
             ffmpeg=tools.ffmpeg,
-            timeline=lambda a, b: resolve(channel, [entry], cat,
-                                          datetime.fromtimestamp(a / 1000, UTC),
-                                          datetime.fromtimestamp(b / 1000, UTC)),
-            playable=playable.get, origin_ms=to_ms(now),
-        )  # fmt: skip
+            timeline=lambda a, b: resolve(
+                channel,
+                [entry],
+                cat,
+                datetime.fromtimestamp(a / 1000, UTC),
+                datetime.fromtimestamp(b / 1000, UTC),
+            ),
+            playable=playable.get,
+            origin_ms=to_ms(now),
+        )
         engine.hooks.append(title_hook(["/diaspor-fm.mp3", "/diaspor-fm.aac"], relay.set_title))
         stop = asyncio.Event()
         air = asyncio.create_task(engine.run(SystemClock(), enc, stop))
@@ -112,8 +136,11 @@ def test_listeners_hear_the_station_with_its_titles_and_hls_is_written(
     playlist = (tmp_path / "hls" / "index.m3u8").read_text()
     assert "#EXT-X-PROGRAM-DATE-TIME" in playlist and ".ts" in playlist
     seg = sorted((tmp_path / "hls").glob("seg-*.ts"))[-1]
-    probe = subprocess.run([tools.ffmpeg, "-v", "error", "-i", str(seg), "-f", "null", "-"],
-                           capture_output=True, text=True)  # fmt: skip
+    probe = subprocess.run(
+        [tools.ffmpeg, "-v", "error", "-i", str(seg), "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+    )
     assert probe.returncode == 0, probe.stderr
 
 
@@ -126,16 +153,33 @@ def channel_zone():  # type: ignore[no-untyped-def]
 def test_a_killed_encoder_is_restarted_and_listeners_stay_on_the_relay(
     tmp_path: Path, tools: Tools
 ) -> None:
-    f = tone(tools.ffmpeg, tmp_path / "x.mp3", seconds=30, volume=0.4,
-             tags={"title": "Bayatı-Şiraz", "artist": "Qədir Rüstəmov"})  # fmt: skip
+    f = tone(
+        tools.ffmpeg,
+        tmp_path / "x.mp3",
+        seconds=30,
+        volume=0.4,
+        tags={"title": "Bayatı-Şiraz", "artist": "Qədir Rüstəmov"},
+    )
     a = run(analyse(tools, f, has_audio=True, probed_ms=None))
-    cat = Catalogue(media={1: MediaRef(1, "music", "Bayatı-Şiraz", "Qədir Rüstəmov",
-                                       a.duration_ms, a.cue_in_ms, a.cue_out_ms)},
-                    playlists={1: PlaylistSpec(1, "M", (1,))})  # fmt: skip
+    cat = Catalogue(
+        media={
+            1: MediaRef(
+                1,
+                "music",
+                "Bayatı-Şiraz",
+                "Qədir Rüstəmov",
+                a.duration_ms,
+                a.cue_in_ms,
+                a.cue_out_ms,
+            )
+        },
+        playlists={1: PlaylistSpec(1, "M", (1,))},
+    )
     channel = ChannelSpec(1, "diaspor-fm", "radio")
     now = datetime.now(UTC).replace(microsecond=0)
-    entry = EntrySpec(1, "playlist", 1, now.astimezone(channel_zone()).replace(tzinfo=None),
-                      duration_ms=600_000)  # fmt: skip
+    entry = EntrySpec(
+        1, "playlist", 1, now.astimezone(channel_zone()).replace(tzinfo=None), duration_ms=600_000
+    )
 
     async def go() -> tuple[int, int, float, int]:
         relay = Relay("127.0.0.1", 0, source_password="hackme", admin_password="admin")
@@ -143,12 +187,16 @@ def test_a_killed_encoder_is_restarted_and_listeners_stay_on_the_relay(
         enc = Encoder(tools.ffmpeg, [IcecastOutput("/x.mp3", "hackme", port=relay.port)])
         engine = RadioEngine(
             ffmpeg=tools.ffmpeg,
-            timeline=lambda a, b: resolve(channel, [entry], cat,
-                                          datetime.fromtimestamp(a / 1000, UTC),
-                                          datetime.fromtimestamp(b / 1000, UTC)),
+            timeline=lambda a, b: resolve(
+                channel,
+                [entry],
+                cat,
+                datetime.fromtimestamp(a / 1000, UTC),
+                datetime.fromtimestamp(b / 1000, UTC),
+            ),
             playable={1: Playable(str(f), a.loudness_lufs, a.true_peak_dbtp)}.get,
             origin_ms=to_ms(now),
-        )  # fmt: skip
+        )
         stop = asyncio.Event()
         air = asyncio.create_task(engine.run(SystemClock(), enc, stop))
         try:

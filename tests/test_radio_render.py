@@ -37,11 +37,17 @@ END = START + timedelta(hours=1)
 
 # (file, kind, seconds, frequency, volume): loud and quiet on purpose, distinct pitches.
 FILES = [
-    ("m1", "music", 70, 300, 0.9), ("m2", "music", 55, 420, 0.05), ("m3", "music", 64, 530, 0.3),
-    ("m4", "music", 48, 610, 0.6), ("m5", "music", 75, 720, 0.12), ("m6", "music", 59, 840, 0.45),
-    ("id", "jingle", 5, 1500, 0.5), ("news", "speech", 90, 200, 0.2),
-    ("bed", "filler", 20, 150, 0.3), ("show", "programme", 600, 1000, 0.08),
-]  # fmt: skip
+    ("m1", "music", 70, 300, 0.9),
+    ("m2", "music", 55, 420, 0.05),
+    ("m3", "music", 64, 530, 0.3),
+    ("m4", "music", 48, 610, 0.6),
+    ("m5", "music", 75, 720, 0.12),
+    ("m6", "music", 59, 840, 0.45),
+    ("id", "jingle", 5, 1500, 0.5),
+    ("news", "speech", 90, 200, 0.2),
+    ("bed", "filler", 20, 150, 0.3),
+    ("show", "programme", 600, 1000, 0.08),
+]
 
 
 @pytest.fixture(scope="module")
@@ -53,42 +59,68 @@ def station_audio(
     playable: dict[int, Playable] = {}
     freq: dict[int, int] = {}
     for i, (name, kind, secs, f, vol) in enumerate(FILES, 1):
-        path = tone(tools.ffmpeg, d / f"{name}.flac", seconds=secs, freq=f, lead=0.4, tail=0.6,
-                    volume=vol, codec=("-c:a", "flac"))  # fmt: skip
+        path = tone(
+            tools.ffmpeg,
+            d / f"{name}.flac",
+            seconds=secs,
+            freq=f,
+            lead=0.4,
+            tail=0.6,
+            volume=vol,
+            codec=("-c:a", "flac"),
+        )
         a = run(analyse(tools, path, has_audio=True, probed_ms=None))
         media[i] = MediaRef(i, kind, name, f"artist {i}", a.duration_ms, a.cue_in_ms, a.cue_out_ms)
         playable[i] = Playable(str(path), a.loudness_lufs, a.true_peak_dbtp)
         freq[i] = f
     cat = Catalogue(
         media=media,
-        playlists={1: PlaylistSpec(1, "Musiqi", (1, 2, 3, 4, 5, 6), shuffle=True),
-                   2: PlaylistSpec(2, "Fon", (9,))},
-        clocks={1: ClockSpec(1, "Saat", (
-            ClockSlot(0, "media", 7, hard=True), ClockSlot(0, "playlist", 1, fill=True),
-            ClockSlot(1_800_000, "media", 8, hard=True),
-            ClockSlot(1_800_000, "playlist", 1, fill=True),
-        ))},
-    )  # fmt: skip
+        playlists={
+            1: PlaylistSpec(1, "Musiqi", (1, 2, 3, 4, 5, 6), shuffle=True),
+            2: PlaylistSpec(2, "Fon", (9,)),
+        },
+        clocks={
+            1: ClockSpec(
+                1,
+                "Saat",
+                (
+                    ClockSlot(0, "media", 7, hard=True),
+                    ClockSlot(0, "playlist", 1, fill=True),
+                    ClockSlot(1_800_000, "media", 8, hard=True),
+                    ClockSlot(1_800_000, "playlist", 1, fill=True),
+                ),
+            )
+        },
+    )
     return cat, playable, freq
 
 
 CHANNEL = ChannelSpec(1, "diaspor-fm", "radio", crossfade_ms=3000, filler_playlist_id=2)
 ENTRIES = [
-    EntrySpec(1, "clock", 1, datetime(2026, 11, 1), duration_ms=86_400_000, rrule="FREQ=DAILY",
-              hard=False),
+    EntrySpec(
+        1, "clock", 1, datetime(2026, 11, 1), duration_ms=86_400_000, rrule="FREQ=DAILY", hard=False
+    ),
     EntrySpec(2, "media", 10, datetime(2026, 11, 29, 19, 41, 17, 250)),  # a hard start mid-song
-]  # fmt: skip
+]
 
 
-def render_hour(tools: Tools, cat: Catalogue, playable: dict[int, Playable], out: Path
-                ) -> tuple[list[TimelineItem], RadioEngine]:  # fmt: skip
+def render_hour(
+    tools: Tools, cat: Catalogue, playable: dict[int, Playable], out: Path
+) -> tuple[list[TimelineItem], RadioEngine]:
     items = resolve(CHANNEL, ENTRIES, cat, START, END)
     engine = RadioEngine(
         ffmpeg=tools.ffmpeg,
-        timeline=lambda a, b: resolve(CHANNEL, ENTRIES, cat, datetime.fromtimestamp(a / 1000, BAKU),
-                                      datetime.fromtimestamp(b / 1000, BAKU)),
-        playable=playable.get, origin_ms=to_ms(START), filler_ids=(9,),
-    )  # fmt: skip
+        timeline=lambda a, b: resolve(
+            CHANNEL,
+            ENTRIES,
+            cat,
+            datetime.fromtimestamp(a / 1000, BAKU),
+            datetime.fromtimestamp(b / 1000, BAKU),
+        ),
+        playable=playable.get,
+        origin_ms=to_ms(START),
+        filler_ids=(9,),
+    )
 
     async def go() -> None:
         sink = Encoder(tools.ffmpeg, [FileOutput(out, "flac")], restart=False)
@@ -103,9 +135,25 @@ def render_hour(tools: Tools, cat: Catalogue, playable: dict[int, Playable], out
 
 def pcm(tools: Tools, path: Path, start_s: float, seconds: float) -> np.ndarray:
     raw = subprocess.run(
-        [tools.ffmpeg, "-v", "error", "-ss", f"{start_s:.4f}", "-t", f"{seconds:.4f}", "-i",
-         str(path), "-ac", "1", "-f", "f32le", "-"], capture_output=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            tools.ffmpeg,
+            "-v",
+            "error",
+            "-ss",
+            f"{start_s:.4f}",
+            "-t",
+            f"{seconds:.4f}",
+            "-i",
+            str(path),
+            "-ac",
+            "1",
+            "-f",
+            "f32le",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(raw, dtype="<f4")
 
 
@@ -133,9 +181,20 @@ def test_every_boundary_is_at_its_scheduled_sample(rendered, tools: Tools) -> No
         assert b.outcome == "played"
         assert b.sample == (b.item.start_ms - origin) * 48 or b.item is items[0]
     # The output is an hour long, to the sample.
-    dur = subprocess.run([tools.ffmpeg.replace("ffmpeg", "ffprobe"), "-v", "error", "-show_entries",
-                          "stream=duration_ts", "-of", "csv=p=0", str(out)], capture_output=True,
-                         text=True)  # fmt: skip
+    dur = subprocess.run(
+        [
+            tools.ffmpeg.replace("ffmpeg", "ffprobe"),
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=duration_ts",
+            "-of",
+            "csv=p=0",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if dur.returncode == 0 and dur.stdout.strip().isdigit():
         assert int(dur.stdout.strip()) == 3600 * 48000
 
@@ -161,10 +220,25 @@ def test_each_item_is_at_the_target_loudness(rendered, tools: Tools) -> None:  #
             continue
         at = (item.start_ms - to_ms(START) + 3000) / 1000
         res = subprocess.run(
-            [tools.ffmpeg, "-hide_banner", "-nostats", "-ss", f"{at:.3f}", "-t",
-             f"{body_ms / 1000:.3f}", "-i", str(out), "-af", "ebur128=framelog=verbose", "-f",
-             "null", "-"], capture_output=True, text=True,
-        )  # fmt: skip
+            [
+                tools.ffmpeg,
+                "-hide_banner",
+                "-nostats",
+                "-ss",
+                f"{at:.3f}",
+                "-t",
+                f"{body_ms / 1000:.3f}",
+                "-i",
+                str(out),
+                "-af",
+                "ebur128=framelog=verbose",
+                "-f",
+                "null",
+                "-",
+            ],
+            capture_output=True,
+            text=True,
+        )
         loud = float(re.findall(r"I:\s+(-?[\d.]+) LUFS", res.stderr)[-1])
         assert abs(loud - (-16.0)) <= 1.0, (item.title, loud)
         checked += 1
@@ -174,12 +248,27 @@ def test_each_item_is_at_the_target_loudness(rendered, tools: Tools) -> None:  #
 def test_no_silence_longer_than_100_ms_except_where_scheduled(rendered, tools: Tools) -> None:  # type: ignore[no-untyped-def]
     out, items, engine, freq = rendered  # noqa: RUF059
     res = subprocess.run(
-        [tools.ffmpeg, "-hide_banner", "-nostats", "-i", str(out), "-af",
-         "silencedetect=noise=-50dB:d=0.1", "-f", "null", "-"], capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            tools.ffmpeg,
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            str(out),
+            "-af",
+            "silencedetect=noise=-50dB:d=0.1",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+    )
     starts = [float(x) for x in re.findall(r"silence_start: (-?[\d.]+)", res.stderr)]
-    slates = [((i.start_ms - to_ms(START)) / 1000, (i.end_ms - to_ms(START)) / 1000)
-              for i in items if i.kind == "slate"]  # fmt: skip
+    slates = [
+        ((i.start_ms - to_ms(START)) / 1000, (i.end_ms - to_ms(START)) / 1000)
+        for i in items
+        if i.kind == "slate"
+    ]
     for s in starts:
         assert any(a - 0.05 <= s <= b for a, b in slates), f"dead air at {s:.3f} s"
 
@@ -198,18 +287,31 @@ def test_a_missing_and_a_corrupt_file_are_replaced_by_filler_without_dead_air(
     cat, playable, _freq = station_audio
     broken = tmp_path / "broken.mp3"
     broken.write_bytes(b"ID3" + bytes(range(256)) * 64)
-    playable = {**playable, 1: Playable(str(tmp_path / "gone.flac"), -20.0, -3.0),
-                2: Playable(str(broken), -20.0, -3.0)}  # fmt: skip
-    items = [i for i in resolve(CHANNEL, ENTRIES, cat, START, START + timedelta(minutes=8))
-             if i.media_id in (1, 2)]  # fmt: skip
+    playable = {
+        **playable,
+        1: Playable(str(tmp_path / "gone.flac"), -20.0, -3.0),
+        2: Playable(str(broken), -20.0, -3.0),
+    }
+    items = [
+        i
+        for i in resolve(CHANNEL, ENTRIES, cat, START, START + timedelta(minutes=8))
+        if i.media_id in (1, 2)
+    ]
     assert {i.media_id for i in items} == {1, 2}
     end = max(i.end_ms for i in items)
     engine = RadioEngine(
         ffmpeg=tools.ffmpeg,
-        timeline=lambda a, b: resolve(CHANNEL, ENTRIES, cat, datetime.fromtimestamp(a / 1000, BAKU),
-                                      datetime.fromtimestamp(b / 1000, BAKU)),
-        playable=playable.get, origin_ms=to_ms(START), filler_ids=(9,),
-    )  # fmt: skip
+        timeline=lambda a, b: resolve(
+            CHANNEL,
+            ENTRIES,
+            cat,
+            datetime.fromtimestamp(a / 1000, BAKU),
+            datetime.fromtimestamp(b / 1000, BAKU),
+        ),
+        playable=playable.get,
+        origin_ms=to_ms(START),
+        filler_ids=(9,),
+    )
     out = tmp_path / "out.flac"
 
     async def go() -> None:
@@ -223,12 +325,26 @@ def test_a_missing_and_a_corrupt_file_are_replaced_by_filler_without_dead_air(
     outcomes = {b.item.media_id: b.outcome for b in engine.boundaries if b.item.media_id in (1, 2)}
     assert outcomes == {1: "skipped-missing", 2: "skipped-corrupt"}
     res = subprocess.run(
-        [tools.ffmpeg, "-hide_banner", "-nostats", "-i", str(out), "-af",
-         "silencedetect=noise=-50dB:d=0.1", "-f", "null", "-"], capture_output=True, text=True,
-    )  # fmt: skip
-    slates = [((i.start_ms - to_ms(START)) / 1000, (i.end_ms - to_ms(START)) / 1000)
-              for i in resolve(CHANNEL, ENTRIES, cat, START, START + timedelta(minutes=8))
-              if i.kind == "slate"]  # fmt: skip
+        [
+            tools.ffmpeg,
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            str(out),
+            "-af",
+            "silencedetect=noise=-50dB:d=0.1",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    slates = [
+        ((i.start_ms - to_ms(START)) / 1000, (i.end_ms - to_ms(START)) / 1000)
+        for i in resolve(CHANNEL, ENTRIES, cat, START, START + timedelta(minutes=8))
+        if i.kind == "slate"
+    ]
     for s in (float(x) for x in re.findall(r"silence_start: (-?[\d.]+)", res.stderr)):
         assert any(a - 0.05 <= s <= b for a, b in slates), f"dead air at {s:.3f} s"
 
@@ -242,10 +358,16 @@ def test_silence_on_air_longer_than_the_threshold_is_reported_as_dead_air(
     entries = [EntrySpec(1, "media", 1, datetime(2026, 11, 29, 19, 0, 8))]
     engine = RadioEngine(
         ffmpeg=tools.ffmpeg,
-        timeline=lambda a, b: resolve(bare, entries, cat, datetime.fromtimestamp(a / 1000, BAKU),
-                                      datetime.fromtimestamp(b / 1000, BAKU)),
-        playable=playable.get, origin_ms=to_ms(START),
-    )  # fmt: skip
+        timeline=lambda a, b: resolve(
+            bare,
+            entries,
+            cat,
+            datetime.fromtimestamp(a / 1000, BAKU),
+            datetime.fromtimestamp(b / 1000, BAKU),
+        ),
+        playable=playable.get,
+        origin_ms=to_ms(START),
+    )
 
     class Null:
         async def write(self, data: bytes) -> None:
@@ -295,10 +417,17 @@ def test_on_air_the_line_follows_the_wall_clock_and_never_drifts(
     cat, playable, _ = station_audio
     engine = RadioEngine(
         ffmpeg=tools.ffmpeg,
-        timeline=lambda a, b: resolve(CHANNEL, ENTRIES, cat, datetime.fromtimestamp(a / 1000, BAKU),
-                                      datetime.fromtimestamp(b / 1000, BAKU)),
-        playable=playable.get, origin_ms=to_ms(START), filler_ids=(9,),
-    )  # fmt: skip
+        timeline=lambda a, b: resolve(
+            CHANNEL,
+            ENTRIES,
+            cat,
+            datetime.fromtimestamp(a / 1000, BAKU),
+            datetime.fromtimestamp(b / 1000, BAKU),
+        ),
+        playable=playable.get,
+        origin_ms=to_ms(START),
+        filler_ids=(9,),
+    )
     clock = SlowClock(START, engine)
 
     class Null:

@@ -96,9 +96,17 @@ def test_a_listener_gets_a_title_block_only_when_the_title_changed() -> None:
     pieces = writer.frame(b"abcdefghij", one) + writer.frame(b"klmnop", one)
     pieces += writer.frame(b"qrst", two)
     assert b"".join(pieces) == (
-        b"abcd" + one + b"efgh" + NO_CHANGE + b"ijkl" + NO_CHANGE + b"mnop" + NO_CHANGE
-        + b"qrst" + two
-    )  # fmt: skip
+        b"abcd"
+        + one
+        + b"efgh"
+        + NO_CHANGE
+        + b"ijkl"
+        + NO_CHANGE
+        + b"mnop"
+        + NO_CHANGE
+        + b"qrst"
+        + two
+    )
 
 
 @given(
@@ -460,8 +468,11 @@ def test_a_presenter_let_in_by_the_hook_is_disconnected_when_their_time_is_up() 
         return None
 
     async def as_user(relay: Relay, user: str, password: str) -> tuple[Conn, int]:
-        conn = await connect(relay, f"PUT /radio-live HTTP/1.1\r\nHost: x\r\n"
-                             f"Authorization: {_basic(user, password)}\r\n\r\n")  # fmt: skip
+        conn = await connect(
+            relay,
+            f"PUT /radio-live HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: {_basic(user, password)}\r\n\r\n",
+        )
         status, _, _ = await conn.head()
         return conn, status
 

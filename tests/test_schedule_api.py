@@ -127,16 +127,25 @@ def test_a_station_id_every_few_minutes_is_checked_against_the_monthly_programme
     when); one from 23:00 that day, after the programme, is taken."""
     week = build_radio_week(desk)
     jingle = {
-        "channel_id": week["channel"]["id"], "target_type": "media",
-        "target_id": desk.media["id"], "rrule": "FREQ=MINUTELY;INTERVAL=3",
-    }  # fmt: skip
+        "channel_id": week["channel"]["id"],
+        "target_type": "media",
+        "target_id": desk.media["id"],
+        "rrule": "FREQ=MINUTELY;INTERVAL=3",
+    }
     desk.clock.advance(30 * 86_400)  # 26 December: the programme is tomorrow, within a week
-    r = desk.client.post("/api/v1/manage/entries",
-                         json={**jingle, "start_local": "2026-12-27T20:00:00"})  # fmt: skip
+    r = desk.client.post(
+        "/api/v1/manage/entries", json={**jingle, "start_local": "2026-12-27T20:00:00"}
+    )
     assert r.status_code == 409 and r.json()["reason"] == "schedule-conflict", r.text
     assert "2026-12-27T20:00:00+04:00" in r.json()["detail"]
-    desk.post("entries", {**jingle, "start_local": "2026-12-27T23:00:00",
-                          "rrule": "FREQ=MINUTELY;INTERVAL=3;UNTIL=20261228T000000"})  # fmt: skip
+    desk.post(
+        "entries",
+        {
+            **jingle,
+            "start_local": "2026-12-27T23:00:00",
+            "rrule": "FREQ=MINUTELY;INTERVAL=3;UNTIL=20261228T000000",
+        },
+    )
 
 
 def test_a_stale_write_gets_412_and_changes_nothing(desk: Desk) -> None:
@@ -280,13 +289,20 @@ def test_invalid_schedule_input_is_refused_with_a_reason(desk: Desk) -> None:
         == 422
     )
     # Renaming to a slug another channel has: refused with a reason, nothing changed.
-    tv = desk.client.post("/api/v1/manage/channels", json={
-        "slug": "diaspor-tv", "kind": "tv", "names": {"az": "Diaspor TV"}, "timezone": "Asia/Baku",
-    })  # fmt: skip
+    tv = desk.client.post(
+        "/api/v1/manage/channels",
+        json={
+            "slug": "diaspor-tv",
+            "kind": "tv",
+            "names": {"az": "Diaspor TV"},
+            "timezone": "Asia/Baku",
+        },
+    )
     assert tv.status_code == 201, tv.text
     path = f"/api/v1/manage/channels/{tv.json()['id']}"
-    taken = desk.client.patch(path, json={"slug": week["channel"]["slug"]},
-                              headers={"If-Match": tv.headers["etag"]})  # fmt: skip
+    taken = desk.client.patch(
+        path, json={"slug": week["channel"]["slug"]}, headers={"If-Match": tv.headers["etag"]}
+    )
     assert taken.status_code == 422 and "is taken" in taken.json()["detail"], taken.text
     assert desk.client.get(path).json()["slug"] == "diaspor-tv"
 

@@ -74,21 +74,41 @@ def put_package(storage: LocalStorage, prefix: str, pkg: Package) -> None:
 
 
 def slate_package() -> Package:
-    return Package(None, sum(SLATE_FRAMES) * FRAME_MS, 6, 25.0, LADDER,
-                   tuple(f * FRAME_MS for f in SLATE_FRAMES), slate_frames=SLATE_FRAMES,
-                   poster=None, thumbnails=None)  # fmt: skip
+    return Package(
+        None,
+        sum(SLATE_FRAMES) * FRAME_MS,
+        6,
+        25.0,
+        LADDER,
+        tuple(f * FRAME_MS for f in SLATE_FRAMES),
+        slate_frames=SLATE_FRAMES,
+        poster=None,
+        thumbnails=None,
+    )
 
 
-def asset(media_id: int, segments_ms: Sequence[int], subs: Sequence[Subtitle] = (),
-          ladder: Sequence[Rendition] = LADDER) -> Package:  # fmt: skip
-    return Package(media_id, sum(segments_ms), 6, 25.0, tuple(ladder), tuple(segments_ms),
-                   tuple(subs))  # fmt: skip
+def asset(
+    media_id: int,
+    segments_ms: Sequence[int],
+    subs: Sequence[Subtitle] = (),
+    ladder: Sequence[Rendition] = LADDER,
+) -> Package:
+    return Package(
+        media_id, sum(segments_ms), 6, 25.0, tuple(ladder), tuple(segments_ms), tuple(subs)
+    )
 
 
-def item(start_ms: int, end_ms: int, media_id: int | None, kind: str = "programme",
-         title: str = "", hard: bool = False) -> TimelineItem:  # fmt: skip
-    return TimelineItem(T0 + start_ms, T0 + end_ms, kind, media_id, 0, end_ms - start_ms,
-                        hard=hard, title=title)  # fmt: skip
+def item(
+    start_ms: int,
+    end_ms: int,
+    media_id: int | None,
+    kind: str = "programme",
+    title: str = "",
+    hard: bool = False,
+) -> TimelineItem:
+    return TimelineItem(
+        T0 + start_ms, T0 + end_ms, kind, media_id, 0, end_ms - start_ms, hard=hard, title=title
+    )
 
 
 # The day's first minute and a half, repeated every 90 s. Asset 12 (20 s, Azerbaijani
@@ -107,8 +127,11 @@ PERIOD = 90_000
 class Timeline:
     """The channel's timeline as a function of a time range, like schedules.timeline."""
 
-    def __init__(self, pattern: Sequence[tuple[int, int, int | None, str, str]] = PATTERN,
-                 period: int = PERIOD) -> None:  # fmt: skip
+    def __init__(
+        self,
+        pattern: Sequence[tuple[int, int, int | None, str, str]] = PATTERN,
+        period: int = PERIOD,
+    ) -> None:
         self.pattern, self.period = pattern, period
         self.calls = 0
 
@@ -167,8 +190,13 @@ class PList:
         return sum((s.duration for s in self.segments), Decimal(0))
 
 
-HEADER = ("#EXT-X-VERSION", "#EXT-X-TARGETDURATION", "#EXT-X-MEDIA-SEQUENCE",
-          "#EXT-X-DISCONTINUITY-SEQUENCE", "#EXT-X-INDEPENDENT-SEGMENTS")  # fmt: skip
+HEADER = (
+    "#EXT-X-VERSION",
+    "#EXT-X-TARGETDURATION",
+    "#EXT-X-MEDIA-SEQUENCE",
+    "#EXT-X-DISCONTINUITY-SEQUENCE",
+    "#EXT-X-INDEPENDENT-SEGMENTS",
+)
 PDT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
@@ -206,15 +234,27 @@ def parse_media(text: str) -> PList:
         pdt = to_ms(datetime.fromisoformat(pending["pdt"].replace("Z", "+00:00")))
         mseq = int(header["#EXT-X-MEDIA-SEQUENCE"])
         dseq = int(header["#EXT-X-DISCONTINUITY-SEQUENCE"])
-        segs.append(PSeg(mseq + len(segs), dseq + discs, "disc" in pending, pdt,
-                         Decimal(pending["dur"]), line))  # fmt: skip
+        segs.append(
+            PSeg(
+                mseq + len(segs),
+                dseq + discs,
+                "disc" in pending,
+                pdt,
+                Decimal(pending["dur"]),
+                line,
+            )
+        )
         pending = {}
     assert not pending, "tags after the last segment"
     assert "#EXT-X-ENDLIST" not in text  # live
     assert "#EXT-X-INDEPENDENT-SEGMENTS" in header
-    pl = PList(int(header["#EXT-X-VERSION"]), int(header["#EXT-X-TARGETDURATION"]),
-               int(header["#EXT-X-MEDIA-SEQUENCE"]),
-               int(header["#EXT-X-DISCONTINUITY-SEQUENCE"]), tuple(segs))  # fmt: skip
+    pl = PList(
+        int(header["#EXT-X-VERSION"]),
+        int(header["#EXT-X-TARGETDURATION"]),
+        int(header["#EXT-X-MEDIA-SEQUENCE"]),
+        int(header["#EXT-X-DISCONTINUITY-SEQUENCE"]),
+        tuple(segs),
+    )
     assert pl.version >= 3  # decimal EXTINF (§7)
     for s in pl.segments:  # §4.3.3.1: each EXTINF, rounded, at most the target duration
         assert int(s.duration + Decimal("0.5")) <= pl.target, s
@@ -262,9 +302,15 @@ Snapshot = dict[str, PList]
 Tick = Callable[[int], None]
 
 
-async def walk(seq: Sequencer, storage: LocalStorage, t_from: int, t_to: int,
-               every_ms: int = 200, before: Tick | None = None,
-               after: Tick | None = None) -> list[tuple[int, Snapshot]]:  # fmt: skip
+async def walk(
+    seq: Sequencer,
+    storage: LocalStorage,
+    t_from: int,
+    t_to: int,
+    every_ms: int = 200,
+    before: Tick | None = None,
+    after: Tick | None = None,
+) -> list[tuple[int, Snapshot]]:
     """Step the sequencer from t_from to t_to (`before` and `after` each step, given its
     time); a snapshot of every playlist after each change, each checked against the
     previous one."""
@@ -328,8 +374,16 @@ def test_hard_start_after_a_slate_gap_lands_on_its_frame(storage: LocalStorage) 
     assert total_frames == 30 * FPS  # 20 s of asset + 75 + 175 frames of slate
     assert hard.discontinuity and hard.uri == "../../assets/13/720p/seg-00000.ts"
     # EXTINF of the slate pieces, to the millisecond
-    assert [str(s.duration) for s in before] == ["2.560", "0.320", "0.080", "0.040",
-                                                 "6.000", "0.640", "0.320", "0.040"]  # fmt: skip
+    assert [str(s.duration) for s in before] == [
+        "2.560",
+        "0.320",
+        "0.080",
+        "0.040",
+        "6.000",
+        "0.640",
+        "0.320",
+        "0.040",
+    ]
 
 
 def test_program_date_time_is_the_schedule_at_every_item_boundary(
@@ -375,8 +429,10 @@ def test_every_rendition_and_subtitle_lists_the_same_segments(storage: LocalStor
     seq = sequencer(storage)
     snaps = run(walk(seq, storage, T0 + 1000, T0 + 100_000))
     for _, snap in snaps:
-        shape = {n: [(s.seq, s.disc_seq, s.discontinuity, s.pdt_ms, s.duration)
-                     for s in pl.segments] for n, pl in snap.items()}  # fmt: skip
+        shape = {
+            n: [(s.seq, s.disc_seq, s.discontinuity, s.pdt_ms, s.duration) for s in pl.segments]
+            for n, pl in snap.items()
+        }
         assert len({json.dumps(v, default=str) for v in shape.values()}) == 1
         assert len({(pl.mseq, pl.dseq, pl.target) for pl in snap.values()}) == 1
     az, en = aired(snaps, "subs-az.m3u8"), aired(snaps, "subs-en.m3u8")
@@ -414,12 +470,21 @@ def test_master_playlist_lists_the_ladder_and_subtitles(storage: LocalStorage) -
     ]
     assert [u for _, u in streams] == ["720p.m3u8", "360p.m3u8", "audio.m3u8"]
     hd, _ = streams[0]
-    assert hd == {"BANDWIDTH": "2600000", "AVERAGE-BANDWIDTH": "2100000",
-                  "CODECS": "avc1.64001f,mp4a.40.2", "RESOLUTION": "1280x720",
-                  "FRAME-RATE": "25.000", "SUBTITLES": "subs"}  # fmt: skip
+    assert hd == {
+        "BANDWIDTH": "2600000",
+        "AVERAGE-BANDWIDTH": "2100000",
+        "CODECS": "avc1.64001f,mp4a.40.2",
+        "RESOLUTION": "1280x720",
+        "FRAME-RATE": "25.000",
+        "SUBTITLES": "subs",
+    }
     audio, _ = streams[2]
-    assert audio == {"BANDWIDTH": "140000", "AVERAGE-BANDWIDTH": "130000",
-                     "CODECS": "mp4a.40.2", "SUBTITLES": "subs"}  # fmt: skip
+    assert audio == {
+        "BANDWIDTH": "140000",
+        "AVERAGE-BANDWIDTH": "130000",
+        "CODECS": "mp4a.40.2",
+        "SUBTITLES": "subs",
+    }
     for _, uri in streams:
         assert storage.exists(f"{LIVE}/{uri}")
 
@@ -490,9 +555,13 @@ def test_boundaries_report_each_item_when_it_airs(storage: LocalStorage) -> None
     run(go())
     items = [b.item for _, b in told]
     assert [(i.start_ms - T0, i.kind, i.media_id) for i in items] == [
-        (0, "programme", 12), (23_000, "slate", None), (30_000, "programme", 13),
-        (45_530, "programme", 99), (60_000, "programme", 12), (90_000, "programme", 12),
-    ]  # fmt: skip
+        (0, "programme", 12),
+        (23_000, "slate", None),
+        (30_000, "programme", 13),
+        (45_530, "programme", 99),
+        (60_000, "programme", 12),
+        (90_000, "programme", 12),
+    ]
     assert [b.outcome for _, b in told] == [PLAYED, PLAYED, PLAYED, MISSING, PLAYED, PLAYED]
     for at, b in told[1:]:
         assert abs(b.actual_ms - b.item.start_ms) <= FRAME_MS // 2
@@ -655,11 +724,18 @@ def test_joining_mid_item_waits_for_the_next_segment_boundary() -> None:
     pkg = asset(5, [6000, 6000, 6000])
     it = item(0, 18_000, 5)
     full, _ = lay_item(it, Fraction(it.start_ms), Content(pkg, "a"), slate, frozenset())
-    same, _ = lay_item(it, Fraction(it.start_ms), Content(pkg, "a"), slate, frozenset(),
-                       join_at=full[1].start)  # fmt: skip
+    same, _ = lay_item(
+        it, Fraction(it.start_ms), Content(pkg, "a"), slate, frozenset(), join_at=full[1].start
+    )
     assert same == full[1:]  # a restart on a segment boundary goes on as planned
-    late, _ = lay_item(it, Fraction(it.start_ms), Content(pkg, "a"), slate, frozenset(),
-                       join_at=Fraction(it.start_ms + 2000))  # fmt: skip
+    late, _ = lay_item(
+        it,
+        Fraction(it.start_ms),
+        Content(pkg, "a"),
+        slate,
+        frozenset(),
+        join_at=Fraction(it.start_ms + 2000),
+    )
     assert [hls.frames_in(s.duration, slate.fps) for s in late[:3]] == [64, 32, 4]
     assert late[3] == replace(full[1], discontinuity=True)
 
@@ -678,34 +754,83 @@ def test_real_segments_decode_across_item_boundaries(tools: Tools, tmp_path: Pat
     ff = tools.ffmpeg
     store = LocalStorage(tmp_path / "store")
     rung = Rendition("90p", "video", 300_000, 200_000, "avc1.64000b,mp4a.40.2", 160, 90, 25.0)
-    video = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-sc_threshold",
-             "0", "-c:a", "aac", "-b:a", "48k", "-ar", "48000", "-f", "hls",
-             "-hls_playlist_type", "vod"]  # fmt: skip
+    video = [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-sc_threshold",
+        "0",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "48k",
+        "-ar",
+        "48000",
+        "-f",
+        "hls",
+        "-hls_playlist_type",
+        "vod",
+    ]
 
     def encode(prefix: str, source: str, frames: int, *extra: str) -> list[int]:
         d = store.path(prefix) / "90p"
-        make_media(ff, d / "index.m3u8", "-f", "lavfi", "-i", f"{source}=size=160x90:rate=25",
-                   "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-                   "-frames:v", str(frames), "-t", str(frames / FPS), *video, *extra,
-                   "-hls_segment_filename", str(d / "seg-%05d.ts"))  # fmt: skip
+        make_media(
+            ff,
+            d / "index.m3u8",
+            "-f",
+            "lavfi",
+            "-i",
+            f"{source}=size=160x90:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-frames:v",
+            str(frames),
+            "-t",
+            str(frames / FPS),
+            *video,
+            *extra,
+            "-hls_segment_filename",
+            str(d / "seg-%05d.ts"),
+        )
         return _hls_durations(d / "index.m3u8")
 
     # two programmes with a fixed 2 s GOP (7 s and 5 s), and a slate made in one encode:
     # keyframes exactly where each piece begins, a segment cut at every keyframe
     for mid, secs in ((1, 7), (2, 5)):
-        durations = encode(asset_prefix(mid), "testsrc2", secs * FPS, "-g", "50",
-                           "-keyint_min", "50", "-hls_time", "2")  # fmt: skip
+        durations = encode(
+            asset_prefix(mid),
+            "testsrc2",
+            secs * FPS,
+            "-g",
+            "50",
+            "-keyint_min",
+            "50",
+            "-hls_time",
+            "2",
+        )
         assert sum(durations) == secs * 1000
         pkg = Package(mid, secs * 1000, 2, 25.0, (rung,), tuple(durations))
         store.put_bytes(f"{asset_prefix(mid)}/package.json", pkg.to_json())
     pieces = (50, 32, 16, 8, 4, 2, 1)
     cuts = [sum(pieces[:i]) / FPS for i in range(len(pieces))]
-    durations = encode(slate_prefix(CH), "smptebars", sum(pieces), "-g", "1000",
-                       "-force_key_frames", ",".join(f"{c:.2f}" for c in cuts),
-                       "-hls_time", "0.01")  # fmt: skip
+    durations = encode(
+        slate_prefix(CH),
+        "smptebars",
+        sum(pieces),
+        "-g",
+        "1000",
+        "-force_key_frames",
+        ",".join(f"{c:.2f}" for c in cuts),
+        "-hls_time",
+        "0.01",
+    )
     assert durations == [f * FRAME_MS for f in pieces]
-    slate = Package(None, sum(durations), 2, 25.0, (rung,), tuple(durations),
-                    slate_frames=pieces)  # fmt: skip
+    slate = Package(None, sum(durations), 2, 25.0, (rung,), tuple(durations), slate_frames=pieces)
     store.put_bytes(f"{slate_prefix(CH)}/package.json", slate.to_json())
 
     timeline = Timeline(
@@ -731,19 +856,41 @@ def test_real_segments_decode_across_item_boundaries(tools: Tools, tmp_path: Pat
     # ffmpeg's HLS demuxer ignores EXT-X-DISCONTINUITY; -dts_delta_threshold 0 makes it
     # re-base at every timestamp jump, as a player does at a discontinuity. Within an
     # item the timestamps are the asset's own and continuous, so it changes nothing there.
-    base = [ff, "-hide_banner", "-nostdin", "-v", "error", "-dts_delta_threshold", "0",
-            "-i", str(done)]  # fmt: skip
+    base = [
+        ff,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-dts_delta_threshold",
+        "0",
+        "-i",
+        str(done),
+    ]
     decode = subprocess.run([*base, "-f", "null", "-"], capture_output=True, text=True)
     assert decode.returncode == 0 and decode.stderr == "", decode.stderr
     out = tmp_path / "aired.ts"
-    copy = subprocess.run([*base, "-map", "0:v", "-c", "copy", str(out)],
-                          capture_output=True, text=True)  # fmt: skip
+    copy = subprocess.run(
+        [*base, "-map", "0:v", "-c", "copy", str(out)], capture_output=True, text=True
+    )
     assert copy.returncode == 0 and copy.stderr == "", copy.stderr
     probe = subprocess.run(
-        [tools.ffprobe, "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts",
-         "-of", "default=nw=1:nk=1", str(out)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            tools.ffprobe,
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=pts",
+            "-of",
+            "default=nw=1:nk=1",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     pts = [int(x) for x in probe.stdout.split()]
     assert len(pts) == expected  # every frame the playlist promised, and no more
     assert {b - a for a, b in itertools.pairwise(pts)} == {90_000 // FPS}

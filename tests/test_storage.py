@@ -339,13 +339,17 @@ def test_playout_reads_a_stored_object_where_it_is_through_a_presigned_url(
         storage.put_file("originals/song.mp3", song)
         url = storage.read_url("originals/song.mp3")
         assert url.startswith("http") == (storage is s3)
-        got = subprocess.run([tools.ffmpeg, "-v", "error", "-i", url, "-f", "null", "-"],
-                             capture_output=True, text=True)  # fmt: skip
+        got = subprocess.run(
+            [tools.ffmpeg, "-v", "error", "-i", url, "-f", "null", "-"],
+            capture_output=True,
+            text=True,
+        )
         assert got.returncode == 0, got.stderr
     # Without the signature the bucket says no: the URL is what grants the read.
     bare = url_without_query(s3.read_url("originals/song.mp3"))
-    refused = subprocess.run([tools.ffmpeg, "-v", "error", "-i", bare, "-f", "null", "-"],
-                             capture_output=True, text=True)  # fmt: skip
+    refused = subprocess.run(
+        [tools.ffmpeg, "-v", "error", "-i", bare, "-f", "null", "-"], capture_output=True, text=True
+    )
     assert refused.returncode != 0
 
 

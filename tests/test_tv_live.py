@@ -96,8 +96,17 @@ def test_live_args_listen_for_one_sender_and_cut_like_packaging() -> None:
     assert args[i + 1] == f"rtmp://0.0.0.0:1935/live/{KEY}"
     # the ladder exactly as packaging encodes it: the same x264, rates and AAC options
     grid = thumb_grid(250, opts)
-    packaged = asset_args("ffmpeg", Path("/a.mp4"), Path("/o"), opts, frames=250, gain=0.0,
-                          has_audio=True, poster_frame=0, grid=grid)  # fmt: skip
+    packaged = asset_args(
+        "ffmpeg",
+        Path("/a.mp4"),
+        Path("/o"),
+        opts,
+        frames=250,
+        gain=0.0,
+        has_audio=True,
+        poster_frame=0,
+        grid=grid,
+    )
     start = packaged.index("-c:v")
     end = packaged.index("-force_key_frames") + 2
     assert " ".join(packaged[start:end]) in " ".join(args)
@@ -143,8 +152,9 @@ def test_a_segment_is_complete_when_every_rendition_lists_it() -> None:
     }
     assert playlist_entries(lists["audio"]) == {7: Decimal("6.005333"), 8: Decimal("6.005333")}
     assert complete_segments(lists, ["720p", "360p", "audio"], 25, after=-1) == [
-        (7, 150), (8, 150),
-    ]  # fmt: skip
+        (7, 150),
+        (8, 150),
+    ]
     assert complete_segments(lists, ["720p", "360p", "audio"], 25, after=7) == [(8, 150)]
     lists["audio"] += "#EXTINF:2.361000,\nseg-00009.ts\n"
     assert complete_segments(lists, ["720p", "360p", "audio"], 25, after=8) == [(9, 59)]
@@ -174,8 +184,14 @@ class Feed:
         return tuple(s for s in self.plan if s.ready_ms <= self.now)
 
 
-def studio(start_s: float, frames: Sequence[int], *, first: int = 0, latency_ms: int = 300,
-           ready_s: Sequence[float] | None = None) -> list[LiveSegment]:  # fmt: skip
+def studio(
+    start_s: float,
+    frames: Sequence[int],
+    *,
+    first: int = 0,
+    latency_ms: int = 300,
+    ready_s: Sequence[float] | None = None,
+) -> list[LiveSegment]:
     """A studio on air from start_s (after T0): each segment is ready when its last frame
     has been captured, plus the encoder's latency."""
     out, at = [], T0 + int(start_s * 1000)
@@ -206,8 +222,9 @@ def storage(tmp_path: Path) -> LocalStorage:
 ON_AIR = studio(20, [150] * 6 + [40])
 
 
-async def walk_live(seq: Sequencer, storage: LocalStorage, feed: Feed, t_from: int, t_to: int,
-                    every_ms: int = 200) -> list[tuple[int, Snapshot]]:  # fmt: skip
+async def walk_live(
+    seq: Sequencer, storage: LocalStorage, feed: Feed, t_from: int, t_to: int, every_ms: int = 200
+) -> list[tuple[int, Snapshot]]:
     """Step the clock (the feed's too); each change of the playlists is checked against the
     one before, and the line never comes within one target duration of the clock."""
 
@@ -274,14 +291,17 @@ def test_the_studio_takes_over_and_the_schedule_comes_back_to_the_frame(
         for s in aired_in(snaps, n):
             assert storage.exists(posixpath.normpath(f"{LIVE}/{s.uri}")), s.uri
     # as-run: the live item, the items it overrode, and where the schedule came back
-    got = [(b.item.start_ms - T0, b.item.kind, b.item.media_id, b.outcome, b.resumed)
-           for b in told]  # fmt: skip
+    got = [(b.item.start_ms - T0, b.item.kind, b.item.media_id, b.outcome, b.resumed) for b in told]
     assert got[:8] == [
-        (0, "programme", 12, PLAYED, False), (23_000, "slate", None, PLAYED, False),
-        (30_000, "programme", 13, PLAYED, False), (42_000, "live", None, PLAYED, False),
-        (45_530, "programme", 99, OVERRIDDEN, False), (60_000, "programme", 12, OVERRIDDEN, False),
-        (60_000, "programme", 12, PLAYED, True), (90_000, "programme", 12, PLAYED, False),
-    ]  # fmt: skip
+        (0, "programme", 12, PLAYED, False),
+        (23_000, "slate", None, PLAYED, False),
+        (30_000, "programme", 13, PLAYED, False),
+        (42_000, "live", None, PLAYED, False),
+        (45_530, "programme", 99, OVERRIDDEN, False),
+        (60_000, "programme", 12, OVERRIDDEN, False),
+        (60_000, "programme", 12, PLAYED, True),
+        (90_000, "programme", 12, PLAYED, False),
+    ]
     thirteen, on_air, missing, twelve, back = told[2:7]
     assert thirteen.last_seq == thirteen.first_seq + 1  # cut where live began
     assert on_air.first_seq == live[0].seq and on_air.actual_ms == T0 + 42_000
@@ -327,8 +347,9 @@ def test_without_takeover_live_airs_only_in_its_slot(storage: LocalStorage) -> N
     )
     feed = stored_feed(storage, ON_AIR)
     told: list[TvBoundary] = []
-    seq = live_sequencer(storage, feed, timeline=Timeline(pattern), live_takeover=False,
-                         hooks=[told.append])  # fmt: skip
+    seq = live_sequencer(
+        storage, feed, timeline=Timeline(pattern), live_takeover=False, hooks=[told.append]
+    )
     snaps = run(walk_live(seq, storage, feed, T0 + 1000, T0 + 100_000))
     segs = aired_in(snaps)
     live = [s for s in segs if is_live(s)]
@@ -344,10 +365,12 @@ def test_without_takeover_live_airs_only_in_its_slot(storage: LocalStorage) -> N
     assert_continuous(segs)
     kinds = [(b.item.start_ms - T0, b.item.kind, b.outcome, b.resumed) for b in told][:5]
     assert kinds == [
-        (0, "programme", PLAYED, False), (23_000, "slate", PLAYED, False),
-        (30_000, "live", PLAYED, False), (30_000, "live", PLAYED, False),
+        (0, "programme", PLAYED, False),
+        (23_000, "slate", PLAYED, False),
+        (30_000, "live", PLAYED, False),
+        (30_000, "live", PLAYED, False),
         (45_530, "programme", OVERRIDDEN, False),
-    ]  # fmt: skip
+    ]
     assert told[3].item.title == "Studiya: Qarabağ" and told[3].actual_ms == T0 + 42_000
     assert told[5].resumed and told[5].after_live == LiveSpan(
         live[0].seq, live[0].seq, T0 + 42_000, T0 + 48_000
@@ -394,9 +417,12 @@ def test_a_feed_in_another_ladder_never_airs(
 # --- the real thing: ffmpeg listening, a studio pushing, the channel switching ---------------
 
 LIVE_OPTS = PackagingOptions(
-    ladder=parse_ladder(["180p:320x180:300", "90p:160x90:120"]), segment_s=2, fps=25,
-    audio_kbps=64, preset="ultrafast",
-)  # fmt: skip
+    ladder=parse_ladder(["180p:320x180:300", "90p:160x90:120"]),
+    segment_s=2,
+    fps=25,
+    audio_kbps=64,
+    preset="ultrafast",
+)
 NAMES = [r.name for r in LIVE_OPTS.ladder]
 
 
@@ -406,14 +432,39 @@ async def push(ffmpeg: str, url: str, seconds: float, fmt: str = "flv") -> tuple
     deadline = time.monotonic() + 5
     while True:
         proc = await asyncio.create_subprocess_exec(
-            ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-re",
-            "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
-            "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-f", fmt, url,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            ffmpeg,
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-f",
+            fmt,
+            url,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        )
         _, err = await proc.communicate()
         text = err.decode("utf-8", "replace")
         assert proc.returncode is not None
@@ -435,19 +486,41 @@ def decode_playlist(tools: Tools, playlist: Path, out: Path) -> list[int]:
     timestamp jump); the video's packet timestamps, one per frame."""
     done = playlist.with_name(playlist.stem + "-done.m3u8")
     done.write_text(playlist.read_text() + "#EXT-X-ENDLIST\n")
-    base = [tools.ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-dts_delta_threshold",
-            "0", "-i", str(done)]  # fmt: skip
+    base = [
+        tools.ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-dts_delta_threshold",
+        "0",
+        "-i",
+        str(done),
+    ]
     decode = subprocess.run([*base, "-f", "null", "-"], capture_output=True, text=True)
     assert decode.returncode == 0 and decode.stderr == "", decode.stderr
-    copy = subprocess.run([*base, "-map", "0:v", "-c", "copy", str(out)],
-                          capture_output=True, text=True)  # fmt: skip
+    copy = subprocess.run(
+        [*base, "-map", "0:v", "-c", "copy", str(out)], capture_output=True, text=True
+    )
     assert copy.returncode == 0 and copy.stderr == "", copy.stderr
     assert tools.ffprobe is not None
     probe = subprocess.run(
-        [tools.ffprobe, "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts",
-         "-of", "default=nw=1:nk=1", str(out)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            tools.ffprobe,
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=pts",
+            "-of",
+            "default=nw=1:nk=1",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return [int(x) for x in probe.stdout.split()]
 
 
@@ -458,10 +531,12 @@ async def check_segments(tools: Tools, storage: LocalStorage, segs: Sequence[Liv
     for _, group in itertools.groupby(segs, key=lambda s: s.session):
         run_ = list(group)
         probes = {
-            n: [await probe_segment(tools, storage.path(f"{FEED}/{n}/seg-{s.index:05d}.ts"))
-                for s in run_]
+            n: [
+                await probe_segment(tools, storage.path(f"{FEED}/{n}/seg-{s.index:05d}.ts"))
+                for s in run_
+            ]
             for n in [*NAMES, AUDIO]
-        }  # fmt: skip
+        }
         audio = probes.pop(AUDIO)
         frames = check_ladder(probes, rungs=NAMES, fps=25, gop=LIVE_OPTS.gop)
         assert frames == [s.frames for s in run_]
@@ -486,32 +561,62 @@ def channel(tools: Tools, tmp_path: Path, source: LiveInput, grace_ms: int = 400
     storage = LocalStorage(tmp_path / "store")
     run(package_slate(tools, storage, CH, options=LIVE_OPTS, staging_dir=tmp_path / "stage"))
     src = make_media(
-        tools.ffmpeg, tmp_path / "epizod.mp4",
-        "-f", "lavfi", "-i", "color=c=green:size=320x180:rate=25:duration=10",
-        "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=48000:duration=10",
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
-        "-shortest", "-metadata", f"title={AZ}",
-    )  # fmt: skip
-    pkg: Package = run(package_asset(
-        tools, storage, src, media_id=1, duration_ms=10_000, loudness_lufs=None,
-        true_peak_dbtp=None, has_audio=True, options=LIVE_OPTS, staging_dir=tmp_path / "stage",
-    ))  # fmt: skip
+        tools.ffmpeg,
+        tmp_path / "epizod.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=green:size=320x180:rate=25:duration=10",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=300:sample_rate=48000:duration=10",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        "-metadata",
+        f"title={AZ}",
+    )
+    pkg: Package = run(
+        package_asset(
+            tools,
+            storage,
+            src,
+            media_id=1,
+            duration_ms=10_000,
+            loudness_lufs=None,
+            true_peak_dbtp=None,
+            has_audio=True,
+            options=LIVE_OPTS,
+            staging_dir=tmp_path / "stage",
+        )
+    )
     assert pkg.segments_ms == (2000,) * 5
 
     def timeline(a: int, b: int) -> list[TimelineItem]:
         k = a // 10_000
         out = []
         while k * 10_000 < b:
-            out.append(TimelineItem(k * 10_000, (k + 1) * 10_000, "programme", 1, 0, 10_000,
-                                    hard=True, title=AZ))  # fmt: skip
+            out.append(
+                TimelineItem(
+                    k * 10_000, (k + 1) * 10_000, "programme", 1, 0, 10_000, hard=True, title=AZ
+                )
+            )
             k += 1
         return out
 
     clock = SystemClock()
     ingest = TvLiveIngest(CH, tools.ffmpeg, storage, source, LIVE_OPTS, tmp_path / "live", clock)
     told: list[TvBoundary] = []
-    seq = Sequencer(CH, storage, timeline, window=200, live=ingest, live_grace_ms=grace_ms,
-                    hooks=[told.append])  # fmt: skip
+    seq = Sequencer(
+        CH, storage, timeline, window=200, live=ingest, live_grace_ms=grace_ms, hooks=[told.append]
+    )
     return Channel(storage, ingest, seq, told)
 
 
@@ -520,8 +625,10 @@ async def on_air(ch: Channel, playlists: list[PList]) -> AsyncIterator[None]:
     """The ingest and the sequencer running on the real clock; every change of the 180p
     playlist is read back and checked against the one before."""
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(ch.ingest.run(stop)),
-             asyncio.create_task(ch.seq.run(SystemClock(), stop, max_sleep_ms=200))]  # fmt: skip
+    tasks = [
+        asyncio.create_task(ch.ingest.run(stop)),
+        asyncio.create_task(ch.seq.run(SystemClock(), stop, max_sleep_ms=200)),
+    ]
 
     async def watch() -> None:
         last = ""
@@ -638,8 +745,11 @@ def test_a_studio_goes_live_over_srt(tools: Tools, tmp_path: Path) -> None:
             good = ch.ingest.source.sender_url() + "&pbkeylen=16"
             rc, err = await push(tools.ffmpeg, good, 4, fmt="mpegts")
             assert rc == 0, err
-            await until(lambda: any(b.item.kind == "live" for b in ch.told)
-                        and not ch.seq.on_live, 15, "the schedule to resume")  # fmt: skip
+            await until(
+                lambda: any(b.item.kind == "live" for b in ch.told) and not ch.seq.on_live,
+                15,
+                "the schedule to resume",
+            )
 
     run(story())
     segs = list(ch.ingest.segments())
@@ -664,20 +774,48 @@ def test_the_station_takes_a_studio_over_rtmp_on_air_and_records_it(
 
     port = free_port()
     key = "studio-key-2026"
-    with tv_on_air(tmp_path, tools, tv_live_input="rtmp", tv_live_port=port,
-                   tv_live_secret=key) as tv:  # fmt: skip
+    with tv_on_air(
+        tmp_path, tools, tv_live_input="rtmp", tv_live_port=port, tv_live_secret=key
+    ) as tv:
         deadline = time.monotonic() + 60
         while httpx.get(tv.master, timeout=5).status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.5)
         studio = subprocess.run(
-            [tools.ffmpeg, "-hide_banner", "-v", "error", "-re", "-f", "lavfi",
-             "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=f=900",
-             "-t", "12", "-c:v", "libx264", "-preset", "ultrafast", "-g", "50",
-             "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv",
-             f"rtmp://127.0.0.1:{port}/live/{key}"],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            [
+                tools.ffmpeg,
+                "-hide_banner",
+                "-v",
+                "error",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x180:rate=25",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=f=900",
+                "-t",
+                "12",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-g",
+                "50",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                "-f",
+                "flv",
+                f"rtmp://127.0.0.1:{port}/live/{key}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert studio.returncode == 0, studio.stderr
         variant = tv.master.rsplit("/", 1)[0] + "/180p.m3u8"
         saw_live = False

@@ -51,12 +51,38 @@ def watcher(tv: TvStation, tools: Tools) -> Iterator[tuple[subprocess.Popen[byte
     decoding the sound; started once, it runs while the other tests do."""
     variant = tv.master.rsplit("/", 1)[0] + "/180p.m3u8"
     proc = subprocess.Popen(
-        [tools.ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-dts_delta_threshold", "0",
-         "-i", variant, "-map", "0:v:0", "-t", str(WATCH_S), "-vf", "fps=1,scale=8:8",
-         "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
-         "-map", "0:a:0", "-t", str(WATCH_S), "-f", "null", "-"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            tools.ffmpeg,
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-dts_delta_threshold",
+            "0",
+            "-i",
+            variant,
+            "-map",
+            "0:v:0",
+            "-t",
+            str(WATCH_S),
+            "-vf",
+            "fps=1,scale=8:8",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "pipe:1",
+            "-map",
+            "0:a:0",
+            "-t",
+            str(WATCH_S),
+            "-f",
+            "null",
+            "-",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     yield proc, time.monotonic()
     if proc.poll() is None:
         proc.kill()

@@ -85,9 +85,14 @@ def at(day: int, hour: int = 0) -> datetime:
 )
 def test_the_availability_rule(case: dict[str, Any], want: tuple[bool, str | None]) -> None:
     args: dict[str, Any] = {
-        "packaged": True, "available_from": None, "available_until": None, "first_aired": None,
-        "air_date": None, "zone": BAKU, "now": at(26, 12),
-    }  # fmt: skip
+        "packaged": True,
+        "available_from": None,
+        "available_until": None,
+        "first_aired": None,
+        "air_date": None,
+        "zone": BAKU,
+        "now": at(26, 12),
+    }
     a = availability(**{**args, **case})
     assert (a.on_demand, a.reason) == want
 
@@ -95,15 +100,21 @@ def test_the_availability_rule(case: dict[str, Any], want: tuple[bool, str | Non
 def test_air_date_is_a_day_in_the_channels_zone_and_catch_up_takes_the_first_airing() -> None:
     now = datetime(2026, 11, 25, 22, 30, tzinfo=UTC)  # the 26th in Baku, the 25th in New York
     kw: dict[str, Any] = {
-        "packaged": True, "available_from": None, "available_until": None, "first_aired": None,
-        "air_date": date(2026, 11, 26), "now": now,
-    }  # fmt: skip
+        "packaged": True,
+        "available_from": None,
+        "available_until": None,
+        "first_aired": None,
+        "air_date": date(2026, 11, 26),
+        "now": now,
+    }
     assert availability(**kw, zone=BAKU).on_demand
     late = availability(**kw, zone=ZoneInfo("America/New_York"))
     assert (late.on_demand, late.reason) == (False, NOT_YET)
     assert late.start == datetime(2026, 11, 26, 5, tzinfo=UTC)
-    early = availability(**{**kw, "first_aired": datetime(2026, 11, 25, 21, tzinfo=UTC)},
-                         zone=ZoneInfo("America/New_York"))  # fmt: skip
+    early = availability(
+        **{**kw, "first_aired": datetime(2026, 11, 25, 21, tzinfo=UTC)},
+        zone=ZoneInfo("America/New_York"),
+    )
     assert early.on_demand and early.start == datetime(2026, 11, 25, 21, tzinfo=UTC)
 
 
@@ -172,13 +183,30 @@ class Vod:
 
 def clip(ffmpeg: str, dest: Path, pattern: str, freq: int) -> Path:
     return make_media(
-        ffmpeg, dest,
-        "-f", "lavfi", "-i", f"{pattern}=s=320x180:r=25:d=4",
-        "-f", "lavfi", "-i", f"sine=f={freq}:sample_rate=48000:d=4",
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "64k", "-shortest",
-        "-metadata", "title=Vətən uzaqda deyil",
-    )  # fmt: skip
+        ffmpeg,
+        dest,
+        "-f",
+        "lavfi",
+        "-i",
+        f"{pattern}=s=320x180:r=25:d=4",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=f={freq}:sample_rate=48000:d=4",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
+        "-shortest",
+        "-metadata",
+        "title=Vətən uzaqda deyil",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -250,8 +278,16 @@ def vod(vod_station: Vod) -> Vod:
     v = vod_station
     v.clock.at = NOW.astimezone(UTC)
     with v.station.db.session() as s:
-        for model in (AsRunRow, AuditRow, EntryRow, EpisodeRow, ProgrammeRow, ChannelRow,
-                      PlaylistRow, ClockRow):  # fmt: skip
+        for model in (
+            AsRunRow,
+            AuditRow,
+            EntryRow,
+            EpisodeRow,
+            ProgrammeRow,
+            ChannelRow,
+            PlaylistRow,
+            ClockRow,
+        ):
             s.execute(delete(model))
     v.ids = build_catalogue(v)
     return v
@@ -260,65 +296,136 @@ def vod(vod_station: Vod) -> Vod:
 def build_catalogue(v: Vod) -> dict[str, int]:
     """Two programmes; the first with two seasons, a special and every kind of availability."""
     m = v.media
-    tv = v.post("channels", {"slug": "diaspor-tv", "kind": "tv",
-                             "names": {"az": "Diaspor TV", "en": "Diaspor TV"}})  # fmt: skip
-    veten = v.post("programmes", {
-        "slug": "veten-uzaqda-deyil",
-        "titles": {"az": "Vətən uzaqda deyil", "en": "Homeland Is Not Far",
-                   "ru": "Родина недалеко"},
-        "descriptions": {"az": "Diasporun həyatından aylıq veriliş",
-                         "en": "A monthly programme about diaspora life"},
-        "categories": ["Diaspora", "Documentary"], "presenters": ["Aysel Məmmədova"],
-        "artwork_media_id": m["a"],
-    })  # fmt: skip
-    world = v.post("programmes", {
-        "slug": "dunyada-yasayan-azerbaycanlilar",
-        "titles": {"az": "Dünyada yaşayan azərbaycanlıları tanıyaq-tanıdaq",
-                   "en": "Meet Azerbaijanis Around the World",
-                   "ru": "Знакомьтесь: азербайджанцы мира"},
-    })  # fmt: skip
+    tv = v.post(
+        "channels",
+        {"slug": "diaspor-tv", "kind": "tv", "names": {"az": "Diaspor TV", "en": "Diaspor TV"}},
+    )
+    veten = v.post(
+        "programmes",
+        {
+            "slug": "veten-uzaqda-deyil",
+            "titles": {
+                "az": "Vətən uzaqda deyil",
+                "en": "Homeland Is Not Far",
+                "ru": "Родина недалеко",
+            },
+            "descriptions": {
+                "az": "Diasporun həyatından aylıq veriliş",
+                "en": "A monthly programme about diaspora life",
+            },
+            "categories": ["Diaspora", "Documentary"],
+            "presenters": ["Aysel Məmmədova"],
+            "artwork_media_id": m["a"],
+        },
+    )
+    world = v.post(
+        "programmes",
+        {
+            "slug": "dunyada-yasayan-azerbaycanlilar",
+            "titles": {
+                "az": "Dünyada yaşayan azərbaycanlıları tanıyaq-tanıdaq",
+                "en": "Meet Azerbaijanis Around the World",
+                "ru": "Знакомьтесь: азербайджанцы мира",
+            },
+        },
+    )
 
     def episode(programme: dict[str, Any], **body: Any) -> int:
         return int(v.post("episodes", {"programme_id": programme["id"], **body})["id"])
 
     ids = {
-        "berlin": episode(veten, season=1, number=1, media_id=m["a"], air_date="2026-11-01",
-                          titles={"az": "Berlin icması", "en": "The Berlin community",
-                                  "ru": "Берлинская община"},
-                          descriptions={"az": "Berlindəki azərbaycanlılar",
-                                        "en": "Azerbaijanis in Berlin"}),
-        "paris": episode(veten, season=1, number=2, media_id=m["a"],
-                         titles={"az": "Paris gecələri", "en": "Paris nights"},
-                         available_from="2026-11-28T00:00:00+04:00"),
-        "london": episode(veten, season=1, number=3, media_id=m["a"],
-                          titles={"az": "London", "en": "London"},
-                          available_from="2026-10-01T00:00:00Z",
-                          available_until="2026-11-20T00:00:00Z"),
-        "qarabag": episode(veten, season=1, number=4, titles={"az": "Qarabağ"},
-                           air_date="2026-11-01"),
-        "radio": episode(veten, season=2, number=1, media_id=m["radio"], air_date="2026-11-01",
-                         titles={"az": "Bakı radiosu"}),
-        "tiflis": episode(veten, season=2, number=2, media_id=m["b"],
-                          titles={"az": "Tiflis", "ru": "Тбилиси"}),
-        "istanbul": episode(veten, season=2, number=3, media_id=m["a"], air_date="2026-11-26",
-                            titles={"az": "İstanbul", "en": "Istanbul", "ru": "Стамбул"}),
-        "yeni-il": episode(veten, media_id=m["a"], air_date="2025-12-31",
-                           titles={"az": "Yeni il xüsusi", "en": "New Year special"}),
-        "letter": episode(world, season=1, number=1, media_id=m["a"], air_date="2026-11-10",
-                          titles={"az": "Vətənə məktub", "en": "A letter home",
-                                  "ru": "Письмо на родину"}),
-    }  # fmt: skip
-    v.post("entries", {"channel_id": tv["id"], "target_type": "programme",
-                       "target_id": veten["id"], "episode_id": ids["berlin"],
-                       "start_local": "2026-11-27T20:00:00"})  # fmt: skip
+        "berlin": episode(
+            veten,
+            season=1,
+            number=1,
+            media_id=m["a"],
+            air_date="2026-11-01",
+            titles={"az": "Berlin icması", "en": "The Berlin community", "ru": "Берлинская община"},
+            descriptions={"az": "Berlindəki azərbaycanlılar", "en": "Azerbaijanis in Berlin"},
+        ),
+        "paris": episode(
+            veten,
+            season=1,
+            number=2,
+            media_id=m["a"],
+            titles={"az": "Paris gecələri", "en": "Paris nights"},
+            available_from="2026-11-28T00:00:00+04:00",
+        ),
+        "london": episode(
+            veten,
+            season=1,
+            number=3,
+            media_id=m["a"],
+            titles={"az": "London", "en": "London"},
+            available_from="2026-10-01T00:00:00Z",
+            available_until="2026-11-20T00:00:00Z",
+        ),
+        "qarabag": episode(
+            veten, season=1, number=4, titles={"az": "Qarabağ"}, air_date="2026-11-01"
+        ),
+        "radio": episode(
+            veten,
+            season=2,
+            number=1,
+            media_id=m["radio"],
+            air_date="2026-11-01",
+            titles={"az": "Bakı radiosu"},
+        ),
+        "tiflis": episode(
+            veten, season=2, number=2, media_id=m["b"], titles={"az": "Tiflis", "ru": "Тбилиси"}
+        ),
+        "istanbul": episode(
+            veten,
+            season=2,
+            number=3,
+            media_id=m["a"],
+            air_date="2026-11-26",
+            titles={"az": "İstanbul", "en": "Istanbul", "ru": "Стамбул"},
+        ),
+        "yeni-il": episode(
+            veten,
+            media_id=m["a"],
+            air_date="2025-12-31",
+            titles={"az": "Yeni il xüsusi", "en": "New Year special"},
+        ),
+        "letter": episode(
+            world,
+            season=1,
+            number=1,
+            media_id=m["a"],
+            air_date="2026-11-10",
+            titles={"az": "Vətənə məktub", "en": "A letter home", "ru": "Письмо на родину"},
+        ),
+    }
+    v.post(
+        "entries",
+        {
+            "channel_id": tv["id"],
+            "target_type": "programme",
+            "target_id": veten["id"],
+            "episode_id": ids["berlin"],
+            "start_local": "2026-11-27T20:00:00",
+        },
+    )
     return ids
 
 
 def as_run(v: Vod, media: int, start: datetime, outcome: str = "played") -> None:
     with v.station.db.session() as s:
-        s.add(AsRunRow(channel="diaspor-tv", planned_start=start, actual_start=start,
-                       planned_ms=4000, kind="programme", media_id=media, entry_id=None,
-                       title="Tiflis", artist="", outcome=outcome))  # fmt: skip
+        s.add(
+            AsRunRow(
+                channel="diaspor-tv",
+                planned_start=start,
+                actual_start=start,
+                planned_ms=4000,
+                kind="programme",
+                media_id=media,
+                entry_id=None,
+                title="Tiflis",
+                artist="",
+                outcome=outcome,
+            )
+        )
 
 
 ON_DEMAND = ["berlin", "istanbul", "yeni-il"]  # of Vətən uzaqda deyil, on the 26th at noon
@@ -336,8 +443,11 @@ def test_programmes_come_in_the_language_asked_for_with_azerbaijani_for_what_is_
     assert veten["slug"] == "veten-uzaqda-deyil"
     assert veten["title"] == "Родина недалеко"
     assert veten["description"] == "Diasporun həyatından aylıq veriliş"  # no Russian: az
-    assert veten["titles"] == {"az": "Vətən uzaqda deyil", "en": "Homeland Is Not Far",
-                               "ru": "Родина недалеко"}  # fmt: skip
+    assert veten["titles"] == {
+        "az": "Vətən uzaqda deyil",
+        "en": "Homeland Is Not Far",
+        "ru": "Родина недалеко",
+    }
     assert set(veten["descriptions"]) == {"az", "en"}
     assert veten["categories"] == ["Diaspora", "Documentary"]
     assert veten["presenters"] == ["Aysel Məmmədova"]
@@ -348,7 +458,9 @@ def test_programmes_come_in_the_language_asked_for_with_azerbaijani_for_what_is_
     en = vod.get("/api/v1/programmes", headers={"Accept-Language": "en-GB,en;q=0.9,az;q=0.5"})
     assert {p["title"] for p in en} == {"Homeland Is Not Far", "Meet Azerbaijanis Around the World"}
     assert {p["title"] for p in vod.get("/api/v1/programmes")} == {
-        "Vətən uzaqda deyil", "Dünyada yaşayan azərbaycanlıları tanıyaq-tanıdaq"}  # fmt: skip
+        "Vətən uzaqda deyil",
+        "Dünyada yaşayan azərbaycanlıları tanıyaq-tanıdaq",
+    }
 
 
 def test_a_programme_shows_its_seasons_and_why_an_episode_cannot_be_watched(vod: Vod) -> None:
@@ -358,21 +470,33 @@ def test_a_programme_shows_its_seasons_and_why_an_episode_cannot_be_watched(vod:
     names = {v: k for k, v in vod.ids.items()}
     got = {names[e["id"]]: e for s in p["seasons"] for e in s["episodes"]}
     assert [names[e["id"]] for s in p["seasons"] for e in s["episodes"]] == [
-        "berlin", "paris", "london", "qarabag", "radio", "tiflis", "istanbul", "yeni-il",
-    ]  # fmt: skip
-    reasons = {k: (e["availability"]["on_demand"], e["availability"]["reason"])
-               for k, e in got.items()}  # fmt: skip
+        "berlin",
+        "paris",
+        "london",
+        "qarabag",
+        "radio",
+        "tiflis",
+        "istanbul",
+        "yeni-il",
+    ]
+    reasons = {
+        k: (e["availability"]["on_demand"], e["availability"]["reason"]) for k, e in got.items()
+    }
     assert reasons == {
-        "berlin": (True, None), "paris": (False, "not-yet"), "london": (False, "expired"),
-        "qarabag": (False, "not-packaged"), "radio": (False, "not-packaged"),
-        "tiflis": (False, "not-yet"), "istanbul": (True, None), "yeni-il": (True, None),
-    }  # fmt: skip
+        "berlin": (True, None),
+        "paris": (False, "not-yet"),
+        "london": (False, "expired"),
+        "qarabag": (False, "not-packaged"),
+        "radio": (False, "not-packaged"),
+        "tiflis": (False, "not-yet"),
+        "istanbul": (True, None),
+        "yeni-il": (True, None),
+    }
     berlin = got["berlin"]
     assert berlin["title"] == "Берлинская община"
     assert berlin["description"] == "Berlindəki azərbaycanlılar"  # field by field: az
     assert got["paris"]["title"] == "Paris gecələri"  # no Russian title: az
-    assert (berlin["programme"], berlin["season"], berlin["number"]) == (
-        "veten-uzaqda-deyil", 1, 1)  # fmt: skip
+    assert (berlin["programme"], berlin["season"], berlin["number"]) == ("veten-uzaqda-deyil", 1, 1)
     assert berlin["air_date"] == "2026-11-01" and 3900 <= berlin["duration_ms"] <= 4100
     assert berlin["availability"]["available_from"] == "2026-10-31T20:00:00Z"  # midnight, Baku
     assert got["paris"]["availability"]["available_from"] == "2026-11-27T20:00:00Z"
@@ -408,9 +532,10 @@ def test_an_episode_on_demand_points_at_its_published_package(vod: Vod) -> None:
         vod.public.get("/api/v1/programmes/veten-uzaqda-deyil/podcast.xml").content
     )
     [enclosure] = [
-        i.find("enclosure") for i in feed.iter("item")
+        i.find("enclosure")
+        for i in feed.iter("item")
         if i.findtext("guid", "").endswith(f":episode:{vod.ids['berlin']}")
-    ]  # fmt: skip
+    ]
     assert enclosure is not None and enclosure.get("url") == e["audio_file"]
     sound = vod.fetch(e["audio_file"]).content
     assert enclosure.get("type") == "audio/mp4" and int(enclosure.get("length", 0)) == len(sound)
@@ -458,9 +583,12 @@ def test_an_episode_that_aired_is_on_demand_as_catch_up(vod: Vod) -> None:
     assert vod.get(tiflis)["availability"]["reason"] == "not-yet"
     as_run(vod, vod.media["b"], now - timedelta(hours=1))
     e = vod.get(tiflis)
-    assert e["availability"] == {"on_demand": True, "reason": None,
-                                 "available_from": "2026-11-26T07:00:00Z",
-                                 "available_until": None}  # fmt: skip
+    assert e["availability"] == {
+        "on_demand": True,
+        "reason": None,
+        "available_from": "2026-11-26T07:00:00Z",
+        "available_until": None,
+    }
     assert e["aired"] == [{"channel": "diaspor-tv", "started_at": "2026-11-26T07:00:00Z"}]
     assert e["hls"].endswith(f"/hls/assets/{vod.media['b']}/master.m3u8")
     assert e["subtitles"] == []
@@ -471,8 +599,9 @@ def test_an_episode_that_aired_is_on_demand_as_catch_up(vod: Vod) -> None:
 def test_editors_set_the_window_through_the_manage_api(vod: Vod) -> None:
     path = f"/api/v1/manage/episodes/{vod.ids['tiflis']}"
     tag = vod.editor.get(path).headers["etag"]
-    r = vod.editor.patch(path, headers={"If-Match": tag},
-                         json={"available_from": "2026-11-27T09:00:00+04:00"})  # fmt: skip
+    r = vod.editor.patch(
+        path, headers={"If-Match": tag}, json={"available_from": "2026-11-27T09:00:00+04:00"}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["available_from"] == "2026-11-27T05:00:00Z"  # kept in UTC
     public = f"/api/v1/episodes/{vod.ids['tiflis']}"
@@ -481,20 +610,27 @@ def test_editors_set_the_window_through_the_manage_api(vod: Vod) -> None:
     assert vod.get(public)["availability"]["on_demand"] is True
     tag = r.headers["etag"]
     # until before from, or a time without an offset: refused, nothing changed.
-    for body in ({"available_until": "2026-11-27T08:59:00+04:00"},
-                 {"available_until": "2026-12-01T00:00:00"}):  # fmt: skip
+    for body in (
+        {"available_until": "2026-11-27T08:59:00+04:00"},
+        {"available_until": "2026-12-01T00:00:00"},
+    ):
         bad = vod.editor.patch(path, headers={"If-Match": tag}, json=body)
         assert bad.status_code == 422 and bad.headers["content-type"] == PROBLEM, bad.text
     assert vod.editor.get(path).json()["available_until"] is None
-    r = vod.editor.patch(path, headers={"If-Match": tag},
-                         json={"available_until": "2026-11-27T06:00:00Z"})  # fmt: skip
+    r = vod.editor.patch(
+        path, headers={"If-Match": tag}, json={"available_until": "2026-11-27T06:00:00Z"}
+    )
     assert r.status_code == 200, r.text
     vod.clock.at = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
     assert vod.get(public)["availability"]["reason"] == "expired"
-    created = vod.editor.post("/api/v1/manage/episodes", json={
-        "programme_id": vod.editor.get(path).json()["programme_id"],
-        "available_from": "2026-12-01T00:00:00Z", "available_until": "2026-12-01T00:00:00Z",
-    })  # fmt: skip
+    created = vod.editor.post(
+        "/api/v1/manage/episodes",
+        json={
+            "programme_id": vod.editor.get(path).json()["programme_id"],
+            "available_from": "2026-12-01T00:00:00Z",
+            "available_until": "2026-12-01T00:00:00Z",
+        },
+    )
     assert created.status_code == 422 and created.json()["reason"] == "invalid-schedule"
 
 
@@ -541,8 +677,10 @@ def walk(vod: Vod, path: str, params: dict[str, Any]) -> list[list[int]]:
 
 def test_pages_follow_each_other_without_gaps_or_repeats(vod: Vod) -> None:
     ids = vod.ids
-    order = [ids[k] for k in ("berlin", "paris", "london", "qarabag", "radio", "tiflis",
-                              "istanbul", "yeni-il")]  # fmt: skip
+    order = [
+        ids[k]
+        for k in ("berlin", "paris", "london", "qarabag", "radio", "tiflis", "istanbul", "yeni-il")
+    ]
     path = "/api/v1/programmes/veten-uzaqda-deyil/episodes"
     for limit in (1, 3, 8, 100):
         pages = walk(vod, path, {"limit": limit, "lang": "en"})
@@ -558,18 +696,25 @@ def test_pages_follow_each_other_without_gaps_or_repeats(vod: Vod) -> None:
 
 
 def test_unknown_things_and_bad_parameters_are_problems(vod: Vod) -> None:
-    for path in ("/api/v1/programmes/yoxdur", "/api/v1/programmes/yoxdur/episodes",
-                 "/api/v1/episodes/999999"):  # fmt: skip
+    for path in (
+        "/api/v1/programmes/yoxdur",
+        "/api/v1/programmes/yoxdur/episodes",
+        "/api/v1/episodes/999999",
+    ):
         r = vod.public.get(path)
         assert r.status_code == 404 and r.headers["content-type"] == PROBLEM, path
         assert r.json()["reason"] == "not-found" and r.json()["status"] == 404
     path = "/api/v1/programmes/veten-uzaqda-deyil/episodes"
     for where, params in (
-        (path, {"limit": 0}), (path, {"limit": 101}), (path, {"season": 0}),
-        (path, {"cursor": "bu-kursor-deyil"}), ("/api/v1/episodes", {"limit": "many"}),
-        ("/api/v1/episodes", {"lang": "fr"}), ("/api/v1/episodes", {"cursor": "Zm9v"}),
+        (path, {"limit": 0}),
+        (path, {"limit": 101}),
+        (path, {"season": 0}),
+        (path, {"cursor": "bu-kursor-deyil"}),
+        ("/api/v1/episodes", {"limit": "many"}),
+        ("/api/v1/episodes", {"lang": "fr"}),
+        ("/api/v1/episodes", {"cursor": "Zm9v"}),
         ("/api/v1/episodes/abc", {}),
-    ):  # fmt: skip
+    ):
         r = vod.public.get(where, params=params)
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, (where, params)
         assert r.json()["detail"]

@@ -40,40 +40,82 @@ class TvStation:
 
 def episode_file(tools: Tools, folder: Path, city: str, colour: str, hz: int) -> Path:
     return make_media(
-        tools.ffmpeg, folder / f"{city}.mp4",
-        "-f", "lavfi", "-i", f"color=c={colour}:size=320x180:rate=25:duration={EPISODE_S}",
-        "-f", "lavfi", "-i", f"sine=frequency={hz}:sample_rate=48000:duration={EPISODE_S}",
-        "-af", "volume=0.3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-shortest",
-    )  # fmt: skip
+        tools.ffmpeg,
+        folder / f"{city}.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        f"color=c={colour}:size=320x180:rate=25:duration={EPISODE_S}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency={hz}:sample_rate=48000:duration={EPISODE_S}",
+        "-af",
+        "volume=0.3",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+    )
 
 
 def add_tv_channel(st: Station, tools: Tools, folder: Path) -> None:
     """Diaspor TV: three episodes of "Vətən uzaqda deyil" back to back, every minute,
     ingested, analysed and packaged."""
     sch = st.schedules
-    channel = sch.create("channel", {
-        "slug": "diaspor-tv", "kind": "tv", "names": {"az": "Diaspor TV"},
-        "freeze_horizon_s": 0,
-    }, "test")  # fmt: skip
-    programme = sch.create("programme", {
-        "slug": "veten-uzaqda-deyil",
-        "titles": {"az": "Vətən uzaqda deyil", "en": "Homeland Is Not Far",
-                   "ru": "Родина недалеко"},
-    }, "test")  # fmt: skip
+    channel = sch.create(
+        "channel",
+        {
+            "slug": "diaspor-tv",
+            "kind": "tv",
+            "names": {"az": "Diaspor TV"},
+            "freeze_horizon_s": 0,
+        },
+        "test",
+    )
+    programme = sch.create(
+        "programme",
+        {
+            "slug": "veten-uzaqda-deyil",
+            "titles": {
+                "az": "Vətən uzaqda deyil",
+                "en": "Homeland Is Not Far",
+                "ru": "Родина недалеко",
+            },
+        },
+        "test",
+    )
     for n, (city, colour, hz) in enumerate(EPISODES, 1):
         f = episode_file(tools, folder, city, colour, hz)
         media = run(st.library.ingest(f, options=IngestOptions(kind="programme", title=city)))
-        ep = sch.create("episode", {
-            "programme_id": programme.id, "season": 1, "number": n,
-            "titles": {"az": city}, "media_id": media.item.id,
-        }, "test")  # fmt: skip
-        sch.create("entry", {
-            "channel_id": channel.id, "target_type": "programme", "target_id": programme.id,
-            "episode_id": ep.id, "start_local": datetime(2026, 1, 1) + timedelta(
-                seconds=EPISODE_S * (n - 1)),
-            "rrule": "FREQ=MINUTELY",
-        }, "test")  # fmt: skip
+        ep = sch.create(
+            "episode",
+            {
+                "programme_id": programme.id,
+                "season": 1,
+                "number": n,
+                "titles": {"az": city},
+                "media_id": media.item.id,
+            },
+            "test",
+        )
+        sch.create(
+            "entry",
+            {
+                "channel_id": channel.id,
+                "target_type": "programme",
+                "target_id": programme.id,
+                "episode_id": ep.id,
+                "start_local": datetime(2026, 1, 1) + timedelta(seconds=EPISODE_S * (n - 1)),
+                "rrule": "FREQ=MINUTELY",
+            },
+            "test",
+        )
         created = time.time()
     run(st.worker().drain())  # analysis, then packaging
     # An entry made now joins its occurrence in progress (the rest of an episode, cut
@@ -83,9 +125,14 @@ def add_tv_channel(st: Station, tools: Tools, folder: Path) -> None:
 
 def tv_station(tmp_path: Path, tools: Tools, **extra: Any) -> Station:
     settings = settings_for(
-        tmp_path, f"sqlite:///{tmp_path / 'station.db'}", port=free_port(),
-        tv_ladder=["180p:320x180:300", "90p:160x90:120"], tv_segment_s=2, tv_window=6, **extra,
-    )  # fmt: skip
+        tmp_path,
+        f"sqlite:///{tmp_path / 'station.db'}",
+        port=free_port(),
+        tv_ladder=["180p:320x180:300", "90p:160x90:120"],
+        tv_segment_s=2,
+        tv_window=6,
+        **extra,
+    )
     migrate.upgrade(settings.database_url)
     st = build_station(settings, tools=tools)
     add_tv_channel(st, tools, tmp_path / "src")

@@ -34,8 +34,9 @@ class TokenOut(BaseModel):
 
     @classmethod
     def of(cls, s: Session) -> TokenOut:
-        return cls(access_token=s.access_token, expires_in=s.expires_in,
-                   refresh_token=s.refresh_token)  # fmt: skip
+        return cls(
+            access_token=s.access_token, expires_in=s.expires_in, refresh_token=s.refresh_token
+        )
 
 
 class MeOut(BaseModel):
@@ -52,8 +53,9 @@ class UserOut(BaseModel):
 
     @classmethod
     def of(cls, u: User) -> UserOut:
-        return cls(username=u.username, display_name=u.display_name, role=u.role,
-                   disabled=u.disabled)  # fmt: skip
+        return cls(
+            username=u.username, display_name=u.display_name, role=u.role, disabled=u.disabled
+        )
 
 
 class UserIn(BaseModel):
@@ -89,8 +91,13 @@ class NewKeyOut(KeyOut):
 
 def sessions(svc: Services, request: Request) -> Sessions:
     s = svc.settings
-    return Sessions(svc.db, svc.clock, signing_key(request), s.access_token_ttl_s,
-                    s.refresh_token_ttl_days * 86400)  # fmt: skip
+    return Sessions(
+        svc.db,
+        svc.clock,
+        signing_key(request),
+        s.access_token_ttl_s,
+        s.refresh_token_ttl_days * 86400,
+    )
 
 
 def client_ip(request: Request) -> str:
@@ -106,8 +113,12 @@ SIGN_IN_ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-@router.post("/token", response_model=TokenOut, summary="Sign in (OAuth2 password flow)",
-             responses=dict(SIGN_IN_ERRORS))  # fmt: skip
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    summary="Sign in (OAuth2 password flow)",
+    responses=dict(SIGN_IN_ERRORS),
+)
 async def sign_in(
     request: Request,
     response: Response,
@@ -119,14 +130,24 @@ async def sign_in(
     wait = throttle.retry_after(*keys)
     if wait:
         log.warning("sign-in throttled", extra={"username": form.username, "ip": keys[1][3:]})
-        raise Problem(429, "Too many requests", f"too many failed sign-ins; try again in {wait} s",
-                      "login-throttled", {"Retry-After": str(wait)})  # fmt: skip
+        raise Problem(
+            429,
+            "Too many requests",
+            f"too many failed sign-ins; try again in {wait} s",
+            "login-throttled",
+            {"Retry-After": str(wait)},
+        )
     user = await run_in_threadpool(svc.users.authenticate, form.username, form.password)
     if user is None:
         throttle.failed(*keys)
         log.info("sign-in refused", extra={"username": form.username, "ip": keys[1][3:]})
-        raise Problem(401, "Authentication required", "wrong username or password",
-                      "bad-credentials", {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        raise Problem(
+            401,
+            "Authentication required",
+            "wrong username or password",
+            "bad-credentials",
+            {"WWW-Authenticate": "Bearer"},
+        )
     throttle.succeeded(keys[0])
     log.info("signed in", extra={"username": user.username, "role": user.role})
     response.headers.update(NO_STORE)
@@ -143,9 +164,13 @@ async def refresh(
 ) -> TokenOut:
     pair = await run_in_threadpool(sessions(svc, request).rotate, refresh_token)
     if pair is None:
-        raise Problem(401, "Authentication required", "the refresh token is unknown, expired, "
-                      "spent or revoked; sign in again", "bad-refresh-token",
-                      {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        raise Problem(
+            401,
+            "Authentication required",
+            "the refresh token is unknown, expired, spent or revoked; sign in again",
+            "bad-refresh-token",
+            {"WWW-Authenticate": "Bearer"},
+        )
     response.headers.update(NO_STORE)
     return TokenOut.of(pair)
 
@@ -168,8 +193,10 @@ def me(who: Allowed) -> MeOut:
 
 @router.get("/keys", response_model=list[KeyOut], summary="API keys (never their secrets)")
 def get_keys(svc: ServicesDep, who: Allowed) -> list[KeyOut]:
-    return [KeyOut(id=k.id, name=k.name, role=k.role, revoked=k.revoked,
-                   created_at=k.created_at) for k in list_keys(svc.db)]  # fmt: skip
+    return [
+        KeyOut(id=k.id, name=k.name, role=k.role, revoked=k.revoked, created_at=k.created_at)
+        for k in list_keys(svc.db)
+    ]
 
 
 @router.post("/keys", response_model=NewKeyOut, status_code=201, summary="Create an API key")
@@ -178,8 +205,9 @@ def post_key(body: KeyIn, response: Response, svc: ServicesDep, who: Allowed) ->
     log.info("api key created", extra={"key_id": k.id, "role": k.role, "by": who.name})
     response.headers.update(NO_STORE)
     response.headers["Location"] = f"/api/v1/auth/keys/{k.id}"
-    return NewKeyOut(id=k.id, name=k.name, role=k.role, revoked=k.revoked,
-                     created_at=k.created_at, key=secret)  # fmt: skip
+    return NewKeyOut(
+        id=k.id, name=k.name, role=k.role, revoked=k.revoked, created_at=k.created_at, key=secret
+    )
 
 
 @router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key")
@@ -206,13 +234,21 @@ def post_user(body: UserIn, response: Response, svc: ServicesDep, who: Allowed) 
     return UserOut.of(user)
 
 
-@router.patch("/users/{username}", response_model=UserOut,
-              summary="Change a user's role, name or password, or disable them")  # fmt: skip
+@router.patch(
+    "/users/{username}",
+    response_model=UserOut,
+    summary="Change a user's role, name or password, or disable them",
+)
 def patch_user(
     username: str, body: UserPatch, request: Request, svc: ServicesDep, who: Allowed
 ) -> UserOut:
-    user = svc.users.update(username, role=body.role, disabled=body.disabled,
-                            password=body.password, display_name=body.display_name)  # fmt: skip
+    user = svc.users.update(
+        username,
+        role=body.role,
+        disabled=body.disabled,
+        password=body.password,
+        display_name=body.display_name,
+    )
     if body.disabled or body.password is not None:
         sessions(svc, request).end_all(user.id)  # signed out everywhere
     changed = sorted(k for k, v in body.model_dump(exclude_unset=True).items())

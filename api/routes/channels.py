@@ -51,10 +51,14 @@ def channel_info(svc: Services, ch: Record, guide: tuple[GuideBlock, ...] = ()) 
 
 def channel_out(info: ChannelInfo, lang: str) -> ChannelOut:
     return ChannelOut(
-        slug=info.slug, kind=info.kind, name=pick(info.names, lang),
-        description=pick(info.descriptions, lang), logo=info.logo_url, timezone=info.timezone,
+        slug=info.slug,
+        kind=info.kind,
+        name=pick(info.names, lang),
+        description=pick(info.descriptions, lang),
+        logo=info.logo_url,
+        timezone=info.timezone,
         streams=[StreamOut(url=s.url, format=s.format, bitrate=s.bitrate) for s in info.streams],
-    )  # fmt: skip
+    )
 
 
 @router.get("/api/v1/channels", response_model=list[ChannelOut], summary="Every channel")
@@ -98,25 +102,40 @@ def window(
     if not now - FURTHEST <= start <= now + FURTHEST:
         # The schedule is resolved from its rules: a day centuries away would be computed
         # from every occurrence in between. Ten years either side is any listener's need.
-        raise Problem(422, "Invalid request", "ask for a time within ten years of today",
-                      "out-of-range")  # fmt: skip
+        raise Problem(
+            422, "Invalid request", "ask for a time within ten years of today", "out-of-range"
+        )
     return start, end
 
 
 def block_out(art: Artwork, b: GuideBlock, lang: str, items: bool) -> GuideBlockOut:
     artwork = art.url(b.artwork_media_id)
     return GuideBlockOut(
-        start=b.start, end=b.end, kind=b.kind, title=pick(b.titles, lang),
+        start=b.start,
+        end=b.end,
+        kind=b.kind,
+        title=pick(b.titles, lang),
         subtitle=pick(b.subtitles, lang) or None if b.subtitles else None,
         description=pick(b.descriptions, lang) or None if b.descriptions else None,
-        categories=list(b.categories), programme=b.programme_slug, season=b.season,
-        episode=b.episode, artwork=artwork,
+        categories=list(b.categories),
+        programme=b.programme_slug,
+        season=b.season,
+        episode=b.episode,
+        artwork=artwork,
         items=[
-            GuideItemOut(start=i.start, end=i.end, kind=i.kind, title=i.title, artist=i.artist,
-                         media_id=i.media_id)
+            GuideItemOut(
+                start=i.start,
+                end=i.end,
+                kind=i.kind,
+                title=i.title,
+                artist=i.artist,
+                media_id=i.media_id,
+            )
             for i in b.items
-        ] if items else None,
-    )  # fmt: skip
+        ]
+        if items
+        else None,
+    )
 
 
 @router.get(
@@ -140,25 +159,41 @@ def schedule(
 
     def make() -> bytes:
         art = Artwork(svc)
-        return ScheduleOut(
-            channel=slug, timezone=tz.key, lang=lang, start=lo, end=hi,
-            blocks=[block_out(art, b, lang, items) for b in svc.schedules.guide(slug, lo, hi)],
-        ).model_dump_json().encode()  # fmt: skip
+        return (
+            ScheduleOut(
+                channel=slug,
+                timezone=tz.key,
+                lang=lang,
+                start=lo,
+                end=hi,
+                blocks=[block_out(art, b, lang, items) for b in svc.schedules.guide(slug, lo, hi)],
+            )
+            .model_dump_json()
+            .encode()
+        )
 
-    return rendered(request, (slug, lo, hi, lang, items), make, "application/json",
-                    {"Content-Language": lang})  # fmt: skip
+    return rendered(
+        request, (slug, lo, hi, lang, items), make, "application/json", {"Content-Language": lang}
+    )
 
 
 ICS = {"content": {"text/calendar": {"schema": {"type": "string"}}}}
 CALENDAR = "text/calendar; charset=utf-8"
 
 
-@router.get("/api/v1/channels/{slug}/schedule.ics", response_class=Response,
-            responses={200: ICS}, summary="The channel's schedule as iCalendar")  # fmt: skip
+@router.get(
+    "/api/v1/channels/{slug}/schedule.ics",
+    response_class=Response,
+    responses={200: ICS},
+    summary="The channel's schedule as iCalendar",
+)
 def channel_ics(
-    slug: str, request: Request, svc: ServicesDep, lang: LangDep,
+    slug: str,
+    request: Request,
+    svc: ServicesDep,
+    lang: LangDep,
     days: Annotated[int, Query(ge=1, le=14)] = 7,
-) -> Response:  # fmt: skip
+) -> Response:
     ch = svc.schedules.channel(slug)
     tz = ZoneInfo(ch.data["timezone"])
     lo, hi = window(svc.clock.now(), tz, None, None, None, days)
@@ -178,9 +213,12 @@ def channel_ics(
     summary="When a programme airs, on any channel, as iCalendar",
 )
 def programme_ics(
-    slug: str, request: Request, svc: ServicesDep, lang: LangDep,
+    slug: str,
+    request: Request,
+    svc: ServicesDep,
+    lang: LangDep,
     days: Annotated[int, Query(ge=1, le=14)] = 14,
-) -> Response:  # fmt: skip
+) -> Response:
     prog = svc.schedules.programme_by_slug(slug)
     now = svc.clock.now()
 

@@ -111,8 +111,10 @@ def crud(
         svc.schedules.delete(kind, rid, parse_if_match(if_match), actor(who))
         return Response(status_code=204)
 
-    query = [{"name": f, "in": "query", "required": False, "schema": {"type": "integer"}}
-             for f in filters]  # fmt: skip
+    query = [
+        {"name": f, "in": "query", "required": False, "schema": {"type": "integer"}}
+        for f in filters
+    ]
     errors: dict[int | str, dict[str, Any]] = {
         409: {"description": "conflicts with the schedule, or the past is frozen"},
         412: {"description": "changed since you read it"},
@@ -120,16 +122,42 @@ def crud(
         428: {"description": "If-Match is required"},
     }
     one = f"{path}/{{rid}}"
-    router.add_api_route(path, list_all, methods=["GET"], response_model=list[model_out],  # type: ignore[valid-type]
-                         summary=f"List {plural}", openapi_extra={"parameters": query})  # fmt: skip
-    router.add_api_route(path, create, methods=["POST"], response_model=model_out,
-                         status_code=201, summary=f"Create a {kind}", responses=errors)  # fmt: skip
-    router.add_api_route(one, read, methods=["GET"], response_model=model_out,
-                         summary=f"Read a {kind}")  # fmt: skip
-    router.add_api_route(one, update, methods=["PATCH"], response_model=model_out,
-                         summary=f"Change a {kind}", responses=errors)  # fmt: skip
-    router.add_api_route(one, delete, methods=["DELETE"], status_code=204,
-                         summary=f"Delete a {kind}", responses=errors)  # fmt: skip
+    router.add_api_route(
+        path,
+        list_all,
+        methods=["GET"],
+        response_model=list[model_out],  # type: ignore[valid-type]
+        summary=f"List {plural}",
+        openapi_extra={"parameters": query},
+    )
+    router.add_api_route(
+        path,
+        create,
+        methods=["POST"],
+        response_model=model_out,
+        status_code=201,
+        summary=f"Create a {kind}",
+        responses=errors,
+    )
+    router.add_api_route(
+        one, read, methods=["GET"], response_model=model_out, summary=f"Read a {kind}"
+    )
+    router.add_api_route(
+        one,
+        update,
+        methods=["PATCH"],
+        response_model=model_out,
+        summary=f"Change a {kind}",
+        responses=errors,
+    )
+    router.add_api_route(
+        one,
+        delete,
+        methods=["DELETE"],
+        status_code=204,
+        summary=f"Delete a {kind}",
+        responses=errors,
+    )
 
 
 crud("channel", "/channels", ChannelIn, ChannelOutEditor)

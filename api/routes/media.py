@@ -43,13 +43,21 @@ UPLOAD_BODY = {
 def parse_if_match(value: str | None) -> int:
     """Our ETags are "m<id>v<version>"; If-Match carries one back."""
     if not value:
-        raise Problem(428, "Precondition required", "send If-Match with the ETag you read",
-                      "if-match-required")  # fmt: skip
+        raise Problem(
+            428,
+            "Precondition required",
+            "send If-Match with the ETag you read",
+            "if-match-required",
+        )
     tag = value.strip().removeprefix("W/").strip('"')
     _, sep, version = tag.rpartition("v")
     if not sep or not version.isdigit():
-        raise Problem(412, "Precondition failed", f"If-Match {value!r} is not an ETag of ours",
-                      "stale-version")  # fmt: skip
+        raise Problem(
+            412,
+            "Precondition failed",
+            f"If-Match {value!r} is not an ETag of ours",
+            "stale-version",
+        )
     return int(version)
 
 
@@ -58,10 +66,12 @@ def parse_if_match(value: str | None) -> int:
     status_code=201,
     response_model=UploadOut,
     openapi_extra=UPLOAD_BODY,
-    responses={200: {"model": UploadOut, "description": "the file was already in the library"},
-               413: {"description": "larger than the upload limit"},
-               422: {"description": "not usable media (problem+json says why)"}},
-)  # fmt: skip
+    responses={
+        200: {"model": UploadOut, "description": "the file was already in the library"},
+        413: {"description": "larger than the upload limit"},
+        422: {"description": "not usable media (problem+json says why)"},
+    },
+)
 async def upload_media(
     request: Request, response: Response, svc: ServicesDep, who: Allowed
 ) -> UploadOut:
@@ -75,12 +85,14 @@ async def upload_media(
             staged.path,  # type: ignore[arg-type]
             original_name=staged.filename,
             options=IngestOptions(
-                kind=kind, title=f.get("title") or None, artist=f.get("artist"),
+                kind=kind,
+                title=f.get("title") or None,
+                artist=f.get("artist"),
                 languages=langs or None,
             ),
             sha256=staged.sha256,
             move=True,
-        )  # fmt: skip
+        )
     finally:
         staged.discard()
     job = await run_in_threadpool(svc.queue.get, result.job_id) if result.job_id else None
@@ -151,8 +163,9 @@ async def put_subtitle(
     lib = svc.library
     body = await request.body()
     if len(body) > 5 * 1024 * 1024:
-        raise Problem(413, "File too large", "a subtitle file may be at most 5 MiB",
-                      "file-too-large")  # fmt: skip
+        raise Problem(
+            413, "File too large", "a subtitle file may be at most 5 MiB", "file-too-large"
+        )
     tmp = lib.staging_path(".vtt")
     try:
         tmp.write_bytes(body)

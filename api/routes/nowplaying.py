@@ -62,9 +62,16 @@ def history(svc: Services, slug: str, np: NowPlaying) -> list[dict[str, Any]]:
             continue
         if r.outcome not in AIRED and not r.outcome.startswith("played"):
             continue
-        out.append({"title": r.title, "artist": r.artist, "kind": r.kind,
-                    "media_id": r.media_id, "started_at": r.actual_start.isoformat(),
-                    "outcome": r.outcome})  # fmt: skip
+        out.append(
+            {
+                "title": r.title,
+                "artist": r.artist,
+                "kind": r.kind,
+                "media_id": r.media_id,
+                "started_at": r.actual_start.isoformat(),
+                "outcome": r.outcome,
+            }
+        )
     return out[:HISTORY]
 
 
@@ -99,8 +106,10 @@ class Made:
         if self.np.current is None or self.body["current"] is None:
             return self.body
         elapsed, remaining = progress(self.np.current, now)
-        return {**self.body, "current": {**self.body["current"], "elapsed_ms": elapsed,
-                                          "remaining_ms": remaining}}  # fmt: skip
+        return {
+            **self.body,
+            "current": {**self.body["current"], "elapsed_ms": elapsed, "remaining_ms": remaining},
+        }
 
 
 class Bodies:
@@ -158,15 +167,18 @@ def bodies(request: Request) -> Bodies:
     return made
 
 
-@router.get("/api/v1/channels/{slug}/now-playing", summary="What is on air, and what is next",
-            description="The current item (title, artist, kind, artwork, started_at, ends_at, "
-            "elapsed_ms and remaining_ms at the moment of the request), the next items, the "
-            "last few played (`history`, from the as-run log), `live` and `presenter`, and "
-            "`listeners` (null when this process cannot count them). The body is made at most "
-            "once a second; its ETag is weak and leaves out the progress, so a client "
-            "revalidating within one item gets 304 and advances elapsed_ms from started_at "
-            "itself.",
-            responses={200: {"content": {"application/json": {"schema": OBJECT}}}})  # fmt: skip
+@router.get(
+    "/api/v1/channels/{slug}/now-playing",
+    summary="What is on air, and what is next",
+    description="The current item (title, artist, kind, artwork, started_at, ends_at, "
+    "elapsed_ms and remaining_ms at the moment of the request), the next items, the "
+    "last few played (`history`, from the as-run log), `live` and `presenter`, and "
+    "`listeners` (null when this process cannot count them). The body is made at most "
+    "once a second; its ETag is weak and leaves out the progress, so a client "
+    "revalidating within one item gets 304 and advances elapsed_ms from started_at "
+    "itself.",
+    responses={200: {"content": {"application/json": {"schema": OBJECT}}}},
+)
 async def get_now_playing(slug: str, request: Request) -> JSONResponse:
     made = await bodies(request).get(slug)
     body = made.at(request.app.state.services.clock.now())
@@ -212,5 +224,6 @@ async def now_playing_events(
         finally:
             svc.now_playing.unsubscribe(slug, queue)
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache"})  # fmt: skip
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )

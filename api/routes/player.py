@@ -23,5 +23,6 @@ PAGE = Path(__file__).resolve().parent.parent / "static" / "player" / "index.htm
 )
 def player_page() -> FileResponse:
     # Revalidated on each visit, so a new release of the page is seen at once.
-    return FileResponse(PAGE, media_type="text/html; charset=utf-8",
-                        headers={"Cache-Control": "no-cache"})  # fmt: skip
+    return FileResponse(
+        PAGE, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"}
+    )

@@ -73,9 +73,14 @@ def render(feed: Feed) -> bytes:
 
     rss = ET.Element("rss", {"version": "2.0"})
     ch = ET.SubElement(rss, "channel")
-    for tag, text in (("title", feed.title), ("link", feed.link),
-                      ("description", feed.description or feed.title), ("language", feed.lang),
-                      (it("author"), feed.author), (it("explicit"), "false")):  # fmt: skip
+    for tag, text in (
+        ("title", feed.title),
+        ("link", feed.link),
+        ("description", feed.description or feed.title),
+        ("language", feed.lang),
+        (it("author"), feed.author),
+        (it("explicit"), "false"),
+    ):
         ET.SubElement(ch, tag).text = text
     if feed.image:
         ET.SubElement(ch, it("image"), {"href": feed.image})
@@ -137,8 +142,11 @@ def feed_items(
             if streams is None:
                 continue
             if streams.audio_file is not None:
-                href, mime, length = (url(svc, streams.audio_file), "audio/mp4",
-                                      streams.audio_file_bytes)  # fmt: skip
+                href, mime, length = (
+                    url(svc, streams.audio_file),
+                    "audio/mp4",
+                    streams.audio_file_bytes,
+                )
             elif streams.audio is not None:  # packaged before the M4A was made
                 href, mime, length = url(svc, streams.audio), HLS, 0
             else:
@@ -146,14 +154,22 @@ def feed_items(
         if href is None:
             continue
         title = pick(e.titles, lang) or e.media_title
-        out.append(FeedItem(
-            guid=f"diaspor:{e.programme_slug}:episode:{e.id}", title=title,
-            description=pick(e.descriptions, lang), url=href, mime=mime, length=length,
-            duration_ms=e.duration_ms, published=e.availability.start,
-            image=url(svc, e.artwork_key), season=e.season, number=e.number,
-        ))  # fmt: skip
-    out.sort(key=lambda i: (i.published is None, -(i.published.timestamp() if i.published
-                                                    else 0)))  # fmt: skip
+        out.append(
+            FeedItem(
+                guid=f"diaspor:{e.programme_slug}:episode:{e.id}",
+                title=title,
+                description=pick(e.descriptions, lang),
+                url=href,
+                mime=mime,
+                length=length,
+                duration_ms=e.duration_ms,
+                published=e.availability.start,
+                image=url(svc, e.artwork_key),
+                season=e.season,
+                number=e.number,
+            )
+        )
+    out.sort(key=lambda i: (i.published is None, -(i.published.timestamp() if i.published else 0)))
     return out
 
 
@@ -168,12 +184,18 @@ def podcast(slug: str, svc: ServicesDep, cat: CatalogueDep, lang: LangDep) -> Re
     info, seasons = cat.programme(slug)
     episodes = [e for s in seasons for e in s.episodes]
     feed = Feed(
-        title=pick(info.titles, lang), description=pick(info.descriptions, lang),
-        link=f"{svc.settings.base_url}/api/v1/programmes/{slug}", lang=lang,
-        image=url(svc, info.artwork_key), categories=info.categories,
+        title=pick(info.titles, lang),
+        description=pick(info.descriptions, lang),
+        link=f"{svc.settings.base_url}/api/v1/programmes/{slug}",
+        lang=lang,
+        image=url(svc, info.artwork_key),
+        categories=info.categories,
         author=", ".join(info.presenters) or "Diaspor.FM",
         items=tuple(feed_items(svc, cat, episodes, lang)),
-    )  # fmt: skip
-    headers = {"Content-Language": lang, "Vary": "Accept-Language",
-               "Cache-Control": "public, max-age=300"}  # fmt: skip
+    )
+    headers = {
+        "Content-Language": lang,
+        "Vary": "Accept-Language",
+        "Cache-Control": "public, max-age=300",
+    }
     return Response(render(feed), media_type=f"{RSS}; charset=utf-8", headers=headers)

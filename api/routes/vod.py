@@ -112,25 +112,38 @@ def url(svc: Services, key: str | None) -> str | None:
 
 def programme_card(svc: Services, p: ProgrammeInfo, lang: str) -> ProgrammeCard:
     return ProgrammeCard(
-        slug=p.slug, title=pick(p.titles, lang), description=pick(p.descriptions, lang) or None,
-        titles=dict(p.titles), descriptions=dict(p.descriptions), categories=list(p.categories),
-        presenters=list(p.presenters), artwork=url(svc, p.artwork_key), episodes=p.episodes,
+        slug=p.slug,
+        title=pick(p.titles, lang),
+        description=pick(p.descriptions, lang) or None,
+        titles=dict(p.titles),
+        descriptions=dict(p.descriptions),
+        categories=list(p.categories),
+        presenters=list(p.presenters),
+        artwork=url(svc, p.artwork_key),
+        episodes=p.episodes,
         episodes_on_demand=p.episodes_on_demand,
-    )  # fmt: skip
+    )
 
 
 def summary_fields(svc: Services, e: EpisodeInfo, lang: str) -> dict[str, object]:
     a = e.availability
     return {
-        "id": e.id, "programme": e.programme_slug, "season": e.season, "number": e.number,
+        "id": e.id,
+        "programme": e.programme_slug,
+        "season": e.season,
+        "number": e.number,
         "title": pick(e.titles, lang) or e.media_title,
         "description": pick(e.descriptions, lang) or None,
-        "duration_ms": e.duration_ms, "air_date": e.air_date, "image": url(svc, e.artwork_key),
+        "duration_ms": e.duration_ms,
+        "air_date": e.air_date,
+        "image": url(svc, e.artwork_key),
         "availability": AvailabilityOut(
-            on_demand=a.on_demand, reason=a.reason,
-            available_from=a.start, available_until=a.until,
+            on_demand=a.on_demand,
+            reason=a.reason,
+            available_from=a.start,
+            available_until=a.until,
         ),
-    }  # fmt: skip
+    }
 
 
 def summary(svc: Services, e: EpisodeInfo, lang: str) -> EpisodeSummary:
@@ -257,20 +270,28 @@ def get_episode(
     return EpisodeDetailOut.model_validate(
         {
             **summary_fields(svc, e, lang),
-            "titles": dict(e.titles), "descriptions": dict(e.descriptions),
+            "titles": dict(e.titles),
+            "descriptions": dict(e.descriptions),
             "programme_title": pick(e.programme_titles, lang),
             "aired": [AiredOut(channel=a.channel, started_at=a.start) for a in d.aired],
-            "next_airings": [NextAiringOut(channel=a.channel, start=a.start, end=a.end)
-                             for a in d.upcoming if a.end is not None],
+            "next_airings": [
+                NextAiringOut(channel=a.channel, start=a.start, end=a.end)
+                for a in d.upcoming
+                if a.end is not None
+            ],
             "hls": url(svc, st.master) if st else None,
             "audio": url(svc, st.audio) if st else None,
             "audio_file": url(svc, st.audio_file) if st else None,
             "subtitles": [
-                SubtitleTrackOut(lang=t.lang, name=t.name, url=url(svc, t.playlist_key) or "",
-                                 vtt=url(svc, t.file_key))
+                SubtitleTrackOut(
+                    lang=t.lang,
+                    name=t.name,
+                    url=url(svc, t.playlist_key) or "",
+                    vtt=url(svc, t.file_key),
+                )
                 for t in (st.subtitles if st else ())
             ],
             "poster": url(svc, st.poster) if st else None,
             "thumbnails": url(svc, st.thumbnails) if st else None,
         }
-    )  # fmt: skip
+    )
