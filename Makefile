@@ -31,6 +31,7 @@ lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	DIASPOR_DATA_DIR=$$(mktemp -d) $(BIN)/diaspor db check
 
 clean:

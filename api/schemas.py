@@ -155,8 +155,21 @@ class UploadOut(BaseModel):
     job: JobOut | None = Field(description="the analysis job; poll /api/v1/jobs/{id}")
 
 
+class ChannelHealth(BaseModel):
+    status: Literal["ok", "degraded"]
+    degraded: dict[str, str] = Field(
+        default_factory=dict, description="Each part that is degraded, and why."
+    )
+
+
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded", "failed"]
     database: str
+    database_reachable: bool
     storage: str
     ffmpeg: str
+    channels: dict[str, ChannelHealth] = Field(
+        default_factory=dict,
+        description="Channels on air in this process or followed from a playout process, "
+        "with any part that is degraded and why.",
+    )

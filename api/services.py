@@ -7,12 +7,14 @@ from typing import Any, Protocol
 from media.binaries import Tools
 from media.library import Library
 from media.storage import Storage
+from media.storage import public_file_url as public_file_url
 from playout.nowplaying import NowPlayingHub
 from schedules.service import Schedules
 from station.clock import Clock
 from station.db import Database
 from station.jobs import JobQueue
 from station.settings import Settings
+from station.supervisor import Health
 from station.users import Users
 
 
@@ -28,11 +30,4 @@ class Services(Protocol):
     users: Users
     on_air: dict[str, list[dict[str, Any]]]
     now_playing: NowPlayingHub
-
-
-def public_file_url(settings: Settings, key: str | None) -> str | None:
-    """Where a player fetches a stored file: the CDN/nginx base if set, else the API's /files/."""
-    if not key:
-        return None
-    base = settings.public_storage_url.rstrip("/") or f"{settings.base_url}/files"
-    return f"{base}/{key}"
+    health: Health

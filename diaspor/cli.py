@@ -22,6 +22,7 @@ from media.errors import MediaError
 from media.library import IngestOptions
 from station.logs import configure_logging
 from station.settings import Settings, load_settings
+from station.supervisor import GaveUp
 
 app = typer.Typer(
     help="Diaspor.FM and Diaspor TV: media library, schedules, playout, API.",
@@ -155,6 +156,9 @@ def run_until_stopped(
         asyncio.run(run())
     except KeyboardInterrupt:
         pass
+    except GaveUp as exc:  # exit non-zero: systemd or compose starts the process again
+        typer.echo(f"diaspor: {exc.message}", err=True)
+        raise typer.Exit(code=3) from exc
     finally:
         station.close()
 

@@ -10,12 +10,15 @@ from media.binaries import Tools, find_tools
 from media.library import Library, library_handlers
 from media.packaging import PackagingOptions
 from media.storage import Storage, build_storage
-from playout.nowplaying import NowPlayingHub
+from playout.nowplaying import NowPlayingHub, NowPlayingPublisher
+from playout.status import nowplaying_key
 from schedules.service import Schedules
+from station.backoff import Backoff
 from station.clock import Clock, SystemClock
 from station.db import Database
 from station.jobs import Handler, JobQueue, Worker
 from station.settings import Settings
+from station.supervisor import Health, Supervisor
 from station.users import Users
 
 
@@ -37,6 +40,17 @@ class Station:
     # Listeners of a channel's mounts, by slug, when this process can count them (the
     # built-in relay runs here); None elsewhere.
     listeners: Callable[[str], int | None] | None = None
+    # What each supervised part of this process is doing (the channels' engines, hooks …).
+    health: Health = field(default_factory=Health)
+
+    @property
+    def publisher(self) -> NowPlayingPublisher:
+        """Now-playing's one owner: this process's hub, and the file in storage."""
+
+        def write(channel: str, data: bytes) -> None:
+            self.storage.put_bytes(nowplaying_key(channel), data, "application/json")
+
+        return NowPlayingPublisher(self.now_playing, write)
 
     def worker(self) -> Worker:
         return Worker(self.queue, self.handlers, poll_s=self.settings.job_poll_s)
@@ -74,3 +88,12 @@ def build_station(settings: Settings, *, clock: Clock | None = None, **parts: An
     )
     station.handlers.update(library_handlers(library))
     return station
+
+
+def supervisor_for(station: Station) -> Supervisor:
+    """The process's supervisor: the station's health, the one back-off policy, and how long
+    an essential part may fail before the process gives up (`DIASPOR_GIVE_UP_S`)."""
+    s = station.settings
+    return Supervisor(
+        station.health, Backoff(base_s=0.5, max_s=s.restart_max_s), give_up_s=s.give_up_s
+    )

@@ -11,10 +11,9 @@ import uvicorn
 from api.app import create_app
 from api.tokens import create_token
 from diaspor import demo_content, migrate
-from diaspor.compose import Station, build_station
+from diaspor.compose import Station, build_station, supervisor_for
 from diaspor.demo_schedule import load_demo_schedule
-from diaspor.radio import run_radio
-from diaspor.tv import run_tv
+from diaspor.playout import run_playout
 from media.library import IngestOptions
 from station.settings import Settings
 
@@ -38,20 +37,27 @@ async def serve(station: Station, *, with_worker: bool, with_radio: bool = False
     )
     server = uvicorn.Server(config)
     stop = asyncio.Event()
-    tasks = []
+    sup = supervisor_for(station)
     if with_worker:
-        tasks.append(asyncio.create_task(station.worker().run(stop), name="worker"))
+        sup.spawn("worker", lambda stop: station.worker().run(stop), essential=False)
+    parts: asyncio.Task[None] | None = None
     if with_radio:
-        tasks.append(asyncio.create_task(run_radio(station, stop), name="radio"))
-        tasks.append(asyncio.create_task(run_tv(station, stop), name="tv"))
+        parts = asyncio.create_task(run_playout(station, stop, sup), name="playout")
+    elif with_worker:
+        parts = asyncio.create_task(sup.run(stop), name="worker")
+    if parts is not None:  # if playout gives up, the process ends (non-zero) with it
+        parts.add_done_callback(lambda _: setattr(server, "should_exit", True))
     try:
         await server.serve()
     finally:
         # Off air in order (encoders closed, the on-air status removed); cut short only
         # what has not stopped after STOP_S.
         stop.set()
-        await off_air(tasks)
+        if parts is not None:
+            await off_air([parts])
         station.close()
+    if parts is not None and not parts.cancelled() and parts.exception() is not None:
+        raise parts.exception()  # type: ignore[misc]
 
 
 async def off_air(tasks: list[asyncio.Task[None]]) -> None:

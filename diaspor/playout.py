@@ -1,22 +1,62 @@
-"""Playout as its own process (`diaspor playout`): the radio and TV channels together."""
+"""Playout as its own process (`diaspor playout`): the radio and TV channels under one
+supervisor. If a channel cannot be kept on air, `run_playout` raises `GaveUp` and the command
+exits non-zero, for systemd or compose to start it again."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
-from diaspor.compose import Station
-from diaspor.radio import run_radio
-from diaspor.tv import run_tv
+from diaspor.compose import Station, supervisor_for
+from diaspor.health import serve_health
+from diaspor.radio import add_radio
+from diaspor.tv import add_tv
+from station.supervisor import Supervisor
 
 
-async def run_playout(station: Station, stop: asyncio.Event) -> None:
-    """Radio and TV until stop is set; if one side fails, the other is stopped too."""
-    radio = asyncio.create_task(run_radio(station, stop), name="radio")
-    tv = asyncio.create_task(run_tv(station, stop), name="tv")
+class Side(Protocol):
+    async def close(self) -> None: ...
+
+
+Builder = Callable[[Station, Supervisor], Awaitable[Side]]
+
+
+async def run_sides(
+    station: Station, stop: asyncio.Event, builders: Sequence[Builder], sup: Supervisor
+) -> None:
+    """Build each side's parts into `sup`, run them until stop, then close the sides (the
+    encoders finish, the on-air status goes) in the reverse order."""
+    sides: list[Side] = []
     try:
-        await asyncio.gather(radio, tv)
+        for build in builders:
+            sides.append(await build(station, sup))
+        await sup.run(stop)
     finally:
         stop.set()
-        for t in (radio, tv):
-            if not t.done():
-                await asyncio.wait([t])
+        for side in reversed(sides):
+            await side.close()
+
+
+async def run_radio(station: Station, stop: asyncio.Event) -> None:
+    """Every radio channel on the configured server, supervised, until stop is set."""
+    await run_sides(station, stop, [add_radio], supervisor_for(station))
+
+
+async def run_tv(station: Station, stop: asyncio.Event) -> None:
+    """Every TV channel on air, supervised, until stop is set."""
+    await run_sides(station, stop, [add_tv], supervisor_for(station))
+
+
+async def run_playout(station: Station, stop: asyncio.Event, sup: Supervisor | None = None) -> None:
+    """Radio and TV until stop is set (parts of `sup`, if given: the demo adds its worker)."""
+    sup = sup or supervisor_for(station)
+    port = station.settings.playout_health_port
+    if port:
+        host = station.settings.host
+        sup.spawn(
+            "health-answer",
+            lambda stop: serve_health(station.health, host, port, stop),
+            essential=False,
+        )
+    await run_sides(station, stop, [add_radio, add_tv], sup)

@@ -1,31 +1,24 @@
-"""Running the TV channels: per channel its slate (packaged once) and a sequencer that keeps
-the live playlists under `hls/tv/<slug>/` in storage, with the as-run log and now-playing.
-
-No video is encoded here: the sequencer only writes playlists naming segments that packaging
-made at ingest. Players fetch them from the API's /files/ (embedded) or nginx/S3/CDN.
+"""Building the TV side of a process from the station's parts: per TV channel its slate
+(packaged once, the first time), its live input if one is configured, and a
+`playout.tv_channel.TvChannel` whose parts run under the process's supervisor.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
-from dataclasses import replace
-from datetime import UTC, datetime
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Literal
 
-from api.services import public_file_url
 from diaspor.compose import Station
-from media.packaged import Package, slate_prefix
-from media.packaging import load_package, package_slate
+from diaspor.radio import timeline_of
+from media.packaged import Package
+from media.packaging import package_slate
+from media.storage import public_file_url
 from playout.asrun import AsRunLog
-from playout.nowplaying import json_bytes
-from playout.radio import PLAYED, Boundary
-from playout.sequencer import Sequencer, TvBoundary, live_prefix
-from playout.status import keep_status, nowplaying_key
-from schedules.plan import TimelineItem
+from playout.tv_channel import TvChannel, TvPorts, find_slate
 from station.clock import SystemClock
+from station.supervisor import Supervisor
 from streamer.tvlive import LiveInput, TvLiveIngest
 
 log = logging.getLogger(__name__)
@@ -33,7 +26,7 @@ log = logging.getLogger(__name__)
 
 async def ensure_slate(station: Station, slug: str) -> Package:
     """The channel's slate, packaged into the ladder the first time it is needed."""
-    found = await asyncio.to_thread(load_package, station.storage, slate_prefix(slug))
+    found = await find_slate(station.storage, slug)
     if found is not None:
         return found
     log.info("packaging the channel's slate (first start only)", extra={"channel": slug})
@@ -43,49 +36,6 @@ async def ensure_slate(station: Station, slug: str) -> Package:
         slug,
         options=station.library.packaging,
         staging_dir=station.settings.staging_dir,
-    )
-
-
-def tv_streams(station: Station, slug: str, slate: Package) -> list[dict[str, Any]]:
-    top = max((r.bandwidth for r in slate.renditions), default=0)
-    url = public_file_url(station.settings, f"{live_prefix(slug)}/master.m3u8")
-    return [{"url": url, "format": "hls", "bitrate": round(top / 1000)}]
-
-
-def sequencer_for(station: Station, slug: str, live: TvLiveIngest | None = None) -> Sequencer:
-    def timeline(a: int, b: int) -> list[TimelineItem]:
-        return station.schedules.timeline(
-            slug, datetime.fromtimestamp(a / 1000, UTC), datetime.fromtimestamp(b / 1000, UTC)
-        )
-
-    asrun = AsRunLog(station.db, slug)
-
-    async def record(b: TvBoundary) -> None:
-        if b.after_live is not None:  # the live stretch before this item ends: its length
-            await asyncio.to_thread(
-                asrun.write, Boundary(b.item, 0, b.after_live.end_ms, PLAYED, resumed=True)
-            )
-        if not b.resumed:
-            # The sequencer knows whether it dropped segments (its outcome says cut-short);
-            # the timeline's `cut` may be a few ms of a file's sound past the next hard start.
-            item = replace(b.item, cut=b.outcome == "cut-short")
-            aired = Boundary(item, 0, b.actual_ms, b.outcome, segments=(b.first_seq, b.last_seq))
-            await asyncio.to_thread(asrun.write, aired)
-        event = station.now_playing.publish(b.now_playing)
-        await asyncio.to_thread(
-            station.storage.put_bytes, nowplaying_key(slug), json_bytes(event), "application/json"
-        )
-
-    s = station.settings
-    return Sequencer(
-        slug,
-        station.storage,
-        timeline,
-        window=s.tv_window,
-        hooks=[record],
-        live=live,
-        live_grace_ms=s.tv_live_grace_ms or None,
-        live_takeover=s.tv_live_takeover,
     )
 
 
@@ -111,48 +61,45 @@ def live_ingest_for(station: Station, slug: str, port: int) -> TvLiveIngest:
     )
 
 
-async def no_count() -> int | None:
-    """TV viewers are not counted: HLS is served by files, nginx or a CDN."""
-    return None
+@dataclass
+class TvSide:
+    station: Station
+    channels: list[TvChannel] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for ch in self.channels:
+            self.station.on_air.pop(ch.slug, None)
 
 
-async def run_tv(station: Station, stop: asyncio.Event) -> None:
-    """Every TV channel on air until stop is set."""
-    tasks: list[asyncio.Task[None]] = []
+async def add_tv(station: Station, sup: Supervisor) -> TvSide:
+    """Every TV channel as parts of `sup`."""
+    s = station.settings
+    side = TvSide(station)
     live_n = 0
-    try:
-        for ch in station.schedules.find("channel"):
-            if ch.data["kind"] != "tv":
-                continue
-            slug = ch.data["slug"]
-            slate = await ensure_slate(station, slug)
-            ingest = None
-            if station.settings.tv_live_input != "off":
-                ingest = live_ingest_for(station, slug, station.settings.tv_live_port + live_n)
-                live_n += 1
-                tasks.append(asyncio.create_task(ingest.run(stop)))
-            seq = sequencer_for(station, slug, ingest)
-            tasks.append(asyncio.create_task(seq.run(SystemClock(), stop)))
-            station.on_air[slug] = tv_streams(station, slug, slate)
-            tasks.append(
-                asyncio.create_task(
-                    keep_status(
-                        station.storage,
-                        slug,
-                        station.on_air[slug],
-                        no_count,
-                        station.settings.onair_status_s,
-                        stop,
-                    )
-                )
-            )
-            log.info("TV on air", extra={"channel": slug, "hls": station.on_air[slug][0]["url"]})
-        await stop.wait()
-    finally:
-        stop.set()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
-        for ch in station.schedules.find("channel"):
-            if ch.data["kind"] == "tv":
-                station.on_air.pop(ch.data["slug"], None)
+    for ch in station.schedules.find("channel"):
+        if ch.data["kind"] != "tv":
+            continue
+        slug = ch.data["slug"]
+        slate = await ensure_slate(station, slug)
+        ingest = None
+        if s.tv_live_input != "off":
+            ingest = live_ingest_for(station, slug, s.tv_live_port + live_n)
+            live_n += 1
+        ports = TvPorts(
+            slug=slug,
+            storage=station.storage,
+            timeline=timeline_of(station, slug),
+            asrun=AsRunLog(station.db, slug),
+            now_playing=station.publisher,
+            master_url=lambda key: public_file_url(s, key) or key,
+            window=s.tv_window,
+            live=ingest,
+            live_grace_ms=s.tv_live_grace_ms or None,
+            live_takeover=s.tv_live_takeover,
+            status_every_s=s.onair_status_s,
+        )
+        channel = TvChannel(ports, slate, station.health)
+        channel.add_to(sup)
+        side.channels.append(channel)
+        station.on_air[slug] = channel.streams
+    return side

@@ -164,6 +164,13 @@ class LocalStorage:
         pass
 
 
+def missing(exc: Exception) -> bool:
+    """An S3 answer that means "there is no such key" (and nothing else does)."""
+    response = getattr(exc, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    return code in ("404", "NoSuchKey", "NotFound")
+
+
 class S3Storage:
     def __init__(
         self,
@@ -218,13 +225,15 @@ class S3Storage:
             raise StorageError(f"write of {key} to s3://{self.bucket} failed: {exc}") from exc
 
     def _head(self, key: str) -> dict[str, object] | None:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return dict(self.client.head_object(Bucket=self.bucket, Key=self._k(key)))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if missing(exc):
                 return None
+            raise StorageError(f"s3://{self.bucket}/{key}: {exc}") from exc
+        except BotoCoreError as exc:
             raise StorageError(f"s3://{self.bucket}/{key}: {exc}") from exc
 
     def exists(self, key: str) -> bool:
@@ -239,15 +248,26 @@ class S3Storage:
         return length
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._k(key))
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._k(key))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"delete of {key} in s3://{self.bucket} failed: {exc}") from exc
 
     def open(self, key: str) -> IO[bytes]:
-        from botocore.exceptions import ClientError
+        """Only "no such key" is NotFound: a refusal, a server error or a timeout is a
+        StorageError (a reader that took it for "missing" would start afresh)."""
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             obj = self.client.get_object(Bucket=self.bucket, Key=self._k(key))
         except ClientError as exc:
-            raise NotFound(f"no stored file {key}") from exc
+            if missing(exc):
+                raise NotFound(f"no stored file {key}") from exc
+            raise StorageError(f"read of {key} from s3://{self.bucket} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"read of {key} from s3://{self.bucket} failed: {exc}") from exc
         return obj["Body"]  # type: ignore[return-value]
 
     @contextlib.contextmanager
@@ -291,13 +311,27 @@ class S3Storage:
         self.client.close()
 
 
+def public_file_url(settings: Settings, key: str | None) -> str | None:
+    """Where a player fetches a stored file: the CDN/nginx base if set, else the API's /files/."""
+    if not key:
+        return None
+    base = settings.public_storage_url.rstrip("/") or f"{settings.base_url}/files"
+    return f"{base}/{key}"
+
+
 def build_storage(settings: Settings) -> Storage:
     if settings.storage_backend == "s3":
         import boto3
 
         secret = settings.s3_secret_access_key
+        from botocore.config import Config
+
         client = boto3.client(
             "s3",
+            # A storage that is away is noticed in seconds, not minutes: the callers retry.
+            config=Config(
+                connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}
+            ),
             endpoint_url=settings.s3_endpoint_url,
             region_name=settings.s3_region,
             aws_access_key_id=settings.s3_access_key_id,

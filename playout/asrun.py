@@ -6,13 +6,38 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from playout.radio import Boundary
-from schedules.plan import from_ms, to_ms
+from schedules.plan import TimelineItem, from_ms, to_ms
 from station.db import Base, Database, UtcDateTime
+
+
+class Outcome(StrEnum):
+    """How an item went: the one list of outcomes, stored as these words."""
+
+    PLAYED = "played"
+    MISSING = "skipped-missing"
+    CORRUPT = "skipped-corrupt"
+    OVERRIDDEN = "overridden-by-live"
+    CUT_SHORT = "cut-short"
+
+
+AIRED = (Outcome.PLAYED, Outcome.CUT_SHORT)  # an item listeners heard (some of)
+
+
+@dataclass(frozen=True, slots=True)
+class Boundary:
+    """An item began on the line: at which sample, and how it went."""
+
+    item: TimelineItem
+    sample: int  # from the line's origin
+    actual_ms: int  # epoch ms of that sample
+    outcome: Outcome
+    resumed: bool = False  # the schedule came back after live, in the middle of this item
+    segments: tuple[int, int] | None = None  # TV: the media-sequence range it aired as
 
 
 class AsRunRow(Base):
@@ -28,7 +53,6 @@ class AsRunRow(Base):
     entry_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     title: Mapped[str] = mapped_column(String(500), default="")
     artist: Mapped[str] = mapped_column(String(500), default="")
-    # played | skipped-missing | skipped-corrupt | overridden-by-live | cut-short
     outcome: Mapped[str] = mapped_column(String(24))
     # TV: the HLS media-sequence numbers of its segments (slate fill included)
     first_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -63,7 +87,8 @@ class AsRunLog:
             self._end_live(b.actual_ms)
             return
         item = b.item
-        outcome = "cut-short" if item.cut and b.outcome == "played" else b.outcome
+        cut = item.cut and b.outcome == Outcome.PLAYED
+        outcome = Outcome.CUT_SHORT if cut else b.outcome
         with self.db.session() as s:
             s.add(
                 AsRunRow(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from playout.asrun import Outcome
 from playout.mixer import CHANNELS, RATE, SAMPLES_PER_MS, Block, silence
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ SEEK_SLACK_MS = 10_000  # below this, decode from the start and trim: exact for 
 # of the engine's own CPU went to that.
 PIPE_BYTES = 1 << 20
 READ_LIMIT = 1 << 20
+MAX_RESTARTS = 20  # a decoder that dies this often in one item is given up: filler
 
 
 def decode_args(
@@ -95,23 +97,39 @@ class ItemReader:
         self._stdout: asyncio.StreamReader | None = None
         self._pipe: asyncio.ReadTransport | None = None
         self.read_samples = 0
-        self.failure: str | None = None
+        self.failure: Outcome | None = None
         self.short = False
         self._first: bytes = b""
         self._stderr_task: asyncio.Task[bytes] | None = None
+        self.restarts = 0
 
     async def open(self, probe_samples: int = RATE // 4) -> None:
         """Start decoding and read a little, so a broken file is known now."""
         if self.source is None:
             return  # silence
         if "://" not in self.source and not Path(self.source).is_file():
-            self.failure = "skipped-missing"
+            self.failure = Outcome.MISSING
             return
+        await self._spawn(self.start_ms, self.length)
+        want = min(probe_samples, self.length) * FRAME_BYTES
+        self._first = await self._read_bytes(want)
+        if not self._first and want > 0:
+            assert self.proc is not None and self._stderr_task is not None
+            await self.proc.wait()
+            err = (await self._stderr_task).decode("utf-8", "replace").strip().splitlines()
+            self.failure = Outcome.CORRUPT
+            log.warning(
+                "cannot decode item",
+                extra={"source": self.source, "error": err[-1] if err else "no audio"},
+            )
+
+    async def _spawn(self, start_ms: int, length: int) -> None:
+        assert self.source is not None
         args = decode_args(
             self.ffmpeg,
             self.source,
-            self.start_ms,
-            self.length // SAMPLES_PER_MS,
+            start_ms,
+            length // SAMPLES_PER_MS,
             loop=self.loop,
             gapless=self.gapless,
         )
@@ -143,16 +161,42 @@ class ItemReader:
             raise
         assert self.proc.stderr is not None
         self._stderr_task = asyncio.ensure_future(self.proc.stderr.read())
-        want = min(probe_samples, self.length) * FRAME_BYTES
-        self._first = await self._read_bytes(want)
-        if not self._first and want > 0:
-            await self.proc.wait()
-            err = (await self._stderr_task).decode("utf-8", "replace").strip().splitlines()
-            self.failure = "skipped-corrupt"
-            log.warning(
-                "cannot decode item",
-                extra={"source": self.source, "error": err[-1] if err else "no audio"},
-            )
+
+    async def _broke(self) -> bool:
+        """Did the decoder stop before the item's end because something went wrong (killed
+        by a signal, the file's server gone), rather than because the file ended?"""
+        if self.proc is None:
+            return False
+        try:
+            code = await asyncio.wait_for(self.proc.wait(), 0.5)
+        except TimeoutError:
+            return False
+        return code != 0
+
+    async def _restart(self, done: int) -> bool:
+        """Decode again from `done` samples in; False if that cannot be done."""
+        self.restarts += 1
+        log.warning(
+            "decoder stopped mid-item; starting it again where it was",
+            extra={
+                "source": self.source,
+                "at_ms": done // SAMPLES_PER_MS,
+                "exit": self.proc.returncode if self.proc else None,
+            },
+        )
+        await self._reap()
+        if self.restarts > MAX_RESTARTS:
+            self.failure = Outcome.CORRUPT
+            return False
+        start = 0 if self.loop else self.start_ms + done // SAMPLES_PER_MS
+        rest = self.length if self.loop else self.length - done
+        try:
+            await self._spawn(start, rest)
+        except OSError as exc:
+            log.error("decoder cannot be started", extra={"error": str(exc)})
+            self.failure = Outcome.CORRUPT
+            return False
+        return True
 
     async def _read_bytes(self, n: int) -> bytes:
         assert self._stdout is not None
@@ -176,8 +220,23 @@ class ItemReader:
         got = len(data) // FRAME_BYTES
         if got * FRAME_BYTES < len(data):
             data = data[: got * FRAME_BYTES]  # a torn last frame at the end of a file
+        done, empty = self.read_samples + got, 0
+        while got < n and done < self.length and await self._broke():
+            if not await self._restart(done):
+                break
+            more = await self._read_bytes((n - got) * FRAME_BYTES)
+            more = more[: len(more) // FRAME_BYTES * FRAME_BYTES]
+            empty = 0 if more else empty + 1
+            if empty >= 2:  # it starts, but gives nothing from here: give it up
+                self.failure = Outcome.CORRUPT
+                break
+            data += more
+            got, done = got + len(more) // FRAME_BYTES, done + len(more) // FRAME_BYTES
         # A read-only view of the bytes as read, not a copy: the mixer only reads it.
         block = np.frombuffer(data, dtype="<f4").reshape(-1, CHANNELS)
+        if self.failure:  # broken for good: the samples it gave; the engine fills the rest
+            self.read_samples += got
+            return block
         self.read_samples += n
         if got < n:
             self.short = True
@@ -185,6 +244,9 @@ class ItemReader:
         return block
 
     async def close(self) -> None:
+        await self._reap()
+
+    async def _reap(self) -> None:
         if self._pipe is not None:
             self._pipe.close()  # samples not read by now are not wanted
         if self.proc is not None:

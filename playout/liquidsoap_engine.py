@@ -70,13 +70,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from playout.asrun import Boundary, Outcome
+from playout.hooks import notify
 from playout.loudness import gain_db
 from playout.mixer import SAMPLES_PER_MS
 from playout.radio import (
-    CORRUPT,
-    MISSING,
-    PLAYED,
-    Boundary,
     BoundaryHook,
     Playable,
     PlayableSource,
@@ -104,7 +102,12 @@ log = logging.getLogger(__name__)
 
 # What the driver decided for an item.
 _PUSHED, _MISSING, _CORRUPT, _GAP = "pushed", "missing", "corrupt", "gap"
-_OUTCOME = {_PUSHED: PLAYED, _GAP: PLAYED, _MISSING: MISSING, _CORRUPT: CORRUPT}
+_OUTCOME = {
+    _PUSHED: Outcome.PLAYED,
+    _GAP: Outcome.PLAYED,
+    _MISSING: Outcome.MISSING,
+    _CORRUPT: Outcome.CORRUPT,
+}
 _NO_REQUEST = "No such request."
 _CONTIGUOUS_MS = 100  # a smaller gap than this between two items is no gap
 _ON_TIME_MS = 100  # a push this far into an item is on time; further in, it joins
@@ -488,13 +491,7 @@ class LiquidsoapEngine:
                 "late_ms": actual_ms - e.item.start_ms,
             },
         )
-        for hook in self.hooks:
-            try:
-                r = hook(b)
-                if asyncio.iscoroutine(r):
-                    await r
-            except Exception:
-                log.exception("boundary hook failed", extra={"title": e.item.title})
+        await notify(self.hooks, b)
 
     async def _hard_starts(self, client: LiquidsoapClient, now: int) -> None:
         """A hard item waiting behind an item on air: end that item. When what was pushed

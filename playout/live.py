@@ -276,6 +276,16 @@ class LiveFeed:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen_forever())
 
+    async def run(self, stop: asyncio.Event) -> None:
+        """Listen until stop (a supervised part; `start`/`close` run it as a task)."""
+        listening = asyncio.create_task(self._listen_forever())
+        try:
+            await stop.wait()
+        finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
+
     async def close(self) -> None:
         self._stopping = True
         if self._task is not None:

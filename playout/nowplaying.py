@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -179,3 +179,32 @@ class NowPlayingHub:
 
 def json_bytes(event: NowPlaying) -> bytes:
     return json.dumps(event.to_json(), ensure_ascii=False).encode()
+
+
+class NowPlayingPublisher:
+    """The one owner of now-playing in a playout process: each change goes to this process's
+    hub (its SSE subscribers) at once and to `nowplaying/<channel>.json` in storage (API
+    processes elsewhere and CDNs read it). A storage write that fails raises, so the caller's
+    side-effect worker retries it; the hub has the change already."""
+
+    def __init__(self, hub: NowPlayingHub, write: Callable[[str, bytes], None]) -> None:
+        self.hub = hub
+        self._write = write
+
+    async def publish(self, event: NowPlaying) -> NowPlaying:
+        event = self.hub.publish(event)
+        await asyncio.to_thread(self._write, event.channel, json_bytes(event))
+        return event
+
+    async def boundary(
+        self,
+        channel: str,
+        b: Any,
+        items: Sequence[TimelineItem],
+        live: TimelineItem | None,
+    ) -> None:
+        """A radio boundary (playout.radio.Boundary). An item the presenter talks over is
+        not news: the live item stays current."""
+        if b.outcome == "overridden-by-live":  # playout.asrun.Outcome.OVERRIDDEN
+            return
+        await self.publish(now_playing(channel, items, b.actual_ms, live=live))

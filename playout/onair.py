@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from playout.radio import OVERRIDDEN, Boundary
+from playout.asrun import Boundary, Outcome
 
 log = logging.getLogger(__name__)
 TitleSetter = Callable[[str, str], Awaitable[None] | None]
@@ -24,7 +24,7 @@ def title_hook(
     logged and the music goes on: titles must never stop the air."""
 
     async def hook(b: Boundary) -> None:
-        if b.item.kind == "slate" or b.outcome == OVERRIDDEN:
+        if b.item.kind == "slate" or b.outcome == Outcome.OVERRIDDEN:
             return
         text = stream_title(b.item.artist, b.item.title)
         for mount in mounts:

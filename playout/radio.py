@@ -19,15 +19,16 @@ from typing import Protocol
 
 import numpy as np
 
+from playout.asrun import Boundary, Outcome
 from playout.decoder import ItemReader
+from playout.hooks import notify
 from playout.loudness import gain_db, linear
 from playout.mixer import RATE, SAMPLES_PER_MS, Block, Placement, mix_into, silence, to_s16
-from schedules.plan import TimelineItem, to_ms
+from schedules.plan import ChannelSpec, TimelineItem, to_ms
 from station.clock import Clock
+from station.supervisor import Health
 
 log = logging.getLogger(__name__)
-PLAYED, MISSING, CORRUPT = "played", "skipped-missing", "skipped-corrupt"
-OVERRIDDEN = "overridden-by-live"
 LIVE_TITLE = "Canlı yayım"  # "live broadcast": the title while a presenter is on air
 
 
@@ -40,16 +41,14 @@ class Playable:
     true_peak_dbtp: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Boundary:
-    """An item began on the line: at which sample, and how it went."""
+HOLD_S = 10.0  # a trouble dealt with at once is shown in health this long
 
-    item: TimelineItem
-    sample: int  # from the line's origin
-    actual_ms: int  # epoch ms of that sample
-    outcome: str
-    resumed: bool = False  # the schedule came back after live, in the middle of this item
-    segments: tuple[int, int] | None = None  # TV: the media-sequence range it aired as
+
+class Unreachable:
+    """The library could not be asked about an item (not: the item is missing)."""
+
+
+UNREACHABLE = Unreachable()
 
 
 class LiveSource(Protocol):
@@ -76,7 +75,7 @@ class _Slot:
     place: Placement
     reader: ItemReader
     offset: int = 0  # next sample of the item to read
-    outcome: str = PLAYED
+    outcome: Outcome = Outcome.PLAYED
     announced: bool = False
 
 
@@ -102,8 +101,16 @@ class RadioEngine:
     live_fade_ms: int = 500  # equal-power fade between the schedule and the presenter
     live_item: TimelineItem | None = None  # set while a presenter is on air
     _live_mix: float = 0.0  # 0: the schedule, 1: the presenter
+    # A channel's settings, read again with the timeline (an edited loudness target is
+    # heard from the next item); health hears what the engine had to work around.
+    channel: Callable[[], ChannelSpec] | None = None
+    refresh_ms: int = 5_000  # one fingerprint query when nothing changed
+    name: str = ""
+    health: Health | None = None
     _items: list[TimelineItem] = field(default_factory=list)
     _fetched_to: int = 0
+    _read_at: int | None = None
+    _retry_at: int | None = None
     _slots: dict[tuple[int, int | None], _Slot] = field(default_factory=dict)
 
     # --- the line ---------------------------------------------------------------------
@@ -117,7 +124,9 @@ class RadioEngine:
     def _placement(self, item: TimelineItem, fade_in: int) -> Placement:
         length = (item.cue_out_ms - item.cue_in_ms) * SAMPLES_PER_MS
         fade_out = (item.crossfade_ms or item.fade_out_ms) * SAMPLES_PER_MS
-        p = self.playable(item.media_id) if item.media_id is not None else None
+        p = self._playable(item.media_id) if item.media_id is not None else None
+        if isinstance(p, Unreachable):
+            p = None
         g = linear(
             gain_db(
                 p.loudness_lufs if p else None,
@@ -128,28 +137,92 @@ class RadioEngine:
         )
         return Placement(self._sample(item.start_ms), length, fade_in, fade_out, g)
 
+    def _trouble(self, what: str, reason: str, hold_s: float | None = None) -> None:
+        if self.health is not None:
+            self.health.degraded(f"{self.name}/{what}", reason, self.name, hold_s=hold_s)
+        else:
+            log.warning("%s: %s", what, reason, extra={"channel": self.name})
+
+    def _recovered(self, what: str) -> None:
+        if self.health is not None:
+            self.health.ok(f"{self.name}/{what}")
+
+    def _playable(self, media_id: int) -> Playable | Unreachable | None:
+        """The library's answer, or UNREACHABLE when it could not be asked (the database or
+        storage away): that item gets filler now, and is asked for again next time."""
+        try:
+            p = self.playable(media_id)
+        except Exception as exc:
+            self._trouble("media", f"media {media_id} could not be looked up: {exc}")
+            return UNREACHABLE
+        self._recovered("media")
+        return p
+
     def _refresh(self, upto_ms: int) -> None:
-        if upto_ms <= self._fetched_to:
+        """The timeline ahead, read again every refresh_ms (an editor's change is heard) and
+        whenever the line nears the end of what is known. Items already opened stay as they
+        are. If the schedule cannot be read, the engine goes on with what it knows."""
+        now_ms = self._ms(self.position)
+        due = self._read_at is None or now_ms - self._read_at >= self.refresh_ms
+        if upto_ms <= self._fetched_to and not due:
             return
-        start = max(self._fetched_to, self._ms(self.position))
+        if self._retry_at is not None and now_ms < self._retry_at:
+            return
+        start = now_ms
         end = max(upto_ms, start + self.horizon_ms)
-        items = list(self.timeline(start, end))
-        known = {(i.start_ms, i.media_id) for i in self._items}
-        self._items += [i for i in items if (i.start_ms, i.media_id) not in known]
-        self._items.sort(key=lambda i: i.start_ms)
+        try:
+            if self.channel is not None:
+                self._apply(self.channel())
+            items = list(self.timeline(start, end))
+        except Exception as exc:
+            self._retry_at = now_ms + 2000
+            self._trouble("schedule", f"the schedule could not be read: {exc}")
+            return
+        self._retry_at = None
+        self._recovered("schedule")
+        opened = set(self._slots)
+        kept = [i for i in self._items if (i.start_ms, i.media_id) in opened or i.end_ms <= start]
+        known = {(i.start_ms, i.media_id) for i in kept}
+        self._items = sorted(
+            kept + [i for i in items if (i.start_ms, i.media_id) not in known],
+            key=lambda i: i.start_ms,
+        )
         self._fetched_to = end
+        self._read_at = now_ms
+        # Asked now, so that a database blink later finds them known.
+        for mid in [i.media_id for i in self._items] + list(self.filler_ids):
+            if mid is not None:
+                self._playable(mid)
+
+    def _apply(self, spec: ChannelSpec) -> None:
+        if (spec.loudness_target_lufs, spec.true_peak_max_dbtp) != (
+            self.target_lufs,
+            self.max_true_peak_dbtp,
+        ):
+            log.info(
+                "channel loudness changed; from the next item",
+                extra={
+                    "channel": self.name,
+                    "target_lufs": spec.loudness_target_lufs,
+                    "ceiling_dbtp": spec.true_peak_max_dbtp,
+                },
+            )
+            self.target_lufs = spec.loudness_target_lufs
+            self.max_true_peak_dbtp = spec.true_peak_max_dbtp
+        self.filler_ids = spec.filler_ids or self.filler_ids
 
     async def _open(self, item: TimelineItem, fade_in: int, skip: int) -> _Slot:
         place = self._placement(item, fade_in)
-        p = self.playable(item.media_id) if item.media_id is not None else None
+        p = self._playable(item.media_id) if item.media_id is not None else None
         start_ms = item.cue_in_ms + skip // SAMPLES_PER_MS
         length_ms = (place.length - skip) // SAMPLES_PER_MS
         loop = item.kind == "slate"
-        reader = ItemReader(self.ffmpeg, p.uri if p else None, start_ms, length_ms, loop=loop)
+        uri = p.uri if isinstance(p, Playable) else None
+        reader = ItemReader(self.ffmpeg, uri, start_ms, length_ms, loop=loop)
         await reader.open()
         slot = _Slot(item, place, reader, offset=skip)
-        if item.media_id is not None and p is None:
-            reader.failure = MISSING
+        if item.media_id is not None and not isinstance(p, Playable):
+            reader.failure = Outcome.MISSING
         if reader.failure:
             slot.outcome = reader.failure
             await reader.close()
@@ -163,8 +236,8 @@ class RadioEngine:
     async def _substitute(self, item: TimelineItem, place: Placement, skip: int) -> ItemReader:
         """Filler (looped) in a broken item's place, so there is no dead air."""
         for mid in self.filler_ids:
-            p = self.playable(mid)
-            if p is None:
+            p = self._playable(mid)
+            if not isinstance(p, Playable):
                 continue
             r = ItemReader(
                 self.ffmpeg,
@@ -201,8 +274,8 @@ class RadioEngine:
             prev = item
 
     async def _announce(self, slot: _Slot) -> None:
-        if self.live_item is not None and slot.outcome == PLAYED:
-            slot.outcome = OVERRIDDEN
+        if self.live_item is not None and slot.outcome == Outcome.PLAYED:
+            slot.outcome = Outcome.OVERRIDDEN
         b = Boundary(slot.item, slot.place.start, self._ms(slot.place.start), slot.outcome)
         await self._publish(b)
 
@@ -217,10 +290,7 @@ class RadioEngine:
                 "outcome": b.outcome,
             },
         )
-        for hook in self.hooks:
-            r = hook(b)
-            if asyncio.iscoroutine(r):
-                await r
+        await notify(self.hooks, b)
 
     async def block(self, n: int) -> bytes:
         """The next n samples of the line, as 16-bit PCM."""
@@ -238,7 +308,13 @@ class RadioEngine:
             if not slot.announced and p.start < a + n:
                 slot.announced = True
                 await self._announce(slot)
+            restarts = slot.reader.restarts
             samples = await slot.reader.read(hi - lo)
+            if slot.reader.restarts > restarts:
+                what = slot.item.title or slot.item.media_id
+                self._trouble("decoder", f"{what}: decoder stopped; started again", HOLD_S)
+            if len(samples) < hi - lo:  # its decoder broke and could not be started again
+                samples = await self._replace_reader(slot, samples, lo - p.start, hi - lo)
             mix_into(out, a, p, samples, lo - p.start)
             slot.offset = hi - p.start
         if feed is None and self.live_item is not None:
@@ -254,6 +330,18 @@ class RadioEngine:
         self._watch_silence(out, a, n)
         return to_s16(out)
 
+    async def _replace_reader(self, slot: _Slot, got: Block, at: int, n: int) -> Block:
+        """The rest of a broken item from filler: the listener hears music, not silence.
+        `at` is where in the item this read began, `n` how many samples it wanted."""
+        failure = slot.reader.failure or Outcome.CORRUPT
+        await slot.reader.close()
+        self._trouble(
+            "decoder", f"{slot.item.title or slot.item.media_id}: {failure}; filler", HOLD_S
+        )
+        slot.reader = await self._substitute(slot.item, slot.place, at + len(got))
+        rest = await slot.reader.read(n - len(got))
+        return np.concatenate([got, rest]) if len(got) else rest
+
     async def _go_live(self, a: int) -> None:
         assert self.live is not None
         at = self._ms(a)
@@ -267,7 +355,7 @@ class RadioEngine:
             title=LIVE_TITLE,
             artist=self.live.presenter,
         )
-        await self._publish(Boundary(self.live_item, a, at, PLAYED))
+        await self._publish(Boundary(self.live_item, a, at, Outcome.PLAYED))
 
     def _block_end(self, at: int) -> int:
         """When the programme on air at `at` ends: what a live takeover is expected to last."""
@@ -283,7 +371,7 @@ class RadioEngine:
         on = [s for s in self._slots.values() if s.place.start <= a < s.place.end]
         if on:
             slot = max(on, key=lambda s: s.place.start)
-            await self._publish(Boundary(slot.item, a, self._ms(a), PLAYED, resumed=True))
+            await self._publish(Boundary(slot.item, a, self._ms(a), Outcome.PLAYED, resumed=True))
 
     def _mix_live(self, line: Block, feed: Block | None) -> Block:
         """Equal-power fade between the schedule's line and the presenter, sample by sample."""

@@ -99,6 +99,8 @@ from media import hls
 from media.errors import NotFound, StorageError
 from media.packaged import MANIFEST, Package, Rendition, Subtitle, asset_prefix, slate_prefix
 from media.storage import Storage
+from playout.asrun import Outcome
+from playout.hooks import notify
 from playout.nowplaying import NowPlaying, now_playing
 from schedules.plan import TimelineItem, to_ms
 from station.clock import Clock, pause
@@ -107,10 +109,9 @@ from streamer.tvlive import LiveSegment
 
 log = logging.getLogger(__name__)
 
-PLAYED, MISSING, CUT_SHORT = "played", "skipped-missing", "cut-short"
-OVERRIDDEN = "overridden-by-live"
 LIVE_TITLE = "Canlı yayım"  # "live broadcast", as the radio calls a presenter's takeover
 LIVE_POLL_MS = 500  # while a live feed is attached, look at it this often
+SCHEDULE_RETRY_MS = 5_000  # the schedule could not be read: asked again this much later
 MAX_SLEEP_MS = 10_000  # otherwise the loop sleeps until the next segment is due, this at most
 STATE_VERSION = 1
 STATE = "sequencer.json"
@@ -245,7 +246,7 @@ class Content:
     package: Package | None
     prefix: str = ""
     loop: bool = False  # a filler standing in for a missing asset: repeated while it fits
-    outcome: str = PLAYED
+    outcome: Outcome = Outcome.PLAYED
 
 
 def lay_item(
@@ -392,9 +393,8 @@ def stored_packages(storage: Storage) -> PackageSource:
                 data = fh.read()
         except NotFound:
             return None
-        except StorageError as exc:
-            log.error("package manifest unreadable", extra={"key": key, "error": str(exc)})
-            return None
+        # Any other storage error is raised: the step is tried again, and an asset that
+        # storage could not be asked about is never taken for a missing one.
         try:
             return Package.from_json(data)
         except (ValueError, KeyError, TypeError) as exc:
@@ -470,6 +470,7 @@ class Sequencer:
         self._rel: dict[str, str] = {}  # a segment folder as seen from the playlists
         self._entries: dict[tuple[int, str], str] = {}  # (seq, playlist): its lines
         self.next_due_ms: int | None = None  # when the next segment or boundary is due
+        self._unwritten = False  # a write failed (storage away): the next step writes
         # live
         self._on_live = False
         self._live_run: _Run | None = None
@@ -533,15 +534,7 @@ class Sequencer:
         Storage and timeline work runs in a thread, so the event loop stays free."""
         boundaries = await asyncio.to_thread(self.advance, now_ms)
         for b in boundaries:
-            for hook in self.hooks:
-                try:
-                    r = hook(b)
-                    if asyncio.iscoroutine(r):
-                        await r
-                except Exception:
-                    log.exception(
-                        "boundary hook failed", extra={"channel": self.channel, "item": b.item}
-                    )
+            await notify(self.hooks, b)
         return boundaries
 
     async def run(
@@ -582,8 +575,9 @@ class Sequencer:
             if self.live is not None:
                 changed = self._follow_live(now_ms) or changed
         boundaries = self._announce(now_ms)
-        if changed or boundaries:
+        if changed or boundaries or self._unwritten:
             self._write(now_ms)
+            self._unwritten = False
         due = [r.actual_ms for r in self._runs if not r.announced and r.actual_ms is not None]
         if self._queue and not self._on_live:
             due.append(math.ceil(self._queue[0].end) - self.lead_ms)
@@ -633,7 +627,18 @@ class Sequencer:
         return slate
 
     def _start(self, now_ms: int) -> bool:
-        slate = self._slate = self._load_slate()
+        # Both read before anything is set: a start that fails on storage is tried again
+        # whole, and never goes on as a fresh line (its numbers would go back).
+        slate = self._load_slate()
+        state = self._read_state()
+        self._slate = slate
+        try:
+            return self._begin(slate, state, now_ms)
+        except BaseException:
+            self._slate = None  # not started: the next step starts again from the state
+            raise
+
+    def _begin(self, slate: Slate, state: dict[str, Any] | None, now_ms: int) -> bool:
         self.renditions = slate.package.renditions
         subs = self._subtitles if self._subtitles is not None else slate.package.subtitles
         self.subtitles = tuple({s.lang: s for s in subs}.values())
@@ -642,7 +647,6 @@ class Sequencer:
             slate.package.segment_target_s,
             max(hls.rounded_seconds(Fraction(ms)) for ms in slate.package.segments_ms),
         )
-        state = self._read_state()
         if state is not None:
             self._restore(state)
             if target > self._target_s:
@@ -781,7 +785,17 @@ class Sequencer:
         stale = self._fetched_at is None or now_ms - self._fetched_at >= self.refresh_ms
         item = self._next_item()
         if item is None or stale:
-            self._fetch(now_ms, self._sched_ms)
+            try:
+                self._fetch(now_ms, self._sched_ms)
+            except Exception as exc:
+                if item is None:  # nothing known to lay: hold, and the step is tried again
+                    raise
+                # Go on with what is known; ask again in a few seconds.
+                log.warning(
+                    "schedule unreadable; the channel goes on with what it knows",
+                    extra={"channel": self.channel, "error": str(exc)},
+                )
+                self._fetched_at = now_ms - self.refresh_ms + SCHEDULE_RETRY_MS
             item = self._next_item()
         synthetic = item is None or item.start_ms > self._sched_ms
         if item is None or item.start_ms > self._sched_ms:
@@ -802,7 +816,11 @@ class Sequencer:
         if not segs:
             log.debug("item shorter than half a frame", extra={"item": item})
             return
-        outcome = CUT_SHORT if content.outcome == PLAYED and not complete else content.outcome
+        outcome = (
+            Outcome.CUT_SHORT
+            if content.outcome == Outcome.PLAYED and not complete
+            else content.outcome
+        )
         self._add_run(_Run(item, origin, outcome, self._next_seq, len(segs), synthetic=synthetic))
         self._queue.extend(segs)
 
@@ -827,8 +845,8 @@ class Sequencer:
         if self.filler_media_id is not None:
             filler = self._package(self.filler_media_id)
             if filler is not None:
-                return Content(filler, asset_prefix(self.filler_media_id), True, MISSING)
-        return Content(None, outcome=MISSING)
+                return Content(filler, asset_prefix(self.filler_media_id), True, Outcome.MISSING)
+        return Content(None, outcome=Outcome.MISSING)
 
     def _package(self, media_id: int) -> Package | None:
         """The asset's manifest if the channel can air it: the same renditions as the slate,
@@ -943,14 +961,14 @@ class Sequencer:
             item = TimelineItem(
                 at, max(at, self._block_end(on, pos)), "live", None, 0, 0, title=LIVE_TITLE
             )
-        live_run = _Run(item, pos, PLAYED, self._next_seq, 0, live=True)
+        live_run = _Run(item, pos, Outcome.PLAYED, self._next_seq, 0, live=True)
         self._add_run(live_run)
         if dropped is not None and not dropped.synthetic and not dropped.resumed:
             self._runs.append(
                 _Run(
                     dropped.item,
                     dropped.origin,
-                    OVERRIDDEN,
+                    Outcome.OVERRIDDEN,
                     self._next_seq,
                     0,
                     actual_ms=at,
@@ -1034,7 +1052,7 @@ class Sequencer:
             self._sched_ms = item.end_ms
             on = next((s for s in reversed(self._window) if s.start <= item.start_ms), None)
             seq = on.seq if on is not None else self._next_seq - 1
-            outcome = PLAYED if item.kind == "live" else OVERRIDDEN
+            outcome = Outcome.PLAYED if item.kind == "live" else Outcome.OVERRIDDEN
             self._runs.append(
                 _Run(
                     item,
@@ -1081,7 +1099,11 @@ class Sequencer:
         if not segs:
             return
         segs[0] = replace(segs[0], discontinuity=True)
-        outcome = CUT_SHORT if content.outcome == PLAYED and not complete else content.outcome
+        outcome = (
+            Outcome.CUT_SHORT
+            if content.outcome == Outcome.PLAYED and not complete
+            else content.outcome
+        )
         self._add_run(
             _Run(
                 on,
@@ -1099,6 +1121,7 @@ class Sequencer:
     def _publish(self, seg: LineSegment, now_ms: int, run: _Run | None = None) -> None:
         seg = replace(seg, seq=self._next_seq)
         self._next_seq += 1
+        self._unwritten = True  # written by this step, or the next if this one fails
         self._window.append(seg)
         self._window_ms += seg.duration
         self._position = seg.end

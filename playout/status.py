@@ -43,6 +43,9 @@ class OnAirStatus:
     listeners: int | None
     updated_at: datetime
     every_s: float
+    # The channel's parts as playout sees them: {"status": "ok"|"degraded", "degraded":
+    # {part: reason}} (station.supervisor.Health.channel_status).
+    health: dict[str, Any] | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -52,6 +55,7 @@ class OnAirStatus:
                 "listeners": self.listeners,
                 "updated_at": self.updated_at.isoformat(),
                 "every_s": self.every_s,
+                "health": self.health,
             },
             ensure_ascii=False,
         ).encode()
@@ -65,6 +69,7 @@ class OnAirStatus:
             d.get("listeners"),
             datetime.fromisoformat(d["updated_at"]),
             float(d["every_s"]),
+            d.get("health"),
         )
 
     def fresh(self, now: datetime) -> bool:
@@ -96,13 +101,20 @@ async def keep_status(
     listeners: Callable[[], Awaitable[int | None]],
     every_s: float,
     stop: asyncio.Event,
+    *,
+    health: Callable[[], dict[str, Any]] | None = None,
 ) -> None:
     """While the channel is on air: its status rewritten every `every_s`; removed at the end.
     A storage that fails for a moment is logged and tried again at the next turn."""
     try:
         while not stop.is_set():
             status = OnAirStatus(
-                slug, tuple(streams), await listeners(), datetime.now(UTC), every_s
+                slug,
+                tuple(streams),
+                await listeners(),
+                datetime.now(UTC),
+                every_s,
+                health() if health else None,
             )
             try:
                 await asyncio.to_thread(write_status, storage, status)

@@ -7,22 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Literal
+
+from station.clock import from_ms as from_ms
+from station.clock import to_ms as to_ms
 
 Target = Literal["programme", "playlist", "clock", "media"]
 KIND_PROGRAMME = "programme"
-
-
-def to_ms(t: datetime) -> int:
-    """Epoch milliseconds of an aware datetime: integer time, so sums never drift."""
-    if t.tzinfo is None:
-        raise ValueError("aware datetimes only")
-    return round(t.timestamp() * 1000)
-
-
-def from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +104,10 @@ class EntrySpec:
 
 @dataclass(frozen=True, slots=True)
 class ChannelSpec:
+    """A channel's settings as everyone outside `schedules` sees them: one frozen value,
+    read again when the schedule changes (an edited loudness target is heard without a
+    restart)."""
+
     id: int
     slug: str
     kind: Literal["radio", "tv"]
@@ -119,6 +115,13 @@ class ChannelSpec:
     crossfade_ms: int = 0
     filler_playlist_id: int | None = None
     slate_media_id: int | None = None
+    loudness_target_lufs: float = -16.0
+    true_peak_max_dbtp: float = -1.0
+    names: Mapping[str, str] = field(default_factory=dict)
+    filler_ids: tuple[int, ...] = ()  # the filler playlist's media, in order
+
+    def name(self, lang: str = "az") -> str:
+        return self.names.get(lang) or self.names.get("az") or self.slug
 
 
 @dataclass(frozen=True, slots=True)

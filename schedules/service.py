@@ -34,7 +34,7 @@ from schedules.models import (
     PlaylistRow,
     ProgrammeRow,
 )
-from schedules.plan import TimelineItem
+from schedules.plan import ChannelSpec, TimelineItem
 from schedules.recurrence import RecurrenceError, check_rrule, local_to_ms, occurrence_starts
 from schedules.snapshot import Snapshot, entry_spec, fingerprint, load
 from schedules.timeline import resolve, resolve_day
@@ -161,6 +161,12 @@ class Schedules:
     def version(self) -> tuple[Any, ...]:
         """Changes whenever anything a timeline or a guide is made from changes."""
         return fingerprint(self.db)
+
+    def channel_spec(self, slug: str, version: tuple[Any, ...] | None = None) -> ChannelSpec:
+        """The channel's settings as a frozen value, read again only when the schedule
+        changes (one fingerprint query otherwise)."""
+        version = version or self.version()
+        return self._snapshots.get((slug, version), lambda: load(self.db, slug)).channel
 
     def timeline(
         self, slug: str, start: datetime, end: datetime, version: tuple[Any, ...] | None = None

@@ -44,7 +44,7 @@ def entry_spec(row: EntryRow) -> EntrySpec:
     )
 
 
-def channel_spec(row: ChannelRow) -> ChannelSpec:
+def channel_spec(row: ChannelRow, filler_ids: tuple[int, ...] = ()) -> ChannelSpec:
     return ChannelSpec(
         id=row.id,
         slug=row.slug,
@@ -53,6 +53,10 @@ def channel_spec(row: ChannelRow) -> ChannelSpec:
         crossfade_ms=row.crossfade_ms,
         filler_playlist_id=row.filler_playlist_id,
         slate_media_id=row.slate_media_id,
+        loudness_target_lufs=row.loudness_target_lufs,
+        true_peak_max_dbtp=row.true_peak_max_dbtp,
+        names=dict(row.names or {}),
+        filler_ids=filler_ids,
     )
 
 
@@ -159,7 +163,9 @@ def load(db: Database, slug: str) -> Snapshot:
                 select(MediaRow).where(MediaRow.id.in_(media_ids), MediaRow.status == READY)
             )
         }
-    return Snapshot(channel_spec(ch), entries, Catalogue(media, playlists, clocks, programmes))
+    filler = playlists.get(ch.filler_playlist_id) if ch.filler_playlist_id else None
+    spec = channel_spec(ch, filler.media_ids if filler else ())
+    return Snapshot(spec, entries, Catalogue(media, playlists, clocks, programmes))
 
 
 def catalogue_rows(db: Database, slug: str) -> dict[str, Any]:

@@ -9,6 +9,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
+def to_ms(t: datetime) -> int:
+    """Epoch milliseconds of an aware datetime: integer time, so sums never drift."""
+    if t.tzinfo is None:
+        raise ValueError("aware datetimes only")
+    return round(t.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """Aware UTC datetime."""

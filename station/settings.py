@@ -120,6 +120,15 @@ class Settings(BaseSettings):
     tv_live_keep: int = Field(default=60, ge=3)  # live segments kept in storage
     tv_live_srt_latency_ms: int = Field(default=500, ge=20)
 
+    # Supervision: a part that fails is started again after 0, 0.5, 1, 2 … restart_max_s
+    # seconds; an essential one (a channel's engine or sequencer) that cannot be kept running
+    # for give_up_s makes the process exit non-zero, for systemd or compose to restart it.
+    # Long enough to ride out a database or storage outage of half a minute or more.
+    restart_max_s: float = Field(default=8.0, gt=0)
+    give_up_s: float = Field(default=120.0, gt=0)
+    # A playout process's own health answer (GET /health, JSON); 0: none.
+    playout_health_port: int = Field(default=0, ge=0, le=65535)
+
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 

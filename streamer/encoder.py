@@ -1,10 +1,11 @@
 """The station's encoder: one long-running ffmpeg reading the mixer's PCM on stdin and
 writing every output at once (Icecast mounts, HLS audio, files).
 
-`encoder_args` is pure; `Encoder` runs it, restarts it if it dies (at once the first time,
-within a second or two, while the relay holds its listeners; then with back-off, doubling up
-to a limit, if it keeps dying, as it does while icecast2 is away), and never lets a slow or
-dead encoder block the mixer: PCM written while it is down is dropped, not queued.
+`encoder_args` is pure; `Encoder` runs it and restarts it if it dies: at once when it was
+killed by a signal or had run well (the relay holds its listeners for a few seconds), by the
+station's back-off policy when it keeps exiting by itself (as it does while icecast2 is
+away). A slow or dead encoder never blocks the mixer: PCM written while it is down is
+dropped, not queued.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from station.backoff import Attempts, Backoff
 from streamer.outputs import IcecastOutput
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,10 @@ class FileOutput:
 
 
 Output = IcecastOutput | HlsOutput | FileOutput
+
+# A first failure after a good run is retried at once (the relay holds listeners for a few
+# seconds); repeated ones wait 1, 2, 4 … 30 s (icecast2 away).
+ENCODER_RETRY = Backoff(base_s=1.0, max_s=30.0, stable_s=10.0)
 
 CODECS = {"mp3": ("libmp3lame", "mp3", "audio/mpeg"), "aac": ("aac", "adts", "audio/aac")}
 
@@ -122,22 +129,19 @@ class Encoder:
         outputs: list[Output],
         *,
         restart: bool = True,
-        stable_s: float = 10.0,
-        max_backoff_s: float = 30.0,
+        policy: Backoff = ENCODER_RETRY,
+        on_trouble: Callable[[str], None] | None = None,
     ) -> None:
         self.args = encoder_args(ffmpeg, outputs)
         self.restart = restart
         self.proc: asyncio.subprocess.Process | None = None
         self.restarts = 0
         self.dropped_bytes = 0
-        self.stable_s = stable_s  # an encoder that ran this long had no lasting trouble
-        self.max_backoff_s = max_backoff_s
-        self.backoff_s = 0.0
-        self._quick_failures = 0
-        self._started_at = 0.0
+        self.attempts = Attempts(policy)
         self._retry_at = 0.0
         self._stderr: asyncio.Task[None] | None = None
         self._closing = False
+        self.on_trouble = on_trouble  # told of each stop, in words (for health)
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
@@ -147,7 +151,7 @@ class Encoder:
             stderr=asyncio.subprocess.PIPE,
         )
         self._stderr = asyncio.ensure_future(self._log_stderr(self.proc))
-        self._started_at = time.monotonic()
+        self.attempts.started()
         log.info("encoder started", extra={"pid": self.proc.pid})
 
     async def _log_stderr(self, proc: asyncio.subprocess.Process) -> None:
@@ -173,38 +177,37 @@ class Encoder:
             await self._recover()
 
     async def _recover(self) -> None:
+        """Tell the failures apart: an encoder killed by a signal (the OOM killer, an
+        operator) is started again at once, however often it happens; one that exits by
+        itself (the streaming server refused or is away) waits by the back-off policy."""
         if self._closing or not self.restart:
             return
         now = time.monotonic()
         if now < self._retry_at:
             return  # backing off: this PCM is dropped
         old = self.proc
-        if old is not None and old.returncode is None:
+        code = old.returncode if old is not None else None
+        if old is not None and code is None:  # stuck: it would not take our PCM
             with contextlib.suppress(ProcessLookupError):
                 old.kill()
             await old.wait()
         if self._retry_at == 0.0:  # it has just died: decide when to start it again
-            if now - self._started_at >= self.stable_s:
-                self._quick_failures = 0
-            # The first failure after a good run restarts at once; each quick one after it
-            # waits twice as long as the last (1, 2, 4 ... max_backoff_s).
-            n = self._quick_failures
-            self.backoff_s = 0.0 if n == 0 else min(self.max_backoff_s, 2.0 ** (n - 1))
-            self._quick_failures += 1
-            if self.backoff_s:
-                self._retry_at = now + self.backoff_s
+            killed = code is not None and code < 0
+            if self.on_trouble is not None:
+                how = f"killed by signal {-code}" if killed and code else f"exit {code}"
+                self.on_trouble(f"encoder stopped ({how}); restarted")
+            wait = 0.0 if killed else self.attempts.failed()
+            if wait:
+                self._retry_at = now + wait
                 log.error(
                     "encoder keeps stopping (is the streaming server reachable?); "
                     "retrying after a pause",
-                    extra={"retry_in_s": self.backoff_s, "exit": old.returncode if old else None},
+                    extra={"retry_in_s": wait, "exit": code},
                 )
                 return
         self._retry_at = 0.0
         self.restarts += 1
-        log.error(
-            "encoder stopped; restarting it",
-            extra={"restarts": self.restarts, "exit": old.returncode if old else None},
-        )
+        log.error("encoder stopped; restarting it", extra={"restarts": self.restarts, "exit": code})
         await self.start()
 
     async def close(self) -> None:

@@ -66,8 +66,7 @@ from media.packaging import (
     x264_args,
 )
 from media.storage import Storage
-from schedules.plan import to_ms
-from station.clock import Clock
+from station.clock import Clock, to_ms
 from station.errors import StationError
 
 log = logging.getLogger(__name__)

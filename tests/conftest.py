@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -91,26 +92,33 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> Path:
 # --- databases ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this run, migrated once, dropped at the end."""
+@contextlib.contextmanager
+def fresh_pg_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database on the test server, dropped at the end (or a skip, or in CI
+    a failure, when there is no server to use)."""
     if not PG_URL:
         if REQUIRE_ALL:
             pytest.fail("DIASPOR_TEST_DATABASE_URL is required in CI")
         pytest.skip("PostgreSQL leg: set DIASPOR_TEST_DATABASE_URL to run it")
     admin_url = make_url(normalise_url(PG_URL))
-    name = f"diaspor_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    migrate.upgrade(url)
     try:
-        yield url
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, migrated once, dropped at the end."""
+    with fresh_pg_database("diaspor_test") as url:
+        migrate.upgrade(url)
+        yield url
 
 
 def _truncate(url: str) -> None:

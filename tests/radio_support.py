@@ -12,7 +12,7 @@ from typing import Any
 
 from diaspor import migrate
 from diaspor.compose import Station, build_station
-from diaspor.radio import run_radio
+from diaspor.playout import run_radio
 from media.binaries import Tools
 from media.library import IngestOptions
 from tests.conftest import settings_for
@@ -27,27 +27,46 @@ def music_station(tmp_path: Path, tools: Tools, **settings: Any) -> Station:
     )
     migrate.upgrade(config.database_url)
     st = build_station(config, tools=tools)
+    add_radio_channel(st, tools, tmp_path)
+    return st
+
+
+def add_radio_channel(
+    st: Station, tools: Tools, folder: Path, *, filler_bed: bool = False, seconds: float = 5
+) -> list[int]:
+    """Diaspor.FM: the songs on a playlist around the clock (each `seconds` long, a tone of
+    its own). The filler is the same playlist, or with `filler_bed` a bed of its own (a
+    lower tone), as a station with a separate filler has. Returns the songs' media ids."""
     ids = []
     for i, (artist, title) in enumerate(SONGS):
         f = tone(
             tools.ffmpeg,
-            tmp_path / f"{i}.mp3",
-            seconds=5,
+            folder / f"{i}.mp3",
+            seconds=seconds,
             freq=330 + 110 * i,
             volume=0.3,
             tags={"title": title, "artist": artist},
         )
         ids.append(run(st.library.ingest(f, options=IngestOptions(kind="music"))).item.id)
+    filler_ids = ids
+    if filler_bed:
+        bed = tone(
+            tools.ffmpeg, folder / "bed.mp3", seconds=8, freq=220, volume=0.3, tags={"title": "Fon"}
+        )
+        filler_ids = [run(st.library.ingest(bed, options=IngestOptions(kind="filler"))).item.id]
     run(st.worker().drain())
     sch = st.schedules
     music = sch.create("playlist", {"name": "Musiqi", "media_ids": ids}, "test")
+    filler = music
+    if filler_bed:
+        filler = sch.create("playlist", {"name": "Fon", "media_ids": filler_ids}, "test")
     channel = sch.create(
         "channel",
         {
             "slug": "diaspor-fm",
             "kind": "radio",
             "names": {"az": "Diaspor.FM"},
-            "filler_playlist_id": music.id,
+            "filler_playlist_id": filler.id,
             "freeze_horizon_s": 0,
         },
         "test",
@@ -64,7 +83,7 @@ def music_station(tmp_path: Path, tools: Tools, **settings: Any) -> Station:
         },
         "test",
     )
-    return st
+    return ids
 
 
 class Playout:

@@ -19,12 +19,12 @@ import pytest
 
 from diaspor import migrate
 from diaspor.compose import Station, build_station
-from diaspor.radio import run_radio
+from diaspor.playout import run_radio
 from media.binaries import Tools
 from media.library import IngestOptions
-from playout.asrun import AsRunLog
+from playout.asrun import AsRunLog, Outcome
 from playout.live import live_mount
-from playout.radio import LIVE_TITLE, OVERRIDDEN
+from playout.radio import LIVE_TITLE
 from streamer.icy import IcyReader, parse_response_head
 from tests.conftest import settings_for
 from tests.support import free_port, run, tone
@@ -249,7 +249,7 @@ def test_a_presenter_takes_over_in_their_slot_and_the_schedule_returns(
         live_rows = [r for r in rows if r.kind == "live"]
         assert [(r.artist, r.title) for r in live_rows] == [(PRESENTER, LIVE_TITLE)]
         assert 9_000 < live_rows[0].planned_ms < 20_000  # as long as the presenter was on
-        assert any(r.outcome == OVERRIDDEN for r in rows)  # beds the presenter talked over
+        assert any(r.outcome == Outcome.OVERRIDDEN for r in rows)  # beds the presenter talked over
     finally:
         st.close()
 

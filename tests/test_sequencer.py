@@ -30,9 +30,8 @@ from media import hls
 from media.binaries import Tools
 from media.packaged import Package, Rendition, Subtitle, asset_prefix, slate_prefix
 from media.storage import LocalStorage
+from playout.asrun import Outcome
 from playout.sequencer import (
-    MISSING,
-    PLAYED,
     Content,
     Sequencer,
     Slate,
@@ -494,7 +493,7 @@ def test_a_missing_asset_is_slate_and_the_stream_goes_on(storage: LocalStorage) 
     seq = sequencer(storage, hooks=[told.append])
     snaps = run(walk(seq, storage, T0 + 1000, T0 + 75_000))
     missing = next(b for b in told if b.item.media_id == 99)
-    assert missing.outcome == MISSING
+    assert missing.outcome == Outcome.MISSING
     segs = {s.seq: s for s in aired(snaps)}
     own = [segs[n] for n in range(missing.first_seq, missing.last_seq + 1)]
     assert all("/slate/" in s.uri for s in own)
@@ -510,7 +509,7 @@ def test_a_missing_asset_is_replaced_by_the_channel_filler(storage: LocalStorage
     seq = sequencer(storage, hooks=[told.append], filler_media_id=14)
     snaps = run(walk(seq, storage, T0 + 1000, T0 + 75_000))
     missing = next(b for b in told if b.item.media_id == 99)
-    assert missing.outcome == MISSING
+    assert missing.outcome == Outcome.MISSING
     segs = {s.seq: s for s in aired(snaps)}
     own = [segs[n] for n in range(missing.first_seq, missing.last_seq + 1)]
     clips = [s.uri.split("/")[4:] for s in own if "/assets/14/" in s.uri]
@@ -532,7 +531,7 @@ def test_an_asset_with_another_ladder_or_long_segments_is_missing(
     seq = sequencer(storage, hooks=[told.append])
     run(walk(seq, storage, T0 + 1000, T0 + 50_000, every_ms=1000))
     outcome = {b.item.media_id: b.outcome for b in told}
-    assert outcome[12] == MISSING and outcome[13] == MISSING
+    assert outcome[12] == Outcome.MISSING and outcome[13] == Outcome.MISSING
     assert all("/assets/" not in s.uri for s in parse_media(read(storage, "720p.m3u8")).segments)
 
 
@@ -562,7 +561,14 @@ def test_boundaries_report_each_item_when_it_airs(storage: LocalStorage) -> None
         (60_000, "programme", 12),
         (90_000, "programme", 12),
     ]
-    assert [b.outcome for _, b in told] == [PLAYED, PLAYED, PLAYED, MISSING, PLAYED, PLAYED]
+    assert [b.outcome for _, b in told] == [
+        Outcome.PLAYED,
+        Outcome.PLAYED,
+        Outcome.PLAYED,
+        Outcome.MISSING,
+        Outcome.PLAYED,
+        Outcome.PLAYED,
+    ]
     for at, b in told[1:]:
         assert abs(b.actual_ms - b.item.start_ms) <= FRAME_MS // 2
         assert b.actual_ms <= at < b.actual_ms + 100  # told on the step that reaches it

@@ -39,7 +39,8 @@ from media.packaging import (
     thumb_grid,
 )
 from media.storage import LocalStorage
-from playout.sequencer import OVERRIDDEN, PLAYED, LiveSpan, Sequencer, TvBoundary
+from playout.asrun import Outcome
+from playout.sequencer import LiveSpan, Sequencer, TvBoundary
 from schedules.plan import TimelineItem
 from station.clock import SystemClock
 from streamer.tvlive import (
@@ -293,14 +294,14 @@ def test_the_studio_takes_over_and_the_schedule_comes_back_to_the_frame(
     # as-run: the live item, the items it overrode, and where the schedule came back
     got = [(b.item.start_ms - T0, b.item.kind, b.item.media_id, b.outcome, b.resumed) for b in told]
     assert got[:8] == [
-        (0, "programme", 12, PLAYED, False),
-        (23_000, "slate", None, PLAYED, False),
-        (30_000, "programme", 13, PLAYED, False),
-        (42_000, "live", None, PLAYED, False),
-        (45_530, "programme", 99, OVERRIDDEN, False),
-        (60_000, "programme", 12, OVERRIDDEN, False),
-        (60_000, "programme", 12, PLAYED, True),
-        (90_000, "programme", 12, PLAYED, False),
+        (0, "programme", 12, Outcome.PLAYED, False),
+        (23_000, "slate", None, Outcome.PLAYED, False),
+        (30_000, "programme", 13, Outcome.PLAYED, False),
+        (42_000, "live", None, Outcome.PLAYED, False),
+        (45_530, "programme", 99, Outcome.OVERRIDDEN, False),
+        (60_000, "programme", 12, Outcome.OVERRIDDEN, False),
+        (60_000, "programme", 12, Outcome.PLAYED, True),
+        (90_000, "programme", 12, Outcome.PLAYED, False),
     ]
     thirteen, on_air, missing, twelve, back = told[2:7]
     assert thirteen.last_seq == thirteen.first_seq + 1  # cut where live began
@@ -365,11 +366,11 @@ def test_without_takeover_live_airs_only_in_its_slot(storage: LocalStorage) -> N
     assert_continuous(segs)
     kinds = [(b.item.start_ms - T0, b.item.kind, b.outcome, b.resumed) for b in told][:5]
     assert kinds == [
-        (0, "programme", PLAYED, False),
-        (23_000, "slate", PLAYED, False),
-        (30_000, "live", PLAYED, False),
-        (30_000, "live", PLAYED, False),
-        (45_530, "programme", OVERRIDDEN, False),
+        (0, "programme", Outcome.PLAYED, False),
+        (23_000, "slate", Outcome.PLAYED, False),
+        (30_000, "live", Outcome.PLAYED, False),
+        (30_000, "live", Outcome.PLAYED, False),
+        (45_530, "programme", Outcome.OVERRIDDEN, False),
     ]
     assert told[3].item.title == "Studiya: Qarabağ" and told[3].actual_ms == T0 + 42_000
     assert told[5].resumed and told[5].after_live == LiveSpan(
@@ -709,10 +710,10 @@ def test_a_studio_goes_live_over_rtmp_and_the_channel_plays_across(
     assert_continuous(aired)
     # as-run: the live item with its range, the episodes it overrode, the way back
     went = next(b for b in ch.told if b.item.kind == "live")
-    assert went.outcome == PLAYED and went.first_seq == live[0].seq
+    assert went.outcome == Outcome.PLAYED and went.first_seq == live[0].seq
     back = next(b for b in ch.told if b.after_live is not None)
     assert back.after_live is not None
-    overridden = [b for b in ch.told if b.outcome == OVERRIDDEN]
+    overridden = [b for b in ch.told if b.outcome == Outcome.OVERRIDDEN]
     begin, end = live[0].pdt_ms, back.actual_ms  # every episode starting in [begin, end)
     covered = list(range(-(-begin // 10_000) * 10_000, end, 10_000))
     assert [b.item.start_ms for b in overridden] == covered

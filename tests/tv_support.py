@@ -16,7 +16,7 @@ from typing import Any
 from api.app import create_app
 from diaspor import migrate
 from diaspor.compose import Station, build_station
-from diaspor.tv import run_tv
+from diaspor.playout import run_tv
 from media.binaries import Tools
 from media.library import IngestOptions
 from tests.conftest import settings_for

@@ -1,23 +1,44 @@
-"""Liveness and readiness: answers once the database is reachable."""
+"""Liveness and what is degraded: the database, and each channel's parts as playout sees them
+(in this process, or followed from a playout process through its on-air status)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import logging
+
+from fastapi import APIRouter, Request
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.auth import ServicesDep
-from api.schemas import Health
+from api.schemas import ChannelHealth, Health
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
 
 
 @router.get("/health", response_model=Health)
-def health(svc: ServicesDep) -> Health:
-    with svc.db.session() as s:
-        s.execute(text("SELECT 1"))
+def health(svc: ServicesDep, request: Request) -> Health:
+    try:
+        with svc.db.session() as s:
+            s.execute(text("SELECT 1"))
+        reachable = True
+    except SQLAlchemyError as exc:
+        log.warning("health: the database is not reachable", extra={"error": str(exc)})
+        reachable = False
+    channels: dict[str, ChannelHealth] = {}
+    follower = getattr(request.app.state, "follower", None)
+    for slug, status in follower.statuses.items() if follower is not None else []:
+        if status.health:
+            channels[slug] = ChannelHealth.model_validate(status.health)
+    local = svc.health
+    for slug in {p.channel for p in local.parts.values() if p.channel}:
+        channels[slug] = ChannelHealth.model_validate(local.channel_status(slug))
+    degraded = not reachable or any(c.status != "ok" for c in channels.values())
     return Health(
-        status="ok",
+        status="failed" if local.fatal else "degraded" if degraded else "ok",
         database=svc.db.engine.dialect.name,
+        database_reachable=reachable,
         storage=svc.storage.describe(),
         ffmpeg=svc.tools.source,
+        channels=channels,
     )

@@ -1,0 +1,234 @@
+"""One radio channel on air: its engine, encoders, live feed and side effects, as parts that
+the process's supervisor keeps running.
+
+Everything the channel uses is passed in as a port (`RadioPorts`): the schedule (a frozen
+`ChannelSpec`, the timeline, the media), the server that carries it, the as-run log and the
+now-playing publisher. The engine, the side effects and the live feed are separate parts: a
+side effect that fails is retried by its own worker and never stops the audio; an engine that
+fails is started again at once on the same encoders (listeners keep their connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playout.asrun import AsRunLog, Boundary
+from playout.hooks import Hook, HookDispatch
+from playout.liquidsoap_engine import LiquidsoapEngine
+from playout.live import LiveFeed, live_mount
+from playout.nowplaying import NowPlayingPublisher
+from playout.onair import TitleSetter, title_hook
+from playout.radio import HOLD_S, PlayableSource, RadioEngine, TimelineSource
+from playout.status import keep_status
+from schedules.plan import ChannelSpec, to_ms
+from station.clock import Clock, SystemClock
+from station.supervisor import Health, Supervisor
+from streamer.encoder import Encoder, HlsOutput, Output, Tee
+from streamer.outputs import Codec, IcecastOutput
+
+log = logging.getLogger(__name__)
+Streams = list[dict[str, Any]]
+CODECS: tuple[Codec, Codec] = ("mp3", "aac")
+
+
+@dataclass(frozen=True)
+class AirServer:
+    """What the channels need of the server that carries them."""
+
+    host: str
+    port: int
+    password: str = field(repr=False)
+    set_title: TitleSetter
+    public_url: str  # mount URLs as listeners see them
+    read_url: str  # where this process reads a presenter's live mount
+    carries_hls_apart: bool = False  # an external server may go away: HLS gets its own encoder
+
+
+@dataclass(frozen=True)
+class RadioPorts:
+    """What a radio channel is given: the schedule's values and the station's services."""
+
+    slug: str
+    spec: Callable[[], ChannelSpec]
+    timeline: TimelineSource
+    playable: PlayableSource
+    ffmpeg: str
+    server: AirServer
+    asrun: AsRunLog
+    now_playing: NowPlayingPublisher
+    storage: Any  # media.storage.Storage: the on-air status is written there
+    bitrate_kbps: int = 128
+    hls_folder: Path | None = None  # where the encoder writes HLS audio (None: no HLS)
+    hls_segment_s: int = 6
+    live_grace_ms: int = 3000
+    presenters_now: Callable[[], str] | None = None
+    listeners: Callable[[], Awaitable[int | None]] | None = None
+    status_every_s: float = 5.0
+    engine_kind: str = "ffmpeg"  # or "liquidsoap"
+    liquidsoap_path: str = "liquidsoap"
+    allow_root: bool = False
+    clock: Clock = field(default_factory=SystemClock)
+
+
+def mounts_of(slug: str) -> tuple[str, str]:
+    return f"/{slug}.mp3", f"/{slug}.aac"
+
+
+class RadioChannel:
+    """Build with the ports, `add_to` a supervisor, and it runs until the supervisor stops."""
+
+    def __init__(self, ports: RadioPorts, streams: Streams, health: Health) -> None:
+        self.ports = ports
+        self.slug = ports.slug
+        self.streams = streams
+        self.health = health
+        spec = ports.spec()
+        s = ports.server
+        name = spec.name()
+        self.mounts = mounts_of(self.slug)
+        self.mount_outputs = [
+            IcecastOutput(
+                m,
+                s.password,
+                host=s.host,
+                port=s.port,
+                codec=codec,
+                bitrate_kbps=ports.bitrate_kbps,
+                name=name,
+            )
+            for m, codec in zip(self.mounts, CODECS, strict=True)
+        ]
+        self.engine: RadioEngine | LiquidsoapEngine | None = None
+        hooks: list[Hook[Boundary]] = [Hook("as-run", ports.asrun.hook)]
+        if ports.engine_kind != "liquidsoap":
+            titles = title_hook(self.mounts, s.set_title)
+            hooks.insert(0, Hook("titles", titles, latest_only=True))
+        hooks.append(Hook("now-playing", self._now_playing, latest_only=True))
+        self.dispatch: HookDispatch[Boundary] = HookDispatch(self.slug, hooks, health)
+        self.sink: Encoder | Tee | None = None
+        self.feed: LiveFeed | None = None
+
+    async def _now_playing(self, b: Boundary) -> None:
+        if self.engine is None:
+            return
+        await self.ports.now_playing.boundary(
+            self.slug, b, self.engine.upcoming(), self.engine.live_item
+        )
+
+    def _engine_inputs(self) -> dict[str, Any]:
+        """What both engines start from: the timeline, the media and the channel's levels."""
+        p = self.ports
+        spec = p.spec()
+        return {
+            "timeline": p.timeline,
+            "playable": p.playable,
+            "origin_ms": to_ms(p.clock.now()),
+            "target_lufs": spec.loudness_target_lufs,
+            "max_true_peak_dbtp": spec.true_peak_max_dbtp,
+            "hooks": [self.dispatch],
+        }
+
+    def _new_engine(self) -> RadioEngine:
+        p = self.ports
+        return RadioEngine(
+            ffmpeg=p.ffmpeg,
+            filler_ids=p.spec().filler_ids,
+            channel=p.spec,
+            name=self.slug,
+            health=self.health,
+            live=self.feed,
+            **self._engine_inputs(),
+        )
+
+    def _new_liquidsoap(self) -> LiquidsoapEngine:
+        p = self.ports
+        return LiquidsoapEngine(
+            outputs=self.mount_outputs,
+            binary=p.liquidsoap_path,
+            allow_root=p.allow_root,
+            **self._engine_inputs(),
+        )
+
+    def _outputs(self) -> Encoder | Tee:
+        p = self.ports
+        mounts: list[Output] = list(self.mount_outputs)
+        hls: list[Output] = []
+        if p.hls_folder is not None:
+            hls = [HlsOutput(p.hls_folder, segment_s=p.hls_segment_s, bitrate_k=p.bitrate_kbps)]
+
+        def trouble(reason: str) -> None:
+            self.health.degraded(f"{self.slug}/encoder", reason, self.slug, hold_s=HOLD_S)
+
+        if p.server.carries_hls_apart and hls:
+            return Tee(
+                Encoder(p.ffmpeg, mounts, on_trouble=trouble),
+                Encoder(p.ffmpeg, hls, on_trouble=trouble),
+            )
+        return Encoder(p.ffmpeg, mounts + hls, on_trouble=trouble)
+
+    def add_to(self, sup: Supervisor) -> None:
+        p = self.ports
+        slug = self.slug
+        if p.engine_kind == "liquidsoap":
+            sup.spawn(f"{slug}/engine", self._run_liquidsoap, channel=slug)
+        else:
+            self.sink = self._outputs()
+            spec = p.spec()
+            self.feed = LiveFeed(
+                p.ffmpeg,
+                p.server.read_url + live_mount(slug),
+                target_lufs=spec.loudness_target_lufs,
+                max_peak_dbfs=spec.true_peak_max_dbtp,
+                grace_ms=p.live_grace_ms,
+                identify=p.presenters_now,
+            )
+            sup.spawn(f"{slug}/engine", self._run_engine, channel=slug)
+            sup.spawn(f"{slug}/live-feed", self.feed.run, channel=slug, essential=False)
+        sup.spawn(f"{slug}/side-effects", self.dispatch.run, channel=slug, essential=False)
+        sup.spawn(f"{slug}/status", self._run_status, channel=slug, essential=False)
+        log.info(
+            "radio on air",
+            extra={
+                "channel": slug,
+                "mp3": self.streams[0]["url"],
+                "engine": p.engine_kind,
+                "live_mount": live_mount(slug),
+            },
+        )
+
+    async def _run_engine(self, stop: asyncio.Event) -> None:
+        assert self.sink is not None
+        engine = self.engine = self._new_engine()
+        await engine.run(self.ports.clock, self.sink, stop)
+
+    async def _run_liquidsoap(self, stop: asyncio.Event) -> None:
+        engine = self.engine = self._new_liquidsoap()
+        await engine.run(self.ports.clock, stop)
+
+    async def _run_status(self, stop: asyncio.Event) -> None:
+        p = self.ports
+
+        async def no_count() -> int | None:
+            return None
+
+        await keep_status(
+            p.storage,
+            self.slug,
+            self.streams,
+            p.listeners or no_count,
+            p.status_every_s,
+            stop,
+            health=lambda: self.health.channel_status(self.slug),
+        )
+
+    async def close(self) -> None:
+        """After the supervisor has stopped: the encoders finish and go off air."""
+        if self.sink is not None:
+            await self.sink.close()
+        if self.feed is not None:
+            await self.feed.close()
