@@ -19,9 +19,9 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 
+from accounts.tokens import Principal, jwt_secret, looks_like_jwt, verify_access, verify_token
 from api.problems import Problem
 from api.services import Services
-from api.tokens import Principal, jwt_secret, looks_like_jwt, verify_access, verify_token
 from station.clock import Clock
 
 TOKEN_URL = "/api/v1/auth/token"

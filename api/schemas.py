@@ -8,8 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from api.services import public_file_url
+from jobs.queue import Job
 from media.models import MediaItem
-from station.jobs import Job
 from station.settings import Settings
 
 Kind = Literal["music", "speech", "jingle", "programme", "filler", "slate"]

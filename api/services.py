@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from accounts.users import Users
+from jobs.queue import JobQueue
 from media.binaries import Tools
 from media.library import Library
 from media.storage import Storage
@@ -12,10 +14,8 @@ from playout.nowplaying import NowPlayingHub
 from schedules.service import Schedules
 from station.clock import Clock
 from station.db import Database
-from station.jobs import JobQueue
 from station.settings import Settings
 from station.supervisor import Health
-from station.users import Users
 
 
 class Services(Protocol):

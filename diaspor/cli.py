@@ -298,7 +298,7 @@ def token_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create an editor token; it is printed once and stored only as a hash."""
-    from api.tokens import ROLES, create_token
+    from accounts.tokens import ROLES, create_token
 
     if role not in ROLES:
         err.print(f"[red]Unknown role {role!r}[/red]; use one of {', '.join(ROLES)}")

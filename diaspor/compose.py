@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from accounts.users import Users
+from jobs.queue import Handler, JobQueue, Worker
 from media.binaries import Tools, find_tools
 from media.library import Library, library_handlers
 from media.packaging import PackagingOptions
@@ -16,10 +18,8 @@ from schedules.service import Schedules
 from station.backoff import Backoff
 from station.clock import Clock, SystemClock
 from station.db import Database
-from station.jobs import Handler, JobQueue, Worker
 from station.settings import Settings
 from station.supervisor import Health, Supervisor
-from station.users import Users
 
 
 @dataclass

@@ -8,8 +8,8 @@ import logging
 
 import uvicorn
 
+from accounts.tokens import create_token
 from api.app import create_app
-from api.tokens import create_token
 from diaspor import demo_content, migrate
 from diaspor.compose import Station, build_station, supervisor_for
 from diaspor.demo_schedule import load_demo_schedule

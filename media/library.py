@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from jobs.queue import JobQueue, PermanentJobError, ProgressReporter
 from media.analysis import analyse, check_tail
 from media.artwork import Picture, extract_artwork, picture_of
 from media.binaries import Tools
@@ -57,7 +58,6 @@ from station import cursor as cursors
 from station.clock import Clock
 from station.cursor import Page
 from station.db import Database
-from station.jobs import JobQueue, PermanentJobError, ProgressReporter
 
 log = logging.getLogger(__name__)
 

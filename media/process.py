@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +102,30 @@ async def run_tool(
         stdout=b"".join(stdout_chunks),
         stderr=stderr.decode("utf-8", "replace"),
     )
+
+
+async def end_process(
+    proc: asyncio.subprocess.Process,
+    *,
+    ask: Literal["eof", "terminate", "kill"] = "kill",
+    grace_s: float = 5.0,
+) -> int:
+    """The one way a long-running child is stopped: asked (its stdin closed, so an encoder
+    finishes what it holds; or SIGTERM, so a segmenter closes its last segment; or killed),
+    given `grace_s` to go, then killed; always reaped, also when the caller is cancelled."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            if ask == "eof":
+                if proc.stdin is not None and not proc.stdin.is_closing():
+                    proc.stdin.close()
+            elif ask == "terminate":
+                proc.terminate()
+            else:
+                proc.kill()
+        try:
+            await asyncio.wait_for(asyncio.shield(proc.wait()), grace_s)
+        except TimeoutError:
+            log.warning("process did not stop when asked; killed", extra={"pid": proc.pid})
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+    return await proc.wait()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from media.process import end_process
 from playout.asrun import Outcome
 from playout.mixer import CHANNELS, RATE, SAMPLES_PER_MS, Block, silence
 
@@ -250,13 +251,7 @@ class ItemReader:
         if self._pipe is not None:
             self._pipe.close()  # samples not read by now are not wanted
         if self.proc is not None:
-            if self.proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    self.proc.kill()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 5)
-            except TimeoutError:
-                log.error("decoder did not exit", extra={"pid": self.proc.pid})
+            await end_process(self.proc)
         if self._stderr_task is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._stderr_task, 5)

@@ -81,6 +81,7 @@ from playout.radio import (
     TimelineSource,
 )
 from schedules.plan import TimelineItem, to_ms
+from station.backoff import Backoff
 from station.clock import Clock, pause
 from streamer.liquidsoap import (
     AMPLIFY_KEY,
@@ -275,9 +276,11 @@ class LiquidsoapEngine:
                     break
                 self._forget_unaired()
                 self.restarts += 1
-                delay = min(
-                    self.max_restart_delay_s, self.restart_delay_s * 2 ** max(0, failures - 1)
-                )
+                delay = Backoff(
+                    base_s=2 * self.restart_delay_s,
+                    first_s=self.restart_delay_s,
+                    max_s=self.max_restart_delay_s,
+                ).delay(failures)
                 await pause(clock, stop, delay)
         finally:
             shutil.rmtree(work, ignore_errors=True)

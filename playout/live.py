@@ -25,13 +25,14 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from accounts.users import User, Users
+from media.process import end_process
 from playout.mixer import CHANNELS, RATE, SAMPLES_PER_MS, Block, silence
 from schedules.guide import pick
 from schedules.plan import from_ms, to_ms
 from schedules.service import Schedules
 from station.clock import Clock
 from station.errors import StationError
-from station.users import User, Users
 
 log = logging.getLogger(__name__)
 BURST_SETTLE_S = 0.3  # audio still arriving this long after the first bytes is live
@@ -345,13 +346,7 @@ class LiveFeed:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
             if proc is not None:
-                if proc.stdin is not None and not proc.stdin.is_closing():
-                    proc.stdin.close()
-                try:
-                    await asyncio.wait_for(proc.wait(), timeout=5)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
+                await end_process(proc, ask="eof")
             if pump is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await pump

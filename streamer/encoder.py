@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from media.process import end_process
 from station.backoff import Attempts, Backoff
 from streamer.outputs import IcecastOutput
 
@@ -188,9 +189,7 @@ class Encoder:
         old = self.proc
         code = old.returncode if old is not None else None
         if old is not None and code is None:  # stuck: it would not take our PCM
-            with contextlib.suppress(ProcessLookupError):
-                old.kill()
-            await old.wait()
+            await end_process(old)
         if self._retry_at == 0.0:  # it has just died: decide when to start it again
             killed = code is not None and code < 0
             if self.on_trouble is not None:
@@ -214,13 +213,7 @@ class Encoder:
         self._closing = True
         if self.proc is None:
             return
-        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
-            self.proc.stdin.close()
-        try:
-            await asyncio.wait_for(self.proc.wait(), timeout=10)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
+        await end_process(self.proc, ask="eof", grace_s=10)
         if self._stderr is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._stderr

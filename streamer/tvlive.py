@@ -65,7 +65,9 @@ from media.packaging import (
     thread_args,
     x264_args,
 )
+from media.process import end_process
 from media.storage import Storage
+from station.backoff import Backoff
 from station.clock import Clock, to_ms
 from station.errors import StationError
 
@@ -79,7 +81,7 @@ _RTMP_APP = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _WRONG_KEY = "Unexpected stream "  # ffmpeg's RTMP listener: another stream name was published
 QUICK_EXIT_S = 5.0  # a session shorter than this that produced nothing counts as a failure
-MAX_BACKOFF_S = 30.0
+LIVE_RETRY = Backoff(base_s=1.0, first_s=0.5, max_s=30.0)  # a live input that stops at once
 
 
 class LiveInputError(StationError):
@@ -412,7 +414,7 @@ class TvLiveIngest:
                 quick = self.clock.monotonic() - sess.started < QUICK_EXIT_S
                 failures = failures + 1 if quick and not sess.produced else 0
                 if failures:
-                    pause = min(MAX_BACKOFF_S, 0.5 * 2 ** (failures - 1))
+                    pause = LIVE_RETRY.delay(failures)
                     log.warning(
                         "live input ffmpeg stopped at once; listening again after a pause",
                         extra={
@@ -487,18 +489,7 @@ class TvLiveIngest:
     async def _end(self, proc: asyncio.subprocess.Process, *, graceful: bool) -> None:
         """Stop ffmpeg (asked nicely when the station stops, so it closes its last segment)
         and always reap it."""
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                if graceful:
-                    proc.terminate()
-                else:
-                    proc.kill()
-            try:
-                await asyncio.wait_for(asyncio.shield(proc.wait()), 5)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-        await proc.wait()
+        await end_process(proc, ask="terminate" if graceful else "kill")
 
     async def _read_log(self, proc: asyncio.subprocess.Process, sess: _Session) -> None:
         assert proc.stderr is not None

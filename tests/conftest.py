@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from api.tokens import create_token
+from accounts.tokens import create_token
 from diaspor import migrate
 from diaspor.compose import Station, build_station
 from media.binaries import Tools, find_tools

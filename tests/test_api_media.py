@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from accounts.tokens import create_token
 from api.app import create_app
-from api.tokens import create_token
 from diaspor.compose import Station
 from tests.conftest import AZ_ARTIST, AZ_TITLE
 from tests.support import ebur128_integrated, run, serve_app

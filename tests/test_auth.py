@@ -18,9 +18,9 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import select, text
 
+from accounts.tokens import create_token
 from api.app import create_app
 from api.auth import MATRIX, authorise
-from api.tokens import create_token
 from diaspor.compose import Station, build_station
 from media.binaries import Tools
 from station.clock import SimulatedClock

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from accounts.tokens import create_token
 from api.app import create_app
-from api.tokens import create_token
 from diaspor.compose import Station, build_station
 from media.binaries import Tools
 from tests.conftest import settings_for

@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 
-from station.clock import SimulatedClock
-from station.db import Database
-from station.jobs import (
+from jobs.queue import (
     DONE,
     FAILED,
     QUEUED,
@@ -26,6 +24,8 @@ from station.jobs import (
     ProgressReporter,
     Worker,
 )
+from station.clock import SimulatedClock
+from station.db import Database
 from tests.support import run
 
 START = datetime(2025, 5, 28, 9, 0, tzinfo=UTC)

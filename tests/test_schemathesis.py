@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
+from accounts.tokens import create_key
 from api.app import create_app
-from api.tokens import create_key
 from diaspor import migrate
 from tests.schedule_support import Desk, build_radio_week
 

@@ -22,8 +22,8 @@ import httpx
 import pytest
 from sqlalchemy import delete
 
+from accounts.tokens import create_token
 from api.app import create_app
-from api.tokens import create_token
 from diaspor import migrate
 from diaspor.compose import Station, build_station
 from media.binaries import Tools

@@ -15,11 +15,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
+from accounts.tokens import Session, Sessions, create_key, list_keys, revoke_key
+from accounts.users import User
 from api.auth import Allowed, ServicesDep, Throttle, signing_key
 from api.problems import Problem
 from api.services import Services
-from api.tokens import Session, Sessions, create_key, list_keys, revoke_key
-from station.users import User
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 log = logging.getLogger(__name__)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Optional
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, create_model
 
+from accounts.tokens import Principal
 from api.auth import Allowed, ServicesDep
 from api.problems import Problem
 from api.routes.media import parse_if_match
@@ -30,7 +31,6 @@ from api.schedule_schemas import (
     ProgrammeIn,
     ProgrammeOut,
 )
-from api.tokens import Principal
 from schedules.service import Record
 
 router = APIRouter(prefix="/api/v1/manage", tags=["manage"])

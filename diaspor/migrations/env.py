@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-import api.tokens  # noqa: F401
-import media.models  # noqa: F401  (registers tables)
+import accounts.tokens  # each import registers its tables
+import accounts.users  # noqa: F401
+import jobs.queue  # noqa: F401
+import media.models  # noqa: F401
 import playout.asrun  # noqa: F401
 import schedules.models  # noqa: F401
-import station.jobs
-import station.users  # noqa: F401
 from station.db import Base, create_db_engine
 
 config = context.config

@@ -21,10 +21,10 @@ import jwt
 from sqlalchemy import Boolean, ForeignKey, Integer, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from accounts.users import UserRow
 from station.clock import Clock
 from station.db import Base, Database, UtcDateTime
 from station.settings import Settings
-from station.users import UserRow
 
 ROLES = ("admin", "editor", "presenter")
 PREFIX = "dsp_"

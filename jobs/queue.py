@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from station.backoff import Backoff
 from station.clock import Clock
 from station.db import Base, Database, UtcDateTime
 
@@ -111,6 +112,10 @@ class JobQueue:
         self.clock = clock
         self.max_attempts = max_attempts
         self.retry_base_s = retry_base_s
+        # base, 2·base, 4·base … (the station's one back-off policy)
+        self.retry = Backoff(
+            base_s=2 * retry_base_s, first_s=retry_base_s, max_s=retry_base_s * 1024
+        )
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
         self._listeners: list[Callable[[], None]] = []
 
@@ -223,7 +228,7 @@ class JobQueue:
             if give_up:
                 values |= {"status": FAILED, "finished_at": now, "message": "failed"}
             else:
-                delay = self.retry_base_s * 2 ** (job.attempts - 1)
+                delay = self.retry.delay(job.attempts)
                 values |= {
                     "status": QUEUED,
                     "run_after": now + timedelta(seconds=delay),

@@ -1,0 +1,1 @@
+"""Who may do what: users, their passwords and roles, access and refresh tokens, API keys."""
