@@ -16,6 +16,8 @@ RUN apt-get update \
 WORKDIR /src
 COPY pyproject.toml ./
 COPY station ./station
+COPY accounts ./accounts
+COPY jobs ./jobs
 COPY media ./media
 COPY schedules ./schedules
 COPY playout ./playout

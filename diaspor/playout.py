@@ -25,17 +25,24 @@ Builder = Callable[[Station, Supervisor], Awaitable[Side]]
 async def run_sides(
     station: Station, stop: asyncio.Event, builders: Sequence[Builder], sup: Supervisor
 ) -> None:
-    """Build each side's parts into `sup`, run them until stop, then close the sides (the
-    encoders finish, the on-air status goes) in the reverse order."""
+    """Run the supervisor, build each side's parts into it (each side goes on air as soon as
+    it is built: the radio does not wait for the TV's first slate to be packaged), run them
+    until stop, then close the sides (the encoders finish, the on-air status goes) in the
+    reverse order."""
     sides: list[Side] = []
+    running = asyncio.create_task(sup.run(stop), name="supervisor")
     try:
+        await sup.running.wait()
         for build in builders:
             sides.append(await build(station, sup))
-        await sup.run(stop)
+        await running
     finally:
         stop.set()
+        if not running.done():
+            await asyncio.wait([running])
         for side in reversed(sides):
             await side.close()
+    running.result()  # GaveUp, if it gave up
 
 
 async def run_radio(station: Station, stop: asyncio.Event) -> None:

@@ -134,6 +134,7 @@ class Supervisor:
     health: Health = field(default_factory=Health)
     policy: Backoff = field(default_factory=Backoff)
     give_up_s: float = 120.0
+    running: asyncio.Event = field(default_factory=asyncio.Event)
     _pending: list[Part] = field(default_factory=list)
     _group: asyncio.TaskGroup | None = None
     _stop: asyncio.Event | None = None
@@ -159,13 +160,16 @@ class Supervisor:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Every part until `stop` is set (and each has ended); raises GaveUp if an essential
-        part could not be kept running."""
+        part could not be kept running. Parts may be added while it runs (`running` is set
+        once they can be)."""
         self._stop = stop
         async with asyncio.TaskGroup() as group:
             self._group = group
+            group.create_task(stop.wait(), name="until stopped")
             for part in self._pending:
                 group.create_task(self._keep(part, stop), name=part.name)
             self._pending.clear()
+            self.running.set()
         self._group = None
         if self.health.fatal:
             raise GaveUp(self.health.fatal)
