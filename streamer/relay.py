@@ -15,25 +15,12 @@ It speaks what icecast2 speaks, so playout, players and tests cannot tell them a
 It is a plain `asyncio.start_server`, not an HTTP framework: a source's body has no length
 and lasts as long as the broadcast, which request/response frameworks cannot read.
 
-What a source sends is gathered per mount and fanned out in batches, every `batch_interval`
-(0.1 s) or as soon as `batch_bytes` (16 KiB) have come in. Encoders write small pieces
-(ffmpeg: one MP3 frame, ~418 bytes, 38 times a second at 128 kbit/s) and every write costs a
-system call and ICY bookkeeping per listener: passing each piece on cost ~3x icecast2's CPU
-at 1,000 listeners, batches bring it close to icecast2's (bench/radio.py, part 3). 100 ms is
-far below what players buffer; 16 KiB, about one metaint, bounds a batch when a source sends
-fast. The batch goes out at once when its source ends, when the title changes (so bytes
-received before the change carry the old title) and when the relay stops. The burst is the
-last `burst_bytes` received, sent or still waiting: a listener joining mid-batch gets at once
-the part the others already have, and the rest with the batch.
-
-Each batch is written straight into every listener's transport; the transport's write
-buffer is that listener's queue, bounded by `max_queue_bytes`. A listener whose buffer grows
-past the bound is cut off at once, so a slow one never holds back the source or the others.
 When a source goes away, its listeners are kept for `source_grace` seconds, so an encoder
 restart on the same mount is a short gap rather than a disconnect.
 
-Request and response heads are parsed and built in relay_http.py; `Relay` is the shell that
-does the I/O.
+This module is the shell that does the I/O and owns the mounts' lifetimes; what it parses and
+sends is in relay_http.py, what happens to a mount's bytes (burst, batches, slow listeners)
+in relay_mount.py.
 """
 
 from __future__ import annotations
@@ -43,14 +30,14 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
 from station.clock import Clock, SystemClock
-from streamer.icy import ICY_METAINT, IcyWriter, metadata_block
+from streamer.icy import ICY_METAINT, IcyWriter
 from streamer.relay_http import (
     CONTROL_CHARACTERS,
     SERVER_ID,
@@ -68,6 +55,7 @@ from streamer.relay_http import (
     source_authorised,
     stream_info_from_headers,
 )
+from streamer.relay_mount import Listener, Mount, MountStatus
 
 log = logging.getLogger(__name__)
 
@@ -100,37 +88,6 @@ def title_from_params(params: Mapping[str, str]) -> str | None:
     if not any(halves):
         return None
     return " - ".join(h for h in halves if h)
-
-
-def burst_start(data: bytes | bytearray, content_type: str) -> int:
-    """Where a burst should begin so the player's first byte is a frame header.
-
-    MP3 and ADTS frames start with a run of 1-bits (0xFFE/0xFFF); any other format is sent
-    from the first byte. Decoders would resync anyway, but some players give up instead.
-    """
-    kind = content_type.split(";")[0].strip().lower()
-    if kind not in ("audio/mpeg", "audio/mp3", "audio/aac", "audio/aacp", "audio/x-aac"):
-        return 0
-    mask = 0xF0 if "aac" in kind else 0xE0
-    start = data.find(b"\xff")
-    while 0 <= start < len(data) - 1:
-        if data[start + 1] & mask == mask:
-            return start
-        start = data.find(b"\xff", start + 1)
-    return 0
-
-
-@dataclass(frozen=True, slots=True)
-class MountStatus:
-    mount: str
-    live: bool  # a source is connected (otherwise the mount is waiting out its grace period)
-    listeners: int
-    listener_peak: int
-    listeners_dropped: int  # cut off for being too slow, since the relay started
-    info: StreamInfo
-    title: str
-    stream_start: datetime | None
-    bytes_received: int
 
 
 def _iso(when: datetime) -> str:
@@ -202,68 +159,6 @@ class SourceGrant:
 SourceAuth = Callable[[str, str, str], Awaitable[SourceGrant | None]]
 
 
-class _Listener:
-    __slots__ = ("framer", "peer", "transport")
-
-    def __init__(
-        self, transport: asyncio.WriteTransport, framer: IcyWriter | None, peer: str
-    ) -> None:
-        self.transport = transport
-        self.framer = framer
-        self.peer = peer
-
-    def send(self, data: bytes, block: bytes) -> None:
-        if self.framer is None:
-            self.transport.write(data)
-            return
-        pieces = self.framer.frame(data, block)
-        if len(pieces) == 1:
-            self.transport.write(pieces[0])
-        else:
-            self.transport.writelines(pieces)  # one system call, not one per piece
-
-    def close(self) -> None:
-        # A listener that has not taken what is queued may never take it: do not wait.
-        if self.transport.get_write_buffer_size():
-            self.transport.abort()
-        else:
-            self.transport.close()
-
-
-@dataclass(eq=False)
-class _Mount:
-    name: str
-    info: StreamInfo
-    title: str = ""
-    block: bytes = field(default_factory=lambda: metadata_block(""))
-    live: bool = False
-    on_air: bool = False  # live, or waiting out the grace period with its listeners
-    listeners: set[_Listener] = field(default_factory=set)
-    burst: bytearray = field(default_factory=bytearray)
-    pending: bytearray = field(default_factory=bytearray)  # received, not yet fanned out
-    flush: asyncio.TimerHandle | None = None  # sends `pending` when the batch is due
-    # Listeners that joined mid-batch: they already have `pending[:n]` from their burst.
-    joined: dict[_Listener, int] = field(default_factory=dict)
-    peak: int = 0
-    dropped: int = 0
-    bytes_received: int = 0
-    stream_start: datetime | None = None
-    grace: asyncio.Task[None] | None = None
-
-    def status(self) -> MountStatus:
-        return MountStatus(
-            mount=self.name,
-            live=self.live,
-            listeners=len(self.listeners),
-            listener_peak=self.peak,
-            listeners_dropped=self.dropped,
-            info=self.info,
-            title=self.title,
-            stream_start=self.stream_start,
-            bytes_received=self.bytes_received,
-        )
-
-
 class Relay:
     """An Icecast-compatible server for the embedded mode; see the module docstring."""
 
@@ -311,7 +206,7 @@ class Relay:
         self.admin_email = admin_email
         self.location = location
         self._clock: Clock = clock or SystemClock()
-        self._mounts: dict[str, _Mount] = {}
+        self._mounts: dict[str, Mount] = {}
         self._server: asyncio.Server | None = None
         self._started: datetime | None = None
         self._connections: set[asyncio.Task[Any]] = set()
@@ -353,7 +248,8 @@ class Relay:
         for timer in self._timers:
             timer.cancel()
         for mount in self._mounts.values():
-            self._fan_out(mount)  # what came in last goes out before the connections are cut
+            # What came in last goes out before the connections are cut.
+            mount.fan_out(self.max_queue_bytes)
         # Cutting the connections ends their handlers the ordinary way (end of input). They
         # are not cancelled: on 3.11, asyncio.start_server logs a cancelled handler as an error.
         for transport in list(self._transports):
@@ -385,10 +281,7 @@ class Relay:
         Like everything on the relay, call it from the relay's event loop (from another
         thread, through `loop.call_soon_threadsafe`).
         """
-        m = self._mount(mount)
-        self._fan_out(m)  # bytes received before the change keep the old title
-        m.title = title
-        m.block = metadata_block(title)
+        self._mount(mount).set_title(title, self.max_queue_bytes)
         log.info("title updated", extra={"mount": mount, "title": title})
 
     def stats(self) -> tuple[MountStatus, ...]:
@@ -408,10 +301,10 @@ class Relay:
             server_start=self._started,
         )
 
-    def _mount(self, name: str) -> _Mount:
+    def _mount(self, name: str) -> Mount:
         mount = self._mounts.get(name)
         if mount is None:
-            mount = self._mounts[name] = _Mount(name, self.stream_defaults)
+            mount = self._mounts[name] = Mount(name, self.stream_defaults)
         return mount
 
     # connections
@@ -512,7 +405,9 @@ class Relay:
             writer.write(b"HTTP/1.1 100 Continue\r\nContent-Length: 0\r\n\r\n")
         writer.write(b"HTTP/1.0 200 OK\r\n\r\n")
         came_back = mount.grace is not None
-        self._attach_source(mount, stream_info_from_headers(request.headers, self.stream_defaults))
+        mount.attach(
+            stream_info_from_headers(request.headers, self.stream_defaults), self._clock.now()
+        )
         kind, kept = mount.info.content_type, len(mount.listeners)
         log.info(
             "source came back; listeners kept" if came_back else "source connected",
@@ -537,7 +432,13 @@ class Relay:
                     raise
                 if not data:
                     break
-                self._receive(mount, data)
+                mount.receive(
+                    data,
+                    burst_bytes=self.burst_bytes,
+                    batch_bytes=self.batch_bytes,
+                    batch_interval=self.batch_interval,
+                    max_queue_bytes=self.max_queue_bytes,
+                )
         except TimeoutError:
             reason = "source timed out: no data; listeners wait for it to come back"
         finally:
@@ -545,20 +446,8 @@ class Relay:
             received = mount.bytes_received
             log.info(reason, extra={**ctx, "bytes": received, "grace": self.source_grace})
 
-    def _attach_source(self, mount: _Mount, info: StreamInfo) -> None:
-        if mount.grace is not None:
-            mount.grace.cancel()
-            mount.grace = None
-        mount.info = info
-        mount.live = mount.on_air = True
-        mount.burst.clear()
-        mount.bytes_received = 0
-        mount.peak = len(mount.listeners)
-        mount.stream_start = self._clock.now()
-
-    def _detach_source(self, mount: _Mount) -> None:
-        self._fan_out(mount)  # the source's last bytes are not left waiting for a batch
-        mount.live = False
+    def _detach_source(self, mount: Mount) -> None:
+        mount.detach(self.max_queue_bytes)
         if self._server is None:  # stopping: nothing to wait for
             return
         task = asyncio.create_task(self._expire(mount))
@@ -566,78 +455,12 @@ class Relay:
         self._timers.add(task)
         task.add_done_callback(self._timers.discard)
 
-    async def _expire(self, mount: _Mount) -> None:
+    async def _expire(self, mount: Mount) -> None:
         await self._clock.sleep(self.source_grace)
         mount.grace = None
         if mount.live:
             return
-        mount.on_air = False
-        mount.burst.clear()
-        log.info(
-            "mount off air: source did not come back; listeners closed",
-            extra={"mount": mount.name, "listeners": len(mount.listeners)},
-        )
-        for listener in list(mount.listeners):
-            listener.close()
-        mount.listeners.clear()
-
-    def _receive(self, mount: _Mount, data: bytes) -> None:
-        mount.bytes_received += len(data)
-        if self.burst_bytes:
-            burst = mount.burst
-            burst += data
-            if len(burst) > self.burst_bytes:
-                del burst[: len(burst) - self.burst_bytes]
-        pending = mount.pending
-        pending += data
-        if len(pending) >= self.batch_bytes or not self.batch_interval:
-            self._fan_out(mount)
-        elif mount.flush is None:
-            # The loop's timer, not the injected clock: this bounds real I/O latency, and
-            # must fire in real time even when a simulated clock only moves when slept on.
-            loop = asyncio.get_running_loop()
-            mount.flush = loop.call_later(self.batch_interval, self._fan_out, mount)
-
-    def _fan_out(self, mount: _Mount) -> None:
-        """Send the pending batch to every listener, and cut off those that fell behind."""
-        if mount.flush is not None:
-            mount.flush.cancel()
-            mount.flush = None
-        if not mount.pending:
-            return
-        # One immutable copy, shared: a transport may keep what it could not send yet.
-        data = bytes(mount.pending)
-        mount.pending.clear()
-        joined = mount.joined
-        if joined:
-            mount.joined = {}
-        block = mount.block
-        limit = self.max_queue_bytes
-        slow: list[_Listener] = []
-        for listener in mount.listeners:
-            transport = listener.transport
-            if transport.is_closing():
-                continue
-            if joined and listener in joined:
-                listener.send(data[joined[listener] :], block)
-            elif listener.framer is None:
-                transport.write(data)
-            else:
-                listener.send(data, block)
-            if transport.get_write_buffer_size() > limit:
-                slow.append(listener)
-        for listener in slow:
-            mount.listeners.discard(listener)
-            mount.dropped += 1
-            log.warning(
-                "listener dropped: too slow",
-                extra={
-                    "mount": mount.name,
-                    "client": listener.peer,
-                    "queued_bytes": listener.transport.get_write_buffer_size(),
-                },
-            )
-            listener.transport.abort()
+        mount.off_air()
 
     async def _serve_listener(
         self,
@@ -654,18 +477,8 @@ class Relay:
         writer.write(listener_response_head(mount.info, metaint))
         if request.method == "HEAD":
             return
-        listener = _Listener(writer.transport, IcyWriter(metaint) if metaint else None, client)
-        burst = bytes(mount.burst)
-        start = burst_start(burst, mount.info.content_type)
-        # The burst ends with the pending batch (or lies wholly inside it): send now what the
-        # others already have, and let the batch bring the rest.
-        sent = len(burst) - len(mount.pending)
-        if start < sent:
-            listener.send(burst[start:sent], mount.block)
-        if start > sent:
-            mount.joined[listener] = start - sent
-        mount.listeners.add(listener)
-        mount.peak = max(mount.peak, len(mount.listeners))
+        listener = Listener(writer.transport, IcyWriter(metaint) if metaint else None, client)
+        mount.join(listener)
         ctx = {"mount": mount.name, "client": client}
         log.info("listener connected", extra={**ctx, "listeners": len(mount.listeners)})
         try:
@@ -673,9 +486,7 @@ class Relay:
             while await reader.read(4096):
                 pass
         finally:
-            mount.joined.pop(listener, None)
-            if listener in mount.listeners:
-                mount.listeners.discard(listener)
+            if mount.leave(listener):
                 log.info("listener left", extra={**ctx, "listeners": len(mount.listeners)})
 
 

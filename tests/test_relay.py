@@ -1,5 +1,5 @@
-"""The built-in relay: ICY framing, the admin answers and the burst without sockets, then the
-relay itself with real TCP clients (sources that push, listeners that read or do not)."""
+"""The built-in relay: ICY framing and the admin answers without sockets, then the relay
+itself with real TCP clients (sources that push, listeners that read or do not)."""
 
 from __future__ import annotations
 
@@ -29,15 +29,9 @@ from streamer.icy import (
     parse_metadata_block,
     parse_response_head,
 )
-from streamer.relay import (
-    MountStatus,
-    Relay,
-    SourceGrant,
-    burst_start,
-    status_json,
-    title_from_params,
-)
+from streamer.relay import Relay, SourceGrant, status_json, title_from_params
 from streamer.relay_http import StreamInfo
+from streamer.relay_mount import MountStatus
 from tests.support import free_port, run
 from tests.test_relay_http import SOURCE_PASSWORD, _basic
 
@@ -141,21 +135,13 @@ def test_shoutcast_and_http_status_lines_are_both_read() -> None:
         parse_response_head(b"garbage\r\n\r\n")
 
 
-# --- admin answers and the burst (pure) ---------------------------------------------------
+# --- admin answers (pure) -------------------------------------------------------------------
 
 
 def test_a_title_is_the_song_or_artist_and_title_joined() -> None:
     assert title_from_params({"song": AZ_TITLE}) == AZ_TITLE
     assert title_from_params({"artist": "Aşıq Ələsgər", "title": "Vətən"}) == "Aşıq Ələsgər - Vətən"
     assert title_from_params({"mode": "updinfo"}) is None
-
-
-def test_a_burst_starts_on_a_frame_header_for_mp3_and_aac_only() -> None:
-    data = b"\x12\xff\x12\x00\xff\xfb\x90\x00rest"
-    assert burst_start(data, "audio/mpeg") == 4
-    assert burst_start(b"\x00\xff\xe0\xff\xf1\x50", "audio/aac") == 3
-    assert burst_start(data, "application/ogg") == 0
-    assert burst_start(b"no sync at all", "audio/mpeg") == 0
 
 
 def test_status_json_has_icecast2s_shape_with_source_always_a_list() -> None:
