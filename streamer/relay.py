@@ -1,4 +1,4 @@
-"""The built-in Icecast-compatible relay: sources in, listeners out, on one TCP port.
+"""The built-in Icecast-compatible relay's server: sources in, listeners out, on one TCP port.
 
 It speaks what icecast2 speaks, so playout, players and tests cannot tell them apart:
 
@@ -10,7 +10,8 @@ It speaks what icecast2 speaks, so playout, players and tests cannot tell them a
 - listeners: `GET /mount`, with ICY metadata every 16000 bytes when asked
   (`Icy-MetaData: 1`), the last `burst_bytes` first so players start at once;
 - `GET /admin/metadata?mount=...&mode=updinfo&song=...` to set a mount's title;
-- `GET /status-json.xsl`, shaped like icecast2's (see `status_json` for the one difference).
+- `GET /status-json.xsl`, shaped like icecast2's (see `relay_admin.status_json` for the one
+  difference).
 
 It is a plain `asyncio.start_server`, not an HTTP framework: a source's body has no length
 and lasts as long as the broadcast, which request/response frameworks cannot read.
@@ -20,27 +21,30 @@ restart on the same mount is a short gap rather than a disconnect.
 
 This module is the shell that does the I/O and owns the mounts' lifetimes; what it parses and
 sends is in relay_http.py, what happens to a mount's bytes (burst, batches, slow listeners)
-in relay_mount.py.
+in relay_mount.py, the admin and status answers in relay_admin.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import format_datetime
 from typing import Any
-from xml.sax.saxutils import escape
 
 from station.clock import Clock, SystemClock
 from streamer.icy import ICY_METAINT, IcyWriter
+from streamer.relay_admin import (
+    METADATA_PATH,
+    STATUS_PATH,
+    metadata_update,
+    status_json,
+    status_response,
+)
 from streamer.relay_http import (
     CONTROL_CHARACTERS,
-    SERVER_ID,
     BadRequest,
     RelayError,
     Request,
@@ -50,8 +54,6 @@ from streamer.relay_http import (
     http_response,
     listener_response_head,
     parse_request_head,
-    query_params,
-    same_secret,
     source_authorised,
     stream_info_from_headers,
 )
@@ -64,87 +66,6 @@ MAX_LINE_BYTES = 16 * 1024
 SOURCE_READ_BYTES = 64 * 1024
 BATCH_INTERVAL = 0.1  # seconds a source's bytes may wait to be fanned out
 BATCH_BYTES = 16 * 1024  # ...or fewer, when this many have come in first
-STATUS_PATH = "/status-json.xsl"
-METADATA_PATH = "/admin/metadata"
-
-
-# --- pure parts -----------------------------------------------------------------------------
-
-
-def metadata_response(ok: bool, message: str) -> bytes:
-    """icecast2's answer to an admin command, word for word."""
-    body = (
-        '<?xml version="1.0"?>\n<iceresponse><message>'
-        f"{escape(message)}</message><return>{1 if ok else 0}</return></iceresponse>\n"
-    )
-    return http_response(200, body.encode("utf-8"), "text/xml; charset=utf-8")
-
-
-def title_from_params(params: Mapping[str, str]) -> str | None:
-    """`song`, or `artist - title` from the two halves (icecast2 accepts both forms)."""
-    if "song" in params:
-        return params["song"]
-    halves = [params.get("artist", ""), params.get("title", "")]
-    if not any(halves):
-        return None
-    return " - ".join(h for h in halves if h)
-
-
-def _iso(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
-def status_json(
-    mounts: Sequence[MountStatus],
-    *,
-    base_url: str,
-    admin: str,
-    host: str,
-    location: str,
-    server_start: datetime,
-) -> dict[str, Any]:
-    """`/status-json.xsl` as icecast2 builds it, for the mounts that have a source.
-
-    One difference, on purpose: `source` is always a list. icecast2 gives a single mount as
-    an object and leaves the key out when there is none; readers of either should accept
-    all three shapes.
-    """
-    sources = []
-    for m in mounts:
-        if not m.live:
-            continue
-        entry: dict[str, Any] = {
-            "listenurl": f"{base_url}{m.mount}",
-            "listeners": m.listeners,
-            "listener_peak": m.listener_peak,
-            "server_name": m.info.name or "Unspecified name",
-            "server_description": m.info.description or "Unspecified description",
-            "genre": m.info.genre or "various",
-            "server_type": m.info.content_type,
-            "server_url": m.info.url,
-            "bitrate": m.info.bitrate,
-            "title": m.title,
-        }
-        if m.info.audio_info:
-            entry["audio_info"] = m.info.audio_info
-        if m.stream_start is not None:
-            entry["stream_start"] = format_datetime(m.stream_start)
-            entry["stream_start_iso8601"] = _iso(m.stream_start)
-        sources.append(entry)
-    return {
-        "icestats": {
-            "admin": admin,
-            "host": host,
-            "location": location,
-            "server_id": SERVER_ID,
-            "server_start": format_datetime(server_start),
-            "server_start_iso8601": _iso(server_start),
-            "source": sources,
-        }
-    }
-
-
-# --- the shell ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,8 +113,8 @@ class Relay:
         self._port = port
         self._source_password = source_password
         self._source_auth = source_auth
-        self._admin_user = admin_user
-        self._admin_password = admin_password
+        # Who may set a title: the admin, and a source with the source password (as icecast2).
+        self._title_accounts = ((admin_user, admin_password), ("source", source_password))
         self.burst_bytes = burst_bytes
         self.max_queue_bytes = max_queue_bytes
         self.batch_interval = batch_interval
@@ -346,34 +267,15 @@ class Relay:
         elif request.method not in ("GET", "HEAD"):
             writer.write(http_response(405, b"Method not allowed", headers=[("Allow", "GET")]))
         elif request.path == STATUS_PATH:
-            body = json.dumps(self.status(), ensure_ascii=False).encode("utf-8")
-            writer.write(http_response(200, body, "application/json; charset=UTF-8"))
+            writer.write(status_response(self.status()))
         elif request.path == METADATA_PATH:
-            writer.write(self._admin_metadata(request, client))
+            accounts, mounts = self._title_accounts, self._mounts
+            answer = metadata_update(
+                request, client, accounts=accounts, mounts=mounts, set_title=self.set_title
+            )
+            writer.write(answer)
         else:
             await self._serve_listener(request, reader, writer, client)
-
-    def _admin_metadata(self, request: Request, client: str) -> bytes:
-        creds = basic_credentials(request.headers)
-        allowed = creds is not None and (
-            (creds[0] == self._admin_user and same_secret(creds[1], self._admin_password))
-            or (creds[0] == "source" and same_secret(creds[1], self._source_password))
-        )
-        if not allowed:
-            log.warning("admin request refused: wrong credentials", extra={"client": client})
-            return authentication_required()
-        try:
-            params = query_params(request.query)
-        except BadRequest as e:
-            return http_response(400, e.message.encode())
-        mount = self._mounts.get(params.get("mount", ""))
-        if mount is None or not mount.on_air:
-            return http_response(400, b"Source does not exist")
-        title = title_from_params(params)
-        if params.get("mode") != "updinfo" or title is None:
-            return metadata_response(False, "No such action")
-        self.set_title(mount.name, title)
-        return metadata_response(True, "Metadata update successful")
 
     async def _serve_source(
         self,

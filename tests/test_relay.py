@@ -1,5 +1,5 @@
-"""The built-in relay: ICY framing and the admin answers without sockets, then the relay
-itself with real TCP clients (sources that push, listeners that read or do not)."""
+"""The built-in relay: ICY framing without sockets, then the relay itself with real TCP
+clients (sources that push, listeners that read or do not)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,7 @@ from streamer.icy import (
     parse_metadata_block,
     parse_response_head,
 )
-from streamer.relay import Relay, SourceGrant, status_json, title_from_params
-from streamer.relay_http import StreamInfo
+from streamer.relay import Relay, SourceGrant
 from streamer.relay_mount import MountStatus
 from tests.support import free_port, run
 from tests.test_relay_http import SOURCE_PASSWORD, _basic
@@ -133,40 +132,6 @@ def test_shoutcast_and_http_status_lines_are_both_read() -> None:
     assert parse_response_head(b"HTTP/1.0 404 File Not Found\r\n\r\n").status == 404
     with pytest.raises(ValueError):
         parse_response_head(b"garbage\r\n\r\n")
-
-
-# --- admin answers (pure) -------------------------------------------------------------------
-
-
-def test_a_title_is_the_song_or_artist_and_title_joined() -> None:
-    assert title_from_params({"song": AZ_TITLE}) == AZ_TITLE
-    assert title_from_params({"artist": "Aşıq Ələsgər", "title": "Vətən"}) == "Aşıq Ələsgər - Vətən"
-    assert title_from_params({"mode": "updinfo"}) is None
-
-
-def test_status_json_has_icecast2s_shape_with_source_always_a_list() -> None:
-    start = datetime(2026, 5, 28, 8, 0, tzinfo=UTC)
-    live = MountStatus(
-        "/live.mp3", True, 3, 5, 1, StreamInfo(name="Diaspor.FM"), AZ_TITLE, start, 9
-    )
-    waiting = MountStatus("/old.mp3", False, 1, 1, 0, StreamInfo(), "", start, 0)
-    doc = status_json(
-        [live, waiting],
-        base_url="http://radio.example:8000",
-        admin="admin@diaspor.fm",
-        host="radio.example",
-        location="Bakı",
-        server_start=start,
-    )
-    stats = doc["icestats"]
-    assert stats["server_id"] == "Diaspor relay" and stats["location"] == "Bakı"
-    [source] = stats["source"]
-    assert source["listenurl"] == "http://radio.example:8000/live.mp3"
-    assert (source["listeners"], source["listener_peak"], source["title"]) == (3, 5, AZ_TITLE)
-    assert source["server_name"] == "Diaspor.FM" and source["server_type"] == "audio/mpeg"
-    assert source["stream_start_iso8601"] == "2026-05-28T08:00:00+0000"
-    empty = status_json([], base_url="", admin="", host="", location="", server_start=start)
-    assert empty["icestats"]["source"] == []
 
 
 # --- the relay over real sockets ------------------------------------------------------------
