@@ -14,7 +14,7 @@ runs in a child process of this script; its CPU is the `getrusage` delta of that
 (RUSAGE_SELF: the Python engine) plus its reaped children (RUSAGE_CHILDREN: decoders and the
 encoder), from just before the engine starts to after everything has exited, so interpreter
 start-up and imports are shown apart. Beside it, Liquidsoap runs the project's own script
-(`streamer.liquidsoap.render_script`: request.queue, per-request amplify, 3 s crossfade)
+(`streamer.liquidsoap_script.render_script`: request.queue, per-request amplify, 3 s crossfade)
 with the same files pushed as annotated requests, to MP3 128k + AAC 128k mounts on the same
 relay, at 48 kHz like ours; its CPU is its rusage once reaped, minus what it used until its
 server answered. The floor is one ffmpeg encoding the mixer's own line (rendered to a WAV
@@ -106,7 +106,7 @@ from schedules.plan import (
 )
 from schedules.timeline import resolve
 from streamer.encoder import Encoder, FileOutput, HlsOutput, Output, encoder_args
-from streamer.liquidsoap import amplify_db, annotate, liq_string
+from streamer.liquidsoap_script import amplify_db, annotate, liq_string
 from streamer.outputs import IcecastOutput
 
 REPO = Path(__file__).resolve().parents[1]
@@ -393,7 +393,8 @@ async def role_liquidsoap(cfg: dict[str, Any]) -> None:
 
     This process starts nothing else, so RUSAGE_CHILDREN after the stop is Liquidsoap's own.
     """
-    from streamer.liquidsoap import LiquidsoapConfig, LiquidsoapProcess
+    from streamer.liquidsoap_process import LiquidsoapProcess
+    from streamer.liquidsoap_script import LiquidsoapConfig
     from streamer.outputs import IcecastOutput as Mount
 
     seconds = float(cfg["seconds"])

@@ -2,7 +2,7 @@
 queue, with the same inputs (timeline, playable) and the same boundary hooks (as-run,
 titles, now-playing) as `playout.radio.RadioEngine`.
 
-How it works. Liquidsoap (streamer/liquidsoap.py, in `track_cues` mode) runs the script:
+How it works. Liquidsoap (streamer/liquidsoap_script.py, in `track_cues` mode) runs the script:
 queue -> cue points -> per-track gain -> crossfade -> fallback (queue, safety file,
 silence) -> outputs (Icecast mounts and/or files). A driver loop on the injected clock
 pushes each timeline item into the queue, in order, annotated with its title, artist, item
@@ -83,16 +83,15 @@ from playout.radio import (
 from schedules.plan import TimelineItem, to_ms
 from station.backoff import Backoff
 from station.clock import Clock, pause
-from streamer.liquidsoap import (
+from streamer.liquidsoap_client import LiquidsoapClient, LiquidsoapError
+from streamer.liquidsoap_process import LiquidsoapProcess
+from streamer.liquidsoap_script import (
     AMPLIFY_KEY,
     CROSS_KEY,
     CUE_IN_KEY,
     CUE_OUT_KEY,
     ITEM_KEY,
-    LiquidsoapClient,
     LiquidsoapConfig,
-    LiquidsoapError,
-    LiquidsoapProcess,
     Output,
     TrackChange,
     amplify_db,

@@ -1,4 +1,4 @@
-"""The built-in Icecast-compatible relay: sources in, listeners out, on one TCP port.
+"""The built-in Icecast-compatible relay's server: sources in, listeners out, on one TCP port.
 
 It speaks what icecast2 speaks, so playout, players and tests cannot tell them apart:
 
@@ -10,386 +10,62 @@ It speaks what icecast2 speaks, so playout, players and tests cannot tell them a
 - listeners: `GET /mount`, with ICY metadata every 16000 bytes when asked
   (`Icy-MetaData: 1`), the last `burst_bytes` first so players start at once;
 - `GET /admin/metadata?mount=...&mode=updinfo&song=...` to set a mount's title;
-- `GET /status-json.xsl`, shaped like icecast2's (see `status_json` for the one difference).
+- `GET /status-json.xsl`, shaped like icecast2's (see `relay_admin.status_json` for the one
+  difference).
 
 It is a plain `asyncio.start_server`, not an HTTP framework: a source's body has no length
 and lasts as long as the broadcast, which request/response frameworks cannot read.
 
-What a source sends is gathered per mount and fanned out in batches, every `batch_interval`
-(0.1 s) or as soon as `batch_bytes` (16 KiB) have come in. Encoders write small pieces
-(ffmpeg: one MP3 frame, ~418 bytes, 38 times a second at 128 kbit/s) and every write costs a
-system call and ICY bookkeeping per listener: passing each piece on cost ~3x icecast2's CPU
-at 1,000 listeners, batches bring it close to icecast2's (bench/radio.py, part 3). 100 ms is
-far below what players buffer; 16 KiB, about one metaint, bounds a batch when a source sends
-fast. The batch goes out at once when its source ends, when the title changes (so bytes
-received before the change carry the old title) and when the relay stops. The burst is the
-last `burst_bytes` received, sent or still waiting: a listener joining mid-batch gets at once
-the part the others already have, and the rest with the batch.
-
-Each batch is written straight into every listener's transport; the transport's write
-buffer is that listener's queue, bounded by `max_queue_bytes`. A listener whose buffer grows
-past the bound is cut off at once, so a slow one never holds back the source or the others.
 When a source goes away, its listeners are kept for `source_grace` seconds, so an encoder
 restart on the same mount is a short gap rather than a disconnect.
 
-Pure parts (request parsing, source headers, response heads, status JSON) are plain
-functions; `Relay` is the shell that does the I/O.
+This module is the shell that does the I/O and owns the mounts' lifetimes; what it parses and
+sends is in relay_http.py, what happens to a mount's bytes (burst, batches, slow listeners)
+in relay_mount.py, the admin and status answers in relay_admin.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import codecs
 import contextlib
-import hmac
-import json
 import logging
-import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
-from email.utils import format_datetime
 from typing import Any
-from urllib.parse import parse_qs, unquote
-from xml.sax.saxutils import escape
 
 from station.clock import Clock, SystemClock
-from station.errors import StationError
-from streamer.icy import ICY_METAINT, IcyWriter, metadata_block
+from streamer.icy import ICY_METAINT, IcyWriter
+from streamer.relay_admin import (
+    METADATA_PATH,
+    STATUS_PATH,
+    metadata_update,
+    status_json,
+    status_response,
+)
+from streamer.relay_http import (
+    CONTROL_CHARACTERS,
+    BadRequest,
+    RelayError,
+    Request,
+    StreamInfo,
+    authentication_required,
+    basic_credentials,
+    http_response,
+    listener_response_head,
+    parse_request_head,
+    source_authorised,
+    stream_info_from_headers,
+)
+from streamer.relay_mount import Listener, Mount, MountStatus
 
 log = logging.getLogger(__name__)
 
-SERVER_ID = "Diaspor relay"
 MAX_HEAD_LINES = 100
 MAX_LINE_BYTES = 16 * 1024
 SOURCE_READ_BYTES = 64 * 1024
 BATCH_INTERVAL = 0.1  # seconds a source's bytes may wait to be fanned out
 BATCH_BYTES = 16 * 1024  # ...or fewer, when this many have come in first
-STATUS_PATH = "/status-json.xsl"
-METADATA_PATH = "/admin/metadata"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class RelayError(StationError):
-    reason = "relay-error"
-
-
-class BadRequest(RelayError):
-    reason = "bad-request"
-
-
-# --- pure parts -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    method: str
-    path: str  # percent-decoded, without the query
-    query: str  # raw; how to decode it depends on the `charset` parameter
-    version: str  # "HTTP/1.1", "HTTP/1.0", "ICE/1.0"
-    headers: Mapping[str, str]  # names lower-cased
-
-
-def _text(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def parse_request_head(lines: Sequence[bytes]) -> Request:
-    """The request line and header lines (CRLF or bare LF endings, blank line excluded)."""
-    if not lines:
-        raise BadRequest("empty request")
-    parts = _text(lines[0]).strip().split()
-    if len(parts) != 3:
-        raise BadRequest(f"malformed request line {_text(lines[0])[:80]!r}")
-    method, target, version = parts
-    if not target.startswith("/"):
-        raise BadRequest(f"request target must be a path, got {target[:80]!r}")
-    raw_path, _, query = target.partition("?")
-    headers: dict[str, str] = {}
-    for raw in lines[1:]:
-        name, sep, value = _text(raw).partition(":")
-        if not sep or not name.strip():
-            raise BadRequest(f"malformed header line {_text(raw)[:80]!r}")
-        headers[name.strip().lower()] = value.strip()
-    return Request(method.upper(), unquote(raw_path), query, version.upper(), headers)
-
-
-def query_params(query: str) -> dict[str, str]:
-    """Query parameters decoded in the charset the request names (`charset=`), else UTF-8.
-
-    icecast2 would fall back to the mount's charset; every mount of ours is UTF-8.
-    """
-    plain = parse_qs(query, keep_blank_values=True, encoding="latin-1")
-    charset = plain.get("charset", ["UTF-8"])[-1] or "UTF-8"
-    try:
-        codecs.lookup(charset)
-    except LookupError as e:
-        raise BadRequest(f"unknown charset {charset!r}") from e
-    decoded = parse_qs(query, keep_blank_values=True, encoding=charset, errors="replace")
-    return {k: v[-1] for k, v in decoded.items()}
-
-
-def basic_credentials(headers: Mapping[str, str]) -> tuple[str, str] | None:
-    scheme, _, encoded = headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        raw = base64.b64decode(encoded.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    user, sep, password = _text(raw).partition(":")
-    return (user, password) if sep else None
-
-
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
-
-
-def source_authorised(request: Request, password: str) -> bool:
-    """User `source` with the source password; ICE/1.0 clients send `ice-password` instead."""
-    creds = basic_credentials(request.headers)
-    if creds is not None:
-        return creds[0] == "source" and _same(creds[1], password)
-    if request.version.startswith("ICE/") and "ice-password" in request.headers:
-        return _same(request.headers["ice-password"], password)
-    return False
-
-
-@dataclass(frozen=True, slots=True)
-class StreamInfo:
-    """What a source says about its stream, passed on to listeners and the status page."""
-
-    content_type: str = "audio/mpeg"
-    name: str = ""
-    description: str = ""
-    genre: str = ""
-    url: str = ""
-    public: bool = False
-    bitrate: int | None = None  # kbit/s
-    audio_info: str = ""  # ice-audio-info as sent, e.g. "ice-samplerate=44100;ice-bitrate=128"
-
-
-def _clean(value: str) -> str:
-    """A header value from a source, made safe to repeat in a listener's response."""
-    return _CONTROL.sub("", value).strip()
-
-
-def _bitrate(headers: Mapping[str, str]) -> int | None:
-    for key in ("ice-bitrate", "icy-br"):
-        value = headers.get(key, "").split(",")[0].strip()
-        if value.isdigit():
-            return int(value)
-    for item in headers.get("ice-audio-info", "").split(";"):
-        key, _, value = item.partition("=")
-        if key.strip().lower() in ("ice-bitrate", "bitrate") and value.strip().isdigit():
-            return int(value.strip())
-    return None
-
-
-def stream_info_from_headers(
-    headers: Mapping[str, str], defaults: StreamInfo | None = None
-) -> StreamInfo:
-    """Ice-* headers (ffmpeg, libshout) or the older icy-* ones (Shoutcast-era encoders).
-
-    What the source leaves out comes from `defaults`. No Content-Type means MP3, as icecast2
-    assumes for old sources.
-    """
-    base = defaults or StreamInfo()
-
-    def pick(*keys: str, fallback: str) -> str:
-        for key in keys:
-            value = _clean(headers.get(key, ""))
-            if value:
-                return value
-        return fallback
-
-    public = pick("ice-public", "icy-pub", fallback="1" if base.public else "0")
-    bitrate = _bitrate(headers)
-    return StreamInfo(
-        content_type=pick("content-type", fallback=base.content_type),
-        name=pick("ice-name", "icy-name", fallback=base.name),
-        description=pick("ice-description", "icy-description", fallback=base.description),
-        genre=pick("ice-genre", "icy-genre", fallback=base.genre),
-        url=pick("ice-url", "icy-url", fallback=base.url),
-        public=public.lower() in ("1", "yes", "true"),
-        bitrate=bitrate if bitrate is not None else base.bitrate,
-        audio_info=pick("ice-audio-info", fallback=base.audio_info),
-    )
-
-
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Authentication Required",
-    403: "Forbidden",
-    404: "File Not Found",
-    405: "Method Not Allowed",
-}
-_NO_CACHE = (
-    ("Cache-Control", "no-cache, no-store"),
-    ("Expires", "Mon, 26 Jul 1997 05:00:00 GMT"),
-    ("Pragma", "no-cache"),
-    ("Access-Control-Allow-Origin", "*"),
-)
-
-
-def http_response(
-    status: int,
-    body: bytes = b"",
-    content_type: str = "text/plain; charset=utf-8",
-    headers: Iterable[tuple[str, str]] = (),
-) -> bytes:
-    """A complete HTTP/1.0 response, headed as icecast2 heads its own."""
-    lines = [
-        f"HTTP/1.0 {status} {_REASONS.get(status, 'Error')}",
-        f"Server: {SERVER_ID}",
-        "Connection: Close",
-        f"Content-Type: {content_type}",
-        *(f"{k}: {v}" for k, v in headers),
-        *(f"{k}: {v}" for k, v in _NO_CACHE),
-        f"Content-Length: {len(body)}",
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
-
-
-def listener_response_head(info: StreamInfo, metaint: int | None) -> bytes:
-    """The head a listener gets before the audio; icy-* lines only for what is known."""
-    lines = [
-        "HTTP/1.0 200 OK",
-        f"Server: {SERVER_ID}",
-        "Connection: Close",
-        f"Content-Type: {info.content_type}",
-        *(f"{k}: {v}" for k, v in _NO_CACHE),
-    ]
-    if info.bitrate is not None:
-        lines.append(f"icy-br:{info.bitrate}")
-    if info.audio_info:
-        lines.append(f"ice-audio-info: {info.audio_info}")
-    for key, value in (
-        ("icy-description", info.description),
-        ("icy-genre", info.genre),
-        ("icy-name", info.name),
-    ):
-        if value:
-            lines.append(f"{key}:{value}")
-    lines.append(f"icy-pub:{1 if info.public else 0}")
-    if info.url:
-        lines.append(f"icy-url:{info.url}")
-    if metaint is not None:
-        lines += ["icy-metadata:1", f"icy-metaint:{metaint}"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-
-
-def metadata_response(ok: bool, message: str) -> bytes:
-    """icecast2's answer to an admin command, word for word."""
-    body = (
-        '<?xml version="1.0"?>\n<iceresponse><message>'
-        f"{escape(message)}</message><return>{1 if ok else 0}</return></iceresponse>\n"
-    )
-    return http_response(200, body.encode("utf-8"), "text/xml; charset=utf-8")
-
-
-def title_from_params(params: Mapping[str, str]) -> str | None:
-    """`song`, or `artist - title` from the two halves (icecast2 accepts both forms)."""
-    if "song" in params:
-        return params["song"]
-    halves = [params.get("artist", ""), params.get("title", "")]
-    if not any(halves):
-        return None
-    return " - ".join(h for h in halves if h)
-
-
-def burst_start(data: bytes | bytearray, content_type: str) -> int:
-    """Where a burst should begin so the player's first byte is a frame header.
-
-    MP3 and ADTS frames start with a run of 1-bits (0xFFE/0xFFF); any other format is sent
-    from the first byte. Decoders would resync anyway, but some players give up instead.
-    """
-    kind = content_type.split(";")[0].strip().lower()
-    if kind not in ("audio/mpeg", "audio/mp3", "audio/aac", "audio/aacp", "audio/x-aac"):
-        return 0
-    mask = 0xF0 if "aac" in kind else 0xE0
-    start = data.find(b"\xff")
-    while 0 <= start < len(data) - 1:
-        if data[start + 1] & mask == mask:
-            return start
-        start = data.find(b"\xff", start + 1)
-    return 0
-
-
-@dataclass(frozen=True, slots=True)
-class MountStatus:
-    mount: str
-    live: bool  # a source is connected (otherwise the mount is waiting out its grace period)
-    listeners: int
-    listener_peak: int
-    listeners_dropped: int  # cut off for being too slow, since the relay started
-    info: StreamInfo
-    title: str
-    stream_start: datetime | None
-    bytes_received: int
-
-
-def _iso(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
-def status_json(
-    mounts: Sequence[MountStatus],
-    *,
-    base_url: str,
-    admin: str,
-    host: str,
-    location: str,
-    server_start: datetime,
-) -> dict[str, Any]:
-    """`/status-json.xsl` as icecast2 builds it, for the mounts that have a source.
-
-    One difference, on purpose: `source` is always a list. icecast2 gives a single mount as
-    an object and leaves the key out when there is none; readers of either should accept
-    all three shapes.
-    """
-    sources = []
-    for m in mounts:
-        if not m.live:
-            continue
-        entry: dict[str, Any] = {
-            "listenurl": f"{base_url}{m.mount}",
-            "listeners": m.listeners,
-            "listener_peak": m.listener_peak,
-            "server_name": m.info.name or "Unspecified name",
-            "server_description": m.info.description or "Unspecified description",
-            "genre": m.info.genre or "various",
-            "server_type": m.info.content_type,
-            "server_url": m.info.url,
-            "bitrate": m.info.bitrate,
-            "title": m.title,
-        }
-        if m.info.audio_info:
-            entry["audio_info"] = m.info.audio_info
-        if m.stream_start is not None:
-            entry["stream_start"] = format_datetime(m.stream_start)
-            entry["stream_start_iso8601"] = _iso(m.stream_start)
-        sources.append(entry)
-    return {
-        "icestats": {
-            "admin": admin,
-            "host": host,
-            "location": location,
-            "server_id": SERVER_ID,
-            "server_start": format_datetime(server_start),
-            "server_start_iso8601": _iso(server_start),
-            "source": sources,
-        }
-    }
-
-
-# --- the shell ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,68 +78,6 @@ class SourceGrant:
 
 # Asked about a source that does not have the source password: (mount, user, password).
 SourceAuth = Callable[[str, str, str], Awaitable[SourceGrant | None]]
-
-
-class _Listener:
-    __slots__ = ("framer", "peer", "transport")
-
-    def __init__(
-        self, transport: asyncio.WriteTransport, framer: IcyWriter | None, peer: str
-    ) -> None:
-        self.transport = transport
-        self.framer = framer
-        self.peer = peer
-
-    def send(self, data: bytes, block: bytes) -> None:
-        if self.framer is None:
-            self.transport.write(data)
-            return
-        pieces = self.framer.frame(data, block)
-        if len(pieces) == 1:
-            self.transport.write(pieces[0])
-        else:
-            self.transport.writelines(pieces)  # one system call, not one per piece
-
-    def close(self) -> None:
-        # A listener that has not taken what is queued may never take it: do not wait.
-        if self.transport.get_write_buffer_size():
-            self.transport.abort()
-        else:
-            self.transport.close()
-
-
-@dataclass(eq=False)
-class _Mount:
-    name: str
-    info: StreamInfo
-    title: str = ""
-    block: bytes = field(default_factory=lambda: metadata_block(""))
-    live: bool = False
-    on_air: bool = False  # live, or waiting out the grace period with its listeners
-    listeners: set[_Listener] = field(default_factory=set)
-    burst: bytearray = field(default_factory=bytearray)
-    pending: bytearray = field(default_factory=bytearray)  # received, not yet fanned out
-    flush: asyncio.TimerHandle | None = None  # sends `pending` when the batch is due
-    # Listeners that joined mid-batch: they already have `pending[:n]` from their burst.
-    joined: dict[_Listener, int] = field(default_factory=dict)
-    peak: int = 0
-    dropped: int = 0
-    bytes_received: int = 0
-    stream_start: datetime | None = None
-    grace: asyncio.Task[None] | None = None
-
-    def status(self) -> MountStatus:
-        return MountStatus(
-            mount=self.name,
-            live=self.live,
-            listeners=len(self.listeners),
-            listener_peak=self.peak,
-            listeners_dropped=self.dropped,
-            info=self.info,
-            title=self.title,
-            stream_start=self.stream_start,
-            bytes_received=self.bytes_received,
-        )
 
 
 class Relay:
@@ -499,8 +113,8 @@ class Relay:
         self._port = port
         self._source_password = source_password
         self._source_auth = source_auth
-        self._admin_user = admin_user
-        self._admin_password = admin_password
+        # Who may set a title: the admin, and a source with the source password (as icecast2).
+        self._title_accounts = ((admin_user, admin_password), ("source", source_password))
         self.burst_bytes = burst_bytes
         self.max_queue_bytes = max_queue_bytes
         self.batch_interval = batch_interval
@@ -513,7 +127,7 @@ class Relay:
         self.admin_email = admin_email
         self.location = location
         self._clock: Clock = clock or SystemClock()
-        self._mounts: dict[str, _Mount] = {}
+        self._mounts: dict[str, Mount] = {}
         self._server: asyncio.Server | None = None
         self._started: datetime | None = None
         self._connections: set[asyncio.Task[Any]] = set()
@@ -555,7 +169,8 @@ class Relay:
         for timer in self._timers:
             timer.cancel()
         for mount in self._mounts.values():
-            self._fan_out(mount)  # what came in last goes out before the connections are cut
+            # What came in last goes out before the connections are cut.
+            mount.fan_out(self.max_queue_bytes)
         # Cutting the connections ends their handlers the ordinary way (end of input). They
         # are not cancelled: on 3.11, asyncio.start_server logs a cancelled handler as an error.
         for transport in list(self._transports):
@@ -587,10 +202,7 @@ class Relay:
         Like everything on the relay, call it from the relay's event loop (from another
         thread, through `loop.call_soon_threadsafe`).
         """
-        m = self._mount(mount)
-        self._fan_out(m)  # bytes received before the change keep the old title
-        m.title = title
-        m.block = metadata_block(title)
+        self._mount(mount).set_title(title, self.max_queue_bytes)
         log.info("title updated", extra={"mount": mount, "title": title})
 
     def stats(self) -> tuple[MountStatus, ...]:
@@ -610,10 +222,10 @@ class Relay:
             server_start=self._started,
         )
 
-    def _mount(self, name: str) -> _Mount:
+    def _mount(self, name: str) -> Mount:
         mount = self._mounts.get(name)
         if mount is None:
-            mount = self._mounts[name] = _Mount(name, self.stream_defaults)
+            mount = self._mounts[name] = Mount(name, self.stream_defaults)
         return mount
 
     # connections
@@ -655,38 +267,15 @@ class Relay:
         elif request.method not in ("GET", "HEAD"):
             writer.write(http_response(405, b"Method not allowed", headers=[("Allow", "GET")]))
         elif request.path == STATUS_PATH:
-            body = json.dumps(self.status(), ensure_ascii=False).encode("utf-8")
-            writer.write(http_response(200, body, "application/json; charset=UTF-8"))
+            writer.write(status_response(self.status()))
         elif request.path == METADATA_PATH:
-            writer.write(self._admin_metadata(request, client))
+            accounts, mounts = self._title_accounts, self._mounts
+            answer = metadata_update(
+                request, client, accounts=accounts, mounts=mounts, set_title=self.set_title
+            )
+            writer.write(answer)
         else:
             await self._serve_listener(request, reader, writer, client)
-
-    def _admin_metadata(self, request: Request, client: str) -> bytes:
-        creds = basic_credentials(request.headers)
-        allowed = creds is not None and (
-            (creds[0] == self._admin_user and _same(creds[1], self._admin_password))
-            or (creds[0] == "source" and _same(creds[1], self._source_password))
-        )
-        if not allowed:
-            log.warning("admin request refused: wrong credentials", extra={"client": client})
-            return http_response(
-                401,
-                b"You need to authenticate\r\n",
-                headers=[("WWW-Authenticate", 'Basic realm="Icecast2 Server"')],
-            )
-        try:
-            params = query_params(request.query)
-        except BadRequest as e:
-            return http_response(400, e.message.encode())
-        mount = self._mounts.get(params.get("mount", ""))
-        if mount is None or not mount.on_air:
-            return http_response(400, b"Source does not exist")
-        title = title_from_params(params)
-        if params.get("mode") != "updinfo" or title is None:
-            return metadata_response(False, "No such action")
-        self.set_title(mount.name, title)
-        return metadata_response(True, "Metadata update successful")
 
     async def _serve_source(
         self,
@@ -703,16 +292,10 @@ class Relay:
             grant = await self._source_auth(name, creds[0], creds[1])
         if grant is None:
             log.warning("source refused: wrong credentials", extra=ctx)
-            writer.write(
-                http_response(
-                    401,
-                    b"You need to authenticate\r\n",
-                    headers=[("WWW-Authenticate", 'Basic realm="Icecast2 Server"')],
-                )
-            )
+            writer.write(authentication_required())
             return
         reserved = name in ("/", STATUS_PATH) or name.startswith("/admin")
-        if reserved or ".." in name or _CONTROL.search(name) or " " in name:
+        if reserved or ".." in name or CONTROL_CHARACTERS.search(name) or " " in name:
             writer.write(http_response(403, b"Mountpoint not allowed"))
             return
         mount = self._mount(name)
@@ -724,7 +307,9 @@ class Relay:
             writer.write(b"HTTP/1.1 100 Continue\r\nContent-Length: 0\r\n\r\n")
         writer.write(b"HTTP/1.0 200 OK\r\n\r\n")
         came_back = mount.grace is not None
-        self._attach_source(mount, stream_info_from_headers(request.headers, self.stream_defaults))
+        mount.attach(
+            stream_info_from_headers(request.headers, self.stream_defaults), self._clock.now()
+        )
         kind, kept = mount.info.content_type, len(mount.listeners)
         log.info(
             "source came back; listeners kept" if came_back else "source connected",
@@ -749,7 +334,13 @@ class Relay:
                     raise
                 if not data:
                     break
-                self._receive(mount, data)
+                mount.receive(
+                    data,
+                    burst_bytes=self.burst_bytes,
+                    batch_bytes=self.batch_bytes,
+                    batch_interval=self.batch_interval,
+                    max_queue_bytes=self.max_queue_bytes,
+                )
         except TimeoutError:
             reason = "source timed out: no data; listeners wait for it to come back"
         finally:
@@ -757,20 +348,8 @@ class Relay:
             received = mount.bytes_received
             log.info(reason, extra={**ctx, "bytes": received, "grace": self.source_grace})
 
-    def _attach_source(self, mount: _Mount, info: StreamInfo) -> None:
-        if mount.grace is not None:
-            mount.grace.cancel()
-            mount.grace = None
-        mount.info = info
-        mount.live = mount.on_air = True
-        mount.burst.clear()
-        mount.bytes_received = 0
-        mount.peak = len(mount.listeners)
-        mount.stream_start = self._clock.now()
-
-    def _detach_source(self, mount: _Mount) -> None:
-        self._fan_out(mount)  # the source's last bytes are not left waiting for a batch
-        mount.live = False
+    def _detach_source(self, mount: Mount) -> None:
+        mount.detach(self.max_queue_bytes)
         if self._server is None:  # stopping: nothing to wait for
             return
         task = asyncio.create_task(self._expire(mount))
@@ -778,78 +357,12 @@ class Relay:
         self._timers.add(task)
         task.add_done_callback(self._timers.discard)
 
-    async def _expire(self, mount: _Mount) -> None:
+    async def _expire(self, mount: Mount) -> None:
         await self._clock.sleep(self.source_grace)
         mount.grace = None
         if mount.live:
             return
-        mount.on_air = False
-        mount.burst.clear()
-        log.info(
-            "mount off air: source did not come back; listeners closed",
-            extra={"mount": mount.name, "listeners": len(mount.listeners)},
-        )
-        for listener in list(mount.listeners):
-            listener.close()
-        mount.listeners.clear()
-
-    def _receive(self, mount: _Mount, data: bytes) -> None:
-        mount.bytes_received += len(data)
-        if self.burst_bytes:
-            burst = mount.burst
-            burst += data
-            if len(burst) > self.burst_bytes:
-                del burst[: len(burst) - self.burst_bytes]
-        pending = mount.pending
-        pending += data
-        if len(pending) >= self.batch_bytes or not self.batch_interval:
-            self._fan_out(mount)
-        elif mount.flush is None:
-            # The loop's timer, not the injected clock: this bounds real I/O latency, and
-            # must fire in real time even when a simulated clock only moves when slept on.
-            loop = asyncio.get_running_loop()
-            mount.flush = loop.call_later(self.batch_interval, self._fan_out, mount)
-
-    def _fan_out(self, mount: _Mount) -> None:
-        """Send the pending batch to every listener, and cut off those that fell behind."""
-        if mount.flush is not None:
-            mount.flush.cancel()
-            mount.flush = None
-        if not mount.pending:
-            return
-        # One immutable copy, shared: a transport may keep what it could not send yet.
-        data = bytes(mount.pending)
-        mount.pending.clear()
-        joined = mount.joined
-        if joined:
-            mount.joined = {}
-        block = mount.block
-        limit = self.max_queue_bytes
-        slow: list[_Listener] = []
-        for listener in mount.listeners:
-            transport = listener.transport
-            if transport.is_closing():
-                continue
-            if joined and listener in joined:
-                listener.send(data[joined[listener] :], block)
-            elif listener.framer is None:
-                transport.write(data)
-            else:
-                listener.send(data, block)
-            if transport.get_write_buffer_size() > limit:
-                slow.append(listener)
-        for listener in slow:
-            mount.listeners.discard(listener)
-            mount.dropped += 1
-            log.warning(
-                "listener dropped: too slow",
-                extra={
-                    "mount": mount.name,
-                    "client": listener.peer,
-                    "queued_bytes": listener.transport.get_write_buffer_size(),
-                },
-            )
-            listener.transport.abort()
+        mount.off_air()
 
     async def _serve_listener(
         self,
@@ -866,18 +379,8 @@ class Relay:
         writer.write(listener_response_head(mount.info, metaint))
         if request.method == "HEAD":
             return
-        listener = _Listener(writer.transport, IcyWriter(metaint) if metaint else None, client)
-        burst = bytes(mount.burst)
-        start = burst_start(burst, mount.info.content_type)
-        # The burst ends with the pending batch (or lies wholly inside it): send now what the
-        # others already have, and let the batch bring the rest.
-        sent = len(burst) - len(mount.pending)
-        if start < sent:
-            listener.send(burst[start:sent], mount.block)
-        if start > sent:
-            mount.joined[listener] = start - sent
-        mount.listeners.add(listener)
-        mount.peak = max(mount.peak, len(mount.listeners))
+        listener = Listener(writer.transport, IcyWriter(metaint) if metaint else None, client)
+        mount.join(listener)
         ctx = {"mount": mount.name, "client": client}
         log.info("listener connected", extra={**ctx, "listeners": len(mount.listeners)})
         try:
@@ -885,9 +388,7 @@ class Relay:
             while await reader.read(4096):
                 pass
         finally:
-            mount.joined.pop(listener, None)
-            if listener in mount.listeners:
-                mount.listeners.discard(listener)
+            if mount.leave(listener):
                 log.info("listener left", extra={**ctx, "listeners": len(mount.listeners)})
 
 

@@ -1,5 +1,5 @@
-"""Liquidsoap as the second engine: the script we generate, the control client, and the real
-binary airing annotated requests with a crossfade."""
+"""Liquidsoap as the second engine, run for real: the generated script checked by the binary,
+the control client and the process airing annotated requests with a crossfade."""
 
 from __future__ import annotations
 
@@ -9,38 +9,29 @@ import math
 import os
 import subprocess
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
 from media.binaries import Tools
-from streamer.liquidsoap import (
+from streamer.liquidsoap_client import LiquidsoapClient, LiquidsoapError
+from streamer.liquidsoap_process import LiquidsoapProcess
+from streamer.liquidsoap_script import (
     AMPLIFY_KEY,
     MASTER_GAIN_VAR,
-    TRACK_MARKER,
     FileOutput,
-    IcecastOutput,
-    LiquidsoapClient,
     LiquidsoapConfig,
-    LiquidsoapError,
-    LiquidsoapProcess,
     amplify_db,
     annotate,
-    liq_string,
-    parse_ids,
-    parse_metadata,
-    parse_track_line,
-    parse_uptime,
     render_script,
-    unescape,
 )
+from streamer.outputs import IcecastOutput
 from tests.support import free_port, need_program, run, tone
+from tests.test_liquidsoap_script import BEHBUDOV, SARI_GELIN, station_config
 
 T = TypeVar("T")
-SARI_GELIN = "Sarı gəlin"
-BEHBUDOV = "Rəşid Behbudov"
 # Quotes and a backslash: what the annotate escaping has to carry through Liquidsoap.
 SIKESTE = 'Qarabağ şikəstəsi — "canlı" \\ ifa'
 RATE = 8000  # analysis rate for the rendered air signal
@@ -48,197 +39,6 @@ RATE = 8000  # analysis rate for the rendered air signal
 
 def as_root() -> bool:
     return os.geteuid() == 0
-
-
-# --- pure: annotate --------------------------------------------------------------------------
-
-
-def test_annotate_escapes_quotes_and_backslashes_and_keeps_azerbaijani_letters() -> None:
-    uri = annotate(
-        "/media/sari gelin.mp3",
-        title='Sarı "gəlin" \\ ğ ş ç ö ü ə',
-        artist=BEHBUDOV,
-        diaspor_item="item-7",
-        liq_amplify=amplify_db(-4.2),
-    )
-    assert uri == (
-        'annotate:title="Sarı \\"gəlin\\" \\\\ ğ ş ç ö ü ə",artist="Rəşid Behbudov",'
-        'diaspor_item="item-7",liq_amplify="-4.20 dB":/media/sari gelin.mp3'
-    )
-
-
-def test_annotate_turns_line_breaks_and_controls_into_escapes() -> None:
-    assert annotate("/a.mp3", comment="bir\niki\tüç\x01") == (
-        'annotate:comment="bir\\niki\\tüç\\u0001":/a.mp3'
-    )
-    assert annotate("/a.mp3") == "/a.mp3"
-    assert annotate("/a.mp3", n=3, gain=0.5) == 'annotate:n="3",gain="0.5":/a.mp3'
-
-
-def test_annotate_refuses_what_would_break_the_command_line() -> None:
-    with pytest.raises(ValueError, match="line break"):
-        annotate("/a.mp3\nschedule.skip", title="x")
-    with pytest.raises(ValueError, match="metadata key"):
-        annotate("/a.mp3", **{'ti"tle': "x"})
-
-
-def test_gain_is_written_in_db_for_amplify() -> None:
-    assert amplify_db(-6) == "-6.00 dB"
-    assert amplify_db(3.456) == "3.46 dB"
-    with pytest.raises(ValueError):
-        amplify_db(math.nan)
-
-
-# --- pure: replies -----------------------------------------------------------------------------
-
-# `request.metadata 0` as Liquidsoap 2.1.3 answered it (bytes before END, decoded).
-METADATA_REPLY = (
-    'liq_amplify="-3 dB"\nrid="0"\non_air="2026/11/26 01:40:31"\nstatus="playing"\n'
-    'initial_uri="annotate:title=\\"Sarı gəlin \\\\\\"q\\\\\\" back\\\\\\\\slash\\",'
-    'artist=\\"Rəşid Behbudov\\":/tmp/a.mp3"\n'
-    'filename="/tmp/a.mp3"\ntitle="Sarı gəlin \\"q\\" back\\\\slash"\n'
-    'artist="Rəşid Behbudov"\ncomment="line1\\nline2\\ttab"\n'
-    'txxx="\\u0003comment\\u0000x"\non_air_timestamp="1795657231.00"\ndiaspor_item="it-1"'
-)
-
-
-def test_metadata_reply_is_parsed_and_unescaped() -> None:
-    meta = parse_metadata(METADATA_REPLY)
-    assert meta["title"] == 'Sarı gəlin "q" back\\slash'
-    assert meta["artist"] == BEHBUDOV
-    assert meta["rid"] == "0"
-    assert meta["comment"] == "line1\nline2\ttab"
-    assert meta["txxx"] == "\x03comment\x00x"
-    assert meta["initial_uri"] == (
-        'annotate:title="Sarı gəlin \\"q\\" back\\\\slash",artist="Rəşid Behbudov":/tmp/a.mp3'
-    )
-    assert meta["diaspor_item"] == "it-1"
-    assert meta[AMPLIFY_KEY] == "-3 dB"
-
-
-def test_unescape_reads_unicode_escapes_and_surrogate_pairs() -> None:
-    assert unescape("\\u0259 \\ud83c\\udfb5 \\x41 \\/") == "ə 🎵 A /"
-
-
-def test_id_lists_and_uptime_are_read() -> None:
-    assert parse_ids("") == []
-    assert parse_ids("3 4") == [3, 4]
-    with pytest.raises(LiquidsoapError):
-        parse_ids("No such request.")
-    assert parse_uptime("1d 02h 03m 04s") == timedelta(days=1, hours=2, minutes=3, seconds=4)
-
-
-def test_track_hook_line_becomes_a_track_change() -> None:
-    line = (
-        TRACK_MARKER + '[["on_air_timestamp","1795657231.00"],["title","Sarı gəlin"],'
-        '["artist","Rəşid Behbudov"],["rid","5"],["diaspor_item","item-1"]]'
-    )
-    change = parse_track_line(line)
-    assert change is not None
-    assert (change.rid, change.item, change.title, change.artist) == (
-        5,
-        "item-1",
-        SARI_GELIN,
-        BEHBUDOV,
-    )
-    assert change.on_air == datetime.fromtimestamp(1795657231, tz=UTC)
-    assert parse_track_line("2026/11/26 01:40:31 [main:3] Switch to blank") is None
-    assert parse_track_line(TRACK_MARKER + "not json") is None
-
-
-# --- pure: the script ------------------------------------------------------------------------
-
-
-def station_config(**kw: object) -> LiquidsoapConfig:
-    defaults: dict[str, object] = {
-        "outputs": (
-            IcecastOutput(
-                mount="/radio.mp3",
-                password='s3"cret',
-                host="icecast.internal",
-                port=8000,
-                name="Diaspor.FM",
-                genre="Azərbaycan",
-                url="https://diaspor.fm",
-            ),
-            IcecastOutput(mount="/radio.aac", password="x", codec="aac"),
-            FileOutput(Path("/var/air/%d-day.mp3"), codec="mp3"),
-        ),
-        "port": 1234,
-        "crossfade_seconds": 3.0,
-        "safety_file": Path("/srv/safety.mp3"),
-        "log_file": Path("/var/log/liquidsoap.log"),
-    }
-    defaults.update(kw)
-    return LiquidsoapConfig(**defaults)  # type: ignore[arg-type]
-
-
-def test_script_has_server_queue_gain_crossfade_fallback_and_outputs() -> None:
-    script = render_script(station_config())
-    expected = [
-        "settings.server.telnet.set(true)",
-        'settings.server.telnet.bind_addr.set("127.0.0.1")',
-        "settings.server.telnet.port.set(1234)",
-        "settings.server.timeout.set(-1.)",
-        'settings.log.file.path.set("/var/log/liquidsoap.log")',
-        'radio = request.queue(id="schedule")',
-        'radio = amplify(id="track_gain", override="liq_amplify", 1., radio)',
-        'radio = crossfade(id="crossfade", duration=3.000, fade_in=3.000, fade_out=3.000, radio)',
-        f'print("{TRACK_MARKER}" ^ json.stringify(compact=true, m))',
-        'radio = fallback(id="radio", track_sensitive=false, '
-        '[radio, single(id="safety", "/srv/safety.mp3"), blank(id="silence")])',
-        f'interactive.float("{MASTER_GAIN_VAR}", 1.000)',
-        'output.icecast(id="out0", %mp3(bitrate=128), format="audio/mpeg", '
-        'host="icecast.internal", port=8000, user="source", password="s3\\"cret", '
-        'mount="/radio.mp3", name="Diaspor.FM", genre="Azərbaycan", '
-        'url="https://diaspor.fm", encoding="UTF-8", radio)',
-        'output.icecast(id="out1", %ffmpeg(format="adts", %audio(codec="aac", b="128k")), '
-        'format="audio/aac"',
-        'output.file(id="out2", %mp3(bitrate=128), "/var/air/%%d-day.mp3", radio)',
-    ]
-    for piece in expected:
-        assert piece in script
-    # The gain is per track, so it must come before the tracks overlap.
-    assert script.index("track_gain") < script.index("crossfade(") < script.index("fallback(")
-    assert script.index("on_track") < script.index("crossfade(")
-    assert "allow_root" not in script
-    assert 's3"cret' not in repr(station_config().outputs[0])
-
-
-def test_script_can_use_a_unix_socket_and_hard_cuts() -> None:
-    script = render_script(
-        station_config(
-            socket_path=Path("/run/diaspor/ls.sock"),
-            crossfade_seconds=0,
-            safety_file=None,
-            log_file=None,
-            allow_root=True,
-        )
-    )
-    assert 'settings.server.socket.path.set("/run/diaspor/ls.sock")' in script
-    assert "settings.server.telnet.set(true)" not in script
-    assert "crossfade(" not in script
-    assert "settings.log.file.set(false)" in script
-    assert "settings.init.allow_root.set(true)" in script
-    assert '[radio, blank(id="silence")]' in script
-
-
-def test_config_refuses_nonsense() -> None:
-    with pytest.raises(ValueError):
-        station_config(queue_id="two words")
-    with pytest.raises(ValueError):
-        station_config(crossfade_seconds=-1)
-    with pytest.raises(ValueError):
-        render_script(station_config(outputs=()))
-    with pytest.raises(ValueError, match="metadata"):
-        render_script(station_config(outputs=(FileOutput(Path("/air/$(title).wav")),)))
-
-
-def test_string_literals_never_interpolate() -> None:
-    assert liq_string('a"b\\c') == '"a\\"b\\\\c"'
-    assert liq_string("x#{y}z") == '("x#" ^ "{y}z")'
-    assert liq_string("tab\tnew\nline\x01") == '"tab\\tnew\\nline\\x01"'
-    assert liq_string("Xoş gəlmisiniz") == '"Xoş gəlmisiniz"'
 
 
 @pytest.mark.liquidsoap

@@ -24,7 +24,8 @@ from playout.liquidsoap_engine import LiquidsoapEngine, item_key, request_metada
 from playout.radio import Boundary, Playable
 from schedules.plan import TimelineItem, to_ms
 from station.db import Database
-from streamer.liquidsoap import FileOutput, LiquidsoapConfig, LiquidsoapError, render_script
+from streamer.liquidsoap_client import LiquidsoapError
+from streamer.liquidsoap_script import FileOutput, LiquidsoapConfig, render_script
 from tests.radio_support import SONGS, Playout, music_station
 from tests.support import free_port, need_program, run, tone
 from tests.test_radio_onair import listen

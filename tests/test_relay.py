@@ -1,10 +1,9 @@
-"""The built-in relay: ICY framing and request parsing without sockets, then the relay itself
-with real TCP clients (sources that push, listeners that read or do not)."""
+"""The built-in relay: ICY framing without sockets, then the relay itself with real TCP
+clients (sources that push, listeners that read or do not)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import itertools
 import json
@@ -30,24 +29,11 @@ from streamer.icy import (
     parse_metadata_block,
     parse_response_head,
 )
-from streamer.relay import (
-    BadRequest,
-    MountStatus,
-    Relay,
-    SourceGrant,
-    StreamInfo,
-    burst_start,
-    listener_response_head,
-    parse_request_head,
-    query_params,
-    source_authorised,
-    status_json,
-    stream_info_from_headers,
-    title_from_params,
-)
+from streamer.relay import Relay, SourceGrant
+from streamer.relay_mount import MountStatus
 from tests.support import free_port, run
+from tests.test_relay_http import SOURCE_PASSWORD, _basic
 
-SOURCE_PASSWORD = "mənbə-parol"
 ADMIN_PASSWORD = "admin-parol"
 AZ_TITLE = "Aşıq Ələsgər - Vətən ğışçöü"
 BINARY = "application/octet-stream"  # no frame alignment: the burst is byte-exact
@@ -146,148 +132,6 @@ def test_shoutcast_and_http_status_lines_are_both_read() -> None:
     assert parse_response_head(b"HTTP/1.0 404 File Not Found\r\n\r\n").status == 404
     with pytest.raises(ValueError):
         parse_response_head(b"garbage\r\n\r\n")
-
-
-# --- requests and headers (pure) ------------------------------------------------------------
-
-
-def _basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-def test_the_request_heads_of_ffmpeg_butt_and_old_ice_clients_are_understood() -> None:
-    ffmpeg = parse_request_head(
-        [
-            b"PUT /diaspor.mp3 HTTP/1.1",
-            b"Expect: 100-continue",
-            b"Content-Type: audio/mpeg",
-            b"Ice-Name: Diaspor.FM",
-            f"Authorization: {_basic('source', SOURCE_PASSWORD)}".encode(),
-        ]
-    )
-    assert (ffmpeg.method, ffmpeg.path, ffmpeg.version) == ("PUT", "/diaspor.mp3", "HTTP/1.1")
-    assert ffmpeg.headers["ice-name"] == "Diaspor.FM"
-    assert source_authorised(ffmpeg, SOURCE_PASSWORD)
-    assert not source_authorised(ffmpeg, "another")
-
-    butt = parse_request_head([b"SOURCE /live HTTP/1.0", b"icy-name: Canl\xc4\xb1 efir"])
-    assert butt.method == "SOURCE" and butt.headers["icy-name"] == "Canlı efir"
-    assert not source_authorised(butt, SOURCE_PASSWORD)  # no credentials at all
-
-    ice = parse_request_head([b"SOURCE /live ICE/1.0", f"ice-password: {SOURCE_PASSWORD}".encode()])
-    assert source_authorised(ice, SOURCE_PASSWORD)
-
-    admin_as_source = parse_request_head(
-        [b"PUT /x HTTP/1.1", f"Authorization: {_basic('admin', SOURCE_PASSWORD)}".encode()]
-    )
-    assert not source_authorised(admin_as_source, SOURCE_PASSWORD)
-
-
-@pytest.mark.parametrize(
-    "lines",
-    [[], [b"GET /"], [b"GET live HTTP/1.0"], [b"GET / HTTP/1.0", b"no colon here"]],
-)
-def test_malformed_requests_are_refused(lines: list[bytes]) -> None:
-    with pytest.raises(BadRequest):
-        parse_request_head(lines)
-
-
-def test_ice_headers_and_the_older_icy_headers_both_describe_the_stream() -> None:
-    ice = stream_info_from_headers(
-        {
-            "content-type": "audio/aac",
-            "ice-name": "Diaspor.FM",
-            "ice-description": "Vətən uzaqda deyil",
-            "ice-genre": "Folk",
-            "ice-url": "https://diaspor.fm",
-            "ice-public": "1",
-            "ice-audio-info": "ice-samplerate=48000;ice-bitrate=96;ice-channels=2",
-        }
-    )
-    assert ice == StreamInfo(
-        "audio/aac",
-        "Diaspor.FM",
-        "Vətən uzaqda deyil",
-        "Folk",
-        "https://diaspor.fm",
-        True,
-        96,
-        "ice-samplerate=48000;ice-bitrate=96;ice-channels=2",
-    )
-    icy = stream_info_from_headers({"icy-name": "Köhnə", "icy-br": "128", "icy-genre": "Muğam"})
-    assert (icy.content_type, icy.name, icy.bitrate, icy.genre) == (
-        "audio/mpeg",
-        "Köhnə",
-        128,
-        "Muğam",
-    )
-    defaults = StreamInfo(name="Diaspor.FM", genre="Various")
-    assert stream_info_from_headers({"ice-genre": "Jazz"}, defaults).name == "Diaspor.FM"
-    # A source cannot smuggle extra header lines to listeners.
-    assert stream_info_from_headers({"ice-name": "a\r\nSet-Cookie: x"}).name == "aSet-Cookie: x"
-
-
-def test_a_listener_head_has_icy_lines_only_for_what_the_source_said() -> None:
-    full = listener_response_head(
-        StreamInfo("audio/mpeg", "Diaspor.FM", "Radio", "Folk", "https://diaspor.fm", bitrate=128),
-        ICY_METAINT,
-    )
-    head = parse_response_head(full)
-    assert head.status == 200 and full.startswith(b"HTTP/1.0 200 OK\r\n")
-    assert head.headers["content-type"] == "audio/mpeg"
-    assert head.headers["icy-br"] == "128" and head.headers["icy-metaint"] == "16000"
-    assert head.headers["icy-name"] == "Diaspor.FM" and head.headers["icy-url"].endswith(".fm")
-    assert "no-cache" in head.headers["cache-control"]
-    bare = parse_response_head(listener_response_head(StreamInfo(), None)).headers
-    assert "icy-br" not in bare and "icy-name" not in bare and "icy-metaint" not in bare
-
-
-def test_admin_queries_keep_azerbaijani_letters_and_honour_the_named_charset() -> None:
-    utf8 = "mount=%2Flive&mode=updinfo&song=A%C5%9F%C4%B1q+%C6%8Fl%C9%99sg%C9%99r&charset=UTF-8"
-    assert query_params(utf8)["song"] == "Aşıq Ələsgər"
-    assert query_params("song=A%C5%9F%C4%B1q")["song"] == "Aşıq"  # UTF-8 unless told otherwise
-    assert query_params("song=Caf%E9&charset=ISO-8859-1")["song"] == "Café"
-    with pytest.raises(BadRequest, match="unknown charset"):
-        query_params("song=x&charset=klingon")
-
-
-def test_a_title_is_the_song_or_artist_and_title_joined() -> None:
-    assert title_from_params({"song": AZ_TITLE}) == AZ_TITLE
-    assert title_from_params({"artist": "Aşıq Ələsgər", "title": "Vətən"}) == "Aşıq Ələsgər - Vətən"
-    assert title_from_params({"mode": "updinfo"}) is None
-
-
-def test_a_burst_starts_on_a_frame_header_for_mp3_and_aac_only() -> None:
-    data = b"\x12\xff\x12\x00\xff\xfb\x90\x00rest"
-    assert burst_start(data, "audio/mpeg") == 4
-    assert burst_start(b"\x00\xff\xe0\xff\xf1\x50", "audio/aac") == 3
-    assert burst_start(data, "application/ogg") == 0
-    assert burst_start(b"no sync at all", "audio/mpeg") == 0
-
-
-def test_status_json_has_icecast2s_shape_with_source_always_a_list() -> None:
-    start = datetime(2026, 5, 28, 8, 0, tzinfo=UTC)
-    live = MountStatus(
-        "/live.mp3", True, 3, 5, 1, StreamInfo(name="Diaspor.FM"), AZ_TITLE, start, 9
-    )
-    waiting = MountStatus("/old.mp3", False, 1, 1, 0, StreamInfo(), "", start, 0)
-    doc = status_json(
-        [live, waiting],
-        base_url="http://radio.example:8000",
-        admin="admin@diaspor.fm",
-        host="radio.example",
-        location="Bakı",
-        server_start=start,
-    )
-    stats = doc["icestats"]
-    assert stats["server_id"] == "Diaspor relay" and stats["location"] == "Bakı"
-    [source] = stats["source"]
-    assert source["listenurl"] == "http://radio.example:8000/live.mp3"
-    assert (source["listeners"], source["listener_peak"], source["title"]) == (3, 5, AZ_TITLE)
-    assert source["server_name"] == "Diaspor.FM" and source["server_type"] == "audio/mpeg"
-    assert source["stream_start_iso8601"] == "2026-05-28T08:00:00+0000"
-    empty = status_json([], base_url="", admin="", host="", location="", server_start=start)
-    assert empty["icestats"]["source"] == []
 
 
 # --- the relay over real sockets ------------------------------------------------------------
