@@ -12,7 +12,7 @@ seconds, `tile`). Every rung is libx264 with the same fixed GOP (`-g`/`-keyint_m
 segment × fps, `-sc_threshold 0`, keyframes forced at every multiple of the segment by frame
 number), so segment i starts on the same frame, with the same PTS, in every rung. The audio is
 brought to the channel target (−16 LUFS, true peak ≤ −1 dBTP by default) with a `volume=` gain
-computed from what the analysis measured, by the same rule as the radio (`playout/loudness.py`);
+computed from what the analysis measured, by the same rule as the radio (`media/loudness.py`);
 there is no second loudness pass. Every rung carries the same AAC-LC 48 kHz stereo, and an
 audio-only rendition is cut at the same boundaries; the same sound also goes, whole, into one
 `audio.m4a` (AAC in MP4, index first) for podcast apps and downloads, which want a file. A
@@ -70,6 +70,7 @@ from media import hls
 from media.artwork import poster_time_ms
 from media.binaries import Tools
 from media.errors import MediaError
+from media.loudness import gain_db
 from media.packaged import (
     MANIFEST,
     Package,
@@ -202,23 +203,6 @@ DEFAULT_PACKAGING = PackagingOptions()
 
 
 # --- pure arithmetic ----------------------------------------------------------------------
-
-
-def gain_db(
-    loudness_lufs: float | None,
-    true_peak_dbtp: float | None,
-    target_lufs: float = -16.0,
-    max_true_peak_dbtp: float = -1.0,
-) -> float:
-    """The gain that brings an item to the target loudness without its true peak passing the
-    ceiling; an item never measured (silence, a slate) is left as it is. The one rule for
-    packaging and the radio engines (playout/loudness.py uses it)."""
-    if loudness_lufs is None:
-        return 0.0
-    gain = target_lufs - loudness_lufs
-    if true_peak_dbtp is not None:
-        gain = min(gain, max_true_peak_dbtp - true_peak_dbtp)
-    return gain
 
 
 def frames_of(ms: int, fps: int) -> int:

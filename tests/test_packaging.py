@@ -35,7 +35,6 @@ from media.packaging import (
     SegmentProbe,
     avc_codec,
     check_ladder,
-    gain_db,
     media_playlist,
     package_asset,
     package_slate,
@@ -47,7 +46,6 @@ from media.packaging import (
     vtt_segments,
 )
 from media.storage import LocalStorage
-from playout import loudness
 from station.clock import SimulatedClock
 from station.settings import Settings
 from tests.conftest import settings_for
@@ -708,13 +706,6 @@ def test_a_ladder_is_read_from_settings_and_mistakes_are_named() -> None:
     for bad in ("720p:1280x720", "audio:640x360:700", "odd:641x360:700", "Büyük:640x360:700"):
         with pytest.raises(MediaError):
             parse_ladder([bad])
-
-
-@pytest.mark.parametrize(
-    ("lufs", "peak"), [(-30.0, -20.0), (-10.0, -0.5), (-20.0, -2.0), (None, None), (-14.0, None)]
-)
-def test_the_gain_is_the_one_the_radio_applies(lufs: float | None, peak: float | None) -> None:
-    assert gain_db(lufs, peak) == loudness.gain_db(lufs, peak)
 
 
 def test_the_peak_bandwidth_is_the_busiest_run_of_about_one_target() -> None:
