@@ -26,6 +26,7 @@ from media.errors import (
     FileTooLarge,
     MediaError,
     NotFound,
+    PackagingError,
     StaleVersion,
 )
 from media.models import (
@@ -46,7 +47,6 @@ from media.names import check_file_name, language_code, title_from_name
 from media.packaged import Package, asset_prefix
 from media.packaging import (
     DEFAULT_PACKAGING,
-    PackagingError,
     PackagingOptions,
     load_package,
     package_asset,

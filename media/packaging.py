@@ -69,7 +69,7 @@ from typing import TYPE_CHECKING, Any
 from media import hls
 from media.artwork import poster_time_ms
 from media.binaries import Tools
-from media.errors import MediaError
+from media.errors import MediaError, PackagingError
 from media.loudness import gain_db
 from media.packaged import (
     MANIFEST,
@@ -111,12 +111,6 @@ LANGUAGE_NAMES = {
 }
 
 ProgressFn = Callable[[float, str], Awaitable[None]]
-
-
-class PackagingError(MediaError):
-    """Packaging could not produce a sound package; nothing of it was published."""
-
-    reason = "packaging-failed"
 
 
 # --- options ------------------------------------------------------------------------------

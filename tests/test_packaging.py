@@ -23,13 +23,12 @@ import pytest
 from diaspor import migrate
 from diaspor.compose import Station, build_station
 from media.binaries import Tools
-from media.errors import MediaError, StorageError
+from media.errors import MediaError, PackagingError, StorageError
 from media.library import PACKAGE_JOB, IngestOptions
 from media.models import MediaItem
 from media.packaged import Package, asset_prefix, slate_prefix
 from media.packaging import (
     AUDIO,
-    PackagingError,
     PackagingOptions,
     Rung,
     SegmentProbe,
