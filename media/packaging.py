@@ -248,27 +248,6 @@ def avc_codec(annexb: bytes) -> str:
 # --- playlists ----------------------------------------------------------------------------
 
 
-def media_playlist(
-    names: Sequence[str], segments_ms: Sequence[int], target_s: int, *, discontinuous: bool = False
-) -> str:
-    """A VOD media playlist. `discontinuous`: every segment has its own timeline (the slate)."""
-    target = max(target_s, *(round(ms / 1000) for ms in segments_ms))
-    lines = [
-        "#EXTM3U",
-        "#EXT-X-VERSION:3",
-        f"#EXT-X-TARGETDURATION:{target}",
-        "#EXT-X-MEDIA-SEQUENCE:0",
-        "#EXT-X-PLAYLIST-TYPE:VOD",
-        "#EXT-X-INDEPENDENT-SEGMENTS",
-    ]
-    for i, (name, ms) in enumerate(zip(names, segments_ms, strict=True)):
-        if discontinuous and i:
-            lines.append("#EXT-X-DISCONTINUITY")
-        lines += [f"#EXTINF:{ms / 1000:.3f},", name]
-    lines.append("#EXT-X-ENDLIST")
-    return "\n".join(lines) + "\n"
-
-
 def master_playlist(package: Package) -> str:
     """The VOD master: every rung (video + audio), the audio-only rendition, and the subtitle
     renditions as one group that every variant names."""
@@ -849,7 +828,7 @@ async def _renditions(
         sizes = [f.stat().st_size for f in files]
         names = [f.name for f in files]
         (out / name / "index.m3u8").write_text(
-            media_playlist(names, segments_ms, opts.segment_s, discontinuous=discontinuous),
+            hls.vod_playlist(names, segments_ms, opts.segment_s, discontinuous=discontinuous),
             encoding="utf-8",
         )
         peak = peak_bit_rate(sizes, segments_ms, opts.segment_s)
@@ -893,7 +872,7 @@ def _write_subtitles(
             names.append(Path(sub.segment(i)).name)
             largest[i] = max(largest[i], len(data))
         (out / sub.playlist).write_text(
-            media_playlist(names, segments_ms, target_s), encoding="utf-8"
+            hls.vod_playlist(names, segments_ms, target_s), encoding="utf-8"
         )
         subs.append(sub)
     return tuple(subs), largest if subs else []

@@ -34,7 +34,6 @@ from media.packaging import (
     SegmentProbe,
     avc_codec,
     check_ladder,
-    media_playlist,
     package_asset,
     package_slate,
     parse_framecrc,
@@ -742,20 +741,3 @@ def test_misaligned_renditions_are_refused() -> None:
     with pytest.raises(PackagingError, match="keyframe"):
         check_ladder({"a": [open_gop]}, rungs=["a"], fps=25, gop=100)
     assert check_ladder({"a": [good], AUDIO: [good]}, rungs=["a"], fps=25, gop=100) == [100]
-
-
-def test_a_media_playlist_is_vod_with_exact_durations() -> None:
-    text = media_playlist(["seg-00000.ts", "seg-00001.ts"], [6000, 1520], 6)
-    assert text.splitlines() == [
-        "#EXTM3U",
-        "#EXT-X-VERSION:3",
-        "#EXT-X-TARGETDURATION:6",
-        "#EXT-X-MEDIA-SEQUENCE:0",
-        "#EXT-X-PLAYLIST-TYPE:VOD",
-        "#EXT-X-INDEPENDENT-SEGMENTS",
-        "#EXTINF:6.000,",
-        "seg-00000.ts",
-        "#EXTINF:1.520,",
-        "seg-00001.ts",
-        "#EXT-X-ENDLIST",
-    ]
