@@ -201,7 +201,7 @@ def counting_storage(root: Path) -> Any:
 
 
 def packaging_options(cfg: dict[str, Any]) -> Any:
-    from media.packaging import PackagingOptions, parse_ladder
+    from media.ladder import PackagingOptions, parse_ladder
     from station.settings import Settings
 
     opts = PackagingOptions.from_settings(Settings(data_dir=Path(cfg["data_dir"])))
@@ -477,7 +477,8 @@ def reference_args(
 ) -> list[str]:
     """Packaging's own ffmpeg command, reading the clips back to back at their own pace."""
     from media.artwork import poster_time_ms
-    from media.packaging import asset_args, frames_of, thumb_grid
+    from media.ladder import frames_of
+    from media.packaging import asset_args, thumb_grid
 
     opts = packaging_options(cfg)
     frames = frames_of(round(seconds * 1000), opts.fps)

@@ -29,6 +29,7 @@ from media.errors import (
     PackagingError,
     StaleVersion,
 )
+from media.ladder import DEFAULT_PACKAGING, PackagingOptions
 from media.models import (
     FAILED,
     KINDS,
@@ -45,12 +46,7 @@ from media.models import (
 )
 from media.names import check_file_name, language_code, title_from_name
 from media.packaged import Package, asset_prefix
-from media.packaging import (
-    DEFAULT_PACKAGING,
-    PackagingOptions,
-    load_package,
-    package_asset,
-)
+from media.packaging import load_package, package_asset
 from media.probe import ProbeResult, probe
 from media.storage import Storage, original_key
 from station import cursor as cursors

@@ -2,7 +2,7 @@
 or SRT) and transcodes it, in real time, into the channel's HLS ladder, segment by segment,
 into storage beside the packaged assets, where the sequencer splices it into the channel.
 
-The ladder is packaging's (`media/packaging.py`): the same rung names, sizes, bit rates,
+The ladder is packaging's (`media/ladder.py`): the same rung names, sizes, bit rates,
 x264 settings, frame rate, GOP = segment target with keyframes forced on the frame count, the
 same AAC-LC 48 kHz stereo, and the audio-only rendition. So segment i of every rendition
 starts on the same frame, and a live segment can be referenced exactly like an asset's:
@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from media.packaging import (
+from media.ladder import (
     AUDIO,
     SAMPLE_RATE,
     PackagingOptions,

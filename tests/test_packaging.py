@@ -23,21 +23,18 @@ import pytest
 from diaspor import migrate
 from diaspor.compose import Station, build_station
 from media.binaries import Tools
-from media.errors import MediaError, PackagingError, StorageError
+from media.errors import PackagingError, StorageError
+from media.ladder import AUDIO, PackagingOptions, parse_ladder
 from media.library import PACKAGE_JOB, IngestOptions
 from media.models import MediaItem
 from media.packaged import Package, asset_prefix, slate_prefix
 from media.packaging import (
-    AUDIO,
-    PackagingOptions,
-    Rung,
     SegmentProbe,
     avc_codec,
     check_ladder,
     package_asset,
     package_slate,
     parse_framecrc,
-    parse_ladder,
     peak_bit_rate,
     probe_segment,
 )
@@ -692,16 +689,6 @@ def test_a_video_without_sound_gets_silence_in_every_rendition(
 
 
 # --- the pure parts ---------------------------------------------------------------------------
-
-
-def test_a_ladder_is_read_from_settings_and_mistakes_are_named() -> None:
-    settings = Settings(tv_ladder=["hd:1280x720:2500", "sd:640x360:700"], tv_segment_s=4)
-    opts = PackagingOptions.from_settings(settings)
-    assert opts.ladder == (Rung("hd", 1280, 720, 2500), Rung("sd", 640, 360, 700))
-    assert (opts.gop, opts.top.name) == (100, "hd")
-    for bad in ("720p:1280x720", "audio:640x360:700", "odd:641x360:700", "Büyük:640x360:700"):
-        with pytest.raises(MediaError):
-            parse_ladder([bad])
 
 
 def test_the_peak_bandwidth_is_the_busiest_run_of_about_one_target() -> None:

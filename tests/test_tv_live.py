@@ -26,15 +26,13 @@ from pathlib import Path
 import pytest
 
 from media.binaries import Tools
+from media.ladder import AUDIO, PackagingOptions, parse_ladder
 from media.packaged import Package, asset_prefix
 from media.packaging import (
-    AUDIO,
-    PackagingOptions,
     asset_args,
     check_ladder,
     package_asset,
     package_slate,
-    parse_ladder,
     probe_segment,
     thumb_grid,
 )
