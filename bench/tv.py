@@ -478,7 +478,8 @@ def reference_args(
     """Packaging's own ffmpeg command, reading the clips back to back at their own pace."""
     from media.artwork import poster_time_ms
     from media.ladder import frames_of
-    from media.packaging import asset_args, thumb_grid
+    from media.packaging import asset_args
+    from media.thumbnails import thumb_grid
 
     opts = packaging_options(cfg)
     frames = frames_of(round(seconds * 1000), opts.fps)

@@ -96,7 +96,8 @@ from media.packaged import (
 )
 from media.process import DecodedTime, run_tool
 from media.storage import Storage
-from media.webvtt import language_name, parse_webvtt, vtt_clock, vtt_segments
+from media.thumbnails import ThumbGrid, thumb_grid, thumbs_vtt
+from media.webvtt import language_name, parse_webvtt, vtt_segments
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,6 @@ TS_HZ = 90_000  # the MPEG-TS clock
 AAC_FRAME_TICKS = 1024 * TS_HZ // SAMPLE_RATE
 SLATE_FRAMES = (1, 2, 4, 8, 16, 32, 64, 128)
 SLATE_COLOUR = "0x0b3d5c"
-THUMB_COLUMNS = 10
 UPLOADS_AT_ONCE = 8
 
 ProgressFn = Callable[[float, str], Awaitable[None]]
@@ -168,41 +168,6 @@ def master_playlist(package: Package) -> str:
     ]
     tracks = [hls.SubtitleTrack(s.playlist, s.lang, s.name) for s in package.subtitles]
     return hls.master_playlist(variants, tracks)
-
-
-# --- thumbnails ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ThumbGrid:
-    every_frames: int
-    count: int
-    columns: int
-    rows: int
-    width: int
-    height: int
-
-
-def thumb_grid(total_frames: int, opts: PackagingOptions) -> ThumbGrid:
-    every = opts.thumb_interval_s * opts.fps
-    if math.ceil(total_frames / every) > opts.max_thumbs:
-        every = math.ceil(total_frames / opts.max_thumbs)
-    count = math.ceil(total_frames / every)
-    columns = min(THUMB_COLUMNS, count)
-    top = opts.top
-    height = max(2, round(opts.thumb_width * top.height / top.width / 2) * 2)
-    return ThumbGrid(every, count, columns, math.ceil(count / columns), opts.thumb_width, height)
-
-
-def thumbs_vtt(grid: ThumbGrid, total_frames: int, fps: int, image: str = "thumbs.jpg") -> str:
-    out = ["WEBVTT", ""]
-    for i in range(grid.count):
-        start = ms_of(i * grid.every_frames, fps)
-        end = ms_of(min((i + 1) * grid.every_frames, total_frames), fps)
-        row, col = divmod(i, grid.columns)
-        xywh = f"{col * grid.width},{row * grid.height},{grid.width},{grid.height}"
-        out += [f"{vtt_clock(start)} --> {vtt_clock(end)}", f"{image}#xywh={xywh}", ""]
-    return "\n".join(out)
 
 
 # --- ffmpeg arguments ---------------------------------------------------------------------

@@ -28,15 +28,9 @@ import pytest
 from media.binaries import Tools
 from media.ladder import AUDIO, PackagingOptions, parse_ladder
 from media.packaged import Package, asset_prefix
-from media.packaging import (
-    asset_args,
-    check_ladder,
-    package_asset,
-    package_slate,
-    probe_segment,
-    thumb_grid,
-)
+from media.packaging import asset_args, check_ladder, package_asset, package_slate, probe_segment
 from media.storage import LocalStorage
+from media.thumbnails import thumb_grid
 from playout.asrun import Outcome
 from playout.sequencer import LiveSpan, Sequencer, TvBoundary
 from schedules.plan import TimelineItem
