@@ -43,9 +43,8 @@ from media.ladder import (
     Rung,
     aac_args,
     fit_filter,
-    ladder_outputs,
+    ladder_hls_args,
     samples_of,
-    thread_args,
     x264_args,
 )
 from media.thumbnails import ThumbGrid
@@ -111,7 +110,7 @@ def asset_args(
         )
     else:
         graph.append(f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={samples},{asplit}")
-    maps, rates, streams = ladder_outputs(opts.ladder)
+    encode, streams = ladder_hls_args(opts)
     return [
         ffmpeg,
         "-hide_banner",
@@ -125,17 +124,7 @@ def asset_args(
         str(src),
         "-filter_complex",
         ";".join(graph),
-        *maps,
-        *x264_args(opts, gop=opts.gop),
-        *rates,
-        *aac_args(opts),
-        *thread_args(opts),
-        "-force_key_frames",
-        f"expr:gte(n,n_forced*{opts.gop})",
-        "-f",
-        "hls",
-        "-hls_time",
-        str(opts.segment_s),
+        *encode,
         "-hls_playlist_type",
         "vod",
         "-hls_segment_type",

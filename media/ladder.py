@@ -200,3 +200,25 @@ def ladder_outputs(ladder: Sequence[Rung]) -> tuple[list[str], list[str], str]:
         [f"v:{i},a:{i},name:{r.name}" for i, r in enumerate(ladder)] + [f"a:{n},name:{AUDIO}"]
     )
     return maps, rates, streams
+
+
+def ladder_hls_args(opts: PackagingOptions) -> tuple[list[str], str]:
+    """For a graph labelled as `ladder_outputs` says: every rendition mapped and encoded (x264
+    with the fixed GOP and keyframes forced on the frame count, each rung's rates, AAC) into
+    the hls muxer cutting at the segment target; and the muxer's -var_stream_map. The muxer's
+    other options and its output are the caller's."""
+    maps, rates, streams = ladder_outputs(opts.ladder)
+    args = [
+        *maps,
+        *x264_args(opts, gop=opts.gop),
+        *rates,
+        *aac_args(opts),
+        *thread_args(opts),
+        "-force_key_frames",
+        f"expr:gte(n,n_forced*{opts.gop})",
+        "-f",
+        "hls",
+        "-hls_time",
+        str(opts.segment_s),
+    ]
+    return args, streams

@@ -58,12 +58,9 @@ from media.ladder import (
     AUDIO,
     SAMPLE_RATE,
     PackagingOptions,
-    aac_args,
     fit_filter,
-    ladder_outputs,
+    ladder_hls_args,
     ms_of,
-    thread_args,
-    x264_args,
 )
 from media.storage import Storage
 from station.clock import Clock, to_ms
@@ -192,7 +189,7 @@ def live_args(
         f"aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo,"
         f"volume={gain_db:.2f}dB,{asplit}",
     ]
-    maps, rates, streams = ladder_outputs(opts.ladder)
+    encode, streams = ladder_hls_args(opts)
     # A second of probing is plenty for H.264 and AAC (ffmpeg's default, 5 s, would delay
     # the first segment of an MPEG-TS input by as much).
     listen = ["-analyzeduration", "1000000"]
@@ -213,17 +210,7 @@ def live_args(
         source.listen_url(io_timeout_s=io_timeout_s),
         "-filter_complex",
         ";".join(graph),
-        *maps,
-        *x264_args(opts, gop=opts.gop),
-        *rates,
-        *aac_args(opts),
-        *thread_args(opts),
-        "-force_key_frames",
-        f"expr:gte(n,n_forced*{opts.gop})",
-        "-f",
-        "hls",
-        "-hls_time",
-        str(opts.segment_s),
+        *encode,
         "-hls_list_size",
         str(list_size),
         "-hls_flags",
