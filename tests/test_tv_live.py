@@ -29,7 +29,8 @@ from media.binaries import Tools
 from media.encodes import asset_args
 from media.ladder import AUDIO, PackagingOptions, parse_ladder
 from media.packaged import Package, asset_prefix
-from media.packaging import check_ladder, package_asset, package_slate, probe_segment
+from media.packaging import package_asset, package_slate
+from media.segments import check_ladder, probe_segment
 from media.storage import LocalStorage
 from media.thumbnails import thumb_grid
 from playout.asrun import Outcome
