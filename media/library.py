@@ -45,8 +45,8 @@ from media.models import (
     search_text,
 )
 from media.names import check_file_name, language_code, title_from_name
-from media.packaged import Package, asset_prefix
-from media.packaging import load_package, package_asset
+from media.packaged import Package, asset_prefix, load_package
+from media.packaging import package_asset
 from media.probe import ProbeResult, probe
 from media.storage import Storage, original_key
 from station import cursor as cursors

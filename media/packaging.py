@@ -25,7 +25,6 @@ segment, also between two copies of the same one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
@@ -456,12 +455,3 @@ def remove_prefix(storage: Storage, prefix: str) -> None:
             "could not remove a half-published package",
             extra={"prefix": prefix, "error": f"{type(exc).__name__}: {exc}"},
         )
-
-
-def load_package(storage: Storage, prefix: str) -> Package | None:
-    """The published manifest under prefix, or None when nothing is published there."""
-    key = f"{prefix}/{MANIFEST}"
-    if not storage.exists(key):
-        return None
-    with contextlib.closing(storage.open(key)) as fh:
-        return Package.from_json(fh.read())
