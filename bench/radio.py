@@ -93,7 +93,7 @@ from common import (
 
 from media.analysis import analyse
 from media.binaries import find_tools
-from playout.loudness import gain_db
+from media.loudness import gain_db
 from playout.radio import Playable, RadioEngine, WavSink
 from schedules.plan import (
     Catalogue,

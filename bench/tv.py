@@ -43,7 +43,7 @@ the viewer joined (start-up is not a per-hour cost), and extrapolated to an hour
 
 Part 3, the reference: one ffmpeg re-encoding the same clips (concatenated, read with -re)
 into the same ladder live for --reference-seconds, with exactly the arguments packaging uses
-(`media.packaging.asset_args`: same rungs, bit rates, GOP, preset, audio, and its poster and
+(`media.encodes.asset_args`: same rungs, bit rates, GOP, preset, audio, and its poster and
 thumbnail branches), and `-re` added. Its CPU (user + system, from `wait4`) is extrapolated to
 an hour of channel time; its speed is shown, to see that it kept real time.
 
@@ -201,7 +201,7 @@ def counting_storage(root: Path) -> Any:
 
 
 def packaging_options(cfg: dict[str, Any]) -> Any:
-    from media.packaging import PackagingOptions, parse_ladder
+    from media.ladder import PackagingOptions, parse_ladder
     from station.settings import Settings
 
     opts = PackagingOptions.from_settings(Settings(data_dir=Path(cfg["data_dir"])))
@@ -477,7 +477,9 @@ def reference_args(
 ) -> list[str]:
     """Packaging's own ffmpeg command, reading the clips back to back at their own pace."""
     from media.artwork import poster_time_ms
-    from media.packaging import asset_args, frames_of, thumb_grid
+    from media.encodes import asset_args
+    from media.ladder import frames_of
+    from media.thumbnails import thumb_grid
 
     opts = packaging_options(cfg)
     frames = frames_of(round(seconds * 1000), opts.fps)

@@ -9,8 +9,8 @@ from typing import Any
 from accounts.users import Users
 from jobs.queue import Handler, JobQueue, Worker
 from media.binaries import Tools, find_tools
+from media.ladder import PackagingOptions
 from media.library import Library, library_handlers
-from media.packaging import PackagingOptions
 from media.storage import Storage, build_storage
 from playout.nowplaying import NowPlayingHub, NowPlayingPublisher
 from playout.status import nowplaying_key

@@ -44,3 +44,9 @@ class ToolMissing(MediaError):
 
 class StorageError(MediaError):
     reason = "storage-error"
+
+
+class PackagingError(MediaError):
+    """Packaging could not produce a sound package; nothing of it was published."""
+
+    reason = "packaging-failed"

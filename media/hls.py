@@ -145,6 +145,28 @@ def segment_entry(s: MediaSegment) -> str:
     )
 
 
+def vod_playlist(
+    uris: Sequence[str], segments_ms: Sequence[int], target_s: int, *, discontinuous: bool = False
+) -> str:
+    """A packaged asset's media playlist (VOD: the whole list, ended). `discontinuous`: every
+    segment has its own timeline (the slate)."""
+    target = max(target_s, *(rounded_seconds(Fraction(ms)) for ms in segments_ms))
+    lines = [
+        "#EXTM3U",
+        f"#EXT-X-VERSION:{VERSION}",
+        f"#EXT-X-TARGETDURATION:{target}",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+    ]
+    for i, (uri, ms) in enumerate(zip(uris, segments_ms, strict=True)):
+        if discontinuous and i:
+            lines.append("#EXT-X-DISCONTINUITY")
+        lines += [f"#EXTINF:{seconds(Fraction(ms))},", uri]
+    lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True, slots=True)
 class Variant:
     uri: str

@@ -27,8 +27,10 @@ from media.errors import (
     FileTooLarge,
     MediaError,
     NotFound,
+    PackagingError,
     StaleVersion,
 )
+from media.ladder import DEFAULT_PACKAGING, PackagingOptions
 from media.models import (
     FAILED,
     KINDS,
@@ -44,14 +46,8 @@ from media.models import (
     search_text,
 )
 from media.names import check_file_name, language_code, title_from_name
-from media.packaged import Package, asset_prefix
-from media.packaging import (
-    DEFAULT_PACKAGING,
-    PackagingError,
-    PackagingOptions,
-    load_package,
-    package_asset,
-)
+from media.packaged import Package, asset_prefix, load_package
+from media.packaging import package_asset
 from media.probe import ProbeResult, probe
 from media.storage import Storage, original_key
 from station import cursor as cursors

@@ -22,9 +22,13 @@ frame-count each of its segments holds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from media.storage import Storage
 
 MANIFEST = "package.json"
 VERSION = 1
@@ -116,3 +120,12 @@ class Package:
             if r.name == name:
                 return r
         raise KeyError(name)
+
+
+def load_package(storage: Storage, prefix: str) -> Package | None:
+    """The published manifest under prefix, or None when nothing is published there."""
+    key = f"{prefix}/{MANIFEST}"
+    if not storage.exists(key):
+        return None
+    with contextlib.closing(storage.open(key)) as fh:
+        return Package.from_json(fh.read())

@@ -3,73 +3,50 @@
 What it leaves in storage, and the manifest the sequencer and the VOD API read, is the contract
 in `media/packaged.py`; this module is how it gets there.
 
-One decode per asset. A single ffmpeg run reads the original once; a `filter_complex` makes the
-picture constant-frame-rate (`fps`, so every segment is a whole number of frames), pads or cuts
-it to the decoded length, then `split`s it into one `scale`+`pad` branch per rung (letterboxed
-to the rung's exact size, so every asset's rung N has one resolution and the linear channel
-never changes it between items), a poster frame and a thumbnail sprite (`select` every few
-seconds, `tile`). Every rung is libx264 with the same fixed GOP (`-g`/`-keyint_min` =
-segment × fps, `-sc_threshold 0`, keyframes forced at every multiple of the segment by frame
-number), so segment i starts on the same frame, with the same PTS, in every rung. The audio is
-brought to the channel target (−16 LUFS, true peak ≤ −1 dBTP by default) with a `volume=` gain
-computed from what the analysis measured, by the same rule as the radio (`playout/loudness.py`);
-there is no second loudness pass. Every rung carries the same AAC-LC 48 kHz stereo, and an
-audio-only rendition is cut at the same boundaries; the same sound also goes, whole, into one
-`audio.m4a` (AAC in MP4, index first) for podcast apps and downloads, which want a file. A
-file without sound gets digital silence, so the channel's audio never stops. The `hls` muxer
-with `-var_stream_map` writes all of it.
-
-Then everything is checked before anyone can see it (`check_ladder`): with ffprobe (or, on a
-machine with only the imageio-ffmpeg wheel, `ffmpeg -f framecrc`), every rendition has the same
-number of segments; every video segment starts with a keyframe; rung segments hold the same
-frames at the same PTS; the audio-only segments match them to within a frame. CODECS comes from
-the SPS of the first segment (real profile and level), BANDWIDTH and AVERAGE-BANDWIDTH from the
-segment sizes (RFC 8216 peak segment bit rate). WebVTT subtitles are cut at the same boundaries,
-each piece with the `X-TIMESTAMP-MAP` that maps its cue times onto the MPEG-TS clock.
+An asset is encoded into every rendition by one ffmpeg run (`media/encodes.py` says how). Then
+everything is checked before anyone can see it (`check_ladder` in `media/segments.py`: the
+renditions line up segment by segment), each rendition is described from what was measured
+(CODECS from the stream's SPS, BANDWIDTH from the segment sizes), and WebVTT subtitles are cut
+at the same boundaries (`media/webvtt.py`).
 
 Publishing (`publish`): segments, media playlists, subtitles, poster and thumbnails go up first,
 then `master.m3u8`, then `package.json`. A reader that finds `package.json` (the sequencer, the
 VOD API) or `master.m3u8` (a player) finds everything it names. Any failure removes what was
 uploaded, so a half-packaged asset is never published.
 
-The slate (`package_slate`) is a still station-ID card ("Diaspor TV" with `drawtext`, or colour
-bars where this ffmpeg has no fonts) in the same ladder, as segments of 1, 2, 4, …, 128 frames
-(the powers of two below a full segment) plus one full segment, so that any gap is filled to the
-frame: a gap of n frames is some full segments and the binary digits of the rest. Each slate
-segment is its own short encode (one ffmpeg run per rendition makes all of its segments): it
-starts on a keyframe and on its own timeline, so the sequencer must put
-`#EXT-X-DISCONTINUITY` before every slate segment, also between two copies of the same one.
-
-Audio in such short segments: AAC frames hold 1024 samples (21.33 ms at 48 kHz), and a segment
-of f frames lasts f × 1920 samples at 25 fps, a whole number of AAC frames only when f is a
-multiple of 8. Each slate segment therefore carries the AAC frames that cover its picture: the
-encoder's priming frame, then frames up to the end, the last one padded. Its audio runs up to
-one AAC frame (plus priming) past its picture; the player's timeline follows the video, and at
-the next discontinuity it starts the next segment's audio afresh. The slate's audio is digital
-silence on purpose: an overlap or a gap of a few milliseconds of silence is inaudible, where a
-tone would click at every seam.
+The slate (`package_slate`) is a still station-ID card in the same ladder, as segments of 1, 2,
+4, …, 128 frames (the powers of two below a full segment) plus one full segment, so that any gap
+is filled to the frame: a gap of n frames is some full segments and the binary digits of the
+rest. Each slate segment is its own short encode (`media/encodes.py`): it starts on a keyframe
+and on its own timeline, so the sequencer must put `#EXT-X-DISCONTINUITY` before every slate
+segment, also between two copies of the same one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
-import math
 import os
 import re
 import shutil
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from media import hls
 from media.artwork import poster_time_ms
 from media.binaries import Tools
-from media.errors import MediaError
+from media.encodes import AUDIO_FILE, asset_args, slate_args
+from media.errors import PackagingError
+from media.ladder import (
+    AAC_CODECS,
+    AUDIO,
+    PackagingOptions,
+    Rung,
+    frames_of,
+    ms_of,
+)
+from media.loudness import gain_db
 from media.packaged import (
     MANIFEST,
     Package,
@@ -79,305 +56,29 @@ from media.packaged import (
     slate_prefix,
 )
 from media.process import DecodedTime, run_tool
+from media.segments import (
+    AAC_FRAME_TICKS,
+    SegmentProbe,
+    average_bit_rate,
+    check_ladder,
+    peak_bit_rate,
+    probe_segment,
+    video_codec_of,
+)
 from media.storage import Storage
-
-if TYPE_CHECKING:
-    from station.settings import Settings
+from media.thumbnails import thumb_grid, thumbs_vtt
+from media.webvtt import language_name, parse_webvtt, vtt_segments
 
 log = logging.getLogger(__name__)
 
-AUDIO = "audio"  # the audio-only rendition's name (and folder)
-AUDIO_FILE = "audio.m4a"  # the same sound in one file, for podcast apps and downloads
-AAC_CODECS = "mp4a.40.2"  # AAC-LC
-SAMPLE_RATE = 48_000
-TS_HZ = 90_000  # the MPEG-TS clock
-AAC_FRAME_TICKS = 1024 * TS_HZ // SAMPLE_RATE
 SLATE_FRAMES = (1, 2, 4, 8, 16, 32, 64, 128)
-SLATE_COLOUR = "0x0b3d5c"
-THUMB_COLUMNS = 10
 UPLOADS_AT_ONCE = 8
-LANGUAGE_NAMES = {
-    "az": "Azərbaycanca",
-    "en": "English",
-    "ru": "Русский",
-    "tr": "Türkçe",
-    "de": "Deutsch",
-    "fr": "Français",
-    "fa": "فارسی",
-    "ka": "ქართული",
-    "uk": "Українська",
-    "ar": "العربية",
-}
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 ProgressFn = Callable[[float, str], Awaitable[None]]
 
 
-class PackagingError(MediaError):
-    """Packaging could not produce a sound package; nothing of it was published."""
-
-    reason = "packaging-failed"
-
-
-# --- options ------------------------------------------------------------------------------
-
-_RUNG = re.compile(r"^([a-z0-9][a-z0-9_-]{0,31}):(\d{2,5})x(\d{2,5}):(\d{2,6})$")
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-@dataclass(frozen=True, slots=True)
-class Rung:
-    name: str
-    width: int
-    height: int
-    video_kbps: int
-
-    @classmethod
-    def parse(cls, text: str) -> Rung:
-        """`name:WIDTHxHEIGHT:kbit/s`, as in DIASPOR_TV_LADDER."""
-        m = _RUNG.match(text.strip())
-        if not m:
-            raise MediaError(f"ladder rung {text!r} is not like '720p:1280x720:2500'")
-        rung = cls(m[1], int(m[2]), int(m[3]), int(m[4]))
-        if rung.name in (AUDIO, "subs"):
-            raise MediaError(f"ladder rung {text!r}: the name {rung.name!r} is taken")
-        if rung.width % 2 or rung.height % 2:
-            raise MediaError(f"ladder rung {text!r}: H.264 4:2:0 needs even width and height")
-        return rung
-
-
-def parse_ladder(items: Sequence[str]) -> tuple[Rung, ...]:
-    ladder = tuple(Rung.parse(t) for t in items)
-    if not ladder:
-        raise MediaError("the TV ladder has no rungs")
-    if len({r.name for r in ladder}) != len(ladder):
-        raise MediaError("the TV ladder names a rung twice")
-    return ladder
-
-
-DEFAULT_LADDER = parse_ladder(["720p:1280x720:2500", "480p:854x480:1200", "360p:640x360:700"])
-
-
-@dataclass(frozen=True, slots=True)
-class PackagingOptions:
-    ladder: tuple[Rung, ...] = DEFAULT_LADDER
-    audio_kbps: int = 128
-    segment_s: int = 6
-    fps: int = 25
-    threads: int = 0  # 0: let ffmpeg use every core
-    target_lufs: float = -16.0
-    max_true_peak_dbtp: float = -1.0
-    preset: str = "veryfast"
-    thumb_interval_s: int = 5
-    thumb_width: int = 160
-    max_thumbs: int = 1000  # a longer asset gets a wider thumbnail interval
-    slate_text: str = "Diaspor TV"
-
-    def __post_init__(self) -> None:
-        if not self.ladder:
-            raise MediaError("the TV ladder has no rungs")
-        if self.fps <= 0 or self.segment_s <= 0 or self.thumb_interval_s <= 0:
-            raise MediaError("fps, segment length and thumbnail interval must be positive")
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> PackagingOptions:
-        return cls(
-            ladder=parse_ladder(settings.tv_ladder),
-            audio_kbps=settings.tv_audio_kbps,
-            segment_s=settings.tv_segment_s,
-            fps=settings.tv_fps,
-            threads=settings.tv_threads,
-        )
-
-    @property
-    def gop(self) -> int:
-        """Frames per full segment: the fixed GOP of every rung."""
-        return self.segment_s * self.fps
-
-    @property
-    def top(self) -> Rung:
-        return max(self.ladder, key=lambda r: r.width * r.height)
-
-
-DEFAULT_PACKAGING = PackagingOptions()
-
-
-# --- pure arithmetic ----------------------------------------------------------------------
-
-
-def gain_db(
-    loudness_lufs: float | None,
-    true_peak_dbtp: float | None,
-    target_lufs: float = -16.0,
-    max_true_peak_dbtp: float = -1.0,
-) -> float:
-    """The gain that brings an item to the target loudness without its true peak passing the
-    ceiling; an item never measured (silence, a slate) is left as it is. The one rule for
-    packaging and the radio engines (playout/loudness.py uses it)."""
-    if loudness_lufs is None:
-        return 0.0
-    gain = target_lufs - loudness_lufs
-    if true_peak_dbtp is not None:
-        gain = min(gain, max_true_peak_dbtp - true_peak_dbtp)
-    return gain
-
-
-def frames_of(ms: int, fps: int) -> int:
-    """Whole frames nearest to ms milliseconds (at least one)."""
-    return max(1, (2 * ms * fps + 1000) // 2000)
-
-
-def ms_of(frames: int, fps: int) -> int:
-    """Milliseconds of `frames` frames, rounded (exact at 25 and 50 fps)."""
-    return (2 * frames * 1000 + fps) // (2 * fps)
-
-
-def samples_of(frames: int, fps: int) -> int:
-    return (2 * frames * SAMPLE_RATE + fps) // (2 * fps)
-
-
-def split_frames(total: int, gop: int) -> list[int]:
-    """Frames in each segment: full GOPs, then what is left."""
-    full, rest = divmod(total, gop)
-    return [gop] * full + ([rest] if rest else [])
-
-
-def peak_bit_rate(sizes: Sequence[int], durations_ms: Sequence[int], target_s: int) -> int:
-    """RFC 8216 §4.3.4.2: the largest bit rate of any run of consecutive segments lasting
-    between half and one and a half target durations (the whole, if nothing qualifies)."""
-    lo, hi = target_s * 500, target_s * 1500
-    best = 0.0
-    for i in range(len(sizes)):
-        size = dur = 0
-        for j in range(i, len(sizes)):
-            size += sizes[j]
-            dur += durations_ms[j]
-            if dur > hi:
-                break
-            if dur >= lo:
-                best = max(best, size * 8000 / dur)
-    if best == 0.0:
-        return average_bit_rate(sizes, durations_ms)
-    return math.ceil(best)
-
-
-def average_bit_rate(sizes: Sequence[int], durations_ms: Sequence[int]) -> int:
-    total_ms = sum(durations_ms)
-    return math.ceil(sum(sizes) * 8000 / total_ms) if total_ms else 0
-
-
-def avc_codec(annexb: bytes) -> str:
-    """RFC 6381 `avc1.PPCCLL` from the first SPS in an Annex B H.264 stream."""
-    i = 0
-    while True:
-        i = annexb.find(b"\x00\x00\x01", i)
-        if i < 0 or i + 6 > len(annexb):
-            raise PackagingError("no H.264 sequence parameter set in the first segment")
-        if annexb[i + 3] & 0x1F == 7:
-            profile, constraints, level = annexb[i + 4 : i + 7]
-            return f"avc1.{profile:02x}{constraints:02x}{level:02x}"
-        i += 3
-
-
-def language_name(lang: str) -> str:
-    return LANGUAGE_NAMES.get(lang, lang)
-
-
-# --- WebVTT -------------------------------------------------------------------------------
-
-_VTT_TIME = re.compile(r"^(?:(\d+):)?([0-5]\d):([0-5]\d)\.(\d{3})$")
-
-
-@dataclass(frozen=True, slots=True)
-class Cue:
-    start_ms: int
-    end_ms: int
-    block: str  # as written: optional identifier, timing line (with settings), payload
-
-
-@dataclass(frozen=True, slots=True)
-class WebVtt:
-    preamble: tuple[str, ...]  # STYLE and REGION blocks, which must precede every cue
-    cues: tuple[Cue, ...]
-
-
-def vtt_time_ms(text: str) -> int | None:
-    m = _VTT_TIME.match(text.strip())
-    if not m:
-        return None
-    h, mi, s, ms = (int(g) if g else 0 for g in m.groups())
-    return ((h * 60 + mi) * 60 + s) * 1000 + ms
-
-
-def parse_webvtt(text: str) -> WebVtt:
-    """Blocks separated by blank lines; a block without a valid timing line is ignored, as a
-    WebVTT parser would. NOTE blocks are dropped; cue text is kept byte for byte."""
-    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    if not text.startswith("WEBVTT"):
-        raise PackagingError("a subtitle file does not start with 'WEBVTT'")
-    blocks = [b.strip("\n") for b in re.split(r"\n[ \t]*\n", text)]
-    preamble: list[str] = []
-    cues: list[Cue] = []
-    for block in blocks[1:]:
-        if not block.strip():
-            continue
-        lines = block.split("\n")
-        head = lines[0]
-        if head.startswith("NOTE"):
-            continue
-        if not cues and (head.startswith("STYLE") or head.startswith("REGION")):
-            preamble.append(block)
-            continue
-        timing = next((ln for ln in lines[:2] if "-->" in ln), None)
-        if timing is None:
-            continue
-        start_text, _, rest = timing.partition("-->")
-        parts = rest.split()
-        start = vtt_time_ms(start_text)
-        end = vtt_time_ms(parts[0]) if parts else None
-        if start is None or end is None or end < start:
-            continue
-        cues.append(Cue(start, end, block))
-    return WebVtt(tuple(preamble), tuple(cues))
-
-
-def vtt_segments(vtt: WebVtt, segments_ms: Sequence[int], mpegts: int) -> list[str]:
-    """One WebVTT document per media segment, holding every cue that shows during it (a cue
-    across a boundary is in both; players drop the repeat). Cue times stay those of the asset;
-    `X-TIMESTAMP-MAP` says that asset time 0 is MPEG-TS time `mpegts` (the first frame's PTS)."""
-    header = f"WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:{mpegts},LOCAL:00:00:00.000\n"
-    out: list[str] = []
-    start = 0
-    for dur in segments_ms:
-        end = start + dur
-        blocks = [*vtt.preamble]
-        blocks += [c.block for c in vtt.cues if c.start_ms < end and c.end_ms > start]
-        out.append(header + "".join(f"\n{b}\n" for b in blocks))
-        start = end
-    return out
-
-
 # --- playlists ----------------------------------------------------------------------------
-
-
-def media_playlist(
-    names: Sequence[str], segments_ms: Sequence[int], target_s: int, *, discontinuous: bool = False
-) -> str:
-    """A VOD media playlist. `discontinuous`: every segment has its own timeline (the slate)."""
-    target = max(target_s, *(round(ms / 1000) for ms in segments_ms))
-    lines = [
-        "#EXTM3U",
-        "#EXT-X-VERSION:3",
-        f"#EXT-X-TARGETDURATION:{target}",
-        "#EXT-X-MEDIA-SEQUENCE:0",
-        "#EXT-X-PLAYLIST-TYPE:VOD",
-        "#EXT-X-INDEPENDENT-SEGMENTS",
-    ]
-    for i, (name, ms) in enumerate(zip(names, segments_ms, strict=True)):
-        if discontinuous and i:
-            lines.append("#EXT-X-DISCONTINUITY")
-        lines += [f"#EXTINF:{ms / 1000:.3f},", name]
-    lines.append("#EXT-X-ENDLIST")
-    return "\n".join(lines) + "\n"
 
 
 def master_playlist(package: Package) -> str:
@@ -391,524 +92,6 @@ def master_playlist(package: Package) -> str:
     ]
     tracks = [hls.SubtitleTrack(s.playlist, s.lang, s.name) for s in package.subtitles]
     return hls.master_playlist(variants, tracks)
-
-
-# --- thumbnails ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ThumbGrid:
-    every_frames: int
-    count: int
-    columns: int
-    rows: int
-    width: int
-    height: int
-
-
-def thumb_grid(total_frames: int, opts: PackagingOptions) -> ThumbGrid:
-    every = opts.thumb_interval_s * opts.fps
-    if math.ceil(total_frames / every) > opts.max_thumbs:
-        every = math.ceil(total_frames / opts.max_thumbs)
-    count = math.ceil(total_frames / every)
-    columns = min(THUMB_COLUMNS, count)
-    top = opts.top
-    height = max(2, round(opts.thumb_width * top.height / top.width / 2) * 2)
-    return ThumbGrid(every, count, columns, math.ceil(count / columns), opts.thumb_width, height)
-
-
-def _vtt_clock(ms: int) -> str:
-    h, rest = divmod(ms, 3_600_000)
-    m, rest = divmod(rest, 60_000)
-    s, ms = divmod(rest, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
-
-
-def thumbs_vtt(grid: ThumbGrid, total_frames: int, fps: int, image: str = "thumbs.jpg") -> str:
-    out = ["WEBVTT", ""]
-    for i in range(grid.count):
-        start = ms_of(i * grid.every_frames, fps)
-        end = ms_of(min((i + 1) * grid.every_frames, total_frames), fps)
-        row, col = divmod(i, grid.columns)
-        xywh = f"{col * grid.width},{row * grid.height},{grid.width},{grid.height}"
-        out += [f"{_vtt_clock(start)} --> {_vtt_clock(end)}", f"{image}#xywh={xywh}", ""]
-    return "\n".join(out)
-
-
-# --- ffmpeg arguments ---------------------------------------------------------------------
-
-
-def filter_text(value: str) -> str:
-    """Escape a filter option value for a filtergraph (both levels of ffmpeg's quoting)."""
-    value = value.replace("\\", "\\\\").replace("'", "\\'").replace(":", "\\:")
-    return "".join("\\" + c if c in "\\'[],;" else c for c in value)
-
-
-def fit_filter(w: int, h: int) -> str:
-    """Scale into w×h keeping the picture's shape, and letterbox/pillarbox to exactly w×h."""
-    return (
-        f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2,"
-        f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1"
-    )
-
-
-def x264_args(opts: PackagingOptions, *, gop: int) -> list[str]:
-    return [
-        "-c:v",
-        "libx264",
-        "-preset",
-        opts.preset,
-        "-profile:v",
-        "high",
-        "-pix_fmt",
-        "yuv420p",
-        "-g",
-        str(gop),
-        "-keyint_min",
-        str(gop),
-        "-sc_threshold",
-        "0",
-        "-forced-idr",
-        "1",
-    ]
-
-
-def aac_args(opts: PackagingOptions) -> list[str]:
-    return [
-        "-c:a",
-        "aac",
-        "-profile:a",
-        "aac_low",
-        "-b:a",
-        f"{opts.audio_kbps}k",
-        "-ar",
-        str(SAMPLE_RATE),
-        "-ac",
-        "2",
-    ]
-
-
-def _jpeg(dest: Path, quality: int) -> list[str]:
-    return [
-        "-frames:v",
-        "1",
-        "-c:v",
-        "mjpeg",
-        "-q:v",
-        str(quality),
-        "-f",
-        "image2",
-        "-update",
-        "1",
-        str(dest),
-    ]
-
-
-def thread_args(opts: PackagingOptions) -> list[str]:
-    return ["-threads", str(opts.threads)] if opts.threads else []
-
-
-def ladder_outputs(ladder: Sequence[Rung]) -> tuple[list[str], list[str], str]:
-    """For a graph labelled [v0] [a0] … [vN-1] [aN-1] [aN]: the -map arguments, each rung's
-    video rate limits, and the hls muxer's -var_stream_map (the rungs, then audio-only)."""
-    n = len(ladder)
-    maps: list[str] = []
-    rates: list[str] = []
-    for i, r in enumerate(ladder):
-        maps += ["-map", f"[v{i}]", "-map", f"[a{i}]"]
-        rates += [
-            f"-b:v:{i}",
-            f"{r.video_kbps}k",
-            f"-maxrate:v:{i}",
-            f"{r.video_kbps * 11 // 10}k",
-            f"-bufsize:v:{i}",
-            f"{r.video_kbps * 2}k",
-        ]
-    maps += ["-map", f"[a{n}]"]
-    streams = " ".join(
-        [f"v:{i},a:{i},name:{r.name}" for i, r in enumerate(ladder)] + [f"a:{n},name:{AUDIO}"]
-    )
-    return maps, rates, streams
-
-
-def asset_args(
-    ffmpeg: str,
-    src: Path,
-    out: Path,
-    opts: PackagingOptions,
-    *,
-    frames: int,
-    gain: float,
-    has_audio: bool,
-    poster_frame: int,
-    grid: ThumbGrid,
-) -> list[str]:
-    """The one ffmpeg run that packages an asset into `out` (see the module docstring)."""
-    n = len(opts.ladder)
-    top = opts.top
-    samples = samples_of(frames, opts.fps)
-    vsplit = "".join(f"[s{i}]" for i in range(n))
-    graph = [
-        f"[0:v:0]fps={opts.fps}:start_time=0,tpad=stop=-1:stop_mode=clone,"
-        f"trim=end_frame={frames},setsar=1,format=yuv420p,split={n + 2}{vsplit}[sp][st]",
-        *(f"[s{i}]{fit_filter(r.width, r.height)}[v{i}]" for i, r in enumerate(opts.ladder)),
-        f"[sp]trim=start_frame={poster_frame}:end_frame={poster_frame + 1},"
-        f"{fit_filter(top.width, top.height)}[poster]",
-        f"[st]select='not(mod(n,{grid.every_frames}))',{fit_filter(grid.width, grid.height)},"
-        f"tile={grid.columns}x{grid.rows}[thumbs]",
-    ]
-    asplit = f"asplit={n + 2}" + "".join(f"[a{i}]" for i in range(n + 2))
-    if has_audio:
-        graph.append(
-            f"[0:a:0]aresample={SAMPLE_RATE}:async=1:first_pts=0,"
-            f"aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo,"
-            f"volume={gain:.2f}dB,apad,atrim=end_sample={samples},{asplit}"
-        )
-    else:
-        graph.append(f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={samples},{asplit}")
-    maps, rates, streams = ladder_outputs(opts.ladder)
-    return [
-        ffmpeg,
-        "-hide_banner",
-        "-nostdin",
-        "-nostats",
-        "-v",
-        "error",
-        "-y",
-        *(["-filter_complex_threads", str(opts.threads)] if opts.threads else []),
-        "-i",
-        str(src),
-        "-filter_complex",
-        ";".join(graph),
-        *maps,
-        *x264_args(opts, gop=opts.gop),
-        *rates,
-        *aac_args(opts),
-        *thread_args(opts),
-        "-force_key_frames",
-        f"expr:gte(n,n_forced*{opts.gop})",
-        "-f",
-        "hls",
-        "-hls_time",
-        str(opts.segment_s),
-        "-hls_playlist_type",
-        "vod",
-        "-hls_segment_type",
-        "mpegts",
-        "-hls_list_size",
-        "0",
-        "-hls_segment_filename",
-        str(out / "%v" / "seg-%05d.ts"),
-        "-var_stream_map",
-        streams,
-        str(out / "%v" / "index.m3u8"),
-        "-map",
-        "[poster]",
-        *_jpeg(out / "poster.jpg", 3),
-        "-map",
-        "[thumbs]",
-        *_jpeg(out / "thumbs.jpg", 5),
-        "-map",
-        f"[a{n + 1}]",
-        *aac_args(opts),
-        "-movflags",
-        "+faststart",
-        "-f",
-        "mp4",
-        str(out / AUDIO_FILE),
-        "-progress",
-        "pipe:1",
-    ]
-
-
-def slate_args(
-    ffmpeg: str,
-    out: Path,
-    opts: PackagingOptions,
-    frames: Sequence[int],
-    rung: Rung | None,
-    *,
-    text: bool,
-) -> list[str]:
-    """The slate of one rendition (`rung`, or None for audio-only): one short encode per
-    segment, each from its own first frame, so each starts on a keyframe. The top rung's run
-    also writes the poster. (One run per rendition rather than one for all keeps the number of
-    x264 encoders alive at once, and so the memory, to a segment list's worth.)"""
-    top = opts.top
-    k = len(frames)
-    longest = max(frames)
-    audio = (
-        f"anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={samples_of(longest, opts.fps)},"
-        f"asplit={k}" + "".join(f"[a{s}]" for s in range(k))
-    )
-    graph = [audio]
-    graph += [
-        f"[a{s}]atrim=end_sample={samples_of(f, opts.fps)}[ao{s}]" for s, f in enumerate(frames)
-    ]
-    outputs: list[str] = []
-    name = rung.name if rung else AUDIO
-    if rung is None:
-        for s in range(k):
-            outputs += [
-                "-map",
-                f"[ao{s}]",
-                *aac_args(opts),
-                "-f",
-                "mpegts",
-                str(out / name / f"seg-{s:05d}.ts"),
-            ]
-    else:
-        if text:
-            card = (
-                f"color=c={SLATE_COLOUR}:s={top.width}x{top.height}:r={opts.fps},"
-                f"drawtext=text={filter_text(opts.slate_text)}:expansion=none:font=Sans:"
-                "fontcolor=white:fontsize=h/8:x=(w-tw)/2:y=(h-th)/2"
-            )
-        else:
-            card = f"smptehdbars=s={top.width}x{top.height}:r={opts.fps}"
-        poster = rung == top
-        graph.append(
-            f"{card},trim=end_frame={longest},setsar=1,format=yuv420p,"
-            f"{fit_filter(rung.width, rung.height)},split={k + poster}"
-            + "".join(f"[v{s}]" for s in range(k))
-            + ("[vp]" if poster else "")
-        )
-        graph += [f"[v{s}]trim=end_frame={f}[vo{s}]" for s, f in enumerate(frames)]
-        for s in range(k):
-            outputs += [
-                "-map",
-                f"[vo{s}]",
-                "-map",
-                f"[ao{s}]",
-                *x264_args(opts, gop=opts.gop),
-                "-bf",
-                "0",
-                "-crf",
-                "23",
-                "-rc-lookahead",
-                "0",
-                "-maxrate",
-                f"{rung.video_kbps}k",
-                "-bufsize",
-                f"{rung.video_kbps * 2}k",
-                "-threads",
-                "1",
-                *aac_args(opts),
-                "-f",
-                "mpegts",
-                str(out / name / f"seg-{s:05d}.ts"),
-            ]
-        if poster:
-            graph.append("[vp]trim=end_frame=1[poster]")
-            outputs += ["-map", "[poster]", *_jpeg(out / "poster.jpg", 3)]
-    return [
-        ffmpeg,
-        "-hide_banner",
-        "-nostdin",
-        "-nostats",
-        "-v",
-        "error",
-        "-y",
-        "-filter_complex",
-        ";".join(graph),
-        *outputs,
-        "-progress",
-        "pipe:1",
-    ]
-
-
-# --- what is in a segment -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentProbe:
-    video_frames: int
-    first_video_pts: int | None  # 90 kHz
-    starts_with_key: bool  # the first video packet is a keyframe
-    audio_pts: int | None
-    audio_ticks: int  # the audio's length, summed over its packets
-
-
-def _probe_of(packets: Sequence[tuple[str, int | None, int, bool]]) -> SegmentProbe:
-    video = [p for p in packets if p[0] == "video"]
-    audio = [p for p in packets if p[0] == "audio"]
-    return SegmentProbe(
-        video_frames=len(video),
-        first_video_pts=video[0][1] if video else None,
-        starts_with_key=bool(video) and video[0][3],
-        audio_pts=min((p[1] for p in audio if p[1] is not None), default=None),
-        audio_ticks=sum(p[2] for p in audio),
-    )
-
-
-def parse_ffprobe_packets(data: Mapping[str, Any]) -> SegmentProbe:
-    """`ffprobe -show_entries packet=codec_type,pts,duration,flags -of json`."""
-    packets = []
-    for p in data.get("packets", []):
-        pts = p.get("pts")
-        packets.append(
-            (
-                str(p.get("codec_type", "")),
-                int(pts) if isinstance(pts, int | str) and str(pts).lstrip("-").isdigit() else None,
-                int(p.get("duration") or 0),
-                str(p.get("flags", "")).startswith("K"),
-            )
-        )
-    return _probe_of(packets)
-
-
-def parse_framecrc(text: str) -> SegmentProbe:
-    """`ffmpeg -copyts -i seg.ts -c copy -f framecrc -`: the same facts without ffprobe.
-    Packet lines are `stream, dts, pts, duration, size, crc[, F=0xFLAGS][, S=...]`; a packet
-    without F= has exactly the keyframe flag."""
-    kinds: dict[int, str] = {}
-    packets = []
-    for line in text.splitlines():
-        if line.startswith("#media_type"):
-            head, _, kind = line.partition(":")
-            kinds[int(head.split()[1])] = kind.strip()
-            continue
-        if not line or line.startswith("#"):
-            continue
-        cols = [c.strip() for c in line.split(",")]
-        flags = next((c for c in cols[6:] if c.startswith("F=")), None)
-        key = flags is None or bool(int(flags[2:], 16) & 1)
-        pts = int(cols[2]) if cols[2].lstrip("-").isdigit() else None
-        packets.append((kinds.get(int(cols[0]), ""), pts, int(cols[3]), key))
-    return _probe_of(packets)
-
-
-async def probe_segment(tools: Tools, path: Path) -> SegmentProbe:
-    # -f mpegts: a segment of a frame or two is too short for format probing to recognise.
-    if tools.ffprobe:
-        args = [
-            tools.ffprobe,
-            "-v",
-            "error",
-            "-f",
-            "mpegts",
-            "-show_entries",
-            "packet=codec_type,pts,duration,flags",
-            "-of",
-            "json",
-            str(path),
-        ]
-        res = await run_tool(args, timeout=120)
-        if not res.ok:
-            raise PackagingError(f"ffprobe cannot read {path.name}: {res.last_error_line()}")
-        return parse_ffprobe_packets(json.loads(res.stdout or b"{}"))
-    args = [
-        tools.ffmpeg,
-        "-hide_banner",
-        "-nostdin",
-        "-v",
-        "error",
-        "-copyts",
-        "-f",
-        "mpegts",
-        "-i",
-        str(path),
-        "-map",
-        "0",
-        "-c",
-        "copy",
-        "-f",
-        "framecrc",
-        "-",
-    ]
-    res = await run_tool(args, timeout=120)
-    if not res.ok:
-        raise PackagingError(f"ffmpeg cannot read {path.name}: {res.last_error_line()}")
-    return parse_framecrc(res.stdout.decode("utf-8", "replace"))
-
-
-async def video_codec_of(tools: Tools, path: Path) -> str:
-    """RFC 6381 string of the H.264 in a segment, from its SPS (the real profile and level)."""
-    args = [
-        tools.ffmpeg,
-        "-hide_banner",
-        "-nostdin",
-        "-v",
-        "error",
-        "-f",
-        "mpegts",
-        "-i",
-        str(path),
-        "-map",
-        "0:v:0",
-        "-c",
-        "copy",
-        "-frames:v",
-        "1",
-        "-f",
-        "h264",
-        "-",
-    ]
-    res = await run_tool(args, timeout=120)
-    if not res.ok:
-        raise PackagingError(f"cannot read the video of {path.name}: {res.last_error_line()}")
-    return avc_codec(res.stdout)
-
-
-def check_ladder(
-    probes: Mapping[str, Sequence[SegmentProbe]],
-    *,
-    rungs: Sequence[str],
-    fps: int,
-    gop: int,
-    expected_frames: Sequence[int] | None = None,
-    continuous: bool = True,
-) -> list[int]:
-    """Raise PackagingError unless the renditions line up; return the frames of each segment.
-
-    Every rendition has the same number of segments; every video segment starts with a
-    keyframe; the rungs' segments hold the same frames at the same PTS; no segment is longer
-    than the target; the audio-only segments start and last as the video's to within a video
-    frame plus an AAC frame (priming, and AAC's 1024-sample grid). With `continuous`, segment
-    i starts exactly where the frames before it end (constant frame rate, nothing dropped).
-    """
-    counts = {name: len(segs) for name, segs in probes.items()}
-    if len(set(counts.values())) != 1 or 0 in counts.values():
-        raise PackagingError(f"renditions have different numbers of segments: {counts}")
-    first = probes[rungs[0]]
-    frames = [p.video_frames for p in first]
-    frame_ticks = TS_HZ / fps
-    for name in rungs:
-        for i, p in enumerate(probes[name]):
-            where = f"{name} segment {i}"
-            if not p.starts_with_key or p.first_video_pts is None:
-                raise PackagingError(f"{where} does not start with a keyframe")
-            if p.video_frames != frames[i] or p.first_video_pts != first[i].first_video_pts:
-                raise PackagingError(
-                    f"{where} holds {p.video_frames} frames from PTS {p.first_video_pts}; "
-                    f"{rungs[0]} holds {frames[i]} from {first[i].first_video_pts}"
-                )
-    if expected_frames is not None and frames != list(expected_frames):
-        raise PackagingError(f"segments hold {frames} frames, not {list(expected_frames)}")
-    if expected_frames is None and any(f > gop for f in frames):
-        raise PackagingError(f"a segment is longer than the target ({gop} frames): {frames}")
-    if continuous:
-        origin = first[0].first_video_pts or 0
-        done = 0
-        for i, p in enumerate(first):
-            want = origin + round(done * frame_ticks)
-            if abs((p.first_video_pts or 0) - want) > 1:
-                raise PackagingError(
-                    f"segment {i} starts at PTS {p.first_video_pts}, not {want}: frames were "
-                    "dropped or duplicated"
-                )
-            done += p.video_frames
-    tolerance = frame_ticks + AAC_FRAME_TICKS
-    for i, p in enumerate(probes.get(AUDIO, ())):
-        video_ticks = frames[i] * frame_ticks
-        if p.audio_pts is None or abs(p.audio_ticks - video_ticks) > tolerance:
-            raise PackagingError(
-                f"audio segment {i} lasts {p.audio_ticks / TS_HZ:.3f} s against the video's "
-                f"{video_ticks / TS_HZ:.3f} s"
-            )
-        if abs(p.audio_pts - (first[i].first_video_pts or 0)) > tolerance:
-            raise PackagingError(f"audio segment {i} does not start with the video's segment")
-    return frames
 
 
 # --- the shell: run, check, describe, publish ---------------------------------------------
@@ -967,7 +150,7 @@ async def _renditions(
         sizes = [f.stat().st_size for f in files]
         names = [f.name for f in files]
         (out / name / "index.m3u8").write_text(
-            media_playlist(names, segments_ms, opts.segment_s, discontinuous=discontinuous),
+            hls.vod_playlist(names, segments_ms, opts.segment_s, discontinuous=discontinuous),
             encoding="utf-8",
         )
         peak = peak_bit_rate(sizes, segments_ms, opts.segment_s)
@@ -1011,7 +194,7 @@ def _write_subtitles(
             names.append(Path(sub.segment(i)).name)
             largest[i] = max(largest[i], len(data))
         (out / sub.playlist).write_text(
-            media_playlist(names, segments_ms, target_s), encoding="utf-8"
+            hls.vod_playlist(names, segments_ms, target_s), encoding="utf-8"
         )
         subs.append(sub)
     return tuple(subs), largest if subs else []
@@ -1272,12 +455,3 @@ def remove_prefix(storage: Storage, prefix: str) -> None:
             "could not remove a half-published package",
             extra={"prefix": prefix, "error": f"{type(exc).__name__}: {exc}"},
         )
-
-
-def load_package(storage: Storage, prefix: str) -> Package | None:
-    """The published manifest under prefix, or None when nothing is published there."""
-    key = f"{prefix}/{MANIFEST}"
-    if not storage.exists(key):
-        return None
-    with contextlib.closing(storage.open(key)) as fh:
-        return Package.from_json(fh.read())

@@ -70,9 +70,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from media.loudness import gain_db
 from playout.asrun import Boundary, Outcome
 from playout.hooks import notify
-from playout.loudness import gain_db
 from playout.mixer import SAMPLES_PER_MS
 from playout.radio import (
     BoundaryHook,

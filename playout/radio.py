@@ -19,10 +19,10 @@ from typing import Protocol
 
 import numpy as np
 
+from media.loudness import gain_db, linear
 from playout.asrun import Boundary, Outcome
 from playout.decoder import ItemReader
 from playout.hooks import notify
-from playout.loudness import gain_db, linear
 from playout.mixer import RATE, SAMPLES_PER_MS, Block, Placement, mix_into, silence, to_s16
 from schedules.plan import ChannelSpec, TimelineItem, to_ms
 from station.clock import Clock

@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from media.packaged import Package, slate_prefix
-from media.packaging import load_package
+from media.packaged import Package, load_package, slate_prefix
 from media.storage import Storage
 from playout.asrun import AsRunLog, Boundary, Outcome
 from playout.hooks import Hook, HookDispatch

@@ -2,7 +2,7 @@
 or SRT) and transcodes it, in real time, into the channel's HLS ladder, segment by segment,
 into storage beside the packaged assets, where the sequencer splices it into the channel.
 
-The ladder is packaging's (`media/packaging.py`): the same rung names, sizes, bit rates,
+The ladder is packaging's (`media/ladder.py`): the same rung names, sizes, bit rates,
 x264 settings, frame rate, GOP = segment target with keyframes forced on the frame count, the
 same AAC-LC 48 kHz stereo, and the audio-only rendition. So segment i of every rendition
 starts on the same frame, and a live segment can be referenced exactly like an asset's:
@@ -54,16 +54,13 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from media.packaging import (
+from media.ladder import (
     AUDIO,
     SAMPLE_RATE,
     PackagingOptions,
-    aac_args,
     fit_filter,
-    ladder_outputs,
+    ladder_hls_args,
     ms_of,
-    thread_args,
-    x264_args,
 )
 from media.process import end_process
 from media.storage import Storage
@@ -194,7 +191,7 @@ def live_args(
         f"aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo,"
         f"volume={gain_db:.2f}dB,{asplit}",
     ]
-    maps, rates, streams = ladder_outputs(opts.ladder)
+    encode, streams = ladder_hls_args(opts)
     # A second of probing is plenty for H.264 and AAC (ffmpeg's default, 5 s, would delay
     # the first segment of an MPEG-TS input by as much).
     listen = ["-analyzeduration", "1000000"]
@@ -215,17 +212,7 @@ def live_args(
         source.listen_url(io_timeout_s=io_timeout_s),
         "-filter_complex",
         ";".join(graph),
-        *maps,
-        *x264_args(opts, gop=opts.gop),
-        *rates,
-        *aac_args(opts),
-        *thread_args(opts),
-        "-force_key_frames",
-        f"expr:gte(n,n_forced*{opts.gop})",
-        "-f",
-        "hls",
-        "-hls_time",
-        str(opts.segment_s),
+        *encode,
         "-hls_list_size",
         str(list_size),
         "-hls_flags",

@@ -23,37 +23,22 @@ import pytest
 from diaspor import migrate
 from diaspor.compose import Station, build_station
 from media.binaries import Tools
-from media.errors import MediaError, StorageError
+from media.errors import StorageError
+from media.ladder import AUDIO, PackagingOptions, parse_ladder
 from media.library import PACKAGE_JOB, IngestOptions
 from media.models import MediaItem
 from media.packaged import Package, asset_prefix, slate_prefix
-from media.packaging import (
-    AUDIO,
-    PackagingError,
-    PackagingOptions,
-    Rung,
-    SegmentProbe,
-    avc_codec,
-    check_ladder,
-    gain_db,
-    media_playlist,
-    package_asset,
-    package_slate,
-    parse_framecrc,
-    parse_ladder,
-    parse_webvtt,
-    peak_bit_rate,
+from media.packaging import package_asset, package_slate
+from media.segments import (
     probe_segment,
-    vtt_segments,
 )
 from media.storage import LocalStorage
-from playout import loudness
 from station.clock import SimulatedClock
 from station.settings import Settings
 from tests.conftest import settings_for
 from tests.support import ebur128_integrated, make_media, need_program, run
 
-slow = pytest.mark.slow  # real media work; the pure tests at the end are not
+slow = pytest.mark.slow  # real media work; the pure parts are tested beside their modules
 
 # A ladder small enough for a 2-core test machine: two rungs and the audio-only rendition.
 OPTIONS = PackagingOptions(
@@ -695,96 +680,3 @@ def test_a_video_without_sound_gets_silence_in_every_rendition(
     )
     assert "max_volume: -91" in res.stderr  # digital silence
     assert not list((tmp_path / "st").iterdir())  # the staging folder is cleaned up
-
-
-# --- the pure parts ---------------------------------------------------------------------------
-
-
-def test_a_ladder_is_read_from_settings_and_mistakes_are_named() -> None:
-    settings = Settings(tv_ladder=["hd:1280x720:2500", "sd:640x360:700"], tv_segment_s=4)
-    opts = PackagingOptions.from_settings(settings)
-    assert opts.ladder == (Rung("hd", 1280, 720, 2500), Rung("sd", 640, 360, 700))
-    assert (opts.gop, opts.top.name) == (100, "hd")
-    for bad in ("720p:1280x720", "audio:640x360:700", "odd:641x360:700", "Büyük:640x360:700"):
-        with pytest.raises(MediaError):
-            parse_ladder([bad])
-
-
-@pytest.mark.parametrize(
-    ("lufs", "peak"), [(-30.0, -20.0), (-10.0, -0.5), (-20.0, -2.0), (None, None), (-14.0, None)]
-)
-def test_the_gain_is_the_one_the_radio_applies(lufs: float | None, peak: float | None) -> None:
-    assert gain_db(lufs, peak) == loudness.gain_db(lufs, peak)
-
-
-def test_the_peak_bandwidth_is_the_busiest_run_of_about_one_target() -> None:
-    # Target 4 s: runs of 2–6 s count. A 1 s burst alone does not set the peak.
-    sizes = [500_000, 500_000, 2_000_000, 100_000]
-    durations = [4000, 4000, 4000, 1000]
-    assert peak_bit_rate(sizes, durations, 4) == 4_000_000  # the third segment
-    assert peak_bit_rate([10_000], [1000], 4) == 80_000  # nothing qualifies: the whole
-
-
-def test_webvtt_pieces_keep_styles_and_drop_notes() -> None:
-    doc = parse_webvtt(
-        "\ufeffWEBVTT\r\n\r\nSTYLE\r\n::cue { color: yellow }\r\n\r\nNOTE a comment\r\n\r\n"
-        "a\r\n00:01.000 --> 00:05.500 line:0\r\nBirinci\r\n\r\n"
-        "00:00:05.500 --> 00:00:06.000\r\nİkinci\r\n\r\nbroken --> timing\r\nx\r\n"
-    )
-    assert [(c.start_ms, c.end_ms) for c in doc.cues] == [(1000, 5500), (5500, 6000)]
-    pieces = vtt_segments(doc, [4000, 4000], mpegts=126000)
-    assert all(
-        p.startswith("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:126000,LOCAL:00:00:00.000\n\n") for p in pieces
-    )
-    assert "::cue" in pieces[0] and "::cue" in pieces[1]
-    assert "Birinci" in pieces[0] and "Birinci" in pieces[1] and "İkinci" in pieces[1]
-    assert "İkinci" not in pieces[0] and "NOTE" not in pieces[0] + pieces[1]
-    assert "a\n00:01.000 --> 00:05.500 line:0\nBirinci" in pieces[0]
-
-
-def test_codecs_come_from_the_sps() -> None:
-    sps = bytes.fromhex("00000001 0910 00000001 6764001f acd9")
-    assert avc_codec(sps) == "avc1.64001f"
-    assert avc_codec(bytes.fromhex("000001 674d401e 00")) == "avc1.4d401e"
-    with pytest.raises(PackagingError):
-        avc_codec(b"\x00\x00\x01\x09\x10")
-
-
-def test_framecrc_lines_are_read_like_ffprobe() -> None:
-    text = (
-        "#tb 0: 1/90000\n#media_type 0: video\n#tb 1: 1/90000\n#media_type 1: audio\n"
-        "0,     486000,     493200,     3600,     7740, 0xb6c02bc6, S=1,        1\n"
-        "1,     486480,     486480,     1920,      349, 0x7726b961\n"
-        "0,     489600,     496800,     3600,     2112, 0xb7492394, F=0x0\n"
-    )
-    assert parse_framecrc(text) == SegmentProbe(2, 493200, True, 486480, 1920)
-
-
-def test_misaligned_renditions_are_refused() -> None:
-    good = SegmentProbe(100, 133200, True, 131280, 100 * 3600)
-    late = SegmentProbe(100, 133200 + 3600, True, 131280, 100 * 3600)
-    with pytest.raises(PackagingError, match="holds"):
-        check_ladder({"a": [good], "b": [late]}, rungs=["a", "b"], fps=25, gop=100)
-    with pytest.raises(PackagingError, match="numbers of segments"):
-        check_ladder({"a": [good], "b": [good, good]}, rungs=["a", "b"], fps=25, gop=100)
-    open_gop = replace(good, starts_with_key=False)
-    with pytest.raises(PackagingError, match="keyframe"):
-        check_ladder({"a": [open_gop]}, rungs=["a"], fps=25, gop=100)
-    assert check_ladder({"a": [good], AUDIO: [good]}, rungs=["a"], fps=25, gop=100) == [100]
-
-
-def test_a_media_playlist_is_vod_with_exact_durations() -> None:
-    text = media_playlist(["seg-00000.ts", "seg-00001.ts"], [6000, 1520], 6)
-    assert text.splitlines() == [
-        "#EXTM3U",
-        "#EXT-X-VERSION:3",
-        "#EXT-X-TARGETDURATION:6",
-        "#EXT-X-MEDIA-SEQUENCE:0",
-        "#EXT-X-PLAYLIST-TYPE:VOD",
-        "#EXT-X-INDEPENDENT-SEGMENTS",
-        "#EXTINF:6.000,",
-        "seg-00000.ts",
-        "#EXTINF:1.520,",
-        "seg-00001.ts",
-        "#EXT-X-ENDLIST",
-    ]

@@ -26,19 +26,13 @@ from pathlib import Path
 import pytest
 
 from media.binaries import Tools
+from media.encodes import asset_args
+from media.ladder import AUDIO, PackagingOptions, parse_ladder
 from media.packaged import Package, asset_prefix
-from media.packaging import (
-    AUDIO,
-    PackagingOptions,
-    asset_args,
-    check_ladder,
-    package_asset,
-    package_slate,
-    parse_ladder,
-    probe_segment,
-    thumb_grid,
-)
+from media.packaging import package_asset, package_slate
+from media.segments import check_ladder, probe_segment
 from media.storage import LocalStorage
+from media.thumbnails import thumb_grid
 from playout.asrun import Outcome
 from playout.sequencer import LiveSpan, Sequencer, TvBoundary
 from schedules.plan import TimelineItem

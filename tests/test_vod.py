@@ -27,8 +27,8 @@ from api.app import create_app
 from diaspor import migrate
 from diaspor.compose import Station, build_station
 from media.binaries import Tools
+from media.ladder import PackagingOptions, parse_ladder
 from media.library import IngestOptions
-from media.packaging import PackagingOptions, parse_ladder
 from playout.asrun import AsRunRow
 from schedules.models import (
     AuditRow,
