@@ -40,7 +40,8 @@ from media.packaging import (
 )
 from media.storage import LocalStorage
 from playout.asrun import Outcome
-from playout.sequencer import LiveSpan, Sequencer, TvBoundary
+from playout.sequencer import Sequencer, TvBoundary
+from playout.tv_line import LiveSpan
 from schedules.plan import TimelineItem
 from station.clock import SystemClock
 from streamer.tvlive import (
