@@ -19,14 +19,14 @@ segment keeps its number for ever. EXT-X-DISCONTINUITY-SEQUENCE counts the disco
 tags that have slid out of the window (RFC 8216 §6.2.1). One window feeds every rendition
 and every subtitle language, so all list the same numbers, durations and date-times.
 
-Restart. After every change the state file (`hls/tv/<channel>/sequencer.json`) is written
-first, then the playlists: the window, the sequence numbers, where the line stands, and the
-items laid but not yet announced. A new process resumes there and walks the timeline
-forward exactly as if it had never stopped, counting the segments that would have aired
-(items that passed while it was down are logged, not reported as aired). If it was down for
-longer than `catch_up_limit_ms` it does not walk: both numbers jump by the number of frames
-that passed (no segment is shorter than a frame, so no number can be reused), and the line
-restarts at the item on air.
+Restart. After every change the state file (`hls/tv/<channel>/sequencer.json`, its format in
+`playout/sequencer_state.py`) is written first, then the playlists: the window, the sequence
+numbers, where the line stands, and the items laid but not yet announced. A new process
+resumes there and walks the timeline forward exactly as if it had never stopped, counting the
+segments that would have aired (items that passed while it was down are logged, not reported
+as aired). If it was down for longer than `catch_up_limit_ms` it does not walk: both numbers
+jump by the number of frames that passed (no segment is shorter than a frame, so no number
+can be reused), and the line restarts at the item on air.
 
 As-run and now-playing. Each item is reported once, when the clock reaches its first frame
 on the line, with the segments' media-sequence range and now-playing (that item and the
@@ -71,12 +71,11 @@ time into the same ladder), the line takes the feed's segments instead of the sc
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, Protocol
 
@@ -84,6 +83,7 @@ from media import hls
 from media.errors import NotFound, StorageError
 from media.packaged import MANIFEST, Package, Rendition, Subtitle, asset_prefix, slate_prefix
 from media.storage import Storage
+from playout import sequencer_state
 from playout.asrun import Outcome
 from playout.hooks import notify
 from playout.nowplaying import NowPlaying, now_playing
@@ -118,7 +118,6 @@ LIVE_TITLE = "Canlı yayım"  # "live broadcast", as the radio calls a presenter
 LIVE_POLL_MS = 500  # while a live feed is attached, look at it this often
 SCHEDULE_RETRY_MS = 5_000  # the schedule could not be read: asked again this much later
 MAX_SLEEP_MS = 10_000  # otherwise the loop sleeps until the next segment is due, this at most
-STATE_VERSION = 1
 STATE = "sequencer.json"
 MASTER = "master.m3u8"
 EMPTY_VTT = "empty.vtt"
@@ -485,7 +484,7 @@ class Sequencer:
         key = self.key(STATE)
         try:
             with self.storage.open(key) as fh:
-                raw: dict[str, Any] = json.loads(fh.read())
+                raw = sequencer_state.loads(fh.read())
         except NotFound:
             return None
         except (ValueError, StorageError) as exc:
@@ -493,29 +492,26 @@ class Sequencer:
                 f"the sequencer state {key} cannot be read ({exc}); the live playlists' "
                 "numbers would go back if it started afresh: repair or remove it knowingly"
             ) from exc
-        if raw.get("version") != STATE_VERSION:
-            raise SequencerError(f"the sequencer state {key} has version {raw.get('version')}")
+        sequencer_state.check_version(raw, key)
         return raw
 
     def _restore(self, raw: dict[str, Any]) -> None:
-        self._target_s = int(raw["target_duration_s"])
-        self._next_seq = int(raw["next_seq"])
-        self._dseq = int(raw["discontinuity_sequence"])
-        self._position = Fraction(raw["position"])
-        self._sched_ms = int(raw["scheduled_ms"])
-        self._window = deque(LineSegment.from_json(s) for s in raw["segments"])
+        state = sequencer_state.from_json(raw)
+        self._target_s = state.target_s
+        self._next_seq = state.next_seq
+        self._dseq = state.dseq
+        self._position = state.position
+        self._sched_ms = state.sched_ms
+        self._window = deque(state.window)
         self._window_ms = sum((s.duration for s in self._window), Fraction(0))
-        self._runs = [Run.from_json(r) for r in raw["runs"]]
-        for item in raw.get("upcoming", []):
-            it = TimelineItem(**item)
+        self._runs = list(state.runs)
+        for it in state.upcoming:
             self._known[it.start_ms] = it
-        live = raw.get("live") or {}
-        self._on_live = bool(live.get("on", False))
-        self._live_last = live.get("last_index")
-        self._live_session = live.get("session")
-        self._live_disc = bool(live.get("discontinuity", False))
-        span = live.get("after_live")
-        self._after_live = LiveSpan(**span) if span else None
+        self._on_live = state.on_live
+        self._live_last = state.live_last
+        self._live_session = state.live_session
+        self._live_disc = state.live_disc
+        self._after_live = state.after_live
         lives = [r for r in self._runs if r.live]
         self._live_run = lives[-1] if self._on_live and lives else None
         if self._on_live and self._live_run is None:  # a state that cannot be: end it cleanly
@@ -1042,27 +1038,22 @@ class Sequencer:
         )
         laid = [i for i in later if i.start_ms < self._sched_ms]
         later = laid + [i for i in later if i.start_ms >= self._sched_ms][:2]
-        return {
-            "version": STATE_VERSION,
-            "channel": self.channel,
-            "saved_at_ms": now_ms,
-            "target_duration_s": self._target_s,
-            "media_sequence": self.media_sequence,
-            "discontinuity_sequence": self._dseq,
-            "next_seq": self._next_seq,
-            "position": str(self._position),
-            "scheduled_ms": self._sched_ms,
-            "segments": [s.to_json() for s in self._window],
-            "runs": [r.to_json() for r in self._runs],
-            "upcoming": [asdict(i) for i in later],
-            "live": {
-                "on": self._on_live,
-                "last_index": self._live_last,
-                "session": self._live_session,
-                "discontinuity": self._live_disc,
-                "after_live": asdict(self._after_live) if self._after_live else None,
-            },
-        }
+        state = sequencer_state.SequencerState(
+            self._target_s,
+            self._next_seq,
+            self._dseq,
+            self._position,
+            self._sched_ms,
+            self._window,
+            self._runs,
+            later,
+            on_live=self._on_live,
+            live_last=self._live_last,
+            live_session=self._live_session,
+            live_disc=self._live_disc,
+            after_live=self._after_live,
+        )
+        return sequencer_state.to_json(state, self.channel, now_ms)
 
     def _write(self, now_ms: int) -> None:
         """State first, then the playlists: a crash between them leaves a state that is
@@ -1070,7 +1061,7 @@ class Sequencer:
         to disk; the playlists are not forced (a flush per playlist per segment was the
         largest part of the sequencer's cost): they are whole for readers either way, and
         are written again from the state at every start."""
-        state = json.dumps(self._state(now_ms), ensure_ascii=False).encode()
+        state = sequencer_state.dumps(self._state(now_ms))
         self.storage.put_bytes(self.key(STATE), state, "application/json")
         mime = "application/vnd.apple.mpegurl"
         for r in self.renditions:

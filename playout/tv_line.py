@@ -25,10 +25,8 @@ segments carry none.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 from media import hls
 from media.packaged import Package
@@ -59,32 +57,6 @@ class LineSegment:
     @property
     def end(self) -> Fraction:
         return self.start + self.duration
-
-    def to_json(self) -> list[Any]:
-        return [
-            self.seq,
-            int(self.discontinuity),
-            str(self.start),
-            str(self.duration),
-            self.pdt_ms,
-            self.source,
-            self.index,
-            list(self.langs),
-        ]
-
-    @classmethod
-    def from_json(cls, raw: Sequence[Any]) -> LineSegment:
-        seq, disc, start, duration, pdt, source, index, langs = raw
-        return cls(
-            Fraction(start),
-            Fraction(duration),
-            int(pdt),
-            str(source),
-            int(index),
-            tuple(langs),
-            bool(disc),
-            int(seq),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,39 +203,3 @@ class Run:
     resumed: bool = False  # the schedule rejoined this item after live, in its middle
     after_live: LiveSpan | None = None  # the first run after a live: that live
     live_item: TimelineItem | None = None  # an overridden item: the live that overrode it
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "item": asdict(self.item),
-            "origin": str(self.origin),
-            "outcome": self.outcome,
-            "first_seq": self.first_seq,
-            "count": self.count,
-            "published": self.published,
-            "actual_ms": self.actual_ms,
-            "announced": self.announced,
-            "synthetic": self.synthetic,
-            "live": self.live,
-            "resumed": self.resumed,
-            "after_live": asdict(self.after_live) if self.after_live else None,
-            "live_item": asdict(self.live_item) if self.live_item else None,
-        }
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> Run:
-        span, via = raw.get("after_live"), raw.get("live_item")
-        return cls(
-            TimelineItem(**raw["item"]),
-            Fraction(raw["origin"]),
-            raw["outcome"],
-            raw["first_seq"],
-            raw["count"],
-            raw["published"],
-            raw["actual_ms"],
-            raw["announced"],
-            raw["synthetic"],
-            bool(raw.get("live", False)),
-            bool(raw.get("resumed", False)),
-            LiveSpan(**span) if span else None,
-            TimelineItem(**via) if via else None,
-        )
