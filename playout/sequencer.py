@@ -83,7 +83,7 @@ from media import hls
 from media.errors import NotFound, StorageError
 from media.packaged import MANIFEST, Package, Rendition, Subtitle, asset_prefix, slate_prefix
 from media.storage import Storage
-from playout import sequencer_state
+from playout import sequencer_state, tv_playlists
 from playout.asrun import Outcome
 from playout.hooks import notify
 from playout.nowplaying import NowPlaying, now_playing
@@ -96,6 +96,7 @@ from playout.tv_line import (
     Slate,
     lay_item,
 )
+from playout.tv_playlists import EMPTY_VTT, MASTER, Playlists
 from schedules.plan import TimelineItem, to_ms
 from station.clock import Clock, pause
 from streamer.tvlive import LiveSegment
@@ -119,8 +120,6 @@ LIVE_POLL_MS = 500  # while a live feed is attached, look at it this often
 SCHEDULE_RETRY_MS = 5_000  # the schedule could not be read: asked again this much later
 MAX_SLEEP_MS = 10_000  # otherwise the loop sleeps until the next segment is due, this at most
 STATE = "sequencer.json"
-MASTER = "master.m3u8"
-EMPTY_VTT = "empty.vtt"
 HOUR_MS = 3_600_000
 GAP_CHUNK_MS = 60_000  # nothing scheduled: slate, a minute at a time, looking again after each
 
@@ -243,8 +242,7 @@ class Sequencer:
         self._known: dict[int, TimelineItem] = {}  # start_ms -> item, from the timeline
         self._fetched_at: int | None = None
         self._pkg_cache: dict[int, Package | None] = {}
-        self._rel: dict[str, str] = {}  # a segment folder as seen from the playlists
-        self._entries: dict[tuple[int, str], str] = {}  # (seq, playlist): its lines
+        self._playlists = Playlists(self.prefix)
         self.next_due_ms: int | None = None  # when the next segment or boundary is due
         self._unwritten = False  # a write failed (storage away): the next step writes
         # live
@@ -298,10 +296,10 @@ class Sequencer:
         return f"{self.prefix}/{name}"
 
     def playlist_name(self, rendition: str) -> str:
-        return f"{rendition}.m3u8"
+        return tv_playlists.playlist_name(rendition)
 
     def subtitle_playlist_name(self, lang: str) -> str:
-        return f"subs-{lang}.m3u8"
+        return tv_playlists.subtitle_playlist_name(lang)
 
     # --- driving it ----------------------------------------------------------------------
 
@@ -973,62 +971,6 @@ class Sequencer:
 
     # --- writing -------------------------------------------------------------------------
 
-    def _uri(self, source: str, name: str) -> str:
-        rel = self._rel.get(source)
-        if rel is None:
-            rel = self._rel[source] = hls.relative_uri(self.prefix, source)
-        return f"{rel}/{name}"
-
-    def _entry(self, s: LineSegment, track: str, segment: Callable[[int], str] | None) -> str:
-        """A segment's lines in one playlist, made once while it is in the window (`segment`
-        names the file in its package; None: the empty subtitle stands in)."""
-        key = (s.seq, track)
-        text = self._entries.get(key)
-        if text is None:
-            uri = self._uri(s.source, segment(s.index)) if segment else EMPTY_VTT
-            text = self._entries[key] = hls.segment_entry(
-                hls.MediaSegment(uri, s.duration, s.pdt_ms, s.discontinuity)
-            )
-        return text
-
-    def media_playlist(self, rendition: Rendition) -> str:
-        return self._head() + "".join(
-            self._entry(s, rendition.name, rendition.segment) for s in self._window
-        )
-
-    def subtitle_playlist(self, sub: Subtitle) -> str:
-        track = f"subs-{sub.lang}"
-        return self._head() + "".join(
-            self._entry(s, track, sub.segment if sub.lang in s.langs else None)
-            for s in self._window
-        )
-
-    def _head(self) -> str:
-        return hls.playlist_head(
-            target_duration_s=self._target_s,
-            media_sequence=self.media_sequence,
-            discontinuity_sequence=self._dseq,
-        )
-
-    def master_playlist(self) -> str:
-        variants = [
-            hls.Variant(
-                self.playlist_name(r.name),
-                r.bandwidth,
-                r.average_bandwidth,
-                r.codecs,
-                r.width,
-                r.height,
-                r.frame_rate if r.kind == "video" else None,
-            )
-            for r in self.renditions
-        ]
-        tracks = [
-            hls.SubtitleTrack(self.subtitle_playlist_name(s.lang), s.lang, s.name)
-            for s in self.subtitles
-        ]
-        return hls.master_playlist(variants, tracks)
-
     def _state(self, now_ms: int) -> dict[str, Any]:
         # The items being laid, and the next two: enough to carry on exactly after a
         # restart (the rest is read from the timeline again). Writing the whole horizon
@@ -1063,29 +1005,24 @@ class Sequencer:
         are written again from the state at every start."""
         state = sequencer_state.dumps(self._state(now_ms))
         self.storage.put_bytes(self.key(STATE), state, "application/json")
-        mime = "application/vnd.apple.mpegurl"
-        for r in self.renditions:
+        playlists = self._playlists.all(
+            self._window,
+            self.renditions,
+            self.subtitles,
+            target_duration_s=self._target_s,
+            media_sequence=self.media_sequence,
+            discontinuity_sequence=self._dseq,
+        )
+        for name, text in playlists:
             self.storage.put_bytes(
-                self.key(self.playlist_name(r.name)),
-                self.media_playlist(r).encode(),
-                mime,
-                durable=False,
+                self.key(name), text.encode(), "application/vnd.apple.mpegurl", durable=False
             )
-        for s in self.subtitles:
-            self.storage.put_bytes(
-                self.key(self.subtitle_playlist_name(s.lang)),
-                self.subtitle_playlist(s).encode(),
-                mime,
-                durable=False,
-            )
-        first = self._window[0].seq if self._window else self._next_seq
-        for key in [k for k in self._entries if k[0] < first]:
-            del self._entries[key]
+        self._playlists.forget_before(self.media_sequence)
 
     def _write_static(self) -> None:
         """The master playlist (only when it changed: players fetch it once) and the empty
         subtitle segment that stands in for a language an item does not have."""
-        master = self.master_playlist().encode()
+        master = tv_playlists.master_playlist(self.renditions, self.subtitles).encode()
         try:
             with self.storage.open(self.key(MASTER)) as fh:
                 same = fh.read() == master
