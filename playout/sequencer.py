@@ -1,9 +1,13 @@
-"""The TV sequencer: a channel's timeline laid, segment by segment, onto live HLS playlists
-made of the packaged assets' own segments. Nothing is encoded or copied; the playlists are
-small files in storage, beside a small state file that lets a restarted process continue.
+"""The TV sequencer's state machine, and the thin async shell that runs it (`step`, `run`): a
+channel's timeline laid, segment by segment, onto live HLS playlists made of the packaged
+assets' own segments. Nothing is encoded or copied; the playlists are small files in storage,
+beside a small state file that lets a restarted process continue.
 
-The line, and how each item is laid on it to the frame (slate to the frame, cue points to the
-segment, discontinuities): `playout/tv_line.py`.
+Its parts, each testable alone: the line and how one item is laid on it to the frame (slate to
+the frame, cue points to the segment, discontinuities) in `playout/tv_line.py`; the state
+file's format in `playout/sequencer_state.py`; the playlists' text in
+`playout/tv_playlists.py`; what it reads from and writes to storage in `playout/tv_store.py`.
+Here: when each segment is published, how the window slides, what is reported, and live.
 
 Visibility. A segment is appended when its scheduled *end* is at most `lead_ms` ahead of the
 clock (default: three target durations, the RFC 8216 §6.3.3 hold-back). A player joining the
@@ -19,14 +23,14 @@ segment keeps its number for ever. EXT-X-DISCONTINUITY-SEQUENCE counts the disco
 tags that have slid out of the window (RFC 8216 §6.2.1). One window feeds every rendition
 and every subtitle language, so all list the same numbers, durations and date-times.
 
-Restart. After every change the state file (`hls/tv/<channel>/sequencer.json`, its format in
-`playout/sequencer_state.py`) is written first, then the playlists: the window, the sequence
-numbers, where the line stands, and the items laid but not yet announced. A new process
-resumes there and walks the timeline forward exactly as if it had never stopped, counting the
-segments that would have aired (items that passed while it was down are logged, not reported
-as aired). If it was down for longer than `catch_up_limit_ms` it does not walk: both numbers
-jump by the number of frames that passed (no segment is shorter than a frame, so no number
-can be reused), and the line restarts at the item on air.
+Restart. After every change the state file (`hls/tv/<channel>/sequencer.json`) is written
+first, then the playlists: the window, the sequence numbers, where the line stands, and the
+items laid but not yet announced. A new process resumes there and walks the timeline
+forward exactly as if it had never stopped, counting the segments that would have aired
+(items that passed while it was down are logged, not reported as aired). If it was down for
+longer than `catch_up_limit_ms` it does not walk: both numbers jump by the number of frames
+that passed (no segment is shorter than a frame, so no number can be reused), and the line
+restarts at the item on air.
 
 As-run and now-playing. Each item is reported once, when the clock reaches its first frame
 on the line, with the segments' media-sequence range and now-playing (that item and the
@@ -80,10 +84,10 @@ from fractions import Fraction
 from typing import Any, Protocol
 
 from media import hls
-from media.errors import NotFound, StorageError
-from media.packaged import MANIFEST, Package, Rendition, Subtitle, asset_prefix, slate_prefix
+from media.errors import NotFound
+from media.packaged import MANIFEST, Package, Rendition, Subtitle, asset_prefix
 from media.storage import Storage
-from playout import sequencer_state, tv_playlists
+from playout import sequencer_state, tv_playlists, tv_store
 from playout.asrun import Outcome
 from playout.hooks import notify
 from playout.nowplaying import NowPlaying, now_playing
@@ -96,7 +100,6 @@ from playout.tv_line import (
     Slate,
     lay_item,
 )
-from playout.tv_playlists import EMPTY_VTT, MASTER, Playlists
 from schedules.plan import TimelineItem, to_ms
 from station.clock import Clock, pause
 from streamer.tvlive import LiveSegment
@@ -119,7 +122,6 @@ LIVE_TITLE = "Canlı yayım"  # "live broadcast", as the radio calls a presenter
 LIVE_POLL_MS = 500  # while a live feed is attached, look at it this often
 SCHEDULE_RETRY_MS = 5_000  # the schedule could not be read: asked again this much later
 MAX_SLEEP_MS = 10_000  # otherwise the loop sleeps until the next segment is due, this at most
-STATE = "sequencer.json"
 HOUR_MS = 3_600_000
 GAP_CHUNK_MS = 60_000  # nothing scheduled: slate, a minute at a time, looking again after each
 
@@ -242,7 +244,7 @@ class Sequencer:
         self._known: dict[int, TimelineItem] = {}  # start_ms -> item, from the timeline
         self._fetched_at: int | None = None
         self._pkg_cache: dict[int, Package | None] = {}
-        self._playlists = Playlists(self.prefix)
+        self._playlists = tv_playlists.Playlists(self.prefix)
         self.next_due_ms: int | None = None  # when the next segment or boundary is due
         self._unwritten = False  # a write failed (storage away): the next step writes
         # live
@@ -378,33 +380,11 @@ class Sequencer:
 
     # --- start and restart -------------------------------------------------------------------
 
-    def _load_slate(self) -> Slate:
-        prefix = slate_prefix(self.channel)
-        try:
-            with self.storage.open(f"{prefix}/{MANIFEST}") as fh:
-                package = Package.from_json(fh.read())
-        except NotFound as exc:
-            raise SequencerError(
-                f"channel {self.channel} has no slate at {prefix}/{MANIFEST}: package it first"
-            ) from exc
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SequencerError(
-                f"the slate manifest {prefix}/{MANIFEST} is invalid: {exc}"
-            ) from exc
-        if not package.renditions or not package.segments_ms:
-            raise SequencerError(f"the slate {prefix} has no renditions or no segments")
-        slate = Slate.of(prefix, package)
-        if 1 not in slate.by_frames:
-            raise SequencerError(
-                f"the slate {prefix} has no one-frame segment: gaps cannot be filled to the frame"
-            )
-        return slate
-
     def _start(self, now_ms: int) -> bool:
         # Both read before anything is set: a start that fails on storage is tried again
         # whole, and never goes on as a fresh line (its numbers would go back).
-        slate = self._load_slate()
-        state = self._read_state()
+        slate = tv_store.load_slate(self.storage, self.channel)
+        state = tv_store.read_state(self.storage, self.prefix)
         self._slate = slate
         try:
             return self._begin(slate, state, now_ms)
@@ -477,21 +457,6 @@ class Sequencer:
         self._runs.clear()
         self._on_live, self._live_run, self._after_live = False, None, None
         self._live_disc = True
-
-    def _read_state(self) -> dict[str, Any] | None:
-        key = self.key(STATE)
-        try:
-            with self.storage.open(key) as fh:
-                raw = sequencer_state.loads(fh.read())
-        except NotFound:
-            return None
-        except (ValueError, StorageError) as exc:
-            raise SequencerError(
-                f"the sequencer state {key} cannot be read ({exc}); the live playlists' "
-                "numbers would go back if it started afresh: repair or remove it knowingly"
-            ) from exc
-        sequencer_state.check_version(raw, key)
-        return raw
 
     def _restore(self, raw: dict[str, Any]) -> None:
         state = sequencer_state.from_json(raw)
@@ -998,13 +963,8 @@ class Sequencer:
         return sequencer_state.to_json(state, self.channel, now_ms)
 
     def _write(self, now_ms: int) -> None:
-        """State first, then the playlists: a crash between them leaves a state that is
-        ahead of the playlists, never behind, so numbers never go back. The state is flushed
-        to disk; the playlists are not forced (a flush per playlist per segment was the
-        largest part of the sequencer's cost): they are whole for readers either way, and
-        are written again from the state at every start."""
+        """The state, then the playlists (each made as it is written), as they stand."""
         state = sequencer_state.dumps(self._state(now_ms))
-        self.storage.put_bytes(self.key(STATE), state, "application/json")
         playlists = self._playlists.all(
             self._window,
             self.renditions,
@@ -1013,22 +973,10 @@ class Sequencer:
             media_sequence=self.media_sequence,
             discontinuity_sequence=self._dseq,
         )
-        for name, text in playlists:
-            self.storage.put_bytes(
-                self.key(name), text.encode(), "application/vnd.apple.mpegurl", durable=False
-            )
+        tv_store.write(self.storage, self.prefix, state, playlists)
         self._playlists.forget_before(self.media_sequence)
 
     def _write_static(self) -> None:
-        """The master playlist (only when it changed: players fetch it once) and the empty
-        subtitle segment that stands in for a language an item does not have."""
-        master = tv_playlists.master_playlist(self.renditions, self.subtitles).encode()
-        try:
-            with self.storage.open(self.key(MASTER)) as fh:
-                same = fh.read() == master
-        except NotFound:
-            same = False
-        if not same:
-            self.storage.put_bytes(self.key(MASTER), master, "application/vnd.apple.mpegurl")
-        if self.subtitles and not self.storage.exists(self.key(EMPTY_VTT)):
-            self.storage.put_bytes(self.key(EMPTY_VTT), hls.EMPTY_VTT, "text/vtt")
+        """At every start: the master playlist, and the empty subtitle segment."""
+        master = tv_playlists.master_playlist(self.renditions, self.subtitles)
+        tv_store.write_static(self.storage, self.prefix, master, bool(self.subtitles))
