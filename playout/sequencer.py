@@ -1,24 +1,13 @@
-"""The TV sequencer: a channel's timeline laid, segment by segment, onto live HLS playlists
-made of the packaged assets' own segments. Nothing is encoded or copied; the playlists are
-small files in storage, beside a small state file that lets a restarted process continue.
+"""The TV sequencer's state machine, and the thin async shell that runs it (`step`, `run`): a
+channel's timeline laid, segment by segment, onto live HLS playlists made of the packaged
+assets' own segments. Nothing is encoded or copied; the playlists are small files in storage,
+beside a small state file that lets a restarted process continue.
 
-The line. The channel is one line in time, counted in exact fractions of a millisecond
-from the Unix epoch (so it never drifts, however many segments are summed). An item of the
-timeline owns [start_ms, end_ms). Its asset's segments are laid whole, in order, while they
-fit in the slot (a segment may overrun the slot by less than half a frame); the rest of the
-slot is slate, in segments whose frame counts add up to the remaining frames exactly
-(full-length slate segments first, then the binary digits of the remainder: 128, 64 … 1).
-So the next item's first frame begins within half a frame of its scheduled instant — to
-the frame. Cue points are honoured to the segment: from the first segment boundary at or
-after cue_in, up to the segment in which cue_out falls. A sub-frame remainder (a slot that
-is not a whole number of frames long, or an asset at another frame rate) rounds to the
-nearest frame at the end of each item, and since every item is measured from where the line
-really is, these roundings never add up.
-
-Discontinuities. `#EXT-X-DISCONTINUITY` opens every item, and also every slate segment: a
-fill takes the slate's segments out of their order (150, 150, 16, 1 …), so their timestamps
-do not follow one another and a player must re-base at each. The asset's own consecutive
-segments carry none.
+Its parts, each testable alone: the line and how one item is laid on it to the frame (slate to
+the frame, cue points to the segment, discontinuities) in `playout/tv_line.py`; the state
+file's format in `playout/sequencer_state.py`; the playlists' text in
+`playout/tv_playlists.py`; what it reads from and writes to storage in `playout/tv_store.py`.
+Here: when each segment is published, how the window slides, what is reported, and live.
 
 Visibility. A segment is appended when its scheduled *end* is at most `lead_ms` ahead of the
 clock (default: three target durations, the RFC 8216 §6.3.3 hold-back). A player joining the
@@ -86,26 +75,46 @@ time into the same ladder), the line takes the feed's segments instead of the sc
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, Protocol
 
 from media import hls
-from media.errors import NotFound, StorageError
-from media.packaged import MANIFEST, Package, Rendition, Subtitle, asset_prefix, slate_prefix
+from media.errors import NotFound
+from media.packaged import MANIFEST, Package, Rendition, Subtitle, asset_prefix
 from media.storage import Storage
+from playout import sequencer_state, tv_playlists, tv_store
 from playout.asrun import Outcome
 from playout.hooks import notify
 from playout.nowplaying import NowPlaying, now_playing
+from playout.tv_line import (
+    Content,
+    LineSegment,
+    LiveSpan,
+    Run,
+    SequencerError,
+    Slate,
+    lay_item,
+)
 from schedules.plan import TimelineItem, to_ms
 from station.clock import Clock, pause
-from station.errors import StationError
 from streamer.tvlive import LiveSegment
+
+__all__ = [
+    "LiveFeed",
+    "PackageSource",
+    "Sequencer",
+    "SequencerError",
+    "TimelineSource",
+    "TvBoundary",
+    "TvBoundaryHook",
+    "live_prefix",
+    "stored_packages",
+]
 
 log = logging.getLogger(__name__)
 
@@ -113,74 +122,12 @@ LIVE_TITLE = "Canlı yayım"  # "live broadcast", as the radio calls a presenter
 LIVE_POLL_MS = 500  # while a live feed is attached, look at it this often
 SCHEDULE_RETRY_MS = 5_000  # the schedule could not be read: asked again this much later
 MAX_SLEEP_MS = 10_000  # otherwise the loop sleeps until the next segment is due, this at most
-STATE_VERSION = 1
-STATE = "sequencer.json"
-MASTER = "master.m3u8"
-EMPTY_VTT = "empty.vtt"
 HOUR_MS = 3_600_000
 GAP_CHUNK_MS = 60_000  # nothing scheduled: slate, a minute at a time, looking again after each
 
 
-class SequencerError(StationError):
-    """The channel cannot be sequenced (no usable slate, unreadable state)."""
-
-
 def live_prefix(channel: str) -> str:
     return f"hls/tv/{channel}"
-
-
-@dataclass(frozen=True, slots=True)
-class LineSegment:
-    """One segment on the channel's line: which packaged segment, where, how long."""
-
-    start: Fraction  # epoch ms on the line, exact
-    duration: Fraction  # ms, exact
-    pdt_ms: int  # the scheduled instant: item start + offset within the item
-    source: str  # storage prefix of the package it comes from
-    index: int  # segment number in that package
-    langs: tuple[str, ...]  # subtitle languages that package has
-    discontinuity: bool
-    seq: int = -1  # media sequence number, once published
-
-    @property
-    def end(self) -> Fraction:
-        return self.start + self.duration
-
-    def to_json(self) -> list[Any]:
-        return [
-            self.seq,
-            int(self.discontinuity),
-            str(self.start),
-            str(self.duration),
-            self.pdt_ms,
-            self.source,
-            self.index,
-            list(self.langs),
-        ]
-
-    @classmethod
-    def from_json(cls, raw: Sequence[Any]) -> LineSegment:
-        seq, disc, start, duration, pdt, source, index, langs = raw
-        return cls(
-            Fraction(start),
-            Fraction(duration),
-            int(pdt),
-            str(source),
-            int(index),
-            tuple(langs),
-            bool(disc),
-            int(seq),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class LiveSpan:
-    """A live stretch on the line, once it is over: its segments, where it began and ended."""
-
-    first_seq: int
-    last_seq: int
-    start_ms: int
-    end_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,176 +158,6 @@ class LiveFeed(Protocol):
 TimelineSource = Callable[[int, int], Sequence[TimelineItem]]
 PackageSource = Callable[[int], Package | None]
 TvBoundaryHook = Callable[[TvBoundary], Awaitable[None] | None]
-
-
-@dataclass(frozen=True, slots=True)
-class Slate:
-    """The channel's slate: its package and, per frame count, a segment holding that many."""
-
-    prefix: str
-    package: Package
-    fps: Fraction
-    by_frames: dict[int, int]  # frames -> segment index
-
-    @classmethod
-    def of(cls, prefix: str, package: Package) -> Slate:
-        fps = hls.frame_rate(package.frame_rate)
-        frames = package.slate_frames
-        if len(frames) != len(package.segments_ms):
-            frames = tuple(hls.frames_in(Fraction(ms), fps) for ms in package.segments_ms)
-        by_frames: dict[int, int] = {}
-        for i, f in enumerate(frames):
-            if f > 0:
-                by_frames.setdefault(f, i)
-        return cls(prefix, package, fps, by_frames)
-
-    @property
-    def frame(self) -> Fraction:
-        return hls.frame_ms(1, self.fps)
-
-
-@dataclass(frozen=True, slots=True)
-class Content:
-    """What fills an item's slot before the slate: a package's segments, or nothing."""
-
-    package: Package | None
-    prefix: str = ""
-    loop: bool = False  # a filler standing in for a missing asset: repeated while it fits
-    outcome: Outcome = Outcome.PLAYED
-
-
-def lay_item(
-    item: TimelineItem,
-    origin: Fraction,
-    content: Content,
-    slate: Slate,
-    langs: frozenset[str],
-    *,
-    join_at: Fraction | None = None,
-) -> tuple[list[LineSegment], bool]:
-    """The segments of one item, its first frame at `origin` on the line: the content's
-    segments whole while they fit before item.end_ms, then slate to the frame. Returns them
-    and whether all the content within its cue points fitted.
-
-    With `join_at` (a restart, or a line running late into the item) only what lies from
-    there is returned: if a planned segment starts exactly there, the plan goes on as it
-    was; otherwise slate fills to the next planned segment and the plan resumes there."""
-    end = Fraction(item.end_ms)
-    half = slate.frame / 2
-    # (duration, source, index, langs, discontinuity)
-    pieces: list[tuple[Fraction, str, int, tuple[str, ...], bool]] = []
-    pos = origin
-    complete = True
-    pkg = content.package
-    if pkg is not None and pkg.segments_ms:
-        own = tuple(s.lang for s in pkg.subtitles if s.lang in langs)
-        offsets = [0]
-        for ms in pkg.segments_ms:
-            offsets.append(offsets[-1] + ms)
-        n = len(pkg.segments_ms)
-        if content.loop:
-            first, stop = 0, n
-        else:  # cue points, to the segment: from the boundary at cue_in, up to cue_out
-            first = next((i for i in range(n) if offsets[i] >= item.cue_in_ms - half), n)
-            stop = next((i for i in range(first, n) if offsets[i] >= item.cue_out_ms - half), n)
-        i, opening = first, True
-        while i < stop:
-            d = Fraction(pkg.segments_ms[i])
-            if pos + d - end > half:
-                complete = False
-                break
-            pieces.append((d, content.prefix, i, own, opening))
-            pos += d
-            i, opening = i + 1, False
-            if i == stop and content.loop:
-                i, opening = first, True
-    fill = hls.frames_in(end - pos, slate.fps)
-    slate_langs = tuple(s.lang for s in slate.package.subtitles if s.lang in langs)
-
-    def slate_pieces(frames: int) -> list[tuple[Fraction, str, int, tuple[str, ...], bool]]:
-        return [
-            (hls.frame_ms(f, slate.fps), slate.prefix, slate.by_frames[f], slate_langs, True)
-            for f in hls.decompose(frames, tuple(slate.by_frames))
-        ]
-
-    pieces += slate_pieces(fill)
-    starts = [origin]
-    for p in pieces:
-        starts.append(starts[-1] + p[0])
-    at = origin if join_at is None else join_at
-    if at != origin:
-        k = next((j for j in range(len(pieces)) if starts[j] >= at), len(pieces))
-        if k < len(pieces) and starts[k] == at:
-            pieces = pieces[k:]
-        else:
-            gap = hls.frames_in(starts[k] - at, slate.fps)
-            rest = pieces[k:]
-            if rest:
-                d, src, idx, lg, _ = rest[0]
-                rest[0] = (d, src, idx, lg, True)
-            pieces = slate_pieces(gap) + rest
-    out: list[LineSegment] = []
-    pos = at
-    for d, src, idx, lg, disc in pieces:
-        pdt = item.start_ms + hls.round_half_up(pos - origin)
-        out.append(LineSegment(pos, d, pdt, src, idx, lg, disc))
-        pos += d
-    return out, complete
-
-
-@dataclass
-class _Run:
-    """An item laid on the line: its plan's place and size, and whether it has been told."""
-
-    item: TimelineItem
-    origin: Fraction
-    outcome: str
-    first_seq: int
-    count: int
-    published: int = 0
-    actual_ms: int | None = None
-    announced: bool = False
-    synthetic: bool = False  # a gap in the timeline filled with slate: not an item to report
-    live: bool = False  # the live feed's stretch: its count grows as segments arrive
-    resumed: bool = False  # the schedule rejoined this item after live, in its middle
-    after_live: LiveSpan | None = None  # the first run after a live: that live
-    live_item: TimelineItem | None = None  # an overridden item: the live that overrode it
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "item": asdict(self.item),
-            "origin": str(self.origin),
-            "outcome": self.outcome,
-            "first_seq": self.first_seq,
-            "count": self.count,
-            "published": self.published,
-            "actual_ms": self.actual_ms,
-            "announced": self.announced,
-            "synthetic": self.synthetic,
-            "live": self.live,
-            "resumed": self.resumed,
-            "after_live": asdict(self.after_live) if self.after_live else None,
-            "live_item": asdict(self.live_item) if self.live_item else None,
-        }
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> _Run:
-        span, via = raw.get("after_live"), raw.get("live_item")
-        return cls(
-            TimelineItem(**raw["item"]),
-            Fraction(raw["origin"]),
-            raw["outcome"],
-            raw["first_seq"],
-            raw["count"],
-            raw["published"],
-            raw["actual_ms"],
-            raw["announced"],
-            raw["synthetic"],
-            bool(raw.get("live", False)),
-            bool(raw.get("resumed", False)),
-            LiveSpan(**span) if span else None,
-            TimelineItem(**via) if via else None,
-        )
 
 
 def stored_packages(storage: Storage) -> PackageSource:
@@ -459,7 +236,7 @@ class Sequencer:
         self._window: deque[LineSegment] = deque()
         self._window_ms = Fraction(0)
         self._queue: deque[LineSegment] = deque()  # the current item's plan, not yet shown
-        self._runs: list[_Run] = []
+        self._runs: list[Run] = []
         self._next_seq = 0
         self._dseq = 0
         self._position = Fraction(0)  # end of the last published segment
@@ -467,13 +244,12 @@ class Sequencer:
         self._known: dict[int, TimelineItem] = {}  # start_ms -> item, from the timeline
         self._fetched_at: int | None = None
         self._pkg_cache: dict[int, Package | None] = {}
-        self._rel: dict[str, str] = {}  # a segment folder as seen from the playlists
-        self._entries: dict[tuple[int, str], str] = {}  # (seq, playlist): its lines
+        self._playlists = tv_playlists.Playlists(self.prefix)
         self.next_due_ms: int | None = None  # when the next segment or boundary is due
         self._unwritten = False  # a write failed (storage away): the next step writes
         # live
         self._on_live = False
-        self._live_run: _Run | None = None
+        self._live_run: Run | None = None
         self._live_last: int | None = None  # the feed's segment number last laid
         self._live_session: int | None = None
         self._live_disc = False  # the next live segment opens with a discontinuity
@@ -522,10 +298,10 @@ class Sequencer:
         return f"{self.prefix}/{name}"
 
     def playlist_name(self, rendition: str) -> str:
-        return f"{rendition}.m3u8"
+        return tv_playlists.playlist_name(rendition)
 
     def subtitle_playlist_name(self, lang: str) -> str:
-        return f"subs-{lang}.m3u8"
+        return tv_playlists.subtitle_playlist_name(lang)
 
     # --- driving it ----------------------------------------------------------------------
 
@@ -604,33 +380,11 @@ class Sequencer:
 
     # --- start and restart -------------------------------------------------------------------
 
-    def _load_slate(self) -> Slate:
-        prefix = slate_prefix(self.channel)
-        try:
-            with self.storage.open(f"{prefix}/{MANIFEST}") as fh:
-                package = Package.from_json(fh.read())
-        except NotFound as exc:
-            raise SequencerError(
-                f"channel {self.channel} has no slate at {prefix}/{MANIFEST}: package it first"
-            ) from exc
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SequencerError(
-                f"the slate manifest {prefix}/{MANIFEST} is invalid: {exc}"
-            ) from exc
-        if not package.renditions or not package.segments_ms:
-            raise SequencerError(f"the slate {prefix} has no renditions or no segments")
-        slate = Slate.of(prefix, package)
-        if 1 not in slate.by_frames:
-            raise SequencerError(
-                f"the slate {prefix} has no one-frame segment: gaps cannot be filled to the frame"
-            )
-        return slate
-
     def _start(self, now_ms: int) -> bool:
         # Both read before anything is set: a start that fails on storage is tried again
         # whole, and never goes on as a fresh line (its numbers would go back).
-        slate = self._load_slate()
-        state = self._read_state()
+        slate = tv_store.load_slate(self.storage, self.channel)
+        state = tv_store.read_state(self.storage, self.prefix)
         self._slate = slate
         try:
             return self._begin(slate, state, now_ms)
@@ -704,41 +458,23 @@ class Sequencer:
         self._on_live, self._live_run, self._after_live = False, None, None
         self._live_disc = True
 
-    def _read_state(self) -> dict[str, Any] | None:
-        key = self.key(STATE)
-        try:
-            with self.storage.open(key) as fh:
-                raw: dict[str, Any] = json.loads(fh.read())
-        except NotFound:
-            return None
-        except (ValueError, StorageError) as exc:
-            raise SequencerError(
-                f"the sequencer state {key} cannot be read ({exc}); the live playlists' "
-                "numbers would go back if it started afresh: repair or remove it knowingly"
-            ) from exc
-        if raw.get("version") != STATE_VERSION:
-            raise SequencerError(f"the sequencer state {key} has version {raw.get('version')}")
-        return raw
-
     def _restore(self, raw: dict[str, Any]) -> None:
-        self._target_s = int(raw["target_duration_s"])
-        self._next_seq = int(raw["next_seq"])
-        self._dseq = int(raw["discontinuity_sequence"])
-        self._position = Fraction(raw["position"])
-        self._sched_ms = int(raw["scheduled_ms"])
-        self._window = deque(LineSegment.from_json(s) for s in raw["segments"])
+        state = sequencer_state.from_json(raw)
+        self._target_s = state.target_s
+        self._next_seq = state.next_seq
+        self._dseq = state.dseq
+        self._position = state.position
+        self._sched_ms = state.sched_ms
+        self._window = deque(state.window)
         self._window_ms = sum((s.duration for s in self._window), Fraction(0))
-        self._runs = [_Run.from_json(r) for r in raw["runs"]]
-        for item in raw.get("upcoming", []):
-            it = TimelineItem(**item)
+        self._runs = list(state.runs)
+        for it in state.upcoming:
             self._known[it.start_ms] = it
-        live = raw.get("live") or {}
-        self._on_live = bool(live.get("on", False))
-        self._live_last = live.get("last_index")
-        self._live_session = live.get("session")
-        self._live_disc = bool(live.get("discontinuity", False))
-        span = live.get("after_live")
-        self._after_live = LiveSpan(**span) if span else None
+        self._on_live = state.on_live
+        self._live_last = state.live_last
+        self._live_session = state.live_session
+        self._live_disc = state.live_disc
+        self._after_live = state.after_live
         lives = [r for r in self._runs if r.live]
         self._live_run = lives[-1] if self._on_live and lives else None
         if self._on_live and self._live_run is None:  # a state that cannot be: end it cleanly
@@ -821,10 +557,10 @@ class Sequencer:
             if content.outcome == Outcome.PLAYED and not complete
             else content.outcome
         )
-        self._add_run(_Run(item, origin, outcome, self._next_seq, len(segs), synthetic=synthetic))
+        self._add_run(Run(item, origin, outcome, self._next_seq, len(segs), synthetic=synthetic))
         self._queue.extend(segs)
 
-    def _add_run(self, run: _Run) -> None:
+    def _add_run(self, run: Run) -> None:
         """A run joins the line; the first one after a live carries that live's span."""
         if self._after_live is not None:
             run.after_live, self._after_live = self._after_live, None
@@ -944,7 +680,7 @@ class Sequencer:
         """The line's end becomes the feed's: the rest of the item's plan is dropped."""
         pos = self._position
         at = hls.round_half_up(pos)
-        dropped: _Run | None = None
+        dropped: Run | None = None
         run = self._runs[-1] if self._runs else None
         if self._queue and run is not None and not run.live:
             self._queue.clear()
@@ -961,11 +697,11 @@ class Sequencer:
             item = TimelineItem(
                 at, max(at, self._block_end(on, pos)), "live", None, 0, 0, title=LIVE_TITLE
             )
-        live_run = _Run(item, pos, Outcome.PLAYED, self._next_seq, 0, live=True)
+        live_run = Run(item, pos, Outcome.PLAYED, self._next_seq, 0, live=True)
         self._add_run(live_run)
         if dropped is not None and not dropped.synthetic and not dropped.resumed:
             self._runs.append(
-                _Run(
+                Run(
                     dropped.item,
                     dropped.origin,
                     Outcome.OVERRIDDEN,
@@ -1054,7 +790,7 @@ class Sequencer:
             seq = on.seq if on is not None else self._next_seq - 1
             outcome = Outcome.PLAYED if item.kind == "live" else Outcome.OVERRIDDEN
             self._runs.append(
-                _Run(
+                Run(
                     item,
                     Fraction(item.start_ms),
                     outcome,
@@ -1105,7 +841,7 @@ class Sequencer:
             else content.outcome
         )
         self._add_run(
-            _Run(
+            Run(
                 on,
                 Fraction(on.start_ms),
                 outcome,
@@ -1118,7 +854,7 @@ class Sequencer:
 
     # --- the window --------------------------------------------------------------------------
 
-    def _publish(self, seg: LineSegment, now_ms: int, run: _Run | None = None) -> None:
+    def _publish(self, seg: LineSegment, now_ms: int, run: Run | None = None) -> None:
         seg = replace(seg, seq=self._next_seq)
         self._next_seq += 1
         self._unwritten = True  # written by this step, or the next if this one fails
@@ -1140,7 +876,7 @@ class Sequencer:
 
     def _announce(self, now_ms: int) -> list[TvBoundary]:
         out: list[TvBoundary] = []
-        keep: list[_Run] = []
+        keep: list[Run] = []
         missed = 0
         for run in self._runs:
             done = run.published >= run.count and run is not self._live_run
@@ -1162,7 +898,7 @@ class Sequencer:
             )
         return out
 
-    def _boundary(self, run: _Run) -> TvBoundary:
+    def _boundary(self, run: Run) -> TvBoundary:
         assert run.actual_ms is not None
         item = run.item
         later = sorted(
@@ -1200,62 +936,6 @@ class Sequencer:
 
     # --- writing -------------------------------------------------------------------------
 
-    def _uri(self, source: str, name: str) -> str:
-        rel = self._rel.get(source)
-        if rel is None:
-            rel = self._rel[source] = hls.relative_uri(self.prefix, source)
-        return f"{rel}/{name}"
-
-    def _entry(self, s: LineSegment, track: str, segment: Callable[[int], str] | None) -> str:
-        """A segment's lines in one playlist, made once while it is in the window (`segment`
-        names the file in its package; None: the empty subtitle stands in)."""
-        key = (s.seq, track)
-        text = self._entries.get(key)
-        if text is None:
-            uri = self._uri(s.source, segment(s.index)) if segment else EMPTY_VTT
-            text = self._entries[key] = hls.segment_entry(
-                hls.MediaSegment(uri, s.duration, s.pdt_ms, s.discontinuity)
-            )
-        return text
-
-    def media_playlist(self, rendition: Rendition) -> str:
-        return self._head() + "".join(
-            self._entry(s, rendition.name, rendition.segment) for s in self._window
-        )
-
-    def subtitle_playlist(self, sub: Subtitle) -> str:
-        track = f"subs-{sub.lang}"
-        return self._head() + "".join(
-            self._entry(s, track, sub.segment if sub.lang in s.langs else None)
-            for s in self._window
-        )
-
-    def _head(self) -> str:
-        return hls.playlist_head(
-            target_duration_s=self._target_s,
-            media_sequence=self.media_sequence,
-            discontinuity_sequence=self._dseq,
-        )
-
-    def master_playlist(self) -> str:
-        variants = [
-            hls.Variant(
-                self.playlist_name(r.name),
-                r.bandwidth,
-                r.average_bandwidth,
-                r.codecs,
-                r.width,
-                r.height,
-                r.frame_rate if r.kind == "video" else None,
-            )
-            for r in self.renditions
-        ]
-        tracks = [
-            hls.SubtitleTrack(self.subtitle_playlist_name(s.lang), s.lang, s.name)
-            for s in self.subtitles
-        ]
-        return hls.master_playlist(variants, tracks)
-
     def _state(self, now_ms: int) -> dict[str, Any]:
         # The items being laid, and the next two: enough to carry on exactly after a
         # restart (the rest is read from the timeline again). Writing the whole horizon
@@ -1265,65 +945,38 @@ class Sequencer:
         )
         laid = [i for i in later if i.start_ms < self._sched_ms]
         later = laid + [i for i in later if i.start_ms >= self._sched_ms][:2]
-        return {
-            "version": STATE_VERSION,
-            "channel": self.channel,
-            "saved_at_ms": now_ms,
-            "target_duration_s": self._target_s,
-            "media_sequence": self.media_sequence,
-            "discontinuity_sequence": self._dseq,
-            "next_seq": self._next_seq,
-            "position": str(self._position),
-            "scheduled_ms": self._sched_ms,
-            "segments": [s.to_json() for s in self._window],
-            "runs": [r.to_json() for r in self._runs],
-            "upcoming": [asdict(i) for i in later],
-            "live": {
-                "on": self._on_live,
-                "last_index": self._live_last,
-                "session": self._live_session,
-                "discontinuity": self._live_disc,
-                "after_live": asdict(self._after_live) if self._after_live else None,
-            },
-        }
+        state = sequencer_state.SequencerState(
+            self._target_s,
+            self._next_seq,
+            self._dseq,
+            self._position,
+            self._sched_ms,
+            self._window,
+            self._runs,
+            later,
+            on_live=self._on_live,
+            live_last=self._live_last,
+            live_session=self._live_session,
+            live_disc=self._live_disc,
+            after_live=self._after_live,
+        )
+        return sequencer_state.to_json(state, self.channel, now_ms)
 
     def _write(self, now_ms: int) -> None:
-        """State first, then the playlists: a crash between them leaves a state that is
-        ahead of the playlists, never behind, so numbers never go back. The state is flushed
-        to disk; the playlists are not forced (a flush per playlist per segment was the
-        largest part of the sequencer's cost): they are whole for readers either way, and
-        are written again from the state at every start."""
-        state = json.dumps(self._state(now_ms), ensure_ascii=False).encode()
-        self.storage.put_bytes(self.key(STATE), state, "application/json")
-        mime = "application/vnd.apple.mpegurl"
-        for r in self.renditions:
-            self.storage.put_bytes(
-                self.key(self.playlist_name(r.name)),
-                self.media_playlist(r).encode(),
-                mime,
-                durable=False,
-            )
-        for s in self.subtitles:
-            self.storage.put_bytes(
-                self.key(self.subtitle_playlist_name(s.lang)),
-                self.subtitle_playlist(s).encode(),
-                mime,
-                durable=False,
-            )
-        first = self._window[0].seq if self._window else self._next_seq
-        for key in [k for k in self._entries if k[0] < first]:
-            del self._entries[key]
+        """The state, then the playlists (each made as it is written), as they stand."""
+        state = sequencer_state.dumps(self._state(now_ms))
+        playlists = self._playlists.all(
+            self._window,
+            self.renditions,
+            self.subtitles,
+            target_duration_s=self._target_s,
+            media_sequence=self.media_sequence,
+            discontinuity_sequence=self._dseq,
+        )
+        tv_store.write(self.storage, self.prefix, state, playlists)
+        self._playlists.forget_before(self.media_sequence)
 
     def _write_static(self) -> None:
-        """The master playlist (only when it changed: players fetch it once) and the empty
-        subtitle segment that stands in for a language an item does not have."""
-        master = self.master_playlist().encode()
-        try:
-            with self.storage.open(self.key(MASTER)) as fh:
-                same = fh.read() == master
-        except NotFound:
-            same = False
-        if not same:
-            self.storage.put_bytes(self.key(MASTER), master, "application/vnd.apple.mpegurl")
-        if self.subtitles and not self.storage.exists(self.key(EMPTY_VTT)):
-            self.storage.put_bytes(self.key(EMPTY_VTT), hls.EMPTY_VTT, "text/vtt")
+        """At every start: the master playlist, and the empty subtitle segment."""
+        master = tv_playlists.master_playlist(self.renditions, self.subtitles)
+        tv_store.write_static(self.storage, self.prefix, master, bool(self.subtitles))

@@ -34,7 +34,8 @@ from media.segments import check_ladder, probe_segment
 from media.storage import LocalStorage
 from media.thumbnails import thumb_grid
 from playout.asrun import Outcome
-from playout.sequencer import LiveSpan, Sequencer, TvBoundary
+from playout.sequencer import Sequencer, TvBoundary
+from playout.tv_line import LiveSpan
 from schedules.plan import TimelineItem
 from station.clock import SystemClock
 from streamer.tvlive import (
