@@ -50,10 +50,8 @@ from media.packaged import Package, asset_prefix, load_package
 from media.packaging import package_asset
 from media.probe import ProbeResult, probe
 from media.storage import Storage, original_key
-from station import cursor as cursors
 from station.clock import Clock
-from station.cursor import Page
-from station.db import Database
+from station.db import Database, Page
 
 log = logging.getLogger(__name__)
 
@@ -110,17 +108,6 @@ def check_webvtt(path: Path) -> None:
     head = path.read_bytes()[:16].lstrip(b"\xef\xbb\xbf")
     if not head.startswith(b"WEBVTT"):
         raise MediaError(f"{path.name} is not a WebVTT file (it must start with 'WEBVTT')")
-
-
-def encode_cursor(last_id: int) -> str:
-    return cursors.encode_cursor("id", (last_id,))
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        return cursors.decode_cursor(cursor, "id", 1)[0]
-    except ValueError as exc:
-        raise MediaError("the cursor is not one this API gave out") from exc
 
 
 EDITABLE = ("title", "titles", "artist", "album", "kind", "languages", "cue_in_ms", "cue_out_ms")
@@ -527,9 +514,10 @@ class Library:
         kind: str | None = None,
         status: str | None = None,
         q: str | None = None,
-        cursor: str | None = None,
+        before_id: int | None = None,
         limit: int = 50,
     ) -> Page[MediaItem]:
+        """Newest first; `before_id` is the last id of the previous page."""
         stmt = (
             select(MediaRow).options(selectinload(MediaRow.subtitles)).order_by(MediaRow.id.desc())
         )
@@ -541,13 +529,13 @@ class Library:
             for word in q.casefold().split():
                 escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 stmt = stmt.where(MediaRow.search_text.like(f"%{escaped}%", escape="\\"))
-        if cursor:
-            stmt = stmt.where(MediaRow.id < decode_cursor(cursor))
+        if before_id is not None:
+            stmt = stmt.where(MediaRow.id < before_id)
         with self.db.session() as s:
             rows = list(s.scalars(stmt.limit(limit + 1)))
             items = [MediaItem.of(r) for r in rows[:limit]]
-        nxt = encode_cursor(items[-1].id) if len(rows) > limit and items else None
-        return Page(items, nxt)
+        more = len(rows) > limit and items
+        return Page(items, (items[-1].id,) if more else None)
 
     def update(self, media_id: int, expected_version: int, changes: Mapping[str, Any]) -> MediaItem:
         unknown = set(changes) - set(EDITABLE)

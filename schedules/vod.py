@@ -29,13 +29,10 @@ from sqlalchemy.orm import Session
 from media.library import Library
 from media.models import PACKAGE_READY, MediaRow
 from media.packaged import Package, asset_prefix
-from schedules.errors import ScheduleError
 from schedules.models import ChannelRow, EntryRow, EpisodeRow, ProgrammeRow, search_fold
 from schedules.service import Schedules
-from station import cursor as cursors
 from station.clock import Clock
-from station.cursor import Page
-from station.db import Database
+from station.db import Database, Page
 from station.errors import NotFound
 
 NOT_PACKAGED, NOT_YET, EXPIRED = "not-packaged", "not-yet", "expired"
@@ -43,10 +40,6 @@ STATION_ZONE = ZoneInfo("Asia/Baku")
 UPCOMING = timedelta(days=14)
 LAST = 2**31 - 1  # sorts an episode without a season or number after those with one
 CHUNK = 100
-
-
-class BadCursor(ScheduleError):
-    reason = "invalid-cursor"
 
 
 # --- the rule (pure) ----------------------------------------------------------------------------
@@ -91,20 +84,6 @@ def availability(
     if start is None or now < start:
         return Availability(False, NOT_YET, start, until)
     return Availability(True, None, start, until)
-
-
-# --- cursors (opaque to clients) ----------------------------------------------------------------
-
-
-def encode_cursor(key: Sequence[int]) -> str:
-    return cursors.encode_cursor("vod", key)
-
-
-def decode_cursor(cursor: str, size: int) -> tuple[int, ...]:
-    try:
-        return cursors.decode_cursor(cursor, "vod", size)
-    except ValueError as exc:
-        raise BadCursor("the cursor is not one this list gave out") from exc
 
 
 def like_words(q: str) -> list[str]:
@@ -295,7 +274,12 @@ class Catalogue:
         return info, seasons
 
     def episodes(
-        self, slug: str, *, season: int | None = None, cursor: str | None = None, limit: int = 20
+        self,
+        slug: str,
+        *,
+        season: int | None = None,
+        after: tuple[int, ...] | None = None,
+        limit: int = 20,
     ) -> Page[EpisodeInfo]:
         """Every episode of a programme, on demand or not, by season and number."""
         now = self.clock.now()
@@ -305,14 +289,14 @@ class Catalogue:
             q = _episode_query().where(EpisodeRow.programme_id == prog.id)
             if season is not None:
                 q = q.where(EpisodeRow.season == season)
-            if cursor:
-                q = q.where(tuple_(*key) > tuple_(*decode_cursor(cursor, 3)))
+            if after is not None:
+                q = q.where(tuple_(*key) > tuple_(*after))
             rows = s.execute(q.order_by(*key).limit(limit + 1)).all()
             items = self._infos(s, rows[:limit], now)
-        nxt = None
+        nxt: tuple[int, ...] | None = None
         if len(rows) > limit:
             last = items[-1]
-            nxt = encode_cursor((_or_last(last.season), _or_last(last.number), last.id))
+            nxt = (_or_last(last.season), _or_last(last.number), last.id)
         return Page(items, nxt)
 
     # --- episodes -----------------------------------------------------------------------------
@@ -322,7 +306,7 @@ class Catalogue:
         q: str | None,
         *,
         everything: bool = False,
-        cursor: str | None = None,
+        before_id: int | None = None,
         limit: int = 20,
     ) -> Page[EpisodeInfo]:
         """Episodes whose titles (or their programme's), in any language, hold every word of
@@ -337,7 +321,7 @@ class Catalogue:
             stmt = stmt.where(
                 or_(EpisodeRow.available_until.is_(None), EpisodeRow.available_until > now)
             )
-        after = decode_cursor(cursor, 1)[0] if cursor else None
+        after = before_id
         found: list[EpisodeInfo] = []
         more = False
         with self.db.session() as s:
@@ -356,7 +340,7 @@ class Catalogue:
                 if more or len(rows) < CHUNK:
                     break
                 after = infos[-1].id
-        return Page(found, encode_cursor((found[-1].id,)) if more else None)
+        return Page(found, (found[-1].id,) if more else None)
 
     def episode(self, episode_id: int) -> EpisodeDetail:
         now = self.clock.now()

@@ -24,6 +24,7 @@ from sqlalchemy import delete
 
 from accounts.tokens import create_token
 from api.app import create_app
+from api.paging import BadCursor, decode_cursor, encode_cursor
 from diaspor import migrate
 from diaspor.compose import Station, build_station
 from media.binaries import Tools
@@ -44,10 +45,7 @@ from schedules.vod import (
     EXPIRED,
     NOT_PACKAGED,
     NOT_YET,
-    BadCursor,
     availability,
-    decode_cursor,
-    encode_cursor,
 )
 from tests.conftest import _truncate, settings_for
 from tests.support import make_media, run, serve_app, tone
@@ -129,10 +127,11 @@ def test_search_folds_case_accents_and_azerbaijani_letters() -> None:
 
 
 def test_cursors_are_opaque_and_checked() -> None:
-    assert decode_cursor(encode_cursor((1, 2147483647, 40)), 3) == (1, 2147483647, 40)
-    for bad in ("nonsense!", encode_cursor((1, 2)), "dm9kOmE="):
+    cursor = encode_cursor("vod", (1, 2147483647, 40))
+    assert decode_cursor(cursor, "vod", 3) == (1, 2147483647, 40)
+    for bad in ("nonsense!", encode_cursor("vod", (1, 2)), "dm9kOmE=", encode_cursor("id", (1,))):
         with pytest.raises(BadCursor):
-            decode_cursor(bad, 3)
+            decode_cursor(bad, "vod", 3)
 
 
 # --- a station with packaged episodes, once per database -----------------------------------------

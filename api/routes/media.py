@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import Allowed, ServicesDep
+from api.paging import decode_cursor, next_cursor
 from api.problems import Problem
 from api.schemas import JobOut, Kind, MediaOut, MediaPage, MediaPatch, UploadOut
 from api.upload import receive_upload
@@ -116,9 +117,11 @@ def list_media(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MediaPage:
-    page = svc.library.list(kind=kind, status=status, q=q, cursor=cursor, limit=limit)
+    before = decode_cursor(cursor, "id", 1)[0] if cursor else None
+    page = svc.library.list(kind=kind, status=status, q=q, before_id=before, limit=limit)
     return MediaPage(
-        items=[MediaOut.of(m, svc.settings) for m in page.items], next_cursor=page.next_cursor
+        items=[MediaOut.of(m, svc.settings) for m in page.items],
+        next_cursor=next_cursor("id", page.next_key),
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from api.auth import ServicesDep
 from api.lang import LangDep
+from api.paging import decode_cursor, next_cursor
 from api.services import Services, public_file_url
 from api.vod_schemas import (
     AiredOut,
@@ -32,8 +33,7 @@ from api.vod_schemas import (
 from playout.asrun import AsRunRow
 from schedules.guide import pick
 from schedules.vod import Airing, Catalogue, EpisodeInfo, ProgrammeInfo
-from station.cursor import Page
-from station.db import Database
+from station.db import Database, Page
 
 router = APIRouter(tags=["on demand"])
 
@@ -49,6 +49,7 @@ whichever is first.
 Texts are in `?lang=` (else `Accept-Language`, else Azerbaijani), field by field: a text
 missing in that language is given in Azerbaijani.
 """
+VOD = "vod"  # the cursors' tag
 LIMIT = Annotated[int, Query(ge=1, le=100, description="items per page")]
 CURSOR = Annotated[
     str | None, Query(max_length=200, description="from the previous page's next_cursor")
@@ -152,11 +153,12 @@ def summary(svc: Services, e: EpisodeInfo, lang: str) -> EpisodeSummary:
 
 def page_out(svc: Services, request: Request, page: Page[EpisodeInfo], lang: str) -> EpisodePage:
     nxt = None
-    if page.next_cursor:
+    cursor = next_cursor(VOD, page.next_key)
+    if cursor:
         params = {k: v for k, v in request.query_params.items() if k != "cursor"}
-        nxt = f"{request.url.path}?{urlencode({**params, 'cursor': page.next_cursor})}"
+        nxt = f"{request.url.path}?{urlencode({**params, 'cursor': cursor})}"
     return EpisodePage(
-        items=[summary(svc, e, lang) for e in page.items], next_cursor=page.next_cursor, next=nxt
+        items=[summary(svc, e, lang) for e in page.items], next_cursor=cursor, next=nxt
     )
 
 
@@ -213,7 +215,8 @@ def programme_episodes(
     cursor: CURSOR = None,
     limit: LIMIT = 20,
 ) -> EpisodePage:
-    page = cat.episodes(slug, season=season, cursor=cursor, limit=limit)
+    after = decode_cursor(cursor, VOD, 3) if cursor else None
+    page = cat.episodes(slug, season=season, after=after, limit=limit)
     public(response, lang)
     return page_out(svc, request, page, lang)
 
@@ -242,7 +245,8 @@ def search_episodes(
     cursor: CURSOR = None,
     limit: LIMIT = 20,
 ) -> EpisodePage:
-    page = cat.search(q, everything=everything, cursor=cursor, limit=limit)
+    before = decode_cursor(cursor, VOD, 1)[0] if cursor else None
+    page = cat.search(q, everything=everything, before_id=before, limit=limit)
     public(response, lang)
     return page_out(svc, request, page, lang)
 
