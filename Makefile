@@ -24,8 +24,12 @@ $(VENV)/.test: $(VENV)/.python pyproject.toml
 run: $(VENV)/.run
 	$(BIN)/diaspor demo $(ARGS)
 
+# Independent test files run side by side (most of the suite waits on real time, not on the
+# CPU); a file's tests stay together, in one worker.
+TEST_WORKERS ?= 3
+
 test: $(VENV)/.test
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(ARGS)
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .

@@ -104,7 +104,10 @@ class RadioEngine:
     # A channel's settings, read again with the timeline (an edited loudness target is
     # heard from the next item); health hears what the engine had to work around.
     channel: Callable[[], ChannelSpec] | None = None
-    refresh_ms: int = 5_000  # one fingerprint query when nothing changed
+    # On air the timeline and the channel are read again this often (a schedule that can be
+    # edited: one fingerprint query when nothing changed); None reads only as the line
+    # nears the end of what it knows (render mode, a fixed timeline).
+    refresh_ms: int | None = None
     name: str = ""
     health: Health | None = None
     _items: list[TimelineItem] = field(default_factory=list)
@@ -163,7 +166,9 @@ class RadioEngine:
         whenever the line nears the end of what is known. Items already opened stay as they
         are. If the schedule cannot be read, the engine goes on with what it knows."""
         now_ms = self._ms(self.position)
-        due = self._read_at is None or now_ms - self._read_at >= self.refresh_ms
+        due = self._read_at is None or (
+            self.refresh_ms is not None and now_ms - self._read_at >= self.refresh_ms
+        )
         if upto_ms <= self._fetched_to and not due:
             return
         if self._retry_at is not None and now_ms < self._retry_at:

@@ -34,6 +34,7 @@ from streamer.outputs import Codec, IcecastOutput
 log = logging.getLogger(__name__)
 Streams = list[dict[str, Any]]
 CODECS: tuple[Codec, Codec] = ("mp3", "aac")
+REFRESH_MS = 5_000  # an editor's change to the schedule or the channel is heard this soon
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ class RadioChannel:
             ffmpeg=p.ffmpeg,
             filler_ids=p.spec().filler_ids,
             channel=p.spec,
+            refresh_ms=REFRESH_MS,
             name=self.slug,
             health=self.health,
             live=self.feed,
