@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -449,3 +451,90 @@ def test_settings_without_s3_build_a_local_folder(tmp_path: Path) -> None:
         assert (tmp_path / "storage" / "a" / "b.txt").read_bytes() == b"ok"
     finally:
         storage.close()
+
+
+class FailingS3(ThreadingHTTPServer):
+    """An S3 endpoint that answers every request with one error (status, S3 error code)."""
+
+    def __init__(self, status: int, code: str) -> None:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                body = (
+                    f"<?xml version='1.0'?><Error><Code>{code}</Code>"
+                    f"<Message>{code}</Message></Error>"
+                ).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+                outer.requests += 1
+
+            do_GET = do_PUT = do_HEAD = do_DELETE = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.requests = 0
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(503, "SlowDown"), (500, "InternalError"), (403, "AccessDenied")],
+)
+def test_only_no_such_key_is_not_found_other_s3_errors_are_storage_errors(
+    tmp_path: Path, status: int, code: str
+) -> None:
+    """A reader that took a refusal or a server error for "missing" would start afresh (the
+    TV sequencer would renumber its playlists): only 404 NoSuchKey is NotFound."""
+    server = FailingS3(status, code)
+    settings = Settings(
+        data_dir=tmp_path,
+        storage_backend="s3",
+        s3_bucket="b",
+        s3_endpoint_url=server.url,
+        s3_access_key_id="test",
+        s3_secret_access_key="test",
+    )
+    storage = build_storage(settings)
+    try:
+        for read in (storage.open, storage.exists, storage.size, storage.delete):
+            with pytest.raises(StorageError) as caught:
+                read("hls/tv/diaspor-tv/sequencer.json")
+            assert not isinstance(caught.value, NotFound)
+            assert code in str(caught.value) or str(status) in str(caught.value)
+        assert server.requests >= 4
+    finally:
+        storage.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_no_such_key_is_not_found_on_s3(tmp_path: Path) -> None:
+    server = FailingS3(404, "NoSuchKey")
+    settings = Settings(
+        data_dir=tmp_path,
+        storage_backend="s3",
+        s3_bucket="b",
+        s3_endpoint_url=server.url,
+        s3_access_key_id="test",
+        s3_secret_access_key="test",
+    )
+    storage = build_storage(settings)
+    try:
+        with pytest.raises(NotFound):
+            storage.open("hls/tv/diaspor-tv/sequencer.json")
+        assert storage.exists("hls/tv/diaspor-tv/sequencer.json") is False
+    finally:
+        storage.close()
+        server.shutdown()
+        server.server_close()
