@@ -78,6 +78,15 @@ def settings_from(data_dir: Path | None) -> Settings:
     return s
 
 
+def refuse_weak_secrets(settings: Settings) -> None:
+    """Outside the demo nothing starts with a default or short secret."""
+    weak = settings.weak_secrets()
+    for why in weak:
+        err.print(f"[red]Refusing to start:[/red] {why}")
+    if weak:
+        raise typer.Exit(2)
+
+
 def open_station(settings: Settings) -> Station:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.database_url)
@@ -134,6 +143,7 @@ def serve(
 
     s = settings_from(data_dir)
     s = s.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v})
+    refuse_weak_secrets(s)
     station = open_station(s)
     asyncio.run(serve_api(station, with_worker=with_worker))
 
@@ -143,7 +153,9 @@ def run_until_stopped(
 ) -> None:
     """Run one part of the station until Ctrl-C or SIGTERM (containers stop with it); the
     part leaves cleanly when the event is set."""
-    station = open_station(settings_from(data_dir))
+    settings = settings_from(data_dir)
+    refuse_weak_secrets(settings)
+    station = open_station(settings)
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -15,6 +15,30 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
+
+MIN_SECRET = 16  # characters
+MIN_JWT_SECRET = 32  # bytes of an HS256 key
+# Passwords shipped in examples, earlier versions of docker-compose.yml and icecast2 itself.
+KNOWN_DEFAULTS = frozenset(
+    {
+        "hackme",
+        "changeme",
+        "change-me",
+        "password",
+        "secret",
+        "admin",
+        "source",
+        "letmein",
+        "diaspor",
+        "diaspor-local-only",
+        "diaspor-app-local-only",
+        "diaspor-root-local-only",
+        "diaspor-source-local",
+        "diaspor-relay-local",
+        "diaspor-admin-local",
+    }
+)
 
 
 class Settings(BaseSettings):
@@ -141,6 +165,31 @@ class Settings(BaseSettings):
         if self.storage_backend == "s3" and not self.s3_bucket:
             raise ValueError("DIASPOR_S3_BUCKET is required when DIASPOR_STORAGE_BACKEND=s3")
         return self
+
+    def weak_secrets(self) -> list[str]:
+        """Each secret that is set but is a known default or too short, said as the setting
+        and why: outside the demo, `diaspor serve`, `worker` and `playout` refuse to start."""
+        found = []
+        secrets: dict[str, tuple[SecretStr | None, int]] = {
+            "DIASPOR_SOURCE_PASSWORD": (self.source_password, MIN_SECRET),
+            "DIASPOR_ICECAST_ADMIN_PASSWORD": (self.icecast_admin_password, MIN_SECRET),
+            "DIASPOR_ADMIN_TOKEN": (self.admin_token, MIN_SECRET),
+            "DIASPOR_JWT_SECRET": (self.jwt_secret, MIN_JWT_SECRET),
+            "DIASPOR_S3_SECRET_ACCESS_KEY": (self.s3_secret_access_key, MIN_SECRET),
+            "DIASPOR_TV_LIVE_SECRET": (self.tv_live_secret, MIN_SECRET),
+        }
+        url = make_url(self.database_url) if "://" in self.database_url else None
+        if url is not None and url.password:
+            secrets["the password in DIASPOR_DATABASE_URL"] = (SecretStr(url.password), MIN_SECRET)
+        for name, (secret, least) in secrets.items():
+            if secret is None:
+                continue
+            value = secret.get_secret_value()
+            if value.casefold() in KNOWN_DEFAULTS or value.startswith("CHANGE-ME"):
+                found.append(f"{name} is a known default password: set a secret of your own")
+            elif len(value) < least:
+                found.append(f"{name} is {len(value)} characters long: use at least {least}")
+        return found
 
     @property
     def staging_dir(self) -> Path:

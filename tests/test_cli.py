@@ -142,3 +142,27 @@ def test_a_presenter_is_created_with_a_password_from_stdin_and_bad_input_is_expl
         bad = user(*args, password=password)
         assert bad.returncode == 2 and said in bad.stderr + bad.stdout
     assert station.users.authenticate("leyla", "another-long-one") is None
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["playout"]])
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("DIASPOR_SOURCE_PASSWORD", "hackme", "known default"),
+        ("DIASPOR_SOURCE_PASSWORD", "diaspor-source-local", "known default"),
+        ("DIASPOR_ICECAST_ADMIN_PASSWORD", "CHANGE-ME-admin-password", "known default"),
+        ("DIASPOR_JWT_SECRET", "only-twenty-characte", "at least 32"),
+        ("DIASPOR_ADMIN_TOKEN", "short", "at least 16"),
+        ("DIASPOR_DATABASE_URL", "postgresql://diaspor:diaspor-local-only@db/diaspor", "default"),
+    ],
+)
+def test_a_process_refuses_to_start_with_a_default_or_short_secret(
+    tmp_path: Path, command: list[str], name: str, value: str, said: str
+) -> None:
+    env = env_for(Settings(data_dir=tmp_path))
+    env[name] = value
+    res = diaspor(*command, env=env)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert name.removeprefix("the password in ") in res.stderr or "DATABASE_URL" in res.stderr
+    assert said in res.stderr and "Traceback" not in res.stderr
+    assert value not in res.stdout + res.stderr  # the secret itself is never said
