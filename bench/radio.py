@@ -262,6 +262,9 @@ async def role_relay(cfg: dict[str, Any]) -> None:
         admin_user=cfg.get("admin_user", "admin"),
         admin_password=cfg["admin_password"],
         source_grace=1.0,
+        # Every bench listener comes from 127.0.0.1: the per-address cap is for the internet.
+        max_listeners=1_000_000,
+        max_listeners_per_address=1_000_000,
     )
     stop = asyncio.Event()
     stop_on_signals(stop)

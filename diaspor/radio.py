@@ -154,6 +154,8 @@ async def air_server(station: Station, side: RadioSide, sup: Supervisor) -> AirS
             source_password=password,
             admin_password=secrets.token_urlsafe(16),
             source_auth=source_auth(station),
+            max_listeners=s.relay_max_listeners,
+            max_listeners_per_address=s.relay_max_listeners_per_address,
         )
         await relay.start()
 

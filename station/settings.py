@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     relay_public_url: str = ""  # default http://host:relay_port
     source_password: SecretStr | None = None  # default: a new random one at each start
     radio_bitrate_kbps: int = Field(default=128, ge=32, le=320)
+    # The relay's listeners in all and from one address; past either, a 503 with Retry-After.
+    relay_max_listeners: int = Field(default=10_000, ge=1)
+    relay_max_listeners_per_address: int = Field(default=100, ge=1)
     # Where the radio goes: the built-in relay (embedded default) or an icecast2 server
     # (production; `diaspor playout` runs the engines and icecast2 serves listeners).
     radio_server: Literal["relay", "icecast"] = "relay"

@@ -80,6 +80,9 @@ class SourceGrant:
 SourceAuth = Callable[[str, str, str], Awaitable[SourceGrant | None]]
 
 
+SPARE_CONNECTIONS = 256  # beyond max_listeners: sources, status and requests being read
+
+
 class Relay:
     """An Icecast-compatible server for the embedded mode; see the module docstring."""
 
@@ -92,7 +95,9 @@ class Relay:
         admin_user: str = "admin",
         admin_password: str,
         burst_bytes: int = 64 * 1024,
-        max_queue_bytes: int = 1024 * 1024,
+        max_queue_bytes: int = 256 * 1024,
+        max_listeners: int = 10_000,
+        max_listeners_per_address: int = 100,
         batch_interval: float = BATCH_INTERVAL,
         batch_bytes: int = BATCH_BYTES,
         source_grace: float = 5.0,
@@ -116,7 +121,12 @@ class Relay:
         # Who may set a title: the admin, and a source with the source password (as icecast2).
         self._title_accounts = ((admin_user, admin_password), ("source", source_password))
         self.burst_bytes = burst_bytes
-        self.max_queue_bytes = max_queue_bytes
+        self.max_queue_bytes = max_queue_bytes  # what a slow listener may hold, then dropped
+        # Listeners in all, and from one address (a crowd behind one NAT is allowed for;
+        # one client opening thousands is not): past either, a clear 503.
+        self.max_listeners = max_listeners
+        self.max_listeners_per_address = max_listeners_per_address
+        self._by_address: dict[str, int] = {}
         self.batch_interval = batch_interval
         self.batch_bytes = batch_bytes
         self.source_grace = source_grace
@@ -233,6 +243,9 @@ class Relay:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if len(self._connections) >= self.max_listeners + SPARE_CONNECTIONS:
+            writer.transport.abort()  # past every listener and source it could serve
+            return
         self._connections.add(task)
         self._transports.add(writer.transport)
         peer = writer.get_extra_info("peername")
@@ -376,11 +389,24 @@ class Relay:
             writer.write(http_response(404, b"The file you requested could not be found"))
             return
         metaint = ICY_METAINT if request.headers.get("icy-metadata", "").strip() == "1" else None
+        address = client.rsplit(":", 1)[0]
+        total = sum(len(m.listeners) for m in self._mounts.values())
+        if request.method != "HEAD" and (
+            total >= self.max_listeners
+            or self._by_address.get(address, 0) >= self.max_listeners_per_address
+        ):
+            log.warning("listener refused: too many listeners",
+                        extra={"mount": mount.name, "client": client, "listeners": total})
+            writer.write(
+                http_response(503, b"Too many listeners", headers=[("Retry-After", "30")])
+            )
+            return
         writer.write(listener_response_head(mount.info, metaint))
         if request.method == "HEAD":
             return
         listener = Listener(writer.transport, IcyWriter(metaint) if metaint else None, client)
         mount.join(listener)
+        self._by_address[address] = self._by_address.get(address, 0) + 1
         ctx = {"mount": mount.name, "client": client}
         log.info("listener connected", extra={**ctx, "listeners": len(mount.listeners)})
         try:
@@ -388,6 +414,11 @@ class Relay:
             while await reader.read(4096):
                 pass
         finally:
+            left = self._by_address.get(address, 1) - 1
+            if left:
+                self._by_address[address] = left
+            else:
+                self._by_address.pop(address, None)
             if mount.leave(listener):
                 log.info("listener left", extra={**ctx, "listeners": len(mount.listeners)})
 

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from pathlib import Path
 
+import httpx
+
+from api.app import create_app
+from diaspor import migrate
+from diaspor.compose import build_station
 from playout.nowplaying import NowPlaying, NowPlayingHub, now_playing
 from schedules.plan import TimelineItem, to_ms
+from tests.conftest import settings_for
 from tests.schedule_support import BAKU, Desk, build_radio_week
+from tests.support import serve_app
 
 
 def item(start: int, end: int, title: str, kind: str = "music") -> TimelineItem:
@@ -55,3 +63,20 @@ def test_the_api_says_what_the_timeline_has_on_air_now(desk: Desk) -> None:
     assert len(body["next"]) == 3 and body["live"] is False
     assert desk.client.get("/api/v1/channels/no-such/now-playing").status_code == 404
     assert now.tzinfo is not None and now.astimezone(BAKU).hour == 12
+
+
+def test_asking_for_channels_that_do_not_exist_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A stranger walking made-up channel names gets 404s and costs the server no memory."""
+    settings = settings_for(tmp_path, f"sqlite:///{tmp_path / 'np.db'}")
+    migrate.upgrade(settings.database_url)
+    st = build_station(settings)
+    app = create_app(st)
+    try:
+        with serve_app(app) as base, httpx.Client(base_url=base) as client:
+            for n in range(300):
+                r = client.get(f"/api/v1/channels/kanal-{n}/now-playing")
+                assert r.status_code == 404
+            bodies = app.state.now_playing_bodies
+            assert bodies._locks == {} and bodies._made == {}
+    finally:
+        st.close()

@@ -258,7 +258,7 @@ def test_a_new_listener_gets_the_last_burst_at_once() -> None:
 
 def test_a_listener_that_stops_reading_is_dropped_while_another_keeps_full_rate() -> None:
     async def story() -> None:
-        async with relay_running(burst_bytes=0, max_queue_bytes=256 * 1024) as relay:
+        async with relay_running(burst_bytes=0) as relay:  # the default bound: 256 KiB
             src, _ = await source(relay, "/live.mp3")
             ear, _, _ = await listener(relay, "/live.mp3")
             # The stuck listener takes almost nothing into its socket and never reads.
@@ -551,5 +551,41 @@ def test_stopping_the_relay_closes_every_connection() -> None:
             for conn in (src, ear, idle):
                 assert await conn.closed_by_server()
             assert relay.stats() == ()
+
+    run(story())
+
+
+def test_listeners_past_the_caps_get_a_clear_refusal_and_the_rest_keep_listening() -> None:
+    """One address opening listener after listener is stopped at its cap, and the relay at
+    its total; each refusal is a 503 with Retry-After, and those let in keep the stream."""
+
+    async def story() -> None:
+        async with relay_running(max_listeners=6, max_listeners_per_address=4) as relay:
+            src, _ = await source(relay, "/live.mp3")
+            src.writer.write(pattern(1000))
+            ears = []
+            for _ in range(4):
+                conn, status, _ = await listener(relay, "/live.mp3")
+                assert status == 200
+                ears.append(conn)
+            conn, status, headers = await listener(relay, "/live.mp3")
+            assert status == 503 and headers.get("retry-after")
+            assert await conn.closed_by_server()
+            assert mount_stats(relay, "/live.mp3").listeners == 4
+            # One listener leaves: its place is free again for that address.
+            await ears.pop().close()
+            await until(lambda: mount_stats(relay, "/live.mp3").listeners == 3)
+            _, status, _ = await listener(relay, "/live.mp3")
+            assert status == 200
+            relay.max_listeners_per_address = 100
+            for _ in range(2):
+                _, status, _ = await listener(relay, "/live.mp3")
+                assert status == 200
+            _, status, _ = await listener(relay, "/live.mp3")  # the seventh: over the total
+            assert status == 503
+            src.writer.write(b"still on air")
+            for ear in ears:
+                got = await ear.read_exactly(1000 + 12)
+                assert got.endswith(b"still on air")
 
     run(story())

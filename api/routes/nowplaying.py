@@ -139,12 +139,18 @@ class Bodies:
         made = self._usable(slug)
         if made is not None:
             return made
-        async with self._locks.setdefault(slug, asyncio.Lock()):
-            made = self._usable(slug)  # made by whoever held the lock before
-            if made is None:
-                made = await asyncio.to_thread(self._make, slug)
-                self._made[slug] = made
-            return made
+        try:
+            async with self._locks.setdefault(slug, asyncio.Lock()):
+                made = self._usable(slug)  # made by whoever held the lock before
+                if made is None:
+                    made = await asyncio.to_thread(self._make, slug)
+                    self._made[slug] = made
+                return made
+        finally:
+            if slug not in self._made:  # no such channel (or it failed): nothing is kept
+                lock = self._locks.get(slug)
+                if lock is not None and not lock.locked():
+                    del self._locks[slug]
 
     def _make(self, slug: str) -> Made:
         np = current(self.svc, slug)
