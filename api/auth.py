@@ -121,6 +121,21 @@ async def authenticate(
     return who
 
 
+async def maybe_authenticate(
+    request: Request,
+    svc: ServicesDep,
+    cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal | None:
+    """Who is asking, on a public route that tells staff more: None for a stranger (an
+    unknown or missing credential is not an error here)."""
+    if cred is None:
+        return None
+    return await run_in_threadpool(_identify, svc, signing_key(request), cred.credentials)
+
+
+MaybeCaller = Annotated[Principal | None, Depends(maybe_authenticate)]
+
+
 def roles_for(method: str, path: str) -> tuple[str, ...]:
     return MATRIX.get((method.upper(), path), ())
 

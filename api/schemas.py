@@ -157,19 +157,24 @@ class UploadOut(BaseModel):
 
 class ChannelHealth(BaseModel):
     status: Literal["ok", "degraded"]
-    degraded: dict[str, str] = Field(
-        default_factory=dict, description="Each part that is degraded, and why."
+    degraded: dict[str, str] | None = Field(
+        default=None,
+        description="Each part that is degraded, and why (for signed-in admins only).",
     )
 
 
 class Health(BaseModel):
+    """What anyone may know: whether the station is well. The database kind, the storage
+    and ffmpeg in use, and why a part is degraded are for signed-in admins only (they name
+    paths, buckets and hosts)."""
+
     status: Literal["ok", "degraded", "failed"]
-    database: str
     database_reachable: bool
-    storage: str
-    ffmpeg: str
     channels: dict[str, ChannelHealth] = Field(
         default_factory=dict,
-        description="Channels on air in this process or followed from a playout process, "
-        "with any part that is degraded and why.",
+        description="Channels on air in this process or followed from a playout process.",
     )
+    database: str | None = Field(default=None, description="admins only")
+    storage: str | None = Field(default=None, description="admins only")
+    ffmpeg: str | None = Field(default=None, description="admins only")
+

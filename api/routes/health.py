@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.auth import ServicesDep
+from api.auth import MaybeCaller, ServicesDep
 from api.schemas import ChannelHealth, Health
 
 router = APIRouter(tags=["health"])
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 @router.get("/health", response_model=Health)
-def health(svc: ServicesDep, request: Request) -> Health:
+def health(svc: ServicesDep, request: Request, who: MaybeCaller) -> Health:
     try:
         with svc.db.session() as s:
             s.execute(text("SELECT 1"))
@@ -34,11 +34,15 @@ def health(svc: ServicesDep, request: Request) -> Health:
     for slug in {p.channel for p in local.parts.values() if p.channel}:
         channels[slug] = ChannelHealth.model_validate(local.channel_status(slug))
     degraded = not reachable or any(c.status != "ok" for c in channels.values())
+    status = "failed" if local.fatal else "degraded" if degraded else "ok"
+    if who is None or who.role != "admin":  # a stranger learns that, and nothing more
+        public = {slug: ChannelHealth(status=c.status) for slug, c in channels.items()}
+        return Health(status=status, database_reachable=reachable, channels=public)
     return Health(
-        status="failed" if local.fatal else "degraded" if degraded else "ok",
-        database=svc.db.engine.dialect.name,
+        status=status,
         database_reachable=reachable,
+        channels=channels,
+        database=svc.db.engine.dialect.name,
         storage=svc.storage.describe(),
         ffmpeg=svc.tools.source,
-        channels=channels,
     )
