@@ -236,3 +236,20 @@ def env_for(settings: Settings) -> dict[str, str]:
 @pytest.fixture
 def editor_token(station: Station) -> str:
     return create_token(station.db, station.clock, "test editor", "editor")
+
+
+# --- no hidden skips in CI ----------------------------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """With DIASPOR_TEST_REQUIRE_ALL=1 (CI) a skip is a failure, whatever raised it (a
+    `pytest.skip` anywhere, a skip marker, an import that failed): CI runs every test."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if REQUIRE_ALL and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = (
+            f"skipped, but every test must run in CI (DIASPOR_TEST_REQUIRE_ALL=1): {reason}"
+        )
