@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from media.process import end_process
 from station.backoff import Attempts, Backoff
+from station.logs import redact
 from streamer.outputs import IcecastOutput
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,8 @@ class Encoder:
     async def _log_stderr(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stderr is not None
         async for line in proc.stderr:
-            text = line.decode("utf-8", "replace").strip()
+            # ffmpeg names its outputs in full, an icecast:// URL's password included.
+            text = redact(line.decode("utf-8", "replace").strip())
             if text:
                 log.warning("encoder says: %s", text, extra={"pid": proc.pid, "line": text})
 
