@@ -8,10 +8,12 @@ A refresh token used twice means it was stolen: its whole family is revoked.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from accounts.users import UserRow
 from station.clock import Clock
 from station.db import Base, Database, UtcDateTime
+from station.errors import StationError
 from station.settings import Settings
 
 ROLES = ("admin", "editor", "presenter")
@@ -31,6 +34,16 @@ PREFIX = "dsp_"
 REFRESH_PREFIX = "dspr_"
 ALGORITHM = "HS256"
 SECRET_FILE = "jwt_secret"
+# RFC 7518 §3.2: an HS256 key at least as long as the hash. Shorter ones can be guessed.
+MIN_SECRET_BYTES = 32
+NEW_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+class JwtSecretError(StationError):
+    """The key that signs access tokens is unusable (too short, or its file empty): nothing is
+    signed or verified with it, so nobody gets in with a token forged against a known key."""
+
+    reason = "jwt-secret"
 
 
 class TokenRow(Base):
@@ -143,21 +156,74 @@ def verify_token(db: Database, token: str, admin_token: str | None = None) -> Pr
 def jwt_secret(settings: Settings) -> str:
     """DIASPOR_JWT_SECRET, else a secret kept in data_dir (0600) so restarts keep sessions."""
     if settings.jwt_secret is not None:
-        return settings.jwt_secret.get_secret_value()
+        return _checked_secret(
+            settings.jwt_secret.get_secret_value(),
+            "DIASPOR_JWT_SECRET",
+            f"set it to a longer random value ({NEW_SECRET}), or unset it to have the station "
+            f"keep one in {settings.data_dir / SECRET_FILE}",
+        )
     path: Path = settings.data_dir / SECRET_FILE
     try:
-        return path.read_text(encoding="ascii").strip()
+        return _read_secret_file(path)
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_text(encoding="ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secret)
+    return _create_secret_file(path, secrets.token_urlsafe(48))
+
+
+def _checked_secret(secret: str, source: str, remedy: str) -> str:
+    """`secret` if it is long enough to sign with; else JwtSecretError naming `source`."""
+    size = len(secret.encode())
+    if size < MIN_SECRET_BYTES:
+        raise JwtSecretError(
+            f"{source} is {size} bytes long; the JWT signing key must be at least "
+            f"{MIN_SECRET_BYTES} bytes: {remedy}"
+        )
     return secret
+
+
+def _read_secret_file(path: Path) -> str:
+    return _checked_secret(
+        path.read_text(encoding="utf-8").strip(),
+        f"the JWT secret file {path}",
+        "delete it to have a new one made (everyone signed in will have to sign in again), "
+        "or set DIASPOR_JWT_SECRET",
+    )
+
+
+def _create_secret_file(path: Path, secret: str) -> str:
+    """Write `secret` to a private temp file beside `path`, flush it to disk, then publish it
+    under its name in one step: a crash or a full disk leaves no file, never a partial one.
+
+    Published with a hard link, which (unlike a rename over it) fails if another process
+    starting at the same moment published its own first: then theirs is used, so every
+    process signs with the same key."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{SECRET_FILE}-", dir=path.parent)  # 0600, O_EXCL
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secret)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return _read_secret_file(path)
+        except OSError:  # a file system without hard links: a rename is atomic too
+            os.replace(tmp, path)
+        _sync_folder(path.parent)
+        return secret
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the new name itself durable (it lives in the folder's entries)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def issue_access(secret: str, clock: Clock, username: str, role: str, ttl_s: int) -> str:
@@ -176,7 +242,10 @@ def verify_access(db: Database, secret: str, clock: Clock, token: str) -> Princi
     """The user behind a valid, unexpired access token, if they still exist and are enabled.
 
     The role comes from the database, not the claim, so a demotion takes effect at once.
+    A key too short to trust verifies nothing (JwtSecretError): a token forged against an
+    empty or guessable key is never accepted, whatever the PyJWT version does with it.
     """
+    _checked_secret(secret, "the JWT signing key", f"set DIASPOR_JWT_SECRET ({NEW_SECRET})")
     try:
         claims = jwt.decode(
             token,

@@ -42,6 +42,9 @@ HASHED_TYPES = (
 )
 YEAR = "public, max-age=31536000, immutable"
 DAY = "public, max-age=86400, immutable"
+# The radio's live segments: named anew at every encoder start, but an encoder restarting
+# must never leave a cache holding old audio under a name for long. About a playlist window.
+LIVE_SEGMENT = "public, max-age=60"
 
 # (path pattern, Cache-Control), first match wins; a route's own header is kept.
 CACHE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -53,6 +56,7 @@ CACHE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^/epg(\.xml|\.json)?$|^/api/v1/epg", "public, max-age=60"),
         (r"^/channels\.m3u$", "public, max-age=60"),
         (r"\.m3u8?$", "public, max-age=2"),  # live playlists change every segment
+        (r"^/files/hls/radio/.*\.(ts|m4s|aac)$", LIVE_SEGMENT),
         (r"^/files/.*\.(ts|m4s|aac|vtt|jpg|jpeg|png|webp)$", DAY),  # segments, art: new key
         (r"^/files/originals/", DAY),  # named by their SHA-256
         (r"^/static/vendor/", YEAR),

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from accounts.tokens import JwtSecretError
 from media import errors as me
 from schedules.errors import Frozen, InUse, ScheduleConflict
 from station.errors import NotFound, StaleVersion, StationError
@@ -27,6 +28,7 @@ STATUS: dict[type[StationError], int] = {
     me.FileTooLarge: 413,
     me.ToolMissing: 503,
     me.StorageError: 503,
+    JwtSecretError: 503,  # the station's own configuration, not the caller's request
 }
 
 

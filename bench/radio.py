@@ -791,7 +791,7 @@ def kbit_per_s(path: Path, seconds: float | None) -> float | None:
 
 def floor_args(ffmpeg: str, outputs: list[Output], inputs: list[str]) -> list[str]:
     """The station encoder's own command (encoder_args), reading `inputs` instead of stdin."""
-    args = encoder_args(ffmpeg, outputs)
+    args = encoder_args(ffmpeg, outputs, start_ms=time.time_ns() // 1_000_000)
     first = args.index("-f")
     last = args.index("pipe:0")
     return [*args[:first], *inputs, *args[last + 1 :]]

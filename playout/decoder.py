@@ -20,6 +20,7 @@ import numpy as np
 from media.process import end_process
 from playout.asrun import Outcome
 from playout.mixer import CHANNELS, RATE, SAMPLES_PER_MS, Block, silence
+from station.logs import redact
 
 log = logging.getLogger(__name__)
 FRAME_BYTES = 4 * CHANNELS  # f32le stereo
@@ -121,7 +122,10 @@ class ItemReader:
             self.failure = Outcome.CORRUPT
             log.warning(
                 "cannot decode item",
-                extra={"source": self.source, "error": err[-1] if err else "no audio"},
+                extra={
+                    "source": redact(self.source),
+                    "error": redact(err[-1]) if err else "no audio",
+                },
             )
 
     async def _spawn(self, start_ms: int, length: int) -> None:
@@ -180,7 +184,7 @@ class ItemReader:
         log.warning(
             "decoder stopped mid-item; starting it again where it was",
             extra={
-                "source": self.source,
+                "source": redact(self.source or ""),
                 "at_ms": done // SAMPLES_PER_MS,
                 "exit": self.proc.returncode if self.proc else None,
             },

@@ -83,6 +83,7 @@ from playout.radio import (
 from schedules.plan import TimelineItem, to_ms
 from station.backoff import Backoff
 from station.clock import Clock, pause
+from streamer.icy import safe_title
 from streamer.liquidsoap_client import LiquidsoapClient, LiquidsoapError
 from streamer.liquidsoap_process import LiquidsoapProcess
 from streamer.liquidsoap_script import (
@@ -130,10 +131,11 @@ def request_metadata(
     """The annotations of one pushed item (pure): cue points in seconds from the file's
     start, moved on by `join_ms` when joining an item already under way."""
     meta: dict[str, str | int | float] = {ITEM_KEY: item_key(item)}
+    # Liquidsoap sends these on to icecast2, which frames them in `StreamTitle='...';`.
     if item.title:
-        meta["title"] = item.title
+        meta["title"] = safe_title(item.title)
     if item.artist:
-        meta["artist"] = item.artist
+        meta["artist"] = safe_title(item.artist)
     cue_in = item.cue_in_ms + max(0, join_ms)
     if cue_in > 0:
         meta[CUE_IN_KEY] = _seconds(cue_in)

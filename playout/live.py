@@ -33,6 +33,7 @@ from schedules.plan import from_ms, to_ms
 from schedules.service import Schedules
 from station.clock import Clock
 from station.errors import StationError
+from station.logs import redact
 
 log = logging.getLogger(__name__)
 BURST_SETTLE_S = 0.3  # audio still arriving this long after the first bytes is live
@@ -210,6 +211,7 @@ class LiveFeed:
     ) -> None:
         self.ffmpeg = ffmpeg
         self.url = url
+        self.shown_url = redact(url)  # as logs show it: without a password it may carry
         self.grace_s = grace_ms / 1000
         self.poll_s = poll_s
         self.prebuffer = prebuffer_ms * SAMPLES_PER_MS
@@ -242,13 +244,13 @@ class LiveFeed:
             self.gain = LiveGain(self.target_lufs, self.max_peak_dbfs)
             self.presenter = self.identify() if self.identify else ""
             log.warning(
-                "live: presenter on air", extra={"url": self.url, "presenter": self.presenter}
+                "live: presenter on air", extra={"url": self.shown_url, "presenter": self.presenter}
             )
         if self._buffered == 0 and time.monotonic() - self._last_audio > self.grace_s:
             self._live = False
             log.warning(
                 "live: the presenter's stream stopped; back to the schedule",
-                extra={"url": self.url, "grace_s": self.grace_s},
+                extra={"url": self.shown_url, "grace_s": self.grace_s},
             )
             return None
         out = silence(n)
@@ -299,7 +301,10 @@ class LiveFeed:
             try:
                 await self._listen_once()
             except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
-                log.debug("live mount not reachable", extra={"url": self.url, "error": str(exc)})
+                log.debug(
+                    "live mount not reachable",
+                    extra={"url": self.shown_url, "error": redact(str(exc))},
+                )
             await asyncio.sleep(self.poll_s)
 
     async def _listen_once(self) -> None:
@@ -327,7 +332,7 @@ class LiveFeed:
                 stderr=asyncio.subprocess.DEVNULL,
             )
             pump = asyncio.create_task(self._pump(proc))
-            log.info("live: a source is on the live mount", extra={"url": self.url})
+            log.info("live: a source is on the live mount", extra={"url": self.shown_url})
             assert proc.stdin is not None
             proc.stdin.write(first)
             while True:

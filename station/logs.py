@@ -1,12 +1,45 @@
-"""The one place that configures logging: plain lines for a terminal, JSON lines when asked."""
+"""The one place that configures logging: plain lines for a terminal, JSON lines when asked,
+and credentials masked in every line either writes.
+
+ffmpeg and Liquidsoap print the URLs they were given (`icecast://source:PASSWORD@host`) in
+their complaints, and a pre-signed storage URL carries its signature: `redact` masks those in
+a line, and the formatters run it over every record's message, context and error, whatever
+module logged it.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+
+MASK = "***"
+# scheme://user:password@ — the password ends at the last "@" before the host's "/".
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]*):[^\s/'\"]*@")
+# Secret query parameters (SRT's passphrase and stream id, a pre-signed URL's signature and
+# credential, tokens) and a secret command-line option's value (`-passphrase VALUE`).
+_SECRET_PARAM = re.compile(
+    r"(?i)((?:^|[?&;\s'\"])(?:passphrase|streamid|password|passwd|pass|pwd|secret|token"
+    r"|access_token|api_key|apikey|x-amz-signature|x-amz-credential|x-amz-security-token"
+    r"|signature|sig)=)[^&\s'\"]+"
+)
+_SECRET_OPTION = re.compile(r"((?:^|\s)-(?:passphrase|password)\s+)\S+")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with URL passwords, secret parameters and options, and each of `secrets` (a
+    stream key, say, that has no tell-tale shape) replaced by `***`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    text = _URL_PASSWORD.sub(rf"\1:{MASK}@", text)
+    text = _SECRET_PARAM.sub(rf"\1{MASK}", text)
+    return _SECRET_OPTION.sub(rf"\1{MASK}", text)
+
 
 # Attributes every LogRecord has; anything else was passed through `extra=` and is context.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -14,10 +47,20 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 
 def _context(record: logging.LogRecord) -> dict[str, Any]:
     return {
-        k: v
+        k: _redacted(v)
         for k, v in vars(record).items()
         if k not in _STANDARD and not k.startswith("_") and k != "color_message"
     }
+
+
+def _redacted(value: Any) -> Any:
+    """A context value as it may be written: text masked; anything else kept as it is unless
+    its text holds a secret (then that masked text)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    masked = redact(text)
+    return masked if isinstance(value, str) or masked != text else value
 
 
 class JsonFormatter(logging.Formatter):
@@ -26,11 +69,11 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
             **_context(record),
         }
         if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+            entry["error"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
@@ -43,7 +86,7 @@ class TextFormatter(logging.Formatter):
         ctx = _context(record)
         if ctx:
             line += " " + " ".join(f"{k}={v}" for k, v in ctx.items())
-        return line
+        return redact(line)
 
 
 def configure_logging(fmt: str = "text", level: str = "INFO") -> None:

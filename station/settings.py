@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     public_url: str = ""  # how listeners reach the API; default http://host:port
     admin_token: SecretStr | None = None
     cors_origins: list[str] = ["*"]
-    # Signing key of access JWTs. Unset: a random one kept in data_dir/jwt_secret (0600).
+    # Signing key of access JWTs, at least 32 bytes. Unset: a random one kept in
+    # data_dir/jwt_secret (0600).
     jwt_secret: SecretStr | None = None
     access_token_ttl_s: int = Field(default=900, ge=60, le=86400)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)

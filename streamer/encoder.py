@@ -6,6 +6,13 @@ killed by a signal or had run well (the relay holds its listeners for a few seco
 station's back-off policy when it keeps exiting by itself (as it does while icecast2 is
 away). A slow or dead encoder never blocks the mixer: PCM written while it is down is
 dropped, not queued.
+
+HLS segments are served as never changing (players and caches keep them), so a name is never
+used twice: each start of the encoder names its segments `seg-<start>-<n>.ts`, `<start>` the
+start's time in epoch milliseconds, where ffmpeg alone would count from `seg-000000.ts` again
+and a cache would hand out the audio of the run before. What earlier runs left is removed
+when a new one starts, all but the latest run's (its playlist names them until the new run
+writes its own).
 """
 
 from __future__ import annotations
@@ -13,14 +20,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from media.process import end_process
 from station.backoff import Attempts, Backoff
+from station.logs import redact
 from streamer.outputs import IcecastOutput
 
 log = logging.getLogger(__name__)
@@ -48,10 +58,31 @@ Output = IcecastOutput | HlsOutput | FileOutput
 ENCODER_RETRY = Backoff(base_s=1.0, max_s=30.0, stable_s=10.0)
 
 CODECS = {"mp3": ("libmp3lame", "mp3", "audio/mpeg"), "aac": ("aac", "adts", "audio/aac")}
+PLAYLIST = "index.m3u8"
+# A run's segment (`seg-<start>-<n>.ts`), or one from before runs were named (`seg-<n>.ts`).
+_SEGMENT = re.compile(r"^seg-(?:(\d+)-)?\d+\.ts(?:\.tmp)?$")
 
 
-def encoder_args(ffmpeg: str, outputs: list[Output]) -> list[str]:
-    """One ffmpeg: 16-bit stereo PCM at 48 kHz on stdin, every output encoded from it."""
+def segment_pattern(start_ms: int) -> str:
+    """ffmpeg's segment file name pattern for the encoder run started at `start_ms`."""
+    return f"seg-{start_ms}-%06d.ts"
+
+
+def leftover_segments(names: Iterable[str]) -> list[str]:
+    """The segment files among `names` that no playlist will name again: those of every run
+    but the latest."""
+    runs: dict[int, list[str]] = {}
+    for name in names:
+        found = _SEGMENT.match(name)
+        if found:
+            runs.setdefault(int(found.group(1) or 0), []).append(name)
+    latest = max(runs, default=0)
+    return sorted(name for run, kept in runs.items() if run != latest for name in kept)
+
+
+def encoder_args(ffmpeg: str, outputs: list[Output], *, start_ms: int) -> list[str]:
+    """One ffmpeg: 16-bit stereo PCM at 48 kHz on stdin, every output encoded from it.
+    `start_ms` names this run's HLS segments (see `segment_pattern`)."""
     args = [
         ffmpeg,
         "-hide_banner",
@@ -110,8 +141,8 @@ def encoder_args(ffmpeg: str, outputs: list[Output]) -> list[str]:
                 "-hls_segment_type",
                 "mpegts",
                 "-hls_segment_filename",
-                str(out.folder / "seg-%06d.ts"),
-                str(out.folder / "index.m3u8"),
+                str(out.folder / segment_pattern(start_ms)),
+                str(out.folder / PLAYLIST),
             ]
         else:
             args += ["-c:a", out.codec]
@@ -133,7 +164,10 @@ class Encoder:
         policy: Backoff = ENCODER_RETRY,
         on_trouble: Callable[[str], None] | None = None,
     ) -> None:
-        self.args = encoder_args(ffmpeg, outputs)
+        self.ffmpeg = ffmpeg
+        self.outputs = list(outputs)
+        self.args: list[str] = []  # the running ffmpeg's, once started
+        self._start_ms = 0
         self.restart = restart
         self.proc: asyncio.subprocess.Process | None = None
         self.restarts = 0
@@ -145,6 +179,12 @@ class Encoder:
         self.on_trouble = on_trouble  # told of each stop, in words (for health)
 
     async def start(self) -> None:
+        # Later than any earlier start, even if the wall clock stepped back since.
+        self._start_ms = max(time.time_ns() // 1_000_000, self._start_ms + 1)
+        self.args = encoder_args(self.ffmpeg, self.outputs, start_ms=self._start_ms)
+        for out in self.outputs:
+            if isinstance(out, HlsOutput):
+                _remove_leftovers(out.folder)
         self.proc = await asyncio.create_subprocess_exec(
             *self.args,
             stdin=asyncio.subprocess.PIPE,
@@ -158,7 +198,8 @@ class Encoder:
     async def _log_stderr(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stderr is not None
         async for line in proc.stderr:
-            text = line.decode("utf-8", "replace").strip()
+            # ffmpeg names its outputs in full, an icecast:// URL's password included.
+            text = redact(line.decode("utf-8", "replace").strip())
             if text:
                 log.warning("encoder says: %s", text, extra={"pid": proc.pid, "line": text})
 
@@ -217,6 +258,13 @@ class Encoder:
         if self._stderr is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._stderr
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Delete what earlier runs left in an HLS folder (see `leftover_segments`)."""
+    for name in leftover_segments(os.listdir(folder)):
+        with contextlib.suppress(FileNotFoundError):
+            (folder / name).unlink()
 
 
 class Tee:

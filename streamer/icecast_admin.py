@@ -12,6 +12,7 @@ import re
 import httpx
 
 from station.errors import StationError
+from streamer.icy import safe_title
 
 _SUCCESS = re.compile(r"<return>\s*1\s*</return>")
 _MESSAGE = re.compile(r"<message>(.*?)</message>", re.DOTALL)
@@ -45,7 +46,9 @@ async def update_title(
     for a mount's metadata). Pass `client` to reuse connections between calls.
     """
     url = base_url.rstrip("/") + "/admin/metadata"
-    params = {"mount": mount, "mode": "updinfo", "song": title, "charset": "UTF-8"}
+    # icecast2 frames the song in `StreamTitle='...';` as it comes: a quote would end it.
+    song = safe_title(title)
+    params = {"mount": mount, "mode": "updinfo", "song": song, "charset": "UTF-8"}
     try:
         if client is None:
             async with httpx.AsyncClient(timeout=timeout) as own:

@@ -4,6 +4,11 @@ A listener that asks with `Icy-MetaData: 1` gets `icy-metaint: N` in the respons
 bytes, one metadata block, N audio bytes, and so on. A block is one length byte L followed by
 L*16 bytes: `StreamTitle='...';` in UTF-8, padded with NULs; L = 0 means "nothing new".
 
+A player reads every `Name='value';` in a block, so a quote in a title would end the title
+and let the rest of it name fields of its own (`';StreamUrl='http://...';`). Every title this
+station sends, into its own blocks, to icecast2's admin API or to Liquidsoap (which hands it
+to icecast2), goes through `safe_title` first.
+
 Everything here is pure (no sockets, no clock): the relay frames with `IcyWriter`, and tests
 and players unframe with `IcyReader`, the classic ICY listener.
 """
@@ -11,6 +16,7 @@ and players unframe with `IcyReader`, the classic ICY listener.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,18 +26,26 @@ ICY_METAINT = 16000
 MAX_METADATA = 255 * 16
 NO_CHANGE = b"\x00"
 
+_APOSTROPHE = "\u2019"  # ’, what broadcasters send for a quote inside a title
 _FIELD = re.compile(r"(\w+)='(.*?)';(?=\w+='|\s*$)", re.DOTALL)
 _WRAPPER = len("StreamTitle='';")
 
 
-def metadata_block(title: str) -> bytes:
-    """The whole block for `title`, length byte included.
+def safe_title(title: str) -> str:
+    """`title` as it may be sent to listeners: each `'` as `’`, which ends no field, and each
+    control character (NUL, the padding, and line breaks included) as a space."""
+    return "".join(
+        _APOSTROPHE if ch == "'" else " " if unicodedata.category(ch) == "Cc" else ch
+        for ch in title
+    )
 
-    Quotes are sent as they are (icecast2 does not escape them either; readers look for the
-    closing `';`). A title too long for one block is cut on a character boundary, and NULs
-    are removed since they are the padding.
+
+def metadata_block(title: str) -> bytes:
+    """The whole block for `title` (made safe), length byte included.
+
+    A title too long for one block is cut on a character boundary.
     """
-    raw = title.replace("\x00", "").encode("utf-8")
+    raw = safe_title(title).encode("utf-8")
     room = MAX_METADATA - _WRAPPER
     if len(raw) > room:
         raw = raw[:room].decode("utf-8", "ignore").encode("utf-8")

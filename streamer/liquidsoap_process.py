@@ -16,6 +16,7 @@ import tempfile
 from collections import deque
 from pathlib import Path
 
+from station.logs import redact
 from streamer.liquidsoap_client import LiquidsoapClient, LiquidsoapError
 from streamer.liquidsoap_script import (
     LiquidsoapConfig,
@@ -171,6 +172,8 @@ class LiquidsoapProcess:
             if track is not None:
                 self._publish(track)
                 continue
+            # Kept for errors and logged: without the output passwords Liquidsoap may print.
+            line = redact(line)
             self._tail.append(line)
             log.debug("liquidsoap output", extra={"pid": pid, "stream": name, "line": line})
 

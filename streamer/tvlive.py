@@ -67,6 +67,7 @@ from media.storage import Storage
 from station.backoff import Backoff
 from station.clock import Clock, to_ms
 from station.errors import StationError
+from station.logs import redact
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +141,9 @@ class LiveInput:
         return f"srt://{where}?passphrase={self.secret}"
 
     def redact(self, text: str) -> str:
-        """A log line without the secret (in any of the spellings ffmpeg may print)."""
-        for s in {self.secret, quote(self.secret, safe="")}:
-            text = text.replace(s, "***")
-        return text
+        """A log line without the secret (in any of the spellings ffmpeg may print), nor any
+        other credential."""
+        return redact(text, (self.secret, quote(self.secret, safe="")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,14 @@ sign-in throttling, and that no secret ever leaves in a response or a log line."
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import logging
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,13 +24,15 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import select, text
 
-from accounts.tokens import create_token
+from accounts.tokens import create_token, jwt_secret, verify_access
 from api.app import create_app
 from api.auth import MATRIX, authorise
 from diaspor.compose import Station, build_station
 from media.binaries import Tools
 from station.clock import SimulatedClock
 from station.db import Base
+from station.errors import StationError
+from station.settings import Settings
 from tests.conftest import settings_for
 from tests.support import serve_app
 
@@ -423,5 +431,87 @@ def test_the_generated_jwt_secret_is_kept_private_and_survives_a_restart(
             assert me.status_code == 200
         with st.db.session() as s:
             assert s.execute(text("SELECT count(*) FROM refresh_tokens")).scalar_one() == 1
+    finally:
+        st.close()
+
+
+# --- the signing key: never empty, never short, never half-written ------------------------
+
+
+def forge_access_token(username: str, role: str, now: datetime, key: bytes) -> str:
+    """An HS256 token made by hand, as an attacker would (PyJWT itself refuses an empty key)."""
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    iat = int(now.timestamp())
+    claims = {"sub": username, "role": role, "iat": iat, "exp": iat + 900, "jti": "forged"}
+    signing_input = part(b'{"alg":"HS256","typ":"JWT"}') + "." + part(json.dumps(claims).encode())
+    signature = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + part(signature)
+
+
+@pytest.mark.parametrize(
+    "content", ["", "\n", "only-20-bytes-secret"], ids=["empty", "blank", "short"]
+)
+def test_an_empty_or_short_jwt_secret_file_is_refused_with_a_message_naming_it(
+    tmp_path: Path, content: str
+) -> None:
+    (tmp_path / "jwt_secret").write_text(content, encoding="ascii")
+    with pytest.raises(StationError, match=r"jwt_secret.*at least 32 bytes.*delete it") as err:
+        jwt_secret(Settings(data_dir=tmp_path))
+    assert str(tmp_path / "jwt_secret") in str(err.value)
+    assert (tmp_path / "jwt_secret").read_text(encoding="ascii") == content  # left for a look
+
+
+def test_a_configured_jwt_secret_shorter_than_32_bytes_is_refused_naming_the_setting(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(StationError, match=r"DIASPOR_JWT_SECRET is 9 bytes.*at least 32 bytes"):
+        jwt_secret(Settings(data_dir=tmp_path, jwt_secret="too-short"))
+    assert not (tmp_path / "jwt_secret").exists()
+
+
+def test_a_secret_file_is_never_left_half_written_and_is_made_private(tmp_path: Path) -> None:
+    """A disk that fills up while the secret is written (here: a 16-byte file size limit on a
+    real process) must leave no file under the real name, not an empty or partial one."""
+    write_under_limit = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))\n"
+        "from accounts.tokens import jwt_secret\n"
+        "from station.settings import Settings\n"
+        "jwt_secret(Settings(data_dir=sys.argv[1]))\n"
+    )
+    failed = subprocess.run(
+        [sys.executable, "-c", write_under_limit, str(tmp_path)], capture_output=True, text=True
+    )
+    assert failed.returncode != 0 and "File too large" in failed.stderr
+    assert list(tmp_path.iterdir()) == []  # no partial secret, no temp file left behind
+
+    secret = jwt_secret(Settings(data_dir=tmp_path))
+    path = tmp_path / "jwt_secret"
+    assert len(secret.encode()) >= 32 and path.read_text(encoding="ascii") == secret
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["jwt_secret"]
+    assert jwt_secret(Settings(data_dir=tmp_path)) == secret  # kept across restarts
+
+
+def test_a_token_forged_with_an_empty_key_is_not_accepted(
+    tmp_path: Path, db_url: str, tools: Tools
+) -> None:
+    settings = settings_for(tmp_path, db_url)
+    st = build_station(settings, tools=tools)
+    try:
+        st.users.create("aysel", "Aysel", "admin", PASSWORDS["aysel"])
+        forged = forge_access_token("aysel", "admin", st.clock.now(), key=b"")
+        with pytest.raises(StationError, match="at least 32 bytes"):
+            verify_access(st.db, "", st.clock, forged)
+        # A crash left the station's secret file empty: the API still lets nobody in with it.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        (settings.data_dir / "jwt_secret").write_text("", encoding="ascii")
+        with serve_app(create_app(st)) as base, httpx.Client(base_url=base) as c:
+            r = c.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
+        assert r.status_code == 503 and r.json()["reason"] == "jwt-secret"
     finally:
         st.close()

@@ -531,6 +531,15 @@ def test_nginx_caches_playlists_briefly_and_segments_artwork_subtitles_long(
         assert max_age(cache_control_for(nginx, uri)) >= 3600 > playlist, uri
 
 
+def test_nginx_caches_live_radio_segments_briefly_and_packaged_ones_for_good(
+    nginx: Directive,
+) -> None:
+    radio = cache_control_for(nginx, "/files/hls/radio/diaspor-fm/seg-1767225600000-000042.ts")
+    assert "immutable" not in radio and max_age(radio) <= 60
+    for uri in ("/files/hls/assets/3/720p/seg-00001.ts", "/files/hls/slate/tv/720p/seg-0.ts"):
+        assert "immutable" in cache_control_for(nginx, uri), uri
+
+
 def test_the_readers_used_here_notice_what_they_should() -> None:
     with pytest.raises(AssertionError, match="ends inside"):
         parse_nginx("http { server { listen 80; }")

@@ -80,6 +80,18 @@ def test_cache_lifetimes_fit_each_resource() -> None:
     assert strong_etag(b"a") == strong_etag(b"a") != strong_etag(b"b")
 
 
+def test_live_radio_segments_are_cached_briefly_and_packaged_segments_for_good() -> None:
+    """The radio's live segments come from an encoder that may restart; packaged assets and
+    slates are written once under their names."""
+    radio = cache_control_for("/files/hls/radio/diaspor-fm/seg-1767225600000-000042.ts") or ""
+    assert "immutable" not in radio and "max-age=60" in radio
+    for path in (
+        "/files/hls/assets/3/720p/seg-00001.ts",
+        "/files/hls/slate/diaspor-tv/720p/seg-00000.ts",
+    ):
+        assert "immutable" in (cache_control_for(path) or ""), path
+
+
 def test_browsers_may_read_from_other_origins(desk: Desk, week: Any) -> None:
     r = desk.client.options(
         "/api/v1/channels/diaspor-fm/now-playing",

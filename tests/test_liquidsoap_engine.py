@@ -182,6 +182,15 @@ def test_an_item_is_annotated_with_cues_gain_crossfade_and_its_key() -> None:
     assert "liq_cue_in" not in plain and "title" not in plain
 
 
+def test_a_title_sent_through_liquidsoap_cannot_inject_a_stream_url() -> None:
+    """Liquidsoap hands the annotated title and artist to icecast2, which frames them in
+    `StreamTitle='...';` as they come: no quote or control character may reach it."""
+    injecting = item(9, 0, 4, "Qız qalası';StreamUrl='http://evil.example/';\x07", "Aşıq'\n")
+    meta = request_metadata(injecting, gain=0.0)
+    assert meta["title"] == "Qız qalası’;StreamUrl=’http://evil.example/’; "
+    assert meta["artist"] == "Aşıq’ "
+
+
 def test_the_timeline_script_cuts_each_request_and_crosses_by_its_own_length() -> None:
     cfg = LiquidsoapConfig(
         outputs=(FileOutput(Path("/air/x.mp3"), "mp3", append=True),),

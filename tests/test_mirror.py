@@ -8,13 +8,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from media.binaries import Tools
 from media.storage import LocalStorage
+from streamer.encoder import Encoder, HlsOutput, leftover_segments
 from streamer.mirror import HlsMirror, playlist_segments
 from tests.radio_support import Playout, music_station
-from tests.support import free_port
+from tests.support import free_port, run
 
 
 class Recording(LocalStorage):
@@ -92,6 +94,61 @@ def test_a_storage_failure_is_retried_on_the_next_pass(tmp_path: Path) -> None:
     assert not store.exists("hls/x/index.m3u8")  # no playlist naming a missing segment
     mirror.sync_once()
     assert store.exists("hls/x/index.m3u8") and store.exists("hls/x/seg-000000.ts")
+
+
+def pcm(seconds: int, freq: int) -> bytes:
+    """Stereo 16-bit PCM at 48 kHz, what the mixer hands the encoder: a tone, or silence."""
+    t = np.arange(48_000 * seconds) / 48_000
+    mono = (0.3 * 32767 * np.sin(2 * np.pi * freq * t)).astype("<i2")
+    return np.repeat(mono, 2).tobytes()
+
+
+@pytest.mark.slow
+def test_an_encoder_restart_writes_new_segment_names_so_no_cache_replays_old_audio(
+    tmp_path: Path, tools: Tools
+) -> None:
+    """Segments are served as never changing: a name used again after a restart would give
+    players (and the copy in storage) the audio of the run before."""
+    folder = tmp_path / "hls"
+    store = LocalStorage(tmp_path / "bucket")
+    mirror = HlsMirror(folder, store, "hls/radio/diaspor-fm")
+
+    async def encoder_run(audio: bytes) -> list[str]:
+        encoder = Encoder(tools.ffmpeg, [HlsOutput(folder, segment_s=1)], restart=False)
+        for at in range(0, len(audio), 19_200):  # a tenth of a second at a time
+            await encoder.write(audio[at : at + 19_200])
+        await encoder.close()
+        return playlist_segments((folder / "index.m3u8").read_text(encoding="utf-8"))
+
+    first = run(encoder_run(pcm(2, freq=440)))
+    mirror.sync_once()
+    second = run(encoder_run(pcm(2, freq=0)))  # restarted: now silence
+    mirror.sync_once()
+
+    assert first and second and not set(first) & set(second)
+    assert all(name.startswith("seg-") and name.endswith(".ts") for name in first + second)
+    for name in second:  # storage holds the new run's audio, not the old run's
+        stored = store.path(f"hls/radio/diaspor-fm/{name}").read_bytes()
+        assert stored == (folder / name).read_bytes()
+
+
+def test_a_new_encoder_run_clears_what_the_runs_before_the_last_one_left() -> None:
+    """The last run's segments stay (its playlist names them until the new run writes its
+    own); older runs', and those named before runs were, go."""
+    folder = [
+        "index.m3u8",
+        "seg-000007.ts",
+        "seg-1767225600000-000001.ts",
+        "seg-1767225600000-000002.ts",
+        "seg-1767225660000-000000.ts",
+        "seg-1767225660000-000001.ts.tmp",
+    ]
+    assert leftover_segments(folder) == [
+        "seg-000007.ts",
+        "seg-1767225600000-000001.ts",
+        "seg-1767225600000-000002.ts",
+    ]
+    assert leftover_segments(["index.m3u8", "seg-000007.ts"]) == []
 
 
 @pytest.mark.slow

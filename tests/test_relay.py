@@ -10,12 +10,14 @@ import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from media.binaries import Tools
 from station.clock import SimulatedClock
 from streamer.icecast_admin import IcecastAdminError, update_title
 from streamer.icy import (
@@ -28,14 +30,17 @@ from streamer.icy import (
     parse_metadata,
     parse_metadata_block,
     parse_response_head,
+    safe_title,
 )
 from streamer.relay import Relay, SourceGrant
 from streamer.relay_mount import MountStatus
-from tests.support import free_port, run
+from tests.support import free_port, run, tone
 from tests.test_relay_http import SOURCE_PASSWORD, _basic
 
 ADMIN_PASSWORD = "admin-parol"
 AZ_TITLE = "Aşıq Ələsgər - Vətən ğışçöü"
+# A title that closes its own field and opens another, with a control character for luck.
+INJECTING = "Qız qalası';StreamUrl='http://evil.example/';\x07"
 BINARY = "application/octet-stream"  # no frame alignment: the burst is byte-exact
 
 
@@ -64,8 +69,7 @@ def test_a_title_too_long_for_one_block_is_cut_on_a_character_boundary() -> None
     assert title is not None and set(title) == {"ə"} and len(title) > 1000
 
 
-def test_quotes_inside_a_title_are_read_back_whole() -> None:
-    assert parse_metadata_block(metadata_block("Qız' qalası';x")) == "Qız' qalası';x"
+def test_quotes_inside_a_title_from_another_server_are_read_back_whole() -> None:
     assert parse_metadata(b"StreamTitle='It's me';StreamUrl='https://diaspor.fm';\x00\x00") == {
         "StreamTitle": "It's me",
         "StreamUrl": "https://diaspor.fm",
@@ -115,7 +119,7 @@ def test_whatever_the_chunking_a_reader_gets_back_the_audio_and_the_titles(
     for i in range(0, len(wire), 7):
         got += reader.feed(bytes(wire[i : i + 7])).audio
     assert bytes(got) == audio
-    sent = [t.replace("\x00", "") for t in titles]
+    sent = [safe_title(t) for t in titles]
     assert all(t in sent for t in reader.titles)
     assert all(a != b for a, b in itertools.pairwise(reader.titles))
 
@@ -440,6 +444,31 @@ def test_a_classic_icy_listener_hears_titles_set_over_http_and_directly() -> Non
             wire = 40_000 + len(metadata_block("Qarabağ")) + 2 * len(NO_CHANGE)
             assert icy.feed(await ear.read_exactly(wire)).audio == sent
             assert icy.titles == [AZ_TITLE, "Qarabağ"]
+
+    run(story())
+
+
+def test_an_icy_title_cannot_inject_a_stream_url(tmp_path: Path, tools: Tools) -> None:
+    """A listener's player reads every `Name='value';` in the block: a quote in a title must
+    not end the title and start a StreamUrl of someone else's choosing."""
+    mp3 = tone(tools.ffmpeg, tmp_path / "tone.mp3", seconds=2).read_bytes()
+
+    async def story() -> None:
+        async with relay_running(burst_bytes=0) as relay:
+            src, _ = await source(relay, "/live.mp3", content_type="audio/mpeg")
+            ear, _, headers = await listener(relay, "/live.mp3", icy=True)
+            metaint = int(headers["icy-metaint"])
+            relay.set_title("/live.mp3", INJECTING)  # as the station's title hook sets it
+            src.writer.write(mp3)
+            await ear.read_exactly(metaint)
+            size = (await ear.read_exactly(1))[0] * 16
+            fields = parse_metadata(await ear.read_exactly(size))
+            assert list(fields) == ["StreamTitle"]
+            assert fields["StreamTitle"] == "Qız qalası’;StreamUrl=’http://evil.example/’; "
+
+            # Over the admin API (as to icecast2, which frames titles as they come).
+            await update_title(relay.base_url, "/live.mp3", INJECTING, "admin", ADMIN_PASSWORD)
+            assert mount_stats(relay, "/live.mp3").title == fields["StreamTitle"]
 
     run(story())
 
