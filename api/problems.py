@@ -99,12 +99,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StationError)
     async def _station(request: Request, exc: StationError) -> JSONResponse:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 422)
+        detail = exc.message
         if status >= 500:
+            # The operator reads the reason in the log; a caller is not told the station's
+            # paths, hosts or settings.
             log.error("request failed", extra={"path": request.url.path, "error": exc.message})
+            detail = "the station cannot answer this now; its operator has been told why"
         title = TITLES.get(status, "Service unavailable")
         if status == 422 and isinstance(exc, me.MediaError):
             title = "Unusable media"
-        return problem_response(request, status, title, exc.message, exc.reason, **exc_extra(exc))
+        return problem_response(request, status, title, detail, exc.reason, **exc_extra(exc))
 
     # A number too large for the database's 64-bit integers (an id of 2**63, from a client
     # or a fuzzer) fails in the driver, before anything is written: it is the caller's error.

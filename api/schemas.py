@@ -177,4 +177,3 @@ class Health(BaseModel):
     database: str | None = Field(default=None, description="admins only")
     storage: str | None = Field(default=None, description="admins only")
     ffmpeg: str | None = Field(default=None, description="admins only")
-

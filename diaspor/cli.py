@@ -16,10 +16,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from accounts.tokens import jwt_secret
 from diaspor import migrate
 from diaspor.compose import Station, build_station
 from media.errors import MediaError
 from media.library import IngestOptions
+from station.errors import StationError
 from station.logs import configure_logging
 from station.settings import Settings, load_settings
 from station.supervisor import GaveUp
@@ -144,6 +146,11 @@ def serve(
     s = settings_from(data_dir)
     s = s.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v})
     refuse_weak_secrets(s)
+    try:  # the signing key is checked (or made) now, not at the first signed request
+        jwt_secret(s)
+    except StationError as exc:
+        err.print(f"[red]Refusing to start:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
     station = open_station(s)
     asyncio.run(serve_api(station, with_worker=with_worker))
 

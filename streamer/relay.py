@@ -395,11 +395,11 @@ class Relay:
             total >= self.max_listeners
             or self._by_address.get(address, 0) >= self.max_listeners_per_address
         ):
-            log.warning("listener refused: too many listeners",
-                        extra={"mount": mount.name, "client": client, "listeners": total})
-            writer.write(
-                http_response(503, b"Too many listeners", headers=[("Retry-After", "30")])
+            log.warning(
+                "listener refused: too many listeners",
+                extra={"mount": mount.name, "client": client, "listeners": total},
             )
+            writer.write(http_response(503, b"Too many listeners", headers=[("Retry-After", "30")]))
             return
         writer.write(listener_response_head(mount.info, metaint))
         if request.method == "HEAD":

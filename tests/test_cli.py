@@ -166,3 +166,14 @@ def test_a_process_refuses_to_start_with_a_default_or_short_secret(
     assert name.removeprefix("the password in ") in res.stderr or "DATABASE_URL" in res.stderr
     assert said in res.stderr and "Traceback" not in res.stderr
     assert value not in res.stdout + res.stderr  # the secret itself is never said
+
+
+def test_serve_refuses_to_start_on_a_short_signing_key_file(tmp_path: Path) -> None:
+    """The signing key is checked at start, not at the first signed request (where a caller
+    would only have been told that the station cannot answer)."""
+    settings = Settings(data_dir=tmp_path)
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "jwt_secret").write_text("short")
+    res = diaspor("serve", env=env_for(settings))
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "jwt_secret" in res.stderr and "Traceback" not in res.stderr
