@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import stat
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +41,8 @@ ADMIN_TOKEN = "settings-admin-token-Zq81"
 SOURCE_PASSWORD = "source-secret-Kp22"
 JWT_SECRET = "jwt-signing-secret-Lw93-" + "x" * 20
 PUBLIC_AUTH = {"/api/v1/auth/token", "/api/v1/auth/refresh", "/api/v1/auth/logout"}
+# Concurrent refreshes of one token, repeated: a race shows only some of the time.
+ROUNDS = 30
 PROTECTED_PREFIXES = ("/api/v1/manage", "/api/v1/media", "/api/v1/jobs", "/api/v1/auth")
 
 
@@ -130,6 +134,39 @@ def test_refresh_rotates_and_a_reused_refresh_token_ends_the_whole_sign_in(gate:
     assert (
         gate.client.post("/api/v1/auth/refresh", data={"refresh_token": second}).status_code == 401
     )
+
+
+def refresh_together(client: httpx.Client, token: str, start: threading.Barrier) -> httpx.Response:
+    start.wait()
+    return client.post("/api/v1/auth/refresh", data={"refresh_token": token})
+
+
+def test_two_refreshes_of_one_token_at_once_let_one_through_and_end_the_sign_in(
+    gate: Gate,
+) -> None:
+    """A thief and the owner present the same refresh token at the same moment: one of them
+    gets a new pair, the other is refused as a reuse, and the reuse ends the whole sign-in,
+    the winner's new refresh token too. Repeated, since a race shows only some of the time."""
+    base = str(gate.client.base_url)
+    owner = httpx.Client(base_url=base, timeout=30)
+    thief = httpx.Client(base_url=base, timeout=30)
+    try:
+        for attempt in range(ROUNDS):
+            token = gate.sign_in("elvin").json()["refresh_token"]
+            start = threading.Barrier(2)
+
+            with ThreadPoolExecutor(2) as pool:
+                answers = list(pool.map(refresh_together, (owner, thief), [token] * 2, [start] * 2))
+            codes = sorted(r.status_code for r in answers)
+            assert codes == [200, 401], f"round {attempt}: {codes}"
+            (won,) = [r for r in answers if r.status_code == 200]
+            after = gate.client.post(
+                "/api/v1/auth/refresh", data={"refresh_token": won.json()["refresh_token"]}
+            )
+            assert after.status_code == 401, f"round {attempt}: the family outlived the reuse"
+    finally:
+        owner.close()
+        thief.close()
 
 
 def test_logout_revokes_the_refresh_token_and_expired_ones_do_not_refresh(gate: Gate) -> None:

@@ -155,7 +155,17 @@ async def sign_in(
     return TokenOut.of(pair)
 
 
-@router.post("/refresh", response_model=TokenOut, summary="Trade a refresh token for a new pair")
+@router.post(
+    "/refresh",
+    response_model=TokenOut,
+    summary="Trade a refresh token for a new pair",
+    responses={
+        401: {
+            "description": "the refresh token is unknown, expired, spent or revoked; a spent "
+            "one presented again ends every session of its sign-in"
+        }
+    },
+)
 async def refresh(
     request: Request,
     response: Response,
