@@ -22,6 +22,7 @@ from pathlib import Path
 import jwt
 from sqlalchemy import Boolean, ForeignKey, Integer, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Session as OrmSession
 
 from accounts.users import UserRow
 from station.clock import Clock
@@ -286,24 +287,20 @@ class Sessions:
         self.access_s = access_s
         self.refresh_s = refresh_s
 
-    def start(self, user_id: int, username: str, role: str, family: str = "") -> Session:
-        refresh = REFRESH_PREFIX + secrets.token_urlsafe(32)
-        now = self.clock.now()
+    def start(self, user_id: int, username: str, role: str) -> Session:
+        """A new sign-in: the first refresh token of a new family."""
         with self.db.session() as s:
-            s.add(
-                RefreshRow(
-                    user_id=user_id,
-                    token_sha256=_digest(refresh),
-                    family=family or uuid.uuid4().hex,
-                    expires_at=now + timedelta(seconds=self.refresh_s),
-                    created_at=now,
-                )
-            )
-        access = issue_access(self.secret, self.clock, username, role, self.access_s)
-        return Session(access, self.access_s, refresh)
+            refresh = self._add_refresh(s, user_id, uuid.uuid4().hex)
+        return self._session(username, role, refresh)
 
     def rotate(self, refresh: str) -> Session | None:
-        """A new pair for a live refresh token, which is spent; None if it is not live."""
+        """A new pair for a live refresh token, which is spent; None if it is not live.
+
+        Spending is one conditional UPDATE whose row count says who spent it, so of two
+        requests racing with one token exactly one wins; the other is a reuse like any later
+        one. The winner's new token is written in the same transaction as the spend, so the
+        loser's revocation of the family, which waits for the spend to commit, reaches it too.
+        """
         with self.db.session() as s:
             row = s.scalars(
                 select(RefreshRow).where(RefreshRow.token_sha256 == _digest(refresh))
@@ -311,17 +308,52 @@ class Sessions:
             if row is None:
                 return None
             if row.revoked:
-                # Spent already: someone else has it. End every session of that sign-in.
-                s.execute(
-                    update(RefreshRow).where(RefreshRow.family == row.family).values(revoked=True)
-                )
+                self._end_family(s, row.family)
                 return None
             user = s.get(UserRow, row.user_id)
             if row.expires_at <= self.clock.now() or user is None or user.disabled:
                 return None
-            row.revoked = True
-            uid, name, role, family = user.id, user.username, user.role, row.family
-        return self.start(uid, name, role, family)
+            spent = s.execute(
+                update(RefreshRow)
+                .where(RefreshRow.id == row.id, RefreshRow.revoked.is_(False))
+                .values(revoked=True)
+                .execution_options(synchronize_session=False)
+            )
+            if spent.rowcount != 1:  # type: ignore[attr-defined]
+                self._end_family(s, row.family)
+                return None
+            new = self._add_refresh(s, user.id, row.family)
+            name, role = user.username, user.role
+        return self._session(name, role, new)
+
+    @staticmethod
+    def _end_family(s: OrmSession, family: str) -> None:
+        """End every session of one sign-in: on logout, or when a spent token comes back
+        (someone else has it)."""
+        s.execute(
+            update(RefreshRow)
+            .where(RefreshRow.family == family)
+            .values(revoked=True)
+            .execution_options(synchronize_session=False)
+        )
+
+    def _add_refresh(self, s: OrmSession, user_id: int, family: str) -> str:
+        refresh = REFRESH_PREFIX + secrets.token_urlsafe(32)
+        now = self.clock.now()
+        s.add(
+            RefreshRow(
+                user_id=user_id,
+                token_sha256=_digest(refresh),
+                family=family,
+                expires_at=now + timedelta(seconds=self.refresh_s),
+                created_at=now,
+            )
+        )
+        return refresh
+
+    def _session(self, username: str, role: str, refresh: str) -> Session:
+        access = issue_access(self.secret, self.clock, username, role, self.access_s)
+        return Session(access, self.access_s, refresh)
 
     def end(self, refresh: str) -> bool:
         """Revoke the sign-in this refresh token belongs to; False if it is unknown."""
@@ -331,9 +363,7 @@ class Sessions:
             ).first()
             if row is None:
                 return False
-            s.execute(
-                update(RefreshRow).where(RefreshRow.family == row.family).values(revoked=True)
-            )
+            self._end_family(s, row.family)
             return True
 
     def end_all(self, user_id: int) -> None:

@@ -1,5 +1,5 @@
 """Who is calling and what they may do: the permission matrix, the one dependency that
-enforces it, and the sign-in throttle.
+enforces it, and the app's one sign-in throttle (`accounts/throttle.py`).
 
 A caller presents `Authorization: Bearer <credential>`: an access JWT from
 `POST /api/v1/auth/token`, an API key (`dsp_...`), or DIASPOR_ADMIN_TOKEN. Every protected
@@ -10,8 +10,6 @@ asks for `Allowed` but is missing from MATRIX is refused to everyone: fail close
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Callable
 from typing import Annotated
 
@@ -19,10 +17,10 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 
+from accounts.throttle import LoginThrottle
 from accounts.tokens import Principal, jwt_secret, looks_like_jwt, verify_access, verify_token
 from api.problems import Problem
 from api.services import Services
-from station.clock import Clock
 
 TOKEN_URL = "/api/v1/auth/token"
 # Two ways to send the same header, so /docs offers both: sign in (password flow) or paste a key.
@@ -175,55 +173,18 @@ Reader = Annotated[Principal, Depends(require(*STAFF))]
 Editor = Annotated[Principal, Depends(require(*EDITORS))]
 
 
-class LoginThrottle:
-    """Failed sign-ins per username and per client address, in this process's memory.
-
-    In memory because the embedded default is one API process and a restart forgetting a
-    few failures costs nothing; behind several API workers each counts alone, so the real
-    limit is max_failures × workers, which still stops guessing (argon2 makes each try slow).
-    """
-
-    def __init__(self, clock: Clock, max_failures: int, window_s: float) -> None:
-        self.clock = clock
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        return times
-
-    def retry_after(self, *keys: str) -> int:
-        """Seconds until these keys may try again; 0 if they may now."""
-        now = self.clock.monotonic()
-        wait = 0.0
-        with self._lock:
-            for key in keys:
-                times = self._recent(key, now)
-                if len(times) >= self.max_failures:
-                    wait = max(wait, times[-self.max_failures] + self.window_s - now)
-        return max(1, int(wait + 0.999)) if wait > 0 else 0
-
-    def failed(self, *keys: str) -> None:
-        now = self.clock.monotonic()
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
-
-    def succeeded(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-
 async def login_throttle(request: Request) -> LoginThrottle:
     throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
     if throttle is None:
         svc: Services = request.app.state.services
         s = svc.settings
-        throttle = LoginThrottle(svc.clock, s.login_max_failures, s.login_window_s)
+        throttle = LoginThrottle(
+            svc.clock,
+            s.login_max_failures,
+            s.login_window_s,
+            account_max_failures=s.login_account_max_failures,
+            max_keys=s.login_throttle_max_keys,
+        )
         request.app.state.login_throttle = throttle
     return throttle
 

@@ -180,21 +180,13 @@ async def role_serve(cfg: dict[str, Any]) -> None:
     from api.app import create_app
     from api.routes.nowplaying import current
     from diaspor.compose import build_station
+    from diaspor.demo import server_config
     from station.settings import load_settings
 
     raise_nofile()
-    settings = load_settings(data_dir=Path(cfg["data_dir"]))
+    settings = load_settings(data_dir=Path(cfg["data_dir"]), host="127.0.0.1", port=cfg["port"])
     station = build_station(settings)
-    config = uvicorn.Config(
-        create_app(station),
-        host="127.0.0.1",
-        port=cfg["port"],
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(create_app(station), settings))
     marks = Path(cfg["marks"])
 
     def publish() -> None:
@@ -421,6 +413,9 @@ async def role_bare(cfg: dict[str, Any]) -> None:
     import uvicorn
     from fastapi import FastAPI
 
+    from diaspor.demo import server_config
+    from station.settings import load_settings
+
     app = FastAPI()
 
     @app.get("/health")
@@ -431,10 +426,8 @@ async def role_bare(cfg: dict[str, Any]) -> None:
     async def bare() -> dict[str, Any]:
         return {"channel": RADIO, "title": "Sarı gəlin", "elapsed_ms": 1234}
 
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=cfg["port"], log_config=None, access_log=False, lifespan="on"
-    )
-    await uvicorn.Server(config).serve()
+    settings = load_settings(host="127.0.0.1", port=cfg["port"])
+    await uvicorn.Server(server_config(app, settings)).serve()
 
 
 async def role_burst(cfg: dict[str, Any]) -> None:

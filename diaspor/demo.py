@@ -7,6 +7,7 @@ import contextlib
 import logging
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from accounts.tokens import create_token
 from api.app import create_app
@@ -23,19 +24,31 @@ log = logging.getLogger(__name__)
 STOP_S = 15.0
 
 
-async def serve(station: Station, *, with_worker: bool, with_radio: bool = False) -> None:
-    """Serve the API until interrupted; with_worker also runs background jobs here."""
-    s = station.settings
-    config = uvicorn.Config(
-        create_app(station),
-        host=s.host,
-        port=s.port,
+def server_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
+    """How every process serving the API runs uvicorn.
+
+    X-Forwarded-For and -Proto are believed only from DIASPOR_TRUSTED_PROXIES, passed here
+    explicitly so that uvicorn's own FORWARDED_ALLOW_IPS in the environment (once "*" in
+    docker-compose.yml) cannot widen it: a client that could name its own address would
+    choose the address the sign-in throttle counts.
+    """
+    trusted = settings.forwarded_allow_ips
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
         log_config=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted,
     )
-    server = uvicorn.Server(config)
+
+
+async def serve(station: Station, *, with_worker: bool, with_radio: bool = False) -> None:
+    """Serve the API until interrupted; with_worker also runs background jobs here."""
+    server = uvicorn.Server(server_config(create_app(station), station.settings))
     stop = asyncio.Event()
     sup = supervisor_for(station)
     if with_worker:

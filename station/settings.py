@@ -5,10 +5,11 @@ It is built once at start-up and handed down; nothing imports a global instance.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -92,9 +93,19 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     access_token_ttl_s: int = Field(default=900, ge=60, le=86400)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
-    # Failed sign-ins allowed per username and per client address in the window, then 429.
+    # Sign-in attempts that may fail in the window from one client address, and for one
+    # username from one address, before that address gets 429 (accounts/throttle.py).
     login_max_failures: int = Field(default=5, ge=1)
     login_window_s: int = Field(default=300, ge=1)
+    # Failures one username may collect from all addresses together in the window: high, so
+    # strangers elsewhere cannot lock its owner out; bounded, so a guess spread over many
+    # addresses stays slow.
+    login_account_max_failures: int = Field(default=50, ge=1)
+    # Addresses and usernames the sign-in throttle remembers at most (least recent forgotten).
+    login_throttle_max_keys: int = Field(default=10_000, ge=100)
+    # Who may tell the API the client's address (X-Forwarded-For) and scheme: the reverse
+    # proxy's addresses or networks, comma-separated; empty trusts no one.
+    trusted_proxies: str = "127.0.0.1,::1"
 
     # Radio on the built-in relay (embedded mode): where listeners and sources connect.
     relay_port: int = 8001
@@ -160,6 +171,21 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"DIASPOR_TRUSTED_PROXIES: {item!r} is not an IP address or network; list "
+                    "the reverse proxy's addresses (trusting every address would let any "
+                    "client choose the address the sign-in throttle sees)"
+                ) from None
+        return ",".join(items)
+
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:
         if self.storage_dir is None:
@@ -194,6 +220,11 @@ class Settings(BaseSettings):
             elif len(value) < least:
                 found.append(f"{name} is {len(value)} characters long: use at least {least}")
         return found
+
+    @property
+    def forwarded_allow_ips(self) -> list[str]:
+        """trusted_proxies as uvicorn takes them."""
+        return self.trusted_proxies.split(",") if self.trusted_proxies else []
 
     @property
     def staging_dir(self) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 import uvicorn
 
@@ -137,3 +139,30 @@ def serve_app(app: Any, port: int | None = None, *, lifespan: str = "off") -> It
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def wait_until_healthy(proc: subprocess.Popen[str], base: str, timeout_s: float) -> None:
+    """Until `base`/health answers 200; fails with the process's output if it ends first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"{base} never answered /health"
+        time.sleep(0.5)
+
+
+def interrupt(proc: subprocess.Popen[str], wait_s: float = 20) -> None:
+    """Ctrl-C, as an operator stops a `diaspor` command; killed if it lingers."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout:
+        proc.stdout.close()

@@ -11,7 +11,11 @@ import logging
 import stat
 import subprocess
 import sys
+import threading
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,16 +29,17 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select, text
 
 from accounts.tokens import create_token, jwt_secret, verify_access
+from accounts.users import User, Users
 from api.app import create_app
 from api.auth import MATRIX, authorise
 from diaspor.compose import Station, build_station
 from media.binaries import Tools
 from station.clock import SimulatedClock
-from station.db import Base
+from station.db import Base, Database
 from station.errors import StationError
 from station.settings import Settings
-from tests.conftest import settings_for
-from tests.support import serve_app
+from tests.conftest import env_for, settings_for
+from tests.support import free_port, interrupt, serve_app, wait_until_healthy
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=ZoneInfo("Asia/Baku"))
 PASSWORDS = {
@@ -47,7 +52,24 @@ ADMIN_TOKEN = "settings-admin-token-Zq81"
 SOURCE_PASSWORD = "source-secret-Kp22"
 JWT_SECRET = "jwt-signing-secret-Lw93-" + "x" * 20
 PUBLIC_AUTH = {"/api/v1/auth/token", "/api/v1/auth/refresh", "/api/v1/auth/logout"}
+# Concurrent refreshes of one token, repeated: a race shows only some of the time.
+ROUNDS = 30
+TOKEN_URL = "/api/v1/auth/token"
 PROTECTED_PREFIXES = ("/api/v1/manage", "/api/v1/media", "/api/v1/jobs", "/api/v1/auth")
+
+
+class CheckedUsers(Users):
+    """The station's users, noting every password check the API asks them for."""
+
+    def __init__(self, db: Database, clock: SimulatedClock) -> None:
+        super().__init__(db, clock)
+        self.checked: list[str] = []
+        self._lock = threading.Lock()
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        with self._lock:
+            self.checked.append(username)
+        return super().authenticate(username, password)
 
 
 @dataclass
@@ -56,10 +78,16 @@ class Gate:
     clock: SimulatedClock
     app: Any
     client: httpx.Client
+    users: CheckedUsers
 
-    def sign_in(self, username: str, password: str | None = None) -> httpx.Response:
+    def sign_in(
+        self, username: str, password: str | None = None, *, address: str | None = None
+    ) -> httpx.Response:
+        """As a browser would; with `address`, through the reverse proxy (this client is on
+        the trusted loopback) for a client at that address."""
         form = {"username": username, "password": password or PASSWORDS[username]}
-        return self.client.post("/api/v1/auth/token", data=form)
+        headers = {"X-Forwarded-For": address} if address else {}
+        return self.client.post(TOKEN_URL, data=form, headers=headers)
 
     def bearer(self, username: str) -> dict[str, str]:
         r = self.sign_in(username)
@@ -78,12 +106,13 @@ def gate(tmp_path: Path, db_url: str, tools: Tools) -> Iterator[Gate]:
         jwt_secret=JWT_SECRET,
     )
     st = build_station(settings, tools=tools, clock=clock)
+    users = st.users = CheckedUsers(st.db, clock)
     for name, password in PASSWORDS.items():
         st.users.create(name, name.title(), ROLE_OF[name], password)
     app = create_app(st)
     try:
         with serve_app(app) as base, httpx.Client(base_url=base, timeout=30) as client:
-            yield Gate(st, clock, app, client)
+            yield Gate(st, clock, app, client, users)
     finally:
         st.close()
 
@@ -116,7 +145,9 @@ def test_a_password_sign_in_gives_a_short_lived_jwt_and_a_refresh_token(gate: Ga
 def test_a_wrong_password_or_a_forged_token_is_refused(gate: Gate) -> None:
     r = gate.sign_in("gunay", "not-her-password")
     assert r.status_code == 401 and r.json()["reason"] == "bad-credentials"
-    assert gate.sign_in("nobody", "whatever-it-is").status_code == 401
+    nobody = gate.sign_in("nobody", "whatever-it-is")
+    assert nobody.status_code == 401
+    assert nobody.json() == r.json(), "a wrong username must read like a wrong password"
     forged = jwt.encode(
         {"sub": "aysel", "role": "admin", "exp": 2**40, "iat": 0, "jti": "x"},
         "another-secret-of-enough-length-1234",
@@ -138,6 +169,39 @@ def test_refresh_rotates_and_a_reused_refresh_token_ends_the_whole_sign_in(gate:
     assert (
         gate.client.post("/api/v1/auth/refresh", data={"refresh_token": second}).status_code == 401
     )
+
+
+def refresh_together(client: httpx.Client, token: str, start: threading.Barrier) -> httpx.Response:
+    start.wait()
+    return client.post("/api/v1/auth/refresh", data={"refresh_token": token})
+
+
+def test_two_refreshes_of_one_token_at_once_let_one_through_and_end_the_sign_in(
+    gate: Gate,
+) -> None:
+    """A thief and the owner present the same refresh token at the same moment: one of them
+    gets a new pair, the other is refused as a reuse, and the reuse ends the whole sign-in,
+    the winner's new refresh token too. Repeated, since a race shows only some of the time."""
+    base = str(gate.client.base_url)
+    owner = httpx.Client(base_url=base, timeout=30)
+    thief = httpx.Client(base_url=base, timeout=30)
+    try:
+        for attempt in range(ROUNDS):
+            token = gate.sign_in("elvin").json()["refresh_token"]
+            start = threading.Barrier(2)
+
+            with ThreadPoolExecutor(2) as pool:
+                answers = list(pool.map(refresh_together, (owner, thief), [token] * 2, [start] * 2))
+            codes = sorted(r.status_code for r in answers)
+            assert codes == [200, 401], f"round {attempt}: {codes}"
+            (won,) = [r for r in answers if r.status_code == 200]
+            after = gate.client.post(
+                "/api/v1/auth/refresh", data={"refresh_token": won.json()["refresh_token"]}
+            )
+            assert after.status_code == 401, f"round {attempt}: the family outlived the reuse"
+    finally:
+        owner.close()
+        thief.close()
 
 
 def test_logout_revokes_the_refresh_token_and_expired_ones_do_not_refresh(gate: Gate) -> None:
@@ -368,6 +432,121 @@ def test_failures_across_usernames_throttle_the_client_address(gate: Gate) -> No
     for i in range(5):
         assert gate.sign_in(f"guess{i}", "wrong-password").status_code == 401
     assert gate.sign_in("aysel").status_code == 429
+
+
+def wrong_password_at_once(base: str, n: int) -> list[httpx.Response]:
+    """n clients send a wrong password for gunay at the same moment, from one address."""
+    start = threading.Barrier(n)
+
+    def guess(i: int) -> httpx.Response:
+        with httpx.Client(base_url=base, timeout=60) as c:
+            start.wait()
+            return c.post(TOKEN_URL, data={"username": "gunay", "password": f"guess-{i}-Ö"})
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(guess, range(n)))
+
+
+def test_a_burst_of_parallel_wrong_passwords_gets_no_more_checks_than_the_limit(
+    gate: Gate,
+) -> None:
+    """Twenty guesses sent at once from one address: five passwords are checked and refused,
+    the other fifteen are throttled before any check, though none had been refused yet."""
+    answers = wrong_password_at_once(str(gate.client.base_url), 20)
+    assert Counter(r.status_code for r in answers) == {401: 5, 429: 15}
+    assert len(gate.users.checked) == 5
+    for r in answers:
+        if r.status_code == 429:
+            assert r.json()["reason"] == "login-throttled"
+            assert 1 <= int(r.headers["retry-after"]) <= 300
+
+
+def test_a_stranger_failing_the_admin_password_does_not_lock_the_admin_out_elsewhere(
+    gate: Gate,
+) -> None:
+    stranger, office = "198.51.100.23", "203.0.113.5"
+    for i in range(5):
+        assert gate.sign_in("aysel", f"guess-{i}", address=stranger).status_code == 401
+    throttled = gate.sign_in("aysel", "one-more-guess", address=stranger)
+    assert throttled.status_code == 429 and throttled.headers["retry-after"]
+    # From the stranger's address even the right password waits: nothing is learnt there.
+    assert gate.sign_in("aysel", address=stranger).status_code == 429
+    # Aysel, at the office, signs in as usual.
+    assert gate.sign_in("aysel", address=office).status_code == 200
+
+
+def test_an_oversized_username_or_password_is_refused_before_any_password_check(
+    gate: Gate,
+) -> None:
+    r = gate.sign_in("a" * 10_000, "whatever-it-is")
+    assert r.status_code == 422, r.status_code
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["reason"] == "invalid-request" and "username" in r.json()["detail"]
+    r = gate.sign_in("gunay", "p" * 1025)
+    assert r.status_code == 422 and "password" in r.json()["detail"]
+    assert gate.users.checked == [], "an oversized sign-in reached argon2"
+    # Refused, not counted: more of them than the limit leave the address free.
+    for _ in range(6):
+        assert gate.sign_in("b" * 151, "whatever-it-is").status_code == 422
+    assert gate.sign_in("gunay").status_code == 200
+    # At the limits the form is accepted and the password checked.
+    assert gate.sign_in("u" * 150, "p" * 1024).status_code == 401
+    assert gate.users.checked == ["gunay", "u" * 150]
+
+
+@contextmanager
+def diaspor_serve(env: dict[str, str], base: str) -> Iterator[None]:
+    """`diaspor serve`, the production command, until the block ends."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diaspor", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until_healthy(proc, base, 60)
+        yield
+    finally:
+        interrupt(proc)
+
+
+def test_a_forged_forwarded_for_does_not_change_the_address_the_throttle_sees(
+    tmp_path: Path, db_url: str, tools: Tools
+) -> None:
+    """The API runs as in production, `diaspor serve`, with uvicorn's FORWARDED_ALLOW_IPS=*
+    in its environment as docker-compose.yml once had it, and its reverse proxy on the
+    loopback (DIASPOR_TRUSTED_PROXIES' default). A stranger connecting from 127.0.0.2 names
+    a new address in X-Forwarded-For with every guess; the throttle still counts 127.0.0.2.
+    What the proxy forwards is believed: for the stranger, and for Aysel elsewhere."""
+    port = free_port()
+    settings = settings_for(tmp_path, db_url, host="127.0.0.1", port=port, jwt_secret=JWT_SECRET)
+    st = build_station(settings, tools=tools)
+    st.users.create("aysel", "Aysel", "admin", PASSWORDS["aysel"])
+    st.close()
+    env = env_for(settings)
+    env["FORWARDED_ALLOW_IPS"] = "*"
+    base = f"http://127.0.0.1:{port}"
+    stranger_side = httpx.HTTPTransport(local_address="127.0.0.2")
+    with (
+        diaspor_serve(env, base),
+        httpx.Client(base_url=base, transport=stranger_side, timeout=30) as stranger,
+        httpx.Client(base_url=base, timeout=30) as proxy,
+    ):
+
+        def guess(i: int) -> httpx.Response:
+            forged = {"X-Forwarded-For": f"198.51.100.{i}"}
+            form = {"username": f"guess{i}", "password": "wrong-password"}
+            return stranger.post(TOKEN_URL, data=form, headers=forged)
+
+        for i in range(5):
+            assert guess(i).status_code == 401
+        assert guess(5).status_code == 429, "a forged X-Forwarded-For escaped the throttle"
+        for_stranger = {"X-Forwarded-For": "127.0.0.2"}
+        form = {"username": "aysel", "password": PASSWORDS["aysel"]}
+        assert proxy.post(TOKEN_URL, data=form, headers=for_stranger).status_code == 429
+        for_aysel = {"X-Forwarded-For": "203.0.113.5"}
+        assert proxy.post(TOKEN_URL, data=form, headers=for_aysel).status_code == 200
 
 
 # --- secrets ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ code: settings it reads, commands it has, the bucket it writes to, the files it 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shlex
@@ -366,6 +367,26 @@ def test_settings_load_from_the_api_environment_as_production_needs(
     assert s.public_storage_url.startswith(s.base_url)
     assert s.host == "0.0.0.0" and s.port == 8000
     assert s.data_dir == Path("/var/lib/diaspor")
+
+
+def test_the_api_believes_forwarded_headers_only_from_nginx(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client address the sign-in throttle counts comes from X-Forwarded-For only when
+    nginx sent it: the api trusts nginx's fixed address, and no container can take it."""
+    for env in (environment(services["api"]), dockerfile_env()):
+        assert "FORWARDED_ALLOW_IPS" not in env, "uvicorn's own setting bypasses ours"
+    s = settings_from(container_env(services["api"]), monkeypatch)
+    nets = services["nginx"].get("networks") or {}
+    addresses = [interpolate(str(n["ipv4_address"])) for n in nets.values() if n]
+    assert len(addresses) == 1, "nginx needs one fixed address on the api's network"
+    assert s.forwarded_allow_ips == addresses
+    nginx = ipaddress.ip_address(addresses[0])
+    (net_name,) = nets
+    assert net_name in (services["api"].get("networks") or ["default"])
+    (pool,) = compose["networks"][net_name]["ipam"]["config"]
+    assert nginx in ipaddress.ip_network(pool["subnet"])
+    assert nginx not in ipaddress.ip_network(pool["ip_range"]), "another container could take it"
 
 
 def test_api_worker_and_migrations_share_one_database_and_one_bucket(

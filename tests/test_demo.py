@@ -19,7 +19,7 @@ from media.binaries import Tools
 from station.settings import Settings
 from tests.conftest import env_for
 from tests.support import XMLTV_DTD as DTD
-from tests.support import free_port
+from tests.support import free_port, interrupt, wait_until_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -40,27 +40,10 @@ def demo(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the demo never became healthy"
-            time.sleep(0.5)
+        wait_until_healthy(proc, base, 240)
         yield base, proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
+        interrupt(proc)
 
 
 def first_icy_title(url: str) -> str:

@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
+from accounts.throttle import Throttled
 from accounts.tokens import Session, Sessions, create_key, list_keys, revoke_key
 from accounts.users import User
 from api.auth import Allowed, ServicesDep, Throttle, signing_key
@@ -101,15 +102,55 @@ def sessions(svc: Services, request: Request) -> Sessions:
 
 
 def client_ip(request: Request) -> str:
+    """The client's address: uvicorn has taken it from X-Forwarded-For only if the request came
+    from a trusted proxy (DIASPOR_TRUSTED_PROXIES, `diaspor/demo.py`)."""
     return request.client.host if request.client else "unknown"
 
 
 NO_STORE = {"Cache-Control": "no-store"}
+# Far above any real username (63 characters) or password, far below the 1 MB a body may be:
+# longer ones are refused before the throttle or argon2 spend anything on them.
+MAX_USERNAME = 150
+MAX_PASSWORD = 1024
+
+
+class SignInForm(OAuth2PasswordRequestForm):
+    """OAuth2's password form with its username and password bounded in length."""
+
+    def __init__(
+        self,
+        *,
+        grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+        username: Annotated[str, Form(max_length=MAX_USERNAME)],
+        password: Annotated[
+            str, Form(max_length=MAX_PASSWORD, json_schema_extra={"format": "password"})
+        ],
+        scope: Annotated[str, Form()] = "",
+        client_id: Annotated[str | None, Form()] = None,
+        client_secret: Annotated[
+            str | None, Form(max_length=MAX_PASSWORD, json_schema_extra={"format": "password"})
+        ] = None,
+    ) -> None:
+        super().__init__(
+            grant_type=grant_type,
+            username=username,
+            password=password,
+            scope=scope,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
 
 
 SIGN_IN_ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "wrong username or password"},
-    429: {"description": "too many failed sign-ins; see Retry-After"},
+    401: {"description": "wrong username or password (the same answer for either)"},
+    422: {
+        "description": f"a username over {MAX_USERNAME} or a password over {MAX_PASSWORD} "
+        "characters, or a malformed form (problem+json says which); nothing is checked"
+    },
+    429: {
+        "description": "too many failed sign-ins from this address, or for this username; "
+        "see Retry-After"
+    },
 }
 
 
@@ -122,25 +163,29 @@ SIGN_IN_ERRORS: dict[int | str, dict[str, str]] = {
 async def sign_in(
     request: Request,
     response: Response,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[SignInForm, Depends()],
     svc: ServicesDep,
     throttle: Throttle,
 ) -> TokenOut:
-    keys = (f"user:{form.username.casefold()}", f"ip:{client_ip(request)}")
-    wait = throttle.retry_after(*keys)
-    if wait:
-        log.warning("sign-in throttled", extra={"username": form.username, "ip": keys[1][3:]})
+    ip = client_ip(request)
+    try:
+        attempt = throttle.reserve(form.username, ip)
+    except Throttled as e:
+        log.warning("sign-in throttled", extra={"username": form.username, "ip": ip})
         raise Problem(
             429,
             "Too many requests",
-            f"too many failed sign-ins; try again in {wait} s",
-            "login-throttled",
-            {"Retry-After": str(wait)},
-        )
-    user = await run_in_threadpool(svc.users.authenticate, form.username, form.password)
-    if user is None:
-        throttle.failed(*keys)
-        log.info("sign-in refused", extra={"username": form.username, "ip": keys[1][3:]})
+            e.message,
+            e.reason,
+            {"Retry-After": str(e.retry_after_s)},
+        ) from None
+    try:
+        user = await run_in_threadpool(svc.users.authenticate, form.username, form.password)
+    except BaseException:
+        throttle.release(attempt)  # not the client's failure: the check did not happen
+        raise
+    if user is None:  # the attempt stays counted: a failure
+        log.info("sign-in refused", extra={"username": form.username, "ip": ip})
         raise Problem(
             401,
             "Authentication required",
@@ -148,14 +193,24 @@ async def sign_in(
             "bad-credentials",
             {"WWW-Authenticate": "Bearer"},
         )
-    throttle.succeeded(keys[0])
+    throttle.succeeded(attempt)
     log.info("signed in", extra={"username": user.username, "role": user.role})
     response.headers.update(NO_STORE)
     pair = await run_in_threadpool(sessions(svc, request).start, user.id, user.username, user.role)
     return TokenOut.of(pair)
 
 
-@router.post("/refresh", response_model=TokenOut, summary="Trade a refresh token for a new pair")
+@router.post(
+    "/refresh",
+    response_model=TokenOut,
+    summary="Trade a refresh token for a new pair",
+    responses={
+        401: {
+            "description": "the refresh token is unknown, expired, spent or revoked; a spent "
+            "one presented again ends every session of its sign-in"
+        }
+    },
+)
 async def refresh(
     request: Request,
     response: Response,
