@@ -114,6 +114,10 @@ class RadioEngine:
     _fetched_to: int = 0
     _read_at: int | None = None
     _retry_at: int | None = None
+    _reading: (
+        asyncio.Future[tuple[int, int, ChannelSpec | None, list[TimelineItem] | None, str | None]]
+        | None
+    ) = None
     _slots: dict[tuple[int, int | None], _Slot] = field(default_factory=dict)
 
     # --- the line ---------------------------------------------------------------------
@@ -161,11 +165,19 @@ class RadioEngine:
         self._recovered("media")
         return p
 
-    def _refresh(self, upto_ms: int) -> None:
+    async def _refresh(self, upto_ms: int) -> None:
         """The timeline ahead, read again every refresh_ms (an editor's change is heard) and
         whenever the line nears the end of what is known. Items already opened stay as they
-        are. If the schedule cannot be read, the engine goes on with what it knows."""
+        are. On air the reading is done in a thread while the line goes on with what it
+        knows (a database that hangs cannot stall the audio); if the schedule cannot be read,
+        the engine goes on with what it knows and asks again in 2 s."""
         now_ms = self._ms(self.position)
+        if self._reading is not None:
+            if not self._reading.done():
+                return
+            reading, self._reading = self._reading, None
+            self._take(now_ms, *reading.result())
+            return
         due = self._read_at is None or (
             self.refresh_ms is not None and now_ms - self._read_at >= self.refresh_ms
         )
@@ -173,18 +185,49 @@ class RadioEngine:
             return
         if self._retry_at is not None and now_ms < self._retry_at:
             return
-        start = now_ms
-        end = max(upto_ms, start + self.horizon_ms)
+        end = max(upto_ms, now_ms + self.horizon_ms)
+        if self.refresh_ms is None:  # a fixed timeline (render mode): read it here
+            self._take(now_ms, *self._read(now_ms, end))
+            return
+        reading = asyncio.ensure_future(asyncio.to_thread(self._read, now_ms, end))
+        if self._read_at is None:  # nothing is known yet: this first reading is waited for
+            self._take(now_ms, *(await reading))
+        else:
+            self._reading = reading
+
+    def _read(
+        self, start: int, end: int
+    ) -> tuple[int, int, ChannelSpec | None, list[TimelineItem] | None, str | None]:
+        """The channel and its timeline over [start, end), and every item's media looked up
+        (so that a database blink later finds them known); or why they could not be read."""
         try:
-            if self.channel is not None:
-                self._apply(self.channel())
+            spec = self.channel() if self.channel is not None else None
             items = list(self.timeline(start, end))
         except Exception as exc:
+            return start, end, None, None, str(exc)
+        filler = spec.filler_ids if spec is not None else self.filler_ids
+        for mid in [i.media_id for i in items] + list(filler):
+            if mid is not None:
+                self._playable(mid)
+        return start, end, spec, items, None
+
+    def _take(
+        self,
+        now_ms: int,
+        start: int,
+        end: int,
+        spec: ChannelSpec | None,
+        items: list[TimelineItem] | None,
+        error: str | None,
+    ) -> None:
+        if items is None:
             self._retry_at = now_ms + 2000
-            self._trouble("schedule", f"the schedule could not be read: {exc}")
+            self._trouble("schedule", f"the schedule could not be read: {error}")
             return
         self._retry_at = None
         self._recovered("schedule")
+        if spec is not None:
+            self._apply(spec)
         opened = set(self._slots)
         kept = [i for i in self._items if (i.start_ms, i.media_id) in opened or i.end_ms <= start]
         known = {(i.start_ms, i.media_id) for i in kept}
@@ -194,10 +237,6 @@ class RadioEngine:
         )
         self._fetched_to = end
         self._read_at = now_ms
-        # Asked now, so that a database blink later finds them known.
-        for mid in [i.media_id for i in self._items] + list(self.filler_ids):
-            if mid is not None:
-                self._playable(mid)
 
     def _apply(self, spec: ChannelSpec) -> None:
         if (spec.loudness_target_lufs, spec.true_peak_max_dbtp) != (
@@ -260,7 +299,7 @@ class RadioEngine:
 
     async def _ensure_slots(self, a: int, n: int) -> None:
         horizon = a + n + self.prefetch_ms * SAMPLES_PER_MS
-        self._refresh(self._ms(horizon) + 60_000)
+        await self._refresh(self._ms(horizon) + 60_000)
         prev: TimelineItem | None = None
         for item in self._items:
             start = self._sample(item.start_ms)
