@@ -17,7 +17,7 @@ from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from media.errors import FileTooLarge, MediaError
-from media.names import check_file_name
+from media.names import check_file_name, media_suffix
 
 MAX_FIELD_BYTES = 64 * 1024
 
@@ -99,6 +99,7 @@ async def receive_upload(
             if up.path is not None:
                 raise MediaError("send one file per upload")
             up.filename = check_file_name(filename)
+            media_suffix(up.filename)  # a playlist is refused before a byte of it is staged
             up.path = new_staging_path()
             out.append(open(up.path, "wb"))  # noqa: SIM115 (closed in on_part_end)
             part.is_file = True

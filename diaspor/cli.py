@@ -18,6 +18,7 @@ from rich.table import Table
 
 from diaspor import migrate
 from diaspor.compose import Station, build_station
+from media.containers import SUFFIXES
 from media.errors import MediaError
 from media.library import IngestOptions
 from station.logs import configure_logging
@@ -41,30 +42,6 @@ app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 err = Console(stderr=True)
 out = Console()
-
-MEDIA_SUFFIXES = {
-    ".mp3",
-    ".m4a",
-    ".aac",
-    ".ogg",
-    ".oga",
-    ".opus",
-    ".flac",
-    ".wav",
-    ".aif",
-    ".aiff",
-    ".wma",
-    ".mp4",
-    ".m4v",
-    ".mov",
-    ".mkv",
-    ".webm",
-    ".ts",
-    ".mxf",
-    ".avi",
-    ".mpg",
-    ".mpeg",
-}
 
 
 def settings_from(data_dir: Path | None) -> Settings:
@@ -177,7 +154,7 @@ def collect(paths: list[Path]) -> list[Path]:
             found += sorted(
                 f
                 for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES and not f.name.startswith(".")
+                if f.is_file() and f.suffix.lower() in SUFFIXES and not f.name.startswith(".")
             )
         elif p.is_file():
             found.append(p)

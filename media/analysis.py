@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from media.binaries import Tools
+from media.containers import input_args
 from media.errors import CorruptMedia, TruncatedMedia
 from media.process import DecodedTime, run_tool
 
@@ -43,7 +44,7 @@ class Analysis:
 def analysis_args(
     ffmpeg: str, path: Path, *, has_audio: bool, silence_db: float, silence_min_ms: int
 ) -> list[str]:
-    base = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "info", "-i", str(path)]
+    base = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "info", *input_args(path)]
     out = ["-f", "null", "-", "-progress", "pipe:1"]
     if not has_audio:
         return [*base, "-map", "0:v:0", "-an", "-sn", "-dn", *out]
@@ -158,8 +159,7 @@ def tail_check_args(ffmpeg: str, path: Path, start_s: float) -> list[str]:
         "error",
         "-ss",
         f"{start_s:.3f}",
-        "-i",
-        str(path),
+        *input_args(path),
         "-map",
         "0:a:0?",
         "-map",

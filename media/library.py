@@ -45,7 +45,7 @@ from media.models import (
     SubtitleRow,
     search_text,
 )
-from media.names import check_file_name, language_code, title_from_name
+from media.names import check_file_name, language_code, media_suffix, title_from_name
 from media.packaged import Package, asset_prefix, load_package
 from media.packaging import package_asset
 from media.probe import ProbeResult, probe
@@ -170,6 +170,7 @@ class Library:
         """
         opts = options or IngestOptions()
         name = check_file_name(original_name or path.name)
+        suffix = media_suffix(name)
         if opts.kind is not None:
             check_kind(opts.kind)
         size = path.stat().st_size
@@ -197,7 +198,7 @@ class Library:
             exc.message = f"{name}: {exc.message}"
             exc.args = (exc.message,)
             raise
-        key = original_key(sha, Path(name).suffix)
+        key = original_key(sha, suffix)
         stored_here = False
         if not await asyncio.to_thread(self.storage.exists, key):
             await asyncio.to_thread(self.storage.put_file, key, path, move=move)

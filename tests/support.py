@@ -4,6 +4,7 @@ turns into failures."""
 from __future__ import annotations
 
 import asyncio
+import http.server
 import os
 import shutil
 import socket
@@ -137,3 +138,38 @@ def serve_app(app: Any, port: int | None = None, *, lifespan: str = "off") -> It
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+class RecordingServer:
+    """A real HTTP server on a free port that serves the given files and writes down every
+    request it gets (path and Authorization header): proof of whether anything fetched."""
+
+    def __init__(self, files: dict[str, bytes] | None = None) -> None:
+        self.files = dict(files or {})
+        self.requests: list[tuple[str, str | None]] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests.append((self.path, self.headers.get("Authorization")))
+                body = server.files.get(self.path.split("?")[0])
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> RecordingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(10)
