@@ -12,8 +12,8 @@ from pathlib import Path
 
 from media.binaries import Tools
 from media.containers import input_args
-from media.errors import CorruptMedia, TruncatedMedia
-from media.process import DecodedTime, run_tool
+from media.errors import CorruptMedia, StorageError, ToolKilled, TruncatedMedia
+from media.process import DecodedTime, ToolResult, run_tool
 
 # ffmpeg's words for damaged input, at info level.
 _DAMAGE = re.compile(
@@ -104,6 +104,26 @@ def parse_analysis(stderr: str, decoded_us: int | None, *, has_audio: bool) -> A
     )
 
 
+# ffmpeg's words for a file it could not get at, as opposed to one it could not decode.
+_UNREADABLE = re.compile(
+    r"Input/output error|No such file or directory|Permission denied|Stale file handle|"
+    r"Connection (?:reset|refused|timed out)|Server returned 5\d\d",
+    re.I,
+)
+
+
+def check_decode_run(res: ToolResult) -> None:
+    """Only an ffmpeg that ran to its end and says the file cannot be decoded gives a verdict
+    on the file (CorruptMedia); a killed ffmpeg or an unreadable file is a passing fault."""
+    if res.ok:
+        return
+    if res.signal is not None:
+        raise ToolKilled(f"ffmpeg was stopped by signal {res.signal} while decoding the file")
+    if _UNREADABLE.search(res.stderr):
+        raise StorageError(f"the stored file could not be read: {res.last_error_line()}")
+    raise CorruptMedia(f"decoding failed: {res.last_error_line()}")
+
+
 def judge_integrity(analysis: Analysis, probed_ms: int | None) -> None:
     """Raise if the decode shows the file cannot be aired as it is."""
     if analysis.duration_ms <= 0:
@@ -142,8 +162,7 @@ async def analyse(
         silence_min_ms=silence_min_ms,
     )
     res = await run_tool(args, on_progress=progress, timeout=None)
-    if not res.ok:
-        raise CorruptMedia(f"decoding failed: {res.last_error_line()}")
+    check_decode_run(res)
     result = parse_analysis(res.stderr, decoded.us, has_audio=has_audio)
     judge_integrity(result, probed_ms)
     return result

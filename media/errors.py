@@ -26,16 +26,29 @@ class FileTooLarge(MediaError):
     reason = "file-too-large"
 
 
-class NotMedia(MediaError):
+class UnusableMedia(MediaError):
+    """A verdict on the file itself: ffmpeg read it to the end and it cannot be aired as it
+    is. Trying again cannot help; every other failure of a job may be passing."""
+
+    reason = "unusable-media"
+
+
+class NotMedia(UnusableMedia):
     reason = "not-media"
 
 
-class TruncatedMedia(MediaError):
+class TruncatedMedia(UnusableMedia):
     reason = "truncated-media"
 
 
-class CorruptMedia(MediaError):
+class CorruptMedia(UnusableMedia):
     reason = "corrupt-media"
+
+
+class ToolKilled(MediaError):
+    """ffmpeg was stopped by a signal (the out-of-memory killer, an operator): no verdict."""
+
+    reason = "tool-killed"
 
 
 class ToolMissing(MediaError):

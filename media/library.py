@@ -29,6 +29,7 @@ from media.errors import (
     NotFound,
     PackagingError,
     StaleVersion,
+    UnusableMedia,
 )
 from media.ladder import DEFAULT_PACKAGING, PackagingOptions
 from media.models import (
@@ -310,9 +311,15 @@ class Library:
                 if picture in ("video", "cover"):
                     await progress(0.95, "extracting artwork")
                     artwork_key = await self._artwork(item, path, picture, result.duration_ms)
-        except MediaError as exc:
+        except UnusableMedia as exc:
             await asyncio.to_thread(self._reject, media_id, exc.message)
             raise PermanentJobError(f"{item.original_name}: {exc.message}") from exc
+        except Exception as exc:
+            # A storage that blinks, a killed ffmpeg: nothing is known about the file. The
+            # queue retries with back-off; the row says why it is still pending.
+            reason = exc.message if isinstance(exc, MediaError) else f"{type(exc).__name__}: {exc}"
+            await asyncio.to_thread(self._note_retry, media_id, reason)
+            raise
         await asyncio.to_thread(self._store_analysis, media_id, result, artwork_key)
         self.queue.notify()  # a video's packaging job may be waiting
         log.info(
@@ -362,13 +369,23 @@ class Library:
                 row.package_status = PACKAGE_QUEUED
                 row.package_error = None
 
-    def _reject(self, media_id: int, reason: str) -> None:
-        """A file found broken in the background: keep the record and why, drop the bytes."""
+    def _note_retry(self, media_id: int, reason: str) -> None:
         with self.db.session() as s:
             row = s.get(MediaRow, media_id)
             if row is None:
                 return
-            self.storage.delete(row.storage_key)
+            row.error = f"analysis will be tried again: {reason}"
+            row.updated_at = self.clock.now()
+        log.warning("analysis failed; to be retried", extra={"media": media_id, "reason": reason})
+
+    def _reject(self, media_id: int, reason: str) -> None:
+        """A file the decode found broken: the record says failed and why. Its bytes stay in
+        storage, unpublished: an upload may be the only copy there is, so removing it is an
+        editor's decision, never an automatic one."""
+        with self.db.session() as s:
+            row = s.get(MediaRow, media_id)
+            if row is None:
+                return
             row.status = FAILED
             row.error = reason
             row.version += 1

@@ -164,7 +164,7 @@ def test_an_upload_over_the_limit_is_stopped(
     then_a_good_file_still_goes_through(client, small_station, good_mp3)
 
 
-def test_a_file_damaged_inside_fails_analysis_and_its_bytes_are_removed(
+def test_a_file_damaged_inside_fails_analysis_and_its_bytes_are_kept_unpublished(
     client: httpx.Client, small_station: Station, episodes: dict[str, bytes], good_mp3: bytes
 ) -> None:
     data = bytearray(episodes["front"])
@@ -178,8 +178,11 @@ def test_a_file_damaged_inside_fails_analysis_and_its_bytes_are_removed(
     run(small_station.worker().drain())
     m = client.get(f"/api/v1/media/{mid}").json()
     assert m["status"] == "failed" and m["error"]  # ...and the decode tells the truth
-    assert m["original_url"] is None
-    assert list(small_station.storage.keys("originals/")) == []
+    assert m["original_url"] is None  # not served...
+    # ...but never deleted automatically: the upload may be the only copy there is.
+    assert list(small_station.storage.keys("originals/")) == [
+        small_station.library.get(mid).storage_key
+    ]
     job = client.get(f"/api/v1/jobs/{r.json()['job']['id']}").json()
     assert job["status"] == "failed" and job["attempts"] == 1  # not retried: it stays broken
     then_a_good_file_still_goes_through(client, small_station, good_mp3)
