@@ -12,7 +12,7 @@ from pathlib import Path
 
 from media.binaries import Tools
 from media.containers import input_args
-from media.errors import CorruptMedia, StorageError, ToolKilled, TruncatedMedia
+from media.errors import AnalysisTimedOut, CorruptMedia, StorageError, ToolKilled, TruncatedMedia
 from media.process import DecodedTime, ToolResult, run_tool
 
 # ffmpeg's words for damaged input, at info level.
@@ -137,6 +137,12 @@ def judge_integrity(analysis: Analysis, probed_ms: int | None) -> None:
         raise CorruptMedia(f"ffmpeg reported {analysis.damage_lines} damaged frames while decoding")
 
 
+def analysis_timeout_s(duration_ms: int, *, base_s: float, factor: float) -> float:
+    """How long the analysis of a file this long may take: a fixed part for starting up, and
+    a part in proportion to its duration (a decode runs many times faster than real time)."""
+    return base_s + factor * duration_ms / 1000
+
+
 async def analyse(
     tools: Tools,
     path: Path,
@@ -146,6 +152,7 @@ async def analyse(
     silence_db: float = -50.0,
     silence_min_ms: int = 100,
     on_progress: ProgressFn | None = None,
+    timeout_s: float | None = None,
 ) -> Analysis:
     decoded = DecodedTime()
 
@@ -161,7 +168,13 @@ async def analyse(
         silence_db=silence_db,
         silence_min_ms=silence_min_ms,
     )
-    res = await run_tool(args, on_progress=progress, timeout=None)
+    try:
+        res = await run_tool(args, on_progress=progress, timeout=timeout_s)
+    except TimeoutError as exc:
+        raise AnalysisTimedOut(
+            f"analysis took longer than {timeout_s:.1f} s and was stopped at "
+            f"{decoded.us / 1e6:.0f} s of the file"
+        ) from exc
     check_decode_run(res)
     result = parse_analysis(res.stderr, decoded.us, has_audio=has_audio)
     judge_integrity(result, probed_ms)

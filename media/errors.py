@@ -26,6 +26,18 @@ class FileTooLarge(MediaError):
     reason = "file-too-large"
 
 
+class TooLong(MediaError):
+    """Longer than the station takes (DIASPOR_MAX_DURATION_S)."""
+
+    reason = "too-long"
+
+
+class AnalysisTimedOut(MediaError):
+    """Analysis took longer than a file of its duration should: stopped, to be tried again."""
+
+    reason = "analysis-timeout"
+
+
 class UnusableMedia(MediaError):
     """A verdict on the file itself: ffmpeg read it to the end and it cannot be aired as it
     is. Trying again cannot help; every other failure of a job may be passing."""

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from jobs.queue import JobQueue, PermanentJobError, ProgressReporter
-from media.analysis import analyse, check_tail
+from media.analysis import analyse, analysis_timeout_s, check_tail
 from media.artwork import Picture, extract_artwork, picture_of
 from media.binaries import Tools
 from media.errors import (
@@ -29,6 +29,7 @@ from media.errors import (
     NotFound,
     PackagingError,
     StaleVersion,
+    TooLong,
     UnusableMedia,
 )
 from media.ladder import DEFAULT_PACKAGING, PackagingOptions
@@ -105,6 +106,18 @@ def check_kind(kind: str) -> str:
     return kind
 
 
+def check_duration(duration_ms: int | None, max_ms: int) -> None:
+    if duration_ms is not None and duration_ms > max_ms:
+        raise TooLong(
+            f"it lasts {hours(duration_ms)}; the library takes files of at most {hours(max_ms)}"
+        )
+
+
+def hours(ms: int) -> str:
+    minutes = round(ms / 60_000)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes % 60 else f"{minutes // 60} h"
+
+
 def check_webvtt(path: Path) -> None:
     head = path.read_bytes()[:16].lstrip(b"\xef\xbb\xbf")
     if not head.startswith(b"WEBVTT"):
@@ -128,6 +141,9 @@ class Library:
         silence_db: float = -50.0,
         silence_min_ms: int = 100,
         packaging: PackagingOptions = DEFAULT_PACKAGING,
+        max_duration_ms: int = 6 * 3600 * 1000,
+        analysis_timeout_base_s: float = 60.0,
+        analysis_timeout_factor: float = 0.5,
     ) -> None:
         self.db = db
         self.storage = storage
@@ -139,6 +155,9 @@ class Library:
         self.silence_db = silence_db
         self.silence_min_ms = silence_min_ms
         self.packaging = packaging  # the TV ladder every video item is packaged into
+        self.max_duration_ms = max_duration_ms
+        self.analysis_timeout_base_s = analysis_timeout_base_s
+        self.analysis_timeout_factor = analysis_timeout_factor
 
     # --- ingest -------------------------------------------------------------------------
 
@@ -194,6 +213,7 @@ class Library:
 
         try:
             p = await probe(self.tools, path)
+            check_duration(p.duration_ms, self.max_duration_ms)
             await check_tail(self.tools, path, p.duration_ms)
         except MediaError as exc:
             exc.message = f"{name}: {exc.message}"
@@ -305,6 +325,12 @@ class Library:
                     silence_db=self.silence_db,
                     silence_min_ms=self.silence_min_ms,
                     on_progress=progress,
+                    timeout_s=analysis_timeout_s(
+                        # A file that did not say how long it is gets the longest allowed time.
+                        item.duration_ms or self.max_duration_ms,
+                        base_s=self.analysis_timeout_base_s,
+                        factor=self.analysis_timeout_factor,
+                    ),
                 )
                 picture = payload.get("picture")
                 artwork_key = None

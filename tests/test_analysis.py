@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from media.analysis import analyse, check_decode_run, parse_analysis, silence_cues
+from media.analysis import (
+    analyse,
+    analysis_timeout_s,
+    check_decode_run,
+    parse_analysis,
+    silence_cues,
+)
 from media.binaries import Tools, find_tools
 from media.errors import CorruptMedia, StorageError, ToolKilled, TruncatedMedia
 from media.process import ToolResult
@@ -98,3 +104,8 @@ def test_only_an_ffmpeg_that_ran_to_its_end_judges_the_file() -> None:
         check_decode_run(ended(1, "/srv/originals/ab/cd/x.flac: Input/output error\n"))
     with pytest.raises(CorruptMedia, match="Invalid data"):
         check_decode_run(ended(1, "x.mp4: Invalid data found when processing input\n"))
+
+
+def test_analysis_may_take_a_minute_plus_half_the_length_of_the_file() -> None:
+    assert analysis_timeout_s(2 * 3600 * 1000, base_s=60, factor=0.5) == 3660
+    assert analysis_timeout_s(0, base_s=60, factor=0.5) == 60

@@ -188,6 +188,20 @@ def test_a_file_damaged_inside_fails_analysis_and_its_bytes_are_kept_unpublished
     then_a_good_file_still_goes_through(client, small_station, good_mp3)
 
 
+def test_a_file_longer_than_the_duration_limit_is_refused_before_analysis(
+    client: httpx.Client, small_station: Station, tmp_path: Path
+) -> None:
+    # Six hours and five minutes of silence: a few KiB, hours of a worker's time.
+    silence = ("-f", "lavfi", "-i", "anullsrc=r=1000:cl=mono", "-t", str(6 * 3600 + 300))
+    silence += ("-c:a", "flac", "-frame_size", "65535")  # long frames: a tiny file
+    long = make_media(small_station.tools.ffmpeg, tmp_path / "bütün gecə.flac", *silence)
+    r = post(client, "bütün gecə.flac", long.read_bytes())
+    assert_refused(r, 422, "too-long", small_station)
+    assert "6 h" in r.json()["detail"] and "bütün gecə.flac" in r.json()["detail"]
+    assert small_station.queue.list() == []
+    assert small_station.settings.max_duration_s == 6 * 3600  # the default limit
+
+
 # --- files that only point at other files ----------------------------------------------------
 
 

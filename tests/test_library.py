@@ -177,6 +177,16 @@ def test_an_artwork_write_that_fails_keeps_the_original_and_the_retry_finishes(
     assert item.artwork_key is not None and clocked.storage.exists(item.artwork_key)
 
 
+@pytest.fixture(scope="module")
+def night(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> Path:
+    """Half an hour of silence: seconds to analyse."""
+    return make_media(
+        tools.ffmpeg,
+        tmp_path_factory.mktemp("night") / "gecə yayımı.flac",
+        *("-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "1800"),
+    )
+
+
 async def kill_the_analysis(station: Station) -> int:
     """Run the next job and SIGKILL its ffmpeg as soon as it is measuring (as the kernel's
     out-of-memory killer would); returns the pid it killed."""
@@ -193,13 +203,8 @@ async def kill_the_analysis(station: Station) -> int:
 
 
 def test_an_analysis_whose_ffmpeg_is_killed_is_retried_and_the_original_stays(
-    clocked: Station, clock: SimulatedClock, tmp_path: Path
+    clocked: Station, clock: SimulatedClock, night: Path
 ) -> None:
-    night = make_media(
-        clocked.tools.ffmpeg,
-        tmp_path / "gecə yayımı.flac",
-        *("-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "1800"),
-    )
     res = run(clocked.library.ingest(night))
 
     run(kill_the_analysis(clocked))
@@ -215,3 +220,39 @@ def test_an_analysis_whose_ffmpeg_is_killed_is_retried_and_the_original_stays(
     assert job_of(clocked, res.job_id).status == DONE
     item = clocked.library.get(res.item.id)
     assert item.status == "ready" and item.duration_ms == 1_800_000
+
+
+def test_an_analysis_that_outlasts_its_time_limit_is_stopped_and_retried_later(
+    tmp_path: Path,
+    db_url: str,
+    tools: Tools,
+    clock: SimulatedClock,
+    storage: Storage,
+    night: Path,
+) -> None:
+    # 0.1 ms per second of sound: half an hour gets 0.18 s, far less than it needs.
+    hurried = settings_for(
+        tmp_path, db_url, analysis_timeout_base_s=0, analysis_timeout_factor=1e-4
+    )
+    st = build_station(hurried, tools=tools, clock=clock, storage=storage)
+    try:
+        res = run(st.library.ingest(night))
+        assert run(st.worker().drain()) == 1
+        job = job_of(st, res.job_id)
+        assert (job.status, job.attempts) == (QUEUED, 1)  # a passing fault, not a verdict
+        assert job.error is not None and "took longer than 0.2 s" in job.error
+        item = st.library.get(res.item.id)
+        assert item.status == "pending" and storage.exists(item.storage_key)
+        assert child_processes("ebur128") == []  # the ffmpeg was stopped, not left running
+    finally:
+        st.close()
+
+    # The operator gives analysis its usual time (60 s + half the duration); the retry runs.
+    st = build_station(settings_for(tmp_path, db_url), tools=tools, clock=clock, storage=storage)
+    try:
+        clock.advance(5)
+        assert run(st.worker().drain()) == 1
+        assert job_of(st, res.job_id).status == DONE
+        assert st.library.get(res.item.id).status == "ready"
+    finally:
+        st.close()
