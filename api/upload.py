@@ -1,4 +1,5 @@
-"""Receiving an upload: the multipart body is streamed to a staging file as it arrives.
+"""Receiving an upload: the body (multipart, or a plain file) is streamed to a staging file
+as it arrives.
 
 Nothing of the file is held in memory beyond one network chunk; its SHA-256 and size are
 computed on the way, and the size limit stops the transfer as soon as it is crossed.
@@ -58,6 +59,30 @@ def _filename(params: dict[bytes, bytes]) -> str | None:
     if b"filename" in params:
         return params[b"filename"].decode("utf-8", "replace")
     return None
+
+
+def _too_large(what: str, max_bytes: int) -> FileTooLarge:
+    return FileTooLarge(f"{what} may be at most {max_bytes / 2**20:.0f} MiB")
+
+
+async def receive_body(request: Request, dest: Path, max_bytes: int, what: str) -> int:
+    """Stream a plain request body into `dest`; refuse it (and keep nothing) as soon as it is
+    longer than `max_bytes`, announced or not. Returns its size."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(what, max_bytes)
+    size = 0
+    try:
+        with open(dest, "wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise _too_large(what, max_bytes)
+                out.write(chunk)
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    return size
 
 
 async def receive_upload(
