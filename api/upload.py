@@ -1,4 +1,5 @@
-"""Receiving an upload: the multipart body is streamed to a staging file as it arrives.
+"""Receiving an upload: the body (multipart, or a plain file) is streamed to a staging file
+as it arrives.
 
 Nothing of the file is held in memory beyond one network chunk; its SHA-256 and size are
 computed on the way, and the size limit stops the transfer as soon as it is crossed.
@@ -17,7 +18,7 @@ from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from media.errors import FileTooLarge, MediaError
-from media.names import check_file_name
+from media.names import check_file_name, media_suffix
 
 MAX_FIELD_BYTES = 64 * 1024
 
@@ -60,6 +61,30 @@ def _filename(params: dict[bytes, bytes]) -> str | None:
     return None
 
 
+def _too_large(what: str, max_bytes: int) -> FileTooLarge:
+    return FileTooLarge(f"{what} may be at most {max_bytes / 2**20:.0f} MiB")
+
+
+async def receive_body(request: Request, dest: Path, max_bytes: int, what: str) -> int:
+    """Stream a plain request body into `dest`; refuse it (and keep nothing) as soon as it is
+    longer than `max_bytes`, announced or not. Returns its size."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(what, max_bytes)
+    size = 0
+    try:
+        with open(dest, "wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise _too_large(what, max_bytes)
+                out.write(chunk)
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    return size
+
+
 async def receive_upload(
     request: Request, new_staging_path: Callable[[], Path], max_bytes: int
 ) -> StagedUpload:
@@ -99,6 +124,7 @@ async def receive_upload(
             if up.path is not None:
                 raise MediaError("send one file per upload")
             up.filename = check_file_name(filename)
+            media_suffix(up.filename)  # a playlist is refused before a byte of it is staged
             up.path = new_staging_path()
             out.append(open(up.path, "wb"))  # noqa: SIM115 (closed in on_part_end)
             part.is_file = True

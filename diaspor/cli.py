@@ -19,6 +19,7 @@ from rich.table import Table
 from accounts.tokens import jwt_secret
 from diaspor import migrate
 from diaspor.compose import Station, build_station
+from media.containers import SUFFIXES
 from media.errors import MediaError
 from media.library import IngestOptions
 from station.errors import StationError
@@ -43,30 +44,6 @@ app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 err = Console(stderr=True)
 out = Console()
-
-MEDIA_SUFFIXES = {
-    ".mp3",
-    ".m4a",
-    ".aac",
-    ".ogg",
-    ".oga",
-    ".opus",
-    ".flac",
-    ".wav",
-    ".aif",
-    ".aiff",
-    ".wma",
-    ".mp4",
-    ".m4v",
-    ".mov",
-    ".mkv",
-    ".webm",
-    ".ts",
-    ".mxf",
-    ".avi",
-    ".mpg",
-    ".mpeg",
-}
 
 
 def settings_from(data_dir: Path | None) -> Settings:
@@ -196,7 +173,7 @@ def collect(paths: list[Path]) -> list[Path]:
             found += sorted(
                 f
                 for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES and not f.name.startswith(".")
+                if f.is_file() and f.suffix.lower() in SUFFIXES and not f.name.startswith(".")
             )
         elif p.is_file():
             found.append(p)

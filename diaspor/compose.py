@@ -81,6 +81,9 @@ def build_station(settings: Settings, *, clock: Clock | None = None, **parts: An
         silence_db=settings.silence_threshold_db,
         silence_min_ms=settings.silence_min_ms,
         packaging=PackagingOptions.from_settings(settings),
+        max_duration_ms=settings.max_duration_s * 1000,
+        analysis_timeout_base_s=settings.analysis_timeout_base_s,
+        analysis_timeout_factor=settings.analysis_timeout_factor,
     )
     schedules = Schedules(db, clock)
     station = Station(

@@ -157,15 +157,43 @@ class JobQueue:
                 q = q.where(JobRow.status == status)
             return [Job.of(r) for r in s.scalars(q)]
 
+    def _take_back_stale(self, s: Any, now: datetime) -> None:
+        """A job left running by a worker that stopped answering goes back to the queue, unless
+        that was its last attempt: a job that kills its worker every time is not retried
+        forever. (Queued jobs with no attempt left, which older versions could leave, fail.)"""
+        stale = (JobRow.status == RUNNING, JobRow.heartbeat_at < now - STALE_AFTER)
+        used_up = JobRow.attempts >= JobRow.max_attempts
+        for job_id, attempts in s.execute(
+            select(JobRow.id, JobRow.attempts).where(*stale, used_up)
+        ).all():
+            res = s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, *stale)
+                .values(
+                    status=FAILED,
+                    finished_at=now,
+                    message="failed",
+                    error=f"its worker stopped answering during the last of its {attempts} "
+                    "attempts: given up",
+                )
+            )
+            if res.rowcount == 1:
+                log.error("job given up: its worker died at each attempt", extra={"job": job_id})
+        s.execute(
+            update(JobRow)
+            .where(*stale)
+            .values(status=QUEUED, message="requeued: its worker stopped answering")
+        )
+        s.execute(
+            update(JobRow)
+            .where(JobRow.status == QUEUED, used_up)
+            .values(status=FAILED, finished_at=now, message="failed")
+        )
+
     def claim(self) -> Job | None:
         now = self.clock.now()
         with self.db.session() as s:
-            # A job left running by a worker that died goes back to the queue.
-            s.execute(
-                update(JobRow)
-                .where(JobRow.status == RUNNING, JobRow.heartbeat_at < now - STALE_AFTER)
-                .values(status=QUEUED, message="requeued: its worker stopped answering")
-            )
+            self._take_back_stale(s, now)
             candidates = s.scalars(
                 select(JobRow.id)
                 .where(JobRow.status == QUEUED, JobRow.run_after <= now)
@@ -175,7 +203,11 @@ class JobQueue:
             for job_id in candidates:
                 res = s.execute(
                     update(JobRow)
-                    .where(JobRow.id == job_id, JobRow.status == QUEUED)
+                    .where(
+                        JobRow.id == job_id,
+                        JobRow.status == QUEUED,
+                        JobRow.attempts < JobRow.max_attempts,
+                    )
                     .values(
                         status=RUNNING,
                         attempts=JobRow.attempts + 1,

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from media.binaries import Tools
-from media.errors import CorruptMedia, TruncatedMedia
-from media.process import DecodedTime, run_tool
+from media.containers import input_args
+from media.errors import AnalysisTimedOut, CorruptMedia, StorageError, ToolKilled, TruncatedMedia
+from media.process import DecodedTime, ToolResult, run_tool
 
 # ffmpeg's words for damaged input, at info level.
 _DAMAGE = re.compile(
@@ -43,7 +44,7 @@ class Analysis:
 def analysis_args(
     ffmpeg: str, path: Path, *, has_audio: bool, silence_db: float, silence_min_ms: int
 ) -> list[str]:
-    base = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "info", "-i", str(path)]
+    base = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "info", *input_args(path)]
     out = ["-f", "null", "-", "-progress", "pipe:1"]
     if not has_audio:
         return [*base, "-map", "0:v:0", "-an", "-sn", "-dn", *out]
@@ -103,6 +104,26 @@ def parse_analysis(stderr: str, decoded_us: int | None, *, has_audio: bool) -> A
     )
 
 
+# ffmpeg's words for a file it could not get at, as opposed to one it could not decode.
+_UNREADABLE = re.compile(
+    r"Input/output error|No such file or directory|Permission denied|Stale file handle|"
+    r"Connection (?:reset|refused|timed out)|Server returned 5\d\d",
+    re.I,
+)
+
+
+def check_decode_run(res: ToolResult) -> None:
+    """Only an ffmpeg that ran to its end and says the file cannot be decoded gives a verdict
+    on the file (CorruptMedia); a killed ffmpeg or an unreadable file is a passing fault."""
+    if res.ok:
+        return
+    if res.signal is not None:
+        raise ToolKilled(f"ffmpeg was stopped by signal {res.signal} while decoding the file")
+    if _UNREADABLE.search(res.stderr):
+        raise StorageError(f"the stored file could not be read: {res.last_error_line()}")
+    raise CorruptMedia(f"decoding failed: {res.last_error_line()}")
+
+
 def judge_integrity(analysis: Analysis, probed_ms: int | None) -> None:
     """Raise if the decode shows the file cannot be aired as it is."""
     if analysis.duration_ms <= 0:
@@ -116,6 +137,12 @@ def judge_integrity(analysis: Analysis, probed_ms: int | None) -> None:
         raise CorruptMedia(f"ffmpeg reported {analysis.damage_lines} damaged frames while decoding")
 
 
+def analysis_timeout_s(duration_ms: int, *, base_s: float, factor: float) -> float:
+    """How long the analysis of a file this long may take: a fixed part for starting up, and
+    a part in proportion to its duration (a decode runs many times faster than real time)."""
+    return base_s + factor * duration_ms / 1000
+
+
 async def analyse(
     tools: Tools,
     path: Path,
@@ -125,6 +152,7 @@ async def analyse(
     silence_db: float = -50.0,
     silence_min_ms: int = 100,
     on_progress: ProgressFn | None = None,
+    timeout_s: float | None = None,
 ) -> Analysis:
     decoded = DecodedTime()
 
@@ -140,9 +168,14 @@ async def analyse(
         silence_db=silence_db,
         silence_min_ms=silence_min_ms,
     )
-    res = await run_tool(args, on_progress=progress, timeout=None)
-    if not res.ok:
-        raise CorruptMedia(f"decoding failed: {res.last_error_line()}")
+    try:
+        res = await run_tool(args, on_progress=progress, timeout=timeout_s)
+    except TimeoutError as exc:
+        raise AnalysisTimedOut(
+            f"analysis took longer than {timeout_s:.1f} s and was stopped at "
+            f"{decoded.us / 1e6:.0f} s of the file"
+        ) from exc
+    check_decode_run(res)
     result = parse_analysis(res.stderr, decoded.us, has_audio=has_audio)
     judge_integrity(result, probed_ms)
     return result
@@ -158,8 +191,7 @@ def tail_check_args(ffmpeg: str, path: Path, start_s: float) -> list[str]:
         "error",
         "-ss",
         f"{start_s:.3f}",
-        "-i",
-        str(path),
+        *input_args(path),
         "-map",
         "0:a:0?",
         "-map",

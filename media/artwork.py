@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from media.binaries import Tools
+from media.containers import input_args
 from media.probe import ProbeResult
 from media.process import run_tool
 
@@ -39,9 +40,9 @@ def artwork_args(
     tail = ["-frames:v", "1", "-vf", scale, "-q:v", "3", "-f", "image2", "-c:v", "mjpeg", str(dest)]
     if picture == "video":
         at = poster_time_ms(duration_ms) / 1000
-        return [*head, "-ss", f"{at:.3f}", "-i", str(src), "-map", "0:v:0", *tail]
+        return [*head, "-ss", f"{at:.3f}", *input_args(src), "-map", "0:v:0", *tail]
     # The cover is the first video stream of an audio file.
-    return [*head, "-i", str(src), "-map", "0:v:0", *tail]
+    return [*head, *input_args(src), "-map", "0:v:0", *tail]
 
 
 async def extract_artwork(

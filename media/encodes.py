@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from media.containers import input_args
 from media.ladder import (
     AUDIO,
     SAMPLE_RATE,
@@ -120,8 +121,7 @@ def asset_args(
         "error",
         "-y",
         *(["-filter_complex_threads", str(opts.threads)] if opts.threads else []),
-        "-i",
-        str(src),
+        *input_args(src),
         "-filter_complex",
         ";".join(graph),
         *encode,

@@ -26,16 +26,41 @@ class FileTooLarge(MediaError):
     reason = "file-too-large"
 
 
-class NotMedia(MediaError):
+class TooLong(MediaError):
+    """Longer than the station takes (DIASPOR_MAX_DURATION_S)."""
+
+    reason = "too-long"
+
+
+class AnalysisTimedOut(MediaError):
+    """Analysis took longer than a file of its duration should: stopped, to be tried again."""
+
+    reason = "analysis-timeout"
+
+
+class UnusableMedia(MediaError):
+    """A verdict on the file itself: ffmpeg read it to the end and it cannot be aired as it
+    is. Trying again cannot help; every other failure of a job may be passing."""
+
+    reason = "unusable-media"
+
+
+class NotMedia(UnusableMedia):
     reason = "not-media"
 
 
-class TruncatedMedia(MediaError):
+class TruncatedMedia(UnusableMedia):
     reason = "truncated-media"
 
 
-class CorruptMedia(MediaError):
+class CorruptMedia(UnusableMedia):
     reason = "corrupt-media"
+
+
+class ToolKilled(MediaError):
+    """ffmpeg was stopped by a signal (the out-of-memory killer, an operator): no verdict."""
+
+    reason = "tool-killed"
 
 
 class ToolMissing(MediaError):

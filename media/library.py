@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from jobs.queue import JobQueue, PermanentJobError, ProgressReporter
-from media.analysis import analyse, check_tail
+from media.analysis import analyse, analysis_timeout_s, check_tail
 from media.artwork import Picture, extract_artwork, picture_of
 from media.binaries import Tools
 from media.errors import (
@@ -29,6 +29,8 @@ from media.errors import (
     NotFound,
     PackagingError,
     StaleVersion,
+    TooLong,
+    UnusableMedia,
 )
 from media.ladder import DEFAULT_PACKAGING, PackagingOptions
 from media.models import (
@@ -45,7 +47,7 @@ from media.models import (
     SubtitleRow,
     search_text,
 )
-from media.names import check_file_name, language_code, title_from_name
+from media.names import check_file_name, language_code, media_suffix, title_from_name
 from media.packaged import Package, asset_prefix, load_package
 from media.packaging import package_asset
 from media.probe import ProbeResult, probe
@@ -104,6 +106,18 @@ def check_kind(kind: str) -> str:
     return kind
 
 
+def check_duration(duration_ms: int | None, max_ms: int) -> None:
+    if duration_ms is not None and duration_ms > max_ms:
+        raise TooLong(
+            f"it lasts {hours(duration_ms)}; the library takes files of at most {hours(max_ms)}"
+        )
+
+
+def hours(ms: int) -> str:
+    minutes = round(ms / 60_000)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes % 60 else f"{minutes // 60} h"
+
+
 def check_webvtt(path: Path) -> None:
     head = path.read_bytes()[:16].lstrip(b"\xef\xbb\xbf")
     if not head.startswith(b"WEBVTT"):
@@ -127,6 +141,9 @@ class Library:
         silence_db: float = -50.0,
         silence_min_ms: int = 100,
         packaging: PackagingOptions = DEFAULT_PACKAGING,
+        max_duration_ms: int = 6 * 3600 * 1000,
+        analysis_timeout_base_s: float = 60.0,
+        analysis_timeout_factor: float = 0.5,
     ) -> None:
         self.db = db
         self.storage = storage
@@ -138,6 +155,9 @@ class Library:
         self.silence_db = silence_db
         self.silence_min_ms = silence_min_ms
         self.packaging = packaging  # the TV ladder every video item is packaged into
+        self.max_duration_ms = max_duration_ms
+        self.analysis_timeout_base_s = analysis_timeout_base_s
+        self.analysis_timeout_factor = analysis_timeout_factor
 
     # --- ingest -------------------------------------------------------------------------
 
@@ -170,6 +190,7 @@ class Library:
         """
         opts = options or IngestOptions()
         name = check_file_name(original_name or path.name)
+        suffix = media_suffix(name)
         if opts.kind is not None:
             check_kind(opts.kind)
         size = path.stat().st_size
@@ -192,12 +213,13 @@ class Library:
 
         try:
             p = await probe(self.tools, path)
+            check_duration(p.duration_ms, self.max_duration_ms)
             await check_tail(self.tools, path, p.duration_ms)
         except MediaError as exc:
             exc.message = f"{name}: {exc.message}"
             exc.args = (exc.message,)
             raise
-        key = original_key(sha, Path(name).suffix)
+        key = original_key(sha, suffix)
         stored_here = False
         if not await asyncio.to_thread(self.storage.exists, key):
             await asyncio.to_thread(self.storage.put_file, key, path, move=move)
@@ -303,15 +325,27 @@ class Library:
                     silence_db=self.silence_db,
                     silence_min_ms=self.silence_min_ms,
                     on_progress=progress,
+                    timeout_s=analysis_timeout_s(
+                        # A file that did not say how long it is gets the longest allowed time.
+                        item.duration_ms or self.max_duration_ms,
+                        base_s=self.analysis_timeout_base_s,
+                        factor=self.analysis_timeout_factor,
+                    ),
                 )
                 picture = payload.get("picture")
                 artwork_key = None
                 if picture in ("video", "cover"):
                     await progress(0.95, "extracting artwork")
                     artwork_key = await self._artwork(item, path, picture, result.duration_ms)
-        except MediaError as exc:
+        except UnusableMedia as exc:
             await asyncio.to_thread(self._reject, media_id, exc.message)
             raise PermanentJobError(f"{item.original_name}: {exc.message}") from exc
+        except Exception as exc:
+            # A storage that blinks, a killed ffmpeg: nothing is known about the file. The
+            # queue retries with back-off; the row says why it is still pending.
+            reason = exc.message if isinstance(exc, MediaError) else f"{type(exc).__name__}: {exc}"
+            await asyncio.to_thread(self._note_retry, media_id, reason)
+            raise
         await asyncio.to_thread(self._store_analysis, media_id, result, artwork_key)
         self.queue.notify()  # a video's packaging job may be waiting
         log.info(
@@ -361,13 +395,23 @@ class Library:
                 row.package_status = PACKAGE_QUEUED
                 row.package_error = None
 
-    def _reject(self, media_id: int, reason: str) -> None:
-        """A file found broken in the background: keep the record and why, drop the bytes."""
+    def _note_retry(self, media_id: int, reason: str) -> None:
         with self.db.session() as s:
             row = s.get(MediaRow, media_id)
             if row is None:
                 return
-            self.storage.delete(row.storage_key)
+            row.error = f"analysis will be tried again: {reason}"
+            row.updated_at = self.clock.now()
+        log.warning("analysis failed; to be retried", extra={"media": media_id, "reason": reason})
+
+    def _reject(self, media_id: int, reason: str) -> None:
+        """A file the decode found broken: the record says failed and why. Its bytes stay in
+        storage, unpublished: an upload may be the only copy there is, so removing it is an
+        editor's decision, never an automatic one."""
+        with self.db.session() as s:
+            row = s.get(MediaRow, media_id)
+            if row is None:
+                return
             row.status = FAILED
             row.error = reason
             row.version += 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from media.errors import InvalidFileName
+from media.containers import SUFFIXES
+from media.errors import InvalidFileName, NotMedia
 
 MAX_NAME_BYTES = 255
 
@@ -27,6 +28,23 @@ def check_file_name(name: str) -> str:
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise InvalidFileName(f"the file name is longer than {MAX_NAME_BYTES} bytes")
     return unicodedata.normalize("NFC", name)
+
+
+def media_suffix(name: str) -> str:
+    """The lower-cased suffix of a file name, if it is one of a container the library accepts.
+
+    Checked before anything is stored: an `.m3u8` playlist or an `.ffconcat` script is a list
+    of other files, not media, and a stored key never carries a suffix we did not choose.
+    """
+    stem, dot, ext = name.rpartition(".")
+    suffix = f".{ext.lower()}" if dot and stem else ""
+    if suffix not in SUFFIXES:
+        what = f"a {suffix} file" if suffix not in ("", ".") else "a file without a suffix"
+        accepted = ", ".join(sorted(SUFFIXES))
+        raise NotMedia(
+            f"{name}: {what} is not an audio or video file the library accepts ({accepted})"
+        )
+    return suffix
 
 
 def title_from_name(name: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from media.binaries import Tools
+from media.containers import input_args
 from media.errors import NotMedia, TruncatedMedia
 from media.process import run_tool
 
@@ -101,8 +102,13 @@ def probe_args(ffprobe: str, path: Path) -> list[str]:
         "json",
         "-show_format",
         "-show_streams",
-        str(path),
+        *input_args(path),
     ]
+
+
+def banner_args(ffmpeg: str, path: Path) -> list[str]:
+    """`ffmpeg -i FILE` without an output: it prints what it reads of the input, and exits 1."""
+    return [ffmpeg, "-hide_banner", "-nostdin", *input_args(path)]
 
 
 def parse_ffprobe_json(data: dict[str, Any]) -> ProbeResult:
@@ -254,6 +260,12 @@ def _channels(layout: str) -> int | None:
 # ffmpeg's words, and what they mean to someone who just uploaded a file.
 _KNOWN_FAILURES = (
     (
+        "Format not on whitelist",
+        NotMedia,
+        "it is not an audio or video file the library accepts (a playlist, a list of other "
+        "files or an image is refused)",
+    ),
+    (
         "moov atom not found",
         TruncatedMedia,
         "the MP4/MOV index (moov atom) is missing: the file "
@@ -310,9 +322,7 @@ async def probe(tools: Tools, path: Path) -> ProbeResult:
         except json.JSONDecodeError as exc:
             raise NotMedia(f"ffprobe gave unreadable output ({exc})") from exc
     else:
-        res = await run_tool(
-            [tools.ffmpeg, "-hide_banner", "-nostdin", "-i", str(path)], timeout=120
-        )
+        res = await run_tool(banner_args(tools.ffmpeg, path), timeout=120)
         # `ffmpeg -i` without an output always exits 1; the banner is what we want.
         if "Input #0" not in res.stderr:
             raise failure_from_stderr(res.stderr)

@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
 log = logging.getLogger(__name__)
+# ffmpeg catches SIGINT and SIGTERM, stops, and exits 255 after saying so.
+_CAUGHT_SIGNAL = re.compile(r"received signal (\d+)")
 
 ProgressCallback = Callable[[dict[str, str]], Awaitable[None] | None]
 
@@ -27,6 +30,14 @@ class ToolResult:
     @property
     def ok(self) -> bool:
         return self.returncode == 0
+
+    @property
+    def signal(self) -> int | None:
+        """The signal that stopped the tool, if one did: it then said nothing about its input."""
+        if self.returncode < 0:
+            return -self.returncode
+        m = _CAUGHT_SIGNAL.search(self.stderr) if self.returncode == 255 else None
+        return int(m.group(1)) if m else None
 
     def last_error_line(self) -> str:
         lines = [ln.strip() for ln in self.stderr.splitlines() if ln.strip()]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from media.binaries import Tools
+from media.containers import input_args
 from media.errors import PackagingError
 from media.ladder import AUDIO, SAMPLE_RATE
 from media.process import run_tool
@@ -91,36 +92,28 @@ def parse_framecrc(text: str) -> SegmentProbe:
     return _probe_of(packets)
 
 
-async def probe_segment(tools: Tools, path: Path) -> SegmentProbe:
-    # -f mpegts: a segment of a frame or two is too short for format probing to recognise.
-    if tools.ffprobe:
-        args = [
-            tools.ffprobe,
+def segment_probe_args(ffprobe: str | None, path: Path, *, ffmpeg: str = "ffmpeg") -> list[str]:
+    """The packets of one segment: ffprobe's JSON, or without ffprobe ffmpeg's framecrc.
+    -f mpegts: a segment of a frame or two is too short for format probing to recognise."""
+    if ffprobe:
+        return [
+            ffprobe,
             "-v",
             "error",
-            "-f",
-            "mpegts",
             "-show_entries",
             "packet=codec_type,pts,duration,flags",
             "-of",
             "json",
-            str(path),
+            *input_args(path, demuxer="mpegts"),
         ]
-        res = await run_tool(args, timeout=120)
-        if not res.ok:
-            raise PackagingError(f"ffprobe cannot read {path.name}: {res.last_error_line()}")
-        return parse_ffprobe_packets(json.loads(res.stdout or b"{}"))
-    args = [
-        tools.ffmpeg,
+    return [
+        ffmpeg,
         "-hide_banner",
         "-nostdin",
         "-v",
         "error",
         "-copyts",
-        "-f",
-        "mpegts",
-        "-i",
-        str(path),
+        *input_args(path, demuxer="mpegts"),
         "-map",
         "0",
         "-c",
@@ -129,24 +122,17 @@ async def probe_segment(tools: Tools, path: Path) -> SegmentProbe:
         "framecrc",
         "-",
     ]
-    res = await run_tool(args, timeout=120)
-    if not res.ok:
-        raise PackagingError(f"ffmpeg cannot read {path.name}: {res.last_error_line()}")
-    return parse_framecrc(res.stdout.decode("utf-8", "replace"))
 
 
-async def video_codec_of(tools: Tools, path: Path) -> str:
-    """RFC 6381 string of the H.264 in a segment, from its SPS (the real profile and level)."""
-    args = [
-        tools.ffmpeg,
+def segment_codec_args(ffmpeg: str, path: Path) -> list[str]:
+    """The first H.264 access unit of a segment, as an Annex B stream on stdout."""
+    return [
+        ffmpeg,
         "-hide_banner",
         "-nostdin",
         "-v",
         "error",
-        "-f",
-        "mpegts",
-        "-i",
-        str(path),
+        *input_args(path, demuxer="mpegts"),
         "-map",
         "0:v:0",
         "-c",
@@ -157,7 +143,23 @@ async def video_codec_of(tools: Tools, path: Path) -> str:
         "h264",
         "-",
     ]
+
+
+async def probe_segment(tools: Tools, path: Path) -> SegmentProbe:
+    args = segment_probe_args(tools.ffprobe, path, ffmpeg=tools.ffmpeg)
     res = await run_tool(args, timeout=120)
+    if tools.ffprobe:
+        if not res.ok:
+            raise PackagingError(f"ffprobe cannot read {path.name}: {res.last_error_line()}")
+        return parse_ffprobe_packets(json.loads(res.stdout or b"{}"))
+    if not res.ok:
+        raise PackagingError(f"ffmpeg cannot read {path.name}: {res.last_error_line()}")
+    return parse_framecrc(res.stdout.decode("utf-8", "replace"))
+
+
+async def video_codec_of(tools: Tools, path: Path) -> str:
+    """RFC 6381 string of the H.264 in a segment, from its SPS (the real profile and level)."""
+    res = await run_tool(segment_codec_args(tools.ffmpeg, path), timeout=120)
     if not res.ok:
         raise PackagingError(f"cannot read the video of {path.name}: {res.last_error_line()}")
     return avc_codec(res.stdout)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Protocol
 
+from media.containers import SUFFIXES
 from media.errors import NotFound, StorageError
 
 if TYPE_CHECKING:
@@ -48,8 +49,9 @@ def check_key(key: str) -> str:
 
 
 def original_key(sha256: str, suffix: str) -> str:
-    """Content-addressed: the same bytes always land on the same key, so they are stored once."""
-    suffix = suffix.lower() if suffix and len(suffix) <= 8 and suffix[1:].isalnum() else ""
+    """Content-addressed: the same bytes always land on the same key, so they are stored once.
+    The suffix is kept only if it is one of an accepted container's, lower-cased."""
+    suffix = suffix.lower() if suffix.lower() in SUFFIXES else ""
     return f"originals/{sha256[:2]}/{sha256[2:4]}/{sha256}{suffix}"
 
 

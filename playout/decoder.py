@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from media.containers import input_args
 from media.process import end_process
 from playout.asrun import Outcome
 from playout.mixer import CHANNELS, RATE, SAMPLES_PER_MS, Block, silence
@@ -55,8 +56,7 @@ def decode_args(
     if pre_ms:
         args += ["-ss", f"{pre_ms / 1000:.3f}"]
     args += [
-        "-i",
-        source,
+        *input_args(source),
         "-map",
         "0:a:0",
         "-vn",

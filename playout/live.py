@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from accounts.users import User, Users
+from media.containers import input_args
 from media.process import end_process
 from playout.mixer import CHANNELS, RATE, SAMPLES_PER_MS, Block, silence
 from schedules.guide import pick
@@ -170,8 +171,7 @@ def decode_live_args(ffmpeg: str) -> list[str]:
         "8192",
         "-analyzeduration",
         "0",
-        "-i",
-        "pipe:0",
+        *input_args("pipe:0"),
         "-map",
         "0:a:0",
         "-vn",

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=4096, gt=0)
     silence_threshold_db: float = -50.0
     silence_min_ms: int = Field(default=100, ge=10)
+    # Longer files are refused at ingest: hours of silence fit in a few KiB and would hold a
+    # worker for hours. Analysis is stopped (and retried later) after base + factor × the
+    # file's duration.
+    max_duration_s: int = Field(default=6 * 3600, gt=0)
+    analysis_timeout_base_s: float = Field(default=60.0, ge=0)
+    analysis_timeout_factor: float = Field(default=0.5, gt=0)
 
     # Job queue.
     job_max_attempts: int = Field(default=4, ge=1)

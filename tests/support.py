@@ -4,6 +4,7 @@ turns into failures."""
 from __future__ import annotations
 
 import asyncio
+import http.server
 import os
 import shutil
 import signal
@@ -95,6 +96,23 @@ def tone(
     )
 
 
+def child_processes(marker: str) -> list[int]:
+    """This process's children whose command line contains `marker` (from Linux's /proc)."""
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if ppid == me and marker in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
 def ebur128_integrated(ffmpeg: str, path: Path) -> float:
     """ffmpeg's own EBU R128 figure, the reference the library must agree with."""
     res = subprocess.run(
@@ -166,3 +184,38 @@ def interrupt(proc: subprocess.Popen[str], wait_s: float = 20) -> None:
             proc.wait()
     if proc.stdout:
         proc.stdout.close()
+
+
+class RecordingServer:
+    """A real HTTP server on a free port that serves the given files and writes down every
+    request it gets (path and Authorization header): proof of whether anything fetched."""
+
+    def __init__(self, files: dict[str, bytes] | None = None) -> None:
+        self.files = dict(files or {})
+        self.requests: list[tuple[str, str | None]] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests.append((self.path, self.headers.get("Authorization")))
+                body = server.files.get(self.path.split("?")[0])
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> RecordingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(10)

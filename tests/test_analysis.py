@@ -6,9 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from media.analysis import analyse, parse_analysis, silence_cues
+from media.analysis import (
+    analyse,
+    analysis_timeout_s,
+    check_decode_run,
+    parse_analysis,
+    silence_cues,
+)
 from media.binaries import Tools, find_tools
-from media.errors import TruncatedMedia
+from media.errors import CorruptMedia, StorageError, ToolKilled, TruncatedMedia
+from media.process import ToolResult
 from tests.support import ebur128_integrated, run, tone
 
 
@@ -82,3 +89,23 @@ def test_a_file_that_decodes_shorter_than_it_claims_is_truncated(tools: Tools) -
     with pytest.raises(TruncatedMedia):
         judge_integrity(a, probed_ms=10_000)
     judge_integrity(a, probed_ms=3_020)  # within tolerance: fine
+
+
+def test_only_an_ffmpeg_that_ran_to_its_end_judges_the_file() -> None:
+    def ended(code: int, stderr: str) -> ToolResult:
+        return ToolResult(["ffmpeg"], code, b"", stderr)
+
+    check_decode_run(ended(0, ""))
+    with pytest.raises(ToolKilled, match="signal 9"):  # the out-of-memory killer
+        check_decode_run(ended(-9, ""))
+    with pytest.raises(ToolKilled, match="signal 15"):  # ffmpeg caught it and said so
+        check_decode_run(ended(255, "Exiting normally, received signal 15.\n"))
+    with pytest.raises(StorageError, match="Input/output error"):
+        check_decode_run(ended(1, "/srv/originals/ab/cd/x.flac: Input/output error\n"))
+    with pytest.raises(CorruptMedia, match="Invalid data"):
+        check_decode_run(ended(1, "x.mp4: Invalid data found when processing input\n"))
+
+
+def test_analysis_may_take_a_minute_plus_half_the_length_of_the_file() -> None:
+    assert analysis_timeout_s(2 * 3600 * 1000, base_s=60, factor=0.5) == 3660
+    assert analysis_timeout_s(0, base_s=60, factor=0.5) == 60

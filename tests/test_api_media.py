@@ -3,6 +3,9 @@ PostgreSQL, on local storage and on an S3 server."""
 
 from __future__ import annotations
 
+import http.client
+import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -196,3 +199,45 @@ def test_routes_refuse_anonymous_and_wrong_role_callers(
         == []
     )
     assert client.get("/health").json()["status"] == "ok"
+
+
+def test_a_subtitle_over_5_mib_is_refused_while_it_is_still_arriving(
+    local_api: tuple[httpx.Client, str], station: Station, media_dir: Path
+) -> None:
+    client, token = local_api
+    client.headers["Authorization"] = f"Bearer {token}"
+    mid = upload(client, media_dir / "episode.mp4").json()["media"]["id"]
+    cue = "00:00:01.000 --> 00:00:02.000\nXoş gəlmisiniz!\n\n".encode()
+    chunk = cue * (64 * 1024 // len(cue))
+    url = client.base_url
+
+    # 6 MiB sent in chunks, with no length announced; then the sender holds the last chunk
+    # back. The server has to answer from what it has read: it may not wait for the rest.
+    with socket.create_connection((url.host, url.port), timeout=10) as sock:
+        sock.sendall(
+            f"PUT /api/v1/media/{mid}/subtitles/az HTTP/1.1\r\nHost: {url.host}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: text/vtt\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n".encode()
+        )
+        sent = 0
+        for part in [b"WEBVTT\n\n", *[chunk] * (6 * 1024 * 1024 // len(chunk))]:
+            sock.sendall(b"%x\r\n%b\r\n" % (len(part), part))
+            sent += len(part)
+        assert sent > 6 * 1000 * 1000
+        answer = http.client.HTTPResponse(sock)
+        answer.begin()  # on a server that reads the whole body first: a timeout here
+        assert answer.status == 413
+        assert answer.getheader("content-type") == "application/problem+json"
+        problem = json.loads(answer.read())
+        assert problem["reason"] == "file-too-large" and "5 MiB" in problem["detail"]
+
+    assert list(station.storage.keys("subtitles/")) == []
+    staging = station.settings.staging_dir
+    assert not staging.exists() or list(staging.iterdir()) == []
+    # A subtitle of an ordinary size still goes on.
+    put = client.put(
+        f"/api/v1/media/{mid}/subtitles/az",
+        content=(media_dir / "episode.az.vtt").read_bytes(),
+        headers={"Content-Type": "text/vtt"},
+    )
+    assert put.status_code == 200, put.text

@@ -334,6 +334,26 @@ def test_a_job_whose_worker_stopped_answering_is_taken_over(
     assert queue.claim() is None
 
 
+def test_a_job_that_kills_its_worker_every_time_fails_after_its_last_attempt(
+    queue: JobQueue, clock: SimulatedClock
+) -> None:
+    job_id = enqueue(queue, "analyse", {"media_id": 3})
+    for attempt in range(1, 5):
+        job = queue.claim()  # ...and the worker dies (out of memory, say) without a word
+        assert job is not None and job.id == job_id and job.attempts == attempt
+        clock.advance(10 * 60 + 1)
+
+    assert queue.claim() is None  # not a fifth time
+    job = current(queue, job_id)
+    assert job.status == FAILED and job.attempts == 4
+    assert job.error is not None and "stopped answering" in job.error
+    assert "4 attempts" in job.error
+    assert job.finished_at == clock.now()
+
+    clock.advance(24 * 3600)
+    assert queue.claim() is None
+
+
 def test_a_job_whose_worker_keeps_reporting_progress_is_left_alone(
     queue: JobQueue, clock: SimulatedClock
 ) -> None:

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
-from diaspor.compose import Station
+import pytest
+
+from diaspor.compose import Station, build_station
+from jobs.queue import DONE, QUEUED, Job
+from media.binaries import Tools
+from media.errors import StorageError
 from media.library import IngestOptions
-from tests.support import make_media, run, tone
+from media.storage import LocalStorage, Storage
+from station.clock import SimulatedClock
+from tests.conftest import settings_for
+from tests.support import child_processes, make_media, run, tone
 
 
-def test_an_mp3_with_embedded_cover_art_gets_that_artwork(station: Station, tmp_path: Path) -> None:
-    ff = station.tools.ffmpeg
+@pytest.fixture(scope="module")
+def with_cover(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> Path:
+    """An MP3 with a cover picture embedded, as music from a shop comes."""
+    tmp_path = tmp_path_factory.mktemp("cover")
+    ff = tools.ffmpeg
     song = tone(ff, tmp_path / "song.mp3", seconds=4, tags={"title": "Ayrılıq"})
     cover = make_media(
         ff,
@@ -22,7 +38,7 @@ def test_an_mp3_with_embedded_cover_art_gets_that_artwork(station: Station, tmp_
         "-frames:v",
         "1",
     )
-    with_cover = make_media(
+    return make_media(
         ff,
         tmp_path / "with-cover.mp3",
         "-i",
@@ -42,6 +58,11 @@ def test_an_mp3_with_embedded_cover_art_gets_that_artwork(station: Station, tmp_
         "-id3v2_version",
         "3",
     )
+
+
+def test_an_mp3_with_embedded_cover_art_gets_that_artwork(
+    station: Station, with_cover: Path
+) -> None:
     res = run(station.library.ingest(with_cover, options=IngestOptions(kind="music")))
     assert res.item.video_codec is None  # a cover is not a video
     run(station.worker().drain())
@@ -81,3 +102,157 @@ def test_ingest_keeps_editor_titles_in_every_language(station: Station, media_di
     # Searching works in any of the languages.
     assert [m.id for m in station.library.list(q="родина").items] == [item.id]
     assert [m.id for m in station.library.list(q="homeland").items] == [item.id]
+
+
+# --- analysis that fails: a verdict on the file, or a passing fault --------------------------
+
+START = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
+
+
+class ArtworkWriteFailsOnce(LocalStorage):
+    """A local storage whose first artwork write fails, as a bucket that blinks."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.refused: list[str] = []
+
+    def put_file(self, key: str, src: Path, *, move: bool = False) -> None:
+        if key.startswith("artwork/") and not self.refused:
+            self.refused.append(key)
+            raise StorageError(f"could not store {key}: the storage did not answer")
+        super().put_file(key, src, move=move)
+
+
+@pytest.fixture
+def clock() -> SimulatedClock:
+    return SimulatedClock(START)
+
+
+@pytest.fixture
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    """A local storage; a test may ask for a subclass (`indirect` parametrisation)."""
+    kind: type[LocalStorage] = getattr(request, "param", LocalStorage)
+    return kind(tmp_path / "storage")
+
+
+@pytest.fixture
+def clocked(
+    tmp_path: Path, db_url: str, tools: Tools, clock: SimulatedClock, storage: Storage
+) -> Iterator[Station]:
+    """A station on a simulated clock (retries come when the test says), on `storage`."""
+    st = build_station(settings_for(tmp_path, db_url), tools=tools, clock=clock, storage=storage)
+    yield st
+    st.close()
+
+
+def job_of(station: Station, job_id: int | None) -> Job:
+    assert job_id is not None
+    job = station.queue.get(job_id)
+    assert job is not None
+    return job
+
+
+@pytest.mark.parametrize("storage", [ArtworkWriteFailsOnce], indirect=True)
+def test_an_artwork_write_that_fails_keeps_the_original_and_the_retry_finishes(
+    clocked: Station, clock: SimulatedClock, with_cover: Path
+) -> None:
+    res = run(clocked.library.ingest(with_cover, options=IngestOptions(kind="music")))
+    worker = clocked.worker()
+
+    assert run(worker.drain()) == 1
+    job = job_of(clocked, res.job_id)
+    assert (job.status, job.attempts) == (QUEUED, 1)
+    assert job.error is not None and "did not answer" in job.error
+    item = clocked.library.get(res.item.id)
+    assert item.status == "pending"  # nothing is wrong with the file
+    assert item.error is not None and "did not answer" in item.error
+    assert clocked.storage.exists(item.storage_key)
+
+    clock.advance(5)  # the queue's first back-off
+    assert run(worker.drain()) == 1
+    job = job_of(clocked, res.job_id)
+    assert (job.status, job.attempts) == (DONE, 2)
+    item = clocked.library.get(res.item.id)
+    assert (item.status, item.error) == ("ready", None)
+    assert item.artwork_key is not None and clocked.storage.exists(item.artwork_key)
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> Path:
+    """Half an hour of silence: seconds to analyse."""
+    return make_media(
+        tools.ffmpeg,
+        tmp_path_factory.mktemp("night") / "gecə yayımı.flac",
+        *("-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "1800"),
+    )
+
+
+async def kill_the_analysis(station: Station) -> int:
+    """Run the next job and SIGKILL its ffmpeg as soon as it is measuring (as the kernel's
+    out-of-memory killer would); returns the pid it killed."""
+    worker = station.worker()
+    run_once = asyncio.create_task(worker.run_once())
+    try:
+        async with asyncio.timeout(30):
+            while not (pids := child_processes("ebur128")):
+                await asyncio.sleep(0.02)
+        os.kill(pids[0], signal.SIGKILL)
+    finally:
+        await run_once
+    return pids[0]
+
+
+def test_an_analysis_whose_ffmpeg_is_killed_is_retried_and_the_original_stays(
+    clocked: Station, clock: SimulatedClock, night: Path
+) -> None:
+    res = run(clocked.library.ingest(night))
+
+    run(kill_the_analysis(clocked))
+    job = job_of(clocked, res.job_id)
+    assert (job.status, job.attempts) == (QUEUED, 1)
+    assert job.error is not None and "signal 9" in job.error
+    item = clocked.library.get(res.item.id)
+    assert item.status == "pending"
+    assert clocked.storage.exists(item.storage_key)
+
+    clock.advance(5)
+    assert run(clocked.worker().drain()) == 1
+    assert job_of(clocked, res.job_id).status == DONE
+    item = clocked.library.get(res.item.id)
+    assert item.status == "ready" and item.duration_ms == 1_800_000
+
+
+def test_an_analysis_that_outlasts_its_time_limit_is_stopped_and_retried_later(
+    tmp_path: Path,
+    db_url: str,
+    tools: Tools,
+    clock: SimulatedClock,
+    storage: Storage,
+    night: Path,
+) -> None:
+    # 0.1 ms per second of sound: half an hour gets 0.18 s, far less than it needs.
+    hurried = settings_for(
+        tmp_path, db_url, analysis_timeout_base_s=0, analysis_timeout_factor=1e-4
+    )
+    st = build_station(hurried, tools=tools, clock=clock, storage=storage)
+    try:
+        res = run(st.library.ingest(night))
+        assert run(st.worker().drain()) == 1
+        job = job_of(st, res.job_id)
+        assert (job.status, job.attempts) == (QUEUED, 1)  # a passing fault, not a verdict
+        assert job.error is not None and "took longer than 0.2 s" in job.error
+        item = st.library.get(res.item.id)
+        assert item.status == "pending" and storage.exists(item.storage_key)
+        assert child_processes("ebur128") == []  # the ffmpeg was stopped, not left running
+    finally:
+        st.close()
+
+    # The operator gives analysis its usual time (60 s + half the duration); the retry runs.
+    st = build_station(settings_for(tmp_path, db_url), tools=tools, clock=clock, storage=storage)
+    try:
+        clock.advance(5)
+        assert run(st.worker().drain()) == 1
+        assert job_of(st, res.job_id).status == DONE
+        assert st.library.get(res.item.id).status == "ready"
+    finally:
+        st.close()

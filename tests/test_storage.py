@@ -197,7 +197,7 @@ def test_the_same_bytes_always_get_the_same_key() -> None:
     check_key(original_key(sha, ".mp3"))
 
 
-def test_the_suffix_is_lower_cased_and_odd_suffixes_are_dropped() -> None:
+def test_the_suffix_is_lower_cased_and_any_other_than_a_media_one_is_dropped() -> None:
     sha = hashlib.sha256(b"x").hexdigest()
     base = f"originals/{sha[:2]}/{sha[2:4]}/{sha}"
 
@@ -205,7 +205,8 @@ def test_the_suffix_is_lower_cased_and_odd_suffixes_are_dropped() -> None:
     assert original_key(sha, ".Mp4") == base + ".mp4"
     assert original_key(sha, "") == base
     assert original_key(sha, ".") == base
-    for odd in (".a b", ".mp3/../x", ".tar.gz", ".verylongsuffix", ".mp3\x00", "./"):
+    # Only the suffix of a container the library accepts: never a playlist's or a script's.
+    for odd in (".a b", ".mp3/../x", ".tar.gz", ".verylongsuffix", ".mp3\x00", "./", ".m3u8"):
         assert original_key(sha, odd) == base, odd
 
 

@@ -11,10 +11,11 @@ from api.auth import Allowed, ServicesDep
 from api.paging import decode_cursor, next_cursor
 from api.problems import Problem
 from api.schemas import JobOut, Kind, MediaOut, MediaPage, MediaPatch, UploadOut
-from api.upload import receive_upload
+from api.upload import receive_body, receive_upload
 from media.library import IngestOptions
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
+SUBTITLE_MAX_BYTES = 5 * 1024 * 1024
 
 UPLOAD_BODY = {
     "requestBody": {
@@ -158,20 +159,19 @@ def patch_media(
     openapi_extra={
         "requestBody": {"required": True, "content": {"text/vtt": {"schema": {"type": "string"}}}}
     },
+    responses={
+        413: {"description": "larger than 5 MiB: refused as soon as that many bytes arrived"},
+        422: {"description": "not WebVTT, or not a language code (problem+json says why)"},
+    },
 )
 async def put_subtitle(
     media_id: int, lang: str, request: Request, response: Response, svc: ServicesDep, who: Allowed
 ) -> MediaOut:
     """Attach a WebVTT subtitle in one language (az, en, ru, ...), replacing any before it."""
     lib = svc.library
-    body = await request.body()
-    if len(body) > 5 * 1024 * 1024:
-        raise Problem(
-            413, "File too large", "a subtitle file may be at most 5 MiB", "file-too-large"
-        )
     tmp = lib.staging_path(".vtt")
     try:
-        tmp.write_bytes(body)
+        await receive_body(request, tmp, SUBTITLE_MAX_BYTES, "a subtitle file")
         item = await run_in_threadpool(lib.set_subtitle, media_id, lang, tmp)
     finally:
         tmp.unlink(missing_ok=True)
