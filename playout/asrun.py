@@ -1,5 +1,9 @@
 """The as-run log: what actually aired, item by item. The past is read from here, never
-recomputed from the schedule."""
+recomputed from the schedule.
+
+The engines import this module for `Outcome` and `Boundary`; the table (`asrun_rows.py`) and
+SQLAlchemy are loaded only where as-run is written or read (`AsRunLog`), so an engine's
+process does not carry them (about 18 MiB) unless it writes the log itself."""
 
 from __future__ import annotations
 
@@ -7,12 +11,12 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-
-from sqlalchemy import Integer, String, select
-from sqlalchemy.orm import Mapped, mapped_column
+from typing import TYPE_CHECKING
 
 from schedules.plan import TimelineItem, from_ms, to_ms
-from station.db import Base, Database, UtcDateTime
+
+if TYPE_CHECKING:
+    from station.db import Database
 
 
 class Outcome(StrEnum):
@@ -38,25 +42,6 @@ class Boundary:
     outcome: Outcome
     resumed: bool = False  # the schedule came back after live, in the middle of this item
     segments: tuple[int, int] | None = None  # TV: the media-sequence range it aired as
-
-
-class AsRunRow(Base):
-    __tablename__ = "as_run"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(64), index=True)
-    planned_start: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-    actual_start: Mapped[datetime] = mapped_column(UtcDateTime)
-    planned_ms: Mapped[int] = mapped_column(Integer)  # length on the schedule
-    kind: Mapped[str] = mapped_column(String(16))
-    media_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    entry_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    title: Mapped[str] = mapped_column(String(500), default="")
-    artist: Mapped[str] = mapped_column(String(500), default="")
-    outcome: Mapped[str] = mapped_column(String(24))
-    # TV: the HLS media-sequence numbers of its segments (slate fill included)
-    first_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    last_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +71,8 @@ class AsRunLog:
         if b.resumed:
             self._end_live(b.actual_ms)
             return
+        from playout.asrun_rows import AsRunRow
+
         item = b.item
         cut = item.cut and b.outcome == Outcome.PLAYED
         outcome = Outcome.CUT_SHORT if cut else b.outcome
@@ -108,6 +95,10 @@ class AsRunLog:
             )
 
     def _end_live(self, end_ms: int) -> None:
+        from sqlalchemy import select
+
+        from playout.asrun_rows import AsRunRow
+
         q = (
             select(AsRunRow)
             .where(AsRunRow.channel == self.channel, AsRunRow.kind == "live")
@@ -124,6 +115,10 @@ class AsRunLog:
         await asyncio.to_thread(self.write, b)
 
     def recent(self, limit: int = 20) -> list[AsRun]:
+        from sqlalchemy import select
+
+        from playout.asrun_rows import AsRunRow
+
         q = (
             select(AsRunRow)
             .where(AsRunRow.channel == self.channel)

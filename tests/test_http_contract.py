@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from api.http import cache_control_for, etag_matches, strong_etag
-from playout.asrun import AsRunRow
+from playout.asrun_rows import AsRunRow
 from playout.nowplaying import NowPlaying
 from schedules.plan import to_ms
 from tests.schedule_support import Desk, build_radio_week

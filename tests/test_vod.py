@@ -30,7 +30,7 @@ from diaspor.compose import Station, build_station
 from media.binaries import Tools
 from media.ladder import PackagingOptions, parse_ladder
 from media.library import IngestOptions
-from playout.asrun import AsRunRow
+from playout.asrun_rows import AsRunRow
 from schedules.models import (
     AuditRow,
     ChannelRow,

@@ -30,7 +30,7 @@ from api.vod_schemas import (
     SeasonOut,
     SubtitleTrackOut,
 )
-from playout.asrun import AsRunRow
+from playout.asrun_rows import AsRunRow
 from schedules.guide import pick
 from schedules.vod import Airing, Catalogue, EpisodeInfo, ProgrammeInfo
 from station.db import Database, Page

@@ -8,7 +8,7 @@ import accounts.tokens  # each import registers its tables
 import accounts.users  # noqa: F401
 import jobs.queue  # noqa: F401
 import media.models  # noqa: F401
-import playout.asrun  # noqa: F401
+import playout.asrun_rows  # noqa: F401
 import schedules.models  # noqa: F401
 from station.db import Base, create_db_engine
 
