@@ -42,7 +42,7 @@ user_app = typer.Typer(
 )
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages whole, as scripts and logs read them
 out = Console()
 
 
