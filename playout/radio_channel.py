@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from media.storage import Storage
 from playout.asrun import AsRunLog, Boundary
 from playout.hooks import Hook, HookDispatch
 from playout.liquidsoap_engine import LiquidsoapEngine
@@ -62,7 +63,7 @@ class RadioPorts:
     server: AirServer
     asrun: AsRunLog
     now_playing: NowPlayingPublisher
-    storage: Any  # media.storage.Storage: the on-air status is written there
+    storage: Storage  # the on-air status is written there
     bitrate_kbps: int = 128
     hls_folder: Path | None = None  # where the encoder writes HLS audio (None: no HLS)
     hls_segment_s: int = 6
