@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 from station.clock import Clock
 from station.errors import StationError
+from station.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,17 @@ class LoginThrottle:
         self._attempts: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
         self._warned_at = -math.inf
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock) -> LoginThrottle:
+        """The limits of `DIASPOR_LOGIN_*`: for signing in, and for going live."""
+        return cls(
+            clock,
+            settings.login_max_failures,
+            settings.login_window_s,
+            account_max_failures=settings.login_account_max_failures,
+            max_keys=settings.login_throttle_max_keys,
+        )
 
     def __len__(self) -> int:
         """How many keys are held now."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
 import os
 import secrets
 import tempfile
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session as OrmSession
 
 from accounts.users import UserRow
 from station.clock import Clock
+from station.credentials import same_secret
 from station.db import Base, Database, UtcDateTime
 from station.errors import StationError
 from station.settings import Settings
@@ -142,7 +142,7 @@ def _key(row: TokenRow) -> ApiKey:
 
 
 def verify_token(db: Database, token: str, admin_token: str | None = None) -> Principal | None:
-    if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
+    if admin_token and same_secret(token, admin_token):
         return Principal(name="admin (from settings)", role="admin")
     with db.session() as s:
         row = s.scalars(select(TokenRow).where(TokenRow.token_sha256 == _digest(token))).first()

@@ -1,7 +1,7 @@
 """People who sign in: admins, editors and presenters, with argon2-hashed passwords.
 
-Presenters use their username and password as source credentials for the live mount; the
-live desk (`playout/live.py`) decides whether that is allowed at a given moment.
+Presenters go live with a stream key of their own (`accounts/stream_keys.py`), never their
+password; the live desk (`playout/live.py`) decides whether they may at a given moment.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class Users:
             with self.db.session() as s:
                 s.add(row)
                 s.flush()
-                return _user(row)
+                return user_of(row)
         except IntegrityError:
             raise Invalid(f"the username {username!r} is taken", reason="username-taken") from None
 
@@ -101,15 +101,15 @@ class Users:
                 return None
             if row is None or row.disabled:
                 return None
-            return _user(row)
+            return user_of(row)
 
     def all(self) -> list[User]:
         with self.db.session() as s:
-            return [_user(r) for r in s.scalars(select(UserRow).order_by(UserRow.username))]
+            return [user_of(r) for r in s.scalars(select(UserRow).order_by(UserRow.username))]
 
     def get(self, username: str) -> User:
         with self.db.session() as s:
-            return _user(self._row(s, username))
+            return user_of(self._row(s, username))
 
     def update(
         self,
@@ -136,7 +136,7 @@ class Users:
             if display_name is not None:
                 row.display_name = display_name.strip() or row.username
             s.flush()
-            return _user(row)
+            return user_of(row)
 
     @staticmethod
     def _row(s: Session, username: str) -> UserRow:
@@ -146,5 +146,5 @@ class Users:
         return row
 
 
-def _user(row: UserRow) -> User:
+def user_of(row: UserRow) -> User:
     return User(row.id, row.username, row.display_name, row.role, row.disabled)

@@ -28,6 +28,7 @@ from api.routes import (
     nowplaying,
     player,
     podcast,
+    stream_keys,
     vod,
 )
 from api.services import Services
@@ -108,6 +109,7 @@ def create_app(svc: Services) -> FastAPI:
         manage,
         jobs,
         live,
+        stream_keys,
         vod,
         podcast,
         player,

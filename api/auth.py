@@ -44,7 +44,7 @@ def _manage(kind_paths: tuple[str, ...]) -> dict[tuple[str, str], tuple[str, ...
 
 
 # (method, route path) → roles allowed. Presenters read the schedule and the library; they do
-# not change them (their own live slot is the live desk's business, by their password);
+# not change them (their own live slot is the live desk's business, by their stream key);
 # editors change both; only admins see the audit log and manage users and API keys.
 MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     **_manage(("channels", "programmes", "episodes", "playlists", "clocks", "entries")),
@@ -56,6 +56,10 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("PUT", "/api/v1/media/{media_id}/subtitles/{lang}"): EDITORS,
     ("GET", "/api/v1/jobs/{job_id}"): STAFF,
     ("GET", "/api/v1/auth/me"): STAFF,
+    ("GET", "/api/v1/auth/me/stream-key"): STAFF,
+    ("POST", "/api/v1/auth/me/stream-key"): STAFF,
+    ("DELETE", "/api/v1/auth/me/stream-key"): STAFF,
+    ("DELETE", "/api/v1/auth/users/{username}/stream-key"): ADMIN,
     ("GET", "/api/v1/auth/keys"): ADMIN,
     ("POST", "/api/v1/auth/keys"): ADMIN,
     ("DELETE", "/api/v1/auth/keys/{key_id}"): ADMIN,
@@ -177,14 +181,7 @@ async def login_throttle(request: Request) -> LoginThrottle:
     throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
     if throttle is None:
         svc: Services = request.app.state.services
-        s = svc.settings
-        throttle = LoginThrottle(
-            svc.clock,
-            s.login_max_failures,
-            s.login_window_s,
-            account_max_failures=s.login_account_max_failures,
-            max_keys=s.login_throttle_max_keys,
-        )
+        throttle = LoginThrottle.from_settings(svc.settings, svc.clock)
         request.app.state.login_throttle = throttle
     return throttle
 

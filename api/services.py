@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from accounts.stream_keys import StreamKeys
 from accounts.users import Users
 from jobs.queue import JobQueue
 from media.binaries import Tools
 from media.library import Library
 from media.storage import Storage
 from media.storage import public_file_url as public_file_url
+from playout.live import LiveDesk
 from playout.nowplaying import NowPlayingHub
 from schedules.service import Schedules
 from station.clock import Clock
@@ -28,6 +30,8 @@ class Services(Protocol):
     library: Library
     schedules: Schedules
     users: Users
+    stream_keys: StreamKeys
+    live_desk: LiveDesk
     on_air: dict[str, list[dict[str, Any]]]
     now_playing: NowPlayingHub
     health: Health

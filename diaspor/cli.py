@@ -317,7 +317,7 @@ def user_create(
     ] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Create a user. A presenter's username and password are also their live credentials."""
+    """Create a user. To go live they need a stream key too: `diaspor user stream-key`."""
     from station.errors import Invalid
 
     if password_stdin:
@@ -334,6 +334,33 @@ def user_create(
     finally:
         station.close()
     out.print(f"created {user.role} {user.username} ({user.display_name})")
+
+
+@user_app.command("stream-key")
+def user_stream_key(
+    username: Annotated[str, typer.Argument(help="Whose key, e.g. aysel.")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Revoke it; make none.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Make a new stream key for a user (printed once; the old one stops working), or revoke
+    theirs. Their source client goes live with their username and this key."""
+    from station.errors import NotFound
+
+    s = settings_from(data_dir)
+    station = open_station(s)
+    try:
+        user = station.users.get(username)
+        if revoke:
+            gone = station.stream_keys.revoke(user.id)
+            out.print(f"revoked {username}'s stream key" if gone else f"{username} had none")
+            return
+        key, _ = station.stream_keys.issue(user.id)
+    except NotFound as e:
+        err.print(f"[red]{e.message}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        station.close()
+    print(key)
 
 
 @app.command()

@@ -6,12 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from accounts.stream_keys import StreamKeys
+from accounts.throttle import LoginThrottle
 from accounts.users import Users
 from jobs.queue import Handler, JobQueue, Worker
 from media.binaries import Tools, find_tools
 from media.ladder import PackagingOptions
 from media.library import Library, library_handlers
 from media.storage import Storage, build_storage
+from playout.live import LiveDesk
+from playout.live_grants import LiveGrants
 from playout.nowplaying import NowPlayingHub, NowPlayingPublisher
 from playout.status import nowplaying_key
 from schedules.service import Schedules
@@ -33,6 +37,8 @@ class Station:
     library: Library
     schedules: Schedules
     users: Users
+    stream_keys: StreamKeys
+    live_desk: LiveDesk  # who may go live when; one per process (it holds its throttle)
     handlers: dict[str, Handler] = field(default_factory=dict)
     # Streams a running engine publishes, by channel slug: [{url, format, bitrate}].
     on_air: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -86,8 +92,17 @@ def build_station(settings: Settings, *, clock: Clock | None = None, **parts: An
         analysis_timeout_factor=settings.analysis_timeout_factor,
     )
     schedules = Schedules(db, clock)
+    keys = StreamKeys(db, clock)
+    desk = LiveDesk(
+        schedules,
+        keys,
+        LiveGrants(db),
+        clock,
+        settings.live_margin_s,
+        LoginThrottle.from_settings(settings, clock),
+    )
     station = Station(
-        settings, clock, db, storage, tools, queue, library, schedules, Users(db, clock)
+        settings, clock, db, storage, tools, queue, library, schedules, Users(db, clock), keys, desk
     )
     station.handlers.update(library_handlers(library))
     return station

@@ -23,14 +23,14 @@ from diaspor.compose import Station
 from media.errors import NotFound
 from media.storage import LocalStorage, public_file_url
 from playout.asrun import AsRunLog
-from playout.live import LiveDesk, LiveRefused, live_mount
+from playout.live import LiveRefused, live_mount
 from playout.radio import Playable
 from playout.radio_channel import AirServer, RadioChannel, RadioPorts, Streams, mounts_of
 from schedules.plan import TimelineItem
 from station.errors import StationError
 from station.settings import Settings
 from station.supervisor import Supervisor
-from streamer.icecast_admin import listeners_on
+from streamer.icecast_admin import kill_source, listeners_on
 from streamer.icecast_titles import IcecastTitles
 from streamer.mirror import HlsMirror
 from streamer.relay import Relay, SourceGrant
@@ -83,32 +83,44 @@ def timeline_of(station: Station, slug: str) -> Callable[[int, int], list[Timeli
     return timeline
 
 
-def live_desk(station: Station) -> LiveDesk:
-    return LiveDesk(station.schedules, station.users, station.clock, station.settings.live_margin_s)
+class LiveSources:
+    """For the relay: the channels' live mounts, where a presenter comes in with their stream
+    key, checked by the live desk (which records the grant); the source password is not
+    taken there."""
 
+    def __init__(self, station: Station) -> None:
+        self.desk = station.live_desk
+        self.schedules = station.schedules
+        self.slugs = self._read()
 
-def source_auth(station: Station) -> Callable[[str, str, str], Awaitable[SourceGrant | None]]:
-    """For the relay: a presenter on a channel's live mount, checked by the live desk."""
-    desk = live_desk(station)
-    slugs = {live_mount(c.data["slug"]): c.data["slug"] for c in station.schedules.find("channel")}
+    def _read(self) -> dict[str, str]:
+        return {live_mount(c.data["slug"]): c.data["slug"] for c in self.schedules.find("channel")}
 
-    async def check(mount: str, user: str, password: str) -> SourceGrant | None:
-        slug = slugs.get(mount)
-        if slug is None:
-            return None
+    async def handles(self, mount: str) -> bool:
+        if mount not in self.slugs:  # a channel made since? Read them again, in a thread: a
+            # database that hangs must not stall the relay, nor keep the encoders off it.
+            try:
+                self.slugs = await asyncio.to_thread(self._read)
+            except Exception as exc:
+                log.warning(
+                    "could not read the channels; live mounts known so far are kept",
+                    extra={"mount": mount, "error": str(exc)},
+                )
+        return mount in self.slugs
+
+    async def __call__(self, mount: str, user: str, key: str, address: str) -> SourceGrant | None:
+        ctx = {"mount": mount, "user": user, "ip": address}
         try:
-            grant = await asyncio.to_thread(desk.authorise, slug, user, password)
-        except (LiveRefused, NotFound) as e:
-            log.warning(
-                "live source refused", extra={"mount": mount, "user": user, "why": e.message}
+            grant = await asyncio.to_thread(
+                self.desk.authorise, self.slugs[mount], user, key, address
             )
+        except (LiveRefused, NotFound) as e:
+            log.warning("live source refused", extra={**ctx, "why": e.message})
             return None
-        log.info("live source accepted", extra={"mount": mount, "user": user})
+        log.info("live source accepted", extra=ctx)
         if grant.until_ms is None:
             return SourceGrant()
         return SourceGrant(datetime.fromtimestamp(grant.until_ms / 1000, UTC))
-
-    return check
 
 
 def streams_of(s: Settings, slug: str) -> Streams:
@@ -153,7 +165,7 @@ async def air_server(station: Station, side: RadioSide, sup: Supervisor) -> AirS
             s.relay_port,
             source_password=password,
             admin_password=secrets.token_urlsafe(16),
-            source_auth=source_auth(station),
+            source_auth=LiveSources(station),
             max_listeners=s.relay_max_listeners,
             max_listeners_per_address=s.relay_max_listeners_per_address,
         )
@@ -174,6 +186,19 @@ async def air_server(station: Station, side: RadioSide, sup: Supervisor) -> AirS
         s.icecast_url, s.icecast_admin_user if admin else "source", admin or password
     )
     sup.spawn("icecast-titles", titles.run, essential=False)
+    kill: Callable[[str], Awaitable[None]] | None = None
+    if admin is not None:
+        user, secret = s.icecast_admin_user, admin
+
+        async def remove(mount: str) -> None:
+            await kill_source(s.icecast_url, mount, user, secret)
+
+        kill = remove
+    else:
+        log.warning(
+            "without DIASPOR_ICECAST_ADMIN_PASSWORD a presenter whose slot has ended is taken "
+            "off air but stays connected to icecast2 (removing a source needs the admin)"
+        )
     return AirServer(
         u.hostname or "127.0.0.1",
         u.port or 80,
@@ -182,6 +207,7 @@ async def air_server(station: Station, side: RadioSide, sup: Supervisor) -> AirS
         s.radio_public_url,
         s.icecast_url.rstrip("/"),
         carries_hls_apart=True,
+        kill_source=kill,
     )
 
 
@@ -219,7 +245,7 @@ async def add_radio(station: Station, sup: Supervisor) -> RadioSide:
     s = station.settings
     side = RadioSide(station)
     server = await air_server(station, side, sup)
-    desk = live_desk(station)
+    desk = station.live_desk
     for ch in station.schedules.find("channel"):
         if ch.data["kind"] != "radio":
             continue
@@ -245,6 +271,7 @@ async def add_radio(station: Station, sup: Supervisor) -> RadioSide:
             hls_segment_s=s.hls_segment_s,
             live_grace_ms=s.live_grace_ms,
             presenters_now=lambda slug=slug: desk.presenters_now(slug),  # type: ignore[misc]
+            live_grant=lambda slug=slug: desk.grants.latest(slug),  # type: ignore[misc]
             listeners=listeners_of(station, slug),
             status_every_s=s.onair_status_s,
             engine_kind=s.radio_engine,

@@ -1,15 +1,20 @@
 """Going live: who may, when, and the presenter's stream decoded into the engine's line.
 
 A presenter connects a source client (BUTT, Mixxx, ffmpeg) to the channel's live mount,
-`/<slug>-live`, on the built-in relay or on icecast2, with their own username and password.
-`LiveDesk` says yes only inside a slot of a programme they present on that channel, widened
-by a margin; admins and editors may go live at any time (an emergency takeover).
+`/<slug>-live`, on the built-in relay or on icecast2, with their username and their stream key
+(`accounts/stream_keys.py`; never their account password). `LiveDesk` says yes only inside a
+slot of a programme they present on that channel, widened by a margin; admins and editors
+may go live at any time (an emergency takeover). Attempts are throttled per address and per
+username, and every refusal looks the same to the source: the reason is in the log only.
+Each grant is recorded (`playout/live_grants.py`) so that the live feed can hold the slot's
+end on any server.
 
 `LiveFeed` listens to that mount like any player would, decodes it with ffmpeg to the
 engine's PCM format, levels it toward the channel's loudness target (`LiveGain`), and hands
 it to the engine block by block. When the presenter's audio stops, the feed holds for a grace
 period (a dropped connection often comes straight back) and then lets the schedule resume,
-at the point the schedule has reached by then.
+at the point the schedule has reached by then. Given the channel's grants, it airs a source
+only under a grant, and at the grant's end goes off air and has the source removed.
 """
 
 from __future__ import annotations
@@ -19,24 +24,30 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import numpy as np
 
-from accounts.users import User, Users
+from accounts.stream_keys import StreamKeys
+from accounts.throttle import LoginThrottle, Throttled
+from accounts.users import User
 from media.containers import input_args
 from media.process import end_process
+from playout.live_grants import Granted, LiveGrants
 from playout.mixer import CHANNELS, RATE, SAMPLES_PER_MS, Block, silence
 from schedules.guide import pick
 from schedules.plan import from_ms, to_ms
 from schedules.service import Schedules
-from station.clock import Clock
+from station.clock import Clock, SystemClock
 from station.errors import StationError
 from station.logs import redact
 
 log = logging.getLogger(__name__)
+# How far ahead the end of a slot without a set length (an episode's or a playlist's own
+# length) is looked for; a longer one is granted this long, and its presenter comes back in.
+SLOT_LOOKAHEAD_MS = 6 * 3600 * 1000
 BURST_SETTLE_S = 0.3  # audio still arriving this long after the first bytes is live
 
 
@@ -45,7 +56,13 @@ def live_mount(channel: str) -> str:
 
 
 class LiveRefused(StationError):
+    """Not let onto the live mount; `reason` says why, for the log. A source client is told
+    only REFUSED, the same for every reason, so a refusal gives nothing away."""
+
     reason = "live-refused"
+
+
+REFUSED = "refused"  # all a source client is told, whatever the reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,37 +73,86 @@ class LiveGrant:
 
 
 class LiveDesk:
-    """Decides who may go live on a channel, and when."""
+    """Decides who may go live on a channel, and when; records each grant it gives."""
 
-    def __init__(self, schedules: Schedules, users: Users, clock: Clock, margin_s: int) -> None:
+    def __init__(
+        self,
+        schedules: Schedules,
+        keys: StreamKeys,
+        grants: LiveGrants,
+        clock: Clock,
+        margin_s: int,
+        throttle: LoginThrottle,
+    ) -> None:
         self.schedules = schedules
-        self.users = users
+        self.keys = keys
+        self.grants = grants
         self.clock = clock
         self.margin_ms = margin_s * 1000
+        self.throttle = throttle
 
     def _presented(self, channel: str, now_ms: int) -> list[tuple[int, int, list[str], str]]:
-        """Programme blocks on air within the margin of now: (start, end, presenters, title)."""
+        """Programme slots on air within the margin of now: (start, end, presenters, title).
+
+        The guide is read around now only, so its blocks hold just the items near now; a
+        slot's bounds are its planned ones (the block's planned start plus its entry's
+        duration), or the block's if it runs later."""
         m = self.margin_ms
         blocks = self.schedules.guide(channel, from_ms(now_ms - m - 1), from_ms(now_ms + m + 1))
         found = []
         for b in blocks:
-            if b.programme_id is None or not b.start_ms - m <= now_ms <= b.end_ms + m:
+            if b.programme_id is None or b.entry_id is None:
+                continue
+            start = b.items[0].block_ms if b.items and b.items[0].block_ms is not None else None
+            start = b.start_ms if start is None else start
+            duration = self.schedules.get("entry", b.entry_id).data["duration_ms"]
+            if duration is not None:
+                end = max(b.end_ms, start + int(duration))
+            else:  # as long as what it plays: where the guide ends the same block
+                end = self._block_end(channel, b.entry_id, start, b.end_ms)
+            if not start - m <= now_ms <= end + m:
                 continue
             programme = self.schedules.get("programme", b.programme_id).data
-            found.append(
-                (b.start_ms, b.end_ms, list(programme["presenters"]), pick(b.titles, "az"))
-            )
+            found.append((start, end, list(programme["presenters"]), pick(b.titles, "az")))
         return found
 
-    def authorise(self, channel: str, username: str, password: str) -> LiveGrant:
-        """A grant for this presenter now, or LiveRefused saying why."""
-        user = self.users.authenticate(username, password)
+    def _block_end(self, channel: str, entry_id: int, start_ms: int, seen_end_ms: int) -> int:
+        ahead = self.schedules.guide(
+            channel, from_ms(seen_end_ms), from_ms(seen_end_ms + SLOT_LOOKAHEAD_MS)
+        )
+        ends = [
+            b.end_ms
+            for b in ahead
+            if b.entry_id == entry_id and b.items and b.items[0].block_ms == start_ms
+        ]
+        return max([seen_end_ms, *ends])
+
+    def authorise(self, channel: str, username: str, key: str, address: str) -> LiveGrant:
+        """A grant for this presenter now, recorded, or LiveRefused saying why (for the log).
+
+        The attempt is counted against the address and the username before the key is
+        looked up; a good key gives its count back."""
+        try:
+            attempt = self.throttle.reserve(username, address)
+        except Throttled as e:
+            raise LiveRefused(e.message, reason="throttled") from None
+        try:
+            user = self.keys.verify(username, key)
+        except BaseException:
+            self.throttle.release(attempt)  # not the source's failure: the check did not happen
+            raise
         if user is None:
-            raise LiveRefused("wrong username or password", reason="bad-credentials")
+            raise LiveRefused("wrong username or stream key", reason="bad-credentials")
+        self.throttle.succeeded(attempt)
         self.schedules.channel(channel)  # NotFound for an unknown channel
+        now = to_ms(self.clock.now())
+        grant = self._grant(channel, user, now)
+        self.grants.record(Granted(channel, user.username, grant.until_ms, now))
+        return grant
+
+    def _grant(self, channel: str, user: User, now: int) -> LiveGrant:
         if user.role in ("admin", "editor"):
             return LiveGrant(channel, user, None)
-        now = to_ms(self.clock.now())
         for _start, end, presenters, _title in self._presented(channel, now):
             if user.username in presenters or user.display_name in presenters:
                 return LiveGrant(channel, user, end + self.margin_ms)
@@ -208,6 +274,9 @@ class LiveFeed:
         prebuffer_ms: int = 300,
         max_buffer_ms: int = 3000,
         identify: Callable[[], str] | None = None,
+        grants: Callable[[], Granted | None] | None = None,
+        evict: Callable[[], Awaitable[None]] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.ffmpeg = ffmpeg
         self.url = url
@@ -217,6 +286,13 @@ class LiveFeed:
         self.prebuffer = prebuffer_ms * SAMPLES_PER_MS
         self.max_buffer = max_buffer_ms * SAMPLES_PER_MS
         self.identify = identify
+        # With `grants`, a source airs only under the channel's latest grant and until its
+        # end; `evict` then has the server drop the source (icecast2's killsource).
+        self.grants = grants
+        self.evict = evict
+        self.clock = clock or SystemClock()
+        self._granted: Granted | None = None  # the last grant read (kept if a read fails)
+        self._off_air = False  # this source's time is up: what it still sends is dropped
         self.target_lufs = target_lufs
         self.max_peak_dbfs = max_peak_dbfs
         self.gain = LiveGain(target_lufs, max_peak_dbfs)
@@ -268,6 +344,8 @@ class LiveFeed:
         return self.gain.apply(out) if filled else out
 
     def _add(self, samples: Block) -> None:
+        if self._off_air:
+            return
         self._chunks.append(samples)
         self._buffered += len(samples)
         self._last_audio = time.monotonic()
@@ -308,6 +386,7 @@ class LiveFeed:
             await asyncio.sleep(self.poll_s)
 
     async def _listen_once(self) -> None:
+        self._off_air = False
         u = urlsplit(self.url)
         reader, writer = await asyncio.open_connection(u.hostname, u.port or 80)
         proc: asyncio.subprocess.Process | None = None
@@ -324,6 +403,10 @@ class LiveFeed:
                 return  # nobody on the live mount
             first = await self._fresh_audio(reader)
             if not first:
+                return
+            until_ms = await self._allowed_until()
+            if until_ms is not None and until_ms <= to_ms(self.clock.now()):
+                await self._time_up()
                 return
             proc = await asyncio.create_subprocess_exec(
                 *decode_live_args(self.ffmpeg),
@@ -344,6 +427,11 @@ class LiveFeed:
                     break
                 if not data:
                     break
+                if until_ms is not None and to_ms(self.clock.now()) >= until_ms:
+                    until_ms = await self._allowed_until()  # a new grant may have come
+                    if until_ms is not None and to_ms(self.clock.now()) >= until_ms:
+                        await self._time_up()
+                        break
                 proc.stdin.write(data)
                 await proc.stdin.drain()
         finally:
@@ -355,6 +443,46 @@ class LiveFeed:
             if pump is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await pump
+
+    async def _allowed_until(self) -> int | None:
+        """When the source on the mount must leave the air (epoch ms): now if there is no
+        grant on record, None if it may stay (no grants kept, or an unlimited grant)."""
+        if self.grants is None:
+            return None
+        try:
+            self._granted = await asyncio.to_thread(self.grants)
+        except Exception as exc:  # the database away: hold to the grant last read
+            log.warning(
+                "live: could not read the live grant; keeping the last one read",
+                extra={"url": self.shown_url, "error": redact(str(exc))},
+            )
+        granted = self._granted
+        if granted is None:
+            return to_ms(self.clock.now())
+        return granted.until_ms
+
+    async def _time_up(self) -> None:
+        """The source has no grant, or its slot (with the margin) is over: off the air now,
+        and off the server."""
+        granted = self._granted
+        log.warning(
+            "live: the presenter's time is up (the end of their slot); off air"
+            if granted is not None
+            else "live: a source on the live mount with no grant on record; not aired",
+            extra={"url": self.shown_url, "presenter": granted.username if granted else ""},
+        )
+        self._off_air = True
+        self._chunks.clear()
+        self._buffered = 0
+        self._last_audio = 0.0
+        if self.evict is not None:
+            try:
+                await self.evict()
+            except StationError as e:
+                log.error(
+                    "live: could not remove the source from the server",
+                    extra={"url": self.shown_url, "why": e.message},
+                )
 
     async def _fresh_audio(self, reader: asyncio.StreamReader) -> bytes:
         """What the server sent first, if a source is really sending now. A server sends a

@@ -22,6 +22,7 @@ from playout.asrun import AsRunLog, Boundary
 from playout.hooks import Hook, HookDispatch
 from playout.liquidsoap_engine import LiquidsoapEngine
 from playout.live import LiveFeed, live_mount
+from playout.live_grants import Granted
 from playout.nowplaying import NowPlayingPublisher
 from playout.onair import TitleSetter, title_hook
 from playout.radio import HOLD_S, PlayableSource, RadioEngine, TimelineSource
@@ -49,6 +50,9 @@ class AirServer:
     public_url: str  # mount URLs as listeners see them
     read_url: str  # where this process reads a presenter's live mount
     carries_hls_apart: bool = False  # an external server may go away: HLS gets its own encoder
+    # Disconnects a mount's source (icecast2's killsource), for a presenter whose time is up;
+    # None where the server ends it itself (the built-in relay holds each grant's end).
+    kill_source: Callable[[str], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class RadioPorts:
     hls_segment_s: int = 6
     live_grace_ms: int = 3000
     presenters_now: Callable[[], str] | None = None
+    live_grant: Callable[[], Granted | None] | None = None  # the live mount's latest grant
     listeners: Callable[[], Awaitable[int | None]] | None = None
     status_every_s: float = 5.0
     engine_kind: str = "ffmpeg"  # or "liquidsoap"
@@ -174,6 +179,11 @@ class RadioChannel:
             )
         return Encoder(p.ffmpeg, mounts + hls, on_trouble=trouble)
 
+    async def _evict_live(self) -> None:
+        kill = self.ports.server.kill_source
+        if kill is not None:
+            await kill(live_mount(self.slug))
+
     def add_to(self, sup: Supervisor) -> None:
         p = self.ports
         slug = self.slug
@@ -189,6 +199,9 @@ class RadioChannel:
                 max_peak_dbfs=spec.true_peak_max_dbtp,
                 grace_ms=p.live_grace_ms,
                 identify=p.presenters_now,
+                grants=p.live_grant,
+                evict=self._evict_live if p.server.kill_source else None,
+                clock=p.clock,
             )
             sup.spawn(f"{slug}/engine", self._run_engine, channel=slug)
             sup.spawn(f"{slug}/live-feed", self.feed.run, channel=slug, essential=False)

@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     icecast_public_url: str = ""  # how listeners reach it; default icecast_url
     icecast_admin_user: str = "admin"
     icecast_admin_password: SecretStr | None = None  # titles; else the source password
+    # What icecast2 sends (HTTP Basic, user "icecast") when it asks the API whether a source
+    # may use a live mount; unset, the API answers no such question (503).
+    icecast_auth_secret: SecretStr | None = None
     # Live: presenters' credentials are good from this long before their slot to this long
     # after it; when their audio stops for live_grace_ms, the schedule resumes.
     live_margin_s: int = Field(default=300, ge=0)
@@ -209,6 +212,7 @@ class Settings(BaseSettings):
         secrets: dict[str, tuple[SecretStr | None, int]] = {
             "DIASPOR_SOURCE_PASSWORD": (self.source_password, MIN_SECRET),
             "DIASPOR_ICECAST_ADMIN_PASSWORD": (self.icecast_admin_password, MIN_SECRET),
+            "DIASPOR_ICECAST_AUTH_SECRET": (self.icecast_auth_secret, MIN_SECRET),
             "DIASPOR_ADMIN_TOKEN": (self.admin_token, MIN_SECRET),
             "DIASPOR_JWT_SECRET": (self.jwt_secret, MIN_JWT_SECRET),
             "DIASPOR_S3_SECRET_ACCESS_KEY": (self.s3_secret_access_key, MIN_SECRET),

@@ -1,4 +1,5 @@
-"""Setting a mount's now-playing title over Icecast's admin API (icecast2 or the relay).
+"""Icecast's admin API (icecast2 or the relay): a mount's now-playing title, its listeners,
+and removing its source.
 
 `/admin/metadata?mode=updinfo&song=...&charset=UTF-8` is the one call both servers answer the
 same way. The title goes out as UTF-8 percent-encoding and `charset=UTF-8` says so, so the
@@ -30,6 +31,38 @@ def _says(body: str) -> str:
     return " ".join(text.split())[:200]
 
 
+async def _admin(
+    base_url: str,
+    command: str,
+    params: dict[str, str],
+    user: str,
+    password: str,
+    *,
+    doing: str,
+    timeout: float,
+    client: httpx.AsyncClient | None,
+) -> None:
+    """One admin command; IcecastAdminError with the server's reason unless it says done."""
+    url = base_url.rstrip("/") + "/admin/" + command
+    try:
+        if client is None:
+            async with httpx.AsyncClient(timeout=timeout) as own:
+                response = await own.get(url, params=params, auth=(user, password))
+        else:
+            response = await client.get(url, params=params, auth=(user, password), timeout=timeout)
+    except httpx.HTTPError as e:
+        raise IcecastAdminError(f"could not {doing} at {base_url}: {type(e).__name__}: {e}") from e
+    if response.status_code == 401:
+        raise IcecastAdminError(
+            f"{base_url} refused the credentials of user {user!r} to {doing} (HTTP 401)"
+        )
+    if response.status_code != 200 or not _SUCCESS.search(response.text):
+        raise IcecastAdminError(
+            f"{base_url} did not {doing}: HTTP {response.status_code}, "
+            f"{_says(response.text) or 'no reason given'}"
+        )
+
+
 async def update_title(
     base_url: str,
     mount: str,
@@ -45,29 +78,24 @@ async def update_title(
     `user` is the admin user, or `source` with the source password (icecast2 accepts both
     for a mount's metadata). Pass `client` to reuse connections between calls.
     """
-    url = base_url.rstrip("/") + "/admin/metadata"
     # icecast2 frames the song in `StreamTitle='...';` as it comes: a quote would end it.
-    song = safe_title(title)
-    params = {"mount": mount, "mode": "updinfo", "song": song, "charset": "UTF-8"}
-    try:
-        if client is None:
-            async with httpx.AsyncClient(timeout=timeout) as own:
-                response = await own.get(url, params=params, auth=(user, password))
-        else:
-            response = await client.get(url, params=params, auth=(user, password), timeout=timeout)
-    except httpx.HTTPError as e:
-        raise IcecastAdminError(
-            f"could not set the title of {mount} at {base_url}: {type(e).__name__}: {e}"
-        ) from e
-    if response.status_code == 401:
-        raise IcecastAdminError(
-            f"{base_url} refused the credentials of user {user!r} for {mount} (HTTP 401)"
-        )
-    if response.status_code != 200 or not _SUCCESS.search(response.text):
-        raise IcecastAdminError(
-            f"{base_url} did not set the title of {mount}: HTTP {response.status_code}, "
-            f"{_says(response.text) or 'no reason given'}"
-        )
+    params = {"mount": mount, "mode": "updinfo", "song": safe_title(title), "charset": "UTF-8"}
+    doing = f"set the title of {mount}"
+    await _admin(
+        base_url, "metadata", params, user, password, doing=doing, timeout=timeout, client=client
+    )
+
+
+async def kill_source(
+    base_url: str, mount: str, user: str, password: str, *, timeout: float = 5.0
+) -> None:
+    """Disconnect `mount`'s source (`/admin/killsource`, admin credentials only); raises
+    IcecastAdminError with the server's reason when refused."""
+    doing = f"remove the source of {mount}"
+    params = {"mount": mount}
+    await _admin(
+        base_url, "killsource", params, user, password, doing=doing, timeout=timeout, client=None
+    )
 
 
 async def listeners_on(

@@ -4,9 +4,9 @@ It speaks what icecast2 speaks, so playout, players and tests cannot tell them a
 
 - sources: `PUT /mount HTTP/1.1` (ffmpeg's `icecast://`, with or without
   `Expect: 100-continue`) and the legacy `SOURCE /mount HTTP/1.0` (BUTT, Mixxx, libshout;
-  `SOURCE /mount ICE/1.0` with an `ice-password` header too), Basic auth as user `source`,
-  or other credentials that a `source_auth` hook accepts (a presenter on a live mount, for
-  a time: like icecast2's URL authentication);
+  `SOURCE /mount ICE/1.0` with an `ice-password` header too), Basic auth as user `source`;
+  on the mounts a `source_auth` hook handles (presenters' live mounts) only the credentials
+  it accepts, for a time: like icecast2's URL authentication;
 - listeners: `GET /mount`, with ICY metadata every 16000 bytes when asked
   (`Icy-MetaData: 1`), the last `burst_bytes` first so players start at once;
 - `GET /admin/metadata?mount=...&mode=updinfo&song=...` to set a mount's title;
@@ -29,10 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from station.clock import Clock, SystemClock
 from streamer.icy import ICY_METAINT, IcyWriter
@@ -76,8 +75,15 @@ class SourceGrant:
     until: datetime | None = None
 
 
-# Asked about a source that does not have the source password: (mount, user, password).
-SourceAuth = Callable[[str, str, str], Awaitable[SourceGrant | None]]
+class SourceAuth(Protocol):
+    """Who decides for some mounts (presenters' live mounts): on those, only it lets a source
+    in (the source password is not enough); on every other mount, the source password."""
+
+    async def handles(self, mount: str, /) -> bool: ...
+
+    async def __call__(
+        self, mount: str, user: str, password: str, address: str, /
+    ) -> SourceGrant | None: ...
 
 
 SPARE_CONNECTIONS = 256  # beyond max_listeners: sources, status and requests being read
@@ -299,10 +305,15 @@ class Relay:
     ) -> None:
         name = request.path
         ctx = {"mount": name, "client": client}
-        grant = SourceGrant() if source_authorised(request, self._source_password) else None
-        creds = basic_credentials(request.headers)
-        if grant is None and self._source_auth is not None and creds is not None:
-            grant = await self._source_auth(name, creds[0], creds[1])
+        grant: SourceGrant | None = None
+        auth = self._source_auth
+        if auth is not None and await auth.handles(name):
+            creds = basic_credentials(request.headers)
+            if creds is not None:
+                address = client.rsplit(":", 1)[0]
+                grant = await auth(name, creds[0], creds[1], address)
+        elif source_authorised(request, self._source_password):
+            grant = SourceGrant()
         if grant is None:
             log.warning("source refused: wrong credentials", extra=ctx)
             writer.write(authentication_required())

@@ -16,6 +16,7 @@ from email.utils import format_datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
+from station.credentials import same_secret
 from streamer.relay_http import (
     SERVER_ID,
     BadRequest,
@@ -24,7 +25,6 @@ from streamer.relay_http import (
     basic_credentials,
     http_response,
     query_params,
-    same_secret,
 )
 from streamer.relay_mount import Mount, MountStatus
 

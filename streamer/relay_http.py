@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote
 
+from station.credentials import same_secret
 from station.errors import StationError
 
 SERVER_ID = "Diaspor relay"
@@ -93,10 +93,6 @@ def basic_credentials(headers: Mapping[str, str]) -> tuple[str, str] | None:
         return None
     user, sep, password = _text(raw).partition(":")
     return (user, password) if sep else None
-
-
-def same_secret(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
 def source_authorised(request: Request, password: str) -> bool:

@@ -96,6 +96,40 @@ def tone(
     )
 
 
+def source_client(
+    ffmpeg: str, url: str, *, seconds: float, freq: int = 1000, volume: float = 1.0
+) -> list[str]:
+    """A presenter's source client: ffmpeg sending a tone as MP3 to an icecast:// URL in
+    real time, as BUTT would."""
+    return [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency={freq}:sample_rate=44100",
+        "-t",
+        str(seconds),
+        "-af",
+        f"volume={volume}",
+        "-ac",
+        "2",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "128k",
+        "-content_type",
+        "audio/mpeg",
+        "-f",
+        "mp3",
+        url,
+    ]
+
+
 def child_processes(marker: str) -> list[int]:
     """This process's children whose command line contains `marker` (from Linux's /proc)."""
     me = os.getpid()

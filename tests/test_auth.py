@@ -51,6 +51,7 @@ ROLE_OF = {"aysel": "admin", "gunay": "editor", "elvin": "presenter"}
 ADMIN_TOKEN = "settings-admin-token-Zq81"
 SOURCE_PASSWORD = "source-secret-Kp22"
 JWT_SECRET = "jwt-signing-secret-Lw93-" + "x" * 20
+ICECAST_AUTH_SECRET = "icecast-asks-with-Tr45"
 PUBLIC_AUTH = {"/api/v1/auth/token", "/api/v1/auth/refresh", "/api/v1/auth/logout"}
 # Concurrent refreshes of one token, repeated: a race shows only some of the time.
 ROUNDS = 30
@@ -104,6 +105,7 @@ def gate(tmp_path: Path, db_url: str, tools: Tools) -> Iterator[Gate]:
         admin_token=ADMIN_TOKEN,
         source_password=SOURCE_PASSWORD,
         jwt_secret=JWT_SECRET,
+        icecast_auth_secret=ICECAST_AUTH_SECRET,
     )
     st = build_station(settings, tools=tools, clock=clock)
     users = st.users = CheckedUsers(st.db, clock)
@@ -549,6 +551,47 @@ def test_a_forged_forwarded_for_does_not_change_the_address_the_throttle_sees(
         assert proxy.post(TOKEN_URL, data=form, headers=for_aysel).status_code == 200
 
 
+# --- stream keys -----------------------------------------------------------------------------
+
+
+def test_each_person_makes_rotates_and_revokes_their_own_stream_key_shown_once(
+    gate: Gate,
+) -> None:
+    elvin, admin = gate.bearer("elvin"), gate.bearer("aysel")
+    url = "/api/v1/auth/me/stream-key"
+    none = gate.client.get(url, headers=elvin)
+    assert none.status_code == 404 and none.json()["reason"] == "no-stream-key"
+    made = gate.client.post(url, headers=elvin)
+    assert made.status_code == 201, made.text
+    assert made.headers["cache-control"] == "no-store"
+    key = made.json()["key"]
+    assert made.json()["username"] == "elvin" and key.endswith(made.json()["hint"])
+    users = gate.station.users
+    assert gate.station.stream_keys.verify("elvin", key) == users.get("elvin")
+    shown = gate.client.get(url, headers=elvin)
+    assert shown.status_code == 200 and key not in shown.text
+    assert shown.json()["hint"] == made.json()["hint"]
+    # A new key ends the old one.
+    rotated = gate.client.post(url, headers=elvin).json()["key"]
+    assert gate.station.stream_keys.verify("elvin", key) is None
+    assert gate.station.stream_keys.verify("elvin", rotated) is not None
+    assert gate.client.delete(url, headers=elvin).status_code == 204
+    assert gate.station.stream_keys.verify("elvin", rotated) is None
+    assert gate.client.delete(url, headers=elvin).status_code == 404
+    # An admin revokes anyone's; an editor may not; an API key has no key of its own.
+    again = gate.client.post(url, headers=elvin).json()["key"]
+    theirs = "/api/v1/auth/users/elvin/stream-key"
+    assert gate.client.delete(theirs, headers=gate.bearer("gunay")).status_code == 403
+    assert gate.client.delete(theirs, headers=admin).status_code == 204
+    assert gate.station.stream_keys.verify("elvin", again) is None
+    assert gate.client.delete(theirs, headers=admin).status_code == 404
+    nobody = gate.client.delete("/api/v1/auth/users/nobody/stream-key", headers=admin)
+    assert nobody.status_code == 404
+    api_key = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    refused = gate.client.post(url, headers=api_key)
+    assert refused.status_code == 409 and refused.json()["reason"] == "not-a-person"
+
+
 # --- secrets ---------------------------------------------------------------------------------
 
 
@@ -571,15 +614,20 @@ def test_no_secret_is_returned_by_a_route_or_logged(
         "new-password-Ü42",
         *PASSWORDS.values(),
     ]
+    stream_key = gate.client.post("/api/v1/auth/me/stream-key", headers=gate.bearer("elvin"))
+    secrets += [stream_key.json()["key"], ICECAST_AUTH_SECRET]
     gate.sign_in("elvin", "wrong-password-Ğ77")
     secrets.append("wrong-password-Ğ77")
     gate.client.patch(
         "/api/v1/auth/users/elvin", json={"password": "new-password-Ü42"}, headers=admin
     )
-    gate.client.post(
-        "/api/v1/live/icecast-auth",
-        data={"mount": "/x", "user": "elvin", "pass": "new-password-Ü42"},
-    )
+    for password in ("new-password-Ü42", stream_key.json()["key"]):
+        for auth in (("icecast", ICECAST_AUTH_SECRET), None):
+            gate.client.post(
+                "/api/v1/live/icecast-auth",
+                data={"mount": "/x-live", "user": "elvin", "pass": password, "ip": "192.0.2.1"},
+                auth=auth,
+            )
 
     seen = []
     for route in api_routes(gate.app):

@@ -142,6 +142,29 @@ def test_a_presenter_is_created_with_a_password_from_stdin_and_bad_input_is_expl
         bad = user(*args, password=password)
         assert bad.returncode == 2 and said in bad.stderr + bad.stdout
     assert station.users.authenticate("leyla", "another-long-one") is None
+    # Her stream key, printed once; a new one ends it; revoked, nothing opens.
+    key = subprocess.run(
+        [*DIASPOR, "user", "stream-key", "aysel"], env=env, capture_output=True, text=True
+    )
+    assert key.returncode == 0, key.stderr
+    first = key.stdout.strip()
+    assert station.stream_keys.verify("aysel", first) is not None
+    second = subprocess.run(
+        [*DIASPOR, "user", "stream-key", "aysel"], env=env, capture_output=True, text=True
+    ).stdout.strip()
+    assert station.stream_keys.verify("aysel", first) is None
+    revoked = subprocess.run(
+        [*DIASPOR, "user", "stream-key", "aysel", "--revoke"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    assert station.stream_keys.verify("aysel", second) is None
+    nobody = subprocess.run(
+        [*DIASPOR, "user", "stream-key", "nobody"], env=env, capture_output=True, text=True
+    )
+    assert nobody.returncode == 2 and "no user 'nobody'" in nobody.stderr
 
 
 @pytest.mark.parametrize("command", [["serve"], ["worker"], ["playout"]])
@@ -151,6 +174,7 @@ def test_a_presenter_is_created_with_a_password_from_stdin_and_bad_input_is_expl
         ("DIASPOR_SOURCE_PASSWORD", "hackme", "known default"),
         ("DIASPOR_SOURCE_PASSWORD", "diaspor-source-local", "known default"),
         ("DIASPOR_ICECAST_ADMIN_PASSWORD", "CHANGE-ME-admin-password", "known default"),
+        ("DIASPOR_ICECAST_AUTH_SECRET", "CHANGE-ME-icecast-auth-secret", "known default"),
         ("DIASPOR_JWT_SECRET", "only-twenty-characte", "at least 32"),
         ("DIASPOR_ADMIN_TOKEN", "short", "at least 16"),
         ("DIASPOR_DATABASE_URL", "postgresql://diaspor:diaspor-local-only@db/diaspor", "default"),

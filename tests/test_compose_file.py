@@ -515,6 +515,17 @@ def test_icecast_config_is_well_formed_with_a_source_password_and_utf8_mounts(
     option = {o.get("name"): o.get("value") for o in auth.findall("option")}
     assert option["stream_auth"] == "http://api:8000/api/v1/live/icecast-auth"
     assert "api" in services
+    # ... with the secret the api checks, which compose takes from the operator and sed
+    # writes in at start (the file itself holds only a placeholder that nothing accepts).
+    assert option["username"] == "icecast"
+    placeholder = option["password"] or ""
+    assert placeholder.startswith("CHANGE-ME")
+    icecast = services["icecast"]
+    assert f"s|{placeholder}|$$ICECAST_AUTH_SECRET|" in " ".join(icecast["entrypoint"])
+    assert icecast["environment"]["ICECAST_AUTH_SECRET"].startswith("${ICECAST_AUTH_SECRET:?")
+    api_env = services["api"]["environment"]
+    assert api_env["DIASPOR_ICECAST_AUTH_SECRET"].startswith("${ICECAST_AUTH_SECRET:?")
+    assert "DIASPOR_SOURCE_PASSWORD" not in api_env  # the api takes no source password
     assert root.findtext("limits/clients") == "5000"
     assert root.findtext("limits/sources") == "10"
     assert root.findtext("fileserve") == "1"
@@ -533,6 +544,13 @@ def test_nginx_sends_api_routes_to_the_api_replicas(nginx: Directive) -> None:
         servers, path = proxied_to(nginx, location(nginx, *match))
         assert servers and all(srv.startswith("api:8000") for srv in servers), match
         assert path == "", f"{match} must keep the request path for the API"
+
+
+def test_nginx_refuses_icecast2s_question_from_outside(nginx: Directive) -> None:
+    """Only icecast2, on the compose network, asks the API whether a presenter may go live."""
+    loc = location(nginx, "=", "/api/v1/live/icecast-auth")
+    assert loc.value("return") == ["404"]
+    assert not loc.find("proxy_pass")
 
 
 def test_nginx_caches_playlists_briefly_and_segments_artwork_subtitles_long(

@@ -12,10 +12,12 @@ import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from pydantic import SecretStr
 
 from diaspor import migrate
 from diaspor.compose import Station, build_station
@@ -27,10 +29,11 @@ from playout.live import live_mount
 from playout.radio import LIVE_TITLE
 from streamer.icy import IcyReader, parse_response_head
 from tests.conftest import settings_for
-from tests.support import free_port, run, tone
+from tests.support import free_port, run, source_client, tone
 
 pytestmark = pytest.mark.slow
-PASSWORD = "bakı-küləyi-2026"
+PASSWORD = "bakı-küləyi-2026"  # Aysel's and Tural's account passwords: no source credential
+SOURCE_PASSWORD = "the-stations-own-encoders-password"
 PRESENTER = "Aysel Məmmədova"
 LIVE_HZ = 1000
 SCHEDULE_HZ = (440, 550)
@@ -74,13 +77,20 @@ def dominant_hz(pcm: np.ndarray, start_s: float, seconds: float = 0.5) -> int:
     return int(round(np.argmax(spectrum) * 48000 / len(a), -1))
 
 
-def station_with_an_evening_show(tmp_path: Path, tools: Tools) -> Station:
+def station_with_an_evening_show(
+    tmp_path: Path, tools: Tools, *, slot_s: int = 600, **overrides: Any
+) -> Station:
+    """Diaspor.FM with beds, and Aysel's programme starting in two seconds for `slot_s`."""
     settings = settings_for(
         tmp_path,
         f"sqlite:///{tmp_path / 'station.db'}",
-        relay_port=free_port(),
-        port=free_port(),
-        live_grace_ms=2000,
+        **{
+            "relay_port": free_port(),
+            "port": free_port(),
+            "live_grace_ms": 2000,
+            "source_password": SecretStr(SOURCE_PASSWORD),
+            **overrides,
+        },
     )
     migrate.upgrade(settings.database_url)
     st = build_station(settings, tools=tools)
@@ -128,13 +138,18 @@ def station_with_an_evening_show(tmp_path: Path, tools: Tools) -> Station:
             "target_type": "programme",
             "target_id": show.id,
             "start_local": start.replace(tzinfo=None, microsecond=0),
-            "duration_ms": 600_000,
+            "duration_ms": slot_s * 1000,
         },
         "test",
     )
     st.users.create("aysel", PRESENTER, "presenter", PASSWORD)
     st.users.create("tural", "Tural Həsənov", "presenter", PASSWORD)
     return st
+
+
+def stream_keys(st: Station) -> dict[str, str]:
+    """Aysel's and Tural's stream keys, as each would make their own."""
+    return {u: st.stream_keys.issue(st.users.get(u).id)[0] for u in ("aysel", "tural")}
 
 
 async def source_status(port: int, mount: str, user: str, password: str) -> int:
@@ -158,6 +173,7 @@ def test_a_presenter_takes_over_in_their_slot_and_the_schedule_returns(
     st = station_with_an_evening_show(tmp_path, tools)
     port = st.settings.relay_port
     mount = live_mount("diaspor-fm")
+    keys = stream_keys(st)
 
     async def go() -> tuple[Heard, float, float, dict[str, object], dict[str, object], int]:
         stop, stop_listening = asyncio.Event(), asyncio.Event()
@@ -171,32 +187,19 @@ def test_a_presenter_takes_over_in_their_slot_and_the_schedule_returns(
             loop = asyncio.get_running_loop()
             began = loop.time()
             await asyncio.sleep(3)
-            refused = await source_status(port, mount, "tural", PASSWORD)
+            refused = [
+                await source_status(port, mount, "tural", keys["tural"]),  # not his programme
+                await source_status(port, mount, "aysel", PASSWORD),  # her password: no
+                await source_status(port, mount, "source", SOURCE_PASSWORD),  # the station's
+            ]
             source = await asyncio.create_subprocess_exec(
-                tools.ffmpeg,
-                "-hide_banner",
-                "-v",
-                "error",
-                "-re",
-                "-f",
-                "lavfi",
-                "-i",
-                f"sine=frequency={LIVE_HZ}:sample_rate=44100",
-                "-t",
-                "12",
-                "-af",
-                "volume=0.3",
-                "-ac",
-                "2",
-                "-c:a",
-                "libmp3lame",
-                "-b:a",
-                "128k",
-                "-content_type",
-                "audio/mpeg",
-                "-f",
-                "mp3",
-                f"icecast://aysel:{PASSWORD}@127.0.0.1:{port}{mount}",
+                *source_client(
+                    tools.ffmpeg,
+                    f"icecast://aysel:{keys['aysel']}@127.0.0.1:{port}{mount}",
+                    seconds=12,
+                    freq=LIVE_HZ,
+                    volume=0.3,
+                ),
                 stderr=subprocess.PIPE,
             )
             live_from = loop.time() - began
@@ -216,7 +219,7 @@ def test_a_presenter_takes_over_in_their_slot_and_the_schedule_returns(
 
     heard, live_from, live_to, during, after, refused = run(go())
     try:
-        assert refused == 401  # a presenter whose programme this is not
+        assert refused == [401, 401, 401]
         stereo = decode(tools, bytes(heard.audio))
         pcm = stereo[:, 0]
         seconds = len(pcm) / 48000
@@ -275,3 +278,106 @@ def decode(tools: Tools, mp3: bytes) -> np.ndarray:
         check=True,
     ).stdout
     return np.frombuffer(out, dtype="<f4").reshape(-1, 2)
+
+
+AUTH_SECRET = "icecast2-asks-the-api-with-this"
+
+
+@pytest.mark.icecast
+def test_on_icecast2_a_presenter_goes_off_air_and_off_the_server_when_their_slot_ends(
+    tmp_path: Path, tools: Tools
+) -> None:
+    """icecast2 ends no source at a time: playout holds the slot's end itself. The presenter
+    keeps sending past the end of a short slot (no margin); listeners hear the schedule again
+    from the end on, icecast2 no longer has the live mount, and the key is refused after."""
+    from api.app import create_app
+    from tests.support import serve_app
+    from tests.test_icecast_conformance import icecast2_running, mounts, shipped_credentials
+
+    icecast_port = free_port()
+    creds = shipped_credentials()
+    st = station_with_an_evening_show(
+        tmp_path,
+        tools,
+        slot_s=24,
+        radio_server="icecast",
+        icecast_url=f"http://127.0.0.1:{icecast_port}",
+        source_password=SecretStr(creds["source_password"]),
+        icecast_admin_user=creds["admin_user"],
+        icecast_admin_password=SecretStr(creds["admin_password"]),
+        icecast_auth_secret=SecretStr(AUTH_SECRET),
+        live_margin_s=0,
+    )
+    (entry,) = st.schedules.find("entry")
+    baku = ZoneInfo("Asia/Baku")
+    local = entry.data["start_local"]
+    start = (local if isinstance(local, datetime) else datetime.fromisoformat(local)).replace(
+        tzinfo=baku
+    )
+    slot_end = (start + timedelta(seconds=24)).timestamp()
+    key = stream_keys(st)["aysel"]
+    mount = live_mount("diaspor-fm")
+    url = f"icecast://aysel:{key}@127.0.0.1:{icecast_port}{mount}"
+
+    def push(seconds: int) -> list[str]:
+        return source_client(tools.ffmpeg, url, seconds=seconds, freq=LIVE_HZ, volume=0.3)
+
+    async def go(server_mounts: Any) -> tuple[Heard, float, float, int, set[str], int]:
+        stop, stop_listening = asyncio.Event(), asyncio.Event()
+        air = asyncio.create_task(run_radio(st, stop))
+        heard = Heard()
+        try:
+            while "/diaspor-fm.mp3" not in await asyncio.to_thread(server_mounts):
+                await asyncio.sleep(0.2)
+            listener = asyncio.create_task(
+                record(icecast_port, "/diaspor-fm.mp3", heard, stop_listening)
+            )
+            began = datetime.now(UTC).timestamp()
+            source = await asyncio.create_subprocess_exec(*push(60), stderr=subprocess.PIPE)
+            await asyncio.wait_for(source.communicate(), timeout=70)
+            ended = datetime.now(UTC).timestamp()
+            for _ in range(25):  # icecast2 lists a removed source a moment longer
+                left = set(await asyncio.to_thread(server_mounts))
+                if mount not in left:
+                    break
+                await asyncio.sleep(0.2)
+            again = await asyncio.create_subprocess_exec(*push(5), stderr=subprocess.PIPE)
+            await asyncio.wait_for(again.communicate(), timeout=20)
+            await asyncio.sleep(6)  # the schedule, as listeners hear it after the slot
+            stop_listening.set()
+            await listener
+        finally:
+            stop.set()
+            await air
+        assert again.returncode is not None
+        return heard, began, ended, source.returncode or 0, left, again.returncode
+
+    with serve_app(create_app(st)) as api:
+        edits = {
+            "http://api:8000/api/v1/live/icecast-auth": f"{api}/api/v1/live/icecast-auth",
+            "CHANGE-ME-icecast-auth-secret": AUTH_SECRET,
+        }
+        log = tmp_path / "icecast2.log"
+        with icecast2_running(log, edits, port=icecast_port) as server:
+            heard, began, ended, rc, left, again = run(go(lambda: mounts(server)))
+    try:
+        # The source was removed at the end of the slot, long before its 60 s were sent.
+        assert rc != 0
+        assert slot_end - 1 < ended < slot_end + 6, (ended - slot_end, began - slot_end)
+        assert mount not in left
+        assert again != 0  # her key is refused once her slot is over
+        stereo = decode(tools, bytes(heard.audio))
+        pcm = stereo[:, 0]
+        seconds = len(pcm) / 48000
+        shift = seconds - heard.listened_s  # icecast2's burst, as in the relay test above
+        timeline = [(t, dominant_hz(pcm, t)) for t in np.arange(0, seconds - 0.5, 0.25)]
+        live = [t for t, hz in timeline if hz == LIVE_HZ]
+        assert live, f"the presenter was never heard: {timeline}"
+        end_in_recording = slot_end - began + shift
+        assert max(live) < end_in_recording + 4, (max(live), end_in_recording)
+        back = [hz for t, hz in timeline if t > end_in_recording + 4]
+        assert len(back) > 8 and set(back) <= set(SCHEDULE_HZ), back
+        rows = AsRunLog(st.db, "diaspor-fm").recent(50)
+        assert [r.kind for r in rows].count("live") == 1
+    finally:
+        st.close()

@@ -306,14 +306,26 @@ def test_wrong_password_is_401_a_busy_mount_is_403_and_an_unknown_mount_is_404()
     run(story())
 
 
-def test_a_presenter_let_in_by_the_hook_is_disconnected_when_their_time_is_up() -> None:
-    asked: list[tuple[str, str, str]] = []
+class LiveMounts:
+    """A source_auth hook as playout's: it decides for /radio-live, with Aysel's key."""
 
-    async def hook(mount: str, user: str, password: str) -> SourceGrant | None:
-        asked.append((mount, user, password))
-        if (mount, user, password) == ("/radio-live", "aysel", "şifrə-123"):
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str, str, str]] = []
+
+    async def handles(self, mount: str) -> bool:
+        return mount == "/radio-live"
+
+    async def __call__(
+        self, mount: str, user: str, password: str, address: str
+    ) -> SourceGrant | None:
+        self.asked.append((mount, user, password, address))
+        if (mount, user, password) == ("/radio-live", "aysel", "dsk_aysels-key"):
             return SourceGrant(datetime.now(UTC) + timedelta(seconds=1))
         return None
+
+
+def test_a_presenter_let_in_by_the_hook_is_disconnected_when_their_time_is_up() -> None:
+    hook = LiveMounts()
 
     async def as_user(relay: Relay, user: str, password: str) -> tuple[Conn, int]:
         conn = await connect(
@@ -327,17 +339,20 @@ def test_a_presenter_let_in_by_the_hook_is_disconnected_when_their_time_is_up() 
     async def story() -> None:
         async with relay_running(source_auth=hook, source_timeout=30) as relay:
             assert (await as_user(relay, "aysel", "wrong"))[1] == 401
-            assert (await as_user(relay, "tural", "şifrə-123"))[1] == 401
-            conn, status = await as_user(relay, "aysel", "şifrə-123")
+            assert (await as_user(relay, "tural", "dsk_aysels-key"))[1] == 401
+            # The source password opens the station's own mounts, not a presenter's.
+            assert (await as_user(relay, "source", SOURCE_PASSWORD))[1] == 401
+            assert hook.asked[-1][3] == "127.0.0.1"  # asked with the source's address
+            conn, status = await as_user(relay, "aysel", "dsk_aysels-key")
             assert status == 200
             conn.writer.write(pattern(1000))
             began = asyncio.get_running_loop().time()
             assert await conn.closed_by_server(timeout=5)  # cut off at the end of the slot
             assert 0.5 < asyncio.get_running_loop().time() - began < 3
             # The station's own encoder never asks the hook: the source password suffices.
-            asked.clear()
+            hook.asked.clear()
             assert (await source(relay, "/radio.mp3"))[1] == 200
-            assert asked == []
+            assert hook.asked == []
 
     run(story())
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from alembic import context
 
-import accounts.tokens  # each import registers its tables
+import accounts.stream_keys  # each import registers its tables
+import accounts.tokens
 import accounts.users  # noqa: F401
 import jobs.queue  # noqa: F401
 import media.models  # noqa: F401
-import playout.asrun_rows  # noqa: F401
+import playout.asrun_rows
+import playout.live_grants  # noqa: F401
 import schedules.models  # noqa: F401
 from station.db import Base, create_db_engine
 
