@@ -23,6 +23,7 @@ from media.loudness import gain_db, linear
 from playout.asrun import Boundary, Outcome
 from playout.decoder import ItemReader
 from playout.hooks import notify
+from playout.limiter import TruePeakLimiter
 from playout.mixer import RATE, SAMPLES_PER_MS, Block, Placement, mix_into, silence, to_s16
 from schedules.plan import ChannelSpec, TimelineItem, to_ms
 from station.clock import Clock
@@ -93,6 +94,14 @@ class RadioEngine:
     hooks: list[BoundaryHook] = field(default_factory=list)
     boundaries: list[Boundary] = field(default_factory=list)
     position: int = 0  # samples written so far
+    # The true-peak limiter after the mix (playout/limiter.py): each item is brought to the
+    # target by its loudness alone, and the line's peaks are held under the ceiling less
+    # `codec_margin_db` (the MP3 and AAC encoders overshoot what they are given). None
+    # (limit=False): the old way, each item's gain held down by its own true peak.
+    limit: bool = True
+    codec_margin_db: float = 1.5
+    _limiter: TruePeakLimiter | None = None
+    _line_at: int | None = None  # the line runs the limiter's delay ahead of what is written
     dead_air_ms: int = 5000  # this long below dead_air_dbfs is reported as dead air
     dead_air_dbfs: float = -60.0
     dead_air: list[tuple[int, int]] = field(default_factory=list)  # (start, end) samples
@@ -134,14 +143,12 @@ class RadioEngine:
         p = self._playable(item.media_id) if item.media_id is not None else None
         if isinstance(p, Unreachable):
             p = None
-        g = linear(
-            gain_db(
-                p.loudness_lufs if p else None,
-                p.true_peak_dbtp if p else None,
-                self.target_lufs,
-                self.max_true_peak_dbtp,
-            )
-        )
+        loudness = p.loudness_lufs if p else None
+        if self.limit:
+            g = linear(gain_db(loudness, None, self.target_lufs))
+        else:
+            peak = p.true_peak_dbtp if p else None
+            g = linear(gain_db(loudness, peak, self.target_lufs, self.max_true_peak_dbtp))
         return Placement(self._sample(item.start_ms), length, fade_in, fade_out, g)
 
     def _trouble(self, what: str, reason: str, hold_s: float | None = None) -> None:
@@ -171,7 +178,7 @@ class RadioEngine:
         are. On air the reading is done in a thread while the line goes on with what it
         knows (a database that hangs cannot stall the audio); if the schedule cannot be read,
         the engine goes on with what it knows and asks again in 2 s."""
-        now_ms = self._ms(self.position)
+        now_ms = self._ms(self.position if self._line_at is None else self._line_at)
         if self._reading is not None:
             if not self._reading.done():
                 return
@@ -253,6 +260,8 @@ class RadioEngine:
             )
             self.target_lufs = spec.loudness_target_lufs
             self.max_true_peak_dbtp = spec.true_peak_max_dbtp
+            if self._limiter is not None:
+                self._limiter.set_ceiling(self.max_true_peak_dbtp - self.codec_margin_db)
         self.filler_ids = spec.filler_ids or self.filler_ids
 
     async def _open(self, item: TimelineItem, fade_in: int, skip: int) -> _Slot:
@@ -337,8 +346,28 @@ class RadioEngine:
         await notify(self.hooks, b)
 
     async def block(self, n: int) -> bytes:
-        """The next n samples of the line, as 16-bit PCM."""
-        a = self.position
+        """The next n samples on air, as 16-bit PCM: the line, through the limiter."""
+        if not self.limit:
+            out = await self._line(n)
+        else:
+            if self._limiter is None:
+                ceiling = self.max_true_peak_dbtp - self.codec_margin_db
+                self._limiter = TruePeakLimiter(ceiling)
+                # Its delay is rendered first (what comes out meanwhile is its silence), so
+                # that what is written at a position is the line at that position.
+                self._limiter.process(await self._line(self._limiter.delay))
+            out = self._limiter.process(await self._line(n))
+        self._watch_silence(out, self.position, n)  # as listeners hear it
+        self.position += n
+        return to_s16(out)
+
+    def _ahead(self) -> int:
+        """How far the line runs ahead of what is written (the limiter's delay)."""
+        return self._limiter.delay if self._limiter is not None else 0
+
+    async def _line(self, n: int) -> Block:
+        """The next n samples of the schedule's line (and the presenter over it)."""
+        a = self.position if self._line_at is None else self._line_at
         await self._ensure_slots(a, n)
         feed = self.live.take(n) if self.live is not None else None
         if feed is not None and self.live_item is None:
@@ -349,7 +378,8 @@ class RadioEngine:
             lo, hi = max(a, p.start + slot.offset), min(a + n, p.end)
             if lo >= hi:
                 continue
-            if not slot.announced and p.start < a + n:
+            # Announced as it comes out of the limiter, not as the line reaches it.
+            if not slot.announced and p.start < a + n - self._ahead():
                 slot.announced = True
                 await self._announce(slot)
             restarts = slot.reader.restarts
@@ -370,9 +400,8 @@ class RadioEngine:
         self._items = [
             i for i in self._items if self._sample(i.end_ms) + i.crossfade_ms * SAMPLES_PER_MS > a
         ]
-        self.position = a + n
-        self._watch_silence(out, a, n)
-        return to_s16(out)
+        self._line_at = a + n
+        return out
 
     async def _replace_reader(self, slot: _Slot, got: Block, at: int, n: int) -> Block:
         """The rest of a broken item from filler: the listener hears music, not silence.
