@@ -53,7 +53,9 @@ class MediaOut(BaseModel):
     original_url: str | None
     subtitles: list[SubtitleOut]
     package_status: Literal["none", "queued", "packaging", "ready", "failed"] = Field(
-        description="HLS packaging of a video: ready means published under hls/assets/<id>/"
+        description="HLS packaging of a video, the latest run: ready means it was published "
+        "(under a new, unguessable prefix). A package published before stays on air and on "
+        "demand while the item is packaged again, and if that fails"
     )
     version: int
     created_at: datetime

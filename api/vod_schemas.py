@@ -87,7 +87,9 @@ class EpisodeDetailOut(EpisodeSummary):
     programme_title: str
     aired: list[AiredOut] = Field(description="past airings, from the as-run log, latest first")
     next_airings: list[NextAiringOut] = Field(description="from the guide, the next 14 days")
-    hls: str | None = Field(description="master playlist URL, when on demand")
+    hls: str | None = Field(
+        description="master playlist URL, when on demand (it stops working once it is not)"
+    )
     audio: str | None = Field(description="the audio-only HLS playlist URL")
     audio_file: str | None = Field(
         description="the sound in one M4A (AAC) file: podcast apps, downloads to listen offline"

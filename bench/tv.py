@@ -264,7 +264,7 @@ async def role_package(cfg: dict[str, Any]) -> None:
                 encoded.append(mark())
 
         t0, s0, k0 = mark()
-        pkg = await package_asset(
+        pub = await package_asset(
             tools,
             storage,
             Path(clip["path"]),
@@ -279,7 +279,8 @@ async def role_package(cfg: dict[str, Any]) -> None:
         )
         t1, s1, k1 = mark()
         te, _se, ke = encoded[0] if encoded else (t1, s1, k1)
-        folder = Path(cfg["storage"]) / "hls" / "assets" / str(clip["id"])
+        pkg = pub.package
+        folder = Path(cfg["storage"]) / pub.prefix
         out["clips"].append(
             {
                 "id": clip["id"],
@@ -302,11 +303,19 @@ async def role_package(cfg: dict[str, Any]) -> None:
 
 
 def _sequencer(cfg: dict[str, Any], timeline: TimedTimeline, storage: Any) -> Any:
-    from playout.sequencer import Sequencer
+    from playout.sequencer import Sequencer, stored_packages
     from station.settings import Settings
 
+    root = Path(cfg["storage"])
+
+    def prefix_of(media_id: int) -> str | None:
+        """No database here: a clip's one publication is the folder holding its manifest."""
+        found = sorted((root / "hls" / "assets" / str(media_id)).glob("*/package.json"))
+        return found[-1].parent.relative_to(root).as_posix() if found else None
+
     window = Settings(data_dir=Path(cfg["data_dir"])).tv_window
-    return Sequencer(CHANNEL, storage, timeline, window=window)
+    packages = stored_packages(storage, prefix_of)
+    return Sequencer(CHANNEL, storage, timeline, packages=packages, window=window)
 
 
 def _outcomes(boundaries: list[Any]) -> dict[str, int]:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from accounts.tokens import jwt_secret
 from diaspor import migrate
-from diaspor.compose import Station, build_station
+from diaspor.compose import Station, build_station, run_background
 from media.containers import SUFFIXES
 from media.errors import MediaError
 from media.library import IngestOptions
@@ -161,8 +161,8 @@ def run_until_stopped(
 
 @app.command()
 def worker(data_dir: DataDir = None) -> None:
-    """Run background jobs (media analysis) until interrupted."""
-    run_until_stopped(data_dir, lambda station, stop: station.worker().run(stop))
+    """Run background jobs (analysis, packaging) and close on-demand windows, until interrupted."""
+    run_until_stopped(data_dir, run_background)
 
 
 def collect(paths: list[Path]) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,11 +15,14 @@ from media.binaries import Tools, find_tools
 from media.ladder import PackagingOptions
 from media.library import Library, library_handlers
 from media.storage import Storage, build_storage
+from playout.airings import AsRunAirings
 from playout.live import LiveDesk
 from playout.live_grants import LiveGrants
 from playout.nowplaying import NowPlayingHub, NowPlayingPublisher
 from playout.status import nowplaying_key
 from schedules.service import Schedules
+from schedules.vod import Catalogue
+from schedules.vod_windows import VodWindows
 from station.backoff import Backoff
 from station.clock import Clock, SystemClock
 from station.db import Database
@@ -61,6 +65,19 @@ class Station:
     def worker(self) -> Worker:
         return Worker(self.queue, self.handlers, poll_s=self.settings.job_poll_s)
 
+    def vod_windows(self) -> VodWindows:
+        """The keeper that moves packages out of reach when their on-demand windows close."""
+        catalogue = Catalogue(
+            self.db, self.clock, self.library, self.schedules, AsRunAirings(self.db)
+        )
+        return VodWindows(catalogue, self.library.publications, self.clock)
+
+    def add_background(self, sup: Supervisor) -> None:
+        """The worker process's parts: the job worker and the on-demand windows keeper."""
+        every = self.settings.vod_windows_every_s
+        sup.spawn("worker", lambda stop: self.worker().run(stop), essential=False)
+        sup.spawn("vod-windows", lambda stop: self.vod_windows().run(stop, every), essential=False)
+
     def close(self) -> None:
         self.storage.close()
         self.db.dispose()
@@ -90,6 +107,7 @@ def build_station(settings: Settings, *, clock: Clock | None = None, **parts: An
         max_duration_ms=settings.max_duration_s * 1000,
         analysis_timeout_base_s=settings.analysis_timeout_base_s,
         analysis_timeout_factor=settings.analysis_timeout_factor,
+        package_retire_s=settings.package_retire_s,
     )
     schedules = Schedules(db, clock)
     keys = StreamKeys(db, clock)
@@ -106,6 +124,13 @@ def build_station(settings: Settings, *, clock: Clock | None = None, **parts: An
     )
     station.handlers.update(library_handlers(library))
     return station
+
+
+async def run_background(station: Station, stop: asyncio.Event) -> None:
+    """`diaspor worker`: jobs and the windows keeper, supervised, until stop is set."""
+    sup = supervisor_for(station)
+    station.add_background(sup)
+    await sup.run(stop)
 
 
 def supervisor_for(station: Station) -> Supervisor:

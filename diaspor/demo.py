@@ -47,12 +47,13 @@ def server_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
 
 
 async def serve(station: Station, *, with_worker: bool, with_radio: bool = False) -> None:
-    """Serve the API until interrupted; with_worker also runs background jobs here."""
+    """Serve the API until interrupted; with_worker also runs background jobs and the
+    on-demand windows keeper here."""
     server = uvicorn.Server(server_config(create_app(station), station.settings))
     stop = asyncio.Event()
     sup = supervisor_for(station)
     if with_worker:
-        sup.spawn("worker", lambda stop: station.worker().run(stop), essential=False)
+        station.add_background(sup)
     parts: asyncio.Task[None] | None = None
     if with_radio:
         parts = asyncio.create_task(run_playout(station, stop, sup), name="playout")

@@ -16,6 +16,7 @@ from media.packaged import Package
 from media.packaging import package_slate
 from media.storage import public_file_url
 from playout.asrun import AsRunLog
+from playout.sequencer import stored_packages
 from playout.tv_channel import TvChannel, TvPorts, find_slate
 from station.clock import SystemClock
 from station.supervisor import Supervisor
@@ -89,6 +90,7 @@ async def add_tv(station: Station, sup: Supervisor) -> TvSide:
             slug=slug,
             storage=station.storage,
             timeline=timeline_of(station, slug),
+            packages=stored_packages(station.storage, station.library.publications.prefix_of),
             asrun=AsRunLog(station.db, slug),
             now_playing=station.publisher,
             master_url=lambda key: public_file_url(s, key) or key,

@@ -123,8 +123,16 @@ class JobQueue:
         """In-process wake-up (embedded mode); other processes find jobs by polling."""
         self._listeners.append(callback)
 
-    def enqueue(self, session: Any, kind: str, payload: dict[str, Any]) -> JobRow:
-        """Add a job inside the caller's transaction, so it exists only if their write does."""
+    def enqueue(
+        self,
+        session: Any,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        run_after: datetime | None = None,
+    ) -> JobRow:
+        """Add a job inside the caller's transaction, so it exists only if their write does;
+        it runs from `run_after` on (at once by default)."""
         now = self.clock.now()
         row = JobRow(
             kind=kind,
@@ -134,7 +142,7 @@ class JobQueue:
             max_attempts=self.max_attempts,
             progress=0.0,
             message="waiting",
-            run_after=now,
+            run_after=run_after or now,
             created_at=now,
         )
         session.add(row)

@@ -48,9 +48,10 @@ from media.models import (
     search_text,
 )
 from media.names import check_file_name, language_code, media_suffix, title_from_name
-from media.packaged import Package, asset_prefix, load_package
-from media.packaging import package_asset
+from media.packaged import Published
+from media.packaging import package_asset, remove_prefix
 from media.probe import ProbeResult, probe
+from media.publications import RETIRE_JOB, Publications
 from media.storage import Storage, original_key
 from station.clock import Clock
 from station.db import Database, Page
@@ -144,6 +145,7 @@ class Library:
         max_duration_ms: int = 6 * 3600 * 1000,
         analysis_timeout_base_s: float = 60.0,
         analysis_timeout_factor: float = 0.5,
+        package_retire_s: float = 300.0,
     ) -> None:
         self.db = db
         self.storage = storage
@@ -158,6 +160,7 @@ class Library:
         self.max_duration_ms = max_duration_ms
         self.analysis_timeout_base_s = analysis_timeout_base_s
         self.analysis_timeout_factor = analysis_timeout_factor
+        self.publications = Publications(db, storage, queue, clock, retire_after_s=package_retire_s)
 
     # --- ingest -------------------------------------------------------------------------
 
@@ -426,7 +429,9 @@ class Library:
         A file ffmpeg cannot package, or whose output does not line up, fails for good (as in
         analysis, a broken file stays broken; `request_packaging` queues it again). Any other
         fault, a storage one above all, is retried by the queue; the row says `failed` with
-        the reason until the retry starts. Either way nothing half-packaged is published.
+        the reason until the retry starts. Either way nothing half-packaged is published, and
+        the package published before stays live: the new one goes to a prefix of its own and
+        the row is switched to it only once it is whole.
         """
         media_id = int(payload["media_id"])
         item = await asyncio.to_thread(self.get, media_id)
@@ -444,7 +449,7 @@ class Library:
             original = self.storage.local_path(item.storage_key)
             path = await asyncio.to_thread(original.__enter__)
             try:
-                package = await package_asset(
+                published = await package_asset(
                     self.tools,
                     self.storage,
                     path,
@@ -460,6 +465,13 @@ class Library:
                 )
             finally:
                 await asyncio.shield(asyncio.to_thread(original.__exit__, None, None, None))
+            try:
+                await asyncio.to_thread(self.publications.replace, media_id, published.prefix)
+            except BaseException:
+                await asyncio.shield(
+                    asyncio.to_thread(remove_prefix, self.storage, published.prefix)
+                )
+                raise
         except PackagingError as exc:
             await asyncio.to_thread(self._set_package_status, media_id, PACKAGE_FAILED, exc.message)
             raise PermanentJobError(f"{item.original_name}: {exc.message}") from exc
@@ -476,10 +488,12 @@ class Library:
             await asyncio.to_thread(self._set_package_status, media_id, PACKAGE_FAILED, reason)
             raise
         await asyncio.to_thread(self._set_package_status, media_id, PACKAGE_READY, None)
+        package = published.package
         log.info(
             "video packaged",
             extra={
                 "media": media_id,
+                "prefix": published.prefix,
                 "segments": len(package.segments_ms),
                 "renditions": [r.name for r in package.renditions],
             },
@@ -519,9 +533,9 @@ class Library:
         self.queue.notify()
         return job_id
 
-    def package_of(self, media_id: int) -> Package | None:
-        """The published HLS package of an item (its package.json), or None."""
-        return load_package(self.storage, asset_prefix(media_id))
+    def package_of(self, media_id: int) -> Published | None:
+        """The live HLS publication of an item (its prefix and package.json), or None."""
+        return self.publications.find(media_id)
 
     def set_subtitle(self, media_id: int, lang: str, vtt: Path) -> MediaItem:
         """Attach or replace the WebVTT subtitle of one language; the old file goes."""
@@ -613,4 +627,8 @@ class Library:
 def library_handlers(
     lib: Library,
 ) -> dict[str, Callable[[dict[str, Any], ProgressReporter], Awaitable[None]]]:
-    return {ANALYSE_JOB: lib.analyse_job, PACKAGE_JOB: lib.package_job}
+    return {
+        ANALYSE_JOB: lib.analyse_job,
+        PACKAGE_JOB: lib.package_job,
+        RETIRE_JOB: lib.publications.retire_job,
+    }

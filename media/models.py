@@ -14,7 +14,9 @@ from station.db import Base, UtcDateTime
 KINDS = ("music", "speech", "jingle", "programme", "filler", "slate")
 PENDING, READY, FAILED = "pending", "ready", "failed"
 # HLS packaging of a video item (media/packaging.py): none (not video, or not yet analysed),
-# queued, packaging, ready (published under hls/assets/<id>/), failed (package_error says why).
+# queued, packaging, ready (published), failed (package_error says why). That is the latest
+# packaging's outcome; what is on air and on demand is the publication `package_prefix` names
+# (media/publications.py), which stays while a new package is made, and if that one fails.
 PACKAGE_NONE, PACKAGE_QUEUED, PACKAGING = "none", "queued", "packaging"
 PACKAGE_READY, PACKAGE_FAILED = "ready", "failed"
 
@@ -61,6 +63,11 @@ class MediaRow(Base):
         String(16), index=True, default=PACKAGE_NONE, server_default=PACKAGE_NONE
     )
     package_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The live publication: its prefix (hls/assets/<id>/<token>), since when, and when the
+    # on-demand windows keeper last found it given out (schedules/vod_windows.py).
+    package_prefix: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    package_published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    package_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,29 +1,37 @@
 """What packaging leaves in storage for one video asset, and how the rest reads it.
 
-An asset packaged into the channel's HLS ladder lives under `hls/assets/<media_id>/`:
+Each publication of an asset goes to a folder of its own under `hls/assets/<media_id>/`, named
+by an unguessable token (128 random bits), and the media row names the current one
+(`media/publications.py`): nothing sits at a path a stranger could guess from the id.
 
-    hls/assets/12/master.m3u8            the VOD master playlist (written last: publishing)
-    hls/assets/12/720p/index.m3u8        one VOD media playlist per rendition
-    hls/assets/12/720p/seg-00000.ts      MPEG-TS segments, the same boundaries in every rung
-    hls/assets/12/audio/seg-00000.ts     the audio-only rendition, the same boundaries
-    hls/assets/12/subs/az/index.m3u8     WebVTT subtitles per language, segmented alike
-    hls/assets/12/subs/az/seg-00000.vtt
-    hls/assets/12/poster.jpg, thumbs.jpg, thumbs.vtt
-    hls/assets/12/audio.m4a              the whole sound in one file (podcast enclosures)
-    hls/assets/12/package.json           this manifest
+    hls/assets/12/<token>/master.m3u8          the VOD master playlist (written last but one)
+    hls/assets/12/<token>/720p/index.m3u8      one VOD media playlist per rendition
+    hls/assets/12/<token>/720p/seg-00000.ts    MPEG-TS segments, the same boundaries in every rung
+    hls/assets/12/<token>/audio/seg-00000.ts   the audio-only rendition, the same boundaries
+    hls/assets/12/<token>/subs/az/index.m3u8   WebVTT subtitles per language, segmented alike
+    hls/assets/12/<token>/subs/az/seg-00000.vtt
+    hls/assets/12/<token>/poster.jpg, thumbs.jpg, thumbs.vtt
+    hls/assets/12/<token>/audio.m4a            the whole sound in one file (podcast enclosures)
+    hls/assets/12/<token>/package.json         this manifest (written last)
+
+A publication never changes once written: a new package, or the same one moved when an
+on-demand window closes, is a new token. Packages made before publications existed sit at
+`hls/assets/12/` itself until they are moved.
 
 `package.json` is the contract: the VOD API reads it for URLs, the TV sequencer for segment
 durations. Durations are integer milliseconds (exact to the frame at the rates we use, and
 sums never drift); every rendition has the same segments, so segment i of one rung and
 segment i of another start and end at the same instant. The slate (station ID card) is
-packaged the same way under `hls/slate/<channel>/`, with `slate_frames` saying which
-frame-count each of its segments holds.
+packaged the same way under `hls/slate/<channel>/` (in place: it is the station's public
+card, not an episode), with `slate_frames` saying which frame-count each of its segments holds.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
+import secrets
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +42,17 @@ MANIFEST = "package.json"
 VERSION = 1
 
 
+TOKEN = re.compile(r"^[0-9a-f]{32}$")  # a publication's folder: 128 random bits in hex
+
+
 def asset_prefix(media_id: int) -> str:
+    """The asset's folder: its publications are folders inside it."""
     return f"hls/assets/{media_id}"
+
+
+def new_publication(media_id: int) -> str:
+    """A fresh prefix for one publication of the asset: nobody can guess it from the id."""
+    return f"{asset_prefix(media_id)}/{secrets.token_hex(16)}"
 
 
 def slate_prefix(channel: str) -> str:
@@ -120,6 +137,17 @@ class Package:
             if r.name == name:
                 return r
         raise KeyError(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A package and the prefix it is published under (its files are `prefix/<name>`)."""
+
+    prefix: str
+    package: Package
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}/{name}"
 
 
 def load_package(storage: Storage, prefix: str) -> Package | None:

@@ -9,10 +9,11 @@ renditions line up segment by segment), each rendition is described from what wa
 (CODECS from the stream's SPS, BANDWIDTH from the segment sizes), and WebVTT subtitles are cut
 at the same boundaries (`media/webvtt.py`).
 
-Publishing (`publish`): segments, media playlists, subtitles, poster and thumbnails go up first,
-then `master.m3u8`, then `package.json`. A reader that finds `package.json` (the sequencer, the
-VOD API) or `master.m3u8` (a player) finds everything it names. Any failure removes what was
-uploaded, so a half-packaged asset is never published.
+Publishing (`publish`): an asset goes to a new prefix of its own, never over the package on air.
+Segments, media playlists, subtitles, poster and thumbnails go up first, then `master.m3u8`, then
+`package.json`. A reader that finds `package.json` (the sequencer, the VOD API) or `master.m3u8`
+(a player) finds everything it names. Any failure removes what was uploaded, so a half-packaged
+asset is never published; the switch to the new prefix is the caller's (`media/publications.py`).
 
 The slate (`package_slate`) is a still station-ID card in the same ladder, as segments of 1, 2,
 4, …, 128 frames (the powers of two below a full segment) plus one full segment, so that any gap
@@ -31,6 +32,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 from media import hls
@@ -50,9 +52,10 @@ from media.loudness import gain_db
 from media.packaged import (
     MANIFEST,
     Package,
+    Published,
     Rendition,
     Subtitle,
-    asset_prefix,
+    new_publication,
     slate_prefix,
 )
 from media.process import DecodedTime, run_tool
@@ -231,12 +234,14 @@ async def package_asset(
     options: PackagingOptions,
     staging_dir: Path,
     on_progress: ProgressFn | None = None,
-) -> Package:
-    """Package one video file (`src`, a local path) into `hls/assets/<media_id>/` and publish it.
+) -> Published:
+    """Package one video file (`src`, a local path) and publish it under a new prefix of its
+    own (`hls/assets/<media_id>/<token>/`). Nothing points at it yet: the caller switches the
+    media row to it (`media/publications.py`), so the package before stays live until then.
 
     `duration_ms` is the decoded length from the analysis; `subtitles` maps a language code to
-    the WebVTT text. Returns the published manifest; raises PackagingError (nothing published)
-    or StorageError (nothing left behind either).
+    the WebVTT text. Returns the publication; raises PackagingError (nothing published) or
+    StorageError (nothing left behind either).
     """
     opts = options
     frames = frames_of(duration_ms, opts.fps)
@@ -295,7 +300,8 @@ async def package_asset(
         )
         if on_progress:
             await on_progress(0.9, "publishing")
-        await publish(storage, asset_prefix(media_id), out, package)
+        prefix = new_publication(media_id)
+        await publish(storage, prefix, out, package)
     finally:
         await asyncio.to_thread(shutil.rmtree, out, True)
     log.info(
@@ -307,7 +313,7 @@ async def package_asset(
             "subtitles": len(package.subtitles),
         },
     )
-    return package
+    return Published(prefix, package)
 
 
 async def can_draw_text(tools: Tools) -> bool:
@@ -385,7 +391,7 @@ async def package_slate(
                 "discontinuity_each_segment": True,
             },
         )
-        await publish(storage, slate_prefix(channel), out, package)
+        await publish_in_place(storage, slate_prefix(channel), out, package)
     finally:
         await asyncio.to_thread(shutil.rmtree, out, True)
     log.info("slate packaged", extra={"channel": channel, "frames": frames})
@@ -393,46 +399,71 @@ async def package_slate(
 
 
 async def publish(storage: Storage, prefix: str, staged: Path, package: Package) -> None:
-    """Upload a staged package; `master.m3u8` and then `package.json` go last.
-
-    A package already at `prefix` is unpublished first (its manifest and master removed), and
-    whatever of it the new one does not overwrite is removed after. If anything fails, every
-    key under `prefix` is removed: there is no half-published package.
-    """
+    """Upload a staged package to `prefix`, a publication's own (new, empty) folder: the files,
+    then `master.m3u8`, then `package.json`. If anything fails, every key under `prefix` is
+    removed: a half-written publication is never left behind (and never pointed to)."""
     files = sorted(p for p in staged.rglob("*") if p.is_file())
     keys = {f"{prefix}/{p.relative_to(staged).as_posix()}": p for p in files}
     master_key, manifest_key = f"{prefix}/{Package.master}", f"{prefix}/{MANIFEST}"
     keys.pop(master_key, None)
+    keys.pop(manifest_key, None)
+    await upload_whole(
+        storage,
+        prefix,
+        {k: partial(storage.put_file, k, p, move=True) for k, p in keys.items()},
+        [
+            partial(storage.put_bytes, master_key, master_playlist(package).encode("utf-8")),
+            partial(storage.put_bytes, manifest_key, package.to_json()),
+        ],
+    )
+
+
+async def publish_in_place(storage: Storage, prefix: str, staged: Path, package: Package) -> None:
+    """The slate's way: published over the one before, under the same names (the sequencer
+    reads the slate once, at its start, and goes on naming its segments). Its manifest and
+    master are removed first, and whatever of it the new one does not overwrite after; a
+    failure leaves no slate, and the channel says so at its next start."""
+    for key in (f"{prefix}/{MANIFEST}", f"{prefix}/{Package.master}"):
+        await asyncio.to_thread(storage.delete, key)
+    old = set(await asyncio.to_thread(lambda: list(storage.keys(prefix + "/"))))
+    new = {f"{prefix}/{p.relative_to(staged).as_posix()}" for p in staged.rglob("*")}
+    await publish(storage, prefix, staged, package)
+    for key in old - new - {f"{prefix}/{MANIFEST}", f"{prefix}/{Package.master}"}:
+        await asyncio.to_thread(storage.delete, key)
+
+
+async def upload_whole(
+    storage: Storage,
+    prefix: str,
+    writes: Mapping[str, Callable[[], None]],
+    last: Sequence[Callable[[], None]],
+) -> None:
+    """Write a publication under `prefix`: `writes` (key → a blocking write) side by side, then
+    `last` in order (the master, then the manifest: a reader that finds either finds
+    everything). After one failure no more writes start; every write ends before the folder
+    is cleaned, so a cleanup never races an upload in flight. Any failure removes every key
+    under `prefix` and is raised."""
     gate = asyncio.Semaphore(UPLOADS_AT_ONCE)
     failed = False
 
-    async def put(key: str, path: Path) -> None:
+    async def put(write: Callable[[], None]) -> None:
         nonlocal failed
         async with gate:
             if failed:  # after one failure, start no more uploads
                 return
             try:
-                await asyncio.to_thread(storage.put_file, key, path, move=True)
+                await asyncio.to_thread(write)
             except BaseException:
                 failed = True
                 raise
 
     try:
-        for key in (manifest_key, master_key):
-            await asyncio.to_thread(storage.delete, key)
-        old = set(await asyncio.to_thread(lambda: list(storage.keys(prefix + "/"))))
-        # Every upload ends (done, failed or skipped) before we go on, so that a cleanup never
-        # races an upload still in flight.
-        results = await asyncio.gather(
-            *(put(k, p) for k, p in keys.items()), return_exceptions=True
-        )
+        results = await asyncio.gather(*(put(w) for w in writes.values()), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
-        await asyncio.to_thread(
-            storage.put_bytes, master_key, master_playlist(package).encode("utf-8")
-        )
-        await asyncio.to_thread(storage.put_bytes, manifest_key, package.to_json())
+        for write in last:
+            await asyncio.to_thread(write)
     except BaseException as exc:
         log.warning(
             "package not published; removing what was uploaded",
@@ -440,8 +471,6 @@ async def publish(storage: Storage, prefix: str, staged: Path, package: Package)
         )
         await asyncio.shield(asyncio.to_thread(remove_prefix, storage, prefix))
         raise
-    for key in old - set(keys) - {master_key, manifest_key}:
-        await asyncio.to_thread(storage.delete, key)
 
 
 def remove_prefix(storage: Storage, prefix: str) -> None:

@@ -68,6 +68,11 @@ class Storage(Protocol):
         on-air status), where a forced flush per write is most of the cost."""
         ...
 
+    def copy(self, src: str, dest: str) -> None:
+        """Store a copy of the file at src under dest, all or nothing for readers (a package
+        moved to a new prefix: the bytes stay in storage)."""
+        ...
+
     def exists(self, key: str) -> bool: ...
     def size(self, key: str) -> int: ...
     def delete(self, key: str) -> None: ...
@@ -121,6 +126,20 @@ class LocalStorage:
                     fh.flush()
                     os.fsync(fh.fileno())
             os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def copy(self, src: str, dest: str) -> None:
+        source, target = self.path(src), self.path(dest)
+        if not source.is_file():
+            raise NotFound(f"no stored file {src}")
+        tmp = self._temp_beside(target)
+        try:
+            try:  # a second name for the same bytes: instant, and stored files never change
+                os.link(source, tmp)
+            except OSError:
+                shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -226,6 +245,31 @@ class S3Storage:
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"write of {key} to s3://{self.bucket} failed: {exc}") from exc
 
+    def copy(self, src: str, dest: str) -> None:
+        """Inside the bucket (no download); the content type goes with the object."""
+        with self._answers(src, f"copy of {src} in"):
+            self.client.copy(
+                {"Bucket": self.bucket, "Key": self._k(src)},
+                self.bucket,
+                self._k(dest),
+                Config=self._transfer(),  # type: ignore[arg-type]
+            )
+
+    @contextlib.contextmanager
+    def _answers(self, key: str, what: str) -> Iterator[None]:
+        """Only "no such key" is NotFound: a refusal, a server error or a timeout is a
+        StorageError (a reader that took it for "missing" would start afresh)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except ClientError as exc:
+            if missing(exc):
+                raise NotFound(f"no stored file {key}") from exc
+            raise StorageError(f"{what} s3://{self.bucket} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"{what} s3://{self.bucket} failed: {exc}") from exc
+
     def _head(self, key: str) -> dict[str, object] | None:
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -258,18 +302,8 @@ class S3Storage:
             raise StorageError(f"delete of {key} in s3://{self.bucket} failed: {exc}") from exc
 
     def open(self, key: str) -> IO[bytes]:
-        """Only "no such key" is NotFound: a refusal, a server error or a timeout is a
-        StorageError (a reader that took it for "missing" would start afresh)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        with self._answers(key, f"read of {key} from"):
             obj = self.client.get_object(Bucket=self.bucket, Key=self._k(key))
-        except ClientError as exc:
-            if missing(exc):
-                raise NotFound(f"no stored file {key}") from exc
-            raise StorageError(f"read of {key} from s3://{self.bucket} failed: {exc}") from exc
-        except BotoCoreError as exc:
-            raise StorageError(f"read of {key} from s3://{self.bucket} failed: {exc}") from exc
         return obj["Body"]  # type: ignore[return-value]
 
     @contextlib.contextmanager

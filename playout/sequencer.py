@@ -38,6 +38,14 @@ next ones). A missing or unusable asset is replaced by the channel's filler asse
 or by slate, and reported as `skipped-missing`; so is an asset the channel cannot air (its
 renditions differ from the slate's, or a segment is longer than the target duration).
 
+Publications. An asset's files are found through its live publication (`media/publications.py`:
+the media row names a prefix with an unguessable token; `stored_packages` reads it). When the
+asset of the item being laid is published anew (packaged again, or moved because an on-demand
+window closed) the rest of the item is laid again from the new one, joined where the line
+stands behind a discontinuity; what the window lists already keeps its URIs, and the old
+publication stays in storage long enough for them. A pointer that cannot be read (the database
+away) is taken as the last one read; an asset never looked up is missing until it can be.
+
 Live. With a live feed (`streamer/tvlive.py`: a studio's RTMP/SRT stream transcoded in real
 time into the same ladder), the line takes the feed's segments instead of the schedule's:
 
@@ -77,7 +85,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -85,7 +93,7 @@ from typing import Any, Protocol
 
 from media import hls
 from media.errors import NotFound
-from media.packaged import MANIFEST, Package, Rendition, Subtitle, asset_prefix
+from media.packaged import MANIFEST, Package, Published, Rendition, Subtitle
 from media.storage import Storage
 from playout import sequencer_state, tv_playlists, tv_store
 from playout.asrun import Outcome
@@ -124,6 +132,7 @@ SCHEDULE_RETRY_MS = 5_000  # the schedule could not be read: asked again this mu
 MAX_SLEEP_MS = 10_000  # otherwise the loop sleeps until the next segment is due, this at most
 HOUR_MS = 3_600_000
 GAP_CHUNK_MS = 60_000  # nothing scheduled: slate, a minute at a time, looking again after each
+MANIFESTS_KEPT = 256  # publications never change: their manifests are read once
 
 
 def live_prefix(channel: str) -> str:
@@ -156,29 +165,61 @@ class LiveFeed(Protocol):
 
 
 TimelineSource = Callable[[int, int], Sequence[TimelineItem]]
-PackageSource = Callable[[int], Package | None]
+PackageSource = Callable[[int], Published | None]
 TvBoundaryHook = Callable[[TvBoundary], Awaitable[None] | None]
 
 
-def stored_packages(storage: Storage) -> PackageSource:
-    """Assets' manifests as the packager leaves them (`hls/assets/<id>/package.json`)."""
+def stored_packages(storage: Storage, prefix_of: Callable[[int], str | None]) -> PackageSource:
+    """Assets' live publications: `prefix_of` names the prefix of each (the media row's
+    pointer, `media/publications.py`), whose manifest is read from storage once, since a
+    publication never changes. A pointer that cannot be read (the database away) is taken as
+    the last one read, and an asset never looked up before as missing (filler or slate airs
+    in its place): the channel goes on with what it knows, as it does with the timeline."""
+    known: dict[int, str] = {}
+    manifests: OrderedDict[str, Package] = OrderedDict()
 
-    def lookup(media_id: int) -> Package | None:
-        key = f"{asset_prefix(media_id)}/{MANIFEST}"
+    def lookup(media_id: int) -> Published | None:
         try:
-            with storage.open(key) as fh:
-                data = fh.read()
-        except NotFound:
+            prefix = prefix_of(media_id)
+        except Exception as exc:
+            prefix = known.get(media_id)
+            log.warning(
+                "publication pointer unreadable: the last one read is used",
+                extra={"media": media_id, "prefix": prefix, "error": str(exc)},
+            )
+            if prefix is None:
+                return None
+        if prefix is None:
+            known.pop(media_id, None)
             return None
-        # Any other storage error is raised: the step is tried again, and an asset that
-        # storage could not be asked about is never taken for a missing one.
-        try:
-            return Package.from_json(data)
-        except (ValueError, KeyError, TypeError) as exc:
-            log.error("package manifest invalid", extra={"key": key, "error": str(exc)})
-            return None
+        known[media_id] = prefix
+        package = manifests.get(prefix)
+        if package is None:
+            package = _manifest(storage, f"{prefix}/{MANIFEST}")
+            if package is None:
+                return None
+            manifests[prefix] = package
+            if len(manifests) > MANIFESTS_KEPT:
+                manifests.popitem(last=False)
+        manifests.move_to_end(prefix)
+        return Published(prefix, package)
 
     return lookup
+
+
+def _manifest(storage: Storage, key: str) -> Package | None:
+    try:
+        with storage.open(key) as fh:
+            data = fh.read()
+    except NotFound:
+        return None
+    # Any other storage error is raised: the step is tried again, and an asset that
+    # storage could not be asked about is never taken for a missing one.
+    try:
+        return Package.from_json(data)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.error("package manifest invalid", extra={"key": key, "error": str(exc)})
+        return None
 
 
 class Sequencer:
@@ -191,7 +232,7 @@ class Sequencer:
         storage: Storage,
         timeline: TimelineSource,
         *,
-        packages: PackageSource | None = None,
+        packages: PackageSource,
         window: int = 10,
         lead_ms: int | None = None,
         target_duration_s: int | None = None,
@@ -213,7 +254,7 @@ class Sequencer:
         self.channel = channel
         self.storage = storage
         self.timeline = timeline
-        self.packages = packages or stored_packages(storage)
+        self.packages = packages
         self.window = window
         self._lead_ms = lead_ms
         self._target_s = target_duration_s or 0
@@ -243,7 +284,8 @@ class Sequencer:
         self._sched_ms = 0  # the timeline is laid up to here
         self._known: dict[int, TimelineItem] = {}  # start_ms -> item, from the timeline
         self._fetched_at: int | None = None
-        self._pkg_cache: dict[int, Package | None] = {}
+        self._pkg_cache: dict[int, Published | None] = {}
+        self._laid_from: str | None = None  # the publication the queued plan comes from
         self._playlists = tv_playlists.Playlists(self.prefix)
         self.next_due_ms: int | None = None  # when the next segment or boundary is due
         self._unwritten = False  # a write failed (storage away): the next step writes
@@ -364,6 +406,7 @@ class Sequencer:
 
     def _follow_schedule(self, now_ms: int) -> bool:
         """Publish the schedule's segments whose end is within the lead of the clock."""
+        self._follow_publication()
         changed = False
         horizon = Fraction(now_ms + self.lead_ms)
         while True:
@@ -484,7 +527,7 @@ class Sequencer:
             segs, _ = lay_item(
                 current.item,
                 current.origin,
-                self._content(current.item),
+                self._laying(self._content(current.item)),
                 self.slate,
                 self._langs,
                 join_at=self._position,
@@ -544,7 +587,7 @@ class Sequencer:
             )
             item = TimelineItem(self._sched_ms, until, "slate", None, 0, until - self._sched_ms)
         origin = Fraction(item.start_ms) + (self._position - self._sched_ms)
-        content = self._content(item, now_ms)
+        content = self._laying(self._content(item, now_ms))
         segs, complete = lay_item(
             item, origin, content, self.slate, self._langs, join_at=self._position
         )
@@ -570,9 +613,9 @@ class Sequencer:
         """(An item that has passed already, in a catch-up walk, is not worth a warning.)"""
         if item.kind == "slate" or item.media_id is None:
             return Content(None)
-        pkg = self._package(item.media_id)
-        if pkg is not None:
-            return Content(pkg, asset_prefix(item.media_id))
+        pub = self._package(item.media_id)
+        if pub is not None:
+            return Content(pub.package, pub.prefix)
         log.log(
             logging.WARNING if now_ms is None or item.end_ms > now_ms else logging.DEBUG,
             "asset missing: replaced",
@@ -581,15 +624,50 @@ class Sequencer:
         if self.filler_media_id is not None:
             filler = self._package(self.filler_media_id)
             if filler is not None:
-                return Content(filler, asset_prefix(self.filler_media_id), True, Outcome.MISSING)
+                return Content(filler.package, filler.prefix, True, Outcome.MISSING)
         return Content(None, outcome=Outcome.MISSING)
 
-    def _package(self, media_id: int) -> Package | None:
-        """The asset's manifest if the channel can air it: the same renditions as the slate,
-        segments no longer than the target duration."""
+    def _laying(self, content: Content) -> Content:
+        """The current item's plan is made from `content`: remember which publication of its
+        own asset that is (None for filler or slate), so a new one is followed."""
+        own = content.package is not None and content.outcome == Outcome.PLAYED
+        self._laid_from = content.prefix if own else None
+        return content
+
+    def _follow_publication(self) -> None:
+        """The asset of the item being laid was published anew (packaged again, or moved when
+        an on-demand window closed): the rest of the item comes from the new publication,
+        joined where the line stands, as after a restart, behind a discontinuity (a new
+        encode is a new encoding sequence). Segments already in the window keep their URIs:
+        the old publication stays in storage a while for them (`media/publications.py`)."""
+        if self._on_live or not self._queue or not self._runs or self._laid_from is None:
+            return
+        run = self._runs[-1]
+        if run.live or run.item.media_id is None:
+            return
+        pub = self._package(run.item.media_id)
+        if pub is not None and pub.prefix == self._laid_from:
+            return
+        content = self._laying(self._content(run.item))
+        segs, _ = lay_item(
+            run.item, run.origin, content, self.slate, self._langs, join_at=self._position
+        )
+        if segs:
+            segs[0] = replace(segs[0], discontinuity=True)
+        self._queue = deque(segs)
+        run.count = run.published + len(segs)
+        log.info(
+            "asset published anew: the rest of the item follows it",
+            extra={"channel": self.channel, "media": run.item.media_id, "to": content.prefix},
+        )
+
+    def _package(self, media_id: int) -> Published | None:
+        """The asset's publication if the channel can air it: the same renditions as the
+        slate, segments no longer than the target duration."""
         if media_id in self._pkg_cache:
             return self._pkg_cache[media_id]
-        pkg = self.packages(media_id)
+        pub = self.packages(media_id)
+        pkg = pub.package if pub is not None else None
         why = None
         if pkg is None:
             why = "no package"
@@ -601,9 +679,9 @@ class Sequencer:
             why = "a segment is longer than the channel's target duration"
         if why is not None:
             log.warning("asset cannot air", extra={"media": media_id, "reason": why})
-            pkg = None
-        self._pkg_cache[media_id] = pkg
-        return pkg
+            pub = None
+        self._pkg_cache[media_id] = pub
+        return pub
 
     # --- live ------------------------------------------------------------------------------
 
@@ -828,7 +906,7 @@ class Sequencer:
             self._sched_ms = max(self._sched_ms, hls.round_half_up(pos))
             return
         self._sched_ms = max(self._sched_ms, on.end_ms)
-        content = self._content(on, now_ms)
+        content = self._laying(self._content(on, now_ms))
         segs, complete = lay_item(
             on, Fraction(on.start_ms), content, self.slate, self._langs, join_at=pos
         )

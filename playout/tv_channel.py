@@ -21,7 +21,7 @@ from media.storage import Storage
 from playout.asrun import AsRunLog, Boundary, Outcome
 from playout.hooks import Hook, HookDispatch
 from playout.nowplaying import NowPlayingPublisher
-from playout.sequencer import Sequencer, TimelineSource, TvBoundary, live_prefix
+from playout.sequencer import PackageSource, Sequencer, TimelineSource, TvBoundary, live_prefix
 from playout.status import keep_status
 from station.backoff import Backoff
 from station.clock import Clock, SystemClock
@@ -37,6 +37,7 @@ class TvPorts:
     slug: str
     storage: Storage
     timeline: TimelineSource
+    packages: PackageSource  # the assets' live publications (playout.sequencer.stored_packages)
     asrun: AsRunLog
     now_playing: NowPlayingPublisher
     master_url: Callable[[str], str]  # a storage key → the URL players use
@@ -85,6 +86,7 @@ class TvChannel:
             ports.slug,
             ports.storage,
             ports.timeline,
+            packages=ports.packages,
             window=ports.window,
             hooks=[self.dispatch],
             live=ports.live,

@@ -2,17 +2,20 @@
 
 The availability rule, in the order it is applied (`availability`, a pure function):
 
-1. **Packaged.** An episode is on demand only when its media item has been packaged into HLS
-   (`package_status == "ready"`, published under `hls/assets/<media_id>/`). That is the same
-   package the TV channel plays, so catch-up needs no second encode. Otherwise: `not-packaged`.
+1. **Packaged.** An episode is on demand only when its media item has a live HLS publication
+   (the row's `package_prefix`: `media/publications.py`; it stays while the item is packaged
+   again, and if that fails). That is the same package the TV channel plays, so catch-up needs
+   no second encode. Otherwise: `not-packaged`.
 2. **Until.** From `available_until` on it is `expired`.
 3. **From.** With `available_from` set, it is on demand from that instant (`not-yet` before).
    Without it, once it has aired: the first as-run row for its media (played or cut-short) at
    or before now, or the start of its `air_date` in the channel's zone (the zone of a channel
    that schedules the programme; Asia/Baku when none does), whichever comes first.
 
-The as-run log belongs to playout, which this package may not import; the caller hands in an
-`AiringLog` that reads it (the API does). Everything here is read-only.
+Its URLs (`Streams`) are handed out only while it is on demand; when its window closes, the
+windows keeper (`schedules/vod_windows.py`) moves the package to a new prefix, so the URLs
+handed out stop working. The as-run log belongs to playout, which this package may not import;
+the caller hands in an `AiringLog` that reads it (the API does). Everything here is read-only.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from sqlalchemy import Select, false, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from media.library import Library
-from media.models import PACKAGE_READY, MediaRow
-from media.packaged import Package, asset_prefix
+from media.models import MediaRow
+from media.packaged import Published
 from schedules.models import ChannelRow, EntryRow, EpisodeRow, ProgrammeRow, search_fold
 from schedules.service import Schedules
 from station.clock import Clock
@@ -116,6 +119,13 @@ class AiringLog(Protocol):
         """Its airings, the latest first."""
         ...
 
+    def on_air(
+        self, media_ids: Collection[int], since: datetime, now: datetime
+    ) -> Mapping[int, Sequence[Airing]]:
+        """Airings of these items begun at or before `now` and still on air after `since`,
+        with their ends (the start and the length on the schedule)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class EpisodeInfo:
@@ -183,9 +193,9 @@ class EpisodeDetail:
     streams: Streams | None  # when on demand
 
 
-def streams_of(package: Package, media_id: int, subtitle_files: Mapping[str, str]) -> Streams:
+def streams_of(published: Published, subtitle_files: Mapping[str, str]) -> Streams:
     """The keys of a published package (media/packaged.py describes the layout)."""
-    prefix = asset_prefix(media_id)
+    package, prefix = published.package, published.prefix
     audio = next((r for r in package.renditions if r.kind == "audio"), None)
     return Streams(
         master=f"{prefix}/{package.master}",
@@ -204,7 +214,7 @@ def streams_of(package: Package, media_id: int, subtitle_files: Mapping[str, str
 # --- the service ----------------------------------------------------------------------------------
 
 
-EpisodeQuery = Select[EpisodeRow, str, dict[str, str], str, str, int | None, str | None]
+EpisodeQuery = Select[EpisodeRow, str, dict[str, str], str | None, str, int | None, str | None]
 
 
 def _episode_query() -> EpisodeQuery:
@@ -214,7 +224,7 @@ def _episode_query() -> EpisodeQuery:
             EpisodeRow,
             ProgrammeRow.slug,
             ProgrammeRow.titles,
-            MediaRow.package_status,
+            MediaRow.package_prefix,
             MediaRow.title,
             MediaRow.duration_ms,
             MediaRow.artwork_key,
@@ -317,7 +327,7 @@ class Catalogue:
         for pattern in like_words(q or ""):
             stmt = stmt.where(text.like(pattern, escape="\\"))
         if not everything:  # what SQL can rule out; the rest of the rule is applied below
-            stmt = stmt.where(MediaRow.package_status == PACKAGE_READY)
+            stmt = stmt.where(MediaRow.package_prefix.is_not(None))
             stmt = stmt.where(
                 or_(EpisodeRow.available_until.is_(None), EpisodeRow.available_until > now)
             )
@@ -356,12 +366,12 @@ class Catalogue:
         if mid is not None:
             aired = tuple(self.airings.aired(mid, now, 50))
             if info.availability.on_demand:
-                package = self.library.package_of(mid)
-                if package is None:  # the row says ready but nothing is published
+                published = self.library.package_of(mid)
+                if published is None:  # the row names a publication storage does not hold
                     info = _unavailable(info, NOT_PACKAGED)
                 else:
                     files = {x.lang: x.storage_key for x in self.library.get(mid).subtitles}
-                    streams = streams_of(package, mid, files)
+                    streams = streams_of(published, files)
         upcoming = [
             Airing(slug, b.start, b.end)
             for slug in channels
@@ -370,6 +380,18 @@ class Catalogue:
         ]
         upcoming.sort(key=lambda a: (a.start, a.channel))
         return EpisodeDetail(info, aired, tuple(upcoming), streams)
+
+    def windows(self) -> dict[int, list[Availability]]:
+        """Every episode's availability now, by its media item: for the windows keeper."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            rows = s.execute(_episode_query().where(EpisodeRow.media_id.is_not(None))).all()
+            infos = self._infos(s, rows, now)
+        out: dict[int, list[Availability]] = {}
+        for info in infos:
+            if info.media_id is not None:
+                out.setdefault(info.media_id, []).append(info.availability)
+        return out
 
     # --- inside -------------------------------------------------------------------------------
 
@@ -437,9 +459,9 @@ class Catalogue:
         first = self.airings.first_aired(media_ids, now) if media_ids else {}
         zones = self._zones(s, {r[0].programme_id for r in rows})
         out = []
-        for ep, slug, prog_titles, package_status, media_title, duration_ms, artwork in rows:
+        for ep, slug, prog_titles, package_prefix, media_title, duration_ms, artwork in rows:
             avail = availability(
-                packaged=package_status == PACKAGE_READY,
+                packaged=package_prefix is not None,
                 available_from=ep.available_from,
                 available_until=ep.available_until,
                 first_aired=first.get(ep.media_id) if ep.media_id is not None else None,

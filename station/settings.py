@@ -156,6 +156,11 @@ class Settings(BaseSettings):
     tv_fps: int = Field(default=25, ge=10, le=60)
     tv_window: int = Field(default=10, ge=3, le=100)  # segments in a live playlist
     tv_threads: int = Field(default=0, ge=0)  # ffmpeg threads when packaging; 0: all cores
+    # A package replaced (re-packaged, or moved when an on-demand window closed) stays this
+    # long: TV channels' live playlists may still list its segments (their window and lead,
+    # (tv_window + 3) x tv_segment_s). The windows keeper looks for closed windows this often.
+    package_retire_s: float = Field(default=300.0, ge=0)
+    vod_windows_every_s: float = Field(default=60.0, gt=0)
     # TV live input: a studio's RTMP or SRT stream, transcoded live into the same ladder and
     # spliced into the channel (takeover: whenever it arrives; else only in "live" slots).
     tv_live_input: Literal["off", "rtmp", "srt"] = "off"

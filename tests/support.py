@@ -53,6 +53,10 @@ def free_port() -> int:
         return port
 
 
+# Output options of the small test videos: H.264 as fast as it goes, AAC sound.
+H264_AAC = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac")
+
+
 def make_media(ffmpeg: str, dest: Path, *args: str) -> Path:
     """ffmpeg ARGS... dest, failing loudly; the one way tests create media."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -128,6 +132,30 @@ def source_client(
         "mp3",
         url,
     ]
+
+
+def video_clip(
+    ffmpeg: str, dest: Path, pattern: str, freq: int, *extra: str, seconds: int = 4
+) -> Path:
+    """A small 320x180, 25 fps H.264 + AAC clip: an ffmpeg test pattern (testsrc2, smptebars
+    …) over a tone; `extra` are output options such as -metadata."""
+    return make_media(
+        ffmpeg,
+        dest,
+        "-f",
+        "lavfi",
+        "-i",
+        f"{pattern}=s=320x180:r=25:d={seconds}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=f={freq}:sample_rate=48000:d={seconds}",
+        *H264_AAC,
+        "-b:a",
+        "64k",
+        "-shortest",
+        *extra,
+    )
 
 
 def child_processes(marker: str) -> list[int]:

@@ -36,7 +36,7 @@ from media.storage import LocalStorage
 from station.clock import SimulatedClock
 from station.settings import Settings
 from tests.conftest import settings_for
-from tests.support import ebur128_integrated, make_media, need_program, run
+from tests.support import H264_AAC, ebur128_integrated, make_media, need_program, run
 
 slow = pytest.mark.slow  # real media work; the pure parts are tested beside their modules
 
@@ -136,7 +136,8 @@ class Packaged:
     station: Station
     item: MediaItem
     package: Package
-    root: Path  # hls/assets/<id> in the local storage
+    prefix: str  # hls/assets/<id>/<token>, the publication
+    root: Path  # that folder in the local storage
 
 
 @pytest.fixture(scope="module")
@@ -181,14 +182,7 @@ def episode(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> dict[str,
         "volume=0.1",
         "-ac",
         "2",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
+        *H264_AAC,
         "-b:a",
         "96k",
         "-shortest",
@@ -220,10 +214,11 @@ def packaged(
         )
         run(st.worker().drain())
         item = st.library.get(res.item.id)
-        package = st.library.package_of(item.id)
-        assert package is not None, item.package_error
+        published = st.library.package_of(item.id)
+        assert published is not None, item.package_error
         assert isinstance(st.storage, LocalStorage)
-        yield Packaged(st, item, package, st.storage.path(asset_prefix(item.id)))
+        prefix = published.prefix
+        yield Packaged(st, item, published.package, prefix, st.storage.path(prefix))
     finally:
         st.close()
 
@@ -405,7 +400,7 @@ def test_a_poster_and_a_thumbnail_strip_come_with_the_package(packaged: Packaged
 @slow
 def test_the_manifest_names_only_files_that_exist(packaged: Packaged) -> None:
     storage, package = packaged.station.storage, packaged.package
-    prefix = asset_prefix(packaged.item.id)
+    prefix = packaged.prefix
     with storage.open(f"{prefix}/package.json") as fh:
         raw = fh.read()
     assert Package.from_json(raw) == package
@@ -467,14 +462,14 @@ def test_a_failed_upload_publishes_nothing_and_a_retry_or_repackaging_publishes_
                 options=IngestOptions(subtitles={"az": media_dir / "episode.az.vtt"}),
             )
         )
-        prefix = asset_prefix(res.item.id)
+        root = asset_prefix(res.item.id)
         run(st.worker().drain())
         item = st.library.get(res.item.id)
         assert item.status == "ready"  # the analysis stands
         assert item.package_status == "failed"
         assert item.package_error and "no space left on device" in item.package_error
         assert storage.hls_puts >= 5  # it failed half-way through the upload
-        assert list(storage.keys(prefix + "/")) == []  # no master, no manifest, no segment
+        assert list(storage.keys(root + "/")) == []  # no master, no manifest, no segment
         assert st.library.package_of(item.id) is None
         job = next(j for j in st.queue.list() if j.kind == PACKAGE_JOB)
         assert job.status == "queued"  # a storage fault is worth a retry
@@ -483,18 +478,26 @@ def test_a_failed_upload_publishes_nothing_and_a_retry_or_repackaging_publishes_
         run(st.worker().drain())
         item = st.library.get(res.item.id)
         assert (item.package_status, item.package_error) == ("ready", None)
-        package = st.library.package_of(item.id)
-        assert package is not None and storage.exists(f"{prefix}/master.m3u8")
-        assert [s.lang for s in package.subtitles] == ["az"]
+        published = st.library.package_of(item.id)
+        assert published is not None and storage.exists(published.key("master.m3u8"))
+        assert published.prefix.startswith(root + "/")
+        assert [s.lang for s in published.package.subtitles] == ["az"]
 
-        # A new ladder: the item is packaged again, and nothing of the old rungs stays.
+        # A new ladder: the item is packaged again into a publication of its own; once the
+        # old one's grace is over, nothing of the old rungs stays.
         st.library.packaging = replace(OPTIONS, ladder=parse_ladder(["144p:256x144:200"]))
         st.library.request_packaging(item.id)
         assert st.library.get(item.id).package_status == "queued"
         run(st.worker().drain())
-        package = st.library.package_of(item.id)
-        assert package is not None and [r.name for r in package.renditions] == ["144p", AUDIO]
-        folders = {k.removeprefix(prefix + "/").split("/")[0] for k in storage.keys(prefix + "/")}
+        again = st.library.package_of(item.id)
+        assert again is not None and [r.name for r in again.package.renditions] == ["144p", AUDIO]
+        assert again.prefix != published.prefix and storage.exists(published.key("package.json"))
+        clock.advance(st.settings.package_retire_s)
+        run(st.worker().drain())
+        assert {k.split("/")[3] for k in storage.keys(root + "/")} == {again.prefix.split("/")[3]}
+        folders = {
+            k.removeprefix(again.prefix + "/").split("/")[0] for k in storage.keys(root + "/")
+        }
         assert folders == {
             "144p",
             AUDIO,
@@ -518,13 +521,13 @@ def test_a_video_is_packaged_into_the_bucket(any_station: Station, media_dir: Pa
     run(any_station.worker().drain())
     item = any_station.library.get(res.item.id)
     assert item.package_status == "ready", item.package_error
-    prefix = asset_prefix(item.id)
-    package = any_station.library.package_of(item.id)
-    assert package is not None and len(package.segments_ms) == 2
+    published = any_station.library.package_of(item.id)
+    assert published is not None and len(published.package.segments_ms) == 2
+    prefix, package = published.prefix, published.package
     assert package.segments_ms[0] == 4000
-    keys = set(any_station.storage.keys(prefix + "/"))
+    keys = set(any_station.storage.keys("hls/"))
     assert {f"{prefix}/master.m3u8", f"{prefix}/180p/seg-00001.ts"} <= keys
-    assert not any(k.startswith("hls/") and not k.startswith(prefix) for k in keys)
+    assert not any(k.startswith("hls/") and not k.startswith(prefix + "/") for k in keys)
     # What a player fetches from the bucket is a segment that starts on a keyframe.
     url = any_station.storage.read_url(f"{prefix}/90p/seg-00001.ts")
     data = ffprobe_json(
@@ -609,7 +612,7 @@ def test_a_video_ending_on_a_segment_boundary_has_no_stray_audio_segment(
     async def progress(fraction: float, message: str) -> None:
         reports.append((fraction, message))
 
-    package = run(
+    published = run(
         package_asset(
             tools,
             storage,
@@ -627,8 +630,10 @@ def test_a_video_ending_on_a_segment_boundary_has_no_stray_audio_segment(
     assert any(m == "encoding the ladder" and 0 < f <= 0.85 for f, m in reports)
     assert [f for f, _ in reports] == sorted(f for f, _ in reports)
     assert reports[-1][1] == "publishing"
+    package = published.package
     assert package.segments_ms == (4000, 4000)
-    root = storage.path(asset_prefix(41))
+    assert published.prefix.startswith("hls/assets/41/")  # a publication of its own
+    root = storage.path(published.prefix)
     for name in (*RUNGS, AUDIO):
         assert len(list((root / name).glob("seg-*.ts"))) == 2, name
     audio = stream_info(root / AUDIO / "seg-00000.ts")[0]  # 44.1 kHz mono in
@@ -642,7 +647,7 @@ def test_a_video_without_sound_gets_silence_in_every_rendition(
 ) -> None:
     clip = short_clip(tools, tmp_path / "sessiz.mp4", 5, sound=False)
     storage = LocalStorage(tmp_path / "storage")
-    package = run(
+    published = run(
         package_asset(
             tools,
             storage,
@@ -656,8 +661,8 @@ def test_a_video_without_sound_gets_silence_in_every_rendition(
             staging_dir=tmp_path / "st",
         )
     )
-    assert package.segments_ms == (4000, 1000)
-    root = storage.path(asset_prefix(42))
+    assert published.package.segments_ms == (4000, 1000)
+    root = storage.path(published.prefix)
     for name in (*RUNGS, AUDIO):
         kinds = [s["codec_type"] for s in stream_info(root / name / "seg-00001.ts")]
         assert "audio" in kinds, name

@@ -28,7 +28,7 @@ from media.binaries import Tools
 from media.packaged import Package, Rendition, Subtitle, asset_prefix, slate_prefix
 from media.storage import LocalStorage
 from playout.asrun import Outcome
-from playout.sequencer import Sequencer, TvBoundary, live_prefix
+from playout.sequencer import Sequencer, TvBoundary, live_prefix, stored_packages
 from schedules.plan import TimelineItem, from_ms, to_ms
 from station.clock import SimulatedClock
 from tests.support import make_media, need, run
@@ -150,6 +150,7 @@ def storage(tmp_path: Path) -> LocalStorage:
 
 def sequencer(storage: LocalStorage, **kw: object) -> Sequencer:
     kw.setdefault("subtitles", SUBS)
+    kw.setdefault("packages", stored_packages(storage, asset_prefix))
     return Sequencer(CH, storage, kw.pop("timeline", Timeline()), **kw)  # type: ignore[arg-type]
 
 
@@ -512,6 +513,49 @@ def test_a_missing_asset_is_replaced_by_the_channel_filler(storage: LocalStorage
     assert sum(frames(s) for s in own) == 362
 
 
+def test_an_asset_published_anew_while_it_airs_is_followed_and_a_lost_pointer_is_ridden_out(
+    storage: LocalStorage,
+) -> None:
+    """Asset 12 is moved to a new prefix (its on-demand window closed) while its first slot
+    airs: the segments already listed keep their URIs, the rest come from the new prefix,
+    behind a discontinuity. Later the database goes away: the last pointer read is used."""
+    twelve = asset(12, [6000, 6000, 6000, 2000], SUBS[:1])
+    old, new = f"{asset_prefix(12)}/{'a' * 32}", f"{asset_prefix(12)}/{'b' * 32}"
+    put_package(storage, old, twelve)
+    put_package(storage, new, twelve)
+    where = {12: old, 13: asset_prefix(13)}
+    away = [False]
+
+    def prefix_of(media_id: int) -> str | None:
+        if away[0]:
+            raise OSError("database away")
+        return where.get(media_id)
+
+    def world(t: int) -> None:
+        if t >= T0 + 1500:
+            where[12] = new
+        away[0] = t >= T0 + 40_000
+
+    told: list[TvBoundary] = []
+    seq = sequencer(storage, packages=stored_packages(storage, prefix_of), hooks=[told.append])
+    segs = aired(run(walk(seq, storage, T0 + 1000, T0 + 70_000, before=world)))
+    first = [s for s in segs if T0 <= s.pdt_ms < T0 + 23_000 and "/assets/12/" in s.uri]
+    assert [s.uri.split("/")[-3:] for s in first] == [
+        ["a" * 32, "720p", "seg-00000.ts"],
+        ["a" * 32, "720p", "seg-00001.ts"],
+        ["a" * 32, "720p", "seg-00002.ts"],  # listed before the move (the lead is 18 s)
+        ["b" * 32, "720p", "seg-00003.ts"],
+    ]
+    assert [s.discontinuity for s in first] == [True, False, False, True]
+    assert [s.pdt_ms - T0 for s in first] == [0, 6000, 12000, 18000]  # still to the frame
+    again = [s for s in segs if T0 + 60_000 <= s.pdt_ms < T0 + 80_000]
+    assert again and all(f"/{'b' * 32}/" in s.uri for s in again)  # while the database was away
+    assert {b.item.start_ms - T0: b.outcome for b in told if b.item.media_id == 12} == {
+        0: Outcome.PLAYED,
+        60_000: Outcome.PLAYED,
+    }
+
+
 def test_an_asset_with_another_ladder_or_long_segments_is_missing(
     storage: LocalStorage,
 ) -> None:
@@ -788,7 +832,7 @@ def test_real_segments_decode_across_item_boundaries(tools: Tools, tmp_path: Pat
         ),
         period=60_000,
     )
-    seq = Sequencer(CH, store, timeline, window=200)
+    seq = Sequencer(CH, store, timeline, packages=stored_packages(store, asset_prefix), window=200)
     run(walk_plain(seq, T0, T0 + 40_000))
     live = store.path(f"{LIVE}/90p.m3u8")
     text = live.read_text()

@@ -130,6 +130,22 @@ def test_a_copy_that_cannot_be_put_in_place_leaves_no_temporary_file(
     assert src.exists()
 
 
+def test_a_stored_file_copied_to_another_key_reads_the_same_and_both_stay(
+    local: LocalStorage,
+) -> None:
+    data = os.urandom(50_000)
+    local.put_bytes("hls/assets/3/old/720p/seg-00000.ts", data)
+    local.copy("hls/assets/3/old/720p/seg-00000.ts", "hls/assets/3/new/720p/seg-00000.ts")
+    for key in ("hls/assets/3/old/720p/seg-00000.ts", "hls/assets/3/new/720p/seg-00000.ts"):
+        with local.open(key) as fh:
+            assert fh.read() == data, key
+    local.delete("hls/assets/3/old/720p/seg-00000.ts")  # the copy does not go with it
+    assert local.size("hls/assets/3/new/720p/seg-00000.ts") == len(data)
+    with pytest.raises(NotFound):
+        local.copy("hls/assets/3/old/720p/seg-00000.ts", "hls/assets/3/x/seg.ts")
+    assert not local.exists("hls/assets/3/x/seg.ts") and leftovers(local.root) == []
+
+
 def test_a_write_in_progress_is_not_listed(local: LocalStorage) -> None:
     local.put_bytes("hls/ep1/seg0.ts", b"done")
     # What a writer looks like half-way: a temporary file beside the destination.
@@ -270,6 +286,23 @@ def test_an_object_is_written_read_listed_and_deleted(
     s3.delete("hls/ep1/0.ts")
     assert not s3.exists("hls/ep1/0.ts")
     assert sorted(s3.keys("hls/")) == ["hls/ep1/1.ts"]
+
+
+@pytest.mark.s3
+def test_an_object_is_copied_inside_the_bucket_with_its_type(
+    s3: S3Storage, s3_bucket: dict[str, Any]
+) -> None:
+    s3.put_bytes("hls/assets/3/old/master.m3u8", b"#EXTM3U\n")
+    s3.copy("hls/assets/3/old/master.m3u8", "hls/assets/3/new/master.m3u8")
+    with s3.open("hls/assets/3/new/master.m3u8") as body:
+        assert body.read() == b"#EXTM3U\n"
+    head = s3_bucket["client"].head_object(
+        Bucket=s3_bucket["bucket"], Key="station/hls/assets/3/new/master.m3u8"
+    )
+    assert head["ContentType"] == "application/vnd.apple.mpegurl"
+    assert s3.exists("hls/assets/3/old/master.m3u8")
+    with pytest.raises(NotFound):
+        s3.copy("hls/assets/3/gone/master.m3u8", "hls/assets/3/x/master.m3u8")
 
 
 @pytest.mark.s3

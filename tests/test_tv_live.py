@@ -28,13 +28,13 @@ import pytest
 from media.binaries import Tools
 from media.encodes import asset_args
 from media.ladder import AUDIO, PackagingOptions, parse_ladder
-from media.packaged import Package, asset_prefix
+from media.packaged import Published, asset_prefix
 from media.packaging import package_asset, package_slate
 from media.segments import check_ladder, probe_segment
 from media.storage import LocalStorage
 from media.thumbnails import thumb_grid
 from playout.asrun import Outcome
-from playout.sequencer import Sequencer, TvBoundary
+from playout.sequencer import Sequencer, TvBoundary, stored_packages
 from playout.tv_line import LiveSpan
 from schedules.plan import TimelineItem
 from station.clock import SystemClock
@@ -50,7 +50,7 @@ from streamer.tvlive import (
     live_input_prefix,
     playlist_entries,
 )
-from tests.support import free_port, make_media, need, run
+from tests.support import H264_AAC, free_port, make_media, need, run
 from tests.test_sequencer import (
     AZ,
     CH,
@@ -235,6 +235,7 @@ async def walk_live(
 
 def live_sequencer(storage: LocalStorage, feed: Feed, **kw: object) -> Sequencer:
     kw.setdefault("subtitles", SUBS)
+    kw.setdefault("packages", stored_packages(storage, asset_prefix))
     timeline = kw.pop("timeline", Timeline())
     return Sequencer(CH, storage, timeline, live=feed, **kw)  # type: ignore[arg-type]
 
@@ -567,19 +568,12 @@ def channel(tools: Tools, tmp_path: Path, source: LiveInput, grace_ms: int = 400
         "lavfi",
         "-i",
         "sine=frequency=300:sample_rate=48000:duration=10",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
+        *H264_AAC,
         "-shortest",
         "-metadata",
         f"title={AZ}",
     )
-    pkg: Package = run(
+    pub: Published = run(
         package_asset(
             tools,
             storage,
@@ -593,7 +587,7 @@ def channel(tools: Tools, tmp_path: Path, source: LiveInput, grace_ms: int = 400
             staging_dir=tmp_path / "stage",
         )
     )
-    assert pkg.segments_ms == (2000,) * 5
+    assert pub.package.segments_ms == (2000,) * 5
 
     def timeline(a: int, b: int) -> list[TimelineItem]:
         k = a // 10_000
@@ -611,7 +605,14 @@ def channel(tools: Tools, tmp_path: Path, source: LiveInput, grace_ms: int = 400
     ingest = TvLiveIngest(CH, tools.ffmpeg, storage, source, LIVE_OPTS, tmp_path / "live", clock)
     told: list[TvBoundary] = []
     seq = Sequencer(
-        CH, storage, timeline, window=200, live=ingest, live_grace_ms=grace_ms, hooks=[told.append]
+        CH,
+        storage,
+        timeline,
+        packages=stored_packages(storage, {1: pub.prefix}.get),
+        window=200,
+        live=ingest,
+        live_grace_ms=grace_ms,
+        hooks=[told.append],
     )
     return Channel(storage, ingest, seq, told)
 

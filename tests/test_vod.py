@@ -48,7 +48,7 @@ from schedules.vod import (
     availability,
 )
 from tests.conftest import _truncate, settings_for
-from tests.support import make_media, run, serve_app, tone
+from tests.support import run, serve_app, tone, video_clip
 
 BAKU = ZoneInfo("Asia/Baku")
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=BAKU)  # 08:00 UTC
@@ -181,31 +181,7 @@ class Vod:
 
 
 def clip(ffmpeg: str, dest: Path, pattern: str, freq: int) -> Path:
-    return make_media(
-        ffmpeg,
-        dest,
-        "-f",
-        "lavfi",
-        "-i",
-        f"{pattern}=s=320x180:r=25:d=4",
-        "-f",
-        "lavfi",
-        "-i",
-        f"sine=f={freq}:sample_rate=48000:d=4",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "64k",
-        "-shortest",
-        "-metadata",
-        "title=Vətən uzaqda deyil",
-    )
+    return video_clip(ffmpeg, dest, pattern, freq, "-metadata", "title=Vətən uzaqda deyil")
 
 
 @pytest.fixture(scope="module")
@@ -512,8 +488,10 @@ def test_an_episode_on_demand_points_at_its_published_package(vod: Vod) -> None:
     )
     assert e["availability"]["on_demand"] is True
     media = vod.media["a"]
-    assert e["hls"].endswith(f"/hls/assets/{media}/master.m3u8")
-    assert vod.station.storage.exists(f"hls/assets/{media}/master.m3u8")
+    published = vod.station.library.package_of(media)
+    assert published is not None and published.prefix.startswith(f"hls/assets/{media}/")
+    assert e["hls"].endswith(f"/files/{published.prefix}/master.m3u8")  # unguessable
+    assert vod.station.storage.exists(published.key("master.m3u8"))
     master = vod.fetch(e["hls"]).text
     assert master.startswith("#EXTM3U") and "#EXT-X-STREAM-INF" in master
     assert "TYPE=SUBTITLES" in master
@@ -525,7 +503,7 @@ def test_an_episode_on_demand_points_at_its_published_package(vod: Vod) -> None:
         assert "#EXT-X-ENDLIST" in playlist  # VOD: the whole asset
     audio = vod.fetch(e["audio"]).text
     assert "#EXTINF" in audio and e["audio"].endswith("/audio/index.m3u8")
-    assert e["audio_file"].endswith(f"/hls/assets/{media}/audio.m4a")
+    assert e["audio_file"].endswith(f"/{published.prefix}/audio.m4a")
     # A podcast app gets the episode's sound as one file, its length told right.
     feed = ET.fromstring(
         vod.public.get("/api/v1/programmes/veten-uzaqda-deyil/podcast.xml").content
@@ -589,7 +567,8 @@ def test_an_episode_that_aired_is_on_demand_as_catch_up(vod: Vod) -> None:
         "available_until": None,
     }
     assert e["aired"] == [{"channel": "diaspor-tv", "started_at": "2026-11-26T07:00:00Z"}]
-    assert e["hls"].endswith(f"/hls/assets/{vod.media['b']}/master.m3u8")
+    published = vod.station.library.package_of(vod.media["b"])
+    assert published is not None and e["hls"].endswith(f"/files/{published.prefix}/master.m3u8")
     assert e["subtitles"] == []
     veten = vod.get("/api/v1/programmes/veten-uzaqda-deyil")
     assert veten["episodes_on_demand"] == len(ON_DEMAND) + 1

@@ -21,7 +21,7 @@ from media.binaries import Tools
 from media.library import IngestOptions
 from tests.conftest import settings_for
 from tests.radio_support import Playout
-from tests.support import free_port, make_media, run, serve_app
+from tests.support import H264_AAC, free_port, make_media, run, serve_app
 
 EPISODES = [("Bakı", "red", 300), ("Berlin", "green", 500), ("Toronto", "blue", 700)]
 EPISODE_S = 20
@@ -52,14 +52,7 @@ def episode_file(tools: Tools, folder: Path, city: str, colour: str, hz: int) ->
         f"sine=frequency={hz}:sample_rate=48000:duration={EPISODE_S}",
         "-af",
         "volume=0.3",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
+        *H264_AAC,
         "-shortest",
     )
 

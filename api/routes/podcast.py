@@ -6,6 +6,8 @@ sound: an audio-only episode (a radio show) needs no HLS package to be listened 
 The enclosure of a radio show is its stored original; that of a TV episode is the M4A file of
 its sound that packaging makes beside the HLS package (for a package made before that file
 existed, the audio-only HLS playlist: apps that take HLS play it; package it again for a file).
+A TV episode's enclosure lives under its package's unguessable prefix and stops working when
+its window closes (the package moves: schedules/vod_windows.py); a radio show's original stays.
 """
 
 from __future__ import annotations

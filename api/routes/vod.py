@@ -1,18 +1,16 @@
 """Public: the on-demand catalogue (programmes → seasons → episodes), for web and mobile.
 
 The rules live in schedules/vod.py; here they are parsed, called and mapped. The as-run log
-(playout's) is read by `AsRunAirings` and handed to the catalogue, which may not import it.
+(playout's) is read by `playout.airings.AsRunAirings` and handed to the catalogue, which may
+not import it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import func, select
 
 from api.auth import ServicesDep
 from api.lang import LangDep
@@ -30,14 +28,13 @@ from api.vod_schemas import (
     SeasonOut,
     SubtitleTrackOut,
 )
-from playout.asrun_rows import AsRunRow
+from playout.airings import AsRunAirings
 from schedules.guide import pick
-from schedules.vod import Airing, Catalogue, EpisodeInfo, ProgrammeInfo
-from station.db import Database, Page
+from schedules.vod import Catalogue, EpisodeInfo, ProgrammeInfo
+from station.db import Page
 
 router = APIRouter(tags=["on demand"])
 
-AIRED = ("played", "cut-short")
 RULE = """
 **When an episode is on demand.** Its media must be packaged into HLS (the package the TV
 channel plays: no second encode), else `reason` is `not-packaged`. From `available_until` on
@@ -57,40 +54,6 @@ CURSOR = Annotated[
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such programme or episode (problem+json)"}
 }
-
-
-class AsRunAirings:
-    """The catalogue's view of the as-run log: airings that played (whole or cut short)."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def first_aired(self, media_ids: Collection[int], now: datetime) -> dict[int, datetime]:
-        q = (
-            select(AsRunRow.media_id, func.min(AsRunRow.actual_start))
-            .where(
-                AsRunRow.media_id.in_(media_ids),
-                AsRunRow.outcome.in_(AIRED),
-                AsRunRow.actual_start <= now,
-            )
-            .group_by(AsRunRow.media_id)
-        )
-        with self.db.session() as s:
-            return {mid: at for mid, at in s.execute(q) if mid is not None}
-
-    def aired(self, media_id: int, now: datetime, limit: int) -> list[Airing]:
-        q = (
-            select(AsRunRow.channel, AsRunRow.actual_start)
-            .where(
-                AsRunRow.media_id == media_id,
-                AsRunRow.outcome.in_(AIRED),
-                AsRunRow.actual_start <= now,
-            )
-            .order_by(AsRunRow.actual_start.desc(), AsRunRow.id.desc())
-            .limit(limit)
-        )
-        with self.db.session() as s:
-            return [Airing(channel, at) for channel, at in s.execute(q)]
 
 
 async def catalogue(svc: ServicesDep) -> Catalogue:
@@ -262,6 +225,12 @@ the WebVTT subtitles), `audio` (the audio-only playlist), `audio_file` (the same
 one M4A file, for podcast apps and downloads), `subtitles`,
 `poster` and `thumbnails`. Past airings come from the as-run log; the next airings from the
 guide of every channel, for 14 days.
+
+These URLs are the only way to the files: they lie under an unguessable prefix, handed out
+only while the episode is on demand, and they stop working (404) shortly after its window
+closes (the package moves to a new prefix within `DIASPOR_VOD_WINDOWS_EVERY_S` plus
+`DIASPOR_PACKAGE_RETIRE_S`), or when the media is packaged again. Keep the episode's id,
+not the URLs: ask again for the current ones.
 """,
     responses=NOT_FOUND,
 )

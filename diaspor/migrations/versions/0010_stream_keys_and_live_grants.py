@@ -1,7 +1,7 @@
 """live: presenters' stream keys, and the grant each live mount was last given
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02 11:30:00
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import station.db
 
 
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
