@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 import httpx
+import schemathesis
 
 from schedules.plan import to_ms
 from tests.schedule_support import BAKU, NOW, Desk, build_radio_week
@@ -337,3 +338,31 @@ def test_time_windows_are_checked(desk: Desk) -> None:
     assert huge.status_code == 422 and huge.json()["reason"] == "out-of-range"
     start = to_ms(datetime(2026, 11, 29, 10, tzinfo=BAKU))
     assert start > 0
+
+
+def test_an_entry_reads_back_as_its_documented_schema_says_a_local_time_without_offset(
+    desk: Desk,
+) -> None:
+    week = build_radio_week(desk)
+    api = schemathesis.openapi.from_dict(desk.client.get("/openapi.json").json())
+    one = desk.client.get(f"/api/v1/manage/entries/{week['monthly']['id']}")
+    assert one.json()["start_local"] == "2026-01-25T20:00:00"  # as given: no offset
+    api["/api/v1/manage/entries/{rid}"]["GET"].validate_response(one)
+    api["/api/v1/manage/entries"]["GET"].validate_response(
+        desk.client.get("/api/v1/manage/entries")
+    )
+
+
+def test_a_change_refuses_a_start_with_an_offset_as_a_new_entry_does(desk: Desk) -> None:
+    week = build_radio_week(desk)
+    path = f"entries/{week['monthly']['id']}"
+    for start in ("2026-02-22T20:00:00+04:00", "2026-02-22T20:00:00Z"):
+        r = desk.client.patch(
+            f"/api/v1/manage/{path}",
+            json={"start_local": start, "exdates": [start]},
+            headers={"If-Match": desk.etag(path)},
+        )
+        assert r.status_code == 422 and "without offset" in r.json()["detail"], r.text
+    assert desk.client.get(f"/api/v1/manage/{path}").json()["start_local"] == (
+        "2026-01-25T20:00:00"
+    )
