@@ -366,3 +366,19 @@ def test_a_change_refuses_a_start_with_an_offset_as_a_new_entry_does(desk: Desk)
     assert desk.client.get(f"/api/v1/manage/{path}").json()["start_local"] == (
         "2026-01-25T20:00:00"
     )
+
+
+def test_a_change_naming_something_that_is_not_there_is_refused_naming_it(desk: Desk) -> None:
+    week = build_radio_week(desk)
+    cases = [
+        (f"episodes/{week['episode']['id']}", {"media_id": 48_000}, "no media item 48000"),
+        (f"entries/{week['monthly']['id']}", {"channel_id": 9_999}, "no channel 9999"),
+        (f"channels/{week['channel']['id']}", {"filler_playlist_id": 77}, "no playlist 77"),
+    ]
+    for path, body, words in cases:
+        before = desk.client.get(f"/api/v1/manage/{path}").json()
+        r = desk.client.patch(
+            f"/api/v1/manage/{path}", json=body, headers={"If-Match": desk.etag(path)}
+        )
+        assert r.status_code == 422 and words in r.json()["detail"], (body, r.text)
+        assert desk.client.get(f"/api/v1/manage/{path}").json() == before
