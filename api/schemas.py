@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -13,6 +13,16 @@ from media.models import MediaItem
 from station.settings import Settings
 
 Kind = Literal["music", "speech", "jingle", "programme", "filler", "slate"]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def left_out(**constraints: Any) -> Any:
+    """A field of a change (a PATCH body): it may be left out, and is then left as it is. Its
+    type says whether it may be null; no default is documented, since there is none."""
+    return Field(default=None, json_schema_extra=_no_default, **constraints)
 
 
 class SubtitleOut(BaseModel):
@@ -109,16 +119,19 @@ class MediaPage(BaseModel):
 
 
 class MediaPatch(BaseModel):
+    """What is left out stays as it is; only the cue points may be cleared (null: from the
+    start, or to the end, of the file)."""
+
     model_config = {"extra": "forbid"}
 
-    title: str | None = Field(default=None, min_length=1, max_length=500)
-    titles: dict[Literal["az", "en", "ru"], str] | None = None
-    artist: str | None = Field(default=None, max_length=500)
-    album: str | None = Field(default=None, max_length=500)
-    kind: Kind | None = None
-    languages: list[str] | None = None
-    cue_in_ms: int | None = Field(default=None, ge=0)
-    cue_out_ms: int | None = Field(default=None, gt=0)
+    title: str = left_out(min_length=1, max_length=500)
+    titles: dict[Literal["az", "en", "ru"], str] = left_out()
+    artist: str = left_out(max_length=500)
+    album: str = left_out(max_length=500)
+    kind: Kind = left_out()
+    languages: list[str] = left_out()
+    cue_in_ms: int | None = left_out(ge=0)
+    cue_out_ms: int | None = left_out(gt=0)
 
 
 class JobOut(BaseModel):

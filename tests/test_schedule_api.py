@@ -368,6 +368,30 @@ def test_a_change_refuses_a_start_with_an_offset_as_a_new_entry_does(desk: Desk)
     )
 
 
+def test_a_change_is_held_to_the_rules_of_a_new_record(desk: Desk) -> None:
+    week = build_radio_week(desk)
+    cases = [
+        (f"episodes/{week['episode']['id']}", {"programme_id": None}, "programme_id"),
+        (f"episodes/{week['episode']['id']}", {"titles": None}, "titles"),
+        (f"channels/{week['channel']['id']}", {"crossfade_ms": -5}, "crossfade_ms"),
+        (f"channels/{week['channel']['id']}", {"slug": "Böyük Hərflər"}, "slug"),
+    ]
+    for path, body, field in cases:
+        before = desk.client.get(f"/api/v1/manage/{path}").json()
+        r = desk.client.patch(
+            f"/api/v1/manage/{path}", json=body, headers={"If-Match": desk.etag(path)}
+        )
+        assert r.status_code == 422, (body, r.text)
+        assert r.json()["errors"][0]["where"] == f"body.{field}"
+        assert desk.client.get(f"/api/v1/manage/{path}").json() == before
+    ok = desk.client.patch(
+        f"/api/v1/manage/episodes/{week['episode']['id']}",
+        json={"season": None, "number": 4},  # null where a new episode may have it
+        headers={"If-Match": desk.etag(f"episodes/{week['episode']['id']}")},
+    )
+    assert ok.status_code == 200 and (ok.json()["season"], ok.json()["number"]) == (None, 4)
+
+
 def test_a_change_naming_something_that_is_not_there_is_refused_naming_it(desk: Desk) -> None:
     week = build_radio_week(desk)
     cases = [

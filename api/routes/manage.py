@@ -7,7 +7,7 @@ local to that function, as real types.)
 """
 
 from datetime import datetime
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, create_model
@@ -31,15 +31,18 @@ from api.schedule_schemas import (
     ProgrammeIn,
     ProgrammeOut,
 )
+from api.schemas import left_out
 from schedules.service import Record
 
 router = APIRouter(prefix="/api/v1/manage", tags=["manage"])
 
 
 def partial(model: type[BaseModel]) -> type[BaseModel]:
-    """The same fields, all optional: a PATCH body."""
+    """The same fields, each of which may be left out: a PATCH body. A field keeps its type
+    and its constraints, so a change is held to the rules of a new record (null only where a
+    new record may have null)."""
     fields: dict[str, Any] = {
-        name: (Optional[f.annotation], None)  # noqa: UP045 (a runtime type expression)
+        name: (f.rebuild_annotation(), left_out(description=f.description))
         for name, f in model.model_fields.items()
     }
     return create_model(f"{model.__name__[:-2]}Patch", __base__=model.__base__, **fields)
