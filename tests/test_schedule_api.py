@@ -353,6 +353,16 @@ def test_an_entry_reads_back_as_its_documented_schema_says_a_local_time_without_
     )
 
 
+def test_a_list_filter_takes_any_integer_and_refuses_what_is_not_one(desk: Desk) -> None:
+    build_radio_week(desk)
+    episodes = "/api/v1/manage/episodes"
+    assert desk.client.get(episodes, params={"programme_id": -1}).json() == []
+    assert len(desk.client.get(episodes).json()) == 1
+    r = desk.client.get(episodes, params={"programme_id": "bir"})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"][0]["where"] == "query.programme_id"
+
+
 def test_a_change_refuses_a_start_with_an_offset_as_a_new_entry_does(desk: Desk) -> None:
     week = build_radio_week(desk)
     path = f"entries/{week['monthly']['id']}"

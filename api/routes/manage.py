@@ -7,14 +7,13 @@ local to that function, as real types.)
 """
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, create_model
 
 from accounts.tokens import Principal
 from api.auth import Allowed, ServicesDep
-from api.problems import Problem
 from api.routes.media import parse_if_match
 from api.schedule_schemas import (
     AuditOut,
@@ -68,20 +67,20 @@ def crud(
 ) -> None:
     model_patch = partial(model_in)
     plural = path.strip("/")
+    by: dict[str, Any] = {f: (Optional[int], None) for f in filters}  # noqa: UP045
+    model_where = create_model(f"{model_in.__name__[:-2]}Filter", **by)
 
     def out(rec: Record, response: Response) -> BaseModel:
         response.headers["ETag"] = rec.etag
         return model_out.model_validate(dict(rec.data))
 
-    def list_all(request: Request, svc: ServicesDep, who: Allowed) -> list[Any]:
-        where: dict[str, Any] = {}
-        for f in filters:
-            value = request.query_params.get(f)
-            if value is not None:
-                if not value.isdigit():
-                    raise Problem(422, "Invalid request", f"{f} is a number", "invalid-request")
-                where[f] = int(value)
-        return [model_out.model_validate(dict(r.data)) for r in svc.schedules.find(kind, **where)]
+    def list_all(
+        where: Annotated[model_where, Query()],
+        svc: ServicesDep,
+        who: Allowed,
+    ) -> list[Any]:
+        given = where.model_dump(exclude_none=True)
+        return [model_out.model_validate(dict(r.data)) for r in svc.schedules.find(kind, **given)]
 
     def read(rid: int, response: Response, svc: ServicesDep, who: Allowed) -> Any:
         return out(svc.schedules.get(kind, rid), response)
@@ -114,10 +113,6 @@ def crud(
         svc.schedules.delete(kind, rid, parse_if_match(if_match), actor(who))
         return Response(status_code=204)
 
-    query = [
-        {"name": f, "in": "query", "required": False, "schema": {"type": "integer"}}
-        for f in filters
-    ]
     errors: dict[int | str, dict[str, Any]] = {
         409: {"description": "conflicts with the schedule, or the past is frozen"},
         412: {"description": "changed since you read it"},
@@ -131,7 +126,6 @@ def crud(
         methods=["GET"],
         response_model=list[model_out],  # type: ignore[valid-type]
         summary=f"List {plural}",
-        openapi_extra={"parameters": query},
     )
     router.add_api_route(
         path,
