@@ -190,3 +190,45 @@ class Health(BaseModel):
     database: str | None = Field(default=None, description="admins only")
     storage: str | None = Field(default=None, description="admins only")
     ffmpeg: str | None = Field(default=None, description="admins only")
+
+
+class TrackOut(BaseModel):
+    """An item on air (`playout.nowplaying.Track`), with its length and artwork."""
+
+    title: str
+    artist: str
+    kind: str = Field(description="what it is: its media's kind (music, programme …), filler")
+    media_id: int | None = Field(description="the library's item; null when none plays")
+    programme_id: int | None = Field(description="the programme it is part of, if any")
+    started_at: datetime = Field(description="when it starts (or started) on air")
+    ends_at: datetime
+    duration_ms: int
+    artwork: str | None = Field(description="URL of its artwork or poster frame")
+
+
+class CurrentTrackOut(TrackOut):
+    elapsed_ms: int = Field(description="how far in it is, at the moment of the request")
+    remaining_ms: int
+
+
+class PlayedOut(BaseModel):
+    title: str
+    artist: str
+    kind: str
+    media_id: int | None
+    started_at: datetime
+    outcome: str = Field(description="played, cut-short or live (the as-run log's word)")
+
+
+class NowPlayingOut(BaseModel):
+    """Documents the body `api/routes/nowplaying.py` makes as a dict (made once a second for
+    every reader, it is not built through this model)."""
+
+    channel: str
+    current: CurrentTrackOut | None
+    next: list[TrackOut]
+    live: bool
+    presenter: str | None
+    seq: int = Field(description="increases with every change: the SSE event id")
+    history: list[PlayedOut] = Field(description="what played before, the latest first")
+    listeners: int | None = Field(description="null when this process cannot count them")

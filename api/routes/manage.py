@@ -14,6 +14,7 @@ from pydantic import BaseModel, create_model
 
 from accounts.tokens import Principal
 from api.auth import Allowed, ServicesDep
+from api.problems import problems
 from api.routes.media import parse_if_match
 from api.schedule_schemas import (
     AuditOut,
@@ -113,12 +114,7 @@ def crud(
         svc.schedules.delete(kind, rid, parse_if_match(if_match), actor(who))
         return Response(status_code=204)
 
-    errors: dict[int | str, dict[str, Any]] = {
-        409: {"description": "conflicts with the schedule, or the past is frozen"},
-        412: {"description": "changed since you read it"},
-        422: {"description": "invalid (problem+json says what)"},
-        428: {"description": "If-Match is required"},
-    }
+    why = {409: "conflicts with the schedule, is still in use, or the past is frozen"}
     one = f"{path}/{{rid}}"
     router.add_api_route(
         path,
@@ -134,10 +130,15 @@ def crud(
         response_model=model_out,
         status_code=201,
         summary=f"Create a {kind}",
-        responses=errors,
+        responses=problems(409, 422, why=why),
     )
     router.add_api_route(
-        one, read, methods=["GET"], response_model=model_out, summary=f"Read a {kind}"
+        one,
+        read,
+        methods=["GET"],
+        response_model=model_out,
+        summary=f"Read a {kind}",
+        responses=problems(404),
     )
     router.add_api_route(
         one,
@@ -145,7 +146,7 @@ def crud(
         methods=["PATCH"],
         response_model=model_out,
         summary=f"Change a {kind}",
-        responses=errors,
+        responses=problems(404, 409, 412, 422, 428, why=why),
     )
     router.add_api_route(
         one,
@@ -153,7 +154,7 @@ def crud(
         methods=["DELETE"],
         status_code=204,
         summary=f"Delete a {kind}",
-        responses=errors,
+        responses=problems(404, 409, 412, 428, why=why),
     )
 
 

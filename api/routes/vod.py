@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from api.auth import ServicesDep
 from api.lang import LangDep
 from api.paging import decode_cursor, next_cursor
+from api.problems import problems
 from api.services import Services, public_file_url
 from api.vod_schemas import (
     AiredOut,
@@ -54,9 +55,7 @@ LIMIT = Annotated[int, Query(ge=1, le=100, description="items per page")]
 CURSOR = Annotated[
     str | None, Query(max_length=200, description="from the previous page's next_cursor")
 ]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such programme or episode (problem+json)"}
-}
+NOT_FOUND = problems(404, why={404: "no such programme or episode"})
 
 
 class AsRunAirings:
@@ -263,7 +262,7 @@ one M4A file, for podcast apps and downloads), `subtitles`,
 `poster` and `thumbnails`. Past airings come from the as-run log; the next airings from the
 guide of every channel, for 14 days.
 """,
-    responses=NOT_FOUND,
+    responses=problems(404, 503, why={503: "its package cannot be read from storage now"}),
 )
 def get_episode(
     episode_id: int, svc: ServicesDep, cat: CatalogueDep, lang: LangDep, response: Response
