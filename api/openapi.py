@@ -4,8 +4,8 @@ the guards and the HTTP cache answer added to each operation, as it is sent.
 A route declares the problems its own handler raises (`problems(404, 409)`); what it shares
 with others is added here, once: FastAPI's own refusals (an invalid request, 422; a body it
 cannot read, 400), which it documents as `HTTPValidationError` in `application/json` but
-which this app sends as problem+json; the guards' answers (401, 403, from
-`api.auth.GUARD_ANSWERS`); and the HTTP cache's 304 (`api/http.py`).
+which this app sends as problem+json; the guards' answers (401, 403, and 503 when the JWT
+signing key is unusable: `api.auth.GUARD_ANSWERS`); and the HTTP cache's 304 (`api/http.py`).
 """
 
 from __future__ import annotations
