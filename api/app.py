@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
-from api import problems
+from api import openapi, problems
 from api.follow import Follower
 from api.http import GZIP_MINIMUM, HttpCache
 from api.routes import (
@@ -70,6 +70,7 @@ def create_app(svc: Services) -> FastAPI:
     )
     app.state.services = svc
     problems.install(app)
+    openapi.install(app)
     # Innermost first: the cache sees the identity body; gzip compresses what it lets by;
     # CORS, outermost, answers preflights and labels every answer, 304s included.
     app.add_middleware(HttpCache, gzip_excluded=DEFAULT_EXCLUDED_CONTENT_TYPES)

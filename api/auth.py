@@ -155,6 +155,13 @@ async def authorise(
 
 Allowed = Annotated[Principal, Depends(authorise)]
 Caller = Annotated[Principal, Depends(authenticate)]
+# What these dependencies answer before a route runs; the OpenAPI description adds it to every
+# route that depends on them (api/openapi.py). 503: the JWT signing key is unusable.
+GUARD_ANSWERS: dict[Callable[..., object], tuple[int, ...]] = {
+    authenticate: (401, 503),
+    maybe_authenticate: (503,),
+    authorise: (403,),
+}
 
 
 def require(*roles: str) -> Callable[..., object]:
@@ -170,6 +177,7 @@ def require(*roles: str) -> Callable[..., object]:
             )
         return who
 
+    GUARD_ANSWERS[check] = (403,)
     return check
 
 

@@ -1,4 +1,5 @@
-"""Errors as application/problem+json (RFC 9457), translated once, here, from every package."""
+"""Errors as application/problem+json (RFC 9457), translated once, here, from every package,
+and described once, here, for the OpenAPI document (`problems`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -39,6 +41,74 @@ TITLES = {
     413: "File too large",
     422: "Invalid request",
 }
+
+
+class InvalidField(BaseModel):
+    where: str = Field(description="where in the request, dotted: body.names.az, query.limit")
+    problem: str
+
+
+class ProblemDetails(BaseModel):
+    """An error, as every error of this API is sent (RFC 9457). Some carry more members:
+    `errors` for an invalid request, `conflicting` for a schedule conflict."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(description="/problems/<reason>")
+    title: str
+    status: int
+    detail: str
+    reason: str = Field(description="what went wrong, as a short slug a program can test")
+    instance: str = Field(description="the path that was asked for")
+    errors: list[InvalidField] = Field(default=[], description="each invalid part (422)")
+
+
+# What each status means on any route; a route may say more (`problems(..., why=...)`).
+MEANINGS = {
+    400: "the body could not be read (not UTF-8 JSON, or a malformed form)",
+    401: "no credential, or one that is unknown, expired or revoked",
+    403: "the credential's role may not do this (the permission matrix, api/auth.py)",
+    404: "there is no such thing",
+    409: "it conflicts with what is there",
+    412: "changed since you read it (If-Match names an older version)",
+    413: "the body is larger than the limit",
+    422: "the request is invalid: problem+json says what",
+    428: "send If-Match with the ETag you read",
+    429: "too many attempts; see Retry-After",
+    503: "the station cannot answer this now; its operator has been told why",
+}
+HEADERS: dict[int, dict[str, Any]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "Bearer, with the error when a credential was refused",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "seconds to wait",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+}
+PROBLEM_REF = "#/components/schemas/Problem"
+
+
+def problems(*statuses: int, why: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route answering these statuses with a problem: described as they
+    are sent (application/problem+json, the Problem schema), `why` saying more per status."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        response: dict[str, Any] = {
+            "description": (why or {}).get(status, MEANINGS[status]),
+            "content": {PROBLEM: {"schema": {"$ref": PROBLEM_REF}}},
+        }
+        if status in HEADERS:
+            response["headers"] = HEADERS[status]
+        out[status] = response
+    return out
 
 
 def exc_extra(exc: StationError) -> dict[str, Any]:
@@ -137,7 +207,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = str(exc.detail)
-        reason = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        reasons = {400: "malformed-body", 404: "not-found", 405: "method-not-allowed"}
+        reason = reasons.get(exc.status_code, "http-error")
         return problem_response(
             request, exc.status_code, detail, detail, reason, getattr(exc, "headers", None)
         )

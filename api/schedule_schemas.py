@@ -5,19 +5,22 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    GetCoreSchemaHandler,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
 Texts = dict[Literal["az", "en", "ru"], str]
 
+
+def _naive(v: datetime) -> datetime:
+    if v.tzinfo is not None:
+        raise ValueError("give the local wall-clock time in the channel's zone, without offset")
+    return v
+
+
 if TYPE_CHECKING:
     UtcInstant = datetime
+    LocalDateTime = datetime
 else:
 
     class UtcInstant:
@@ -34,6 +37,29 @@ else:
             return core_schema.no_info_after_validator_function(
                 lambda v: v.astimezone(UTC), core_schema.datetime_schema(tz_constraint="aware")
             )
+
+    class LocalDateTime:
+        """A wall-clock time in the channel's zone, given without an offset (one with an
+        offset is refused). A type, as UtcInstant is. JSON Schema's "date-time" needs an offset
+        (RFC 3339), so it is described by its pattern."""
+
+        @classmethod
+        def __get_pydantic_core_schema__(
+            cls, source: Any, handler: GetCoreSchemaHandler
+        ) -> core_schema.CoreSchema:
+            return core_schema.no_info_after_validator_function(
+                _naive, core_schema.datetime_schema()
+            )
+
+        @classmethod
+        def __get_pydantic_json_schema__(
+            cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+        ) -> JsonSchemaValue:
+            return {
+                "type": "string",
+                "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$",
+                "examples": ["2026-12-01T10:00:00"],
+            }
 
 
 class Strict(BaseModel):
@@ -111,33 +137,17 @@ class ClockIn(Strict):
     slots: list[ClockSlotIn] = Field(min_length=1)
 
 
-def _naive(v: datetime) -> datetime:
-    if v.tzinfo is not None:
-        raise ValueError("give the local wall-clock time in the channel's zone, without offset")
-    return v
-
-
 class EntryIn(Strict):
     channel_id: int
     target_type: Literal["programme", "playlist", "clock", "media"]
     target_id: int
     episode_id: int | None = None
     titles: Texts = {}
-    start_local: datetime = Field(description="wall-clock start in the channel's time zone")
+    start_local: LocalDateTime = Field(description="wall-clock start in the channel's time zone")
     rrule: str | None = Field(default=None, description="RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=SU")
-    exdates: list[datetime] = Field(default=[], description="local starts that are skipped")
+    exdates: list[LocalDateTime] = Field(default=[], description="local starts that are skipped")
     duration_ms: int | None = Field(default=None, gt=0, description="empty: as long as the content")
     hard: bool = True
-
-    @field_validator("start_local")
-    @classmethod
-    def _local(cls, v: datetime) -> datetime:
-        return _naive(v)
-
-    @field_validator("exdates")
-    @classmethod
-    def _locals(cls, v: list[datetime]) -> list[datetime]:
-        return [_naive(x) for x in v]
 
 
 class Stored(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -13,6 +13,16 @@ from media.models import MediaItem
 from station.settings import Settings
 
 Kind = Literal["music", "speech", "jingle", "programme", "filler", "slate"]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def left_out(**constraints: Any) -> Any:
+    """A field of a change (a PATCH body): it may be left out, and is then left as it is. Its
+    type says whether it may be null; no default is documented, since there is none."""
+    return Field(default=None, json_schema_extra=_no_default, **constraints)
 
 
 class SubtitleOut(BaseModel):
@@ -111,16 +121,19 @@ class MediaPage(BaseModel):
 
 
 class MediaPatch(BaseModel):
+    """What is left out stays as it is; only the cue points may be cleared (null: from the
+    start, or to the end, of the file)."""
+
     model_config = {"extra": "forbid"}
 
-    title: str | None = Field(default=None, min_length=1, max_length=500)
-    titles: dict[Literal["az", "en", "ru"], str] | None = None
-    artist: str | None = Field(default=None, max_length=500)
-    album: str | None = Field(default=None, max_length=500)
-    kind: Kind | None = None
-    languages: list[str] | None = None
-    cue_in_ms: int | None = Field(default=None, ge=0)
-    cue_out_ms: int | None = Field(default=None, gt=0)
+    title: str = left_out(min_length=1, max_length=500)
+    titles: dict[Literal["az", "en", "ru"], str] = left_out()
+    artist: str = left_out(max_length=500)
+    album: str = left_out(max_length=500)
+    kind: Kind = left_out()
+    languages: list[str] = left_out()
+    cue_in_ms: int | None = left_out(ge=0)
+    cue_out_ms: int | None = left_out(gt=0)
 
 
 class JobOut(BaseModel):
@@ -179,3 +192,45 @@ class Health(BaseModel):
     database: str | None = Field(default=None, description="admins only")
     storage: str | None = Field(default=None, description="admins only")
     ffmpeg: str | None = Field(default=None, description="admins only")
+
+
+class TrackOut(BaseModel):
+    """An item on air (`playout.nowplaying.Track`), with its length and artwork."""
+
+    title: str
+    artist: str
+    kind: str = Field(description="what it is: its media's kind (music, programme …), filler")
+    media_id: int | None = Field(description="the library's item; null when none plays")
+    programme_id: int | None = Field(description="the programme it is part of, if any")
+    started_at: datetime = Field(description="when it starts (or started) on air")
+    ends_at: datetime
+    duration_ms: int
+    artwork: str | None = Field(description="URL of its artwork or poster frame")
+
+
+class CurrentTrackOut(TrackOut):
+    elapsed_ms: int = Field(description="how far in it is, at the moment of the request")
+    remaining_ms: int
+
+
+class PlayedOut(BaseModel):
+    title: str
+    artist: str
+    kind: str
+    media_id: int | None
+    started_at: datetime
+    outcome: str = Field(description="played, cut-short or live (the as-run log's word)")
+
+
+class NowPlayingOut(BaseModel):
+    """Documents the body `api/routes/nowplaying.py` makes as a dict (made once a second for
+    every reader, it is not built through this model)."""
+
+    channel: str
+    current: CurrentTrackOut | None
+    next: list[TrackOut]
+    live: bool
+    presenter: str | None
+    seq: int = Field(description="increases with every change: the SSE event id")
+    history: list[PlayedOut] = Field(description="what played before, the latest first")
+    listeners: int | None = Field(description="null when this process cannot count them")

@@ -301,7 +301,13 @@ class Schedules:
             raise ScheduleError(f"there is no {what} {rid}")
 
     def _check(self, s: Session, kind: str, row: Any) -> None:
-        """Validate a row about to be written; every message names what is wrong."""
+        """Validate a row about to be written; every message names what is wrong. Nothing is
+        flushed meanwhile: an edited row naming something that is not there would reach the
+        database (and its foreign keys) before the check that names it."""
+        with s.no_autoflush:
+            self._check_row(s, kind, row)
+
+    def _check_row(self, s: Session, kind: str, row: Any) -> None:
         if kind == "channel":
             if not SLUG.match(row.slug or ""):
                 raise ScheduleError("a channel slug is lower-case letters, digits and dashes")

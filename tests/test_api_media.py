@@ -157,12 +157,18 @@ def test_the_library_lists_filters_searches_and_pages(
     assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
 
 
-def test_edits_need_the_current_etag_and_a_stale_one_changes_nothing(
-    local_api: tuple[httpx.Client, str], media_dir: Path
-) -> None:
+@pytest.fixture
+def song(local_api: tuple[httpx.Client, str], media_dir: Path) -> tuple[httpx.Client, int]:
+    """An editor's client, and the id of a song they uploaded."""
     client, token = local_api
     client.headers["Authorization"] = f"Bearer {token}"
-    mid = upload(client, media_dir / "tone.mp3").json()["media"]["id"]
+    return client, upload(client, media_dir / "tone.mp3").json()["media"]["id"]
+
+
+def test_edits_need_the_current_etag_and_a_stale_one_changes_nothing(
+    song: tuple[httpx.Client, int],
+) -> None:
+    client, mid = song
     got = client.get(f"/api/v1/media/{mid}")
     etag = got.headers["etag"]
     change = {"title": "Sarı gəlin", "kind": "music", "titles": {"en": "Yellow bride"}}
@@ -180,6 +186,25 @@ def test_edits_need_the_current_etag_and_a_stale_one_changes_nothing(
         headers={"If-Match": ok.headers["etag"]},
     )
     assert cues.status_code == 422 and "cue_out_ms" in cues.json()["detail"]
+
+
+def test_an_edit_may_clear_only_what_an_item_may_lack(song: tuple[httpx.Client, int]) -> None:
+    client, mid = song
+    before = client.get(f"/api/v1/media/{mid}")
+    for field in ("title", "titles", "artist", "album", "kind", "languages"):
+        r = client.patch(
+            f"/api/v1/media/{mid}", json={field: None}, headers={"If-Match": before.headers["etag"]}
+        )
+        assert r.status_code == 422, (field, r.text)
+        assert r.json()["errors"][0]["where"] == f"body.{field}"
+    assert client.get(f"/api/v1/media/{mid}").json() == before.json()
+    cleared = client.patch(
+        f"/api/v1/media/{mid}",
+        json={"cue_in_ms": None, "cue_out_ms": None},  # the whole file again
+        headers={"If-Match": before.headers["etag"]},
+    )
+    assert cleared.status_code == 200, cleared.text
+    assert (cleared.json()["cue_in_ms"], cleared.json()["cue_out_ms"]) == (None, None)
 
 
 def test_routes_refuse_anonymous_and_wrong_role_callers(

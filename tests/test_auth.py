@@ -368,6 +368,16 @@ def test_the_permission_matrix_holds_route_by_route(gate: Gate) -> None:
             method, concrete(path), json=body, headers={**headers, "If-Match": etag}
         )
 
+    spec = gate.client.get("/openapi.json").json()
+
+    def documented(method: str, path: str, r: httpx.Response) -> None:
+        """Every answer seen is one the OpenAPI description gives for the route."""
+        assert str(r.status_code) in spec["paths"][path][method.lower()]["responses"], (
+            method,
+            path,
+            r.status_code,
+        )
+
     routes = protected_routes(gate.app)
     assert len(routes) >= 40
     for method, path in routes:
@@ -375,6 +385,7 @@ def test_the_permission_matrix_holds_route_by_route(gate: Gate) -> None:
         assert anon.status_code == 401, (method, path, anon.text)
         assert anon.headers["www-authenticate"] == "Bearer"
         assert anon.headers["content-type"] == "application/problem+json"
+        documented(method, path, anon)
         bad = call(method, path, {"Authorization": "Bearer dsp_not-a-key"})
         assert bad.status_code == 401, (method, path)
         for role, headers in tokens.items():
@@ -382,12 +393,14 @@ def test_the_permission_matrix_holds_route_by_route(gate: Gate) -> None:
                 r = call(method, path, headers)
                 assert r.status_code == 403, (method, path, role, r.text)
                 assert r.json()["reason"] == "forbidden"
+                documented(method, path, r)
     assert everything(gate) == before, "a refused request changed something"
 
     for method, path in routes:
         for role in MATRIX[(method, path)]:
             r = call(method, path, tokens[role])
             assert r.status_code not in (401, 403), (method, path, role, r.text)
+            documented(method, path, r)
 
 
 def test_presenters_read_the_schedule_but_change_neither_it_nor_media_nor_users(

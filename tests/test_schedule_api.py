@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 import httpx
+import schemathesis
 
 from schedules.plan import to_ms
 from tests.schedule_support import BAKU, NOW, Desk, build_radio_week
@@ -337,3 +338,81 @@ def test_time_windows_are_checked(desk: Desk) -> None:
     assert huge.status_code == 422 and huge.json()["reason"] == "out-of-range"
     start = to_ms(datetime(2026, 11, 29, 10, tzinfo=BAKU))
     assert start > 0
+
+
+def test_an_entry_reads_back_as_its_documented_schema_says_a_local_time_without_offset(
+    desk: Desk,
+) -> None:
+    week = build_radio_week(desk)
+    api = schemathesis.openapi.from_dict(desk.client.get("/openapi.json").json())
+    one = desk.client.get(f"/api/v1/manage/entries/{week['monthly']['id']}")
+    assert one.json()["start_local"] == "2026-01-25T20:00:00"  # as given: no offset
+    api["/api/v1/manage/entries/{rid}"]["GET"].validate_response(one)
+    api["/api/v1/manage/entries"]["GET"].validate_response(
+        desk.client.get("/api/v1/manage/entries")
+    )
+
+
+def test_a_list_filter_takes_any_integer_and_refuses_what_is_not_one(desk: Desk) -> None:
+    build_radio_week(desk)
+    episodes = "/api/v1/manage/episodes"
+    assert desk.client.get(episodes, params={"programme_id": -1}).json() == []
+    assert len(desk.client.get(episodes).json()) == 1
+    r = desk.client.get(episodes, params={"programme_id": "bir"})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"][0]["where"] == "query.programme_id"
+
+
+def test_a_change_refuses_a_start_with_an_offset_as_a_new_entry_does(desk: Desk) -> None:
+    week = build_radio_week(desk)
+    path = f"entries/{week['monthly']['id']}"
+    for start in ("2026-02-22T20:00:00+04:00", "2026-02-22T20:00:00Z"):
+        r = desk.client.patch(
+            f"/api/v1/manage/{path}",
+            json={"start_local": start, "exdates": [start]},
+            headers={"If-Match": desk.etag(path)},
+        )
+        assert r.status_code == 422 and "without offset" in r.json()["detail"], r.text
+    assert desk.client.get(f"/api/v1/manage/{path}").json()["start_local"] == (
+        "2026-01-25T20:00:00"
+    )
+
+
+def test_a_change_is_held_to_the_rules_of_a_new_record(desk: Desk) -> None:
+    week = build_radio_week(desk)
+    cases = [
+        (f"episodes/{week['episode']['id']}", {"programme_id": None}, "programme_id"),
+        (f"episodes/{week['episode']['id']}", {"titles": None}, "titles"),
+        (f"channels/{week['channel']['id']}", {"crossfade_ms": -5}, "crossfade_ms"),
+        (f"channels/{week['channel']['id']}", {"slug": "Böyük Hərflər"}, "slug"),
+    ]
+    for path, body, field in cases:
+        before = desk.client.get(f"/api/v1/manage/{path}").json()
+        r = desk.client.patch(
+            f"/api/v1/manage/{path}", json=body, headers={"If-Match": desk.etag(path)}
+        )
+        assert r.status_code == 422, (body, r.text)
+        assert r.json()["errors"][0]["where"] == f"body.{field}"
+        assert desk.client.get(f"/api/v1/manage/{path}").json() == before
+    ok = desk.client.patch(
+        f"/api/v1/manage/episodes/{week['episode']['id']}",
+        json={"season": None, "number": 4},  # null where a new episode may have it
+        headers={"If-Match": desk.etag(f"episodes/{week['episode']['id']}")},
+    )
+    assert ok.status_code == 200 and (ok.json()["season"], ok.json()["number"]) == (None, 4)
+
+
+def test_a_change_naming_something_that_is_not_there_is_refused_naming_it(desk: Desk) -> None:
+    week = build_radio_week(desk)
+    cases = [
+        (f"episodes/{week['episode']['id']}", {"media_id": 48_000}, "no media item 48000"),
+        (f"entries/{week['monthly']['id']}", {"channel_id": 9_999}, "no channel 9999"),
+        (f"channels/{week['channel']['id']}", {"filler_playlist_id": 77}, "no playlist 77"),
+    ]
+    for path, body, words in cases:
+        before = desk.client.get(f"/api/v1/manage/{path}").json()
+        r = desk.client.patch(
+            f"/api/v1/manage/{path}", json=body, headers={"If-Match": desk.etag(path)}
+        )
+        assert r.status_code == 422 and words in r.json()["detail"], (body, r.text)
+        assert desk.client.get(f"/api/v1/manage/{path}").json() == before

@@ -19,7 +19,7 @@ from accounts.throttle import Throttled
 from accounts.tokens import Session, Sessions, create_key, list_keys, revoke_key
 from accounts.users import User
 from api.auth import Allowed, ServicesDep, Throttle, signing_key
-from api.problems import Problem
+from api.problems import Problem, problems
 from api.services import Services
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -141,24 +141,25 @@ class SignInForm(OAuth2PasswordRequestForm):
         )
 
 
-SIGN_IN_ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "wrong username or password (the same answer for either)"},
-    422: {
-        "description": f"a username over {MAX_USERNAME} or a password over {MAX_PASSWORD} "
-        "characters, or a malformed form (problem+json says which); nothing is checked"
+SIGN_IN_ERRORS = problems(
+    401,
+    422,
+    429,
+    503,
+    why={
+        401: "wrong username or password (the same answer for either)",
+        422: f"a username over {MAX_USERNAME} or a password over {MAX_PASSWORD} characters, "
+        "or a malformed form (problem+json says which); nothing is checked",
+        429: "too many failed sign-ins from this address, or for this username; see Retry-After",
     },
-    429: {
-        "description": "too many failed sign-ins from this address, or for this username; "
-        "see Retry-After"
-    },
-}
+)
 
 
 @router.post(
     "/token",
     response_model=TokenOut,
     summary="Sign in (OAuth2 password flow)",
-    responses=dict(SIGN_IN_ERRORS),
+    responses=SIGN_IN_ERRORS,
 )
 async def sign_in(
     request: Request,
@@ -204,12 +205,14 @@ async def sign_in(
     "/refresh",
     response_model=TokenOut,
     summary="Trade a refresh token for a new pair",
-    responses={
-        401: {
-            "description": "the refresh token is unknown, expired, spent or revoked; a spent "
-            "one presented again ends every session of its sign-in"
-        }
-    },
+    responses=problems(
+        401,
+        503,
+        why={
+            401: "the refresh token is unknown, expired, spent or revoked; a spent one "
+            "presented again ends every session of its sign-in"
+        },
+    ),
 )
 async def refresh(
     request: Request,
@@ -230,7 +233,12 @@ async def refresh(
     return TokenOut.of(pair)
 
 
-@router.post("/logout", status_code=204, summary="Revoke a refresh token (and its rotations)")
+@router.post(
+    "/logout",
+    status_code=204,
+    summary="Revoke a refresh token (and its rotations)",
+    responses=problems(503),
+)
 async def logout(
     request: Request, svc: ServicesDep, refresh_token: Annotated[str, Form(max_length=200)]
 ) -> Response:
@@ -265,7 +273,9 @@ def post_key(body: KeyIn, response: Response, svc: ServicesDep, who: Allowed) ->
     )
 
 
-@router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key")
+@router.delete(
+    "/keys/{key_id}", status_code=204, summary="Revoke an API key", responses=problems(404)
+)
 def delete_key(key_id: int, svc: ServicesDep, who: Allowed) -> Response:
     if not revoke_key(svc.db, key_id):
         raise Problem(404, "Not found", f"there is no API key {key_id}", "not-found")
@@ -293,6 +303,7 @@ def post_user(body: UserIn, response: Response, svc: ServicesDep, who: Allowed) 
     "/users/{username}",
     response_model=UserOut,
     summary="Change a user's role, name or password, or disable them",
+    responses=problems(404),
 )
 def patch_user(
     username: str, body: UserPatch, request: Request, svc: ServicesDep, who: Allowed

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import ServicesDep
 from api.lang import LangDep
-from api.problems import Problem
+from api.problems import Problem, problems
 from api.rendered import Artwork, rendered
 from api.schedule_schemas import (
     ChannelOut,
@@ -67,7 +67,12 @@ def list_channels(svc: ServicesDep, lang: LangDep, response: Response) -> list[C
     return [channel_out(channel_info(svc, c), lang) for c in svc.schedules.find("channel")]
 
 
-@router.get("/api/v1/channels/{slug}", response_model=ChannelOut, summary="One channel")
+@router.get(
+    "/api/v1/channels/{slug}",
+    response_model=ChannelOut,
+    summary="One channel",
+    responses=problems(404),
+)
 def get_channel(slug: str, svc: ServicesDep, lang: LangDep, response: Response) -> ChannelOut:
     response.headers["Content-Language"] = lang
     return channel_out(channel_info(svc, svc.schedules.channel(slug)), lang)
@@ -142,6 +147,7 @@ def block_out(art: Artwork, b: GuideBlock, lang: str, items: bool) -> GuideBlock
     "/api/v1/channels/{slug}/schedule",
     response_model=ScheduleOut,
     summary="The channel's schedule: a day (default today), or from/to",
+    responses=problems(404),
 )
 def schedule(
     slug: str,
@@ -177,14 +183,14 @@ def schedule(
     )
 
 
-ICS = {"content": {"text/calendar": {"schema": {"type": "string"}}}}
+ICS = {200: {"content": {"text/calendar": {"schema": {"type": "string"}}}}, **problems(404)}
 CALENDAR = "text/calendar; charset=utf-8"
 
 
 @router.get(
     "/api/v1/channels/{slug}/schedule.ics",
     response_class=Response,
-    responses={200: ICS},
+    responses=ICS,
     summary="The channel's schedule as iCalendar",
 )
 def channel_ics(
@@ -209,7 +215,7 @@ def channel_ics(
 @router.get(
     "/api/v1/programmes/{slug}/schedule.ics",
     response_class=Response,
-    responses={200: ICS},
+    responses=ICS,
     summary="When a programme airs, on any channel, as iCalendar",
 )
 def programme_ics(

@@ -10,13 +10,29 @@ from fastapi.responses import FileResponse, StreamingResponse
 from starlette.responses import Response
 
 from api.auth import ServicesDep
+from api.problems import problems
 from media.errors import NotFound
 from media.storage import LocalStorage, check_key, content_type
 
 router = APIRouter(tags=["files"])
+BYTES = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+TEXT = {"text/plain": {"schema": {"type": "string"}}}
+# From local storage, a Range request is answered by Starlette's FileResponse (players seek).
+STORED = {
+    200: {"description": "the file, typed by its name", "content": BYTES},
+    206: {"description": "the bytes a Range asked for (local storage)", "content": BYTES},
+    400: {"description": "a Range header that cannot be read (local storage)", "content": TEXT},
+    416: {"description": "a Range past the end of the file (local storage)", "content": TEXT},
+    **problems(404, 503, why={503: "the storage cannot be read now"}),
+}
 
 
-@router.get("/files/{key:path}", summary="A stored file (artwork, subtitles, media)")
+@router.get(
+    "/files/{key:path}",
+    summary="A stored file (artwork, subtitles, media)",
+    response_class=Response,
+    responses=STORED,
+)
 async def get_file(key: str, svc: ServicesDep) -> Response:
     try:
         key = check_key(key)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.auth import Allowed, ServicesDep
-from api.problems import Problem
+from api.problems import Problem, problems
 from api.schemas import JobOut
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
 
-@router.get("/{job_id}", response_model=JobOut)
+@router.get("/{job_id}", response_model=JobOut, responses=problems(404))
 def get_job(job_id: int, svc: ServicesDep, who: Allowed) -> JobOut:
     job = svc.queue.get(job_id)
     if job is None:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Form, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from api.auth import ServicesDep
-from api.problems import Problem
+from api.problems import Problem, problems
 from playout.live import REFUSED, LiveRefused, live_mount
 from station.credentials import same_secret
 from station.errors import NotFound
@@ -70,10 +70,14 @@ def is_icecast(svc: ServicesDep, creds: HTTPBasicCredentials | None) -> None:
     ),
     status_code=200,
     response_class=Response,
-    responses={
-        401: {"description": "not icecast2: missing or wrong HTTP Basic credentials"},
-        503: {"description": "DIASPOR_ICECAST_AUTH_SECRET is not set"},
-    },
+    responses=problems(
+        401,
+        503,
+        why={
+            401: "not icecast2: missing or wrong HTTP Basic credentials",
+            503: "DIASPOR_ICECAST_AUTH_SECRET is not set",
+        },
+    ),
 )
 def icecast_stream_auth(
     svc: ServicesDep,

@@ -9,12 +9,12 @@ local to that function, as real types.)
 from datetime import datetime
 from typing import Annotated, Any, Optional
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, create_model
 
 from accounts.tokens import Principal
 from api.auth import Allowed, ServicesDep
-from api.problems import Problem
+from api.problems import problems
 from api.routes.media import parse_if_match
 from api.schedule_schemas import (
     AuditOut,
@@ -31,15 +31,18 @@ from api.schedule_schemas import (
     ProgrammeIn,
     ProgrammeOut,
 )
+from api.schemas import left_out
 from schedules.service import Record
 
 router = APIRouter(prefix="/api/v1/manage", tags=["manage"])
 
 
 def partial(model: type[BaseModel]) -> type[BaseModel]:
-    """The same fields, all optional: a PATCH body."""
+    """The same fields, each of which may be left out: a PATCH body. A field keeps its type
+    and its constraints, so a change is held to the rules of a new record (null only where a
+    new record may have null)."""
     fields: dict[str, Any] = {
-        name: (Optional[f.annotation], None)  # noqa: UP045 (a runtime type expression)
+        name: (f.rebuild_annotation(), left_out(description=f.description))
         for name, f in model.model_fields.items()
     }
     return create_model(f"{model.__name__[:-2]}Patch", __base__=model.__base__, **fields)
@@ -65,20 +68,20 @@ def crud(
 ) -> None:
     model_patch = partial(model_in)
     plural = path.strip("/")
+    by: dict[str, Any] = {f: (Optional[int], None) for f in filters}  # noqa: UP045
+    model_where = create_model(f"{model_in.__name__[:-2]}Filter", **by)
 
     def out(rec: Record, response: Response) -> BaseModel:
         response.headers["ETag"] = rec.etag
         return model_out.model_validate(dict(rec.data))
 
-    def list_all(request: Request, svc: ServicesDep, who: Allowed) -> list[Any]:
-        where: dict[str, Any] = {}
-        for f in filters:
-            value = request.query_params.get(f)
-            if value is not None:
-                if not value.isdigit():
-                    raise Problem(422, "Invalid request", f"{f} is a number", "invalid-request")
-                where[f] = int(value)
-        return [model_out.model_validate(dict(r.data)) for r in svc.schedules.find(kind, **where)]
+    def list_all(
+        where: Annotated[model_where, Query()],
+        svc: ServicesDep,
+        who: Allowed,
+    ) -> list[Any]:
+        given = where.model_dump(exclude_none=True)
+        return [model_out.model_validate(dict(r.data)) for r in svc.schedules.find(kind, **given)]
 
     def read(rid: int, response: Response, svc: ServicesDep, who: Allowed) -> Any:
         return out(svc.schedules.get(kind, rid), response)
@@ -111,16 +114,7 @@ def crud(
         svc.schedules.delete(kind, rid, parse_if_match(if_match), actor(who))
         return Response(status_code=204)
 
-    query = [
-        {"name": f, "in": "query", "required": False, "schema": {"type": "integer"}}
-        for f in filters
-    ]
-    errors: dict[int | str, dict[str, Any]] = {
-        409: {"description": "conflicts with the schedule, or the past is frozen"},
-        412: {"description": "changed since you read it"},
-        422: {"description": "invalid (problem+json says what)"},
-        428: {"description": "If-Match is required"},
-    }
+    why = {409: "conflicts with the schedule, is still in use, or the past is frozen"}
     one = f"{path}/{{rid}}"
     router.add_api_route(
         path,
@@ -128,7 +122,6 @@ def crud(
         methods=["GET"],
         response_model=list[model_out],  # type: ignore[valid-type]
         summary=f"List {plural}",
-        openapi_extra={"parameters": query},
     )
     router.add_api_route(
         path,
@@ -137,10 +130,15 @@ def crud(
         response_model=model_out,
         status_code=201,
         summary=f"Create a {kind}",
-        responses=errors,
+        responses=problems(409, 422, why=why),
     )
     router.add_api_route(
-        one, read, methods=["GET"], response_model=model_out, summary=f"Read a {kind}"
+        one,
+        read,
+        methods=["GET"],
+        response_model=model_out,
+        summary=f"Read a {kind}",
+        responses=problems(404),
     )
     router.add_api_route(
         one,
@@ -148,7 +146,7 @@ def crud(
         methods=["PATCH"],
         response_model=model_out,
         summary=f"Change a {kind}",
-        responses=errors,
+        responses=problems(404, 409, 412, 422, 428, why=why),
     )
     router.add_api_route(
         one,
@@ -156,7 +154,7 @@ def crud(
         methods=["DELETE"],
         status_code=204,
         summary=f"Delete a {kind}",
-        responses=errors,
+        responses=problems(404, 409, 412, 428, why=why),
     )
 
 

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.auth import Allowed, ServicesDep
 from api.paging import decode_cursor, next_cursor
-from api.problems import Problem
+from api.problems import Problem, problems
 from api.schemas import JobOut, Kind, MediaOut, MediaPage, MediaPatch, UploadOut
 from api.upload import receive_body, receive_upload
 from media.library import IngestOptions
@@ -70,8 +70,15 @@ def parse_if_match(value: str | None) -> int:
     openapi_extra=UPLOAD_BODY,
     responses={
         200: {"model": UploadOut, "description": "the file was already in the library"},
-        413: {"description": "larger than the upload limit"},
-        422: {"description": "not usable media (problem+json says why)"},
+        **problems(
+            413,
+            422,
+            503,
+            why={
+                413: "larger than the upload limit",
+                422: "not usable media (problem+json says why)",
+            },
+        ),
     },
 )
 async def upload_media(
@@ -126,7 +133,7 @@ def list_media(
     )
 
 
-@router.get("/{media_id}", response_model=MediaOut)
+@router.get("/{media_id}", response_model=MediaOut, responses=problems(404))
 def get_media(media_id: int, response: Response, svc: ServicesDep, who: Allowed) -> MediaOut:
     item = svc.library.get(media_id)
     response.headers["ETag"] = item.etag
@@ -136,7 +143,7 @@ def get_media(media_id: int, response: Response, svc: ServicesDep, who: Allowed)
 @router.patch(
     "/{media_id}",
     response_model=MediaOut,
-    responses={412: {"description": "changed since read"}, 428: {"description": "no If-Match"}},
+    responses=problems(404, 412, 422, 428),
 )
 def patch_media(
     media_id: int,
@@ -159,10 +166,16 @@ def patch_media(
     openapi_extra={
         "requestBody": {"required": True, "content": {"text/vtt": {"schema": {"type": "string"}}}}
     },
-    responses={
-        413: {"description": "larger than 5 MiB: refused as soon as that many bytes arrived"},
-        422: {"description": "not WebVTT, or not a language code (problem+json says why)"},
-    },
+    responses=problems(
+        404,
+        413,
+        422,
+        503,
+        why={
+            413: "larger than 5 MiB: refused as soon as that many bytes arrived",
+            422: "not WebVTT, or not a language code (problem+json says why)",
+        },
+    ),
 )
 async def put_subtitle(
     media_id: int, lang: str, request: Request, response: Response, svc: ServicesDep, who: Allowed

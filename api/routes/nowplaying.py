@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.auth import ServicesDep
 from api.follow import Follower
+from api.problems import problems
+from api.schemas import NowPlayingOut
 from api.services import Services, public_file_url
 from playout.asrun import AsRunLog
 from playout.nowplaying import NowPlaying, now_playing, progress
@@ -86,7 +88,6 @@ def listeners(svc: Services, slug: str, follower: Follower | None = None) -> int
     return value if isinstance(value, int) else None
 
 
-OBJECT = {"type": "object"}
 FRESH_S = 1.0  # a body is made again at most once a second: history and listeners move
 
 
@@ -183,7 +184,8 @@ def bodies(request: Request) -> Bodies:
     "once a second; its ETag is weak and leaves out the progress, so a client "
     "revalidating within one item gets 304 and advances elapsed_ms from started_at "
     "itself.",
-    responses={200: {"content": {"application/json": {"schema": OBJECT}}}},
+    response_model=NowPlayingOut,
+    responses=problems(404),
 )
 async def get_now_playing(slug: str, request: Request) -> JSONResponse:
     made = await bodies(request).get(slug)
@@ -195,7 +197,10 @@ async def get_now_playing(slug: str, request: Request) -> JSONResponse:
     "/api/v1/channels/{slug}/now-playing/events",
     summary="Now-playing changes as Server-Sent Events (one `now-playing` event per change)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        **problems(404),
+    },
 )
 async def now_playing_events(
     slug: str,

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Response
 
 from api.auth import ServicesDep
 from api.lang import LangDep
+from api.problems import problems
 from api.routes.vod import CatalogueDep, url
 from api.services import Services
 from media.storage import content_type
@@ -178,7 +179,7 @@ def feed_items(
 @router.get(
     "/api/v1/programmes/{slug}/podcast.xml",
     response_class=Response,
-    responses={200: {"content": {RSS: {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {RSS: {"schema": {"type": "string"}}}}, **problems(404, 503)},
     summary="The programme as a podcast (RSS 2.0 + iTunes): its episodes on demand",
     description=__doc__,
 )

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.auth import Allowed, ServicesDep
-from api.problems import Problem
+from api.problems import Problem, problems
 from api.routes.auth import NO_STORE
 from playout.live import live_mount
 
@@ -35,11 +34,8 @@ class NewStreamKeyOut(StreamKeyOut):
     mounts: list[str] = Field(description="the channels' live mounts")
 
 
-Responses = dict[int | str, dict[str, Any]]
-NO_KEY: Responses = {404: {"description": "no stream key (none made yet, or it was revoked)"}}
-NOT_A_PERSON: Responses = {
-    409: {"description": "an API key, not a person: sign in as the one who goes live"}
-}
+NO_KEY = "no stream key (none made yet, or it was revoked)"
+NOT_A_PERSON = "an API key, not a person: sign in as the one who goes live"
 
 
 def person(who: Allowed) -> int:
@@ -61,7 +57,7 @@ def no_key(whose: str) -> Problem:
     "/me/stream-key",
     response_model=StreamKeyOut,
     summary="Your stream key: when it was made and its last characters (never the key)",
-    responses={**NO_KEY, **NOT_A_PERSON},
+    responses=problems(404, 409, why={404: NO_KEY, 409: NOT_A_PERSON}),
 )
 async def get_stream_key(svc: ServicesDep, who: Allowed) -> StreamKeyOut:
     info = await run_in_threadpool(svc.stream_keys.info, person(who))
@@ -79,7 +75,7 @@ async def get_stream_key(svc: ServicesDep, who: Allowed) -> StreamKeyOut:
         "Set your source client (BUTT, Mixxx, ffmpeg) to your live mount with your username "
         "as the user and this key as the password. Making a new key ends the old one."
     ),
-    responses=NOT_A_PERSON,
+    responses=problems(409, why={409: NOT_A_PERSON}),
 )
 async def post_stream_key(svc: ServicesDep, who: Allowed, response: Response) -> NewStreamKeyOut:
     key, info = await run_in_threadpool(svc.stream_keys.issue, person(who))
@@ -99,7 +95,7 @@ async def post_stream_key(svc: ServicesDep, who: Allowed, response: Response) ->
     "/me/stream-key",
     status_code=204,
     summary="Revoke your stream key",
-    responses={**NO_KEY, **NOT_A_PERSON},
+    responses=problems(404, 409, why={404: NO_KEY, 409: NOT_A_PERSON}),
 )
 async def delete_stream_key(svc: ServicesDep, who: Allowed) -> Response:
     if not await run_in_threadpool(svc.stream_keys.revoke, person(who)):
@@ -112,7 +108,7 @@ async def delete_stream_key(svc: ServicesDep, who: Allowed) -> Response:
     "/users/{username}/stream-key",
     status_code=204,
     summary="Revoke someone's stream key",
-    responses={404: {"description": "no such user, or they have no stream key"}},
+    responses=problems(404, why={404: "no such user, or they have no stream key"}),
 )
 async def delete_users_stream_key(username: str, svc: ServicesDep, who: Allowed) -> Response:
     user = await run_in_threadpool(svc.users.get, username)  # NotFound: a 404

@@ -7,7 +7,7 @@ not import it.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from api.auth import ServicesDep
 from api.lang import LangDep
 from api.paging import decode_cursor, next_cursor
+from api.problems import problems
 from api.services import Services, public_file_url
 from api.vod_schemas import (
     AiredOut,
@@ -51,9 +52,7 @@ LIMIT = Annotated[int, Query(ge=1, le=100, description="items per page")]
 CURSOR = Annotated[
     str | None, Query(max_length=200, description="from the previous page's next_cursor")
 ]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such programme or episode (problem+json)"}
-}
+NOT_FOUND = problems(404, why={404: "no such programme or episode"})
 
 
 async def catalogue(svc: ServicesDep) -> Catalogue:
@@ -232,7 +231,7 @@ closes (the package moves to a new prefix within `DIASPOR_VOD_WINDOWS_EVERY_S` p
 `DIASPOR_PACKAGE_RETIRE_S`), or when the media is packaged again. Keep the episode's id,
 not the URLs: ask again for the current ones.
 """,
-    responses=NOT_FOUND,
+    responses=problems(404, 503, why={503: "its package cannot be read from storage now"}),
 )
 def get_episode(
     episode_id: int, svc: ServicesDep, cat: CatalogueDep, lang: LangDep, response: Response

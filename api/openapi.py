@@ -1,0 +1,92 @@
+"""The OpenAPI description as the app answers: FastAPI's document, with what FastAPI itself,
+the guards and the HTTP cache answer added to each operation, as it is sent.
+
+A route declares the problems its own handler raises (`problems(404, 409)`); what it shares
+with others is added here, once: FastAPI's own refusals (an invalid request, 422; a body it
+cannot read, 400), which it documents as `HTTPValidationError` in `application/json` but
+which this app sends as problem+json; the guards' answers (401, 403, and 503 when the JWT
+signing key is unusable: `api.auth.GUARD_ANSWERS`); and the HTTP cache's 304 (`api/http.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+
+from api.auth import GUARD_ANSWERS
+from api.problems import ProblemDetails, problems
+
+REF = "#/components/schemas/"
+FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
+NOT_MODIFIED = {"description": "If-None-Match named the current ETag: nothing has changed, no body"}
+
+
+def api_routes(app: FastAPI) -> Iterator[RouteContext]:
+    """Every route of the document, through the included routers."""
+    for ctx in iter_route_contexts(app.routes):
+        if isinstance(ctx.original_route, APIRoute) and ctx.include_in_schema:
+            yield ctx
+
+
+def dependencies(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    stack = [dependant]
+    while stack:
+        d = stack.pop()
+        if d.call is not None:
+            yield d.call
+        stack.extend(d.dependencies)
+
+
+def shared_answers(ctx: RouteContext) -> dict[int | str, dict[str, Any]]:
+    """The problems this route shares with others, as `responses=` would give them."""
+    statuses: set[int] = set()
+    for call in dependencies(ctx.dependant):
+        statuses.update(GUARD_ANSWERS.get(call, ()))
+    if ctx.body_field is not None:  # a JSON or form body that FastAPI parses
+        statuses.add(400)
+    return problems(*sorted(statuses))
+
+
+def describe(app: FastAPI) -> dict[str, Any]:
+    """The document /openapi.json serves."""
+    doc = get_openapi(
+        title=app.title,
+        version=app.version,
+        openapi_version=app.openapi_version,
+        description=app.description,
+        routes=app.routes,
+    )
+    for ctx in api_routes(app):
+        for method in sorted(ctx.methods or ()):
+            responses = doc["paths"][ctx.path_format][method.lower()]["responses"]
+            validation = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if validation.get("schema") == {"$ref": REF + "HTTPValidationError"}:
+                responses["422"] = problems(422)[422]
+            for status, answer in shared_answers(ctx).items():
+                responses.setdefault(str(status), answer)
+            streams = "text/event-stream" in responses.get("200", {}).get("content", {})
+            if method == "GET" and not streams:
+                responses.setdefault("304", NOT_MODIFIED)
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for name in FASTAPI_VALIDATION:
+        schemas.pop(name, None)
+    problem = ProblemDetails.model_json_schema(ref_template=REF + "{model}")
+    schemas.update(problem.pop("$defs", {}))
+    schemas["Problem"] = problem
+    return doc
+
+
+def install(app: FastAPI) -> None:
+    """Serve `describe(app)` as /openapi.json (made once, on first asking)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = describe(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

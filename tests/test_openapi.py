@@ -1,0 +1,71 @@
+"""The OpenAPI description tells every error as it is sent: application/problem+json, with
+one Problem schema, on every route that can answer it (tests/test_schemathesis.py calls the
+routes; this reads the document)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from api.app import create_app
+from diaspor import migrate
+from diaspor.compose import build_station
+from media.binaries import Tools
+from tests.conftest import settings_for
+
+PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+# Starlette's FileResponse answers a Range it cannot serve in text/plain, before our code runs.
+RANGE_ANSWERS = {("/files/{key}", "get", "400"), ("/files/{key}", "get", "416")}
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> dict[str, Any]:
+    """The document, from a station on SQLite (it does not depend on the database)."""
+    folder = tmp_path_factory.mktemp("openapi")
+    url = f"sqlite:///{folder / 'test.db'}"
+    migrate.upgrade(url)
+    station = build_station(settings_for(folder, url), tools=tools)
+    try:
+        return create_app(station).openapi()
+    finally:
+        station.close()
+
+
+def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            yield path, method, op
+
+
+def test_every_error_is_documented_as_a_problem(spec: dict[str, Any]) -> None:
+    seen = 0
+    for path, method, op in operations(spec):
+        for status, response in op["responses"].items():
+            if int(status) < 400 or (path, method, status) in RANGE_ANSWERS:
+                continue
+            assert response.get("content") == PROBLEM, (method, path, status)
+            seen += 1
+    assert seen > 200
+    schemas = spec["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas and "ValidationError" not in schemas
+    problem = schemas["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail", "reason", "instance"}
+
+
+def test_what_fastapi_and_the_guards_answer_is_on_every_route_it_can_come_from(
+    spec: dict[str, Any],
+) -> None:
+    for path, method, op in operations(spec):
+        responses = op["responses"]
+        if op.get("parameters") or op.get("requestBody"):
+            assert "422" in responses, (method, path)
+        body = op.get("requestBody", {}).get("content", {})
+        if {"application/json", "application/x-www-form-urlencoded"} & set(body):
+            assert "400" in responses, (method, path)  # a body FastAPI cannot read
+        if op.get("security") and path != "/health":  # /health only tells signed-in admins more
+            assert {"401", "403"} <= set(responses), (method, path)
+            assert responses["401"]["headers"]["WWW-Authenticate"]["required"] is True
+        if method == "get" and "text/event-stream" not in responses["200"].get("content", {}):
+            assert "304" in responses, path  # the HTTP cache's answer to If-None-Match
