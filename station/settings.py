@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     icecast_admin_user: str = "admin"
     icecast_admin_password: SecretStr | None = None  # titles; else the source password
     # What icecast2 sends (HTTP Basic, user "icecast") when it asks the API whether a source
-    # may use a live mount; unset, the API answers no such question (503).
+    # may use a live mount; unset, the API answers no such question (404).
     icecast_auth_secret: SecretStr | None = None
     # Live: presenters' credentials are good from this long before their slot to this long
     # after it; when their audio stops for live_grace_ms, the schedule resumes.

@@ -247,11 +247,11 @@ def test_only_icecast2_may_ask_whether_a_source_may_go_live(
     evening: Station, keys: dict[str, str]
 ) -> None:
     """A stranger calling the API's icecast2 endpoint gets a 401 (without icecast2's secret)
-    or a 503 (the secret not set): never an answer about anyone's key."""
+    or a 404 (the secret not set): never an answer about anyone's key."""
     at(evening, SLOT + timedelta(minutes=1))
     with serve_app(create_app(evening)) as base, httpx.Client(base_url=base) as client:
         off = ask_icecast_auth(client, "aysel", keys["aysel"])
-        assert off.status_code == 503 and off.json()["reason"] == "icecast-auth-off"
+        assert off.status_code == 404 and off.json()["reason"] == "icecast-auth-off"
         assert "icecast-auth-user" not in off.headers
         evening.settings.icecast_auth_secret = SecretStr(AUTH_SECRET)
         for auth in (None, ("icecast", "a-guess-at-the-secret"), ("admin", AUTH_SECRET)):

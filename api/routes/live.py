@@ -35,8 +35,8 @@ def is_icecast(svc: ServicesDep, creds: HTTPBasicCredentials | None) -> None:
     secret = svc.settings.icecast_auth_secret
     if secret is None:
         raise Problem(
-            503,
-            "Service unavailable",
+            404,
+            "Not found",
             "icecast2's URL authentication is off: set DIASPOR_ICECAST_AUTH_SECRET here and in "
             'the live mount\'s <authentication type="url"> of icecast.xml',
             "icecast-auth-off",
@@ -72,10 +72,10 @@ def is_icecast(svc: ServicesDep, creds: HTTPBasicCredentials | None) -> None:
     response_class=Response,
     responses=problems(
         401,
-        503,
+        404,
         why={
             401: "not icecast2: missing or wrong HTTP Basic credentials",
-            503: "DIASPOR_ICECAST_AUTH_SECRET is not set",
+            404: "icecast2's URL authentication is off here: DIASPOR_ICECAST_AUTH_SECRET unset",
         },
     ),
 )
