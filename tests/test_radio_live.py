@@ -343,7 +343,7 @@ def test_on_icecast2_a_presenter_goes_off_air_and_off_the_server_when_their_slot
                 await asyncio.sleep(0.2)
             again = await asyncio.create_subprocess_exec(*push(5), stderr=subprocess.PIPE)
             await asyncio.wait_for(again.communicate(), timeout=20)
-            await asyncio.sleep(6)  # the schedule, as listeners hear it after the slot
+            await asyncio.sleep(10)  # the schedule, as listeners hear it after the slot
             stop_listening.set()
             await listener
         finally:
@@ -376,7 +376,7 @@ def test_on_icecast2_a_presenter_goes_off_air_and_off_the_server_when_their_slot
         end_in_recording = slot_end - began + shift
         assert max(live) < end_in_recording + 4, (max(live), end_in_recording)
         back = [hz for t, hz in timeline if t > end_in_recording + 4]
-        assert len(back) > 8 and set(back) <= set(SCHEDULE_HZ), back
+        assert len(back) >= 8 and set(back) <= set(SCHEDULE_HZ), back  # 2 s and more
         rows = AsRunLog(st.db, "diaspor-fm").recent(50)
         assert [r.kind for r in rows].count("live") == 1
     finally:
