@@ -23,7 +23,7 @@ from diaspor.compose import Station
 from media.errors import NotFound
 from media.storage import LocalStorage, public_file_url
 from playout.asrun import AsRunLog
-from playout.live import LiveRefused, live_mount
+from playout.live import LiveRefused
 from playout.radio import Playable
 from playout.radio_channel import AirServer, RadioChannel, RadioPorts, Streams, mounts_of
 from schedules.plan import TimelineItem
@@ -90,17 +90,13 @@ class LiveSources:
 
     def __init__(self, station: Station) -> None:
         self.desk = station.live_desk
-        self.schedules = station.schedules
-        self.slugs = self._read()
-
-    def _read(self) -> dict[str, str]:
-        return {live_mount(c.data["slug"]): c.data["slug"] for c in self.schedules.find("channel")}
+        self.slugs = self.desk.live_mounts()
 
     async def handles(self, mount: str) -> bool:
         if mount not in self.slugs:  # a channel made since? Read them again, in a thread: a
             # database that hangs must not stall the relay, nor keep the encoders off it.
             try:
-                self.slugs = await asyncio.to_thread(self._read)
+                self.slugs = await asyncio.to_thread(self.desk.live_mounts)
             except Exception as exc:
                 log.warning(
                     "could not read the channels; live mounts known so far are kept",

@@ -91,6 +91,10 @@ class LiveDesk:
         self.margin_ms = margin_s * 1000
         self.throttle = throttle
 
+    def live_mounts(self) -> dict[str, str]:
+        """Each channel's live mount, and the channel it belongs to."""
+        return {live_mount(c.data["slug"]): c.data["slug"] for c in self.schedules.find("channel")}
+
     def _presented(self, channel: str, now_ms: int) -> list[tuple[int, int, list[str], str]]:
         """Programme slots on air within the margin of now: (start, end, presenters, title).
 
@@ -103,8 +107,8 @@ class LiveDesk:
         for b in blocks:
             if b.programme_id is None or b.entry_id is None:
                 continue
-            start = b.items[0].block_ms if b.items and b.items[0].block_ms is not None else None
-            start = b.start_ms if start is None else start
+            planned = b.items[0].block_ms if b.items else None
+            start = b.start_ms if planned is None else planned
             duration = self.schedules.get("entry", b.entry_id).data["duration_ms"]
             if duration is not None:
                 end = max(b.end_ms, start + int(duration))

@@ -17,7 +17,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from api.auth import ServicesDep
 from api.problems import Problem, problems
-from playout.live import REFUSED, LiveRefused, live_mount
+from playout.live import REFUSED, LiveRefused
 from station.credentials import same_secret
 from station.errors import NotFound
 
@@ -94,8 +94,7 @@ def icecast_stream_auth(
     if action != "stream_auth":
         log.warning("icecast2 asked something else than stream_auth", extra=ctx)
         return refused
-    slugs = {live_mount(c.data["slug"]): c.data["slug"] for c in svc.schedules.find("channel")}
-    slug = slugs.get(mount)
+    slug = svc.live_desk.live_mounts().get(mount)
     if slug is None:
         log.warning("live source refused: not a live mount", extra=ctx)
         return refused
