@@ -1,8 +1,10 @@
-"""Radio benchmark: the station chain on air beside Liquidsoap, render speed, relay capacity.
+"""Radio benchmark: the station chain on air beside Liquidsoap, render speed, relay capacity,
+title timing at the listener.
 
     .venv/bin/python bench/radio.py [--minutes 3] [--listeners 1000] [--relay-seconds 30]
                                     [--skip-relay] [--skip-liquidsoap] [--only-render]
-                                    [--only-relay] [--keep]
+                                    [--only-relay] [--timing-minutes 10] [--only-timing]
+                                    [--keep]
 
 Ten MP3 tones (30-60 s, loud and quiet on purpose) are made with ffmpeg and analysed once
 (EBU R128, true peak), as ingest does. Then, in one run:
@@ -35,6 +37,16 @@ Part 3, relay capacity: one 128 kbit/s MP3 source (ffmpeg -re) into our relay, N
 deploy/icecast.xml. A listener is "behind" when it received under 90 % of the median
 listener's bytes in the window; "dropped" when its connection ended before the window did.
 Server CPU is read from /proc over the window.
+
+Part 4, title timing at the listener (--timing-minutes, 10 by default): the check of
+tests/test_title_timing.py, for longer. `diaspor playout` on the built-in relay with the API
+beside it, and a second station on icecast2 (deploy/icecast.xml), each alternating two songs
+of their own tones with 3 s crossfades; an MP3 and an AAC listener on each server find every
+change of song in the decoded audio and the title change in the ICY stream (placed by audio
+bytes); a player follows the relay station's HLS audio and now-playing events, the change
+dated by the segments' program-date-time, the event by its arrival. The distribution of title
+minus music, in seconds (negative: the title came first), is printed for each listener;
+PASS when every change has its title within ±1 s.
 
 Only 127.0.0.1 is used. Every process this script starts is stopped and reaped, and the
 temporary folder removed (unless --keep). This is a bench: it exits 0 whatever the figures
@@ -304,7 +316,7 @@ async def role_chain(cfg: dict[str, Any]) -> None:
     async def set_title(mount: str, title: str) -> None:
         await update_title(base, mount, title, "source", SOURCE_PASSWORD, client=client)
 
-    engine.hooks.append(title_hook(mounts, set_title))
+    engine.stream_hooks.append(title_hook(mounts, set_title))
     stop = asyncio.Event()
     stop_on_signals(stop)
 
@@ -1515,6 +1527,35 @@ def bench_relay(rep: Report, root: Path, ffmpeg: str, n: int, seconds: float) ->
 # --- main ------------------------------------------------------------------------------------
 
 
+def bench_title_timing(rep: Report, root: Path, minutes: float) -> None:
+    """Part 4: the test's own check (tests/air_check.py: `diaspor playout` on the relay and
+    on icecast2, MP3 and AAC listeners, the HLS player and now-playing events), for longer."""
+    sys.path.insert(0, str(REPO))
+    from tests.air_check import WITHIN_S, title_timings
+
+    folder = root / "title-timing"
+    folder.mkdir()
+    console.print(f"title timing: {minutes:g} min on air, on the relay and on icecast2 …")
+    rep.section(f"Part 4: title timing at the listener ({minutes:g} min on air)")
+    report = title_timings(folder, find_tools(), minutes * 60)
+    for name, timings in report.items():
+        offsets = sorted(t.offset_s for t in timings if t.offset_s is not None)
+        unnamed = sum(t.offset_s is None for t in timings)
+        if not offsets:
+            rep.add(name, "no change heard", f"±{WITHIN_S:g} s", "[red]FAIL[/red]")
+            continue
+        q = statistics.quantiles(offsets, n=20) if len(offsets) > 1 else [offsets[0]] * 19
+        good = unnamed == 0 and max(abs(offsets[0]), abs(offsets[-1])) <= WITHIN_S
+        rep.add(
+            name,
+            f"{len(timings)} changes: min {offsets[0]:+.2f} s, 5% {q[0]:+.2f}, "
+            f"median {statistics.median(offsets):+.2f}, 95% {q[-1]:+.2f}, "
+            f"max {offsets[-1]:+.2f}" + (f"; {unnamed} without a title" if unnamed else ""),
+            f"every one within ±{WITHIN_S:g} s",
+            "PASS" if good else "[red]FAIL[/red]",
+        )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument(
@@ -1544,6 +1585,13 @@ def main() -> int:
     ap.add_argument(
         "--only-relay", action="store_true", help="only part 3 (relay capacity): no tracks made"
     )
+    ap.add_argument(
+        "--timing-minutes",
+        type=float,
+        default=10.0,
+        help="minutes on air for part 4, title timing at the listener (default 10; 0 skips)",
+    )
+    ap.add_argument("--only-timing", action="store_true", help="only part 4 (title timing)")
     args = ap.parse_args()
     if not 0 < args.minutes <= 120:
         ap.error("--minutes must be in (0, 120]")
@@ -1573,6 +1621,11 @@ def main() -> int:
         console,
     )
     try:
+        timing = args.only_timing or (
+            args.timing_minutes > 0 and not (args.only_render or args.only_relay)
+        )
+        if args.only_timing:
+            args.only_relay = args.skip_relay = True
         chain = not args.only_relay  # parts 1 and 2, which share the tracks
         if chain:
             console.print("making and analysing 10 tracks …")
@@ -1594,6 +1647,11 @@ def main() -> int:
             bench_render(rep, root, tracks, ffmpeg, liquidsoap)
         if not args.skip_relay and not args.only_render:
             bench_relay(rep, root, ffmpeg, args.listeners, args.relay_seconds)
+        if timing:
+            try:
+                bench_title_timing(rep, root, args.timing_minutes or 10.0)
+            except Exception as exc:
+                rep.error("title timing", exc)
     except Exception as exc:
         rep.error("radio bench", exc)
     finally:

@@ -91,9 +91,14 @@ class RadioEngine:
     filler_ids: Sequence[int] = ()
     prefetch_ms: int = 4000
     horizon_ms: int = 3_600_000
+    # Called when a boundary is on air by the clock (as-run, now-playing) ...
     hooks: list[BoundaryHook] = field(default_factory=list)
+    # ... and when it is written to the encoder: what travels in the stream with the audio
+    # (ICY titles) reaches the listener with the bytes it belongs to, lead_ms before the clock.
+    stream_hooks: list[BoundaryHook] = field(default_factory=list)
     boundaries: list[Boundary] = field(default_factory=list)
     position: int = 0  # samples written so far
+    _block_at: int = 0  # where the last block made begins
     # The true-peak limiter after the mix (playout/limiter.py): each item is brought to the
     # target by its loudness alone, and the line's peaks are held under the ceiling less
     # `codec_margin_db` (the MP3 and AAC encoders overshoot what they are given). None
@@ -128,6 +133,10 @@ class RadioEngine:
         | None
     ) = None
     _slots: dict[tuple[int, int | None], _Slot] = field(default_factory=dict)
+    # Boundaries waiting: (the sample at which a listener hears the change, boundary), in
+    # order; until it is written (stream hooks), and until it is on air (hooks).
+    _unwritten: list[tuple[int, Boundary]] = field(default_factory=list)
+    _due: list[tuple[int, Boundary]] = field(default_factory=list)
 
     # --- the line ---------------------------------------------------------------------
 
@@ -326,11 +335,28 @@ class RadioEngine:
                 self._slots[key] = await self._open(item, fade_in, skip)
             prev = item
 
-    async def _announce(self, slot: _Slot) -> None:
+    def _announce(self, slot: _Slot) -> None:
         if self.live_item is not None and slot.outcome == Outcome.PLAYED:
             slot.outcome = Outcome.OVERRIDDEN
         b = Boundary(slot.item, slot.place.start, self._ms(slot.place.start), slot.outcome)
-        await self._publish(b)
+        # A listener hears the next item take over in the middle of the crossfade (the two
+        # are equally loud there), not where its fade in begins.
+        self._schedule(b, slot.place.start + slot.place.fade_in // 2)
+
+    def _schedule(self, b: Boundary, heard: int) -> None:
+        for waiting in (self._unwritten, self._due):
+            waiting.append((heard, b))
+            waiting.sort(key=lambda d: d[0])
+
+    async def _written(self, upto: int) -> None:
+        """The stream hooks of the boundaries heard before sample `upto`."""
+        while self._unwritten and self._unwritten[0][0] < upto:
+            await notify(self.stream_hooks, self._unwritten.pop(0)[1])
+
+    async def _on_air(self, upto: int) -> None:
+        """The hooks of the boundaries heard before sample `upto`."""
+        while self._due and self._due[0][0] < upto:
+            await self._publish(self._due.pop(0)[1])
 
     async def _publish(self, b: Boundary) -> None:
         self.boundaries.append(b)
@@ -347,6 +373,7 @@ class RadioEngine:
 
     async def block(self, n: int) -> bytes:
         """The next n samples on air, as 16-bit PCM: the line, through the limiter."""
+        self._block_at = self.position
         if not self.limit:
             out = await self._line(n)
         else:
@@ -361,10 +388,6 @@ class RadioEngine:
         self.position += n
         return to_s16(out)
 
-    def _ahead(self) -> int:
-        """How far the line runs ahead of what is written (the limiter's delay)."""
-        return self._limiter.delay if self._limiter is not None else 0
-
     async def _line(self, n: int) -> Block:
         """The next n samples of the schedule's line (and the presenter over it)."""
         a = self.position if self._line_at is None else self._line_at
@@ -378,10 +401,9 @@ class RadioEngine:
             lo, hi = max(a, p.start + slot.offset), min(a + n, p.end)
             if lo >= hi:
                 continue
-            # Announced as it comes out of the limiter, not as the line reaches it.
-            if not slot.announced and p.start < a + n - self._ahead():
+            if not slot.announced and p.start + p.fade_in // 2 < a + n:
                 slot.announced = True
-                await self._announce(slot)
+                self._announce(slot)
             restarts = slot.reader.restarts
             samples = await slot.reader.read(hi - lo)
             if slot.reader.restarts > restarts:
@@ -428,7 +450,8 @@ class RadioEngine:
             title=LIVE_TITLE,
             artist=self.live.presenter,
         )
-        await self._publish(Boundary(self.live_item, a, at, Outcome.PLAYED))
+        fade = self.live_fade_ms * SAMPLES_PER_MS
+        self._schedule(Boundary(self.live_item, a, at, Outcome.PLAYED), a + fade // 2)
 
     def _block_end(self, at: int) -> int:
         """When the programme on air at `at` ends: what a live takeover is expected to last."""
@@ -444,7 +467,8 @@ class RadioEngine:
         on = [s for s in self._slots.values() if s.place.start <= a < s.place.end]
         if on:
             slot = max(on, key=lambda s: s.place.start)
-            await self._publish(Boundary(slot.item, a, self._ms(a), Outcome.PLAYED, resumed=True))
+            b = Boundary(slot.item, a, self._ms(a), Outcome.PLAYED, resumed=True)
+            self._schedule(b, a + self.live_fade_ms * SAMPLES_PER_MS // 2)
 
     def _mix_live(self, line: Block, feed: Block | None) -> Block:
         """Equal-power fade between the schedule's line and the presenter, sample by sample."""
@@ -481,6 +505,11 @@ class RadioEngine:
                 extra={"since_ms": self._ms(self._quiet_from), "seconds": self.dead_air_ms / 1000},
             )
 
+    def block_on_air_ms(self) -> int:
+        """When the first sample of the last block made is on air (epoch ms, by the line's
+        origin): for the sink it is being written to."""
+        return self._ms(self._block_at)
+
     def upcoming(self) -> list[TimelineItem]:
         """The items the engine holds, from the one playing on: for now-playing."""
         return list(self._items)
@@ -499,6 +528,8 @@ class RadioEngine:
             while self.position < end:
                 n = min(chunk_ms * SAMPLES_PER_MS, end - self.position)
                 await sink.write(await self.block(n))
+                await self._written(self.position)
+                await self._on_air(self.position)
         finally:
             await self.close()
         return self.boundaries
@@ -512,13 +543,19 @@ class RadioEngine:
         chunk_ms: int = 100,
         lead_ms: int = 500,
     ) -> None:
-        """On air: keep the line lead_ms ahead of the clock until stop is set."""
+        """On air: keep the line lead_ms ahead of the clock until stop is set. A boundary's
+        hooks run when the clock reaches the moment it is heard, not lead_ms before, when
+        it is written: a title changes with the music, not ahead of it."""
         try:
             while not stop.is_set():
-                target = self._sample(to_ms(clock.now()) + lead_ms)
-                while self.position < target:
-                    n = min(chunk_ms * SAMPLES_PER_MS, target - self.position)
+                now = self._sample(to_ms(clock.now()))
+                while self.position < now + lead_ms * SAMPLES_PER_MS:
+                    n = min(
+                        chunk_ms * SAMPLES_PER_MS, now + lead_ms * SAMPLES_PER_MS - self.position
+                    )
                     await sink.write(await self.block(n))
+                    await self._written(self.position)
+                await self._on_air(self._sample(to_ms(clock.now())))
                 await clock.sleep(chunk_ms / 1000)
         finally:
             await self.close()

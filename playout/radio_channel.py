@@ -31,6 +31,7 @@ from schedules.plan import ChannelSpec, to_ms
 from station.clock import Clock, SystemClock
 from station.supervisor import Health, Supervisor
 from streamer.encoder import Encoder, HlsOutput, Output, Tee
+from streamer.hls_dates import ENCODER_PLAYLIST, HlsDates
 from streamer.outputs import Codec, IcecastOutput
 
 log = logging.getLogger(__name__)
@@ -111,12 +112,15 @@ class RadioChannel:
             for m, codec in zip(self.mounts, CODECS, strict=True)
         ]
         self.engine: RadioEngine | LiquidsoapEngine | None = None
-        hooks: list[Hook[Boundary]] = [Hook("as-run", ports.asrun.hook)]
-        if ports.engine_kind != "liquidsoap":
-            titles = title_hook(self.mounts, s.set_title)
-            hooks.insert(0, Hook("titles", titles, latest_only=True))
-        hooks.append(Hook("now-playing", self._now_playing, latest_only=True))
+        hooks: list[Hook[Boundary]] = [
+            Hook("as-run", ports.asrun.hook),
+            Hook("now-playing", self._now_playing, latest_only=True),
+        ]
         self.dispatch: HookDispatch[Boundary] = HookDispatch(self.slug, hooks, health)
+        # Titles travel in the stream: set as the engine writes the change to the encoder
+        # (Liquidsoap sets its own).
+        titles = title_hook(self.mounts, s.set_title)
+        self.titles = HookDispatch(self.slug, [Hook("titles", titles, latest_only=True)], health)
         self.sink: Encoder | Tee | None = None
         self.feed: LiveFeed | None = None
 
@@ -150,6 +154,7 @@ class RadioChannel:
             name=self.slug,
             health=self.health,
             live=self.feed,
+            stream_hooks=[self.titles],
             **self._engine_inputs(),
         )
 
@@ -167,17 +172,30 @@ class RadioChannel:
         mounts: list[Output] = list(self.mount_outputs)
         hls: list[Output] = []
         if p.hls_folder is not None:
-            hls = [HlsOutput(p.hls_folder, segment_s=p.hls_segment_s, bitrate_k=p.bitrate_kbps)]
+            hls = [
+                HlsOutput(
+                    p.hls_folder,
+                    segment_s=p.hls_segment_s,
+                    bitrate_k=p.bitrate_kbps,
+                    playlist=ENCODER_PLAYLIST,  # HlsDates writes the public one
+                )
+            ]
 
         def trouble(reason: str) -> None:
             self.health.degraded(f"{self.slug}/encoder", reason, self.slug, hold_s=HOLD_S)
 
+        def on_air_ms() -> int:
+            engine = self.engine
+            if isinstance(engine, RadioEngine):
+                return engine.block_on_air_ms()
+            return to_ms(p.clock.now())
+
         if p.server.carries_hls_apart and hls:
             return Tee(
                 Encoder(p.ffmpeg, mounts, on_trouble=trouble),
-                Encoder(p.ffmpeg, hls, on_trouble=trouble),
+                Encoder(p.ffmpeg, hls, on_trouble=trouble, on_air_ms=on_air_ms),
             )
-        return Encoder(p.ffmpeg, mounts + hls, on_trouble=trouble)
+        return Encoder(p.ffmpeg, mounts + hls, on_trouble=trouble, on_air_ms=on_air_ms)
 
     async def _evict_live(self) -> None:
         kill = self.ports.server.kill_source
@@ -204,8 +222,13 @@ class RadioChannel:
                 clock=p.clock,
             )
             sup.spawn(f"{slug}/engine", self._run_engine, channel=slug)
+            if p.hls_folder is not None:
+                dates = HlsDates(p.hls_folder)
+                sup.spawn(f"{slug}/hls-dates", dates.run, channel=slug, essential=False)
             sup.spawn(f"{slug}/live-feed", self.feed.run, channel=slug, essential=False)
         sup.spawn(f"{slug}/side-effects", self.dispatch.run, channel=slug, essential=False)
+        if p.engine_kind != "liquidsoap":
+            sup.spawn(f"{slug}/stream-metadata", self.titles.run, channel=slug, essential=False)
         sup.spawn(f"{slug}/status", self._run_status, channel=slug, essential=False)
         log.info(
             "radio on air",

@@ -36,12 +36,17 @@ from streamer.outputs import IcecastOutput
 log = logging.getLogger(__name__)
 
 
+PLAYLIST_NAME = "index.m3u8"
+BYTES_PER_MS = 48 * 2 * 2  # the PCM on stdin: 48 kHz, stereo, 16-bit
+
+
 @dataclass(frozen=True, slots=True)
 class HlsOutput:
     folder: Path
     segment_s: int = 6
     window: int = 10
     bitrate_k: int = 128
+    playlist: str = PLAYLIST_NAME  # streamer.hls_dates.ENCODER_PLAYLIST when it is redated
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,6 @@ CODECS = {"mp3": ("libmp3lame", "mp3", "audio/mpeg"), "aac": ("aac", "adts", "au
 # 15 kHz (where 128 kbit/s AAC spends its bits anyway), stays within the limiter's codec
 # margin (about 1 dB on peaky material, measured on decoded audio), and costs less CPU.
 AAC_OPTIONS = ("-aac_coder", "fast", "-cutoff", "15000")
-PLAYLIST = "index.m3u8"
 # A run's segment (`seg-<start>-<n>.ts`), or one from before runs were named (`seg-<n>.ts`).
 _SEGMENT = re.compile(r"^seg-(?:(\d+)-)?\d+\.ts(?:\.tmp)?$")
 
@@ -149,7 +153,7 @@ def encoder_args(ffmpeg: str, outputs: list[Output], *, start_ms: int) -> list[s
                 "mpegts",
                 "-hls_segment_filename",
                 str(out.folder / segment_pattern(start_ms)),
-                str(out.folder / PLAYLIST),
+                str(out.folder / out.playlist),
             ]
         else:
             args += ["-c:a", out.codec]
@@ -170,8 +174,13 @@ class Encoder:
         restart: bool = True,
         policy: Backoff = ENCODER_RETRY,
         on_trouble: Callable[[str], None] | None = None,
+        on_air_ms: Callable[[], int] | None = None,
     ) -> None:
         self.ffmpeg = ffmpeg
+        # The on-air time (epoch ms) of the first sample of the PCM being written, from the
+        # engine: a run is named by its first sample's, so its HLS can be dated by the air
+        # (streamer/hls_dates.py).
+        self.on_air_ms = on_air_ms
         self.outputs = list(outputs)
         self.args: list[str] = []  # the running ffmpeg's, once started
         self._start_ms = 0
@@ -185,9 +194,14 @@ class Encoder:
         self._closing = False
         self.on_trouble = on_trouble  # told of each stop, in words (for health)
 
-    async def start(self) -> None:
+    async def start(self, skip_bytes: int = 0) -> None:
+        """Start ffmpeg; its first PCM comes `skip_bytes` after what is being written."""
+        if self.on_air_ms is not None:
+            now = self.on_air_ms() + skip_bytes // BYTES_PER_MS
+        else:
+            now = time.time_ns() // 1_000_000
         # Later than any earlier start, even if the wall clock stepped back since.
-        self._start_ms = max(time.time_ns() // 1_000_000, self._start_ms + 1)
+        self._start_ms = max(now, self._start_ms + 1)
         self.args = encoder_args(self.ffmpeg, self.outputs, start_ms=self._start_ms)
         for out in self.outputs:
             if isinstance(out, HlsOutput):
@@ -215,7 +229,7 @@ class Encoder:
             await self.start()
         assert self.proc is not None and self.proc.stdin is not None
         if self.proc.returncode is not None:
-            await self._recover()
+            await self._recover(len(data))
             self.dropped_bytes += len(data)
             return
         try:
@@ -223,9 +237,9 @@ class Encoder:
             await asyncio.wait_for(self.proc.stdin.drain(), timeout=2.0)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.dropped_bytes += len(data)
-            await self._recover()
+            await self._recover(len(data))
 
-    async def _recover(self) -> None:
+    async def _recover(self, dropping: int) -> None:
         """Tell the failures apart: an encoder killed by a signal (the OOM killer, an
         operator) is started again at once, however often it happens; one that exits by
         itself (the streaming server refused or is away) waits by the back-off policy."""
@@ -255,7 +269,7 @@ class Encoder:
         self._retry_at = 0.0
         self.restarts += 1
         log.error("encoder stopped; restarting it", extra={"restarts": self.restarts, "exit": code})
-        await self.start()
+        await self.start(skip_bytes=dropping)  # what is being written now is dropped
 
     async def close(self) -> None:
         self._closing = True

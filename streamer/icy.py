@@ -20,8 +20,11 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-ICY_METAINT = 16000
-"""The interval icecast2 announces; players expect it, so the relay uses the same."""
+ICY_METAINT = 8192
+"""Audio bytes between two metadata blocks: a title can change only there, so at 128 kbit/s
+a title lands within half a second of its byte (SHOUTcast's interval; icecast2's default is
+16000, and deploy/icecast.xml sets 8192 on the station's mounts too). Players read it from the
+`icy-metaint` header."""
 
 MAX_METADATA = 255 * 16
 NO_CHANGE = b"\x00"

@@ -4,11 +4,17 @@ playlist around the clock, and `run_radio` running on its own loop as `diaspor p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
 
 from diaspor import migrate
 from diaspor.compose import Station, build_station
@@ -17,22 +23,31 @@ from media.binaries import Tools
 from media.library import IngestOptions
 from tests.conftest import settings_for
 from tests.support import free_port, run, tone
+from tests.test_icecast_conformance import shipped_credentials
 
 SONGS = [("Rəşid Behbudov", "Sarı gəlin"), ("Zeynəb Xanlarova", "Ayrılıq")]
 
 
-def music_station(tmp_path: Path, tools: Tools, **settings: Any) -> Station:
+def music_station(
+    tmp_path: Path, tools: Tools, *, seconds: float = 5, crossfade_ms: int = 0, **settings: Any
+) -> Station:
     config = settings_for(
         tmp_path, f"sqlite:///{tmp_path / 'station.db'}", port=free_port(), **settings
     )
     migrate.upgrade(config.database_url)
     st = build_station(config, tools=tools)
-    add_radio_channel(st, tools, tmp_path)
+    add_radio_channel(st, tools, tmp_path, seconds=seconds, crossfade_ms=crossfade_ms)
     return st
 
 
 def add_radio_channel(
-    st: Station, tools: Tools, folder: Path, *, filler_bed: bool = False, seconds: float = 5
+    st: Station,
+    tools: Tools,
+    folder: Path,
+    *,
+    filler_bed: bool = False,
+    seconds: float = 5,
+    crossfade_ms: int = 0,
 ) -> list[int]:
     """Diaspor.FM: the songs on a playlist around the clock (each `seconds` long, a tone of
     its own). The filler is the same playlist, or with `filler_bed` a bed of its own (a
@@ -68,6 +83,7 @@ def add_radio_channel(
             "names": {"az": "Diaspor.FM"},
             "filler_playlist_id": filler.id,
             "freeze_horizon_s": 0,
+            "crossfade_ms": crossfade_ms,
         },
         "test",
     )
@@ -84,6 +100,33 @@ def add_radio_channel(
         "test",
     )
     return ids
+
+
+def icecast_station(tmp_path: Path, tools: Tools, icecast_port: int, **extra: Any) -> Station:
+    creds = shipped_credentials()
+    return music_station(
+        tmp_path,
+        tools,
+        **extra,
+        radio_server="icecast",
+        icecast_url=f"http://127.0.0.1:{icecast_port}",
+        source_password=SecretStr(creds["source_password"]),
+        icecast_admin_user=creds["admin_user"],
+        icecast_admin_password=SecretStr(creds["admin_password"]),
+    )
+
+
+def wait_for_mount(server_port: int, mount: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            stats = httpx.get(f"http://127.0.0.1:{server_port}/status-json.xsl", timeout=2)
+            sources = stats.json()["icestats"].get("source", [])
+            sources = sources if isinstance(sources, list) else [sources]
+            if any(s.get("listenurl", "").endswith(mount) for s in sources):
+                return
+        time.sleep(0.2)
+    pytest.fail(f"{mount} did not come on air on icecast2 within {timeout} s")
 
 
 class Playout:

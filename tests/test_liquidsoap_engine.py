@@ -26,9 +26,9 @@ from schedules.plan import TimelineItem, to_ms
 from station.db import Database
 from streamer.liquidsoap_client import LiquidsoapError
 from streamer.liquidsoap_script import FileOutput, LiquidsoapConfig, render_script
+from tests.air_check import listen_for
 from tests.radio_support import SONGS, Playout, music_station
 from tests.support import free_port, need_program, run, tone
-from tests.test_radio_onair import listen
 
 BAKU = ZoneInfo("Asia/Baku")
 T0 = datetime(2026, 11, 29, 10, 0, tzinfo=BAKU)
@@ -471,7 +471,7 @@ def test_the_station_can_run_diaspor_fm_through_liquidsoap_instead(
             ):
                 break
             time.sleep(0.3)
-        titles, audio = run(listen(port, "/diaspor-fm.mp3", 12))
+        titles, audio = run(listen_for(port, "/diaspor-fm.mp3", 12))
         titles = [t for t in titles if t]
         assert audio > 12 * 16_000 * 0.7
         assert titles and set(titles) <= wanted and len(set(titles)) == 2, titles

@@ -5,55 +5,25 @@ when icecast2 goes away and comes back the encoder finds it again by itself."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 
-import httpx
 import pytest
-from pydantic import SecretStr
 
-from diaspor.compose import Station
 from media.binaries import Tools
-from tests.radio_support import SONGS, Playout, music_station
+from tests.air_check import listen_for
+from tests.radio_support import SONGS, Playout, icecast_station, wait_for_mount
 from tests.support import free_port, run
-from tests.test_icecast_conformance import icecast2_running, mounts, shipped_credentials
-from tests.test_radio_onair import listen
+from tests.test_icecast_conformance import icecast2_running, mounts
 
 pytestmark = [pytest.mark.slow, pytest.mark.icecast]
-
-
-def playout_station(tmp_path: Path, tools: Tools, icecast_port: int) -> Station:
-    creds = shipped_credentials()
-    return music_station(
-        tmp_path,
-        tools,
-        radio_server="icecast",
-        icecast_url=f"http://127.0.0.1:{icecast_port}",
-        source_password=SecretStr(creds["source_password"]),
-        icecast_admin_user=creds["admin_user"],
-        icecast_admin_password=SecretStr(creds["admin_password"]),
-    )
-
-
-def wait_for_mount(server_port: int, mount: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            stats = httpx.get(f"http://127.0.0.1:{server_port}/status-json.xsl", timeout=2)
-            sources = stats.json()["icestats"].get("source", [])
-            sources = sources if isinstance(sources, list) else [sources]
-            if any(s.get("listenurl", "").endswith(mount) for s in sources):
-                return
-        time.sleep(0.2)
-    pytest.fail(f"{mount} did not come on air on icecast2 within {timeout} s")
 
 
 def test_playout_on_icecast2_sets_every_title_and_comes_back_after_icecast2_restarts(
     tmp_path: Path, tools: Tools
 ) -> None:
     port = free_port()
-    st = playout_station(tmp_path, tools, port)
+    st = icecast_station(tmp_path, tools, port)
     wanted = {f"{a} - {t}" for a, t in SONGS}
     playout: Playout | None = None
     try:
@@ -61,7 +31,7 @@ def test_playout_on_icecast2_sets_every_title_and_comes_back_after_icecast2_rest
             playout = Playout(st)
             wait_for_mount(port, "/diaspor-fm.mp3", 15)
             wait_for_mount(port, "/diaspor-fm.aac", 5)
-            titles, audio = run(listen(port, "/diaspor-fm.mp3", 12))
+            titles, audio = run(listen_for(port, "/diaspor-fm.mp3", 12))
             # The title of what was on when the listener came, then the next ones; the
             # letters ə ğ ş arrive intact through icecast2's admin API.
             # (icecast2 may say "no title" for the moment before the first one is taken.)
@@ -73,7 +43,7 @@ def test_playout_on_icecast2_sets_every_title_and_comes_back_after_icecast2_rest
         time.sleep(4)
         with icecast2_running(tmp_path / "icecast-2.log", port=port):
             wait_for_mount(port, "/diaspor-fm.mp3", 20)
-            titles, audio = run(listen(port, "/diaspor-fm.mp3", 7))
+            titles, audio = run(listen_for(port, "/diaspor-fm.mp3", 7))
             assert audio > 7 * 16_000 * 0.7
             titles = [t for t in titles if t]
             assert titles and set(titles) <= wanted

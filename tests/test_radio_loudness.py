@@ -223,7 +223,7 @@ def on_air(tools: Tools, tmp_path: Path, *, limit: bool) -> dict[str, Heard]:
             max_true_peak_dbtp=CEILING_DBTP,
             limit=limit,
         )
-        engine.hooks.append(title_hook(list(MOUNTS), relay.set_title))
+        engine.stream_hooks.append(title_hook(list(MOUNTS), relay.set_title))
         stop = asyncio.Event()
         air = asyncio.create_task(engine.run(SystemClock(), enc, stop))
         try:

@@ -18,9 +18,9 @@ from schedules.plan import Catalogue, ChannelSpec, EntrySpec, MediaRef, Playlist
 from schedules.timeline import resolve
 from station.clock import SystemClock
 from streamer.encoder import Encoder, HlsOutput
-from streamer.icy import IcyReader, parse_response_head
 from streamer.outputs import IcecastOutput
 from streamer.relay import Relay
+from tests.air_check import Heard, decode, listen, tone_changes
 from tests.support import run, tone
 
 pytestmark = pytest.mark.slow
@@ -29,31 +29,6 @@ TITLES = [
     ("Zeynəb Xanlarova", "Ayrılıq"),
     ("Müslüm Maqomayev", "Azərbaycan — ğışçöü"),
 ]
-
-
-async def listen(port: int, mount: str, seconds: float) -> tuple[list[str], int]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {mount} HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n".encode())
-    await writer.drain()
-    head = await reader.readuntil(b"\r\n\r\n")
-    icy = IcyReader.from_headers(parse_response_head(head).headers)
-    titles: list[str] = []
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    try:
-        while loop.time() < end:
-            data = await asyncio.wait_for(reader.read(65536), timeout=max(0.1, end - loop.time()))
-            if not data:
-                break
-            for t in icy.feed(data).titles:
-                if not titles or titles[-1] != t:
-                    titles.append(t)
-    except TimeoutError:
-        pass
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    return titles, icy.audio_bytes
 
 
 def test_listeners_hear_the_station_with_its_titles_and_hls_is_written(
@@ -110,7 +85,9 @@ def test_listeners_hear_the_station_with_its_titles_and_hls_is_written(
             playable=playable.get,
             origin_ms=to_ms(now),
         )
-        engine.hooks.append(title_hook(["/diaspor-fm.mp3", "/diaspor-fm.aac"], relay.set_title))
+        engine.stream_hooks.append(
+            title_hook(["/diaspor-fm.mp3", "/diaspor-fm.aac"], relay.set_title)
+        )
         stop = asyncio.Event()
         air = asyncio.create_task(engine.run(SystemClock(), enc, stop))
         try:
@@ -118,21 +95,29 @@ def test_listeners_hear_the_station_with_its_titles_and_hls_is_written(
                 if {m.mount for m in relay.stats()} >= {"/diaspor-fm.mp3", "/diaspor-fm.aac"}:
                     break
                 await asyncio.sleep(0.1)
-            titles, audio = await listen(relay.port, "/diaspor-fm.mp3", 10)
-            aac_titles, _ = await listen(relay.port, "/diaspor-fm.aac", 1.5)
+            heard = [Heard("/diaspor-fm.mp3"), Heard("/diaspor-fm.aac")]
+            done = asyncio.Event()
+            ears = [asyncio.create_task(listen(relay.port, h.mount, done, h)) for h in heard]
+            await asyncio.sleep(10)
+            done.set()
+            await asyncio.gather(*ears)
         finally:
             stop.set()
             await air
             await enc.close()
             await relay.stop()
-        return titles, audio, aac_titles
+        return heard
 
-    titles, audio, aac_titles = run(go())
+    heard = run(go())
     wanted = [f"{a} - {t}" for a, t in TITLES]
-    # The listener joins during the first song and hears each title change, UTF-8 intact.
-    assert titles == wanted
-    assert audio > 10 * 16_000 * 0.8  # ~128 kbit/s of MP3 reached the listener
-    assert aac_titles
+    tones = {w: 300.0 + 150 * i for i, w in enumerate(wanted, 1)}
+    for h in heard:
+        # Each listener joins during the first song and hears each title change, UTF-8
+        # intact, and each song's own tone in the decoded audio, in order.
+        assert [t for _, t in h.titles] == wanted, h.mount
+        assert [t for _, t in tone_changes(decode(tools.ffmpeg, bytes(h.audio)), tones)] == wanted
+        # The stream keeps ~128 kbit/s once the relay's connect burst is past.
+        assert h.rate_after(2.0) > 16_000 * 0.9, (h.mount, h.rate_after(2.0))
     playlist = (tmp_path / "hls" / "index.m3u8").read_text()
     assert "#EXT-X-PROGRAM-DATE-TIME" in playlist and ".ts" in playlist
     seg = sorted((tmp_path / "hls").glob("seg-*.ts"))[-1]

@@ -127,7 +127,7 @@ def test_whatever_the_chunking_a_reader_gets_back_the_audio_and_the_titles(
 def test_a_stream_without_metaint_is_all_audio() -> None:
     reader = IcyReader.from_headers({"content-type": "audio/mpeg"})
     assert reader.feed(b"\x00\x01\x02").audio == b"\x00\x01\x02"
-    assert IcyReader.from_headers({"icy-metaint": "16000"}).metaint == ICY_METAINT
+    assert IcyReader.from_headers({"icy-metaint": "16000"}).metaint == 16000
 
 
 def test_shoutcast_and_http_status_lines_are_both_read() -> None:
@@ -443,20 +443,22 @@ def test_a_classic_icy_listener_hears_titles_set_over_http_and_directly() -> Non
         async with relay_running(burst_bytes=0) as relay:
             src, _ = await source(relay, "/live.mp3")
             ear, _, headers = await listener(relay, "/live.mp3", icy=True)
-            assert headers["icy-metaint"] == "16000"
+            assert headers["icy-metaint"] == str(ICY_METAINT)
             icy = IcyReader.from_headers(headers)
             await update_title(relay.base_url, "/live.mp3", AZ_TITLE, "admin", ADMIN_PASSWORD)
             assert mount_stats(relay, "/live.mp3").title == AZ_TITLE
             sent = pattern(40_000)
             src.writer.write(sent)
-            # 16000 bytes, the title, 16000 bytes, "no change", 8000 bytes.
-            wire = 40_000 + len(metadata_block(AZ_TITLE)) + len(NO_CHANGE)
+            # metaint bytes, the title, then "no change" after every metaint bytes more.
+            blocks = 40_000 // ICY_METAINT
+            wire = 40_000 + len(metadata_block(AZ_TITLE)) + (blocks - 1) * len(NO_CHANGE)
             assert icy.feed(await ear.read_exactly(wire)).audio == sent
             assert icy.titles == [AZ_TITLE]
 
             relay.set_title("/live.mp3", "Qarabağ")  # embedded mode: no HTTP
             src.writer.write(sent)
-            wire = 40_000 + len(metadata_block("Qarabağ")) + 2 * len(NO_CHANGE)
+            blocks = 80_000 // ICY_METAINT - blocks
+            wire = 40_000 + len(metadata_block("Qarabağ")) + (blocks - 1) * len(NO_CHANGE)
             assert icy.feed(await ear.read_exactly(wire)).audio == sent
             assert icy.titles == [AZ_TITLE, "Qarabağ"]
 
@@ -502,15 +504,19 @@ def test_a_title_change_and_the_sources_end_send_out_what_is_waiting() -> None:
             before, after = pattern(20_000), pattern(20_000, seed=3)
             src.writer.write(before)
             await until(lambda: mount_stats(relay, "/live.mp3").bytes_received == 20_000)
-            # Its first boundary (16000) was received before the change: the old title.
+            # Its boundaries were received before the change: the old title, then none.
             relay.set_title("/live.mp3", AZ_TITLE)
-            first = await ear.read_exactly(20_000 + len(metadata_block("Sarı gəlin")))
+            blocks = 20_000 // ICY_METAINT
+            wire = 20_000 + len(metadata_block("Sarı gəlin")) + (blocks - 1) * len(NO_CHANGE)
+            first = await ear.read_exactly(wire)
             assert icy.feed(first).audio == before and icy.titles == ["Sarı gəlin"]
 
             src.writer.write(after)
             await until(lambda: mount_stats(relay, "/live.mp3").bytes_received == 40_000)
             await src.close()  # nothing more will come: the batch goes out now, not in 60 s
-            second = await ear.read_exactly(20_000 + len(metadata_block(AZ_TITLE)), timeout=5)
+            blocks = 40_000 // ICY_METAINT - blocks
+            wire = 20_000 + len(metadata_block(AZ_TITLE)) + (blocks - 1) * len(NO_CHANGE)
+            second = await ear.read_exactly(wire, timeout=5)
             assert icy.feed(second).audio == after
             assert icy.titles == ["Sarı gəlin", AZ_TITLE]
 

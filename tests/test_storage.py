@@ -495,6 +495,7 @@ class FailingS3(ThreadingHTTPServer):
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
+                outer.requests += 1  # counted before answering: the client may check at once
                 body = (
                     f"<?xml version='1.0'?><Error><Code>{code}</Code>"
                     f"<Message>{code}</Message></Error>"
@@ -505,7 +506,6 @@ class FailingS3(ThreadingHTTPServer):
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(body)
-                outer.requests += 1
 
             do_GET = do_PUT = do_HEAD = do_DELETE = _answer
 
