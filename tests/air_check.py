@@ -49,16 +49,20 @@ class Heard:
     titles: list[tuple[int, str]] = field(default_factory=list)
     arrivals: list[tuple[float, int]] = field(default_factory=list)  # (monotonic s, bytes so far)
 
-    def rate_after(self, skip_s: float) -> float:
-        """Audio bytes per second from skip_s after the first bytes to the last: the rate the
-        stream keeps, without the burst a server sends a new listener at once."""
+    def keeping_up(self, skip_s: float) -> float:
+        """Seconds of audio received per second of wall time, from skip_s after the first
+        bytes to the last: 1.0 when the stream keeps real time, without the burst a server
+        sends a new listener at once (the frames say how long the audio is, whatever its
+        bit rate)."""
         if not self.arrivals:
             return 0.0
         t0 = self.arrivals[0][0] + skip_s
         later = [(t, n) for t, n in self.arrivals if t >= t0]
         if len(later) < 2 or later[-1][0] <= later[0][0]:
             return 0.0
-        return (later[-1][1] - later[0][1]) / (later[-1][0] - later[0][0])
+        f = frames(bytes(self.audio))
+        audio_s = f.seconds_at(later[-1][1]) - f.seconds_at(later[0][1])
+        return audio_s / (later[-1][0] - later[0][0])
 
 
 async def listen(port: int, mount: str, stop: asyncio.Event, heard: Heard | None = None) -> Heard:
