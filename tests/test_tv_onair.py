@@ -33,7 +33,7 @@ from tests.tv_support import (
 from tests.tv_viewer import RATE, Run, Viewer, Watched, decode, tone_onsets
 
 pytestmark = pytest.mark.slow
-WATCH_S = 105
+WATCH_S = 100
 FRAMES = EPISODE_S * FPS
 MASK = (1 << FRAME_BITS) - 1
 SYNC_S = 0.040  # sound against picture, at most: one frame
