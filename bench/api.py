@@ -78,6 +78,7 @@ from common import (
     script_main,
     start_role,
     tail_of,
+    verdict,
     write_result,
 )
 
@@ -521,10 +522,6 @@ def wait_idle(server: Child, limit_s: float = 180.0) -> float:
 
 def ms(s: float) -> str:
     return f"{s * 1000:,.1f} ms"
-
-
-def verdict(ok: bool) -> str:
-    return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
 
 
 def bench_load(

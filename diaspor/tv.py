@@ -18,7 +18,7 @@ from media.storage import public_file_url
 from playout.asrun import AsRunLog
 from playout.sequencer import stored_packages
 from playout.tv_channel import TvChannel, TvPorts, find_slate
-from station.clock import SystemClock
+from station.clock import Clock, SystemClock
 from station.supervisor import Supervisor
 from streamer.tvlive import LiveInput, TvLiveIngest
 
@@ -72,6 +72,35 @@ class TvSide:
             self.station.on_air.pop(ch.slug, None)
 
 
+def tv_channel(
+    station: Station,
+    slug: str,
+    slate: Package,
+    ingest: TvLiveIngest | None = None,
+    clock: Clock | None = None,
+) -> TvChannel:
+    """One TV channel from the station's parts: the database's timeline, the assets' live
+    publications, as-run and now-playing (`clock`: a simulated one, in bench/tv.py's render
+    mode)."""
+    s = station.settings
+    ports = TvPorts(
+        slug=slug,
+        storage=station.storage,
+        timeline=timeline_of(station, slug),
+        packages=stored_packages(station.storage, station.library.publications.prefix_of),
+        asrun=AsRunLog(station.db, slug),
+        now_playing=station.publisher,
+        master_url=lambda key: public_file_url(s, key) or key,
+        window=s.tv_window,
+        live=ingest,
+        live_grace_ms=s.tv_live_grace_ms or None,
+        live_takeover=s.tv_live_takeover,
+        status_every_s=s.onair_status_s,
+        clock=clock or SystemClock(),
+    )
+    return TvChannel(ports, slate, station.health)
+
+
 async def add_tv(station: Station, sup: Supervisor) -> TvSide:
     """Every TV channel as parts of `sup`."""
     s = station.settings
@@ -86,21 +115,7 @@ async def add_tv(station: Station, sup: Supervisor) -> TvSide:
         if s.tv_live_input != "off":
             ingest = live_ingest_for(station, slug, s.tv_live_port + live_n)
             live_n += 1
-        ports = TvPorts(
-            slug=slug,
-            storage=station.storage,
-            timeline=timeline_of(station, slug),
-            packages=stored_packages(station.storage, station.library.publications.prefix_of),
-            asrun=AsRunLog(station.db, slug),
-            now_playing=station.publisher,
-            master_url=lambda key: public_file_url(s, key) or key,
-            window=s.tv_window,
-            live=ingest,
-            live_grace_ms=s.tv_live_grace_ms or None,
-            live_takeover=s.tv_live_takeover,
-            status_every_s=s.onair_status_s,
-        )
-        channel = TvChannel(ports, slate, station.health)
+        channel = tv_channel(station, slug, slate, ingest)
         channel.add_to(sup)
         side.channels.append(channel)
         station.on_air[slug] = channel.streams

@@ -87,22 +87,29 @@ def asset_args(
     has_audio: bool,
     poster_frame: int,
     grid: ThumbGrid,
+    extras: bool = True,
 ) -> list[str]:
-    """The one ffmpeg run that packages an asset into `out` (see the module docstring)."""
+    """The one ffmpeg run that packages an asset into `out` (see the module docstring).
+    Without `extras` it makes the ladder alone, with no poster, thumbnail sprite or
+    `audio.m4a`: what a live re-encode of the channel would make (bench/tv.py's reference)."""
     n = len(opts.ladder)
     top = opts.top
     samples = samples_of(frames, opts.fps)
-    vsplit = "".join(f"[s{i}]" for i in range(n))
+    vsplit = "".join(f"[s{i}]" for i in range(n)) + ("[sp][st]" if extras else "")
     graph = [
         f"[0:v:0]fps={opts.fps}:start_time=0,tpad=stop=-1:stop_mode=clone,"
-        f"trim=end_frame={frames},setsar=1,format=yuv420p,split={n + 2}{vsplit}[sp][st]",
+        f"trim=end_frame={frames},setsar=1,format=yuv420p,split={n + 2 * extras}{vsplit}",
         *(f"[s{i}]{fit_filter(r.width, r.height)}[v{i}]" for i, r in enumerate(opts.ladder)),
-        f"[sp]trim=start_frame={poster_frame}:end_frame={poster_frame + 1},"
-        f"{fit_filter(top.width, top.height)}[poster]",
-        f"[st]select='not(mod(n,{grid.every_frames}))',{fit_filter(grid.width, grid.height)},"
-        f"tile={grid.columns}x{grid.rows}[thumbs]",
     ]
-    asplit = f"asplit={n + 2}" + "".join(f"[a{i}]" for i in range(n + 2))
+    if extras:
+        graph += [
+            f"[sp]trim=start_frame={poster_frame}:end_frame={poster_frame + 1},"
+            f"{fit_filter(top.width, top.height)}[poster]",
+            f"[st]select='not(mod(n,{grid.every_frames}))',"
+            f"{fit_filter(grid.width, grid.height)},tile={grid.columns}x{grid.rows}[thumbs]",
+        ]
+    sounds = n + 1 + extras  # each rung's, the audio-only rendition's, and audio.m4a's
+    asplit = f"asplit={sounds}" + "".join(f"[a{i}]" for i in range(sounds))
     if has_audio:
         graph.append(
             f"[0:a:0]aresample={SAMPLE_RATE}:async=1:first_pts=0,"
@@ -136,6 +143,15 @@ def asset_args(
         "-var_stream_map",
         streams,
         str(out / "%v" / "index.m3u8"),
+        *(_extras_outputs(out, opts, f"[a{n + 1}]") if extras else []),
+        "-progress",
+        "pipe:1",
+    ]
+
+
+def _extras_outputs(out: Path, opts: PackagingOptions, sound: str) -> list[str]:
+    """The poster, the thumbnail sprite and the whole sound in one file."""
+    return [
         "-map",
         "[poster]",
         *_jpeg(out / "poster.jpg", 3),
@@ -143,15 +159,13 @@ def asset_args(
         "[thumbs]",
         *_jpeg(out / "thumbs.jpg", 5),
         "-map",
-        f"[a{n + 1}]",
+        sound,
         *aac_args(opts),
         "-movflags",
         "+faststart",
         "-f",
         "mp4",
         str(out / AUDIO_FILE),
-        "-progress",
-        "pipe:1",
     ]
 
 

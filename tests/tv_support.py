@@ -1,7 +1,12 @@
-"""A small TV station for on-air tests: three short episodes of "Vətən uzaqda deyil" (each a
-different colour and tone, a burnt-in clock where the font allows), packaged into a small
-ladder with 2 s segments, scheduled back to back every minute, and playout running on its own
-loop with the API serving the playlists."""
+"""A small TV station for on-air tests: three short episodes of "Vətən uzaqda deyil", packaged
+into a small ladder with 2 s segments, scheduled back to back every minute, and playout
+running on its own loop with the API serving the playlists.
+
+Each episode can be told from the others, and each of its frames and seconds from the rest,
+in what a player decodes: its own colour; its own tone, which falls silent for the last
+tenth of every second (so each second's tone begins on a known frame: a mark for sound
+against picture); and a frame code, a row of black and white blocks in the top left corner
+giving the episode's number and the frame's, read back from the pixels."""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from api.app import create_app
 from diaspor import migrate
@@ -25,6 +32,13 @@ from tests.support import H264_AAC, free_port, make_media, run, serve_app
 
 EPISODES = [("Bakı", "red", 300), ("Berlin", "green", 500), ("Toronto", "blue", 700)]
 EPISODE_S = 20
+SEGMENT_S = 2
+FPS = 25
+TONE_ON_S = 0.9  # of every second; silence for the rest
+FRAME_BITS = 12  # the frame's number, then two bits of the episode's
+CODE_BITS = FRAME_BITS + 2
+CODE_PX = 20  # each bit a block this size, in a row along the top
+CODE_WIDTH = CODE_BITS * CODE_PX
 
 
 @dataclass
@@ -38,20 +52,42 @@ class TvStation:
         return f"{self.base}/files/hls/tv/diaspor-tv/master.m3u8"
 
 
-def episode_file(tools: Tools, folder: Path, city: str, colour: str, hz: int) -> Path:
+def frame_code_filter(episode: int) -> str:
+    """drawbox filters writing `episode << FRAME_BITS | frame number` into the corner."""
+    boxes = [f"drawbox=x=0:y=0:w={CODE_WIDTH}:h={CODE_PX}:color=black:t=fill"]
+    boxes += [
+        f"drawbox=x={i * CODE_PX}:y=0:w={CODE_PX}:h={CODE_PX}:color=white:t=fill:"
+        f"enable='eq(mod(floor((n+{episode << FRAME_BITS})/{1 << i}),2),1)'"
+        for i in range(CODE_BITS)
+    ]
+    return ",".join(boxes)
+
+
+def read_frame_codes(pixels: np.ndarray) -> np.ndarray:
+    """The codes of frames given as grey CODE_PX x CODE_WIDTH crops of their corner (the
+    middle of each block, so that the encoder's softened edges do not count)."""
+    n = len(pixels)
+    inner = slice(CODE_PX // 4, CODE_PX - CODE_PX // 4)
+    blocks = pixels[:, inner, :].reshape(n, -1, CODE_BITS, CODE_PX)[:, :, :, inner]
+    bits = blocks.mean(axis=(1, 3)) > 128
+    return np.asarray((bits * (1 << np.arange(CODE_BITS))).sum(axis=1), dtype=np.int64)
+
+
+def episode_file(tools: Tools, folder: Path, n: int) -> Path:
+    city, colour, hz = EPISODES[n - 1]
     return make_media(
         tools.ffmpeg,
         folder / f"{city}.mp4",
         "-f",
         "lavfi",
         "-i",
-        f"color=c={colour}:size=320x180:rate=25:duration={EPISODE_S}",
+        f"color=c={colour}:size=320x180:rate={FPS}:duration={EPISODE_S}",
         "-f",
         "lavfi",
         "-i",
-        f"sine=frequency={hz}:sample_rate=48000:duration={EPISODE_S}",
-        "-af",
-        "volume=0.3",
+        f"aevalsrc=exprs='0.3*sin(2*PI*{hz}*t)*lt(mod(t,1),{TONE_ON_S})':s=48000:d={EPISODE_S}",
+        "-vf",
+        frame_code_filter(n),
         *H264_AAC,
         "-shortest",
     )
@@ -83,8 +119,8 @@ def add_tv_channel(st: Station, tools: Tools, folder: Path) -> None:
         },
         "test",
     )
-    for n, (city, colour, hz) in enumerate(EPISODES, 1):
-        f = episode_file(tools, folder, city, colour, hz)
+    for n, (city, _, _) in enumerate(EPISODES, 1):
+        f = episode_file(tools, folder, n)
         media = run(st.library.ingest(f, options=IngestOptions(kind="programme", title=city)))
         ep = sch.create(
             "episode",
@@ -122,7 +158,7 @@ def tv_station(tmp_path: Path, tools: Tools, **extra: Any) -> Station:
         f"sqlite:///{tmp_path / 'station.db'}",
         port=free_port(),
         tv_ladder=["180p:320x180:300", "90p:160x90:120"],
-        tv_segment_s=2,
+        tv_segment_s=SEGMENT_S,
         tv_window=6,
         **extra,
     )
