@@ -200,13 +200,6 @@ def sidecar_subtitles(path: Path) -> dict[str, Path]:
     return subs
 
 
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the system tells it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
 @media_app.command("import")
 def media_import(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
@@ -242,7 +235,7 @@ def media_import(
         raise typer.Exit(1)
     station = open_station(s)
     try:
-        refused = asyncio.run(_import(station, files, kind, analyse, jobs or usable_cores()))
+        refused = asyncio.run(_import(station, files, kind, analyse, jobs or os.cpu_count() or 1))
     finally:
         station.close()
     if refused:
