@@ -380,19 +380,22 @@ def script_main(roles: dict[str, Role], main: Callable[[], int]) -> int:
 
 @dataclass
 class Report:
-    """The result table: measure, ours, reference, ratio; sections and errors as rows."""
+    """The result table: measure, ours, reference, ratio, and a verdict where the design sets
+    a number; sections and errors as rows. The verdict column shows only when a row has one."""
 
     title: str
     caption: str
     console: Console
-    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    rows: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     failed: bool = False
 
     def section(self, title: str) -> None:
-        self.rows.append((f"[bold]{title}[/bold]", "", "", ""))
+        self.rows.append((f"[bold]{title}[/bold]", "", "", "", ""))
 
-    def add(self, measure: str, ours: str, ref: str = "", ratio: str = "") -> None:
-        self.rows.append((measure, ours, ref, ratio))
+    def add(
+        self, measure: str, ours: str, ref: str = "", ratio: str = "", verdict: str = ""
+    ) -> None:
+        self.rows.append((measure, ours, ref, ratio, verdict))
 
     def error(self, what: str, exc: BaseException) -> None:
         self.failed = True
@@ -401,12 +404,18 @@ class Report:
         self.add(f"[red]{what} could not run[/red]", f"[red]{lines[-1][:200]}[/red]")
 
     def print(self) -> None:
-        table = Table(
-            "measure", "ours", "reference", "ratio", title=self.title, caption=self.caption
-        )
+        columns = ["measure", "ours", "reference", "ratio"]
+        judged = any(row[4] for row in self.rows)
+        if judged:
+            columns.append("verdict")
+        table = Table(*columns, title=self.title, caption=self.caption)
         for row in self.rows:
-            table.add_row(*row)
+            table.add_row(*(row if judged else row[:4]))
         self.console.print(table)
+
+
+def verdict(ok: bool) -> str:
+    return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
 
 
 def ratio(ours: float | None, ref: float | None) -> str:
