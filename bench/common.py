@@ -412,16 +412,16 @@ class Report:
         self.console.print(table)
 
 
+def verdict(ok: bool) -> str:
+    return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
+
+
 def ratio(ours: float | None, ref: float | None) -> str:
     """ours ÷ ref as "×1.23"; a tiny positive ratio in scientific notation ("×2.5e-04")."""
     if ours is None or not ref:
         return ""
     q = ours / ref
     return f"×{q:.1e}" if 0 < abs(q) < 0.01 else f"×{q:.2f}"
-
-
-def verdict(ok: bool) -> str:
-    return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
 
 
 def mib(kib: float | None, places: int = 0) -> str:

@@ -100,6 +100,7 @@ from common import (
     script_main,
     stop_on_signals,
     tail_of,
+    verdict,
     write_result,
 )
 
@@ -1542,7 +1543,7 @@ def bench_title_timing(rep: Report, root: Path, minutes: float) -> None:
         offsets = sorted(t.offset_s for t in timings if t.offset_s is not None)
         unnamed = sum(t.offset_s is None for t in timings)
         if not offsets:
-            rep.add(name, "no change heard", f"±{WITHIN_S:g} s", "[red]FAIL[/red]")
+            rep.add(name, "no change heard", f"±{WITHIN_S:g} s", "", verdict(False))
             continue
         q = statistics.quantiles(offsets, n=20) if len(offsets) > 1 else [offsets[0]] * 19
         good = unnamed == 0 and max(abs(offsets[0]), abs(offsets[-1])) <= WITHIN_S
@@ -1552,7 +1553,8 @@ def bench_title_timing(rep: Report, root: Path, minutes: float) -> None:
             f"median {statistics.median(offsets):+.2f}, 95% {q[-1]:+.2f}, "
             f"max {offsets[-1]:+.2f}" + (f"; {unnamed} without a title" if unnamed else ""),
             f"every one within ±{WITHIN_S:g} s",
-            "PASS" if good else "[red]FAIL[/red]",
+            "",
+            verdict(good),
         )
 
 

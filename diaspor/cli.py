@@ -13,7 +13,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from accounts.tokens import jwt_secret
@@ -209,49 +216,75 @@ def media_import(
             help="Measure loudness and cue points now; with --no-analyse a running worker does it."
         ),
     ] = True,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Files worked on at once (one ffmpeg each); default: the number of cores.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Add media files to the library."""
     s = settings_from(data_dir)
-    files = collect(paths)
+    files = list(dict.fromkeys(collect(paths)))  # a file named twice is imported once
     if not files:
         err.print("No media files found.")
         raise typer.Exit(1)
     station = open_station(s)
     try:
-        refused = asyncio.run(_import(station, files, kind, analyse))
+        refused = asyncio.run(_import(station, files, kind, analyse, jobs or os.cpu_count() or 1))
     finally:
         station.close()
     if refused:
         raise typer.Exit(1)
 
 
-async def _import(station: Station, files: list[Path], kind: str | None, analyse: bool) -> int:
-    """Ingest each file, then analyse what was added; print one line per file. Returns refusals."""
+async def _import(
+    station: Station, files: list[Path], kind: str | None, analyse: bool, jobs: int
+) -> int:
+    """Ingest (and analyse) up to `jobs` files at once; print one line per file, in the order
+    given. A file that fails is reported on its line and the others go on. Returns refusals."""
     rows: dict[Path, tuple[str, int | None]] = {}
     cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*cols, TimeElapsedColumn(), console=err) as bar:
-        task = bar.add_task("importing", total=len(files))
-        for f in files:
-            bar.update(task, description=f"importing {f.name}")
+        task = bar.add_task("importing and analysing" if analyse else "importing", total=len(files))
+
+        async def one(f: Path) -> None:
+            opts = IngestOptions(kind=kind, subtitles=sidecar_subtitles(f) or None)
             try:
-                res = await station.library.ingest(
-                    f, options=IngestOptions(kind=kind, subtitles=sidecar_subtitles(f) or None)
-                )
+                res = await station.library.ingest(f, options=opts, analyse_now=analyse)
             except MediaError as exc:
                 rows[f] = (f"[red]refused[/red]: {exc.message}", None)
+            except OSError as exc:  # gone or unreadable since it was listed
+                rows[f] = (f"[red]refused[/red]: {f.name}: {exc.strerror or exc}", None)
             else:
                 rows[f] = ("added" if res.created else "already in library", res.item.id)
             bar.advance(task)
-        added = sum(1 for r, _ in rows.values() if r == "added")
-        if analyse and added:
+
+        todo = iter(files)
+
+        async def worker() -> None:
+            for f in todo:  # each worker takes the next file when it is free
+                await one(f)
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(jobs, len(files))):
+                group.create_task(worker())
+        if analyse:
+            # An analysed video is packaged now too, as is any other job that is due.
             work = station.worker()
-            atask = bar.add_task("analysing", total=added)
+            queued: TaskID | None = None
             while await work.run_once() is not None:
-                bar.advance(atask)
+                if queued is None:
+                    queued = bar.add_task("running queued jobs (packaging)", total=None)
+                bar.advance(queued)
     table = Table("file", "result", "id", "kind", "duration", "loudness", "cue in/out")
     refused = 0
-    for f, (result, mid) in rows.items():
+    for f in files:
+        result, mid = rows[f]
         if mid is None:
             refused += 1
             table.add_row(str(f), result, "", "", "", "", "")

@@ -153,7 +153,13 @@ async def analyse(
     silence_min_ms: int = 100,
     on_progress: ProgressFn | None = None,
     timeout_s: float | None = None,
+    tail_check: bool = False,
 ) -> Analysis:
+    """Decode the whole file once and measure it; raise UnusableMedia if it cannot be aired.
+
+    `tail_check`: the file is not stored yet and no tail check was run, so this decode also
+    gives the tail check's verdict (`judge_ending`) on top of its own.
+    """
     decoded = DecodedTime()
 
     async def progress(block: dict[str, str]) -> None:
@@ -177,6 +183,8 @@ async def analyse(
         ) from exc
     check_decode_run(res)
     result = parse_analysis(res.stderr, decoded.us, has_audio=has_audio)
+    if tail_check:
+        judge_ending(probed_ms, start_ms=0, decoded_us=decoded.us, stderr=res.stderr)
     judge_integrity(result, probed_ms)
     return result
 
@@ -204,6 +212,31 @@ def tail_check_args(ffmpeg: str, path: Path, start_s: float) -> list[str]:
     ]
 
 
+def tail_window_ms(probed_ms: int) -> int:
+    """How much of the end of a file must decode: two seconds, or half of a shorter file."""
+    return min(2000, probed_ms // 2)
+
+
+def judge_ending(probed_ms: int | None, *, start_ms: int, decoded_us: int, stderr: str) -> None:
+    """Raise TruncatedMedia if the last seconds a file claims cannot be decoded.
+
+    A decode that began at `start_ms` and reached `decoded_us` of output must get within a
+    quarter of the tail window of where the file says it ends, and ffmpeg must not have met
+    the end of the file inside a packet ("partial file"). The same rule serves the tail check
+    (a decode of the last seconds only) and a whole decode of a file not yet stored.
+    """
+    if not probed_ms or probed_ms <= 0:
+        return
+    window_ms = tail_window_ms(probed_ms)
+    reached_us = start_ms * 1000 + decoded_us
+    short = reached_us < (probed_ms - window_ms) * 1000 + window_ms * 1000 // 4
+    if "partial file" in stderr or (window_ms >= 200 and short):
+        raise TruncatedMedia(
+            f"it should last {probed_ms / 1000:.3f} s but its last seconds cannot be decoded: "
+            "the file is truncated"
+        )
+
+
 async def check_tail(tools: Tools, path: Path, probed_ms: int | None) -> None:
     """Decode the last two seconds: a truncated file has nothing there, or errors.
 
@@ -212,12 +245,9 @@ async def check_tail(tools: Tools, path: Path, probed_ms: int | None) -> None:
     """
     if not probed_ms or probed_ms <= 0:
         return
-    window_ms = min(2000, probed_ms // 2)
-    start_s = (probed_ms - window_ms) / 1000
+    start_ms = probed_ms - tail_window_ms(probed_ms)
     decoded = DecodedTime()
-    res = await run_tool(tail_check_args(tools.ffmpeg, path, start_s), on_progress=decoded.update)
-    if "partial file" in res.stderr or (window_ms >= 200 and decoded.us < window_ms * 1000 // 4):
-        raise TruncatedMedia(
-            f"it should last {probed_ms / 1000:.3f} s but its last seconds cannot be decoded: "
-            "the file is truncated"
-        )
+    res = await run_tool(
+        tail_check_args(tools.ffmpeg, path, start_ms / 1000), on_progress=decoded.update
+    )
+    judge_ending(probed_ms, start_ms=start_ms, decoded_us=decoded.us, stderr=res.stderr)

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
-from jobs.queue import JobQueue, PermanentJobError, ProgressReporter
-from media.analysis import analyse, analysis_timeout_s, check_tail
+from jobs.queue import JobQueue, JobRow, PermanentJobError, ProgressReporter
+from media.analysis import Analysis, ProgressFn, analyse, analysis_timeout_s, check_tail
 from media.artwork import Picture, extract_artwork, picture_of
 from media.binaries import Tools
 from media.errors import (
@@ -185,11 +185,18 @@ class Library:
         options: IngestOptions | None = None,
         sha256: str | None = None,
         move: bool = False,
+        analyse_now: bool = False,
     ) -> IngestResult:
-        """Check, store and register one file, and queue its analysis.
+        """Check, store and register one file; measure it now, or queue its analysis.
 
         Everything that can be refused is refused before anything is written: a file that
         fails here leaves no trace in storage or the database.
+
+        `analyse_now` (the CLI, which waits for the figures anyway): one decode of the whole
+        file measures it and gives the tail check's verdict too, so a file that does not
+        decode is refused, not stored, and the item is registered ready, with its artwork.
+        Otherwise (an upload, answered while the editor waits) only the last seconds are
+        decoded here, and a job measures the file later.
         """
         opts = options or IngestOptions()
         name = check_file_name(original_name or path.name)
@@ -214,41 +221,65 @@ class Library:
                 path.unlink(missing_ok=True)
             return IngestResult(existing, created=False, job_id=None)
 
+        measured: Analysis | None = None
         try:
             p = await probe(self.tools, path)
             check_duration(p.duration_ms, self.max_duration_ms)
-            await check_tail(self.tools, path, p.duration_ms)
+            if analyse_now:
+                measured = await self._measure(
+                    path, has_audio=bool(p.audio), probed_ms=p.duration_ms, tail_check=True
+                )
+            else:
+                await check_tail(self.tools, path, p.duration_ms)
         except MediaError as exc:
             exc.message = f"{name}: {exc.message}"
             exc.args = (exc.message,)
             raise
         key = original_key(sha, suffix)
-        stored_here = False
-        if not await asyncio.to_thread(self.storage.exists, key):
-            await asyncio.to_thread(self.storage.put_file, key, path, move=move)
-            stored_here = True
-        elif move:
-            path.unlink(missing_ok=True)
+        picture = picture_of(p) if measured is not None else None
+        # Taken before the original is stored: a move takes `path` away.
+        art = self.staging_path(".jpg") if picture else None
+        stored: list[str] = []  # what this call put in storage, removed again if it fails
         sub_keys: list[tuple[str, str]] = []
         try:
+            if (
+                art
+                and measured
+                and picture
+                and not await extract_artwork(self.tools, path, art, picture, measured.duration_ms)
+            ):
+                art = None  # a warning says why; no artwork, as from the job
+            if not await asyncio.to_thread(self.storage.exists, key):
+                await asyncio.to_thread(self.storage.put_file, key, path, move=move)
+                stored.append(key)
+            elif move:
+                path.unlink(missing_ok=True)
             for lang, sub in (opts.subtitles or {}).items():
                 skey = f"subtitles/{sha}/{lang}.vtt"
                 await asyncio.to_thread(self.storage.put_file, skey, sub)
+                stored.append(skey)
                 sub_keys.append((lang, skey))
-            return await asyncio.to_thread(self._register, name, sha, key, size, p, opts, sub_keys)
+            artwork_key = None
+            if art:
+                artwork_key = await asyncio.to_thread(self._put_artwork, sha, art)
+                stored.append(artwork_key)
+            return await asyncio.to_thread(
+                self._register, name, sha, key, size, p, opts, sub_keys, measured, artwork_key
+            )
         except IntegrityError:
             # The same file arrived twice at once: the other upload won; both stored the same
-            # bytes under the same key, so nothing is to be removed.
+            # bytes under the same keys, so nothing is to be removed.
             again = await asyncio.to_thread(self.find_by_sha, sha)
             if again is None:
                 raise
             return IngestResult(again, created=False, job_id=None)
         except BaseException:
-            if stored_here:
-                await asyncio.to_thread(self.storage.delete, key)
-            for _, skey in sub_keys:
-                await asyncio.to_thread(self.storage.delete, skey)
+            for k in stored:
+                await asyncio.to_thread(self.storage.delete, k)
             raise
+        finally:
+            if art:
+                art.unlink(missing_ok=True)
 
     def _register(
         self,
@@ -259,7 +290,11 @@ class Library:
         p: ProbeResult,
         opts: IngestOptions,
         sub_keys: list[tuple[str, str]],
+        measured: Analysis | None,
+        artwork_key: str | None,
     ) -> IngestResult:
+        """The row, and in the same transaction its analysis job, or (measured already) the
+        analysis itself and, for a video, its packaging job."""
         now = self.clock.now()
         tags = dict(p.tags)
         title = opts.title or tags.get("title") or title_from_name(name)
@@ -302,16 +337,50 @@ class Library:
         with self.db.session() as s:
             s.add(row)
             s.flush()
-            job = self.queue.enqueue(s, ANALYSE_JOB, {"media_id": row.id, "picture": picture_of(p)})
+            job: JobRow | None
+            if measured is None:
+                payload = {"media_id": row.id, "picture": picture_of(p)}
+                job = self.queue.enqueue(s, ANALYSE_JOB, payload)
+            else:
+                job = self._apply_analysis(s, row, measured, artwork_key)
             s.flush()
             item = MediaItem.of(row)
-            job_id = job.id
-        self.queue.notify()
+            job_id = job.id if job else None
+        if job_id is not None:
+            self.queue.notify()
         log.info(
             "file added to the library",
             extra={"media": item.id, "file": name, "kind": item.kind, "job": job_id},
         )
+        if measured is not None:
+            log_analysed(item.id, measured)
         return IngestResult(item, created=True, job_id=job_id)
+
+    async def _measure(
+        self,
+        path: Path,
+        *,
+        has_audio: bool,
+        probed_ms: int | None,
+        on_progress: ProgressFn | None = None,
+        tail_check: bool = False,
+    ) -> Analysis:
+        return await analyse(
+            self.tools,
+            path,
+            has_audio=has_audio,
+            probed_ms=probed_ms,
+            silence_db=self.silence_db,
+            silence_min_ms=self.silence_min_ms,
+            on_progress=on_progress,
+            timeout_s=analysis_timeout_s(
+                # A file that did not say how long it is gets the longest allowed time.
+                probed_ms or self.max_duration_ms,
+                base_s=self.analysis_timeout_base_s,
+                factor=self.analysis_timeout_factor,
+            ),
+            tail_check=tail_check,
+        )
 
     # --- analysis (a job) ---------------------------------------------------------------
 
@@ -320,20 +389,11 @@ class Library:
         item = await asyncio.to_thread(self.get, media_id)
         try:
             with self.storage.local_path(item.storage_key) as path:
-                result = await analyse(
-                    self.tools,
+                result = await self._measure(
                     path,
                     has_audio=item.audio_codec is not None,
                     probed_ms=item.duration_ms,
-                    silence_db=self.silence_db,
-                    silence_min_ms=self.silence_min_ms,
                     on_progress=progress,
-                    timeout_s=analysis_timeout_s(
-                        # A file that did not say how long it is gets the longest allowed time.
-                        item.duration_ms or self.max_duration_ms,
-                        base_s=self.analysis_timeout_base_s,
-                        factor=self.analysis_timeout_factor,
-                    ),
                 )
                 picture = payload.get("picture")
                 artwork_key = None
@@ -351,15 +411,7 @@ class Library:
             raise
         await asyncio.to_thread(self._store_analysis, media_id, result, artwork_key)
         self.queue.notify()  # a video's packaging job may be waiting
-        log.info(
-            "file analysed",
-            extra={
-                "media": media_id,
-                "duration_ms": result.duration_ms,
-                "loudness_lufs": result.loudness_lufs,
-                "true_peak_dbtp": result.true_peak_dbtp,
-            },
-        )
+        log_analysed(media_id, result)
 
     async def _artwork(
         self, item: MediaItem, path: Path, picture: Picture, duration_ms: int
@@ -368,35 +420,47 @@ class Library:
         try:
             if not await extract_artwork(self.tools, path, dest, picture, duration_ms):
                 return None
-            key = f"artwork/{item.sha256}.jpg"
-            await asyncio.to_thread(self.storage.put_file, key, dest, move=True)
-            return key
+            return await asyncio.to_thread(self._put_artwork, item.sha256, dest)
         finally:
             dest.unlink(missing_ok=True)
 
-    def _store_analysis(self, media_id: int, a: Any, artwork_key: str | None) -> None:
+    def _put_artwork(self, sha: str, jpeg: Path) -> str:
+        key = f"artwork/{sha}.jpg"
+        self.storage.put_file(key, jpeg, move=True)
+        return key
+
+    def _store_analysis(self, media_id: int, a: Analysis, artwork_key: str | None) -> None:
         with self.db.session() as s:
             row = s.get(MediaRow, media_id)
             if row is None:
                 return  # deleted while we worked
-            row.duration_ms = a.duration_ms
-            row.loudness_lufs = a.loudness_lufs
-            row.loudness_range_lu = a.loudness_range_lu
-            row.true_peak_dbtp = a.true_peak_dbtp
-            if row.cue_in_ms is None:
-                row.cue_in_ms = a.cue_in_ms
-            if row.cue_out_ms is None:
-                row.cue_out_ms = a.cue_out_ms
-            row.artwork_key = artwork_key
-            row.status = READY
-            row.error = None
+            self._apply_analysis(s, row, a, artwork_key)
             row.version += 1
-            row.updated_at = self.clock.now()
-            if row.video_codec is not None:
-                # In the same transaction: an analysed video always has its packaging queued.
-                self.queue.enqueue(s, PACKAGE_JOB, {"media_id": media_id})
-                row.package_status = PACKAGE_QUEUED
-                row.package_error = None
+
+    def _apply_analysis(
+        self, s: Session, row: MediaRow, a: Analysis, artwork_key: str | None
+    ) -> JobRow | None:
+        """Write what the decode measured on the row (cue points an editor set are kept) and
+        make it ready; a video gets its packaging job in the same transaction, so an analysed
+        video always has one. Returns that job."""
+        row.duration_ms = a.duration_ms
+        row.loudness_lufs = a.loudness_lufs
+        row.loudness_range_lu = a.loudness_range_lu
+        row.true_peak_dbtp = a.true_peak_dbtp
+        if row.cue_in_ms is None:
+            row.cue_in_ms = a.cue_in_ms
+        if row.cue_out_ms is None:
+            row.cue_out_ms = a.cue_out_ms
+        row.artwork_key = artwork_key
+        row.status = READY
+        row.error = None
+        row.updated_at = self.clock.now()
+        if row.video_codec is None:
+            return None
+        job = self.queue.enqueue(s, PACKAGE_JOB, {"media_id": row.id})
+        row.package_status = PACKAGE_QUEUED
+        row.package_error = None
+        return job
 
     def _note_retry(self, media_id: int, reason: str) -> None:
         with self.db.session() as s:
@@ -622,6 +686,18 @@ class Library:
             row.updated_at = self.clock.now()
             s.flush()
             return MediaItem.of(row)
+
+
+def log_analysed(media_id: int, a: Analysis) -> None:
+    log.info(
+        "file analysed",
+        extra={
+            "media": media_id,
+            "duration_ms": a.duration_ms,
+            "loudness_lufs": a.loudness_lufs,
+            "true_peak_dbtp": a.true_peak_dbtp,
+        },
+    )
 
 
 def library_handlers(

@@ -10,6 +10,8 @@ from media.analysis import (
     analyse,
     analysis_timeout_s,
     check_decode_run,
+    judge_ending,
+    judge_integrity,
     parse_analysis,
     silence_cues,
 )
@@ -84,11 +86,24 @@ def test_loudness_cues_and_duration_of_a_generated_tone(
 
 def test_a_file_that_decodes_shorter_than_it_claims_is_truncated(tools: Tools) -> None:
     a = parse_analysis("", 3_000_000, has_audio=True)
-    from media.analysis import judge_integrity
-
     with pytest.raises(TruncatedMedia):
         judge_integrity(a, probed_ms=10_000)
     judge_integrity(a, probed_ms=3_020)  # within tolerance: fine
+
+
+def test_the_last_seconds_must_decode_whether_the_decode_began_there_or_at_the_start() -> None:
+    # 100 s by its header, 98.3 s decoded: within the 2 % the length check allows...
+    judge_integrity(parse_analysis("", 98_300_000, has_audio=True), probed_ms=100_000)
+    # ...but its last two seconds are not there: the tail check's decode (from 98 s on) and
+    # one decode of the whole file give the same verdict.
+    for start_ms, decoded_us in [(98_000, 300_000), (0, 98_300_000)]:
+        with pytest.raises(TruncatedMedia, match="last seconds cannot be decoded"):
+            judge_ending(100_000, start_ms=start_ms, decoded_us=decoded_us, stderr="")
+    for start_ms, decoded_us in [(98_000, 1_990_000), (0, 99_990_000)]:
+        judge_ending(100_000, start_ms=start_ms, decoded_us=decoded_us, stderr="")
+    with pytest.raises(TruncatedMedia):  # ffmpeg met the end of the file inside a packet
+        judge_ending(100_000, start_ms=0, decoded_us=100_000_000, stderr="x: partial file\n")
+    judge_ending(None, start_ms=0, decoded_us=0, stderr="")  # no length said: nothing to hold
 
 
 def test_only_an_ffmpeg_that_ran_to_its_end_judges_the_file() -> None:

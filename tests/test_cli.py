@@ -12,7 +12,7 @@ import pytest
 from diaspor.compose import Station
 from station.settings import Settings
 from tests.conftest import AZ_TITLE, env_for
-from tests.support import ebur128_integrated
+from tests.support import ebur128_integrated, tone
 
 DIASPOR = [sys.executable, "-m", "diaspor"]
 
@@ -70,6 +70,48 @@ def test_a_refused_file_is_named_and_the_others_are_still_imported(
     assert res.returncode == 1
     assert "saxta.mp3" in res.stdout and "refused" in res.stdout
     assert [m.original_name for m in station.library.list().items] == ["short.wav"]
+
+
+def test_a_folder_is_analysed_several_files_at_once_and_a_broken_one_is_only_named(
+    station: Station, tmp_path: Path
+) -> None:
+    """Files are worked on side by side (three at once here); the one that is cut short is
+    refused on its own line, nothing of it is stored, and the others are measured."""
+    ff = station.tools.ffmpeg
+    inbox = tmp_path / "mahnılar"
+    good = {
+        f"{i} Mahnı {i}.mp3": tone(
+            ff,
+            inbox / f"{i} Mahnı {i}.mp3",
+            seconds=3 + i,
+            freq=300 + 50 * i,
+            lead=0.5 * (i % 2),
+            volume=0.2 + 0.1 * i,
+            tags={"title": f"Mahnı {i} — ğışçöü"},
+        )
+        for i in range(1, 5)
+    }
+    whole = tone(ff, tmp_path / "yarımçıq.mp3", seconds=6, freq=700)
+    (inbox / "yarımçıq.mp3").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+
+    env = env_for(station.settings) | {"COLUMNS": "400"}  # the table's lines whole
+    res = diaspor("media", "import", str(inbox), "--jobs", "3", env=env)
+    assert res.returncode == 1, res.stderr + res.stdout  # one file was refused
+    assert "importing and analysing" in res.stderr and "5/5" in res.stderr  # the progress
+    assert "yarımçıq.mp3" in res.stdout and "truncated" in res.stdout
+
+    items = {m.original_name: m for m in station.library.list().items}
+    assert set(items) == set(good)
+    for name, path in good.items():
+        m = items[name]
+        assert m.status == "ready" and m.loudness_lufs is not None, name
+        assert abs(m.loudness_lufs - ebur128_integrated(ff, path)) <= 0.5
+        assert m.true_peak_dbtp is not None and m.true_peak_dbtp < 0
+        lead_ms = 500 * (int(name[0]) % 2)
+        assert m.cue_in_ms is not None and abs(m.cue_in_ms - lead_ms) <= 50, name
+        assert m.duration_ms == lead_ms + 1000 * (3 + int(name[0]))
+    stored = list(station.storage.keys("originals/"))
+    assert sorted(stored) == sorted(m.storage_key for m in items.values())
 
 
 def test_a_missing_path_is_a_clear_error(station: Station, tmp_path: Path) -> None:

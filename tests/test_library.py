@@ -14,7 +14,7 @@ import pytest
 from diaspor.compose import Station, build_station
 from jobs.queue import DONE, QUEUED, Job
 from media.binaries import Tools
-from media.errors import StorageError
+from media.errors import CorruptMedia, MediaError, StorageError, TruncatedMedia
 from media.library import IngestOptions
 from media.storage import LocalStorage, Storage
 from station.clock import SimulatedClock
@@ -86,6 +86,89 @@ def test_a_plain_tone_has_no_artwork_and_kinds_are_guessed_from_the_file(
     assert (short.item.kind, long.item.kind, news.item.kind) == ("jingle", "music", "speech")
     run(station.worker().drain())
     assert station.library.get(short.item.id).artwork_key is None
+
+
+def test_a_file_measured_at_import_gets_the_figures_its_analysis_job_gives(
+    station: Station, with_cover: Path, tmp_path: Path
+) -> None:
+    """`diaspor media import` measures a file before storing it, in the decode that also
+    checks its end; an upload is measured later by a job. Same audio, same figures."""
+    again = make_media(  # the same frames under other tags: another file to the library
+        station.tools.ffmpeg,
+        tmp_path / "yenə.mp3",
+        *("-i", str(with_cover), "-map", "0", "-c", "copy", "-metadata", "comment=yenə"),
+    )
+    queued = run(station.library.ingest(with_cover, options=IngestOptions(kind="music")))
+    assert run(station.worker().drain()) == 1
+    now = run(station.library.ingest(again, options=IngestOptions(kind="music"), analyse_now=True))
+    assert now.created and now.job_id is None  # nothing left to do for a song
+    assert run(station.worker().drain()) == 0
+
+    by_job, at_import = station.library.get(queued.item.id), station.library.get(now.item.id)
+    figures = (
+        "status",
+        "duration_ms",
+        "loudness_lufs",
+        "loudness_range_lu",
+        "true_peak_dbtp",
+        "cue_in_ms",
+        "cue_out_ms",
+    )
+    assert [getattr(at_import, f) for f in figures] == [getattr(by_job, f) for f in figures]
+    assert at_import.status == "ready" and at_import.loudness_lufs is not None
+    assert at_import.artwork_key == f"artwork/{at_import.sha256}.jpg"
+    with station.storage.open(at_import.artwork_key) as fh:
+        assert fh.read(3) == b"\xff\xd8\xff"
+
+
+@pytest.fixture(scope="module")
+def cut_short(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> dict[str, Path]:
+    """An MP3 missing 1.8 s of its 100 (within the 2 % a decode's length may
+    differ from the header's: only the rule of the tail check tells), an MP4 (index in
+    front) cut a third from its end, and an MP4 scrambled inside."""
+    d = tmp_path_factory.mktemp("broken")
+    song = make_media(
+        tools.ffmpeg,
+        d / "song.mp3",
+        *("-f", "lavfi", "-i", "sine=f=440:sample_rate=8000:d=100", "-ac", "1", "-b:a", "16k"),
+    )
+    video = make_media(
+        tools.ffmpeg,
+        d / "video.mp4",
+        *("-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=8", "-f", "lavfi", "-i", "sine=d=8"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac", "-shortest"),
+        *("-movflags", "+faststart"),
+    )
+    out = {".mp3": d / "yarımçıq.mp3", ".mp4": d / "yarımçıq.mp4"}
+    out[".mp3"].write_bytes(song.read_bytes()[:-3600])  # 1.8 s of 16 kbit/s
+    data = video.read_bytes()
+    out[".mp4"].write_bytes(data[: len(data) * 2 // 3])
+    data = bytearray(video.read_bytes())
+    n = len(data)
+    data[n // 4 : n * 3 // 4] = bytes(i % 251 for i in range(n * 3 // 4 - n // 4))
+    out["damaged"] = d / "zədəli.mp4"
+    out["damaged"].write_bytes(bytes(data))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("kind", "refusal"),
+    [(".mp3", TruncatedMedia), (".mp4", TruncatedMedia), ("damaged", CorruptMedia)],
+)
+def test_a_broken_file_measured_at_import_is_refused_and_nothing_is_stored(
+    station: Station, cut_short: dict[str, Path], kind: str, refusal: type[MediaError]
+) -> None:
+    """The one decode gives the verdicts the tail check and the analysis job give, before
+    anything is written (a truncated file is refused by an upload's tail check too)."""
+    path = cut_short[kind]
+    if refusal is TruncatedMedia:
+        with pytest.raises(TruncatedMedia):
+            run(station.library.ingest(path))
+    with pytest.raises(refusal, match=path.name):
+        run(station.library.ingest(path, analyse_now=True))
+    assert list(station.storage.keys()) == [] and station.library.list().items == []
+    staging = station.settings.staging_dir
+    assert not staging.exists() or list(staging.iterdir()) == []
 
 
 def test_ingest_keeps_editor_titles_in_every_language(station: Station, media_dir: Path) -> None:
