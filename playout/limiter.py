@@ -30,7 +30,7 @@ STRETCH = SAMPLES_PER_MS  # samples that share one gain value: a millisecond
 OVERSAMPLE = 4
 TAPS = 12  # per phase of the interpolator
 # Sample peaks this far below the ceiling cannot have a true peak above it in music
-# (inter-sample overs are within about 3 dB); such blocks skip the oversampling.
+# (inter-sample overs are within about 3 dB); such stretches skip the oversampling.
 SAFE_DB = 4.0
 
 
@@ -46,21 +46,42 @@ def _interpolator() -> npt.NDArray[np.float64]:
     return np.array(rows)
 
 
-FILTERS = _interpolator()
+FILTERS = _interpolator().astype(np.float32)
 
 
 def true_peaks(
     x: npt.NDArray[np.float32], history: npt.NDArray[np.float32]
 ) -> npt.NDArray[np.float64]:
     """Per sample of x (one channel), the largest magnitude of it and of the points
-    interpolated around it; `history` holds the TAPS samples before x."""
+    interpolated around it; `history` holds the TAPS samples before x. (The limiter's own
+    is `block_peaks`, per stretch; this one, a plain convolution, is what it must agree
+    with.)"""
     padded = np.concatenate([history, x]).astype(np.float64)
     peak = np.abs(x).astype(np.float64)
-    for h in FILTERS:
+    for h in FILTERS.astype(np.float64):
         # Each interpolated point lies between two samples; it counts for the later one.
         y = np.convolve(padded, h[::-1], mode="valid")  # len(x) + 1 points
         np.maximum(peak, np.abs(y[-len(x) :]), out=peak)
     return peak
+
+
+def block_peaks(block: Block, history: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """The true peak of each stretch of `block`, both channels: its samples and the points
+    interpolated before each one, from the TAPS samples up to it (`history`, (TAPS,
+    CHANNELS), holds those before the block). The filters run as TAPS shifted
+    multiply-adds over the whole block, which NumPy does at memory speed."""
+    n = len(block)
+    padded = np.concatenate([history, block])
+    peak = np.abs(block)
+    point, term = np.empty_like(block), np.empty_like(block)  # no allocation per tap
+    for phase in FILTERS:
+        np.multiply(padded[1 : 1 + n], phase[0], out=point)
+        for k in range(1, TAPS):
+            np.multiply(padded[k + 1 : k + 1 + n], phase[k], out=term)
+            point += term
+        np.maximum(peak, np.abs(point, out=point), out=peak)
+    stretches: npt.NDArray[np.float32] = peak.reshape(-1, STRETCH * CHANNELS).max(axis=1)
+    return stretches
 
 
 class TruePeakLimiter:
@@ -85,7 +106,7 @@ class TruePeakLimiter:
         self._needed = np.ones(self.hold + self.ahead + 2)
         self._minima = np.ones(self.ahead)  # the `ahead` minima before `out`
         self._last = 1.0  # the gain at the end of the last stretch out
-        self._history = np.zeros((CHANNELS, TAPS), dtype=np.float32)
+        self._history = np.zeros((TAPS, CHANNELS), dtype=np.float32)
         self.deepest_db = 0.0  # the most the line was turned down, for the log
 
     def set_ceiling(self, ceiling_dbtp: float) -> None:
@@ -93,17 +114,16 @@ class TruePeakLimiter:
         self.ceiling = 10 ** (ceiling_dbtp / 20)
 
     def _needed_of(self, block: Block) -> npt.NDArray[np.float64]:
-        loudest = np.max(np.abs(block), axis=1)
-        if float(loudest.max()) * 10 ** (SAFE_DB / 20) < self.ceiling:
-            peaks = loudest.astype(np.float64)
+        """The gain each stretch of `block` needs. A block whose sample peak stays SAFE_DB
+        under the ceiling is not oversampled: none of it needs turning down."""
+        loudest = float(np.abs(block).max())
+        if loudest * 10 ** (SAFE_DB / 20) < self.ceiling:
+            peaks = np.abs(block).reshape(-1, STRETCH * CHANNELS).max(axis=1)
         else:
-            peaks = np.max(
-                [true_peaks(block[:, c], self._history[c]) for c in range(CHANNELS)], axis=0
-            )
-        self._history = block[-TAPS:].T.copy()
-        per_stretch = peaks.reshape(-1, STRETCH).max(axis=1)
+            peaks = block_peaks(block, self._history)
+        self._history = block[-TAPS:].copy()
         needed: npt.NDArray[np.float64] = np.minimum(
-            1.0, self.ceiling / np.maximum(per_stretch, 1e-12)
+            1.0, self.ceiling / np.maximum(peaks.astype(np.float64), 1e-12)
         )
         return needed
 
