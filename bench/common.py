@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -308,7 +308,7 @@ def clean_up(root: Path, keep: bool, console: Console) -> None:
 
 # --- roles: a script started again in a child process, with a JSON config --------------------
 
-Role = Callable[[dict[str, Any]], Awaitable[None]]
+Role = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
 
 
 def role_args(script: str, role: str, cfg: dict[str, Any], root: Path) -> list[str]:
@@ -366,7 +366,7 @@ def stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-def script_main(roles: dict[str, Role], main: Callable[[], int]) -> int:
+def script_main(roles: Mapping[str, Role], main: Callable[[], int]) -> int:
     """The entry point of a script with roles: `X.py ROLE CONFIG` runs a role, else main()."""
     if len(sys.argv) == 3 and sys.argv[1] in roles:
         cfg = json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))
@@ -380,19 +380,22 @@ def script_main(roles: dict[str, Role], main: Callable[[], int]) -> int:
 
 @dataclass
 class Report:
-    """The result table: measure, ours, reference, ratio; sections and errors as rows."""
+    """The result table: measure, ours, reference, ratio and (when a row has one) its
+    verdict; sections and errors as rows."""
 
     title: str
     caption: str
     console: Console
-    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    rows: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     failed: bool = False
 
     def section(self, title: str) -> None:
-        self.rows.append((f"[bold]{title}[/bold]", "", "", ""))
+        self.rows.append((f"[bold]{title}[/bold]", "", "", "", ""))
 
-    def add(self, measure: str, ours: str, ref: str = "", ratio: str = "") -> None:
-        self.rows.append((measure, ours, ref, ratio))
+    def add(
+        self, measure: str, ours: str, ref: str = "", ratio: str = "", verdict: str = ""
+    ) -> None:
+        self.rows.append((measure, ours, ref, ratio, verdict))
 
     def error(self, what: str, exc: BaseException) -> None:
         self.failed = True
@@ -401,11 +404,13 @@ class Report:
         self.add(f"[red]{what} could not run[/red]", f"[red]{lines[-1][:200]}[/red]")
 
     def print(self) -> None:
+        columns = ["measure", "ours", "reference", "ratio"]
+        verdicts = any(row[4] for row in self.rows)
         table = Table(
-            "measure", "ours", "reference", "ratio", title=self.title, caption=self.caption
+            *columns, *(["verdict"] if verdicts else []), title=self.title, caption=self.caption
         )
         for row in self.rows:
-            table.add_row(*row)
+            table.add_row(*(row if verdicts else row[:4]))
         self.console.print(table)
 
 
