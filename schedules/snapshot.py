@@ -196,10 +196,9 @@ def fingerprint(db: Database) -> tuple[Any, ...]:
     changes, in this process or another: per table, its row count, highest id, the sum of the
     rows' versions (every edit adds one) and the latest change.
 
-    It is asked for on every request for a guide, so it goes to the driver as SQL compiled
-    once (SQLAlchemy's execution and result types cost three times the query on SQLite; the
-    values are only compared, never read), and on SQLite only when something was committed
-    since it was last read (`Database.current_row`)."""
+    It is asked for on every request for a guide, so it is SQL compiled once, sent as it is
+    (the values are only compared, never read: no result types), and on a SQLite file read
+    again only when something was committed since (`Database.current_row`)."""
     sql = FINGERPRINT_SQL.get(db.engine.dialect.name)
     if sql is None:
         sql = FINGERPRINT_SQL[db.engine.dialect.name] = str(FINGERPRINT.compile(db.engine))

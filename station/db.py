@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -126,40 +127,33 @@ class Database:
         another connection, in this process or another, has committed since: a few
         microseconds, cheap enough to ask on every request. Elsewhere, through the pool."""
         if self._file is None:
-            conn = self.engine.raw_connection()
-            try:
-                return read_row(conn, sql)
-            finally:
-                conn.close()
+            with self.engine.connect() as conn:
+                return tuple(conn.exec_driver_sql(sql).one())
         with self._watch_lock:
-            if self._watch is None:
-                self._watch = sqlite3.connect(self._file, timeout=30, check_same_thread=False)
-            seen = self._watch.execute("PRAGMA data_version").fetchone()[0]
-            kept = self._rows.get(sql)
-            if kept is not None and kept[0] == seen:
-                return kept[1]
-            row = read_row(self._watch, sql)
+            try:
+                if self._watch is None:
+                    self._watch = sqlite3.connect(self._file, timeout=30, check_same_thread=False)
+                seen = self._watch.execute("PRAGMA data_version").fetchone()[0]
+                kept = self._rows.get(sql)
+                if kept is not None and kept[0] == seen:
+                    return kept[1]
+                row = tuple(self._watch.execute(sql).fetchone() or ())
+            except sqlite3.Error as exc:  # as the pool's errors are raised: SQLAlchemy's
+                self._close_watch()  # opened again on the next call
+                raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
             self._rows[sql] = (seen, row)
             return row
 
+    def _close_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        self._rows.clear()
+
     def dispose(self) -> None:
         with self._watch_lock:
-            if self._watch is not None:
-                self._watch.close()
-                self._watch = None
-            self._rows.clear()
+            self._close_watch()
         self.engine.dispose()
-
-
-def read_row(conn: Any, sql: str) -> tuple[Any, ...]:
-    """The first row `sql` answers on a DB-API connection (empty if none)."""
-    cur = conn.cursor()
-    try:
-        cur.execute(sql)
-        row = cur.fetchone()
-    finally:
-        cur.close()
-    return tuple(row or ())
 
 
 @contextmanager
