@@ -15,6 +15,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from api import openapi, problems
 from api.follow import Follower
 from api.http import GZIP_MINIMUM, HttpCache
+from api.rendered import Renderings
 from api.routes import (
     auth,
     channels,
@@ -69,6 +70,7 @@ def create_app(svc: Services) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = svc
+    app.state.renderings = Renderings(svc)  # guides kept per schedule version
     problems.install(app)
     openapi.install(app)
     # Innermost first: the cache sees the identity body; gzip compresses what it lets by;
@@ -98,13 +100,13 @@ def create_app(svc: Services) -> FastAPI:
         max_age=600,
     )
     # Routes are matched in order: the busiest (players' playlist reloads under /files/,
-    # now-playing) first, so they are not tried against every other route first.
+    # now-playing, the schedule) first, so they are not tried against every other route first.
     routers = (
         files,
         nowplaying,
+        channels,
         health,
         auth,
-        channels,
         epg,
         media,
         manage,

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -308,7 +308,7 @@ def clean_up(root: Path, keep: bool, console: Console) -> None:
 
 # --- roles: a script started again in a child process, with a JSON config --------------------
 
-Role = Callable[[dict[str, Any]], Awaitable[None]]
+Role = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
 
 
 def role_args(script: str, role: str, cfg: dict[str, Any], root: Path) -> list[str]:
@@ -366,7 +366,7 @@ def stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-def script_main(roles: dict[str, Role], main: Callable[[], int]) -> int:
+def script_main(roles: Mapping[str, Role], main: Callable[[], int]) -> int:
     """The entry point of a script with roles: `X.py ROLE CONFIG` runs a role, else main()."""
     if len(sys.argv) == 3 and sys.argv[1] in roles:
         cfg = json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))

@@ -18,8 +18,15 @@ from typing import Generic, TypeVar
 V = TypeVar("V")
 
 
+def always(value: object) -> bool:
+    return True
+
+
 class Memo(Generic[V]):
-    """A small least-recently-used map, safe across threads, computing each key once."""
+    """A small least-recently-used map, safe across threads, computing each key once.
+
+    `keep`, if given, says whether a kept value still holds (an answer about "today" does
+    not once the day is over); one that does not is computed again."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -27,19 +34,34 @@ class Memo(Generic[V]):
         self._lock = threading.Lock()
         self._computing: dict[Hashable, threading.Lock] = {}
 
-    def get(self, key: Hashable, compute: Callable[[], V]) -> V:
+    def peek(self, key: Hashable, keep: Callable[[V], bool] = always) -> V | None:
+        """The value kept under key, if it holds; never computes (so never waits on I/O)."""
         with self._lock:
-            if key in self._values:
-                self._values.move_to_end(key)
-                return self._values[key]
+            value = self._values.get(key)
+            if value is None or not keep(value):
+                return None
+            self._values.move_to_end(key)
+            return value
+
+    def get(self, key: Hashable, compute: Callable[[], V], keep: Callable[[V], bool] = always) -> V:
+        value = self.peek(key, keep)
+        if value is not None:
+            return value
+        with self._lock:
             once = self._computing.setdefault(key, threading.Lock())
         with once:
-            with self._lock:
-                if key in self._values:  # another thread computed it while this one waited
-                    return self._values[key]
-            value = compute()
+            value = self.peek(key, keep)  # another thread computed it while this one waited
+            if value is not None:
+                return value
+            try:
+                value = compute()
+            except BaseException:  # a key that fails (no such channel) leaves no lock behind
+                with self._lock:
+                    self._computing.pop(key, None)
+                raise
             with self._lock:
                 self._values[key] = value
+                self._values.move_to_end(key)
                 while len(self._values) > self.size:
                     self._values.popitem(last=False)
                 self._computing.pop(key, None)

@@ -194,6 +194,15 @@ FINGERPRINT = select(
 def fingerprint(db: Database) -> tuple[Any, ...]:
     """One cheap query whose answer changes whenever anything the resolver or the guide reads
     changes, in this process or another: per table, its row count, highest id, the sum of the
-    rows' versions (every edit adds one) and the latest change."""
-    with db.engine.connect() as conn:
-        return tuple(conn.execute(FINGERPRINT).one())
+    rows' versions (every edit adds one) and the latest change.
+
+    It is asked for on every request for a guide, so it is SQL compiled once, sent as it is
+    (the values are only compared, never read: no result types), and on a SQLite file read
+    again only when something was committed since (`Database.current_row`)."""
+    sql = FINGERPRINT_SQL.get(db.engine.dialect.name)
+    if sql is None:
+        sql = FINGERPRINT_SQL[db.engine.dialect.name] = str(FINGERPRINT.compile(db.engine))
+    return db.current_row(sql)
+
+
+FINGERPRINT_SQL: dict[str, str] = {}  # by dialect name

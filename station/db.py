@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -9,8 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -87,6 +91,11 @@ class Database:
         self.url = normalise_url(url)
         self.engine = create_db_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        path = make_url(self.url).database if self.url.startswith("sqlite") else None
+        self._file = path if path and path != ":memory:" and "mode=memory" not in self.url else None
+        self._watch: sqlite3.Connection | None = None
+        self._watch_lock = threading.Lock()
+        self._rows: dict[str, tuple[int, tuple[Any, ...]]] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -105,8 +114,66 @@ class Database:
         finally:
             s.close()
 
+    @property
+    def watches_commits(self) -> bool:
+        """Whether `current_row` is answered without the pool or the network (a SQLite file):
+        cheap enough to ask on an event loop."""
+        return self._file is not None
+
+    def current_row(self, sql: str) -> tuple[Any, ...]:
+        """The one row a read-only `sql` answers, never older than the last commit before the
+        call. On a SQLite file it is read on a connection of its own, outside the pool (so a
+        busy pool never makes it wait), and read again only when `PRAGMA data_version` says
+        another connection, in this process or another, has committed since: a few
+        microseconds, cheap enough to ask on every request. Elsewhere, through the pool."""
+        if self._file is None:
+            with self.engine.connect() as conn:
+                return tuple(conn.exec_driver_sql(sql).one())
+        with self._watch_lock:
+            try:
+                if self._watch is None:
+                    self._watch = sqlite3.connect(self._file, timeout=30, check_same_thread=False)
+                seen = self._watch.execute("PRAGMA data_version").fetchone()[0]
+                kept = self._rows.get(sql)
+                if kept is not None and kept[0] == seen:
+                    return kept[1]
+                row = tuple(self._watch.execute(sql).fetchone() or ())
+            except sqlite3.Error as exc:  # as the pool's errors are raised: SQLAlchemy's
+                self._close_watch()  # opened again on the next call
+                raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+            self._rows[sql] = (seen, row)
+            return row
+
+    def _close_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        self._rows.clear()
+
     def dispose(self) -> None:
+        with self._watch_lock:
+            self._close_watch()
         self.engine.dispose()
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server of `server_url` (whose own database is
+    only used to make and drop it), dropped with its connections at the end: what the test
+    suite and the benches write into, never a database they did not make."""
+    admin_url = make_url(normalise_url(server_url))
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield admin_url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 T = TypeVar("T")

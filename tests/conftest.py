@@ -12,13 +12,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from accounts.tokens import create_token
 from diaspor import migrate
 from diaspor.compose import Station, build_station
 from media.binaries import Tools, find_tools
-from station.db import Base, normalise_url
+from station.db import Base, scratch_database
 from station.settings import Settings
 from tests.support import REQUIRE_ALL, free_port, make_media, tone
 
@@ -100,17 +99,8 @@ def fresh_pg_database(prefix: str) -> Iterator[str]:
         if REQUIRE_ALL:
             pytest.fail("DIASPOR_TEST_DATABASE_URL is required in CI")
         pytest.skip("PostgreSQL leg: set DIASPOR_TEST_DATABASE_URL to run it")
-    admin_url = make_url(normalise_url(PG_URL))
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(PG_URL, prefix) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import insert, select, text
 
 from accounts.tokens import create_token
@@ -154,6 +155,7 @@ class Desk:
     clock: SimulatedClock
     client: httpx.Client
     media: dict[str, int]
+    app: FastAPI
 
     def post(self, path: str, body: dict[str, Any], status: int = 201) -> dict[str, Any]:
         r = self.client.post(f"/api/v1/manage/{path}", json=body)
@@ -173,13 +175,14 @@ def schedule_desk(tmp_path: Path, db_url: str, tools: Tools, ingested: Ingested)
         restore(st, ingested)
         media = dict(ingested.media)
         token = create_token(st.db, clock, "Günay", "editor")
+        app = create_app(st)
         with (
-            serve_app(create_app(st)) as base,
+            serve_app(app) as base,
             httpx.Client(
                 base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30
             ) as client,
         ):
-            yield Desk(st, clock, client, media)
+            yield Desk(st, clock, client, media, app)
     finally:
         st.close()
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 import httpx
 import schemathesis
 
 from schedules.plan import to_ms
+from schedules.service import Schedules
+from station.db import Database
 from tests.schedule_support import BAKU, NOW, Desk, build_radio_week
 
 
@@ -68,6 +71,67 @@ def test_titles_follow_the_language_asked_for_and_fall_back_to_azerbaijani(desk:
     ]
     bad = desk.client.get("/api/v1/channels/diaspor-fm/schedule", params={"lang": "fr"})
     assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+
+
+def test_an_edit_is_in_the_very_next_guide_and_an_unchanged_day_is_sent_as_kept(
+    desk: Desk, db_url: str
+) -> None:
+    week = build_radio_week(desk)
+    url = "/api/v1/channels/diaspor-fm/schedule"
+    day = {"date": "2026-11-29", "lang": "en", "items": "true"}
+    kept = desk.app.state.renderings
+
+    def show(r: httpx.Response) -> dict[str, Any]:
+        assert r.status_code == 200, r.text
+        blocks: list[dict[str, Any]] = r.json()["blocks"]
+        return next(b for b in blocks if b["kind"] == "programme")
+
+    first = desk.client.get(url, params=day)
+    made = kept.made
+    again = desk.client.get(url, params=day)
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert kept.made == made  # sent as kept, not made again
+    zipped = desk.client.get(url, params=day, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.content == first.content
+    assert kept.made == made
+
+    # An editor renames the programme: the next read has the new title.
+    path = f"programmes/{week['programme']['id']}"
+    titles = {"az": "Vətən uzaqda deyil", "en": "Home Is Near"}
+    r = desk.client.patch(
+        f"/api/v1/manage/{path}", json={"titles": titles}, headers={"If-Match": desk.etag(path)}
+    )
+    assert r.status_code == 200, r.text
+    assert show(desk.client.get(url, params=day))["title"] == "Home Is Near"
+    assert kept.made == made + 1
+    stale = desk.client.get(url, params=day, headers={"If-None-Match": first.headers["etag"]})
+    assert stale.status_code == 200  # the old tag no longer matches
+
+    # An edit in the library (the episode's file retitled) is in the next read too.
+    media = f"/api/v1/media/{desk.media['show']}"
+    etag = desk.client.get(media).headers["etag"]
+    r = desk.client.patch(media, json={"title": "Berlin, yeni"}, headers={"If-Match": etag})
+    assert r.status_code == 200, r.text
+    items = show(desk.client.get(url, params=day))["items"]
+    assert [i["title"] for i in items if i["media_id"] == desk.media["show"]] == ["Berlin, yeni"]
+
+    # Another process (its own connections, as `diaspor serve` beside another replica) edits
+    # the schedule: this one's next read has it.
+    other = Schedules(Database(db_url), desk.clock)
+    try:
+        prog = other.get("programme", week["programme"]["id"])
+        titles = {"az": "Vətən uzaqda deyil", "en": "Home Is Here"}
+        other.update("programme", prog.id, prog.version, {"titles": titles}, "another process")
+    finally:
+        other.db.dispose()
+    assert show(desk.client.get(url, params=day))["title"] == "Home Is Here"
+
+    # Today's guide (no date asked) holds until the day ends in the channel's zone.
+    today = desk.client.get(url).json()
+    assert today["start"] == "2026-11-26T00:00:00+04:00"
+    assert desk.client.get(url).json() == today
+    desk.clock.advance(13 * 3600)  # 01:00 on the 27th in Baku
+    assert desk.client.get(url).json()["start"] == "2026-11-27T00:00:00+04:00"
 
 
 def test_the_items_of_the_guide_are_the_timeline_to_the_millisecond(desk: Desk) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date as Date
 from datetime import datetime, time, timedelta
+from functools import partial
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from api.auth import ServicesDep
 from api.lang import LangDep
 from api.problems import Problem, problems
-from api.rendered import Artwork, rendered
+from api.rendered import Artwork, Made, rendered
 from api.schedule_schemas import (
     ChannelOut,
     GuideBlockOut,
@@ -143,13 +144,39 @@ def block_out(art: Artwork, b: GuideBlock, lang: str, items: bool) -> GuideBlock
     )
 
 
+def schedule_day(
+    svc: Services,
+    slug: str,
+    lang: str,
+    day: Date | None,
+    start: datetime | None,
+    end: datetime | None,
+    items: bool,
+) -> Made:
+    """The guide over a day (today when none is asked: it holds until the day ends) or
+    from/to, as the JSON body the route sends."""
+    tz = ZoneInfo(svc.schedules.channel(slug).data["timezone"])
+    lo, hi = window(svc.clock.now(), tz, day, start, end, 1)
+    art = Artwork(svc)
+    body = ScheduleOut(
+        channel=slug,
+        timezone=tz.key,
+        lang=lang,
+        start=lo,
+        end=hi,
+        blocks=[block_out(art, b, lang, items) for b in svc.schedules.guide(slug, lo, hi)],
+    )
+    today = day is None and start is None and end is None
+    return Made(body.model_dump_json().encode(), (lo, hi) if today else None)
+
+
 @router.get(
     "/api/v1/channels/{slug}/schedule",
     response_model=ScheduleOut,
     summary="The channel's schedule: a day (default today), or from/to",
     responses=problems(404),
 )
-def schedule(
+async def schedule(
     slug: str,
     request: Request,
     svc: ServicesDep,
@@ -159,32 +186,27 @@ def schedule(
     end: Annotated[datetime | None, Query(alias="to")] = None,
     items: Annotated[bool, Query(description="include each item (track) of each block")] = False,
 ) -> Response:
-    ch = svc.schedules.channel(slug)
-    tz = ZoneInfo(ch.data["timezone"])
-    lo, hi = window(svc.clock.now(), tz, date, start, end, 1)
-
-    def make() -> bytes:
-        art = Artwork(svc)
-        return (
-            ScheduleOut(
-                channel=slug,
-                timezone=tz.key,
-                lang=lang,
-                start=lo,
-                end=hi,
-                blocks=[block_out(art, b, lang, items) for b in svc.schedules.guide(slug, lo, hi)],
-            )
-            .model_dump_json()
-            .encode()
-        )
-
-    return rendered(
-        request, (slug, lo, hi, lang, items), make, "application/json", {"Content-Language": lang}
+    return await rendered(
+        request,
+        (slug, date, start, end, lang, items),
+        partial(schedule_day, svc, slug, lang, date, start, end, items),
+        "application/json",
+        {"Content-Language": lang},
     )
 
 
 ICS = {200: {"content": {"text/calendar": {"schema": {"type": "string"}}}}, **problems(404)}
 CALENDAR = "text/calendar; charset=utf-8"
+
+
+def channel_calendar(svc: Services, slug: str, lang: str, days: int) -> Made:
+    """The channel's next `days` days from today as iCalendar (it holds until today ends)."""
+    ch = svc.schedules.channel(slug)
+    tz = ZoneInfo(ch.data["timezone"])
+    lo, hi = window(svc.clock.now(), tz, None, None, None, days)
+    blocks = [b for b in svc.schedules.guide(slug, lo, hi) if b.kind != "filler"]
+    name = pick(ch.data["names"] or {}, lang) or slug
+    return Made(ical(name, slug, blocks, lang=lang), (lo, lo + timedelta(days=1)))
 
 
 @router.get(
@@ -193,23 +215,33 @@ CALENDAR = "text/calendar; charset=utf-8"
     responses=ICS,
     summary="The channel's schedule as iCalendar",
 )
-def channel_ics(
+async def channel_ics(
     slug: str,
     request: Request,
     svc: ServicesDep,
     lang: LangDep,
     days: Annotated[int, Query(ge=1, le=14)] = 7,
 ) -> Response:
-    ch = svc.schedules.channel(slug)
-    tz = ZoneInfo(ch.data["timezone"])
-    lo, hi = window(svc.clock.now(), tz, None, None, None, days)
+    make = partial(channel_calendar, svc, slug, lang, days)
+    return await rendered(request, (slug, lang, days), make, CALENDAR)
 
-    def make() -> bytes:
-        blocks = [b for b in svc.schedules.guide(slug, lo, hi) if b.kind != "filler"]
-        name = pick(ch.data["names"] or {}, lang) or slug
-        return ical(name, slug, blocks, lang=lang)
 
-    return rendered(request, (slug, lo, hi, lang), make, CALENDAR)
+def programme_calendar(svc: Services, slug: str, lang: str, days: int) -> Made:
+    """When the programme airs over the next `days` days, on any channel, as iCalendar; it
+    holds until the first channel's day ends."""
+    prog = svc.schedules.programme_by_slug(slug)
+    now = svc.clock.now()
+    blocks: list[GuideBlock] = []
+    today: list[datetime] = []
+    for ch in svc.schedules.find("channel"):
+        tz = ZoneInfo(ch.data["timezone"])
+        lo, hi = window(now, tz, None, None, None, days)
+        today.append(lo)
+        guide = svc.schedules.guide(ch.data["slug"], lo, hi)
+        blocks += [b for b in guide if b.programme_id == prog.id]
+    name = pick(prog.data["titles"] or {}, lang)
+    during = (max(today), min(today) + timedelta(days=1)) if today else None
+    return Made(ical(name, slug, blocks, lang=lang), during)
 
 
 @router.get(
@@ -218,24 +250,12 @@ def channel_ics(
     responses=ICS,
     summary="When a programme airs, on any channel, as iCalendar",
 )
-def programme_ics(
+async def programme_ics(
     slug: str,
     request: Request,
     svc: ServicesDep,
     lang: LangDep,
     days: Annotated[int, Query(ge=1, le=14)] = 14,
 ) -> Response:
-    prog = svc.schedules.programme_by_slug(slug)
-    now = svc.clock.now()
-
-    def make() -> bytes:
-        blocks: list[GuideBlock] = []
-        for ch in svc.schedules.find("channel"):
-            tz = ZoneInfo(ch.data["timezone"])
-            lo, hi = window(now, tz, None, None, None, days)
-            guide = svc.schedules.guide(ch.data["slug"], lo, hi)
-            blocks += [b for b in guide if b.programme_id == prog.id]
-        name = pick(prog.data["titles"] or {}, lang)
-        return ical(name, slug, blocks, lang=lang)
-
-    return rendered(request, (slug, now.date(), lang, days), make, CALENDAR)
+    make = partial(programme_calendar, svc, slug, lang, days)
+    return await rendered(request, (slug, lang, days), make, CALENDAR)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from functools import partial
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -10,8 +11,9 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import ServicesDep
 from api.lang import LangDep
-from api.rendered import Artwork, rendered
+from api.rendered import Artwork, Made, rendered
 from api.routes.channels import channel_info
+from api.services import Services
 from schedules.epg import m3u, xmltv
 
 router = APIRouter(tags=["epg"])
@@ -23,28 +25,34 @@ router = APIRouter(tags=["epg"])
     responses={200: {"content": {"application/xml": {"schema": {"type": "string"}}}}},
     summary="XMLTV guide of every channel, from today for `days` days",
 )
-def epg_xml(
+async def epg_xml(
     request: Request, svc: ServicesDep, days: Annotated[int, Query(ge=1, le=14)] = 2
 ) -> Response:
+    make = partial(epg_of, svc, days)
+    return await rendered(request, (days,), make, "application/xml; charset=utf-8")
+
+
+def epg_of(svc: Services, days: int) -> Made:
+    """Every channel's guide from today (in its zone) for `days` days, as XMLTV; it holds
+    until the first channel's day ends."""
     now = svc.clock.now()
-
-    def make() -> bytes:
-        channels = []
-        art = Artwork(svc)
-        for ch in svc.schedules.find("channel"):
-            tz = ZoneInfo(ch.data["timezone"])
-            start = datetime.combine(now.astimezone(tz).date(), time(0), tz)
-            guide = svc.schedules.guide(ch.data["slug"], start, start + timedelta(days=days))
-            channels.append(channel_info(svc, ch, tuple(guide)))
-        artwork = {
-            b.artwork_media_id: url
-            for info in channels
-            for b in info.guide
-            if b.artwork_media_id is not None and (url := art.url(b.artwork_media_id))
-        }
-        return xmltv(channels, generator="Diaspor", artwork_url=artwork)
-
-    return rendered(request, (now.date(), days), make, "application/xml; charset=utf-8")
+    channels = []
+    today: list[datetime] = []
+    art = Artwork(svc)
+    for ch in svc.schedules.find("channel"):
+        tz = ZoneInfo(ch.data["timezone"])
+        start = datetime.combine(now.astimezone(tz).date(), time(0), tz)
+        today.append(start)
+        guide = svc.schedules.guide(ch.data["slug"], start, start + timedelta(days=days))
+        channels.append(channel_info(svc, ch, tuple(guide)))
+    artwork = {
+        b.artwork_media_id: url
+        for info in channels
+        for b in info.guide
+        if b.artwork_media_id is not None and (url := art.url(b.artwork_media_id))
+    }
+    body = xmltv(channels, generator="Diaspor", artwork_url=artwork)
+    return Made(body, (max(today), min(today) + timedelta(days=1)) if today else None)
 
 
 @router.get(
