@@ -26,13 +26,15 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import uvicorn
 
 from api.app import create_app
 from diaspor.compose import Station
+from diaspor.playout import run_radio
 from media.binaries import Tools
 from streamer.icy import IcyReader, parse_response_head
 from tests.radio_support import SONGS, Playout, icecast_station, music_station, wait_for_mount
-from tests.support import free_port, run, serve_app
+from tests.support import free_port, run
 from tests.test_icecast_conformance import icecast2_running
 
 RATE = 48_000
@@ -335,13 +337,38 @@ ICY_TONES = {f"{artist} - {title}": TONES[title] for artist, title in SONGS}
 
 
 @contextmanager
-def on_air(st: Station) -> Iterator[None]:
-    playout = Playout(st)
+def on_air(st: Station, api_port: int | None = None) -> Iterator[None]:
+    """Playout on its own loop; with api_port, the API served on the same loop, as `diaspor
+    demo` runs them (one process: its now-playing events are first-hand)."""
+
+    async def radio_and_api(station: Station, stop: asyncio.Event) -> None:
+        config = uvicorn.Config(
+            create_app(station), host="127.0.0.1", port=api_port or 0, log_config=None
+        )
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        try:
+            await run_radio(station, stop)
+        finally:
+            server.should_exit = True
+            await serving
+
+    playout = Playout(st, radio_and_api) if api_port else Playout(st)
     try:
         yield
     finally:
         playout.close()
         st.close()
+
+
+def wait_for_health(base: str, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"{base} never answered /health")
 
 
 async def hear(
@@ -381,9 +408,11 @@ def title_timings(folder: Path, tools: Tools, seconds: float) -> dict[str, list[
     )
     with ExitStack() as stack:
         stack.enter_context(icecast2_running(folder / "icecast.log", port=icecast_port))
-        stack.enter_context(on_air(relay_side))
+        api_port = free_port()
+        stack.enter_context(on_air(relay_side, api_port))
         stack.enter_context(on_air(icecast_side))
-        base = stack.enter_context(serve_app(create_app(relay_side)))
+        base = f"http://127.0.0.1:{api_port}"
+        wait_for_health(base)
         wait_for_mount(icecast_port, MOUNTS[0], 20)
         wait_for_mount(icecast_port, MOUNTS[1], 5)
         heard, hls, events = run(hear(relay_side.settings.relay_port, icecast_port, base, seconds))

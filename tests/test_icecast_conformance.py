@@ -32,7 +32,7 @@ import pytest
 
 from media.binaries import Tools
 from streamer.icecast_admin import IcecastAdminError, update_title
-from streamer.icy import IcyReader, parse_response_head
+from streamer.icy import ICY_METAINT, IcyReader, parse_response_head
 from streamer.relay import Relay
 from tests.support import free_port, need, need_program, run
 
@@ -433,7 +433,7 @@ def test_the_encoders_stream_reaches_a_classic_listener_with_its_azerbaijani_tit
         assert heard.status == 200
         assert TITLE in heard.titles, f"{server.kind} sent titles {heard.titles}"
         assert heard.headers["content-type"] == content_type
-        assert heard.headers["icy-metaint"] == "16000"
+        assert heard.headers["icy-metaint"] == str(ICY_METAINT)  # both: 8192
         assert heard.headers["icy-name"] == STREAM_NAME
         assert heard.headers["icy-genre"] == GENRE
         # ffmpeg declares no bitrate, and neither server makes one up.

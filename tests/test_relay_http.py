@@ -105,7 +105,7 @@ def test_a_listener_head_has_icy_lines_only_for_what_the_source_said() -> None:
     head = parse_response_head(full)
     assert head.status == 200 and full.startswith(b"HTTP/1.0 200 OK\r\n")
     assert head.headers["content-type"] == "audio/mpeg"
-    assert head.headers["icy-br"] == "128" and head.headers["icy-metaint"] == "16000"
+    assert head.headers["icy-br"] == "128" and head.headers["icy-metaint"] == str(ICY_METAINT)
     assert head.headers["icy-name"] == "Diaspor.FM" and head.headers["icy-url"].endswith(".fm")
     assert "no-cache" in head.headers["cache-control"]
     bare = parse_response_head(listener_response_head(StreamInfo(), None)).headers
