@@ -6,7 +6,7 @@ every change of song heard in the decoded audio, the title must change within a 
 (before or after): in the ICY stream by audio bytes, and for the events by the wall clock
 against the HLS program-date-time of the change.
 
-DIASPOR_TEST_AIR_S sets how long they listen (90 s here: about fifteen changes per
+DIASPOR_TEST_AIR_S sets how long they listen (66 s here: about ten changes per
 listener); `bench/radio.py` listens ten minutes and prints the distribution."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from media.binaries import Tools
 from tests.air_check import WITHIN_S, Timing, title_timings
 
 pytestmark = [pytest.mark.slow, pytest.mark.icecast]
-AIR_S = float(os.environ.get("DIASPOR_TEST_AIR_S", "90"))
+AIR_S = float(os.environ.get("DIASPOR_TEST_AIR_S", "66"))
 
 
 def late_or_unnamed(timings: list[Timing]) -> list[Timing]:
@@ -31,7 +31,7 @@ def test_the_title_changes_within_a_second_of_the_music_at_every_listener(
     tmp_path: Path, tools: Tools
 ) -> None:
     report = title_timings(tmp_path, tools, AIR_S)
-    wanted = AIR_S / 6 - 4  # a change every 6 s, less the margins at each end
+    wanted = AIR_S / 6 - 5  # a change every 6 s, less the margins and the HLS player's lag
     for name, timings in report.items():
         assert len(timings) >= wanted, (name, len(timings), timings)
         assert not late_or_unnamed(timings), (name, [t.offset_s for t in timings])
