@@ -31,7 +31,7 @@ from urllib.parse import quote
 from media.process import end_process
 from station.backoff import Attempts, Backoff
 from station.logs import redact
-from streamer.outputs import IcecastOutput
+from streamer.outputs import AAC_OPTIONS, LAME_QUALITY, IcecastOutput
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,12 @@ Output = IcecastOutput | HlsOutput | FileOutput
 ENCODER_RETRY = Backoff(base_s=1.0, max_s=30.0, stable_s=10.0)
 
 CODECS = {"mp3": ("libmp3lame", "mp3", "audio/mpeg"), "aac": ("aac", "adts", "audio/aac")}
-# ffmpeg's AAC encoder: its default search (twoloop) lets transients overshoot what it is given
-# by 2 dB or more, past the channel's true-peak ceiling at the listener; `fast`, coding up to
-# 15 kHz (where 128 kbit/s AAC spends its bits anyway), stays within the limiter's codec
-# margin (about 1 dB on peaky material, measured on decoded audio), and costs less CPU.
-AAC_OPTIONS = ("-aac_coder", "fast", "-cutoff", "15000")
+# What each codec is told beyond its bit rate (see streamer/outputs.py for why): LAME at the
+# quality Liquidsoap uses too (ffmpeg's own default is a cheaper, worse 5), AAC's fast coder.
+CODEC_OPTIONS = {
+    "libmp3lame": ("-compression_level", str(LAME_QUALITY)),
+    "aac": tuple(arg for name, value in AAC_OPTIONS for arg in (f"-{name}", value)),
+}
 # A run's segment (`seg-<start>-<n>.ts`), or one from before runs were named (`seg-<n>.ts`).
 _SEGMENT = re.compile(r"^seg-(?:(\d+)-)?\d+\.ts(?:\.tmp)?$")
 
@@ -116,7 +117,7 @@ def encoder_args(ffmpeg: str, outputs: list[Output], *, start_ms: int) -> list[s
             args += [
                 "-c:a",
                 codec,
-                *(AAC_OPTIONS if out.codec == "aac" else ()),
+                *CODEC_OPTIONS[codec],
                 "-b:a",
                 f"{out.bitrate_kbps}k",
                 "-content_type",
@@ -138,7 +139,7 @@ def encoder_args(ffmpeg: str, outputs: list[Output], *, start_ms: int) -> list[s
             args += [
                 "-c:a",
                 "aac",
-                *AAC_OPTIONS,
+                *CODEC_OPTIONS["aac"],
                 "-b:a",
                 f"{out.bitrate_k}k",
                 "-f",
@@ -156,7 +157,7 @@ def encoder_args(ffmpeg: str, outputs: list[Output], *, start_ms: int) -> list[s
                 str(out.folder / out.playlist),
             ]
         else:
-            args += ["-c:a", out.codec]
+            args += ["-c:a", out.codec, *CODEC_OPTIONS.get(out.codec, ())]
             if out.bitrate_kbps:
                 args += ["-b:a", f"{out.bitrate_kbps}k"]
             args += ["-y", str(out.path)]

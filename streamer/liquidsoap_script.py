@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from streamer.outputs import IcecastOutput
+from streamer.outputs import AAC_OPTIONS, LAME_QUALITY, IcecastOutput
 
 #: Metadata key `amplify` reads a per-request gain from ("-3.5 dB", or a linear "0.7").
 AMPLIFY_KEY = "liq_amplify"
@@ -161,12 +161,15 @@ def _file_name(path: Path) -> str:
     return text.replace("%", "%%")
 
 
-def _encoder(codec: str, bitrate_kbps: int) -> str:
+def encoder_format(codec: str, bitrate_kbps: int) -> str:
+    """The Liquidsoap encoder (`%mp3(...)`, `%ffmpeg(...)`, `%wav`) for a codec."""
+    # The same encoding as the ffmpeg engine's (streamer/outputs.py says why).
     if codec == "mp3":
-        return f"%mp3(bitrate={bitrate_kbps})"
+        return f"%mp3(bitrate={bitrate_kbps}, internal_quality={LAME_QUALITY})"
     if codec == "aac":
         # No fdkaac in Debian's build; ffmpeg's native AAC encoder, as ADTS frames.
-        return f'%ffmpeg(format="adts", %audio(codec="aac", b="{bitrate_kbps}k"))'
+        options = "".join(f", {name}={liq_string(value)}" for name, value in AAC_OPTIONS)
+        return f'%ffmpeg(format="adts", %audio(codec="aac", b="{bitrate_kbps}k"{options}))'
     if codec == "wav":
         return "%wav"
     raise ValueError(f"unknown codec {codec!r}")
@@ -180,12 +183,12 @@ def output_id(index: int) -> str:
 def _render_output(index: int, out: Output, source: str) -> str:
     oid = liq_string(output_id(index))
     if isinstance(out, FileOutput):
-        enc = _encoder(out.codec, out.bitrate_kbps)
+        enc = encoder_format(out.codec, out.bitrate_kbps)
         append = "append=true, " if out.append else ""
         return f"output.file(id={oid}, {append}{enc}, {liq_string(_file_name(out.path))}, {source})"
     args = [
         f"id={oid}",
-        _encoder(out.codec, out.bitrate_kbps),
+        encoder_format(out.codec, out.bitrate_kbps),
         f"format={liq_string('audio/mpeg' if out.codec == 'mp3' else 'audio/aac')}",
         f"host={liq_string(out.host)}",
         f"port={int(out.port)}",

@@ -67,6 +67,67 @@ def make_media(ffmpeg: str, dest: Path, *args: str) -> Path:
     return dest
 
 
+# (title, sample rate, lavfi source, filter): music-like, not sines (tests/test_radio_loudness.py,
+# bench/radio.py).
+MATERIAL = [
+    (
+        "Nağara — drums",
+        44100,
+        "aevalsrc=exprs='0.9*sin(2*PI*55*t)*exp(-18*mod(t,0.5))"
+        "+0.7*(random(0)*2-1)*exp(-45*mod(t+0.25,0.5))+0.03*(random(1)*2-1)':s=44100",
+        "volume=1.0",
+    ),
+    (
+        "Küy — noise bursts",
+        48000,
+        "anoisesrc=color=pink:sample_rate=48000:amplitude=0.9",
+        "volume='if(lt(mod(t,0.5),0.125),1,0.12)':eval=frame",
+    ),
+    (
+        "Dalğa — wide dynamics",
+        44100,
+        "anoisesrc=color=pink:sample_rate=44100:amplitude=0.5",
+        "volume='if(lt(mod(t,0.5),0.25),1,0.05)':eval=frame",
+    ),
+    (
+        "İsti master — hot",
+        48000,
+        "anoisesrc=color=brown:sample_rate=48000:amplitude=1.0",
+        "volume=6dB,alimiter=limit=0.99:level=false",
+    ),
+    (
+        # A quiet bed with a sharp hit every two seconds: its peaks, not its loudness, set
+        # the gain that the old way allowed (about 6 dB short of the target).
+        "Zərb — sparse hits",
+        44100,
+        "aevalsrc=exprs='0.08*(random(1)*2-1)+0.9*(random(0)*2-1)*exp(-300*mod(t,2))':s=44100",
+        "lowpass=f=5000",
+    ),
+]
+
+
+def music_like_input(
+    i: int, seconds: float, *, rate: int | None = None, gain_db: float = 0
+) -> list[str]:
+    """ffmpeg arguments for `seconds` of MATERIAL[i] as a stereo input, filtered as masters
+    are (nothing above 16 kHz), at `rate` (its own by default), `gain_db` louder."""
+    _, own_rate, source, shape = MATERIAL[i]
+    if gain_db:
+        shape += f",volume={gain_db:g}dB"
+    return [
+        "-f",
+        "lavfi",
+        "-t",
+        f"{seconds:g}",
+        "-i",
+        source,
+        "-af",
+        f"{shape},lowpass=f=16000,aformat=sample_rates={rate or own_rate}",
+        "-ac",
+        "2",
+    ]
+
+
 def tone(
     ffmpeg: str,
     dest: Path,

@@ -203,7 +203,10 @@ def test_the_timeline_script_cuts_each_request_and_crosses_by_its_own_length() -
     )
     assert 'override_duration="liq_cross_duration"' in script
     assert 'float_of_string(default=0.000, a.metadata["liq_cross_duration"])' in script
-    assert 'output.file(id="out0", append=true, %mp3(bitrate=128), "/air/x.mp3", radio)' in script
+    assert (
+        'output.file(id="out0", append=true, %mp3(bitrate=128, internal_quality=2), '
+        '"/air/x.mp3", radio)'
+    ) in script
     # Cue points come before the gain and the hook, the hook before the overlap.
     assert script.index("cue_cut(") < script.index("track_gain") < script.index("on_track")
     assert script.index("on_track") < script.index("cross(") < script.index("fallback(")

@@ -125,13 +125,14 @@ def test_script_has_server_queue_gain_crossfade_fallback_and_outputs() -> None:
         'radio = fallback(id="radio", track_sensitive=false, '
         '[radio, single(id="safety", "/srv/safety.mp3"), blank(id="silence")])',
         f'interactive.float("{MASTER_GAIN_VAR}", 1.000)',
-        'output.icecast(id="out0", %mp3(bitrate=128), format="audio/mpeg", '
+        'output.icecast(id="out0", %mp3(bitrate=128, internal_quality=2), format="audio/mpeg", '
         'host="icecast.internal", port=8000, user="source", password="s3\\"cret", '
         'mount="/radio.mp3", name="Diaspor.FM", genre="Azərbaycan", '
         'url="https://diaspor.fm", encoding="UTF-8", radio)',
-        'output.icecast(id="out1", %ffmpeg(format="adts", %audio(codec="aac", b="128k")), '
-        'format="audio/aac"',
-        'output.file(id="out2", %mp3(bitrate=128), "/var/air/%%d-day.mp3", radio)',
+        'output.icecast(id="out1", %ffmpeg(format="adts", %audio(codec="aac", b="128k", '
+        'aac_coder="fast", cutoff="15000")), format="audio/aac"',
+        'output.file(id="out2", %mp3(bitrate=128, internal_quality=2), "/var/air/%%d-day.mp3", '
+        "radio)",
     ]
     for piece in expected:
         assert piece in script

@@ -30,7 +30,7 @@ from streamer.encoder import Encoder
 from streamer.icy import IcyReader, parse_response_head
 from streamer.outputs import IcecastOutput
 from streamer.relay import Relay
-from tests.support import make_media, run
+from tests.support import MATERIAL, make_media, music_like_input, run
 from tests.test_radio_live import decode
 from tests.test_radio_onair import channel_zone
 
@@ -41,59 +41,13 @@ ITEM_S = 8
 EDGE_S = 2.0  # skipped at each end of an item: the title in the stream is ±1 s of the audio
 MOUNTS = ("/diaspor-fm.mp3", "/diaspor-fm.aac")
 
-# (title, sample rate, lavfi source, filter): music-like, not sines.
-MATERIAL = [
-    (
-        "Nağara — drums",
-        44100,
-        "aevalsrc=exprs='0.9*sin(2*PI*55*t)*exp(-18*mod(t,0.5))"
-        "+0.7*(random(0)*2-1)*exp(-45*mod(t+0.25,0.5))+0.03*(random(1)*2-1)':s=44100",
-        "volume=1.0",
-    ),
-    (
-        "Küy — noise bursts",
-        48000,
-        "anoisesrc=color=pink:sample_rate=48000:amplitude=0.9",
-        "volume='if(lt(mod(t,0.5),0.125),1,0.12)':eval=frame",
-    ),
-    (
-        "Dalğa — wide dynamics",
-        44100,
-        "anoisesrc=color=pink:sample_rate=44100:amplitude=0.5",
-        "volume='if(lt(mod(t,0.5),0.25),1,0.05)':eval=frame",
-    ),
-    (
-        "İsti master — hot",
-        48000,
-        "anoisesrc=color=brown:sample_rate=48000:amplitude=1.0",
-        "volume=6dB,alimiter=limit=0.99:level=false",
-    ),
-    (
-        # A quiet bed with a sharp hit every two seconds: its peaks, not its loudness, set
-        # the gain that the old way allowed (about 6 dB short of the target).
-        "Zərb — sparse hits",
-        44100,
-        "aevalsrc=exprs='0.08*(random(1)*2-1)+0.9*(random(0)*2-1)*exp(-300*mod(t,2))':s=44100",
-        "lowpass=f=5000",
-    ),
-]
-
 
 def music_like(tools: Tools, folder: Path, i: int) -> Path:
-    title, rate, source, shape = MATERIAL[i]
+    title = MATERIAL[i][0]
     return make_media(
         tools.ffmpeg,
         folder / f"{i}.flac",
-        "-f",
-        "lavfi",
-        "-t",
-        str(ITEM_S),
-        "-i",
-        source,
-        "-af",
-        f"{shape},lowpass=f=16000,aformat=sample_rates={rate}",  # as masters are
-        "-ac",
-        "2",
+        *music_like_input(i, ITEM_S),
         "-metadata",
         f"title={title}",
         "-c:a",
