@@ -25,11 +25,12 @@ run: $(VENV)/.run
 	$(BIN)/diaspor demo $(ARGS)
 
 # Independent test files run side by side (most of the suite waits on real time, not on the
-# CPU); a file's tests stay together, in one worker.
+# CPU); a file's tests stay together, in one worker, and the longest files start first (in
+# the order tests/conftest.py gives, not pytest-xdist's own by number of tests).
 TEST_WORKERS ?= 3
 
 test: $(VENV)/.test
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 $(ARGS)
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .

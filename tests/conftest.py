@@ -243,3 +243,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = (
             f"skipped, but every test must run in CI (DIASPOR_TEST_REQUIRE_ALL=1): {reason}"
         )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest files first. Workers take a whole file at a time (`--dist loadfile`), so a
+    long file begun last is a tail nobody shares. A file marked `runs(seconds=N)` says how
+    long it runs on a quiet machine; files run longest first, unmarked ones after in their
+    own order, and a test's place within its file is unchanged."""
+
+    def seconds(item: pytest.Item) -> float:
+        marks = item.iter_markers("runs")
+        return max((float(m.kwargs["seconds"]) for m in marks), default=0.0)
+
+    def file(item: pytest.Item) -> str:
+        return item.nodeid.partition("::")[0]
+
+    weight: dict[str, float] = {}
+    order: dict[str, int] = {}
+    for i, item in enumerate(items):
+        weight[file(item)] = max(weight.get(file(item), 0.0), seconds(item))
+        order.setdefault(file(item), i)
+    items.sort(key=lambda item: (-weight[file(item)], order[file(item)]))

@@ -14,6 +14,8 @@ from station.settings import Settings
 from tests.conftest import AZ_TITLE, env_for
 from tests.support import ebur128_integrated, tone
 
+pytestmark = pytest.mark.runs(seconds=95)  # the file, as a whole: see conftest
+
 DIASPOR = [sys.executable, "-m", "diaspor"]
 
 

@@ -21,7 +21,7 @@ from tests.conftest import env_for
 from tests.support import XMLTV_DTD as DTD
 from tests.support import free_port, interrupt, wait_until_healthy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.runs(seconds=110)]
 
 
 @contextmanager

@@ -41,7 +41,7 @@ from tests.radio_support import Playout, add_radio_channel
 from tests.support import free_port
 from tests.tv_support import add_tv_channel
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.runs(seconds=140)]
 MAX_SILENCE_S = 2.0
 # Songs long enough that their decoders are still running when killed (a decoder runs
 # ahead of the mixer by up to ~8 s, then waits); a boundary every 15 s.
@@ -104,6 +104,12 @@ def on_air(st: Station, tools: Tools, read_playlist: Any) -> Iterator[OnAir]:
         assert listener.blocks, "the radio never came on air"
         tv = PlaylistWatcher(read_playlist).start()
         health = HealthWatcher(f"http://127.0.0.1:{s.playout_health_port}/health").start()
+        # The TV packages its first segments after the radio is heard; on a busy machine
+        # that can take longer than the calm before a fault, so the fault waits for it.
+        deadline = time.monotonic() + 60
+        while not tv.seen and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert tv.seen, "the TV channel never came on air"
         yield OnAir(st, playout, listener, tv, health)
     finally:
         for w in (listener, tv, health):

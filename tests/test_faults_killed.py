@@ -21,7 +21,7 @@ from tests.test_faults import (
     station_for,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.runs(seconds=90)]
 
 
 # --- processes killed -------------------------------------------------------------------------

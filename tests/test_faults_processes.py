@@ -19,7 +19,7 @@ from tests.test_faults import (
     station_for,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.runs(seconds=115)]
 
 
 def test_side_effects_failing_for_a_minute_never_stop_the_air(tmp_path: Path, tools: Tools) -> None:

@@ -30,6 +30,8 @@ from tests.air_check import listen_for
 from tests.radio_support import SONGS, Playout, music_station
 from tests.support import free_port, need_program, run, tone
 
+pytestmark = pytest.mark.runs(seconds=60)  # the file, as a whole: see conftest
+
 BAKU = ZoneInfo("Asia/Baku")
 T0 = datetime(2026, 11, 29, 10, 0, tzinfo=BAKU)
 RATE = 8000  # analysis rate

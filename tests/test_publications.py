@@ -45,6 +45,8 @@ from station.clock import SimulatedClock
 from tests.conftest import settings_for
 from tests.support import run, serve_app, video_clip
 
+pytestmark = pytest.mark.runs(seconds=70)  # the file, as a whole: see conftest
+
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 OPTIONS = PackagingOptions(
     ladder=parse_ladder(["90p:160x90:120"]), segment_s=2, fps=25, thumb_interval_s=2

@@ -34,7 +34,7 @@ from tests.support import MATERIAL, make_media, music_like_input, run
 from tests.test_radio_live import decode
 from tests.test_radio_onair import channel_zone
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.runs(seconds=100)]
 TARGET_LUFS = -16.0
 CEILING_DBTP = -1.0
 ITEM_S = 8

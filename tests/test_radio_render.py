@@ -30,7 +30,7 @@ from schedules.timeline import resolve
 from streamer.encoder import Encoder, FileOutput
 from tests.support import run, tone
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.runs(seconds=45)]
 BAKU = ZoneInfo("Asia/Baku")
 START = datetime(2026, 11, 29, 19, 0, tzinfo=BAKU)
 END = START + timedelta(hours=1)

@@ -36,6 +36,8 @@ from accounts.tokens import create_key
 from api.app import create_app
 from tests.schedule_support import Desk, build_radio_week
 
+pytestmark = pytest.mark.runs(seconds=60)  # the file, as a whole: see conftest
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -19,7 +19,7 @@ import pytest
 from media.binaries import Tools
 from tests.air_check import WITHIN_S, Timing, title_timings
 
-pytestmark = [pytest.mark.slow, pytest.mark.icecast]
+pytestmark = [pytest.mark.slow, pytest.mark.icecast, pytest.mark.runs(seconds=75)]
 AIR_S = float(os.environ.get("DIASPOR_TEST_AIR_S", "66"))
 
 

@@ -74,6 +74,8 @@ from tests.test_sequencer import (
 )
 from tests.test_sequencer import aired as aired_in
 
+pytestmark = pytest.mark.runs(seconds=90)  # the file, as a whole: see conftest
+
 FEED = live_input_prefix(CH)
 KEY = "diaspor-studio-7f3a"
 PASSPHRASE = "Vətən uzaqda deyil 2026"  # SRT: 10 to 79 characters
