@@ -16,6 +16,7 @@ from api import openapi, problems
 from api.follow import Follower
 from api.http import GZIP_MINIMUM, HttpCache
 from api.rendered import Renderings
+from api.replay import Kept, Replays
 from api.routes import (
     auth,
     channels,
@@ -71,12 +72,16 @@ def create_app(svc: Services) -> FastAPI:
     )
     app.state.services = svc
     app.state.renderings = Renderings(svc)  # guides kept per schedule version
+    app.state.replays = Kept()  # answers sent again as they went out (`api/replay.py`)
     problems.install(app)
     openapi.install(app)
     # Innermost first: the cache sees the identity body; gzip compresses what it lets by;
-    # CORS, outermost, answers preflights and labels every answer, 304s included.
+    # replays keep what went out; CORS, outermost, answers preflights and labels every
+    # answer, 304s and replays included.
     app.add_middleware(HttpCache, gzip_excluded=DEFAULT_EXCLUDED_CONTENT_TYPES)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, compresslevel=6)
+    # Kept answers (the schedule, live playlists) sent again as the client got them.
+    app.add_middleware(Replays, kept=app.state.replays)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=svc.settings.cors_origins,

@@ -12,14 +12,16 @@ fingerprint is read again only when `PRAGMA data_version` says something was com
 is done on the event loop. On PostgreSQL it is a round trip, made in a worker thread; a read
 begun before a request arrived may have missed an edit, so requests that arrive while one is
 under way wait for the next: under load one read serves a batch of requests. A kept answer is
-sent from the event loop; only making one goes to a worker thread.
+sent from the event loop; only making one goes to a worker thread. The route also hands
+`api/replay.py` a check of whether its answer still holds, so the next request for exactly the
+same answer is sent it without going through the framework again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -114,29 +116,40 @@ class Renderings:
         self.version_on_loop = svc.db.watches_commits
         self.made = 0  # answers made (the rest were sent as kept)
 
-    async def get(self, key: tuple[Hashable, ...], make: Callable[[], Made]) -> Rendered:
+    async def _version(self) -> Hashable:
         # A SQLite file tells in microseconds whether anything was committed (and the version
         # is read again only then): cheaper than a trip to a worker thread. A database server
         # is a round trip away: a worker thread, shared by the requests that wait for it.
         if self.version_on_loop:
-            version = self.svc.schedules.version()
-        else:
-            version = await self.version.get()
+            return self.svc.schedules.version()
+        return await self.version.get()
+
+    async def get(
+        self, key: tuple[Hashable, ...], make: Callable[[], Made]
+    ) -> tuple[Rendered, Callable[[], Awaitable[bool]]]:
+        """The answer, and a check of whether it is still the one `get` would give now (the
+        schedule's version unchanged, and the span it is about not over)."""
+        version = await self._version()
         key = (*key, version)
 
         def holds(r: Rendered) -> bool:
             return r.holds(self.svc.clock.now())
 
         kept = self.memo.peek(key, holds)
-        if kept is not None:
-            return kept
+        if kept is None:
 
-        def made() -> Rendered:
-            m = make()
-            self.made += 1
-            return Rendered(m.body, strong_etag(m.body), m.during)
+            def made() -> Rendered:
+                m = make()
+                self.made += 1
+                return Rendered(m.body, strong_etag(m.body), m.during)
 
-        return await asyncio.to_thread(self.memo.get, key, made, holds)
+            kept = await asyncio.to_thread(self.memo.get, key, made, holds)
+        answer = kept
+
+        async def still() -> bool:
+            return holds(answer) and await self._version() == version
+
+        return answer, still
 
 
 async def rendered(
@@ -151,7 +164,8 @@ async def rendered(
     the `-gzip` suffix on the compressed one, as `api/http.py` does for other answers; it
     answers If-None-Match with 304 for both."""
     renderings: Renderings = request.app.state.renderings
-    r = await renderings.get((request.url.path, *key), make)
+    r, still = await renderings.get((request.url.path, *key), make)
+    request.state.replay = still  # sent again as it is while it holds (`api/replay.py`)
     out = dict(headers or {})
     if "gzip" in request.headers.get("accept-encoding", "") and len(r.body) >= GZIP_MINIMUM:
         out |= {

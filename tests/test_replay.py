@@ -1,0 +1,66 @@
+"""Kept answers sent again (`api/replay.py`): exactly what the route would send now, headers
+included, and never once what it was made from has changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.schedule_support import Desk, build_radio_week
+
+GUIDE = "/api/v1/channels/diaspor-fm/schedule"
+PLAYLIST = "hls/tv/diaspor-tv/180p.m3u8"
+
+
+def replayed(desk: Desk) -> int:
+    n: int = desk.app.state.replays.replayed
+    return n
+
+
+def test_a_guide_is_sent_again_as_it_went_out_with_cors_and_304_as_asked(desk: Desk) -> None:
+    build_radio_week(desk)
+    day: dict[str, Any] = {"date": "2026-11-29", "lang": "en"}
+    first = desk.client.get(GUIDE, params=day)
+    assert first.status_code == 200, first.text
+    n = replayed(desk)
+
+    again = desk.client.get(GUIDE, params=day)
+    assert replayed(desk) == n + 1
+    assert again.content == first.content
+    assert {k: v for k, v in again.headers.items() if k != "date"} == {
+        k: v for k, v in first.headers.items() if k != "date"
+    }
+
+    # A partner's page (another origin) gets the CORS label; the next reader without an
+    # Origin does not, and the labels do not pile up from one answer to the next.
+    site = {"Origin": "https://icma.example"}
+    cross = desk.client.get(GUIDE, params=day, headers=site)
+    assert cross.headers["access-control-allow-origin"] == "*"
+    cross2 = desk.client.get(GUIDE, params=day, headers=site)
+    assert cross2.headers.get_list("vary") == cross.headers.get_list("vary")
+    plain = desk.client.get(GUIDE, params=day)
+    assert "access-control-allow-origin" not in plain.headers
+    assert replayed(desk) == n + 4
+
+    # Revalidation: 304 with the tag; another language or gzip is another answer.
+    tag = first.headers["etag"]
+    same = desk.client.get(GUIDE, params=day, headers={"If-None-Match": tag})
+    assert same.status_code == 304 and same.headers["etag"] == tag and not same.content
+    az = desk.client.get(GUIDE, params={**day, "lang": "az"})
+    assert az.headers["content-language"] == "az" and az.content != first.content
+    assert desk.client.get(GUIDE, params=day, headers={"Accept-Language": "ru"}).content == (
+        first.content  # ?lang= wins over the header, as the route says
+    )
+
+
+def test_a_replaced_playlist_is_sent_at_once_never_the_kept_one(desk: Desk) -> None:
+    storage = desk.station.storage
+    url = f"/files/{PLAYLIST}"
+    text = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{}\n"
+    for seq in range(1, 6):
+        storage.put_bytes(PLAYLIST, text.format(seq).encode(), durable=False)
+        for _ in range(3):  # each reload after a new version is its body, at once
+            r = desk.client.get(url)
+            assert r.status_code == 200 and f"SEQUENCE:{seq}\n" in r.text, (seq, r.text)
+    assert replayed(desk) >= 10  # the second and third reads of each version
+    storage.delete(PLAYLIST)
+    assert desk.client.get(url).status_code == 404
