@@ -8,7 +8,10 @@ caching and gzip middlewares, a response object) costs several times what sendin
 A route whose answer can be sent again says so: it puts a `Still` in `request.state.replay`,
 a check of whether the answer it made is still the one it would make now (for the schedule:
 the schedule's version is the same and the day it describes has not ended; for a playlist:
-the file is the same file). This middleware, outside the caching and gzip middlewares (so it
+the file holds the same bytes; for now-playing: the body made for the item on air is still
+the one in use). An answer with a part of its own for each reader (now-playing's progress)
+also leaves `request.state.replay_body`, which makes the body as the route would, and only
+the headers and tag are kept. This middleware, outside the caching and gzip middlewares (so it
 keeps exactly what the client received: headers, ETag, Cache-Control, gzip or not) and inside
 CORS (which labels a replayed answer as any other), keeps the answer under everything the
 route could have read from the request: method, path, query string, whether gzip is
@@ -21,12 +24,13 @@ are kept, at most `KEPT` of them (the least recently used go first).
 
 from __future__ import annotations
 
+import gzip
 import inspect
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http import etag_matches, not_modified
@@ -44,6 +48,9 @@ class Answer:
     body: bytes
     etag: str | None
     still: Still
+    # An answer with a part of its own per request (now-playing's progress): its body made
+    # again, as the route makes it, for each request; the rest (headers, tag) is kept.
+    render: Callable[[], bytes] | None = None
 
     async def holds(self) -> bool:
         answer = self.still()
@@ -108,8 +115,16 @@ class Replays:
             await send({"type": "http.response.body", "body": b""})
             return
         # A copy each time: the middlewares outside (CORS) add to the headers they are sent.
-        await send({**kept.start, "headers": list(kept.start["headers"])})
-        await send({"type": "http.response.body", "body": kept.body})
+        start = {**kept.start, "headers": list(kept.start["headers"])}
+        body = kept.body
+        if kept.render is not None:
+            body = kept.render()
+            headers = MutableHeaders(scope=start)
+            if headers.get("content-encoding") == "gzip":
+                body = gzip.compress(body, compresslevel=6, mtime=0)
+            headers["content-length"] = str(len(body))
+        await send(start)
+        await send({"type": "http.response.body", "body": body})
 
     async def _through(self, scope: Scope, receive: Receive, send: Send, key: Key) -> None:
         start: Message | None = None
@@ -135,4 +150,5 @@ class Replays:
         if not keeping or start is None or still is None:
             return
         etag = Headers(raw=start["headers"]).get("etag")
-        self.table.keep(key, Answer(start, b"".join(chunks), etag, still))
+        render = scope["state"].get("replay_body")
+        self.table.keep(key, Answer(start, b"".join(chunks), etag, still, render))

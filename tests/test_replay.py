@@ -3,8 +3,10 @@ included, and never once what it was made from has changed."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from playout.asrun_rows import AsRunRow
 from tests.schedule_support import Desk, build_radio_week
 
 GUIDE = "/api/v1/channels/diaspor-fm/schedule"
@@ -64,3 +66,42 @@ def test_a_replaced_playlist_is_sent_at_once_never_the_kept_one(desk: Desk) -> N
     assert replayed(desk) >= 10  # the second and third reads of each version
     storage.delete(PLAYLIST)
     assert desk.client.get(url).status_code == 404
+
+
+def test_now_playing_is_sent_again_with_each_readers_own_progress(desk: Desk) -> None:
+    build_radio_week(desk)
+    desk.clock.advance(3 * 86_400)  # Sunday 12:00 Baku: music on air
+    now = desk.clock.now()
+    with desk.station.db.session() as s:  # what played before: a body over gzip's 1 KiB
+        for h in range(1, 5):
+            s.add(
+                AsRunRow(
+                    channel="diaspor-fm",
+                    planned_start=now - timedelta(hours=h),
+                    actual_start=now - timedelta(hours=h),
+                    planned_ms=40_000,
+                    kind="music",
+                    media_id=desk.media["song2"],
+                    entry_id=None,
+                    title="Ayrılıq",
+                    artist="Zeynəb Xanlarova",
+                    outcome="played",
+                )
+            )
+    path = "/api/v1/channels/diaspor-fm/now-playing"
+    for encoding in ("identity", "gzip"):
+        ask = {"Accept-Encoding": encoding}
+        first = desk.client.get(path, headers=ask)
+        assert first.status_code == 200, first.text
+        n = replayed(desk)
+        desk.clock.advance(0.25)
+        again = desk.client.get(path, headers=ask)
+        assert replayed(desk) == n + 1
+        assert again.headers.get("content-encoding") == first.headers.get("content-encoding")
+        assert again.headers["etag"] == first.headers["etag"]
+        a, b = first.json(), again.json()
+        assert b["current"]["elapsed_ms"] == a["current"]["elapsed_ms"] + 250
+        assert b["current"]["remaining_ms"] == a["current"]["remaining_ms"] - 250
+        assert {**b, "current": None} == {**a, "current": None}
+        desk.clock.advance(1)  # (so the next round starts from a body made anew)
+    assert desk.client.get(path).headers.get("content-encoding") == "gzip"  # it was gzipped

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from api.auth import ServicesDep
 from api.follow import Follower
@@ -136,6 +136,10 @@ class Bodies:
             return None  # the item on air has ended
         return made
 
+    def current(self, slug: str) -> Made | None:
+        """The body in use now, if there is one that still holds (never makes one)."""
+        return self._usable(slug)
+
     async def get(self, slug: str) -> Made:
         made = self._usable(slug)
         if made is not None:
@@ -187,10 +191,26 @@ def bodies(request: Request) -> Bodies:
     response_model=NowPlayingOut,
     responses=problems(404),
 )
-async def get_now_playing(slug: str, request: Request) -> JSONResponse:
-    made = await bodies(request).get(slug)
-    body = made.at(request.app.state.services.clock.now())
-    return JSONResponse(body, headers={"ETag": made.etag})
+async def get_now_playing(slug: str, request: Request) -> Response:
+    kept = bodies(request)
+    made = await kept.get(slug)
+    clock = request.app.state.services.clock
+
+    def body() -> bytes:
+        return json_body(made.at(clock.now()))
+
+    # Sent again (`api/replay.py`) while this body is the one in use, each reader's progress
+    # its own.
+    request.state.replay = lambda: kept.current(slug) is made
+    request.state.replay_body = body
+    return Response(body(), media_type="application/json", headers={"ETag": made.etag})
+
+
+def json_body(content: Any) -> bytes:
+    """JSON as FastAPI's JSONResponse writes it."""
+    return json.dumps(
+        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
 
 
 @router.get(
