@@ -4,10 +4,10 @@ and a clock the test moves."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +23,7 @@ from diaspor import migrate
 from diaspor.compose import Station, build_station
 from media.binaries import Tools
 from media.library import IngestOptions
+from playout.asrun_rows import AsRunRow
 from station.clock import SimulatedClock
 from station.db import Base
 from tests.conftest import settings_for
@@ -165,6 +166,27 @@ class Desk:
 
     def etag(self, path: str) -> str:
         return self.client.get(f"/api/v1/manage/{path}").headers["etag"]
+
+    def played_before(self, hours_ago: Iterable[int]) -> None:
+        """ "Ayrılıq" in the radio's as-run log, as playout would have logged it that many
+        hours before now."""
+        now = self.clock.now()
+        with self.station.db.session() as s:
+            for h in hours_ago:
+                s.add(
+                    AsRunRow(
+                        channel="diaspor-fm",
+                        planned_start=now - timedelta(hours=h),
+                        actual_start=now - timedelta(hours=h),
+                        planned_ms=40_000,
+                        kind="music",
+                        media_id=self.media["song2"],
+                        entry_id=None,
+                        title="Ayrılıq",
+                        artist="Zeynəb Xanlarova",
+                        outcome="played",
+                    )
+                )
 
 
 @contextmanager

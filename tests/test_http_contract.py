@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import gzip
 import re
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from api.http import cache_control_for, etag_matches, strong_etag
-from playout.asrun_rows import AsRunRow
 from playout.nowplaying import NowPlaying
 from schedules.plan import to_ms
 from tests.schedule_support import Desk, build_radio_week
@@ -152,23 +150,8 @@ def test_bad_requests_are_problems(desk: Desk, week: Any, path: str) -> None:
 def test_now_playing_says_how_far_in_what_played_before_and_the_artwork(
     desk: Desk, week: Any
 ) -> None:
-    st = desk.station
     now = desk.clock.now()
-    with st.db.session() as s:  # what playout would have logged an hour ago
-        s.add(
-            AsRunRow(
-                channel="diaspor-fm",
-                planned_start=now - timedelta(hours=1),
-                actual_start=now - timedelta(hours=1),
-                planned_ms=40_000,
-                kind="music",
-                media_id=desk.media["song2"],
-                entry_id=None,
-                title="Ayrılıq",
-                artist="Zeynəb Xanlarova",
-                outcome="played",
-            )
-        )
+    desk.played_before([1])  # what playout would have logged an hour ago
     body = desk.client.get("/api/v1/channels/diaspor-fm/now-playing").json()
     cur = body["current"]
     assert cur["elapsed_ms"] + cur["remaining_ms"] == cur["duration_ms"]

@@ -3,10 +3,8 @@ included, and never once what it was made from has changed."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from playout.asrun_rows import AsRunRow
 from tests.schedule_support import Desk, build_radio_week
 
 GUIDE = "/api/v1/channels/diaspor-fm/schedule"
@@ -71,23 +69,7 @@ def test_a_replaced_playlist_is_sent_at_once_never_the_kept_one(desk: Desk) -> N
 def test_now_playing_is_sent_again_with_each_readers_own_progress(desk: Desk) -> None:
     build_radio_week(desk)
     desk.clock.advance(3 * 86_400)  # Sunday 12:00 Baku: music on air
-    now = desk.clock.now()
-    with desk.station.db.session() as s:  # what played before: a body over gzip's 1 KiB
-        for h in range(1, 5):
-            s.add(
-                AsRunRow(
-                    channel="diaspor-fm",
-                    planned_start=now - timedelta(hours=h),
-                    actual_start=now - timedelta(hours=h),
-                    planned_ms=40_000,
-                    kind="music",
-                    media_id=desk.media["song2"],
-                    entry_id=None,
-                    title="Ayrılıq",
-                    artist="Zeynəb Xanlarova",
-                    outcome="played",
-                )
-            )
+    desk.played_before(range(1, 5))  # a body over gzip's 1 KiB
     path = "/api/v1/channels/diaspor-fm/now-playing"
     for encoding in ("identity", "gzip"):
         ask = {"Accept-Encoding": encoding}
