@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,8 @@ class Follower:
     statuses: dict[str, OnAirStatus] = field(default_factory=dict)
     _seen: dict[str, bytes] = field(default_factory=dict)  # the last now-playing file read
     _listed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # on_air we set
+    _channels: tuple[Hashable, list[str]] | None = None  # (schedule version, slugs)
+    _parsed: dict[str, tuple[bytes | None, OnAirStatus | None]] = field(default_factory=dict)
 
     def listeners(self, slug: str) -> int | None:
         status = self.statuses.get(slug)
@@ -52,26 +55,41 @@ class Follower:
                 await asyncio.wait_for(stop.wait(), self.every_s)
 
     async def follow_once(self) -> None:
-        slugs = await asyncio.to_thread(self._slugs)
-        read = await asyncio.to_thread(self._read, slugs)
+        read = await asyncio.to_thread(self._read, self._slugs)  # one trip to a thread
         now = self.svc.clock.now()
         for slug, (np_raw, status_raw) in read.items():
             self._follow_now_playing(slug, np_raw)
-            status = None
-            try:
-                status = OnAirStatus.from_json(status_raw) if status_raw else None
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("unreadable on-air status", extra={"channel": slug, "error": str(exc)})
+            status = self._status(slug, status_raw)
             self._follow_status(slug, status if status and status.fresh(now) else None)
 
     def _slugs(self) -> list[str]:
-        return [str(ch.data["slug"]) for ch in self.svc.schedules.find("channel")]
+        """The channels, looked up again only when the schedule has changed."""
+        version = self.svc.schedules.version()
+        if self._channels is None or self._channels[0] != version:
+            slugs = [str(ch.data["slug"]) for ch in self.svc.schedules.find("channel")]
+            self._channels = (version, slugs)
+        return self._channels[1]
 
-    def _read(self, slugs: list[str]) -> dict[str, tuple[bytes | None, bytes | None]]:
+    def _status(self, slug: str, raw: bytes | None) -> OnAirStatus | None:
+        """The status file as read, parsed again only when it was rewritten."""
+        kept = self._parsed.get(slug)
+        if kept is not None and kept[0] == raw:
+            return kept[1]
+        status = None
+        try:
+            status = OnAirStatus.from_json(raw) if raw else None
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("unreadable on-air status", extra={"channel": slug, "error": str(exc)})
+        self._parsed[slug] = (raw, status)
+        return status
+
+    def _read(
+        self, channels: Callable[[], list[str]]
+    ) -> dict[str, tuple[bytes | None, bytes | None]]:
         storage = self.svc.storage
         return {
             s: (read_file(storage, nowplaying_key(s)), read_file(storage, onair_key(s)))
-            for s in slugs
+            for s in channels()
         }
 
     def _first_hand(self, slug: str) -> bool:

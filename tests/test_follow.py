@@ -150,3 +150,11 @@ def test_a_status_playout_stopped_rewriting_is_not_believed(station: Station) ->
     station.storage.delete(onair_key("diaspor-fm"))  # playout went off air
     asyncio.run(follower.follow_once())
     assert "diaspor-fm" not in station.on_air and follower.listeners("diaspor-fm") is None
+    # A channel made after the follower started is followed from its next turn.
+    station.schedules.create(
+        "channel", {"slug": "diaspor-tv", "kind": "tv", "names": {"az": "Diaspor TV"}}, "test"
+    )
+    hls = {"url": "http://tv.example/master.m3u8", "format": "hls", "bitrate": 800}
+    write_status(station.storage, OnAirStatus("diaspor-tv", (hls,), 0, now, 5.0))
+    asyncio.run(follower.follow_once())
+    assert station.on_air["diaspor-tv"] == [hls]
