@@ -9,12 +9,13 @@ Each key is made once even when many requests ask for it at the same moment.
 The version is read afresh for every request, so an answer is never older than the last
 edit committed before the request came. On a SQLite file that costs microseconds (the
 fingerprint is read again only when `PRAGMA data_version` says something was committed) and
-is done on the event loop. On PostgreSQL it is a round trip, made in a worker thread; a read
-begun before a request arrived may have missed an edit, so requests that arrive while one is
-under way wait for the next: under load one read serves a batch of requests. A kept answer is
-sent from the event loop; only making one goes to a worker thread. The route also hands
-`api/replay.py` a check of whether its answer still holds, so the next request for exactly the
-same answer is sent it without going through the framework again.
+is done on the event loop. On PostgreSQL it is a round trip (one small query; the fingerprint
+itself only when `pg_current_snapshot()` says something was committed), made in a worker
+thread; a read begun before a request arrived may have missed an edit, so requests that arrive
+while one is under way wait for the next: under load one read serves a batch of requests. A
+kept answer is sent from the event loop; only making one goes to a worker thread. The route
+also hands `api/replay.py` a check of whether its answer still holds, so the next request for
+exactly the same answer is sent it without going through the framework again.
 """
 
 from __future__ import annotations

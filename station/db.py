@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,9 +93,9 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         path = make_url(self.url).database if self.url.startswith("sqlite") else None
         self._file = path if path and path != ":memory:" and "mode=memory" not in self.url else None
-        self._watch: sqlite3.Connection | None = None
+        self._watch: Any = None  # the connection `current_row` reads on
         self._watch_lock = threading.Lock()
-        self._rows: dict[str, tuple[int, tuple[Any, ...]]] = {}
+        self._rows: dict[str, tuple[Any, tuple[Any, ...]]] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -122,25 +122,64 @@ class Database:
 
     def current_row(self, sql: str) -> tuple[Any, ...]:
         """The one row a read-only `sql` answers, never older than the last commit before the
-        call. On a SQLite file it is read on a connection of its own, outside the pool (so a
-        busy pool never makes it wait), and read again only when `PRAGMA data_version` says
-        another connection, in this process or another, has committed since: a few
-        microseconds, cheap enough to ask on every request. Elsewhere, through the pool."""
-        if self._file is None:
-            with self.engine.connect() as conn:
-                return tuple(conn.exec_driver_sql(sql).one())
+        call, read again only when something was committed since. It is read on a connection
+        of its own, outside the pool (so a busy pool never makes it wait):
+        - on a SQLite file, `PRAGMA data_version` says whether another connection, in this
+          process or another, has committed since: a few microseconds, cheap enough to ask
+          on every request, on the event loop;
+        - on PostgreSQL, `pg_current_snapshot()` names every transaction finished or under
+          way (of the whole server): while it reads the same, what any query sees is the
+          same. One small query instead of the row's own (and no pool check-out, ping or
+          rollback around it).
+        Elsewhere, through the pool."""
+        if self._file is not None:
+            return self._watched(sql, "PRAGMA data_version", self._open_sqlite, sqlite3.Error)
+        if self.engine.dialect.name == "postgresql":
+            import psycopg
+
+            return self._watched(
+                sql, "SELECT pg_current_snapshot()::text", self._open_pg, psycopg.Error
+            )
+        with self.engine.connect() as conn:
+            return tuple(conn.exec_driver_sql(sql).one())
+
+    def _open_sqlite(self) -> Any:
+        return sqlite3.connect(self._file or "", timeout=30, check_same_thread=False)
+
+    def _open_pg(self) -> Any:
+        import psycopg
+
+        url = make_url(self.url).set(drivername="postgresql")
+        # A server gone quiet (a network cut, not a refusal) is given up in seconds, not
+        # minutes: requests wait on this connection's lock.
+        return psycopg.connect(
+            url.render_as_string(hide_password=False),
+            autocommit=True,
+            connect_timeout=5,
+            keepalives=1,
+            keepalives_idle=5,
+            keepalives_interval=2,
+            keepalives_count=3,
+            tcp_user_timeout=10_000,
+        )
+
+    def _watched(
+        self, sql: str, mark_sql: str, connect: Callable[[], Any], errors: type[Exception]
+    ) -> tuple[Any, ...]:
+        """`sql`'s row, kept under the mark (`mark_sql`'s answer) read just before it: a
+        commit in between leaves a newer row under an older mark, read again next time."""
         with self._watch_lock:
             try:
                 if self._watch is None:
-                    self._watch = sqlite3.connect(self._file, timeout=30, check_same_thread=False)
-                seen = self._watch.execute("PRAGMA data_version").fetchone()[0]
+                    self._watch = connect()
+                seen = self._watch.execute(mark_sql).fetchone()[0]
                 kept = self._rows.get(sql)
                 if kept is not None and kept[0] == seen:
                     return kept[1]
                 row = tuple(self._watch.execute(sql).fetchone() or ())
-            except sqlite3.Error as exc:  # as the pool's errors are raised: SQLAlchemy's
+            except errors as exc:  # as the pool's errors are raised: SQLAlchemy's
                 self._close_watch()  # opened again on the next call
-                raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+                raise DBAPIError.instance(sql, None, exc, errors) from exc
             self._rows[sql] = (seen, row)
             return row
 
