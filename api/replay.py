@@ -15,11 +15,12 @@ the headers and tag are kept. This middleware, outside the caching and gzip midd
 keeps exactly what the client received: headers, ETag, Cache-Control, gzip or not) and inside
 CORS (which labels a replayed answer as any other), keeps the answer under everything the
 route could have read from the request: method, path, query string, whether gzip is
-accepted, and Accept-Language. The next request with the same key is answered from what was
-kept, after the check, with 304 when its If-None-Match names the kept ETag.
+accepted, Accept-Language and If-None-Match. The next request with the same key is answered
+from what was kept, after the check: a 304 as a 304 (clients revalidating with the tag they
+hold), a 200 as a 200.
 
 A kept answer is dropped when its check fails; only 200 answers of at most `MAX_BODY` bytes
-are kept, at most `KEPT` of them (the least recently used go first).
+(and 304s) are kept, at most `KEPT` of them (the least recently used go first).
 """
 
 from __future__ import annotations
@@ -33,20 +34,17 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.http import etag_matches, not_modified
-
 KEPT = 256
 MAX_BODY = 1024 * 1024
 
 Still = Callable[[], bool | Awaitable[bool]]
-Key = tuple[str, str, bytes, bool, str]
+Key = tuple[str, str, bytes, bool, str, str]
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
     start: Message
     body: bytes
-    etag: str | None
     still: Still
     # An answer with a part of its own per request (now-playing's progress): its body made
     # again, as the route makes it, for each request; the rest (headers, tag) is kept.
@@ -81,6 +79,7 @@ def key_of(scope: Scope) -> Key:
         scope.get("query_string", b""),
         gzip,
         headers.get("accept-language", ""),
+        headers.get("if-none-match", ""),
     )
 
 
@@ -109,15 +108,10 @@ class Replays:
         await self._through(scope, receive, send, key)
 
     async def _send(self, scope: Scope, kept: Answer, send: Send) -> None:
-        inm = Headers(scope=scope).get("if-none-match")
-        if inm and kept.etag and etag_matches(inm, kept.etag):
-            await send(not_modified(kept.start))
-            await send({"type": "http.response.body", "body": b""})
-            return
         # A copy each time: the middlewares outside (CORS) add to the headers they are sent.
         start = {**kept.start, "headers": list(kept.start["headers"])}
         body = kept.body
-        if kept.render is not None:
+        if kept.render is not None and kept.start["status"] == 200:
             body = kept.render()
             headers = MutableHeaders(scope=start)
             if headers.get("content-encoding") == "gzip":
@@ -135,7 +129,7 @@ class Replays:
         async def watch(message: Message) -> None:
             nonlocal start, size, keeping
             if keeping and message["type"] == "http.response.start":
-                keeping = message["status"] == 200
+                keeping = message["status"] in (200, 304)
                 start = {**message, "headers": list(message.get("headers", []))}  # as sent
             await send(message)
             if not keeping:
@@ -149,6 +143,5 @@ class Replays:
         still = scope.get("state", {}).get("replay")
         if not keeping or start is None or still is None:
             return
-        etag = Headers(raw=start["headers"]).get("etag")
         render = scope["state"].get("replay_body")
-        self.table.keep(key, Answer(start, b"".join(chunks), etag, still, render))
+        self.table.keep(key, Answer(start, b"".join(chunks), still, render))

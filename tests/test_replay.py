@@ -45,6 +45,15 @@ def test_a_guide_is_sent_again_as_it_went_out_with_cors_and_304_as_asked(desk: D
     tag = first.headers["etag"]
     same = desk.client.get(GUIDE, params=day, headers={"If-None-Match": tag})
     assert same.status_code == 304 and same.headers["etag"] == tag and not same.content
+    # A player that only ever revalidates (its tag from elsewhere): its second 304 is sent
+    # again as the first went out.
+    monday = {"date": "2026-11-30", "lang": "en"}
+    tag = desk.client.get(GUIDE, params=monday, headers={"Accept-Language": "ru"}).headers["etag"]
+    n = replayed(desk)
+    for _ in range(2):
+        same = desk.client.get(GUIDE, params=monday, headers={"If-None-Match": tag})
+        assert same.status_code == 304 and same.headers["etag"] == tag and not same.content
+    assert replayed(desk) == n + 1
     az = desk.client.get(GUIDE, params={**day, "lang": "az"})
     assert az.headers["content-language"] == "az" and az.content != first.content
     assert desk.client.get(GUIDE, params=day, headers={"Accept-Language": "ru"}).content == (
