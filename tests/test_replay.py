@@ -3,7 +3,10 @@ included, and never once what it was made from has changed."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
+
+from sqlalchemy import text
 
 from tests.schedule_support import Desk, build_radio_week
 
@@ -96,3 +99,31 @@ def test_now_playing_is_sent_again_with_each_readers_own_progress(desk: Desk) ->
         assert {**b, "current": None} == {**a, "current": None}
         desk.clock.advance(1)  # (so the next round starts from a body made anew)
     assert desk.client.get(path).headers.get("content-encoding") == "gzip"  # it was gzipped
+
+
+def test_now_playing_goes_on_while_its_body_cannot_be_made_again(desk: Desk) -> None:
+    """Once a second the body is made again (history and listeners move). Readers get the last
+    one meanwhile, and while the database cannot make a new one, rather than an error."""
+    build_radio_week(desk)
+    desk.clock.advance(3 * 86_400)
+    path = "/api/v1/channels/diaspor-fm/now-playing"
+    first = desk.client.get(path).json()
+    with desk.station.db.engine.begin() as c:  # the as-run log cannot be read
+        c.execute(text("ALTER TABLE as_run RENAME TO as_run_away"))
+    try:
+        time.sleep(1.1)  # the body is over a second old
+        desk.clock.advance(2)
+        for _ in range(3):
+            r = desk.client.get(path)
+            assert r.status_code == 200, r.text
+            assert r.json()["current"]["elapsed_ms"] == first["current"]["elapsed_ms"] + 2000
+            time.sleep(0.2)
+    finally:
+        with desk.station.db.engine.begin() as c:
+            c.execute(text("ALTER TABLE as_run_away RENAME TO as_run"))
+    desk.played_before([1])
+    time.sleep(1.1)  # the last renewal failed; the next one may run, and then does
+    deadline = time.monotonic() + 5
+    while not desk.client.get(path).json()["history"]:
+        assert time.monotonic() < deadline, "the body was never made again"
+        time.sleep(0.2)

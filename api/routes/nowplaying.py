@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from playout.nowplaying import NowPlaying, now_playing, progress
 from schedules.plan import to_ms
 
 router = APIRouter(tags=["now-playing"])
+log = logging.getLogger(__name__)
 HEARTBEAT_S = 15.0
 
 
@@ -123,10 +125,14 @@ class Bodies:
         self.follower = follower
         self._made: dict[str, Made] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._renewing: dict[str, asyncio.Task[None]] = {}
+        self._failed: dict[str, float] = {}  # when a renewal last failed (time.monotonic())
 
-    def _usable(self, slug: str) -> Made | None:
+    def _usable(self, slug: str, *, aged: bool = False) -> Made | None:
+        """The body kept for the item on air now; with `aged`, also one over FRESH_S old
+        (its history and listeners may have moved, its item has not)."""
         made = self._made.get(slug)
-        if made is None or time.monotonic() - made.made >= FRESH_S:
+        if made is None or (not aged and time.monotonic() - made.made >= FRESH_S):
             return None
         latest = self.svc.now_playing.latest.get(slug)
         if latest is not None and latest.seq != made.np.seq:
@@ -144,6 +150,12 @@ class Bodies:
         made = self._usable(slug)
         if made is not None:
             return made
+        aged = self._usable(slug, aged=True)
+        if aged is not None:
+            # Only its age: readers get it while a new one is made beside them, rather than
+            # all waiting for the database once a second.
+            self._renew(slug)
+            return aged
         try:
             async with self._locks.setdefault(slug, asyncio.Lock()):
                 made = self._usable(slug)  # made by whoever held the lock before
@@ -156,6 +168,27 @@ class Bodies:
                 lock = self._locks.get(slug)
                 if lock is not None and not lock.locked():
                     del self._locks[slug]
+
+    def _renew(self, slug: str) -> None:
+        """Make the channel's body again in the background: one at a time, and not again
+        within FRESH_S of one that failed (the database away: the last body goes on)."""
+        if slug in self._renewing or time.monotonic() - self._failed.get(slug, -FRESH_S) < FRESH_S:
+            return
+        self._renewing[slug] = asyncio.get_running_loop().create_task(self._renewal(slug))
+
+    async def _renewal(self, slug: str) -> None:
+        try:
+            async with self._locks.setdefault(slug, asyncio.Lock()):
+                if self._usable(slug) is None:
+                    self._made[slug] = await asyncio.to_thread(self._make, slug)
+        except Exception as exc:
+            self._failed[slug] = time.monotonic()
+            log.warning(
+                "now-playing could not be made again; the last one is sent meanwhile",
+                extra={"channel": slug, "error": str(exc)},
+            )
+        finally:
+            self._renewing.pop(slug, None)
 
     def _make(self, slug: str) -> Made:
         np = current(self.svc, slug)
