@@ -80,7 +80,7 @@ def create_app(svc: Services) -> FastAPI:
     # answer, 304s and replays included.
     app.add_middleware(HttpCache, gzip_excluded=DEFAULT_EXCLUDED_CONTENT_TYPES)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, compresslevel=6)
-    # Kept answers (the schedule, live playlists) sent again as the client got them.
+    # Kept answers (the schedule, live playlists, now-playing) sent again as they went out.
     app.add_middleware(Replays, kept=app.state.replays)
     app.add_middleware(
         CORSMiddleware,

@@ -111,7 +111,7 @@ class Replays:
         # A copy each time: the middlewares outside (CORS) add to the headers they are sent.
         start = {**kept.start, "headers": list(kept.start["headers"])}
         body = kept.body
-        if kept.render is not None and kept.start["status"] == 200:
+        if kept.render is not None:
             body = kept.render()
             headers = MutableHeaders(scope=start)
             if headers.get("content-encoding") == "gzip":
@@ -143,5 +143,5 @@ class Replays:
         still = scope.get("state", {}).get("replay")
         if not keeping or start is None or still is None:
             return
-        render = scope["state"].get("replay_body")
+        render = scope["state"].get("replay_body") if start["status"] == 200 else None
         self.table.keep(key, Answer(start, b"".join(chunks), still, render))
