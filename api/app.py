@@ -30,6 +30,7 @@ from api.routes import (
     nowplaying,
     player,
     podcast,
+    problem_pages,
     stream_keys,
     vod,
 )
@@ -69,6 +70,8 @@ def create_app(svc: Services) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
+        openapi_tags=openapi.TAGS,
     )
     app.state.services = svc
     app.state.renderings = Renderings(svc)  # guides kept per schedule version
@@ -121,6 +124,7 @@ def create_app(svc: Services) -> FastAPI:
         vod,
         podcast,
         player,
+        problem_pages,
     )
     for module in routers:
         app.include_router(module.router)

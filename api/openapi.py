@@ -26,6 +26,35 @@ FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 NOT_MODIFIED = {"description": "If-None-Match named the current ETag: nothing has changed, no body"}
 
 
+def operation_id(route: APIRoute) -> str:
+    """A route's operationId: its function's (or `name=`) in camelCase, `listEpisodes`. The
+    names are part of the contract (generated clients call them): tests/test_openapi.py
+    holds the list, so a renamed function fails there rather than in an app."""
+    head, *rest = route.name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+TAGS = [
+    {"name": "channels", "description": "The radio and TV channels and their streams."},
+    {"name": "now-playing", "description": "What is on air, as JSON and Server-Sent Events."},
+    {"name": "guide", "description": "The schedule: JSON, iCalendar, XMLTV and M3U."},
+    {"name": "on-demand", "description": "Programmes, episodes and podcasts."},
+    {"name": "files", "description": "Stored files: HLS playlists and segments, artwork."},
+    {"name": "player", "description": "The web player."},
+    {"name": "problems", "description": "What each problem `type` means (HTML pages)."},
+    {"name": "auth", "description": "Sign-in, API keys, users and stream keys."},
+    {"name": "media", "description": "The media library (editors)."},
+    {
+        "name": "editing",
+        "description": "Channels, programmes, episodes, playlists, clocks and "
+        "schedule entries as editors write them, and the audit log.",
+    },
+    {"name": "jobs", "description": "Background work: analysis and packaging progress."},
+    {"name": "live", "description": "Presenters going live (icecast2's URL authentication)."},
+    {"name": "health", "description": "Whether the station is well."},
+]
+
+
 def api_routes(app: FastAPI) -> Iterator[RouteContext]:
     """Every route of the document, through the included routers."""
     for ctx in iter_route_contexts(app.routes):
@@ -60,6 +89,7 @@ def describe(app: FastAPI) -> dict[str, Any]:
         openapi_version=app.openapi_version,
         description=app.description,
         routes=app.routes,
+        tags=app.openapi_tags,
     )
     for ctx in api_routes(app):
         for method in sorted(ctx.methods or ()):

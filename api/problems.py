@@ -54,7 +54,10 @@ class ProblemDetails(BaseModel):
 
     model_config = ConfigDict(extra="allow", title="Problem")
 
-    type: str = Field(description="/problems/<reason>")
+    type: str = Field(
+        description="a page saying what the problem means and what to do: "
+        "<station>/problems/<reason>"
+    )
     title: str
     status: int
     detail: str
@@ -147,8 +150,9 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
+    base = request.app.state.services.settings.base_url
     body = {
-        "type": f"/problems/{reason}",
+        "type": f"{base}/problems/{reason}",
         "title": title,
         "status": status,
         "detail": detail,

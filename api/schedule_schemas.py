@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJson
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from api.paging import Paged
+
 Texts = dict[Literal["az", "en", "ru"], str]
 
 
@@ -211,6 +213,14 @@ class ChannelOut(BaseModel):
     logo: str | None
     timezone: str
     streams: list[StreamOut]
+
+
+class ChannelPage(Paged[ChannelOut]):
+    pass
+
+
+class AuditPage(Paged[AuditOut]):
+    pass
 
 
 class GuideItemOut(BaseModel):

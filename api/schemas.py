@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from api.paging import Paged
 from api.services import public_file_url
 from jobs.queue import Job
 from media.models import MediaItem
@@ -115,9 +116,8 @@ class MediaOut(BaseModel):
         )
 
 
-class MediaPage(BaseModel):
-    items: list[MediaOut]
-    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+class MediaPage(Paged[MediaOut]):
+    pass
 
 
 class MediaPatch(BaseModel):

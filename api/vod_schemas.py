@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.paging import Paged
+
 Texts = dict[str, str]
 
 
@@ -57,10 +59,12 @@ class ProgrammeDetail(ProgrammeCard):
     seasons: list[SeasonOut]
 
 
-class EpisodePage(BaseModel):
-    items: list[EpisodeSummary]
-    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
-    next: str | None = Field(description="the next page's URL (path and query), if any")
+class EpisodePage(Paged[EpisodeSummary]):
+    pass
+
+
+class ProgrammePage(Paged[ProgrammeCard]):
+    pass
 
 
 class AiredOut(BaseModel):

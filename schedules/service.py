@@ -39,7 +39,7 @@ from schedules.recurrence import RecurrenceError, check_rrule, local_to_ms, occu
 from schedules.snapshot import Snapshot, entry_spec, fingerprint, load
 from schedules.timeline import resolve, resolve_day
 from station.clock import Clock
-from station.db import Database
+from station.db import Database, Page
 from station.errors import NotFound, StaleVersion
 
 DAYS_KEPT = 32  # resolved channel-days kept in memory (a busy radio day: about 2 MB)
@@ -190,12 +190,19 @@ class Schedules:
         names = self._names.get((slug, version), lambda: load_names(self.db, slug))
         return build_guide(items, names)
 
-    def audit(self, resource: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        q = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+    def audit(
+        self, resource: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> Page[dict[str, Any]]:
+        """The audit log, the latest first, a page at a time (by id)."""
+        q = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit + 1)
         if resource:
             q = q.where(AuditRow.resource == resource)
+        if before_id is not None:
+            q = q.where(AuditRow.id < before_id)
         with self.db.session() as s:
-            return [columns(r) for r in s.scalars(q)]
+            rows = [columns(r) for r in s.scalars(q)]
+        more = len(rows) > limit
+        return Page(rows[:limit], (rows[limit - 1]["id"],) if more else None)
 
     # --- writing ------------------------------------------------------------------------
 

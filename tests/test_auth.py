@@ -225,7 +225,7 @@ def test_api_keys_are_shown_once_work_and_can_be_revoked(gate: Gate) -> None:
     assert r.status_code == 201, r.text
     key, key_id = r.json()["key"], r.json()["id"]
     listed = gate.client.get("/api/v1/auth/keys", headers=admin)
-    assert key not in listed.text and [k["name"] for k in listed.json()] == ["encoder"]
+    assert key not in listed.text and [k["name"] for k in listed.json()["items"]] == ["encoder"]
     as_key = {"Authorization": f"Bearer {key}"}
     assert gate.client.get("/api/v1/auth/me", headers=as_key).json()["role"] == "editor"
     assert gate.client.delete(f"/api/v1/auth/keys/{key_id}", headers=admin).status_code == 204
@@ -264,7 +264,7 @@ def test_admins_manage_users_and_a_disabled_user_is_signed_out(gate: Gate) -> No
             "/api/v1/auth/users", json={**new, "username": "x1", "password": "short"}, headers=admin
         )
         assert weak.status_code == 422 and weak.json()["reason"] == "weak-password"
-        users = gate.client.get("/api/v1/auth/users", headers=admin).json()
+        users = gate.client.get("/api/v1/auth/users", headers=admin).json()["items"]
         assert {u["username"] for u in users} == {"aysel", "gunay", "elvin", "nigar"}
     finally:
         del PASSWORDS["nigar"]

@@ -93,7 +93,7 @@ def test_the_demo_station_comes_up_with_a_catalogue_a_newcomer_can_explore(
             assert all(m["loudness_lufs"] is not None and m["cue_in_ms"] > 0 for m in music)
             assert c.get("/openapi.json").json()["info"]["title"].startswith("Diaspor")
             # Both channels are on the schedule, and the guide validates as XMLTV.
-            channels = c.get("/api/v1/channels").json()
+            channels = c.get("/api/v1/channels").json()["items"]
             assert [(ch["slug"], ch["kind"]) for ch in channels] == [
                 ("diaspor-fm", "radio"),
                 ("diaspor-tv", "tv"),

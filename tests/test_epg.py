@@ -34,7 +34,7 @@ def stations(desk: Desk) -> Iterator[Desk]:
             "streams": [{"url": "http://cdn.example/tv/master.m3u8", "format": "hls"}],
         },
     )
-    programme = d.client.get("/api/v1/manage/programmes").json()[0]
+    programme = d.client.get("/api/v1/manage/programmes").json()["items"][0]
     d.post(
         "entries",
         {

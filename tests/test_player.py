@@ -53,7 +53,7 @@ def on_air(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> Iterator[O
         with serve_app(create_app(st), st.settings.port) as base:
             deadline = time.monotonic() + 60
             while True:
-                channels = httpx.get(f"{base}/api/v1/channels", timeout=5).json()
+                channels = httpx.get(f"{base}/api/v1/channels", timeout=5).json()["items"]
                 master = httpx.get(f"{base}/files/hls/tv/diaspor-tv/master.m3u8", timeout=5)
                 if master.status_code == 200 and all(c["streams"] for c in channels):
                     break

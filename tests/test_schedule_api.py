@@ -55,7 +55,7 @@ def test_titles_follow_the_language_asked_for_and_fall_back_to_azerbaijani(desk:
     assert show(params=params)["title"] == "Vətən uzaqda deyil"  # no preference: az
     ru = show(params={**params, "lang": "ru"})
     assert ru["subtitle"] == "Berlin icması"  # no Russian episode title: the Azerbaijani one
-    channels = desk.client.get("/api/v1/channels", params={"lang": "ru"}).json()
+    channels = desk.client.get("/api/v1/channels", params={"lang": "ru"}).json()["items"]
     assert channels == [
         {
             "slug": "diaspor-fm",
@@ -155,7 +155,7 @@ def test_the_items_of_the_guide_are_the_timeline_to_the_millisecond(desk: Desk) 
 
 def test_two_hard_starts_that_overlap_are_refused_naming_both(desk: Desk) -> None:
     week = build_radio_week(desk)
-    before = desk.client.get("/api/v1/manage/entries").json()
+    before = desk.client.get("/api/v1/manage/entries").json()["items"]
     r = desk.client.post(
         "/api/v1/manage/entries",
         json={
@@ -170,7 +170,9 @@ def test_two_hard_starts_that_overlap_are_refused_naming_both(desk: Desk) -> Non
     assert problem["reason"] == "schedule-conflict"
     assert [c["id"] for c in problem["conflicting"]] == [None, week["monthly"]["id"]]
     assert "2026-12-27T20:00:30+04:00" in problem["detail"]
-    assert desk.client.get("/api/v1/manage/entries").json() == before  # nothing was written
+    assert (
+        desk.client.get("/api/v1/manage/entries").json()["items"] == before
+    )  # nothing was written
     # A soft start at the same moment is fine: it waits for the programme to end.
     desk.post(
         "entries",
@@ -275,7 +277,7 @@ def test_the_past_is_frozen_and_an_edit_takes_effect_after_the_horizon(desk: Des
     assert six + timedelta(hours=12) <= last < six + timedelta(hours=12, minutes=2)
     assert all(b["kind"] == "filler" for b in nextday if b not in clock_blocks)
     # The audit log says who changed what, with the before and after.
-    audit = desk.station.schedules.audit("entry")
+    audit = desk.station.schedules.audit("entry").items
     assert [a["action"] for a in audit[:2]] == ["update", "split"]
     assert audit[0]["actor"] == "Günay (editor)"
     assert audit[0]["before"]["start_local"] == "2026-11-01T00:00:00"
@@ -379,7 +381,7 @@ def test_schedule_editing_needs_an_editor(desk: Desk) -> None:
         assert anon.get("/api/v1/manage/entries").status_code == 401
         r = anon.post("/api/v1/manage/playlists", json={"name": "x"})
         assert r.status_code == 401
-    assert len(desk.client.get("/api/v1/manage/playlists").json()) == 3
+    assert len(desk.client.get("/api/v1/manage/playlists").json()["items"]) == 3
     audit = desk.client.get("/api/v1/manage/audit")
     assert audit.status_code == 403  # editors cannot read the audit log; admins can
 
@@ -420,8 +422,8 @@ def test_an_entry_reads_back_as_its_documented_schema_says_a_local_time_without_
 def test_a_list_filter_takes_any_integer_and_refuses_what_is_not_one(desk: Desk) -> None:
     build_radio_week(desk)
     episodes = "/api/v1/manage/episodes"
-    assert desk.client.get(episodes, params={"programme_id": -1}).json() == []
-    assert len(desk.client.get(episodes).json()) == 1
+    assert desk.client.get(episodes, params={"programme_id": -1}).json()["items"] == []
+    assert len(desk.client.get(episodes).json()["items"]) == 1
     r = desk.client.get(episodes, params={"programme_id": "bir"})
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     assert r.json()["errors"][0]["where"] == "query.programme_id"

@@ -249,7 +249,7 @@ def test_as_run_now_playing_and_the_channel_list_follow_the_air(tv: TvStation) -
     assert all(nxt[0] == prev[1] + 1 for prev, nxt in itertools.pairwise(ranges)), ranges  # type: ignore[operator]
     now_playing = httpx.get(f"{tv.base}/api/v1/channels/diaspor-tv/now-playing").json()
     assert now_playing["current"]["title"] in cities
-    channels = httpx.get(f"{tv.base}/api/v1/channels").json()
+    channels = httpx.get(f"{tv.base}/api/v1/channels").json()["items"]
     tv_channel = next(c for c in channels if c["slug"] == "diaspor-tv")
     assert tv_channel["kind"] == "tv"
     base = tv.station.settings.base_url  # how the station says players reach it

@@ -24,7 +24,7 @@ from sqlalchemy import delete
 
 from accounts.tokens import create_token
 from api.app import create_app
-from api.paging import BadCursor, decode_cursor, encode_cursor
+from api.paging import BadCursor, decode_cursor, encode_cursor, int_key
 from diaspor import migrate
 from diaspor.compose import Station, build_station
 from media.binaries import Tools
@@ -128,10 +128,18 @@ def test_search_folds_case_accents_and_azerbaijani_letters() -> None:
 
 def test_cursors_are_opaque_and_checked() -> None:
     cursor = encode_cursor("vod", (1, 2147483647, 40))
-    assert decode_cursor(cursor, "vod", 3) == (1, 2147483647, 40)
-    for bad in ("nonsense!", encode_cursor("vod", (1, 2)), "dm9kOmE=", encode_cursor("id", (1,))):
+    assert int_key(cursor, "vod", 3) == (1, 2147483647, 40)
+    assert decode_cursor(encode_cursor("users", ("ağa",)), "users", (str,)) == ("ağa",)
+    for bad in (
+        "nonsense!",
+        encode_cursor("vod", (1, 2)),
+        "dm9kOmE=",
+        encode_cursor("id", (1,)),
+        encode_cursor("vod", (1, "2", 3)),
+        encode_cursor("vod", (1, True, 3)),
+    ):
         with pytest.raises(BadCursor):
-            decode_cursor(bad, "vod", 3)
+            int_key(bad, "vod", 3)
 
 
 # --- a station with packaged episodes, once per database -----------------------------------------
@@ -414,7 +422,7 @@ def test_programmes_come_in_the_language_asked_for_with_azerbaijani_for_what_is_
 ) -> None:
     r = vod.public.get("/api/v1/programmes", params={"lang": "ru"})
     assert r.status_code == 200 and r.headers["content-language"] == "ru"
-    veten, world = sorted(r.json(), key=lambda p: p["slug"], reverse=True)
+    veten, world = sorted(r.json()["items"], key=lambda p: p["slug"], reverse=True)
     assert veten["slug"] == "veten-uzaqda-deyil"
     assert veten["title"] == "Родина недалеко"
     assert veten["description"] == "Diasporun həyatından aylıq veriliş"  # no Russian: az
@@ -431,8 +439,11 @@ def test_programmes_come_in_the_language_asked_for_with_azerbaijani_for_what_is_
     assert (world["episodes"], world["episodes_on_demand"], world["artwork"]) == (1, 1, None)
     assert world["description"] is None
     en = vod.get("/api/v1/programmes", headers={"Accept-Language": "en-GB,en;q=0.9,az;q=0.5"})
-    assert {p["title"] for p in en} == {"Homeland Is Not Far", "Meet Azerbaijanis Around the World"}
-    assert {p["title"] for p in vod.get("/api/v1/programmes")} == {
+    assert {p["title"] for p in en["items"]} == {
+        "Homeland Is Not Far",
+        "Meet Azerbaijanis Around the World",
+    }
+    assert {p["title"] for p in vod.get("/api/v1/programmes")["items"]} == {
         "Vətən uzaqda deyil",
         "Dünyada yaşayan azərbaycanlıları tanıyaq-tanıdaq",
     }

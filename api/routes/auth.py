@@ -16,9 +16,10 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
 from accounts.throttle import Throttled
-from accounts.tokens import Session, Sessions, create_key, list_keys, revoke_key
+from accounts.tokens import ApiKey, Session, Sessions, create_key, list_keys, revoke_key
 from accounts.users import User
 from api.auth import Allowed, ServicesDep, Throttle, signing_key
+from api.paging import Paged, Pages, paged
 from api.problems import Problem, problems
 from api.services import Services
 
@@ -84,6 +85,10 @@ class KeyOut(BaseModel):
     role: str
     revoked: bool
     created_at: datetime
+
+    @classmethod
+    def of(cls, k: ApiKey) -> KeyOut:
+        return cls(id=k.id, name=k.name, role=k.role, revoked=k.revoked, created_at=k.created_at)
 
 
 class NewKeyOut(KeyOut):
@@ -214,7 +219,7 @@ async def sign_in(
         },
     ),
 )
-async def refresh(
+async def refresh_token(
     request: Request,
     response: Response,
     svc: ServicesDep,
@@ -239,7 +244,7 @@ async def refresh(
     summary="Revoke a refresh token (and its rotations)",
     responses=problems(503),
 )
-async def logout(
+async def sign_out(
     request: Request, svc: ServicesDep, refresh_token: Annotated[str, Form(max_length=200)]
 ) -> Response:
     await run_in_threadpool(sessions(svc, request).end, refresh_token)
@@ -247,36 +252,42 @@ async def logout(
 
 
 @router.get("/me", response_model=MeOut, summary="Who the credential belongs to")
-def me(who: Allowed) -> MeOut:
+def get_me(who: Allowed) -> MeOut:
     return MeOut(name=who.name, role=who.role, kind=who.kind)
 
 
 # --- API keys -----------------------------------------------------------------------------
 
 
-@router.get("/keys", response_model=list[KeyOut], summary="API keys (never their secrets)")
-def get_keys(svc: ServicesDep, who: Allowed) -> list[KeyOut]:
-    return [
-        KeyOut(id=k.id, name=k.name, role=k.role, revoked=k.revoked, created_at=k.created_at)
-        for k in list_keys(svc.db)
-    ]
+class KeyPage(Paged[KeyOut]):
+    pass
+
+
+class UserPage(Paged[UserOut]):
+    pass
+
+
+@router.get("/keys", response_model=KeyPage, summary="API keys by id (never their secrets)")
+def list_api_keys(
+    svc: ServicesDep, who: Allowed, pages: Annotated[Pages, paged("keys", 100)]
+) -> KeyPage:
+    page = pages.whole(list_keys(svc.db), lambda k: (k.id,))
+    return pages.answer(KeyPage, page, KeyOut.of)
 
 
 @router.post("/keys", response_model=NewKeyOut, status_code=201, summary="Create an API key")
-def post_key(body: KeyIn, response: Response, svc: ServicesDep, who: Allowed) -> NewKeyOut:
+def create_api_key(body: KeyIn, response: Response, svc: ServicesDep, who: Allowed) -> NewKeyOut:
     k, secret = create_key(svc.db, svc.clock, body.name, body.role)
     log.info("api key created", extra={"key_id": k.id, "role": k.role, "by": who.name})
     response.headers.update(NO_STORE)
     response.headers["Location"] = f"/api/v1/auth/keys/{k.id}"
-    return NewKeyOut(
-        id=k.id, name=k.name, role=k.role, revoked=k.revoked, created_at=k.created_at, key=secret
-    )
+    return NewKeyOut(**KeyOut.of(k).model_dump(), key=secret)
 
 
 @router.delete(
     "/keys/{key_id}", status_code=204, summary="Revoke an API key", responses=problems(404)
 )
-def delete_key(key_id: int, svc: ServicesDep, who: Allowed) -> Response:
+def revoke_api_key(key_id: int, svc: ServicesDep, who: Allowed) -> Response:
     if not revoke_key(svc.db, key_id):
         raise Problem(404, "Not found", f"there is no API key {key_id}", "not-found")
     log.info("api key revoked", extra={"key_id": key_id, "by": who.name})
@@ -286,13 +297,16 @@ def delete_key(key_id: int, svc: ServicesDep, who: Allowed) -> Response:
 # --- users --------------------------------------------------------------------------------
 
 
-@router.get("/users", response_model=list[UserOut], summary="Everyone who can sign in")
-def get_users(svc: ServicesDep, who: Allowed) -> list[UserOut]:
-    return [UserOut.of(u) for u in svc.users.all()]
+@router.get("/users", response_model=UserPage, summary="Everyone who can sign in, by username")
+def list_users(
+    svc: ServicesDep, who: Allowed, pages: Annotated[Pages, paged("users", 100)]
+) -> UserPage:
+    page = pages.whole(svc.users.all(), lambda u: (u.username,), (str,))
+    return pages.answer(UserPage, page, UserOut.of)
 
 
 @router.post("/users", response_model=UserOut, status_code=201, summary="Create a user")
-def post_user(body: UserIn, response: Response, svc: ServicesDep, who: Allowed) -> UserOut:
+def create_user(body: UserIn, response: Response, svc: ServicesDep, who: Allowed) -> UserOut:
     user = svc.users.create(body.username, body.display_name, body.role, body.password)
     log.info("user created", extra={"username": user.username, "role": user.role, "by": who.name})
     response.headers["Location"] = f"/api/v1/auth/users/{user.username}"
@@ -305,7 +319,7 @@ def post_user(body: UserIn, response: Response, svc: ServicesDep, who: Allowed) 
     summary="Change a user's role, name or password, or disable them",
     responses=problems(404),
 )
-def patch_user(
+def update_user(
     username: str, body: UserPatch, request: Request, svc: ServicesDep, who: Allowed
 ) -> UserOut:
     user = svc.users.update(

@@ -12,10 +12,12 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import ServicesDep
 from api.lang import LangDep
+from api.paging import Pages, paged
 from api.problems import Problem, problems
 from api.rendered import Artwork, Made, rendered
 from api.schedule_schemas import (
     ChannelOut,
+    ChannelPage,
     GuideBlockOut,
     GuideItemOut,
     ScheduleOut,
@@ -26,7 +28,7 @@ from schedules.epg import ChannelInfo, Stream, ical
 from schedules.guide import GuideBlock, pick
 from schedules.service import Record
 
-router = APIRouter(tags=["channels"])
+router = APIRouter()
 MAX_RANGE = timedelta(days=14)
 
 
@@ -62,15 +64,27 @@ def channel_out(info: ChannelInfo, lang: str) -> ChannelOut:
     )
 
 
-@router.get("/api/v1/channels", response_model=list[ChannelOut], summary="Every channel")
-def list_channels(svc: ServicesDep, lang: LangDep, response: Response) -> list[ChannelOut]:
+@router.get(
+    "/api/v1/channels",
+    response_model=ChannelPage,
+    summary="Every channel, with its streams",
+    tags=["channels"],
+)
+def list_channels(
+    svc: ServicesDep,
+    lang: LangDep,
+    response: Response,
+    pages: Annotated[Pages, paged("channels", 100)],
+) -> ChannelPage:
+    page = pages.whole(svc.schedules.find("channel"), lambda c: (c.id,))
     response.headers["Content-Language"] = lang
-    return [channel_out(channel_info(svc, c), lang) for c in svc.schedules.find("channel")]
+    return pages.answer(ChannelPage, page, lambda c: channel_out(channel_info(svc, c), lang))
 
 
 @router.get(
     "/api/v1/channels/{slug}",
     response_model=ChannelOut,
+    tags=["channels"],
     summary="One channel",
     responses=problems(404),
 )
@@ -172,11 +186,12 @@ def schedule_day(
 
 @router.get(
     "/api/v1/channels/{slug}/schedule",
+    tags=["guide"],
     response_model=ScheduleOut,
     summary="The channel's schedule: a day (default today), or from/to",
     responses=problems(404),
 )
-async def schedule(
+async def get_channel_schedule(
     slug: str,
     request: Request,
     svc: ServicesDep,
@@ -211,11 +226,12 @@ def channel_calendar(svc: Services, slug: str, lang: str, days: int) -> Made:
 
 @router.get(
     "/api/v1/channels/{slug}/schedule.ics",
+    tags=["guide"],
     response_class=Response,
     responses=ICS,
     summary="The channel's schedule as iCalendar",
 )
-async def channel_ics(
+async def get_channel_calendar(
     slug: str,
     request: Request,
     svc: ServicesDep,
@@ -246,11 +262,12 @@ def programme_calendar(svc: Services, slug: str, lang: str, days: int) -> Made:
 
 @router.get(
     "/api/v1/programmes/{slug}/schedule.ics",
+    tags=["guide"],
     response_class=Response,
     responses=ICS,
     summary="When a programme airs, on any channel, as iCalendar",
 )
-async def programme_ics(
+async def get_programme_calendar(
     slug: str,
     request: Request,
     svc: ServicesDep,

@@ -16,7 +16,7 @@ from api.routes.channels import channel_info
 from api.services import Services
 from schedules.epg import m3u, xmltv
 
-router = APIRouter(tags=["epg"])
+router = APIRouter(tags=["guide"])
 
 
 @router.get(
@@ -25,7 +25,7 @@ router = APIRouter(tags=["epg"])
     responses={200: {"content": {"application/xml": {"schema": {"type": "string"}}}}},
     summary="XMLTV guide of every channel, from today for `days` days",
 )
-async def epg_xml(
+async def get_xmltv_guide(
     request: Request, svc: ServicesDep, days: Annotated[int, Query(ge=1, le=14)] = 2
 ) -> Response:
     make = partial(epg_of, svc, days)
@@ -61,7 +61,7 @@ def epg_of(svc: Services, days: int) -> Made:
     responses={200: {"content": {"audio/x-mpegurl": {"schema": {"type": "string"}}}}},
     summary="M3U channel list for IPTV players (with tvg-id matching /epg.xml)",
 )
-def channels_m3u(svc: ServicesDep, lang: LangDep) -> Response:
+def get_m3u_playlist(svc: ServicesDep, lang: LangDep) -> Response:
     channels = [channel_info(svc, ch) for ch in svc.schedules.find("channel")]
     body = m3u(channels, epg_url=f"{svc.settings.base_url}/epg.xml", lang=lang)
     return Response(body, media_type="audio/x-mpegurl; charset=utf-8")

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 @router.get("/health", response_model=Health)
-def health(svc: ServicesDep, request: Request, who: MaybeCaller) -> Health:
+def get_health(svc: ServicesDep, request: Request, who: MaybeCaller) -> Health:
     try:
         with svc.db.session() as s:
             s.execute(text("SELECT 1"))

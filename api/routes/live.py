@@ -79,7 +79,7 @@ def is_icecast(svc: ServicesDep, creds: HTTPBasicCredentials | None) -> None:
         },
     ),
 )
-def icecast_stream_auth(
+def authorise_icecast_source(
     svc: ServicesDep,
     creds: Annotated[HTTPBasicCredentials | None, Depends(icecast_basic)],
     mount: Annotated[str, Form(max_length=200)],

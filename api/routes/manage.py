@@ -7,17 +7,19 @@ local to that function, as real types.)
 """
 
 from datetime import datetime
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Optional, cast
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, create_model
 
 from accounts.tokens import Principal
 from api.auth import Allowed, ServicesDep
+from api.paging import Paged, Pages, paged
 from api.problems import problems
 from api.routes.media import parse_if_match
 from api.schedule_schemas import (
     AuditOut,
+    AuditPage,
     ChannelIn,
     ChannelOutEditor,
     ClockIn,
@@ -34,7 +36,7 @@ from api.schedule_schemas import (
 from api.schemas import left_out
 from schedules.service import Record
 
-router = APIRouter(prefix="/api/v1/manage", tags=["manage"])
+router = APIRouter(prefix="/api/v1/manage", tags=["editing"])
 
 
 def partial(model: type[BaseModel]) -> type[BaseModel]:
@@ -46,6 +48,10 @@ def partial(model: type[BaseModel]) -> type[BaseModel]:
         for name, f in model.model_fields.items()
     }
     return create_model(f"{model.__name__[:-2]}Patch", __base__=model.__base__, **fields)
+
+
+def pascal(snake: str) -> str:
+    return "".join(word.capitalize() for word in snake.split("_"))
 
 
 def actor(who: Principal) -> str:
@@ -65,7 +71,12 @@ def crud(
     model_in: type[BaseModel],
     model_out: type[BaseModel],
     filters: tuple[str, ...] = (),
+    noun: tuple[str, str] | None = None,
 ) -> None:
+    """The five routes of one resource. `noun` (singular, plural; snake case) names its
+    operations: listManagedChannels, createChannel, getManagedChannel, updateChannel,
+    deleteChannel."""
+    one_of, many = noun or (kind, path.strip("/"))
     model_patch = partial(model_in)
     plural = path.strip("/")
     by: dict[str, Any] = {f: (Optional[int], None) for f in filters}  # noqa: UP045
@@ -75,13 +86,21 @@ def crud(
         response.headers["ETag"] = rec.etag
         return model_out.model_validate(dict(rec.data))
 
+    model_page = cast(
+        type[Paged[Any]],
+        create_model(f"Managed{pascal(many)}Page", __base__=Paged[model_out]),  # type: ignore[valid-type]
+    )
+
     def list_all(
         where: Annotated[model_where, Query()],
         svc: ServicesDep,
         who: Allowed,
-    ) -> list[Any]:
-        given = where.model_dump(exclude_none=True)
-        return [model_out.model_validate(dict(r.data)) for r in svc.schedules.find(kind, **given)]
+        pages: Annotated[Pages, paged(f"managed-{many}", 100)],
+    ) -> Any:
+        page = pages.whole(
+            svc.schedules.find(kind, **where.model_dump(exclude_none=True)), lambda r: (r.id,)
+        )
+        return pages.answer(model_page, page, lambda r: model_out.model_validate(dict(r.data)))
 
     def read(rid: int, response: Response, svc: ServicesDep, who: Allowed) -> Any:
         return out(svc.schedules.get(kind, rid), response)
@@ -120,8 +139,9 @@ def crud(
         path,
         list_all,
         methods=["GET"],
-        response_model=list[model_out],  # type: ignore[valid-type]
-        summary=f"List {plural}",
+        response_model=model_page,
+        summary=f"List {plural}, by id",
+        name=f"list_managed_{many}",
     )
     router.add_api_route(
         path,
@@ -130,6 +150,7 @@ def crud(
         response_model=model_out,
         status_code=201,
         summary=f"Create a {kind}",
+        name=f"create_{one_of}",
         responses=problems(409, 422, why=why),
     )
     router.add_api_route(
@@ -138,6 +159,7 @@ def crud(
         methods=["GET"],
         response_model=model_out,
         summary=f"Read a {kind}",
+        name=f"get_managed_{one_of}",
         responses=problems(404),
     )
     router.add_api_route(
@@ -146,6 +168,7 @@ def crud(
         methods=["PATCH"],
         response_model=model_out,
         summary=f"Change a {kind}",
+        name=f"update_{one_of}",
         responses=problems(404, 409, 412, 422, 428, why=why),
     )
     router.add_api_route(
@@ -154,6 +177,7 @@ def crud(
         methods=["DELETE"],
         status_code=204,
         summary=f"Delete a {kind}",
+        name=f"delete_{one_of}",
         responses=problems(404, 409, 412, 428, why=why),
     )
 
@@ -163,14 +187,25 @@ crud("programme", "/programmes", ProgrammeIn, ProgrammeOut)
 crud("episode", "/episodes", EpisodeIn, EpisodeOut, filters=("programme_id",))
 crud("playlist", "/playlists", PlaylistIn, PlaylistOut)
 crud("clock", "/clocks", ClockIn, ClockOut)
-crud("entry", "/entries", EntryIn, EntryOut, filters=("channel_id",))
+crud(
+    "entry",
+    "/entries",
+    EntryIn,
+    EntryOut,
+    filters=("channel_id",),
+    noun=("schedule_entry", "schedule_entries"),
+)
 
 
-@router.get("/audit", response_model=list[AuditOut], summary="Who changed what, and when")
-def audit(
+@router.get(
+    "/audit", response_model=AuditPage, summary="Who changed what, and when: the latest first"
+)
+def list_audit_events(
     svc: ServicesDep,
     who: Allowed,
+    pages: Annotated[Pages, paged("audit", 100)],
     resource: Annotated[str | None, Query(max_length=32)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[AuditOut]:
-    return [AuditOut.model_validate(r) for r in svc.schedules.audit(resource, limit)]
+) -> AuditPage:
+    before = pages.after_ints(1)
+    page = svc.schedules.audit(resource, pages.limit, before[0] if before else None)
+    return pages.answer(AuditPage, page, AuditOut.model_validate)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import Allowed, ServicesDep
-from api.paging import decode_cursor, next_cursor
+from api.paging import Pages, paged
 from api.problems import Problem, problems
 from api.schemas import JobOut, Kind, MediaOut, MediaPage, MediaPatch, UploadOut
 from api.upload import receive_body, receive_upload
@@ -115,22 +115,20 @@ async def upload_media(
     )
 
 
-@router.get("", response_model=MediaPage)
+@router.get("", response_model=MediaPage, summary="The library, the latest added first")
 def list_media(
     svc: ServicesDep,
     who: Allowed,
+    pages: Annotated[Pages, paged("media", 50)],
     kind: Kind | None = None,
     status: Annotated[str | None, Query(pattern="^(pending|ready|failed)$")] = None,
     q: Annotated[str | None, Query(max_length=200, description="words in title/artist")] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MediaPage:
-    before = decode_cursor(cursor, "id", 1)[0] if cursor else None
-    page = svc.library.list(kind=kind, status=status, q=q, before_id=before, limit=limit)
-    return MediaPage(
-        items=[MediaOut.of(m, svc.settings) for m in page.items],
-        next_cursor=next_cursor("id", page.next_key),
+    before = pages.after_ints(1)
+    page = svc.library.list(
+        kind=kind, status=status, q=q, before_id=before[0] if before else None, limit=pages.limit
     )
+    return pages.answer(MediaPage, page, lambda m: MediaOut.of(m, svc.settings))
 
 
 @router.get("/{media_id}", response_model=MediaOut, responses=problems(404))
@@ -145,7 +143,7 @@ def get_media(media_id: int, response: Response, svc: ServicesDep, who: Allowed)
     response_model=MediaOut,
     responses=problems(404, 412, 422, 428),
 )
-def patch_media(
+def update_media(
     media_id: int,
     body: MediaPatch,
     response: Response,
@@ -177,7 +175,7 @@ def patch_media(
         },
     ),
 )
-async def put_subtitle(
+async def set_media_subtitle(
     media_id: int, lang: str, request: Request, response: Response, svc: ServicesDep, who: Allowed
 ) -> MediaOut:
     """Attach a WebVTT subtitle in one language (az, en, ru, ...), replacing any before it."""

@@ -224,7 +224,7 @@ def bodies(request: Request) -> Bodies:
     response_model=NowPlayingOut,
     responses=problems(404),
 )
-async def get_now_playing(slug: str, request: Request) -> Response:
+async def get_channel_now_playing(slug: str, request: Request) -> Response:
     kept = bodies(request)
     made = await kept.get(slug)
     clock = request.app.state.services.clock
@@ -255,7 +255,7 @@ def json_body(content: Any) -> bytes:
         **problems(404),
     },
 )
-async def now_playing_events(
+async def stream_channel_now_playing(
     slug: str,
     request: Request,
     svc: ServicesDep,

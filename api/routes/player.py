@@ -21,7 +21,7 @@ PAGE = Path(__file__).resolve().parent.parent / "static" / "player" / "index.htm
     summary="The web player: radio, TV, today's schedule and the latest episodes (az/en/ru)",
     responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
 )
-def player_page() -> FileResponse:
+def get_player_page() -> FileResponse:
     # Revalidated on each visit, so a new release of the page is seen at once.
     return FileResponse(
         PAGE, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"}

@@ -29,7 +29,7 @@ from media.storage import content_type
 from schedules.guide import pick
 from schedules.vod import NOT_PACKAGED, Catalogue, EpisodeInfo
 
-router = APIRouter(tags=["on demand"])
+router = APIRouter(tags=["on-demand"])
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 RSS = "application/rss+xml"
 HLS = "application/vnd.apple.mpegurl"
@@ -183,7 +183,7 @@ def feed_items(
     summary="The programme as a podcast (RSS 2.0 + iTunes): its episodes on demand",
     description=__doc__,
 )
-def podcast(slug: str, svc: ServicesDep, cat: CatalogueDep, lang: LangDep) -> Response:
+def get_podcast_feed(slug: str, svc: ServicesDep, cat: CatalogueDep, lang: LangDep) -> Response:
     info, seasons = cat.programme(slug)
     episodes = [e for s in seasons for e in s.episodes]
     feed = Feed(

@@ -59,7 +59,7 @@ def no_key(whose: str) -> Problem:
     summary="Your stream key: when it was made and its last characters (never the key)",
     responses=problems(404, 409, why={404: NO_KEY, 409: NOT_A_PERSON}),
 )
-async def get_stream_key(svc: ServicesDep, who: Allowed) -> StreamKeyOut:
+async def get_my_stream_key(svc: ServicesDep, who: Allowed) -> StreamKeyOut:
     info = await run_in_threadpool(svc.stream_keys.info, person(who))
     if info is None:
         raise no_key("you have")
@@ -77,7 +77,9 @@ async def get_stream_key(svc: ServicesDep, who: Allowed) -> StreamKeyOut:
     ),
     responses=problems(409, why={409: NOT_A_PERSON}),
 )
-async def post_stream_key(svc: ServicesDep, who: Allowed, response: Response) -> NewStreamKeyOut:
+async def rotate_my_stream_key(
+    svc: ServicesDep, who: Allowed, response: Response
+) -> NewStreamKeyOut:
     key, info = await run_in_threadpool(svc.stream_keys.issue, person(who))
     log.info("stream key made", extra={"username": who.name, "hint": info.hint})
     channels = await run_in_threadpool(svc.schedules.find, "channel")
@@ -97,7 +99,7 @@ async def post_stream_key(svc: ServicesDep, who: Allowed, response: Response) ->
     summary="Revoke your stream key",
     responses=problems(404, 409, why={404: NO_KEY, 409: NOT_A_PERSON}),
 )
-async def delete_stream_key(svc: ServicesDep, who: Allowed) -> Response:
+async def delete_my_stream_key(svc: ServicesDep, who: Allowed) -> Response:
     if not await run_in_threadpool(svc.stream_keys.revoke, person(who)):
         raise no_key("you have")
     log.info("stream key revoked", extra={"username": who.name, "by": who.name})
@@ -110,7 +112,7 @@ async def delete_stream_key(svc: ServicesDep, who: Allowed) -> Response:
     summary="Revoke someone's stream key",
     responses=problems(404, why={404: "no such user, or they have no stream key"}),
 )
-async def delete_users_stream_key(username: str, svc: ServicesDep, who: Allowed) -> Response:
+async def delete_user_stream_key(username: str, svc: ServicesDep, who: Allowed) -> Response:
     user = await run_in_threadpool(svc.users.get, username)  # NotFound: a 404
     if not await run_in_threadpool(svc.stream_keys.revoke, user.id):
         raise no_key(f"{username} has")

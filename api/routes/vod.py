@@ -8,13 +8,12 @@ not import it.
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.auth import ServicesDep
 from api.lang import LangDep
-from api.paging import decode_cursor, next_cursor
+from api.paging import Pages, paged
 from api.problems import problems
 from api.services import Services, public_file_url
 from api.vod_schemas import (
@@ -26,15 +25,15 @@ from api.vod_schemas import (
     NextAiringOut,
     ProgrammeCard,
     ProgrammeDetail,
+    ProgrammePage,
     SeasonOut,
     SubtitleTrackOut,
 )
 from playout.airings import AsRunAirings
 from schedules.guide import pick
 from schedules.vod import Catalogue, EpisodeInfo, ProgrammeInfo
-from station.db import Page
 
-router = APIRouter(tags=["on demand"])
+router = APIRouter(tags=["on-demand"])
 
 RULE = """
 **When an episode is on demand.** Its media must be packaged into HLS (the package the TV
@@ -47,11 +46,6 @@ whichever is first.
 Texts are in `?lang=` (else `Accept-Language`, else Azerbaijani), field by field: a text
 missing in that language is given in Azerbaijani.
 """
-VOD = "vod"  # the cursors' tag
-LIMIT = Annotated[int, Query(ge=1, le=100, description="items per page")]
-CURSOR = Annotated[
-    str | None, Query(max_length=200, description="from the previous page's next_cursor")
-]
 NOT_FOUND = problems(404, why={404: "no such programme or episode"})
 
 
@@ -113,28 +107,22 @@ def summary(svc: Services, e: EpisodeInfo, lang: str) -> EpisodeSummary:
     return EpisodeSummary.model_validate(summary_fields(svc, e, lang))
 
 
-def page_out(svc: Services, request: Request, page: Page[EpisodeInfo], lang: str) -> EpisodePage:
-    nxt = None
-    cursor = next_cursor(VOD, page.next_key)
-    if cursor:
-        params = {k: v for k, v in request.query_params.items() if k != "cursor"}
-        nxt = f"{request.url.path}?{urlencode({**params, 'cursor': cursor})}"
-    return EpisodePage(
-        items=[summary(svc, e, lang) for e in page.items], next_cursor=cursor, next=nxt
-    )
-
-
 @router.get(
     "/api/v1/programmes",
-    response_model=list[ProgrammeCard],
-    summary="Every programme, with how many of its episodes are on demand",
+    response_model=ProgrammePage,
+    summary="Every programme (by slug), with how many of its episodes are on demand",
     description=RULE,
 )
 def list_programmes(
-    svc: ServicesDep, cat: CatalogueDep, lang: LangDep, response: Response
-) -> list[ProgrammeCard]:
+    svc: ServicesDep,
+    cat: CatalogueDep,
+    lang: LangDep,
+    response: Response,
+    pages: Annotated[Pages, paged("programmes", 100)],
+) -> ProgrammePage:
+    page = pages.whole(cat.programmes(), lambda p: (p.slug,), (str,))
     public(response, lang)
-    return [programme_card(svc, p, lang) for p in cat.programmes()]
+    return pages.answer(ProgrammePage, page, lambda p: programme_card(svc, p, lang))
 
 
 @router.get(
@@ -166,21 +154,18 @@ def get_programme(
     description=RULE,
     responses=NOT_FOUND,
 )
-def programme_episodes(
+def list_programme_episodes(
     slug: str,
-    request: Request,
     svc: ServicesDep,
     cat: CatalogueDep,
     lang: LangDep,
     response: Response,
+    pages: Annotated[Pages, paged("programme-episodes", 20)],
     season: Annotated[int | None, Query(ge=1, description="only this season")] = None,
-    cursor: CURSOR = None,
-    limit: LIMIT = 20,
 ) -> EpisodePage:
-    after = decode_cursor(cursor, VOD, 3) if cursor else None
-    page = cat.episodes(slug, season=season, after=after, limit=limit)
+    page = cat.episodes(slug, season=season, after=pages.after_ints(3), limit=pages.limit)
     public(response, lang)
-    return page_out(svc, request, page, lang)
+    return pages.answer(EpisodePage, page, lambda e: summary(svc, e, lang))
 
 
 @router.get(
@@ -194,23 +179,23 @@ ignoring case and accents: `veten` and `vətən` both find "Vətən uzaqda deyil
 finds "Родина недалеко". Only episodes on demand, unless `all=true`.
 """,
 )
-def search_episodes(
-    request: Request,
+def list_episodes(
     svc: ServicesDep,
     cat: CatalogueDep,
     lang: LangDep,
     response: Response,
+    pages: Annotated[Pages, paged("episodes", 20)],
     q: Annotated[str | None, Query(max_length=200, description="words of a title")] = None,
     everything: Annotated[
         bool, Query(alias="all", description="also episodes not on demand")
     ] = False,
-    cursor: CURSOR = None,
-    limit: LIMIT = 20,
 ) -> EpisodePage:
-    before = decode_cursor(cursor, VOD, 1)[0] if cursor else None
-    page = cat.search(q, everything=everything, before_id=before, limit=limit)
+    before = pages.after_ints(1)
+    page = cat.search(
+        q, everything=everything, before_id=before[0] if before else None, limit=pages.limit
+    )
     public(response, lang)
-    return page_out(svc, request, page, lang)
+    return pages.answer(EpisodePage, page, lambda e: summary(svc, e, lang))
 
 
 @router.get(

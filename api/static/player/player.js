@@ -389,7 +389,7 @@
       const [page, programmes] = await Promise.all([
         api(withLang("/api/v1/episodes?limit=12")), api(withLang("/api/v1/programmes")),
       ]);
-      if (lang === state.lang) renderEpisodes(page, programmes);
+      if (lang === state.lang) renderEpisodes(page, programmes.items);
     } catch (err) {
       console.warn("episodes not loaded", err);
     }
@@ -398,7 +398,7 @@
   // ---- loading --------------------------------------------------------------------------
 
   async function loadChannels(lang) {
-    const channels = await api(withLang("/api/v1/channels"));
+    const channels = (await api(withLang("/api/v1/channels"))).items;
     if (lang !== state.lang) return channels;
     state.radio = channels.find((c) => c.kind === "radio") || null;
     state.tv = channels.find((c) => c.kind === "tv") || null;
