@@ -28,7 +28,7 @@ def paged_lists(spec: dict[str, Any]) -> list[str]:
         schema = schema.get("schema", {})
         assert schema.get("type") != "array", f"{path} answers a bare array, not a page"
         ref = schema.get("$ref", "").rsplit("/", 1)[-1]
-        if ref and PAGE_FIELDS <= set(schemas[ref].get("properties", {})):
+        if ref and set(schemas[ref].get("properties", {})) >= PAGE_FIELDS:
             assert set(schemas[ref]["required"]) >= PAGE_FIELDS, ref
             out.append(path)
     return out
