@@ -50,8 +50,8 @@ LIVE_SEGMENT = "public, max-age=60"
 CACHE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(p), v)
     for p, v in (
-        (r"^/api/v1/channels/[^/]+/now-playing/events$", "no-cache"),
-        (r"^/api/v1/channels/[^/]+/now-playing$", "public, max-age=5"),
+        (r"^/api/v1/(channels/[^/]+/)?now-playing/events$", "no-cache"),
+        (r"^/api/v1/(channels/[^/]+/)?now-playing$", "public, max-age=5"),
         (r"^/api/v1/channels/[^/]+/schedule(\.ics)?$", "public, max-age=60"),
         (r"^/epg(\.xml|\.json)?$|^/api/v1/epg", "public, max-age=60"),
         (r"^/channels\.m3u$", "public, max-age=60"),

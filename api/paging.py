@@ -120,6 +120,10 @@ class Pages:
 
     def answer(self, model: type[P], page: Page[T], convert: Callable[[T], Any]) -> P:
         """The page's body, each item converted, with its next link (also as Link)."""
+        return model(items=[convert(i) for i in page.items], **self.about(page))
+
+    def about(self, page: Page[Any]) -> dict[str, Any]:
+        """The page's `limit`, `next_cursor` and `next`; sets the Link header."""
         cursor = next_cursor(self.tag, page.next_key)
         link = None
         if cursor is not None:
@@ -128,12 +132,7 @@ class Pages:
             base = self.request.app.state.services.settings.base_url
             link = f"{base}{self.request.url.path}?{urlencode([*params, ('cursor', cursor)])}"
             self.response.headers["Link"] = f'<{link}>; rel="next"'
-        return model(
-            items=[convert(i) for i in page.items],
-            limit=self.limit,
-            next_cursor=cursor,
-            next=link,
-        )
+        return {"limit": self.limit, "next_cursor": cursor, "next": link}
 
 
 def paged(tag: str, default: int) -> Any:

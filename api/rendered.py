@@ -30,7 +30,7 @@ from typing import Generic, TypeVar
 from fastapi import Request, Response
 
 from api.http import GZIP_MINIMUM, GZIP_SUFFIX, strong_etag
-from api.services import Services, public_file_url
+from api.services import Services
 from schedules.cache import Memo
 
 KEPT = 64  # answers kept (a few windows × languages × channels)
@@ -177,22 +177,3 @@ async def rendered(
         body = r.gzipped() if r.is_gzipped else await asyncio.to_thread(r.gzipped)
         return Response(body, media_type=media_type, headers=out)
     return Response(r.body, media_type=media_type, headers={**out, "ETag": r.etag})
-
-
-class Artwork:
-    """Artwork URLs by media id, each looked up once (a guide names the same few often)."""
-
-    def __init__(self, svc: Services) -> None:
-        self.svc = svc
-        self._urls: dict[int, str | None] = {}
-
-    def url(self, media_id: int | None) -> str | None:
-        if media_id is None:
-            return None
-        if media_id not in self._urls:
-            try:
-                key = self.svc.library.get(media_id).artwork_key
-                self._urls[media_id] = public_file_url(self.svc.settings, key)
-            except LookupError:
-                self._urls[media_id] = None
-        return self._urls[media_id]

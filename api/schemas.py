@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.paging import Paged
 from api.services import public_file_url
@@ -195,13 +195,18 @@ class Health(BaseModel):
 
 
 class TrackOut(BaseModel):
-    """An item on air (`playout.nowplaying.Track`), with its length and artwork."""
+    """An item on air (`playout.nowplaying.Track`), named in the language asked for."""
 
-    title: str
+    title: str = Field(
+        description="in the language asked for where the episode or media item has one"
+    )
     artist: str
     kind: str = Field(description="what it is: its media's kind (music, programme …), filler")
     media_id: int | None = Field(description="the library's item; null when none plays")
     programme_id: int | None = Field(description="the programme it is part of, if any")
+    programme: str | None = Field(description="that programme's slug")
+    programme_title: str | None = Field(description="that programme's title, in the language")
+    episode_id: int | None = Field(description="the episode it is, if any (/api/v1/episodes/…)")
     started_at: datetime = Field(description="when it starts (or started) on air")
     ends_at: datetime
     duration_ms: int
@@ -223,10 +228,54 @@ class PlayedOut(BaseModel):
 
 
 class NowPlayingOut(BaseModel):
-    """Documents the body `api/routes/nowplaying.py` makes as a dict (made once a second for
-    every reader, it is not built through this model)."""
+    """What is on air on one channel. Documents the body `api/routes/nowplaying.py` makes as
+    a dict (made once a second for every reader, it is not built through this model)."""
 
-    channel: str
+    model_config = ConfigDict(
+        title="NowPlaying",
+        json_schema_extra={
+            "examples": [
+                {
+                    "channel": "diaspor-fm",
+                    "lang": "en",
+                    "current": {
+                        "title": "Homeland Is Not Far: the letter",
+                        "artist": "",
+                        "kind": "programme",
+                        "media_id": 41,
+                        "programme_id": 3,
+                        "programme": "veten-uzaqda-deyil",
+                        "programme_title": "Homeland Is Not Far",
+                        "episode_id": 12,
+                        "started_at": "2026-12-03T20:00:00+04:00",
+                        "ends_at": "2026-12-03T20:52:30+04:00",
+                        "duration_ms": 3150000,
+                        "artwork": "https://radio.example/files/art/41.jpg",
+                        "elapsed_ms": 61000,
+                        "remaining_ms": 3089000,
+                    },
+                    "next": [],
+                    "live": False,
+                    "presenter": None,
+                    "seq": 118,
+                    "history": [
+                        {
+                            "title": "Ayrılıq",
+                            "artist": "Zeynəb Xanlarova",
+                            "kind": "music",
+                            "media_id": 7,
+                            "started_at": "2026-12-03T19:56:10+04:00",
+                            "outcome": "played",
+                        }
+                    ],
+                    "listeners": 214,
+                }
+            ]
+        },
+    )
+
+    channel: str = Field(description="the channel's slug")
+    lang: Literal["az", "en", "ru"] = Field(description="the language of the titles")
     current: CurrentTrackOut | None
     next: list[TrackOut]
     live: bool
@@ -234,3 +283,7 @@ class NowPlayingOut(BaseModel):
     seq: int = Field(description="increases with every change: the SSE event id")
     history: list[PlayedOut] = Field(description="what played before, the latest first")
     listeners: int | None = Field(description="null when this process cannot count them")
+
+
+class NowPlayingPage(Paged[NowPlayingOut]):
+    pass

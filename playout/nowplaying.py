@@ -25,6 +25,7 @@ class Track:
     programme_id: int | None
     started_at: datetime
     ends_at: datetime
+    episode_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class NowPlaying:
                 t.get("programme_id"),
                 datetime.fromisoformat(t["started_at"]),
                 datetime.fromisoformat(t["ends_at"]),
+                t.get("episode_id"),
             )
 
         nxt = tuple(x for x in (track(t) for t in d.get("next") or []) if x is not None)
@@ -114,6 +116,7 @@ def track_of(item: TimelineItem) -> Track:
         item.programme_id,
         from_ms(item.start_ms),
         from_ms(item.end_ms),
+        item.episode_id,
     )
 
 
@@ -145,13 +148,40 @@ def now_playing(
     )
 
 
+class Inbox:
+    """One subscriber's changes: the newest not yet taken of each channel it follows (every
+    channel when `channels` is None). A slow subscriber holds at most one change per channel,
+    so it never holds up the others, and never misses that a channel changed."""
+
+    def __init__(self, channels: frozenset[str] | None) -> None:
+        self.channels = channels
+        self._pending: dict[str, NowPlaying] = {}
+        self._ready = asyncio.Event()
+
+    def put(self, event: NowPlaying) -> None:
+        self._pending.pop(event.channel, None)  # the newest goes to the back of the line
+        self._pending[event.channel] = event
+        self._ready.set()
+
+    async def get(self) -> NowPlaying:
+        """The oldest change waiting (its channel's newest), waiting for one if none is."""
+        while not self._pending:
+            self._ready.clear()
+            await self._ready.wait()
+        channel = next(iter(self._pending))
+        return self._pending.pop(channel)
+
+    def qsize(self) -> int:
+        return len(self._pending)
+
+
 @dataclass
 class NowPlayingHub:
-    """The latest now-playing per channel, and subscribers waiting for the next one. A slow
-    subscriber's queue holds only the newest event: it never holds up the others."""
+    """The latest now-playing per channel, and the subscribers waiting for the next one."""
 
     latest: dict[str, NowPlaying] = field(default_factory=dict)
-    _subscribers: dict[str, set[asyncio.Queue[NowPlaying]]] = field(default_factory=dict)
+    # by channel; None: subscribers to every channel
+    _subscribers: dict[str | None, set[Inbox]] = field(default_factory=dict)
 
     def publish(self, event: NowPlaying, *, keep_seq: bool = False) -> NowPlaying:
         """Hand a change to every subscriber, numbered one after the latest (or, with
@@ -162,19 +192,20 @@ class NowPlayingHub:
             event.channel, event.current, event.next, event.live, event.presenter, seq
         )
         self.latest[event.channel] = event
-        for q in self._subscribers.get(event.channel, set()):
-            if q.full():
-                q.get_nowait()
-            q.put_nowait(event)
+        for key in (event.channel, None):
+            for inbox in self._subscribers.get(key, ()):
+                inbox.put(event)
         return event
 
-    def subscribe(self, channel: str) -> asyncio.Queue[NowPlaying]:
-        q: asyncio.Queue[NowPlaying] = asyncio.Queue(maxsize=1)
-        self._subscribers.setdefault(channel, set()).add(q)
-        return q
+    def subscribe(self, channel: str | None) -> Inbox:
+        """Changes of one channel, or of every channel (None)."""
+        inbox = Inbox(None if channel is None else frozenset((channel,)))
+        self._subscribers.setdefault(channel, set()).add(inbox)
+        return inbox
 
-    def unsubscribe(self, channel: str, q: asyncio.Queue[NowPlaying]) -> None:
-        self._subscribers.get(channel, set()).discard(q)
+    def unsubscribe(self, inbox: Inbox) -> None:
+        channel = None if inbox.channels is None else next(iter(inbox.channels))
+        self._subscribers.get(channel, set()).discard(inbox)
 
 
 def json_bytes(event: NowPlaying) -> bytes:

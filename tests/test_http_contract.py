@@ -15,7 +15,7 @@ from playout.nowplaying import NowPlaying
 from schedules.plan import to_ms
 from tests.schedule_support import Desk, build_radio_week
 
-STREAMS = {"/api/v1/channels/{slug}/now-playing/events"}
+STREAMS = {"/api/v1/channels/{slug}/now-playing/events", "/api/v1/now-playing/events"}
 
 
 def public_paths(desk: Desk, week: dict[str, Any]) -> list[str]:

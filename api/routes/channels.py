@@ -12,9 +12,10 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import ServicesDep
 from api.lang import LangDep
+from api.names import Names
 from api.paging import Pages, paged
 from api.problems import Problem, problems
-from api.rendered import Artwork, Made, rendered
+from api.rendered import Made, rendered
 from api.schedule_schemas import (
     ChannelOut,
     ChannelPage,
@@ -128,8 +129,8 @@ def window(
     return start, end
 
 
-def block_out(art: Artwork, b: GuideBlock, lang: str, items: bool) -> GuideBlockOut:
-    artwork = art.url(b.artwork_media_id)
+def block_out(names: Names, b: GuideBlock, lang: str, items: bool) -> GuideBlockOut:
+    artwork = names.artwork(b.artwork_media_id)
     return GuideBlockOut(
         start=b.start,
         end=b.end,
@@ -147,7 +148,7 @@ def block_out(art: Artwork, b: GuideBlock, lang: str, items: bool) -> GuideBlock
                 start=i.start,
                 end=i.end,
                 kind=i.kind,
-                title=i.title,
+                title=names.title(i.media_id, i.title),
                 artist=i.artist,
                 media_id=i.media_id,
             )
@@ -171,14 +172,14 @@ def schedule_day(
     from/to, as the JSON body the route sends."""
     tz = ZoneInfo(svc.schedules.channel(slug).data["timezone"])
     lo, hi = window(svc.clock.now(), tz, day, start, end, 1)
-    art = Artwork(svc)
+    names = Names(svc, lang)
     body = ScheduleOut(
         channel=slug,
         timezone=tz.key,
         lang=lang,
         start=lo,
         end=hi,
-        blocks=[block_out(art, b, lang, items) for b in svc.schedules.guide(slug, lo, hi)],
+        blocks=[block_out(names, b, lang, items) for b in svc.schedules.guide(slug, lo, hi)],
     )
     today = day is None and start is None and end is None
     return Made(body.model_dump_json().encode(), (lo, hi) if today else None)

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import ServicesDep
 from api.lang import LangDep
-from api.rendered import Artwork, Made, rendered
+from api.names import Names
+from api.rendered import Made, rendered
 from api.routes.channels import channel_info
 from api.services import Services
 from schedules.epg import m3u, xmltv
@@ -38,7 +39,7 @@ def epg_of(svc: Services, days: int) -> Made:
     now = svc.clock.now()
     channels = []
     today: list[datetime] = []
-    art = Artwork(svc)
+    art = Names(svc, "az")
     for ch in svc.schedules.find("channel"):
         tz = ZoneInfo(ch.data["timezone"])
         start = datetime.combine(now.astimezone(tz).date(), time(0), tz)
@@ -49,7 +50,7 @@ def epg_of(svc: Services, days: int) -> Made:
         b.artwork_media_id: url
         for info in channels
         for b in info.guide
-        if b.artwork_media_id is not None and (url := art.url(b.artwork_media_id))
+        if b.artwork_media_id is not None and (url := art.artwork(b.artwork_media_id))
     }
     body = xmltv(channels, generator="Diaspor", artwork_url=artwork)
     return Made(body, (max(today), min(today) + timedelta(days=1)) if today else None)

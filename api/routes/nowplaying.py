@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -17,11 +18,14 @@ from fastapi.responses import Response, StreamingResponse
 
 from api.auth import ServicesDep
 from api.follow import Follower
+from api.lang import LangDep
+from api.names import Names
+from api.paging import Pages, paged
 from api.problems import problems
-from api.schemas import NowPlayingOut
-from api.services import Services, public_file_url
+from api.schemas import NowPlayingOut, NowPlayingPage
+from api.services import Services
 from playout.asrun import AsRunLog
-from playout.nowplaying import NowPlaying, now_playing, progress
+from playout.nowplaying import Inbox, NowPlaying, now_playing, progress
 from schedules.plan import to_ms
 
 router = APIRouter(tags=["now-playing"])
@@ -44,20 +48,9 @@ HISTORY = 5
 AIRED = ("played", "cut-short", "live")
 
 
-def artwork_urls(svc: Services, np: NowPlaying) -> dict[int, str | None]:
-    """The artwork (or poster frame) URL of each media item named, from the library."""
-    ids = {t.media_id for t in (np.current, *np.next) if t is not None and t.media_id is not None}
-    out: dict[int, str | None] = {}
-    for mid in ids:
-        try:
-            out[mid] = public_file_url(svc.settings, svc.library.get(mid).artwork_key)
-        except LookupError:
-            out[mid] = None
-    return out
-
-
-def history(svc: Services, slug: str, np: NowPlaying) -> list[dict[str, Any]]:
-    """What played before the current item, the latest first, from the as-run log."""
+def history(svc: Services, slug: str, np: NowPlaying, names: Names) -> list[dict[str, Any]]:
+    """What played before the current item, the latest first, from the as-run log; titles
+    in the language where the library has them."""
     before = np.current.started_at if np.current else svc.clock.now()
     rows = AsRunLog(svc.db, slug).recent(HISTORY + 5)
     out = []
@@ -68,7 +61,7 @@ def history(svc: Services, slug: str, np: NowPlaying) -> list[dict[str, Any]]:
             continue
         out.append(
             {
-                "title": r.title,
+                "title": names.title(r.media_id, r.title),
                 "artist": r.artist,
                 "kind": r.kind,
                 "media_id": r.media_id,
@@ -103,7 +96,12 @@ class Made:
     body: dict[str, Any]
     etag: str
     made: float  # time.monotonic()
-    event: bytes  # the SSE event, progress as at `made`: written once for every subscriber
+    data: bytes  # the SSE event's data, progress as at `made`: made once for every subscriber
+
+    @cached_property
+    def event(self) -> bytes:
+        """The channel's own stream's event: its id is the channel's change number."""
+        return b"id: %d\nevent: now-playing\ndata: %s\n\n" % (self.np.seq, self.data)
 
     def at(self, now: datetime) -> dict[str, Any]:
         if self.np.current is None or self.body["current"] is None:
@@ -115,23 +113,28 @@ class Made:
         }
 
 
+Key = tuple[str, str]  # a channel's slug and the language of its body
+
+
 class Bodies:
     """The now-playing bodies of a process: made once for everyone, not per request. At a
     thousand requests a second, or five thousand subscribers woken by one change, the work
-    (the timeline, artwork, the as-run log) is done once and each reader adds its progress."""
+    (the timeline, titles, artwork, the as-run log) is done once per channel and language,
+    and each reader adds its progress."""
 
     def __init__(self, svc: Services, follower: Follower | None = None) -> None:
         self.svc = svc
         self.follower = follower
-        self._made: dict[str, Made] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._renewing: dict[str, asyncio.Task[None]] = {}
-        self._failed: dict[str, float] = {}  # when a renewal last failed (time.monotonic())
+        self._made: dict[Key, Made] = {}
+        self._locks: dict[Key, asyncio.Lock] = {}
+        self._renewing: dict[Key, asyncio.Task[None]] = {}
+        self._failed: dict[Key, float] = {}  # when a renewal last failed (time.monotonic())
 
-    def _usable(self, slug: str, *, aged: bool = False) -> Made | None:
+    def _usable(self, key: Key, *, aged: bool = False) -> Made | None:
         """The body kept for the item on air now; with `aged`, also one over FRESH_S old
         (its history and listeners may have moved, its item has not)."""
-        made = self._made.get(slug)
+        slug = key[0]
+        made = self._made.get(key)
         if made is None or (not aged and time.monotonic() - made.made >= FRESH_S):
             return None
         latest = self.svc.now_playing.latest.get(slug)
@@ -142,64 +145,69 @@ class Bodies:
             return None  # the item on air has ended
         return made
 
-    def current(self, slug: str) -> Made | None:
+    def current(self, slug: str, lang: str) -> Made | None:
         """The body in use now, if there is one that still holds (never makes one)."""
-        return self._usable(slug)
+        return self._usable((slug, lang))
 
-    async def get(self, slug: str) -> Made:
-        made = self._usable(slug)
+    async def get(self, slug: str, lang: str) -> Made:
+        key = (slug, lang)
+        made = self._usable(key)
         if made is not None:
             return made
-        aged = self._usable(slug, aged=True)
+        aged = self._usable(key, aged=True)
         if aged is not None:
             # Only its age: readers get it while a new one is made beside them, rather than
             # all waiting for the database once a second.
-            self._renew(slug)
+            self._renew(key)
             return aged
         try:
-            async with self._locks.setdefault(slug, asyncio.Lock()):
-                made = self._usable(slug)  # made by whoever held the lock before
+            async with self._locks.setdefault(key, asyncio.Lock()):
+                made = self._usable(key)  # made by whoever held the lock before
                 if made is None:
-                    made = await asyncio.to_thread(self._make, slug)
-                    self._made[slug] = made
+                    made = await asyncio.to_thread(self._make, key)
+                    self._made[key] = made
                 return made
         finally:
-            if slug not in self._made:  # no such channel (or it failed): nothing is kept
-                lock = self._locks.get(slug)
+            if key not in self._made:  # no such channel (or it failed): nothing is kept
+                lock = self._locks.get(key)
                 if lock is not None and not lock.locked():
-                    del self._locks[slug]
+                    del self._locks[key]
 
-    def _renew(self, slug: str) -> None:
+    def _renew(self, key: Key) -> None:
         """Make the channel's body again in the background: one at a time, and not again
         within FRESH_S of one that failed (the database away: the last body goes on)."""
-        if slug in self._renewing or time.monotonic() - self._failed.get(slug, -FRESH_S) < FRESH_S:
+        if key in self._renewing or time.monotonic() - self._failed.get(key, -FRESH_S) < FRESH_S:
             return
-        self._renewing[slug] = asyncio.get_running_loop().create_task(self._renewal(slug))
+        self._renewing[key] = asyncio.get_running_loop().create_task(self._renewal(key))
 
-    async def _renewal(self, slug: str) -> None:
+    async def _renewal(self, key: Key) -> None:
         try:
-            async with self._locks.setdefault(slug, asyncio.Lock()):
-                if self._usable(slug) is None:
-                    self._made[slug] = await asyncio.to_thread(self._make, slug)
+            async with self._locks.setdefault(key, asyncio.Lock()):
+                if self._usable(key) is None:
+                    self._made[key] = await asyncio.to_thread(self._make, key)
         except Exception as exc:
-            self._failed[slug] = time.monotonic()
+            self._failed[key] = time.monotonic()
             log.warning(
                 "now-playing could not be made again; the last one is sent meanwhile",
-                extra={"channel": slug, "error": str(exc)},
+                extra={"channel": key[0], "error": str(exc)},
             )
         finally:
-            self._renewing.pop(slug, None)
+            self._renewing.pop(key, None)
 
-    def _make(self, slug: str) -> Made:
+    def _make(self, key: Key) -> Made:
+        slug, lang = key
         np = current(self.svc, slug)
-        body = np.to_json(None, artwork_urls(self.svc, np))
-        body["history"] = history(self.svc, slug, np)
+        names = Names(self.svc, lang)
+        body = np.to_json(None)
+        body["current"] = names.track(body["current"])
+        body["next"] = [names.track(t) for t in body["next"]]
+        body["lang"] = lang
+        body["history"] = history(self.svc, slug, np, names)
         body["listeners"] = listeners(self.svc, slug, self.follower)
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]
         made = Made(np, body, f'W/"{digest}"', time.monotonic(), b"")
         data = json.dumps(made.at(self.svc.clock.now()), ensure_ascii=False)
-        event = f"id: {np.seq}\nevent: now-playing\ndata: {data}\n\n"
-        return replace(made, event=event.encode())
+        return replace(made, data=data.encode())
 
 
 def bodies(request: Request) -> Bodies:
@@ -211,22 +219,25 @@ def bodies(request: Request) -> Bodies:
     return made
 
 
+BODY = """The current item (title, artist, kind, the programme it is part of, artwork, started_at,
+ends_at, elapsed_ms and remaining_ms at the moment of the request), the next items, the last
+few played (`history`, from the as-run log), `live` and `presenter`, and `listeners` (null
+when this process cannot count them). Titles are in the language asked for where the
+metadata has one (an episode's titles, a media item's), else as imported. The body is made
+at most once a second; its ETag is weak and leaves out the progress, so a client
+revalidating within one item gets 304 and advances elapsed_ms from started_at itself."""
+
+
 @router.get(
     "/api/v1/channels/{slug}/now-playing",
-    summary="What is on air, and what is next",
-    description="The current item (title, artist, kind, artwork, started_at, ends_at, "
-    "elapsed_ms and remaining_ms at the moment of the request), the next items, the "
-    "last few played (`history`, from the as-run log), `live` and `presenter`, and "
-    "`listeners` (null when this process cannot count them). The body is made at most "
-    "once a second; its ETag is weak and leaves out the progress, so a client "
-    "revalidating within one item gets 304 and advances elapsed_ms from started_at "
-    "itself.",
+    summary="What is on air on a channel, and what is next",
+    description=BODY,
     response_model=NowPlayingOut,
     responses=problems(404),
 )
-async def get_channel_now_playing(slug: str, request: Request) -> Response:
+async def get_channel_now_playing(slug: str, request: Request, lang: LangDep) -> Response:
     kept = bodies(request)
-    made = await kept.get(slug)
+    made = await kept.get(slug, lang)
     clock = request.app.state.services.clock
 
     def body() -> bytes:
@@ -234,9 +245,35 @@ async def get_channel_now_playing(slug: str, request: Request) -> Response:
 
     # Sent again (`api/replay.py`) while this body is the one in use, each reader's progress
     # its own.
-    request.state.replay = lambda: kept.current(slug) is made
+    request.state.replay = lambda: kept.current(slug, lang) is made
     request.state.replay_body = body
-    return Response(body(), media_type="application/json", headers={"ETag": made.etag})
+    headers = {"ETag": made.etag, "Content-Language": lang}
+    return Response(body(), media_type="application/json", headers=headers)
+
+
+@router.get(
+    "/api/v1/now-playing",
+    summary="What is on air on every channel, in one answer (the app's home screen)",
+    description=BODY.replace("The current item", "For each channel, the current item"),
+    response_model=NowPlayingPage,
+)
+async def list_now_playing(
+    request: Request,
+    svc: ServicesDep,
+    lang: LangDep,
+    pages: Annotated[Pages, paged("now-playing", 100)],
+) -> Response:
+    page = pages.whole(svc.schedules.find("channel"), lambda c: (c.id,))
+    kept = bodies(request)
+    made = {c.id: await kept.get(c.data["slug"], lang) for c in page.items}
+    now = svc.clock.now()
+    # As the channel's own answer writes it (made once a second), not through the model.
+    answer = {"items": [made[c.id].at(now) for c in page.items], **pages.about(page)}
+    etag = hashlib.sha256("".join(m.etag for m in made.values()).encode()).hexdigest()[:24]
+    headers = {"ETag": f'W/"{etag}"', "Content-Language": lang}
+    if "link" in pages.response.headers:
+        headers["Link"] = pages.response.headers["link"]
+    return Response(json_body(answer), media_type="application/json", headers=headers)
 
 
 def json_body(content: Any) -> bytes:
@@ -246,28 +283,52 @@ def json_body(content: Any) -> bytes:
     ).encode("utf-8")
 
 
+EVENTS = """Each event is `event: now-playing` with, as `data`, the JSON body of
+`getChannelNowPlaying` (the `NowPlaying` schema: elapsed_ms as at the change; a client
+advances it from started_at). A comment (`: heartbeat`) every 15 s keeps proxies open. A
+reconnecting client sends the last id it saw (`Last-Event-ID`, as EventSource does): what it
+has already seen is not sent again; otherwise the current state comes first. `?lang=` as for
+the JSON."""
+LastEventId = Annotated[
+    str | None, Header(alias="Last-Event-ID", description="the id of the last event seen")
+]
+SSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
+}
+
+
+def event_stream(body: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(
+        body, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+async def waiting(inbox: Inbox) -> NowPlaying | None:
+    """The next change, or None after HEARTBEAT_S without one."""
+    try:
+        async with asyncio.timeout(HEARTBEAT_S):
+            return await inbox.get()
+    except TimeoutError:
+        return None
+
+
 @router.get(
     "/api/v1/channels/{slug}/now-playing/events",
-    summary="Now-playing changes as Server-Sent Events (one `now-playing` event per change)",
+    summary="A channel's now-playing changes as Server-Sent Events",
+    description=EVENTS + " Each event's id is the channel's change number (`seq`).",
     response_class=StreamingResponse,
-    responses={
-        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
-        **problems(404),
-    },
+    responses={**SSE, **problems(404)},
 )
 async def stream_channel_now_playing(
     slug: str,
     request: Request,
     svc: ServicesDep,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    lang: LangDep,
+    last_event_id: LastEventId = None,
 ) -> StreamingResponse:
-    """A reconnecting client sends the last id it saw: if that is the current event it is not
-    sent again; otherwise the current one comes first. A comment every 15 s keeps proxies open.
-    Each change is made into its event once, for every subscriber (elapsed_ms as at that
-    moment; a client advances it from started_at)."""
     made = bodies(request)
-    first = await made.get(slug)
-    queue = svc.now_playing.subscribe(slug)
+    first = await made.get(slug, lang)
+    inbox = svc.now_playing.subscribe(slug)
 
     async def stream() -> AsyncIterator[bytes]:
         # Per subscriber and change: one wake-up and one write of bytes made once. A client
@@ -278,16 +339,69 @@ async def stream_channel_now_playing(
             else:
                 yield b": resumed\n\n"  # headers and a first byte, so the client knows
             while True:
-                try:
-                    async with asyncio.timeout(HEARTBEAT_S):
-                        await queue.get()
-                except TimeoutError:
+                if await waiting(inbox) is None:
                     yield b": heartbeat\n\n"
                     continue
-                yield (await made.get(slug)).event
+                yield (await made.get(slug, lang)).event
         finally:
-            svc.now_playing.unsubscribe(slug, queue)
+            svc.now_playing.unsubscribe(inbox)
 
-    return StreamingResponse(
-        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-    )
+    return event_stream(stream())
+
+
+def seen(last_event_id: str | None) -> dict[str, int]:
+    """The changes a client of the all-channel stream has seen: `slug:seq` pairs."""
+    out: dict[str, int] = {}
+    for pair in (last_event_id or "").split(","):
+        slug, _, seq = pair.strip().rpartition(":")
+        if slug and seq.isdigit():
+            out[slug] = int(seq)
+    return out
+
+
+@router.get(
+    "/api/v1/now-playing/events",
+    summary="Every channel's now-playing changes, as one stream of Server-Sent Events",
+    description=EVENTS
+    + """ Events of every channel come on this one stream; the body's `channel` says whose.
+Each event's id lists the change number of every channel sent so far (`diaspor-fm:12,
+diaspor-tv:4`), so a reconnecting client is sent only the channels that changed meanwhile.""",
+    response_class=StreamingResponse,
+    responses=SSE,
+)
+async def stream_now_playing(
+    request: Request,
+    svc: ServicesDep,
+    lang: LangDep,
+    last_event_id: LastEventId = None,
+) -> StreamingResponse:
+    made = bodies(request)
+    inbox = svc.now_playing.subscribe(None)
+    slugs = [c.data["slug"] for c in svc.schedules.find("channel")]
+    sent = seen(last_event_id)
+    first = [await made.get(slug, lang) for slug in slugs]
+
+    def event(m: Made) -> bytes:
+        sent[m.np.channel] = m.np.seq
+        ids = ",".join(f"{slug}:{seq}" for slug, seq in sent.items())
+        return b"id: %s\nevent: now-playing\ndata: %s\n\n" % (ids.encode(), m.data)
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            fresh = [m for m in first if sent.get(m.np.channel) != m.np.seq]
+            for m in fresh:
+                yield event(m)
+            if not fresh:
+                yield b": resumed\n\n"
+            while True:
+                change = await waiting(inbox)
+                if change is None:
+                    yield b": heartbeat\n\n"
+                    continue
+                m = await made.get(change.channel, lang)
+                if sent.get(m.np.channel) != m.np.seq:
+                    yield event(m)
+        finally:
+            svc.now_playing.unsubscribe(inbox)
+
+    return event_stream(stream())
