@@ -47,6 +47,13 @@ CATALOGUE = _types(
         "Send a number or a time in range.",
     ),
     ProblemType(
+        "unknown-time-zone",
+        "Invalid request",
+        "`tz` is not a time zone of the IANA database.",
+        "Send a name such as `Europe/Berlin` or `America/Toronto` (what "
+        "`Intl.DateTimeFormat().resolvedOptions().timeZone` gives in a browser).",
+    ),
+    ProblemType(
         "invalid-cursor",
         "Invalid request",
         "The `cursor` is not one this list gave out (from another list, changed, or made up).",

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJson
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from api.links import ChannelLinks
 from api.paging import Paged
 
 Texts = dict[Literal["az", "en", "ru"], str]
@@ -212,7 +213,10 @@ class ChannelOut(BaseModel):
     description: str
     logo: str | None
     timezone: str
-    streams: list[StreamOut]
+    streams: list[StreamOut] = Field(
+        description="every way to listen or watch: each format and bitrate, HLS included"
+    )
+    links: ChannelLinks
 
 
 class ChannelPage(Paged[ChannelOut]):
@@ -249,7 +253,11 @@ class GuideBlockOut(BaseModel):
 
 class ScheduleOut(BaseModel):
     channel: str
-    timezone: str
+    timezone: str = Field(description="the channel's own zone (its schedule is made in it)")
+    tz: str | None = Field(
+        description="the zone asked for with `?tz=`: the times are given in it, and `date` is "
+        "its day; null: the times are in UTC, and days are the channel's"
+    )
     lang: Literal["az", "en", "ru"]
     start: datetime
     end: datetime

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.links import EpisodeLinks, EpisodeSummaryLinks, ProgrammeLinks
 from api.paging import Paged
 
 Texts = dict[str, str]
@@ -35,6 +36,7 @@ class ProgrammeCard(BaseModel):
     artwork: str | None = Field(description="URL of the programme's picture")
     episodes: int = Field(description="how many episodes it has in the catalogue")
     episodes_on_demand: int = Field(description="how many of them can be watched now")
+    links: ProgrammeLinks
 
 
 class EpisodeSummary(BaseModel):
@@ -48,6 +50,7 @@ class EpisodeSummary(BaseModel):
     air_date: date | None = Field(description="first broadcast, in the channel's zone")
     image: str | None = Field(description="URL of a still (the media's artwork or poster frame)")
     availability: AvailabilityOut
+    links: EpisodeSummaryLinks
 
 
 class SeasonOut(BaseModel):
@@ -101,3 +104,4 @@ class EpisodeDetailOut(EpisodeSummary):
     subtitles: list[SubtitleTrackOut]
     poster: str | None
     thumbnails: str | None = Field(description="WebVTT of thumbnail sprite regions")
+    links: EpisodeLinks  # the summary's, and what to play

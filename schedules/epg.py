@@ -6,7 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
@@ -119,18 +119,28 @@ def m3u(channels: Sequence[ChannelInfo], *, epg_url: str, lang: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ical(name: str, channel_slug: str, blocks: Sequence[GuideBlock], *, lang: str) -> bytes:
-    """One VEVENT per guide block; UIDs are stable, so calendars update rather than duplicate."""
+def ical(
+    name: str,
+    channel_slug: str,
+    blocks: Sequence[GuideBlock],
+    *,
+    lang: str,
+    tz: ZoneInfo | None = None,
+) -> bytes:
+    """One VEVENT per guide block; UIDs are stable, so calendars update rather than duplicate.
+    Times are UTC, or with `tz` local times of that zone (TZID, and its VTIMEZONE)."""
     cal = Calendar()
     cal.add("prodid", "-//Diaspor//schedule//AZ")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", name)
+    if tz is not None:
+        cal.add("x-wr-timezone", tz.key)
     for b in blocks:
         ev = Event()
         ev.add("uid", f"{channel_slug}-{b.entry_id or 'fill'}-{b.start_ms}@diaspor")
         ev.add("dtstamp", datetime.fromtimestamp(b.start_ms / 1000, UTC))
-        ev.add("dtstart", b.start)
-        ev.add("dtend", b.end)
+        ev.add("dtstart", b.start.astimezone(tz) if tz else b.start)
+        ev.add("dtend", b.end.astimezone(tz) if tz else b.end)
         title = pick(b.titles, lang)
         sub = pick(b.subtitles, lang) if b.subtitles else ""
         ev.add("summary", f"{title} — {sub}" if sub else title)
@@ -140,4 +150,9 @@ def ical(name: str, channel_slug: str, blocks: Sequence[GuideBlock], *, lang: st
         if b.categories:
             ev.add("categories", list(b.categories))
         cal.add_component(ev)
+    if tz is not None and blocks:
+        # The zone's rules over the span of these events only (not 1970-2038).
+        first = min(b.start for b in blocks).astimezone(tz).date() - timedelta(days=1)
+        last = max(b.end for b in blocks).astimezone(tz).date() + timedelta(days=1)
+        cal.add_missing_timezones(first_date=first, last_date=last)
     return bytes(cal.to_ical())

@@ -9,7 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -111,7 +113,10 @@ def test_a_listener_on_a_phone_hears_the_radio_sees_the_titles_and_watches_tv(
             args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
         )
         try:
-            context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+            # A listener in Canada: the guide in their time, Baku's beside it.
+            context = browser.new_context(
+                viewport=PHONE, is_mobile=True, has_touch=True, timezone_id="America/Toronto"
+            )
             page = context.new_page()
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
@@ -127,6 +132,15 @@ def test_a_listener_on_a_phone_hears_the_radio_sees_the_titles_and_watches_tv(
                 "document.getElementById('schedule').textContent.includes('Vətən uzaqda deyil')",
                 15,
             )
+            assert "Sizin vaxtınız: America/Toronto" in page.text_content("#schedule h3")
+            first_time = page.eval_on_selector(
+                "#schedule time.at",
+                "t => [t.dateTime, t.firstChild.textContent, t.lastChild.textContent]",
+            )
+            at = datetime.fromisoformat(first_time[0])
+            assert first_time[1] == at.astimezone(ZoneInfo("America/Toronto")).strftime("%H:%M")
+            baku = at.astimezone(ZoneInfo("Asia/Baku")).strftime("%H:%M")
+            assert first_time[2] == f"{baku} Bakı vaxtı"
 
             # The radio: play, then the title follows the track on air (songs of 5 s).
             play = page.get_by_role("button", name="Dinlə", exact=True)

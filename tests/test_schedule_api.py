@@ -56,6 +56,7 @@ def test_titles_follow_the_language_asked_for_and_fall_back_to_azerbaijani(desk:
     ru = show(params={**params, "lang": "ru"})
     assert ru["subtitle"] == "Berlin icması"  # no Russian episode title: the Azerbaijani one
     channels = desk.client.get("/api/v1/channels", params={"lang": "ru"}).json()["items"]
+    base = desk.station.settings.base_url
     assert channels == [
         {
             "slug": "diaspor-fm",
@@ -67,6 +68,15 @@ def test_titles_follow_the_language_asked_for_and_fall_back_to_azerbaijani(desk:
             "streams": [
                 {"url": "http://radio.example/diaspor.mp3", "format": "mp3", "bitrate": 128}
             ],
+            "links": {
+                "self": f"{base}/api/v1/channels/diaspor-fm",
+                "now_playing": f"{base}/api/v1/channels/diaspor-fm/now-playing",
+                "now_playing_events": f"{base}/api/v1/channels/diaspor-fm/now-playing/events",
+                "schedule": f"{base}/api/v1/channels/diaspor-fm/schedule",
+                "calendar": f"{base}/api/v1/channels/diaspor-fm/schedule.ics",
+                "logo": None,
+                "player": f"{base}/",
+            },
         }
     ]
     bad = desk.client.get("/api/v1/channels/diaspor-fm/schedule", params={"lang": "fr"})

@@ -539,6 +539,25 @@ def test_an_episode_on_demand_points_at_its_published_package(vod: Vod) -> None:
     assert "Добро пожаловать!" in vod.fetch(subs["ru"]["vtt"]).text  # the whole file too
     assert vod.fetch(e["poster"]).content[:3] == b"\xff\xd8\xff"
     assert vod.fetch(e["thumbnails"]).text.startswith("WEBVTT")
+    # Its links lead a client to everything it needs next.
+    links = e["links"]
+    assert (links["master"], links["audio_file"], links["poster"]) == (
+        e["hls"],
+        e["audio_file"],
+        e["poster"],
+    )
+    assert links["subtitles"] == {s["lang"]: s["vtt"] for s in e["subtitles"]}
+    assert vod.fetch(links["self"]).json()["id"] == e["id"]
+    programme = vod.fetch(links["programme"]).json()
+    assert programme["slug"] == "veten-uzaqda-deyil"
+    assert links["share"].endswith(f"/episodes/{e['id']}")
+    plinks = programme["links"]
+    assert vod.fetch(plinks["self"]).json()["slug"] == "veten-uzaqda-deyil"
+    listed = vod.fetch(plinks["episodes"]).json()["items"]
+    assert e["id"] in [x["id"] for x in listed]
+    assert all(x["links"]["self"].endswith(f"/api/v1/episodes/{x['id']}") for x in listed)
+    assert vod.fetch(plinks["podcast"]).text.lstrip().startswith("<?xml")
+    assert vod.fetch(plinks["calendar"]).text.startswith("BEGIN:VCALENDAR")
     # The guide says when it airs next, on every channel: tomorrow at 20:00 in Baku.
     [next_airing] = e["next_airings"]
     assert (next_airing["channel"], next_airing["start"]) == ("diaspor-tv", "2026-11-27T16:00:00Z")
@@ -559,6 +578,8 @@ def test_an_episode_not_on_demand_says_why_and_hands_out_nothing_to_play(vod: Vo
         e = vod.get(f"/api/v1/episodes/{vod.ids[name]}", params={"lang": "ru"})
         assert e["availability"] == {**e["availability"], "on_demand": False, "reason": reason}
         assert (e["hls"], e["audio"], e["poster"], e["subtitles"]) == (None, None, None, [])
+        links = e["links"]
+        assert (links["master"], links["audio_file"], links["subtitles"]) == (None, None, {})
     assert vod.get(f"/api/v1/episodes/{vod.ids['paris']}")["title"] == "Paris gecələri"
 
 

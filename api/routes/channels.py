@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import ServicesDep
 from api.lang import LangDep
+from api.links import channel_links
 from api.names import Names
 from api.paging import Pages, paged
 from api.problems import Problem, problems
@@ -25,6 +26,7 @@ from api.schedule_schemas import (
     StreamOut,
 )
 from api.services import Services
+from api.zones import ZoneDep
 from schedules.epg import ChannelInfo, Stream, ical
 from schedules.guide import GuideBlock, pick
 from schedules.service import Record
@@ -53,8 +55,9 @@ def channel_info(svc: Services, ch: Record, guide: tuple[GuideBlock, ...] = ()) 
     )
 
 
-def channel_out(info: ChannelInfo, lang: str) -> ChannelOut:
+def channel_out(info: ChannelInfo, lang: str, base: str) -> ChannelOut:
     return ChannelOut(
+        links=channel_links(base, info.slug, info.logo_url),
         slug=info.slug,
         kind=info.kind,
         name=pick(info.names, lang),
@@ -79,7 +82,9 @@ def list_channels(
 ) -> ChannelPage:
     page = pages.whole(svc.schedules.find("channel"), lambda c: (c.id,))
     response.headers["Content-Language"] = lang
-    return pages.answer(ChannelPage, page, lambda c: channel_out(channel_info(svc, c), lang))
+    return pages.answer(
+        ChannelPage, page, lambda c: channel_out(channel_info(svc, c), lang, svc.settings.base_url)
+    )
 
 
 @router.get(
@@ -91,7 +96,8 @@ def list_channels(
 )
 def get_channel(slug: str, svc: ServicesDep, lang: LangDep, response: Response) -> ChannelOut:
     response.headers["Content-Language"] = lang
-    return channel_out(channel_info(svc, svc.schedules.channel(slug)), lang)
+    info = channel_info(svc, svc.schedules.channel(slug))
+    return channel_out(info, lang, svc.settings.base_url)
 
 
 FURTHEST = timedelta(days=3653)
@@ -129,6 +135,21 @@ def window(
     return start, end
 
 
+def shift(block: GuideBlockOut, tz: ZoneInfo) -> GuideBlockOut:
+    """The block with its times (and its items') given in `tz`: the same instants."""
+    items = [
+        i.model_copy(update={"start": i.start.astimezone(tz), "end": i.end.astimezone(tz)})
+        for i in block.items or ()
+    ]
+    return block.model_copy(
+        update={
+            "start": block.start.astimezone(tz),
+            "end": block.end.astimezone(tz),
+            "items": items if block.items is not None else None,
+        }
+    )
+
+
 def block_out(names: Names, b: GuideBlock, lang: str, items: bool) -> GuideBlockOut:
     artwork = names.artwork(b.artwork_media_id)
     return GuideBlockOut(
@@ -163,23 +184,28 @@ def schedule_day(
     svc: Services,
     slug: str,
     lang: str,
+    shown: ZoneInfo | None,
     day: Date | None,
     start: datetime | None,
     end: datetime | None,
     items: bool,
 ) -> Made:
     """The guide over a day (today when none is asked: it holds until the day ends) or
-    from/to, as the JSON body the route sends."""
-    tz = ZoneInfo(svc.schedules.channel(slug).data["timezone"])
+    from/to, as the JSON body the route sends, its times in the zone `shown` (else the
+    channel's)."""
+    own = ZoneInfo(svc.schedules.channel(slug).data["timezone"])
+    tz = shown or own
     lo, hi = window(svc.clock.now(), tz, day, start, end, 1)
     names = Names(svc, lang)
+    blocks = [block_out(names, b, lang, items) for b in svc.schedules.guide(slug, lo, hi)]
     body = ScheduleOut(
         channel=slug,
-        timezone=tz.key,
+        timezone=own.key,
+        tz=shown.key if shown else None,
         lang=lang,
         start=lo,
         end=hi,
-        blocks=[block_out(names, b, lang, items) for b in svc.schedules.guide(slug, lo, hi)],
+        blocks=[shift(b, shown) for b in blocks] if shown else blocks,
     )
     today = day is None and start is None and end is None
     return Made(body.model_dump_json().encode(), (lo, hi) if today else None)
@@ -197,15 +223,21 @@ async def get_channel_schedule(
     request: Request,
     svc: ServicesDep,
     lang: LangDep,
-    date: Annotated[Date | None, Query(description="a day in the channel's zone")] = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
+    tz: ZoneDep,
+    date: Annotated[
+        Date | None, Query(description="a day in the zone of `tz` (else the channel's)")
+    ] = None,
+    start: Annotated[
+        datetime | None,
+        Query(alias="from", description="with `to`: a time; without offset, in `tz`'s zone"),
+    ] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
     items: Annotated[bool, Query(description="include each item (track) of each block")] = False,
 ) -> Response:
     return await rendered(
         request,
-        (slug, date, start, end, lang, items),
-        partial(schedule_day, svc, slug, lang, date, start, end, items),
+        (slug, date, start, end, lang, items, tz),
+        partial(schedule_day, svc, slug, lang, tz, date, start, end, items),
         "application/json",
         {"Content-Language": lang},
     )
@@ -215,14 +247,18 @@ ICS = {200: {"content": {"text/calendar": {"schema": {"type": "string"}}}}, **pr
 CALENDAR = "text/calendar; charset=utf-8"
 
 
-def channel_calendar(svc: Services, slug: str, lang: str, days: int) -> Made:
-    """The channel's next `days` days from today as iCalendar (it holds until today ends)."""
+def channel_calendar(
+    svc: Services, slug: str, lang: str, shown: ZoneInfo | None, days: int
+) -> Made:
+    """The channel's next `days` days from today as iCalendar (it holds until today ends);
+    with `shown`, today is that zone's and the times are given in it."""
     ch = svc.schedules.channel(slug)
-    tz = ZoneInfo(ch.data["timezone"])
+    tz = shown or ZoneInfo(ch.data["timezone"])
     lo, hi = window(svc.clock.now(), tz, None, None, None, days)
     blocks = [b for b in svc.schedules.guide(slug, lo, hi) if b.kind != "filler"]
     name = pick(ch.data["names"] or {}, lang) or slug
-    return Made(ical(name, slug, blocks, lang=lang), (lo, lo + timedelta(days=1)))
+    body = ical(name, slug, blocks, lang=lang, tz=shown)
+    return Made(body, (lo, lo + timedelta(days=1)))
 
 
 @router.get(
@@ -237,28 +273,31 @@ async def get_channel_calendar(
     request: Request,
     svc: ServicesDep,
     lang: LangDep,
+    tz: ZoneDep,
     days: Annotated[int, Query(ge=1, le=14)] = 7,
 ) -> Response:
-    make = partial(channel_calendar, svc, slug, lang, days)
-    return await rendered(request, (slug, lang, days), make, CALENDAR)
+    make = partial(channel_calendar, svc, slug, lang, tz, days)
+    return await rendered(request, (slug, lang, days, tz), make, CALENDAR)
 
 
-def programme_calendar(svc: Services, slug: str, lang: str, days: int) -> Made:
+def programme_calendar(
+    svc: Services, slug: str, lang: str, shown: ZoneInfo | None, days: int
+) -> Made:
     """When the programme airs over the next `days` days, on any channel, as iCalendar; it
-    holds until the first channel's day ends."""
+    holds until the first channel's day ends. With `shown`, days and times are that zone's."""
     prog = svc.schedules.programme_by_slug(slug)
     now = svc.clock.now()
     blocks: list[GuideBlock] = []
     today: list[datetime] = []
     for ch in svc.schedules.find("channel"):
-        tz = ZoneInfo(ch.data["timezone"])
+        tz = shown or ZoneInfo(ch.data["timezone"])
         lo, hi = window(now, tz, None, None, None, days)
         today.append(lo)
         guide = svc.schedules.guide(ch.data["slug"], lo, hi)
         blocks += [b for b in guide if b.programme_id == prog.id]
     name = pick(prog.data["titles"] or {}, lang)
     during = (max(today), min(today) + timedelta(days=1)) if today else None
-    return Made(ical(name, slug, blocks, lang=lang), during)
+    return Made(ical(name, slug, blocks, lang=lang, tz=shown), during)
 
 
 @router.get(
@@ -273,7 +312,8 @@ async def get_programme_calendar(
     request: Request,
     svc: ServicesDep,
     lang: LangDep,
+    tz: ZoneDep,
     days: Annotated[int, Query(ge=1, le=14)] = 14,
 ) -> Response:
-    make = partial(programme_calendar, svc, slug, lang, days)
-    return await rendered(request, (slug, lang, days), make, CALENDAR)
+    make = partial(programme_calendar, svc, slug, lang, tz, days)
+    return await rendered(request, (slug, lang, days, tz), make, CALENDAR)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from api.auth import ServicesDep
 from api.lang import LangDep
+from api.links import EpisodeLinks, episode_links, programme_links
 from api.paging import Pages, paged
 from api.problems import problems
 from api.services import Services, public_file_url
@@ -79,6 +80,7 @@ def programme_card(svc: Services, p: ProgrammeInfo, lang: str) -> ProgrammeCard:
         artwork=url(svc, p.artwork_key),
         episodes=p.episodes,
         episodes_on_demand=p.episodes_on_demand,
+        links=programme_links(svc.settings.base_url, p.slug),
     )
 
 
@@ -94,6 +96,7 @@ def summary_fields(svc: Services, e: EpisodeInfo, lang: str) -> dict[str, object
         "duration_ms": e.duration_ms,
         "air_date": e.air_date,
         "image": url(svc, e.artwork_key),
+        "links": episode_links(svc.settings.base_url, e.id, e.programme_slug),
         "availability": AvailabilityOut(
             on_demand=a.on_demand,
             reason=a.reason,
@@ -224,9 +227,19 @@ def get_episode(
     d = cat.episode(episode_id)
     e, st = d.episode, d.streams
     public(response, lang)
+    fields = summary_fields(svc, e, lang)
+    vtt = {t.lang: url(svc, t.file_key) for t in (st.subtitles if st else ())}
+    links = EpisodeLinks(
+        **episode_links(svc.settings.base_url, e.id, e.programme_slug).model_dump(),
+        master=url(svc, st.master) if st else None,
+        audio_file=url(svc, st.audio_file) if st else None,
+        poster=url(svc, st.poster) if st else None,
+        subtitles={code: u for code, u in vtt.items() if u},
+    )
     return EpisodeDetailOut.model_validate(
         {
-            **summary_fields(svc, e, lang),
+            **fields,
+            "links": links,
             "titles": dict(e.titles),
             "descriptions": dict(e.descriptions),
             "programme_title": pick(e.programme_titles, lang),

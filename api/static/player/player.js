@@ -286,15 +286,34 @@
     }).format(new Date(iso));
   }
 
+  // Times are shown in the listener's zone: the page's ?tz=, else the browser's. The
+  // channel's own time is shown beside each, when it differs.
+  function viewerZone() {
+    const asked = new URLSearchParams(location.search).get("tz");
+    if (asked) return asked;
+    try {
+      return Intl.DateTimeFormat().resolvedOptions().timeZone || null;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function zoneName(tz) {
+    return tz === "Asia/Baku" ? t("bakuTime") : tz;
+  }
+
   function renderSchedule(parts) {
     const box = $("schedule");
     box.replaceChildren();
     const now = Date.now();
     for (const { channel, guide } of parts) {
       const group = el("div", "guide");
-      const tzName = guide && guide.timezone === "Asia/Baku" ? t("bakuTime") : guide && guide.timezone;
+      const shown = guide && (guide.tz || guide.timezone);
       const h = el("h3", null, channel.name || channel.slug);
-      if (tzName) h.append(" ", el("small", "muted", `(${tzName})`));
+      if (shown) {
+        const own = shown === guide.timezone;
+        h.append(" ", el("small", "muted", `(${own ? zoneName(shown) : `${t("yourTime")}: ${shown}`})`));
+      }
       group.append(h);
       const blocks = guide ? guide.blocks.filter((b) => Date.parse(b.end) > now).slice(0, 8) : [];
       if (!guide) {
@@ -307,8 +326,12 @@
           const item = el("li", "guide-item");
           const onNow = Date.parse(b.start) <= now;
           if (onNow) item.classList.add("now");
-          const time = el("time", "at", clock(b.start, guide.timezone));
+          const time = el("time", "at", clock(b.start, shown));
           time.dateTime = b.start;
+          const there = clock(b.start, guide.timezone);
+          if (there !== time.textContent) {
+            time.append(el("small", "there", `${there} ${zoneName(guide.timezone)}`));
+          }
           const text = el("div", "what");
           text.append(el("span", "guide-title", b.title || "—"));
           if (b.subtitle) text.append(el("span", "guide-sub", b.subtitle));
@@ -330,9 +353,17 @@
         // of blocks in a whole day.
         const from = new Date(Date.now() - 3600e3).toISOString();
         const to = new Date(Date.now() + 6 * 3600e3).toISOString();
-        return { channel, guide: await api(withLang(
-          `/api/v1/channels/${encodeURIComponent(channel.slug)}/schedule` +
-          `?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`)) };
+        const path = `/api/v1/channels/${encodeURIComponent(channel.slug)}/schedule` +
+          `?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+        const zone = viewerZone();
+        let guide;
+        try {
+          guide = await api(withLang(zone ? `${path}&tz=${encodeURIComponent(zone)}` : path));
+        } catch (err) {
+          if (!zone) throw err;
+          guide = await api(withLang(path)); // a zone the station does not know: its own
+        }
+        return { channel, guide };
       } catch (err) {
         console.warn("schedule not loaded", err);
         return { channel, guide: null };
