@@ -11,8 +11,6 @@ enough to be read whole (channels, programmes, users) are paged here by the same
 (`page_of`). A cursor from another list, or made up, is a 422 problem (`invalid-cursor`).
 """
 
-from __future__ import annotations
-
 import base64
 import binascii
 import json
@@ -87,7 +85,6 @@ class Paged(BaseModel, Generic[T]):
     next: str | None = Field(description="the next page's URL; null on the last page")
 
 
-Limit = Annotated[int, Query(ge=1, le=100, description="items per page (at most 100)")]
 Cursor = Annotated[
     str | None,
     Query(max_length=500, description="from the previous page's `next_cursor`"),
@@ -135,15 +132,16 @@ class Pages:
         return {"limit": self.limit, "next_cursor": cursor, "next": link}
 
 
-def paged(tag: str, default: int) -> Any:
-    """`Depends` for a list's `Pages`: ?cursor= and ?limit= (`default` when not given)."""
+def paged(tag: str, default: int, most: int = 100) -> Any:
+    """`Depends` for a list's `Pages`: ?cursor= and ?limit= (`default` when not given, at
+    most `most`)."""
 
     def pages(
         request: Request,
         response: Response,
         cursor: Cursor = None,
         limit: Annotated[
-            int, Query(ge=1, le=100, description="items per page (at most 100)")
+            int, Query(ge=1, le=most, description=f"items per page (at most {most})")
         ] = default,
     ) -> Pages:
         return Pages(request, response, tag, cursor, limit)

@@ -207,6 +207,52 @@ class StreamOut(BaseModel):
 
 
 class ChannelOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "diaspor-fm",
+                    "kind": "radio",
+                    "name": "Diaspor.FM",
+                    "description": "The radio of Azerbaijanis around the world",
+                    "logo": None,
+                    "timezone": "Asia/Baku",
+                    "streams": [
+                        {
+                            "url": "https://diaspor.example/listen/diaspor-fm.mp3",
+                            "format": "mp3",
+                            "bitrate": 128,
+                        },
+                        {
+                            "url": "https://diaspor.example/listen/diaspor-fm.aac",
+                            "format": "aac",
+                            "bitrate": 128,
+                        },
+                        {
+                            "url": "https://diaspor.example/listen/diaspor-fm-64.aac",
+                            "format": "aac",
+                            "bitrate": 64,
+                        },
+                        {
+                            "url": "https://diaspor.example/files/hls/radio/diaspor-fm/master.m3u8",
+                            "format": "hls",
+                            "bitrate": None,
+                        },
+                    ],
+                    "links": {
+                        "self": "https://diaspor.example/api/v1/channels/diaspor-fm",
+                        "now_playing": "https://diaspor.example/api/v1/channels/diaspor-fm/now-playing",
+                        "now_playing_events": "https://diaspor.example/api/v1/channels/diaspor-fm/now-playing/events",
+                        "schedule": "https://diaspor.example/api/v1/channels/diaspor-fm/schedule",
+                        "calendar": "https://diaspor.example/api/v1/channels/diaspor-fm/schedule.ics",
+                        "logo": None,
+                        "player": "https://diaspor.example/",
+                    },
+                }
+            ]
+        }
+    )
+
     slug: str
     kind: Literal["radio", "tv"]
     name: str
@@ -252,6 +298,37 @@ class GuideBlockOut(BaseModel):
 
 
 class ScheduleOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "channel": "diaspor-fm",
+                    "timezone": "Asia/Baku",
+                    "tz": "America/Toronto",
+                    "lang": "en",
+                    "start": "2026-11-29T00:00:00-05:00",
+                    "end": "2026-11-30T00:00:00-05:00",
+                    "blocks": [
+                        {
+                            "start": "2026-11-29T11:00:00-05:00",
+                            "end": "2026-11-29T11:52:30-05:00",
+                            "kind": "programme",
+                            "title": "Homeland Is Not Far",
+                            "subtitle": "Berlin",
+                            "description": "Interviews with compatriots abroad",
+                            "categories": ["Documentary"],
+                            "programme": "veten-uzaqda-deyil",
+                            "season": 1,
+                            "episode": 3,
+                            "artwork": None,
+                            "items": None,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     channel: str
     timezone: str = Field(description="the channel's own zone (its schedule is made in it)")
     tz: str | None = Field(

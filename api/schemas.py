@@ -232,7 +232,6 @@ class NowPlayingOut(BaseModel):
     a dict (made once a second for every reader, it is not built through this model)."""
 
     model_config = ConfigDict(
-        title="NowPlaying",
         json_schema_extra={
             "examples": [
                 {

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from api.links import EpisodeLinks, EpisodeSummaryLinks, ProgrammeLinks
 from api.paging import Paged
@@ -25,7 +26,57 @@ class AvailabilityOut(BaseModel):
     available_until: datetime | None = Field(description="when it stops being on demand")
 
 
+PROGRAMME_EXAMPLE: JsonDict = {
+    "slug": "veten-uzaqda-deyil",
+    "title": "Homeland Is Not Far",
+    "description": "A monthly programme on the life of the diaspora",
+    "titles": {
+        "az": "Vətən uzaqda deyil",
+        "en": "Homeland Is Not Far",
+        "ru": "Родина недалеко",
+    },
+    "descriptions": {"en": "A monthly programme on the life of the diaspora"},
+    "categories": ["Documentary"],
+    "presenters": ["Aysel Məmmədova"],
+    "artwork": "https://diaspor.example/files/art/41.jpg",
+    "episodes": 12,
+    "episodes_on_demand": 10,
+    "links": {
+        "self": "https://diaspor.example/api/v1/programmes/veten-uzaqda-deyil",
+        "page": "https://diaspor.example/programmes/veten-uzaqda-deyil",
+        "episodes": "https://diaspor.example/api/v1/programmes/veten-uzaqda-deyil/episodes",
+        "podcast": "https://diaspor.example/api/v1/programmes/veten-uzaqda-deyil/podcast.xml",
+        "calendar": "https://diaspor.example/api/v1/programmes/veten-uzaqda-deyil/schedule.ics",
+    },
+}
+EPISODE_LINKS: JsonDict = {
+    "self": "https://diaspor.example/api/v1/episodes/12",
+    "share": "https://diaspor.example/episodes/12",
+    "programme": "https://diaspor.example/api/v1/programmes/veten-uzaqda-deyil",
+}
+EPISODE_EXAMPLE: JsonDict = {
+    "id": 12,
+    "programme": "veten-uzaqda-deyil",
+    "season": 1,
+    "number": 3,
+    "title": "Berlin",
+    "description": "Azerbaijanis in Berlin",
+    "duration_ms": 3150000,
+    "air_date": "2026-11-29",
+    "image": "https://diaspor.example/files/art/41.jpg",
+    "availability": {
+        "on_demand": True,
+        "reason": None,
+        "available_from": "2026-11-29T16:00:00Z",
+        "available_until": None,
+    },
+    "links": EPISODE_LINKS,
+}
+
+
 class ProgrammeCard(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PROGRAMME_EXAMPLE]})
+
     slug: str
     title: str = Field(description="in the language asked for, else Azerbaijani")
     description: str | None
@@ -40,6 +91,8 @@ class ProgrammeCard(BaseModel):
 
 
 class EpisodeSummary(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EPISODE_EXAMPLE]})
+
     id: int
     programme: str = Field(description="the programme's slug")
     season: int | None
@@ -59,6 +112,14 @@ class SeasonOut(BaseModel):
 
 
 class ProgrammeDetail(ProgrammeCard):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {**PROGRAMME_EXAMPLE, "seasons": [{"season": 1, "episodes": [EPISODE_EXAMPLE]}]}
+            ]
+        }
+    )
+
     seasons: list[SeasonOut]
 
 
@@ -89,6 +150,43 @@ class SubtitleTrackOut(BaseModel):
 
 
 class EpisodeDetailOut(EpisodeSummary):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **EPISODE_EXAMPLE,
+                    "titles": {"az": "Berlin icması", "en": "Berlin"},
+                    "descriptions": {"en": "Azerbaijanis in Berlin"},
+                    "programme_title": "Homeland Is Not Far",
+                    "aired": [{"channel": "diaspor-tv", "started_at": "2026-11-29T16:00:00Z"}],
+                    "next_airings": [],
+                    "hls": "https://diaspor.example/files/hls/assets/41/k3J9x/master.m3u8",
+                    "audio": "https://diaspor.example/files/hls/assets/41/k3J9x/audio/index.m3u8",
+                    "audio_file": "https://diaspor.example/files/hls/assets/41/k3J9x/audio.m4a",
+                    "subtitles": [
+                        {
+                            "lang": "az",
+                            "name": "Azərbaycanca",
+                            "url": "https://diaspor.example/files/hls/assets/41/k3J9x/subs/az/index.m3u8",
+                            "vtt": "https://diaspor.example/files/hls/assets/41/k3J9x/subs/az.vtt",
+                        }
+                    ],
+                    "poster": "https://diaspor.example/files/hls/assets/41/k3J9x/poster.jpg",
+                    "thumbnails": "https://diaspor.example/files/hls/assets/41/k3J9x/thumbnails.vtt",
+                    "links": {
+                        **EPISODE_LINKS,
+                        "master": "https://diaspor.example/files/hls/assets/41/k3J9x/master.m3u8",
+                        "audio_file": "https://diaspor.example/files/hls/assets/41/k3J9x/audio.m4a",
+                        "poster": "https://diaspor.example/files/hls/assets/41/k3J9x/poster.jpg",
+                        "subtitles": {
+                            "az": "https://diaspor.example/files/hls/assets/41/k3J9x/subs/az.vtt"
+                        },
+                    },
+                }
+            ]
+        }
+    )
+
     titles: Texts
     descriptions: Texts
     programme_title: str

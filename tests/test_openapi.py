@@ -102,3 +102,27 @@ def test_operations_have_stable_readable_ids_and_one_documented_tag(spec: dict[s
     for path, method, op in operations(spec):
         assert len(op["tags"]) == 1 and op["tags"][0] in tags, (method, path, op["tags"])
         assert op.get("summary"), (method, path)
+
+
+def test_every_example_in_the_document_is_valid_against_its_schema(spec: dict[str, Any]) -> None:
+    """Examples are what a developer copies first: each one holds to the schema it shows."""
+    from jsonschema import Draft202012Validator
+
+    checked = []
+    for name, schema in spec["components"]["schemas"].items():
+        for example in schema.get("examples", []):
+            root = {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
+            errors = [e.message for e in Draft202012Validator(root).iter_errors(example)]
+            assert not errors, (name, errors[:3])
+            checked.append(name)
+    assert {
+        "NowPlayingOut",
+        "ChannelOut",
+        "ScheduleOut",
+        "ProgrammeDetail",
+        "EpisodeDetailOut",
+    } <= set(checked)
+    # and the schemas are strict enough for an example to fail: a title that is a number
+    bad = {**spec["components"]["schemas"]["ChannelOut"]["examples"][0], "name": 7}
+    root = {"$ref": "#/components/schemas/ChannelOut", "components": spec["components"]}
+    assert list(Draft202012Validator(root).iter_errors(bad))

@@ -119,7 +119,7 @@ async def upload_media(
 def list_media(
     svc: ServicesDep,
     who: Allowed,
-    pages: Annotated[Pages, paged("media", 50)],
+    pages: Annotated[Pages, paged("media", 50, most=200)],
     kind: Kind | None = None,
     status: Annotated[str | None, Query(pattern="^(pending|ready|failed)$")] = None,
     q: Annotated[str | None, Query(max_length=200, description="words in title/artist")] = None,
