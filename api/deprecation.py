@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 
+from api.problems import Problem
+
 CHANGELOG = "/static/api-changelog.md"
 
 
@@ -27,11 +29,20 @@ class Deprecated:
     successor: str  # the path of what replaces it
     why: str
 
-    def headers(self, base: str) -> dict[str, str]:
+    def answer(self, now: datetime, base: str, successor: str) -> dict[str, str]:
+        """The headers every answer carries until the sunset; after it, a 410 problem
+        saying what replaced it."""
+        if now >= self.sunset:
+            raise Problem(
+                410,
+                "Gone",
+                f"this was retired on {self.sunset.date().isoformat()}: use {base}{successor}",
+                "sunset",
+            )
         return {
             "Deprecation": f"@{int(self.since.timestamp())}",
             "Sunset": format_datetime(self.sunset, usegmt=True),
-            "Link": f'<{base}{self.successor}>; rel="successor-version", '
+            "Link": f'<{base}{successor}>; rel="successor-version", '
             f'<{base}{CHANGELOG}>; rel="deprecation"',
         }
 

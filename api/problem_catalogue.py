@@ -79,6 +79,13 @@ CATALOGUE = _types(
         "Check the id or slug; keep ids, not file URLs, and ask again for the current URLs.",
     ),
     ProblemType(
+        "sunset",
+        "Gone",
+        "This operation was deprecated and its sunset date has passed (the `Sunset` header "
+        "said when): it no longer answers.",
+        "Use what `detail` names; the API changelog (/static/api-changelog.md) says more.",
+    ),
+    ProblemType(
         "http-error",
         "HTTP error",
         "The HTTP layer refused the request before the API's own code ran.",

@@ -39,6 +39,7 @@ TITLES = {
     409: "Conflict",
     412: "Precondition failed",
     413: "File too large",
+    410: "Gone",
     422: "Invalid request",
 }
 
@@ -73,6 +74,7 @@ MEANINGS = {
     403: "the credential's role may not do this (the permission matrix, api/auth.py)",
     404: "there is no such thing",
     409: "it conflicts with what is there",
+    410: "it was deprecated and its sunset has passed: `detail` says what replaced it",
     412: "changed since you read it (If-Match names an older version)",
     413: "the body is larger than the limit",
     422: "the request is invalid: problem+json says what",

@@ -6,23 +6,54 @@ framework, no CDN: hls.js is vendored); it reads the same public API as any othe
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from api.auth import ServicesDep
+from api.deprecation import Deprecated
+from api.problems import problems
+
 router = APIRouter(tags=["player"])
-PAGE = Path(__file__).resolve().parent.parent / "static" / "player" / "index.html"
+STATIC = Path(__file__).resolve().parent.parent / "static"
+PAGE = STATIC / "player" / "index.html"
+HTML: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {"schema": {"type": "string"}}}}
+}
+TV_PAGE = Deprecated(
+    since=datetime(2026, 12, 3, tzinfo=UTC),
+    sunset=datetime(2027, 6, 1, tzinfo=UTC),
+    successor="/embed/tv/{slug}",
+    why="The embeddable TV player (themable, in az/en/ru, with now-playing) replaces it.",
+)
 
 
 @router.get(
     "/",
     response_class=FileResponse,
     summary="The web player: radio, TV, today's schedule and the latest episodes (az/en/ru)",
-    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
+    responses=HTML,
 )
 def get_player_page() -> FileResponse:
     # Revalidated on each visit, so a new release of the page is seen at once.
     return FileResponse(
         PAGE, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"}
     )
+
+
+@router.get(
+    "/static/tv.html",
+    response_class=FileResponse,
+    summary="The first embeddable TV player, for an HLS master playlist (?src=)",
+    description=TV_PAGE.description(),
+    deprecated=True,
+    responses={**HTML, **problems(410)},
+)
+def get_tv_page(svc: ServicesDep) -> FileResponse:
+    tv = next((c for c in svc.schedules.find("channel") if c.data["kind"] == "tv"), None)
+    successor = TV_PAGE.successor.format(slug=tv.data["slug"]) if tv else "/"
+    headers = TV_PAGE.answer(svc.clock.now(), svc.settings.base_url, successor)
+    return FileResponse(STATIC / "tv.html", media_type="text/html; charset=utf-8", headers=headers)
