@@ -19,7 +19,7 @@ type GuideQuery = NonNullable<paths["/api/v1/channels/{slug}/schedule"]["get"]["
 export interface Walked {
   channels: { slug: string; kind: string; timezone: string; streams: string[]; links: string[] }[];
   nowPlaying: { channel: string; current: string | null; history: string[] }[];
-  guide: { channel: string; timezone: string; tz: string; starts: string[]; ends: string[] };
+  guide: { channel: string; timezone: string; tz: string | null; starts: string[]; ends: string[] };
   programme: { slug: string; title: string; links: string[] };
   episodes: number[];
   episode: { id: number; master: string; audioFile: string; poster: string | null };

@@ -326,12 +326,24 @@ def test_a_podcast_app_gets_the_episodes_sound_from_the_feed(
 # --- the TypeScript app --------------------------------------------------------------------------
 
 
-def node_tool(name: str) -> str:
-    """A program of the TypeScript toolchain (clients/package-lock.json's versions)."""
-    need(shutil.which("npm") is not None, NO_NPM)
-    path = CLIENTS / "node_modules" / ".bin" / name
-    need(path.exists(), "the TypeScript tools are not installed: `npm ci --prefix clients`")
-    return str(path)
+@dataclass(frozen=True)
+class Toolchain:
+    node: str
+    bin: Path  # openapi-typescript and tsc, at clients/package-lock.json's versions
+
+
+@pytest.fixture(scope="module")
+def toolchain() -> Toolchain:
+    """Node.js and the tools `npm ci --prefix clients` installs (make test does, where npm is):
+    without them the TypeScript tests skip and say why (in CI, they fail)."""
+    node = shutil.which("node")
+    need(shutil.which("npm") is not None and node is not None, NO_NPM)
+    assert node is not None
+    tools = CLIENTS / "node_modules" / ".bin"
+    need(
+        (tools / "tsc").exists(), "the TypeScript tools are not installed: npm ci --prefix clients"
+    )
+    return Toolchain(node, tools)
 
 
 def in_clients(*args: str) -> str:
@@ -344,27 +356,28 @@ def in_clients(*args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def typescript(spec_file: Path) -> Path:
+def typescript(toolchain: Toolchain, spec_file: Path) -> Path:
     """The document's types, as openapi-typescript writes them for clients/journey.ts."""
     out = CLIENTS / "generated" / "schema.d.ts"
     out.unlink(missing_ok=True)
-    in_clients(node_tool("openapi-typescript"), str(spec_file), "--output", str(out))
+    in_clients(str(toolchain.bin / "openapi-typescript"), str(spec_file), "--output", str(out))
     assert "export interface paths" in out.read_text(encoding="utf-8")
     return out
 
 
-def test_the_typescript_app_type_checks_against_the_document(typescript: Path) -> None:
-    in_clients(node_tool("tsc"), "--noEmit", "-p", ".")
+def test_the_typescript_app_type_checks_against_the_document(
+    toolchain: Toolchain, typescript: Path
+) -> None:
+    in_clients(str(toolchain.bin / "tsc"), "--noEmit", "-p", ".")
 
 
-def test_the_typescript_app_walks_the_journey(typescript: Path, station: OnAir) -> None:
-    node = shutil.which("node")
-    need(node is not None, "node not found: install Node.js to run the TypeScript client")
-    assert node is not None
+def test_the_typescript_app_walks_the_journey(
+    toolchain: Toolchain, typescript: Path, station: OnAir
+) -> None:
     shutil.rmtree(CLIENTS / "generated" / "js", ignore_errors=True)
     # Compiled whatever the type check says (that is the test above): what runs, runs.
-    in_clients(node_tool("tsc"), "-p", ".", "--noCheck")
-    walked = json.loads(in_clients(node, "walk.mjs", station.base))
+    in_clients(str(toolchain.bin / "tsc"), "-p", ".", "--noCheck")
+    walked = json.loads(in_clients(toolchain.node, "walk.mjs", station.base))
     assert sorted(c["slug"] for c in walked["channels"]) == ["diaspor-fm", "diaspor-tv"]
     assert sorted(np["channel"] for np in walked["nowPlaying"]) == ["diaspor-fm", "diaspor-tv"]
     guide = walked["guide"]
