@@ -21,6 +21,16 @@ $(VENV)/.test: $(VENV)/.python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@ $(VENV)/.run
 
+# The TypeScript tools tests/test_clients.py checks the API's contract with (openapi-typescript,
+# tsc, openapi-fetch), at the versions clients/package-lock.json pins; only where npm is (without
+# it those tests skip and say why, and CI installs it).
+NPM := $(shell command -v npm 2>/dev/null)
+CLIENT_TOOLS := $(if $(NPM),clients/node_modules/.installed)
+
+clients/node_modules/.installed: clients/package.json clients/package-lock.json
+	npm ci --prefix clients --silent
+	@touch $@
+
 run: $(VENV)/.run
 	$(BIN)/diaspor demo $(ARGS)
 
@@ -29,7 +39,7 @@ run: $(VENV)/.run
 # the order tests/conftest.py gives, not pytest-xdist's own by number of tests).
 TEST_WORKERS ?= 3
 
-test: $(VENV)/.test
+test: $(VENV)/.test $(CLIENT_TOOLS)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 $(ARGS)
 
 lint: $(VENV)/.test
