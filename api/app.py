@@ -20,6 +20,7 @@ from api.replay import Kept, Replays
 from api.routes import (
     auth,
     channels,
+    embeds,
     epg,
     files,
     health,
@@ -28,6 +29,7 @@ from api.routes import (
     manage,
     media,
     nowplaying,
+    pages,
     player,
     podcast,
     stream_keys,
@@ -121,6 +123,8 @@ def create_app(svc: Services) -> FastAPI:
         vod,
         podcast,
         player,
+        embeds,
+        pages,
     )
     for module in routers:
         app.include_router(module.router)
