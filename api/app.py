@@ -20,6 +20,7 @@ from api.replay import Kept, Replays
 from api.routes import (
     auth,
     channels,
+    embeds,
     epg,
     files,
     health,
@@ -28,6 +29,7 @@ from api.routes import (
     manage,
     media,
     nowplaying,
+    pages,
     player,
     podcast,
     problem_pages,
@@ -125,6 +127,8 @@ def create_app(svc: Services) -> FastAPI:
         podcast,
         player,
         problem_pages,
+        embeds,
+        pages,
     )
     for module in routers:
         app.include_router(module.router)

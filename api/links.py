@@ -16,6 +16,7 @@ class ChannelLinks(BaseModel):
     calendar: str = Field(description="the guide as iCalendar")
     logo: str | None = Field(description="the channel's logo, if it has one")
     player: str = Field(description="the web player")
+    embed: str = Field(description="the player partner sites embed (an iframe; docs/embed.md)")
 
 
 class ProgrammeLinks(BaseModel):
@@ -41,7 +42,7 @@ class EpisodeLinks(EpisodeSummaryLinks):
     )
 
 
-def channel_links(base: str, slug: str, logo: str | None) -> ChannelLinks:
+def channel_links(base: str, slug: str, kind: str, logo: str | None) -> ChannelLinks:
     one = f"{base}/api/v1/channels/{quote(slug)}"
     return ChannelLinks(
         self=one,
@@ -51,6 +52,7 @@ def channel_links(base: str, slug: str, logo: str | None) -> ChannelLinks:
         calendar=f"{one}/schedule.ics",
         logo=logo,
         player=f"{base}/",
+        embed=f"{base}/embed/{kind}/{quote(slug)}",
     )
 
 

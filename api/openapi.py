@@ -42,6 +42,8 @@ TAGS = [
     {"name": "on-demand", "description": "Programmes, episodes and podcasts."},
     {"name": "files", "description": "Stored files: HLS playlists and segments, artwork."},
     {"name": "player", "description": "The web player."},
+    {"name": "embeds", "description": "Players for partner sites to embed (docs/embed.md)."},
+    {"name": "pages", "description": "Public pages of programmes and episodes, to share."},
     {"name": "problems", "description": "What each problem `type` means (HTML pages)."},
     {"name": "auth", "description": "Sign-in, API keys, users and stream keys."},
     {"name": "media", "description": "The media library (editors)."},

@@ -247,6 +247,7 @@ class ChannelOut(BaseModel):
                         "calendar": "https://diaspor.example/api/v1/channels/diaspor-fm/schedule.ics",
                         "logo": None,
                         "player": "https://diaspor.example/",
+                        "embed": "https://diaspor.example/embed/radio/diaspor-fm",
                     },
                 }
             ]

@@ -18,6 +18,17 @@ from tests.conftest import settings_for
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 # Starlette's FileResponse answers a Range it cannot serve in text/plain, before our code runs.
 RANGE_ANSWERS = {("/files/{key}", "get", "400"), ("/files/{key}", "get", "416")}
+# A page a reader's browser shows (a player, a programme, an episode): not there is a page too.
+HTML = {"text/html": {"schema": {"type": "string"}}}
+PAGES_NOT_FOUND = {
+    (path, "get", "404")
+    for path in (
+        "/embed/radio/{slug}",
+        "/embed/tv/{slug}",
+        "/programmes/{slug}",
+        "/episodes/{episode_id}",
+    )
+}
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +56,17 @@ def test_every_error_is_documented_as_a_problem(spec: dict[str, Any]) -> None:
         for status, response in op["responses"].items():
             if int(status) < 400 or (path, method, status) in RANGE_ANSWERS:
                 continue
+            if (path, method, status) in PAGES_NOT_FOUND:
+                assert response.get("content") == HTML, (method, path, status)
+                continue
             assert response.get("content") == PROBLEM, (method, path, status)
             seen += 1
     assert seen > 200
+    assert {
+        (path, method, status)
+        for path, method, op in operations(spec)
+        for status in op["responses"]
+    } >= PAGES_NOT_FOUND
     schemas = spec["components"]["schemas"]
     assert "HTTPValidationError" not in schemas and "ValidationError" not in schemas
     problem = schemas["Problem"]
@@ -91,6 +110,7 @@ refreshToken streamNowPlaying
 revokeApiKey rotateMyStreamKey setMediaSubtitle signIn signOut streamChannelNowPlaying
 updateChannel updateClock updateEpisode updateMedia updatePlaylist updateProgramme
 updateScheduleEntry updateUser uploadMedia
+getRadioEmbed getTvEmbed getEmbedScript getProgrammePage getEpisodePage
 """
 
 

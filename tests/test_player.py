@@ -16,13 +16,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from api.app import create_app
 from diaspor.compose import Station
-from diaspor.playout import run_playout
 from media.binaries import Tools
-from tests.radio_support import SONGS, Playout, music_station
-from tests.support import free_port, need, need_program, serve_app
-from tests.tv_support import add_tv_channel
+from tests.radio_support import SONGS
+from tests.support import need, need_program
+from tests.tv_support import radio_and_tv_on_air, radio_and_tv_station
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 PHONE = {"width": 375, "height": 740}
@@ -39,34 +37,12 @@ class OnAir:
 
 @pytest.fixture(scope="module")
 def on_air(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> Iterator[OnAir]:
-    tmp = tmp_path_factory.mktemp("player")
-    st = music_station(
-        tmp,
-        tools,
-        relay_port=free_port(),
-        hls_segment_s=2,
-        tv_ladder=["180p:320x180:300", "90p:160x90:120"],
-        tv_segment_s=2,
-        tv_window=6,
-    )
-    add_tv_channel(st, tools, tmp / "src")
-    playout = Playout(st, run_playout)
+    st = radio_and_tv_station(tmp_path_factory.mktemp("player"), tools)
     try:
-        with serve_app(create_app(st), st.settings.port) as base:
-            deadline = time.monotonic() + 60
-            while True:
-                channels = httpx.get(f"{base}/api/v1/channels", timeout=5).json()["items"]
-                master = httpx.get(f"{base}/files/hls/tv/diaspor-tv/master.m3u8", timeout=5)
-                if master.status_code == 200 and all(c["streams"] for c in channels):
-                    break
-                assert time.monotonic() < deadline, f"not on air: {channels}"
-                time.sleep(0.5)
+        with radio_and_tv_on_air(st) as base:
             yield OnAir(st, base)
     finally:
-        try:
-            playout.close()
-        finally:
-            st.close()
+        st.close()
 
 
 def wait_for(page: Any, what: str, seconds: float) -> Any:

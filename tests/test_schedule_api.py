@@ -76,6 +76,7 @@ def test_titles_follow_the_language_asked_for_and_fall_back_to_azerbaijani(desk:
                 "calendar": f"{base}/api/v1/channels/diaspor-fm/schedule.ics",
                 "logo": None,
                 "player": f"{base}/",
+                "embed": f"{base}/embed/radio/diaspor-fm",
             },
         }
     ]

@@ -88,6 +88,8 @@ def api_schema(desk: Desk, radio: dict[str, Any]) -> Any:
     slugs = {
         "/api/v1/channels/": [week["channel"]["slug"]],
         "/api/v1/programmes/": [week["programme"]["slug"]],
+        "/embed/radio/": [week["channel"]["slug"]],
+        "/programmes/": [week["programme"]["slug"]],
     }
 
     @schema.hook

@@ -550,7 +550,8 @@ def test_an_episode_on_demand_points_at_its_published_package(vod: Vod) -> None:
     assert vod.fetch(links["self"]).json()["id"] == e["id"]
     programme = vod.fetch(links["programme"]).json()
     assert programme["slug"] == "veten-uzaqda-deyil"
-    assert links["share"].endswith(f"/episodes/{e['id']}")
+    share = vod.fetch(links["share"]).text  # a page with a preview card, to share
+    assert '<meta property="og:title"' in share and "Berlin" in share
     plinks = programme["links"]
     assert vod.fetch(plinks["self"]).json()["slug"] == "veten-uzaqda-deyil"
     listed = vod.fetch(plinks["episodes"]).json()["items"]
@@ -558,6 +559,7 @@ def test_an_episode_on_demand_points_at_its_published_package(vod: Vod) -> None:
     assert all(x["links"]["self"].endswith(f"/api/v1/episodes/{x['id']}") for x in listed)
     assert vod.fetch(plinks["podcast"]).text.lstrip().startswith("<?xml")
     assert vod.fetch(plinks["calendar"]).text.startswith("BEGIN:VCALENDAR")
+    assert "Homeland Is Not Far" in vod.fetch(plinks["page"] + "?lang=en").text
     # The guide says when it airs next, on every channel: tomorrow at 20:00 in Baku.
     [next_airing] = e["next_airings"]
     assert (next_airing["channel"], next_airing["start"]) == ("diaspor-tv", "2026-11-27T16:00:00Z")

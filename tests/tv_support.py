@@ -18,16 +18,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
 from api.app import create_app
 from diaspor import migrate
 from diaspor.compose import Station, build_station
-from diaspor.playout import run_tv
+from diaspor.playout import run_playout, run_tv
 from media.binaries import Tools
 from media.library import IngestOptions
 from tests.conftest import settings_for
-from tests.radio_support import Playout
+from tests.radio_support import Playout, music_station
 from tests.support import H264_AAC, free_port, make_media, run, serve_app
 
 EPISODES = [("Bakı", "red", 300), ("Berlin", "green", 500), ("Toronto", "blue", 700)]
@@ -180,3 +181,43 @@ def tv_on_air(tmp_path: Path, tools: Tools, **extra: Any) -> Iterator[TvStation]
             playout.close()
         finally:
             st.close()
+
+
+def radio_and_tv_station(tmp_path: Path, tools: Tools) -> Station:
+    """Diaspor.FM (tests/radio_support.py) and Diaspor TV on one station, with short HLS
+    segments and a small ladder: what the browser tests put on air."""
+    st = music_station(
+        tmp_path,
+        tools,
+        relay_port=free_port(),
+        hls_segment_s=SEGMENT_S,
+        tv_ladder=["180p:320x180:300", "90p:160x90:120"],
+        tv_segment_s=SEGMENT_S,
+        tv_window=6,
+    )
+    add_tv_channel(st, tools, tmp_path / "src")
+    return st
+
+
+@contextmanager
+def radio_and_tv_on_air(st: Station, timeout_s: float = 60) -> Iterator[str]:
+    """`run_playout` on the station (as `diaspor playout`) and its API under a real uvicorn;
+    yields the API's URL once both channels list their streams and the TV's master playlist
+    is there."""
+    playout = Playout(st, run_playout)
+    try:
+        with serve_app(create_app(st), st.settings.port) as base:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                channels = [
+                    httpx.get(f"{base}/api/v1/channels/{slug}", timeout=5).json()
+                    for slug in ("diaspor-fm", "diaspor-tv")
+                ]
+                master = httpx.get(f"{base}/files/hls/tv/diaspor-tv/master.m3u8", timeout=5)
+                if master.status_code == 200 and all(c["streams"] for c in channels):
+                    break
+                assert time.monotonic() < deadline, f"not on air: {channels}"
+                time.sleep(0.5)
+            yield base
+    finally:
+        playout.close()

@@ -57,7 +57,7 @@ def channel_info(svc: Services, ch: Record, guide: tuple[GuideBlock, ...] = ()) 
 
 def channel_out(info: ChannelInfo, lang: str, base: str) -> ChannelOut:
     return ChannelOut(
-        links=channel_links(base, info.slug, info.logo_url),
+        links=channel_links(base, info.slug, info.kind, info.logo_url),
         slug=info.slug,
         kind=info.kind,
         name=pick(info.names, lang),
