@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Query
@@ -30,13 +31,24 @@ def from_accept_language(header: str | None) -> Lang | None:
     return None
 
 
+class Language(StrEnum):
+    """A language the station speaks: one schema in the document, so a generated client has
+    one type for every `?lang=`."""
+
+    az = "az"
+    en = "en"
+    ru = "ru"
+
+
 async def language(
     lang: Annotated[
-        Lang | None, Query(description="az, en or ru; default Accept-Language, then az")
+        Language | None, Query(description="az, en or ru; default Accept-Language, then az")
     ] = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Lang:
-    return lang or from_accept_language(accept_language) or "az"
+    if lang is not None:
+        return lang.value
+    return from_accept_language(accept_language) or "az"
 
 
 LangDep = Annotated[Lang, Depends(language)]
