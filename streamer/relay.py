@@ -7,8 +7,9 @@ It speaks what icecast2 speaks, so playout, players and tests cannot tell them a
   `SOURCE /mount ICE/1.0` with an `ice-password` header too), Basic auth as user `source`;
   on the mounts a `source_auth` hook handles (presenters' live mounts) only the credentials
   it accepts, for a time: like icecast2's URL authentication;
-- listeners: `GET /mount`, with ICY metadata every 16000 bytes when asked
-  (`Icy-MetaData: 1`), the last `burst_bytes` first so players start at once;
+- listeners: `GET /mount`, with ICY metadata every 8192 bytes when asked (`Icy-MetaData: 1`;
+  fewer bytes on a slower mount, `set_metaint`), the last `burst_bytes` first so players
+  start at once;
 - `GET /admin/metadata?mount=...&mode=updinfo&song=...` to set a mount's title;
 - `GET /status-json.xsl`, shaped like icecast2's (see `relay_admin.status_json` for the one
   difference).
@@ -34,7 +35,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from station.clock import Clock, SystemClock
-from streamer.icy import ICY_METAINT, IcyWriter
+from streamer.icy import IcyWriter
 from streamer.relay_admin import (
     METADATA_PATH,
     STATUS_PATH,
@@ -221,6 +222,13 @@ class Relay:
         self._mount(mount).set_title(title, self.max_queue_bytes)
         log.info("title updated", extra={"mount": mount, "title": title})
 
+    def set_metaint(self, mount: str, metaint: int) -> None:
+        """How many audio bytes a mount's ICY listeners get between metadata blocks (for
+        those who connect from now on; `streamer.icy.metaint_for` a mount's bit rate)."""
+        if metaint <= 0:
+            raise ValueError("metaint must be positive")
+        self._mount(mount).metaint = metaint
+
     def stats(self) -> tuple[MountStatus, ...]:
         """Every mount that has a source or is waiting for it to come back."""
         return tuple(m.status() for m in self._mounts.values() if m.on_air)
@@ -399,7 +407,8 @@ class Relay:
         if mount is None or not mount.on_air:
             writer.write(http_response(404, b"The file you requested could not be found"))
             return
-        metaint = ICY_METAINT if request.headers.get("icy-metadata", "").strip() == "1" else None
+        wants_icy = request.headers.get("icy-metadata", "").strip() == "1"
+        metaint = mount.metaint if wants_icy else None
         address = client.rsplit(":", 1)[0]
         total = sum(len(m.listeners) for m in self._mounts.values())
         if request.method != "HEAD" and (

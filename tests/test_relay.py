@@ -27,6 +27,7 @@ from streamer.icy import (
     IcyReader,
     IcyWriter,
     metadata_block,
+    metaint_for,
     parse_metadata,
     parse_metadata_block,
     parse_response_head,
@@ -461,6 +462,29 @@ def test_a_classic_icy_listener_hears_titles_set_over_http_and_directly() -> Non
             wire = 40_000 + len(metadata_block("Qarabağ")) + (blocks - 1) * len(NO_CHANGE)
             assert icy.feed(await ear.read_exactly(wire)).audio == sent
             assert icy.titles == [AZ_TITLE, "Qarabağ"]
+
+    run(story())
+
+
+def test_a_slower_mount_sends_its_titles_after_fewer_bytes() -> None:
+    """The low-bitrate AAC mount: a title block every 4096 bytes, half a second at 64 kbit/s
+    as 8192 is at 128; the other mounts keep theirs."""
+
+    async def story() -> None:
+        async with relay_running(burst_bytes=0) as relay:
+            relay.set_metaint("/radio-64.aac", metaint_for(64))
+            src, _ = await source(relay, "/radio-64.aac")
+            await source(relay, "/radio.aac")
+            ear, _, headers = await listener(relay, "/radio-64.aac", icy=True)
+            assert headers["icy-metaint"] == "4096"
+            assert (await listener(relay, "/radio.aac", icy=True))[2]["icy-metaint"] == "8192"
+            icy = IcyReader.from_headers(headers)
+            relay.set_title("/radio-64.aac", "Qarabağ")
+            sent = pattern(10_000)
+            src.writer.write(sent)
+            wire = 10_000 + len(metadata_block("Qarabağ")) + len(NO_CHANGE)  # two blocks
+            assert icy.feed(await ear.read_exactly(wire)).audio == sent
+            assert icy.titles == ["Qarabağ"]
 
     run(story())
 
