@@ -191,7 +191,7 @@ async def air_server(station: Station, side: RadioSide, sup: Supervisor) -> AirS
             relay.set_title,
             s.relay_url,
             relay.base_url,
-            set_metaint=relay.set_metaint,
+            set_bitrate=relay.set_bitrate,
         )
     if s.source_password is None:
         raise StationError("DIASPOR_SOURCE_PASSWORD is required with DIASPOR_RADIO_SERVER=icecast")

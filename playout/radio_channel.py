@@ -33,7 +33,6 @@ from station.supervisor import Health, Supervisor
 from streamer.encoder import Encoder, HlsOutput, Output, Tee
 from streamer.hls_dates import HlsDates
 from streamer.hls_ladder import MASTER_PLAYLIST, audio_ladder, master_playlist
-from streamer.icy import metaint_for
 from streamer.outputs import Codec, IcecastOutput, low_rate
 
 log = logging.getLogger(__name__)
@@ -55,9 +54,9 @@ class AirServer:
     # Disconnects a mount's source (icecast2's killsource), for a presenter whose time is up;
     # None where the server ends it itself (the built-in relay holds each grant's end).
     kill_source: Callable[[str], Awaitable[None]] | None = None
-    # Sets a mount's ICY interval (the relay); None where the server's configuration does
-    # (icecast2: deploy/icecast.xml).
-    set_metaint: Callable[[str, int], None] | None = None
+    # Tells the server a mount's bit rate, to which the relay fits its ICY interval and burst;
+    # None where the server's configuration does that (icecast2: deploy/icecast.xml).
+    set_bitrate: Callable[[str, int], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,9 +133,9 @@ class RadioChannel:
             )
             for m in mounts
         ]
-        if s.set_metaint is not None:  # a slower mount's titles as close to their audio
+        if s.set_bitrate is not None:  # a slower mount: its titles and burst in seconds
             for m in mounts:
-                s.set_metaint(m.path, metaint_for(m.bitrate_kbps))
+                s.set_bitrate(m.path, m.bitrate_kbps)
         # The HLS audio's rungs: the channel's bit rate, and the low one.
         self.ladder = audio_ladder(ports.bitrate_kbps, ports.low_bitrate_kbps)
         self.engine: RadioEngine | LiquidsoapEngine | None = None

@@ -99,6 +99,7 @@ class Mount:
     title: str = ""
     block: bytes = field(default_factory=lambda: metadata_block(""))
     metaint: int = ICY_METAINT  # audio bytes between metadata blocks, for its ICY listeners
+    burst_bytes: int | None = None  # its burst when smaller than the relay's (a slower mount)
     live: bool = False
     on_air: bool = False  # live, or waiting out the grace period with its listeners
     listeners: set[Listener] = field(default_factory=set)

@@ -519,6 +519,10 @@ def test_icecast_config_is_well_formed_with_a_source_password_and_utf8_mounts(
     assert low.path == "/diaspor-fm-64.aac"
     interval = mounts[("normal", low.path)].findtext("mp3-metadata-interval")
     assert interval == str(metaint_for(low.bitrate_kbps)) == "4096"
+    # ... and its burst: as many seconds as the others' (the limits' 64 KiB at 128 kbit/s).
+    burst = int(mounts[("normal", low.path)].findtext("burst-size") or 0)
+    limit = int(root.findtext("limits/burst-size") or 0)
+    assert burst == pytest.approx(limit * low.bitrate_kbps / 128, abs=1)
     # Presenters are let in by the API (icecast2's URL authentication), at the api service.
     auth = mounts[("normal", "/diaspor-fm-live")].find("authentication")
     assert auth is not None and auth.get("type") == "url"

@@ -27,7 +27,6 @@ from streamer.icy import (
     IcyReader,
     IcyWriter,
     metadata_block,
-    metaint_for,
     parse_metadata,
     parse_metadata_block,
     parse_response_head,
@@ -466,25 +465,33 @@ def test_a_classic_icy_listener_hears_titles_set_over_http_and_directly() -> Non
     run(story())
 
 
-def test_a_slower_mount_sends_its_titles_after_fewer_bytes() -> None:
-    """The low-bitrate AAC mount: a title block every 4096 bytes, half a second at 64 kbit/s
-    as 8192 is at 128; the other mounts keep theirs."""
+def test_a_slower_mount_gives_title_blocks_and_a_burst_in_the_same_seconds_of_audio() -> None:
+    """The low-bitrate AAC mount: a title block every 4096 bytes and half the burst, as many
+    seconds at 64 kbit/s as 8192 bytes and the whole burst are at 128; the others keep
+    theirs."""
 
     async def story() -> None:
-        async with relay_running(burst_bytes=0) as relay:
-            relay.set_metaint("/radio-64.aac", metaint_for(64))
-            src, _ = await source(relay, "/radio-64.aac")
-            await source(relay, "/radio.aac")
+        async with relay_running(burst_bytes=64 * 1024) as relay:
+            relay.set_bitrate("/radio-64.aac", 64)
+            relay.set_bitrate("/radio.aac", 128)
+            low, _ = await source(relay, "/radio-64.aac")
+            top, _ = await source(relay, "/radio.aac")
+            sent = pattern(100_000)
+            low.writer.write(sent)
+            top.writer.write(sent)
+            await until(lambda: [m.bytes_received for m in relay.stats()] == [len(sent), len(sent)])
             ear, _, headers = await listener(relay, "/radio-64.aac", icy=True)
             assert headers["icy-metaint"] == "4096"
-            assert (await listener(relay, "/radio.aac", icy=True))[2]["icy-metaint"] == "8192"
+            # The burst, with a block after each 4096 bytes: the title (none yet), then none
+            # new.
             icy = IcyReader.from_headers(headers)
-            relay.set_title("/radio-64.aac", "Qarabağ")
-            sent = pattern(10_000)
-            src.writer.write(sent)
-            wire = 10_000 + len(metadata_block("Qarabağ")) + len(NO_CHANGE)  # two blocks
-            assert icy.feed(await ear.read_exactly(wire)).audio == sent
-            assert icy.titles == ["Qarabağ"]
+            wire = 32 * 1024 + len(metadata_block("")) + 7 * len(NO_CHANGE)
+            assert icy.feed(await ear.read_exactly(wire)).audio == sent[-32 * 1024 :]
+            other, _, headers = await listener(relay, "/radio.aac", icy=True)
+            assert headers["icy-metaint"] == "8192"
+            wire = 64 * 1024 + len(metadata_block("")) + 7 * len(NO_CHANGE)
+            icy = IcyReader.from_headers(headers)
+            assert icy.feed(await other.read_exactly(wire)).audio == sent[-64 * 1024 :]
 
     run(story())
 
