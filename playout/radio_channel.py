@@ -133,7 +133,7 @@ class RadioChannel:
             )
             for m in mounts
         ]
-        if s.set_bitrate is not None:  # a slower mount: its titles and burst in seconds
+        if s.set_bitrate is not None:  # a slower mount: titles and burst in as many seconds
             for m in mounts:
                 s.set_bitrate(m.path, m.bitrate_kbps)
         # The HLS audio's rungs: the channel's bit rate, and the low one.

@@ -25,6 +25,7 @@ from streamer.hls_ladder import (
 )
 from streamer.icy import metaint_for
 from streamer.outputs import IcecastOutput
+from tests.air_check import master_variants
 from tests.conftest import settings_for
 from tests.support import music_like_input, run
 
@@ -145,17 +146,6 @@ def media_playlist(text: str) -> tuple[int, list[tuple[int, str, str, str]]]:
         elif line and not line.startswith("#"):
             out.append((int(line.rsplit("-", 1)[1].split(".")[0]), extinf, date, line))
     return sequence, out
-
-
-def master_variants(text: str) -> list[tuple[dict[str, str], str]]:
-    """([attribute: value], URI) of each EXT-X-STREAM-INF."""
-    lines = text.splitlines()
-    out = []
-    for i, line in enumerate(lines):
-        if line.startswith("#EXT-X-STREAM-INF:"):
-            attrs = dict(re.findall(r'([A-Z-]+)=("[^"]*"|[^,]*)', line.split(":", 1)[1]))
-            out.append(({k: v.strip('"') for k, v in attrs.items()}, lines[i + 1]))
-    return out
 
 
 def decoded_samples(ffmpeg: str, path: Path) -> tuple[int, str]:
