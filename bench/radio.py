@@ -1575,7 +1575,7 @@ def bench_title_timing(rep: Report, root: Path, minutes: float) -> None:
     folder.mkdir()
     console.print(f"title timing: {minutes:g} min on air, on the relay and on icecast2 …")
     rep.section(f"Part 4: title timing at the listener ({minutes:g} min on air)")
-    report = title_timings(folder, find_tools(), minutes * 60)
+    report = title_timings(folder, find_tools(), minutes * 60).timings
     for name, timings in report.items():
         offsets = sorted(t.offset_s for t in timings if t.offset_s is not None)
         unnamed = sum(t.offset_s is None for t in timings)

@@ -15,8 +15,10 @@ from diaspor import demo_content, migrate
 from diaspor.compose import Station, build_station, supervisor_for
 from diaspor.demo_schedule import load_demo_schedule
 from diaspor.playout import run_playout
+from diaspor.radio import channel_mounts
 from media.library import IngestOptions
 from station.settings import Settings
+from streamer.hls_ladder import MASTER_PLAYLIST
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +130,19 @@ async def load_demo_content(station: Station) -> None:
 
 def print_banner(settings: Settings, token: str) -> None:
     base = settings.base_url
+    radio = [f"{settings.relay_url}{m.path}" for m in channel_mounts(settings, "diaspor-fm")]
+    phones = [f"                 {url}   (phones on mobile data)" for url in radio[2:]]
+    if settings.radio_engine != "liquidsoap":  # Liquidsoap's script writes no HLS
+        hls = f"{base}/files/hls/radio/diaspor-fm/{MASTER_PLAYLIST}"
+        phones.append(f"                 {hls}   (HLS, every rate)")
     lines = [
         "",
         "  Diaspor.FM / Diaspor TV — demo station",
         f"  API            {base}/docs",
         f"  health         {base}/health",
         f"  media library  {base}/api/v1/media   (Authorization: Bearer <token>)",
-        f"  Diaspor.FM     {settings.relay_url}/diaspor-fm.mp3   (VLC, mpv, any player)",
+        f"  Diaspor.FM     {radio[0]}   (VLC, mpv, any player)",
+        *phones,
         f"  Diaspor TV     {base}/files/hls/tv/diaspor-tv/master.m3u8",
         f"  guide          {base}/epg.xml",
         f"  admin token    {token}",

@@ -25,14 +25,16 @@ from media.storage import LocalStorage, public_file_url
 from playout.asrun import AsRunLog
 from playout.live import LiveRefused
 from playout.radio import Playable
-from playout.radio_channel import AirServer, RadioChannel, RadioPorts, Streams, mounts_of
+from playout.radio_channel import AirServer, Mount, RadioChannel, RadioPorts, Streams, mounts_of
 from schedules.plan import TimelineItem
 from station.errors import StationError
 from station.settings import Settings
 from station.supervisor import Supervisor
+from streamer.hls_ladder import MASTER_PLAYLIST
 from streamer.icecast_admin import kill_source, listeners_on
 from streamer.icecast_titles import IcecastTitles
 from streamer.mirror import HlsMirror
+from streamer.outputs import low_rate
 from streamer.relay import Relay, SourceGrant
 
 log = logging.getLogger(__name__)
@@ -119,13 +121,22 @@ class LiveSources:
         return SourceGrant(datetime.fromtimestamp(grant.until_ms / 1000, UTC))
 
 
-def streams_of(s: Settings, slug: str) -> Streams:
+def channel_mounts(s: Settings, slug: str) -> tuple[Mount, ...]:
+    return mounts_of(slug, s.radio_bitrate_kbps, s.radio_low_bitrate_kbps)
+
+
+def streams_of(s: Settings, slug: str, *, hls: bool) -> Streams:
+    """What the channel lists: each mount (MP3, AAC, the low AAC) with its bit rate, then
+    with `hls` the HLS master playlist (its ladder's rungs inside), at its top rung's rate."""
     base = s.radio_public_url
-    mp3, aac = mounts_of(slug)
-    return [
-        {"url": f"{base}{mp3}", "format": "mp3", "bitrate": s.radio_bitrate_kbps},
-        {"url": f"{base}{aac}", "format": "aac", "bitrate": s.radio_bitrate_kbps},
+    streams: Streams = [
+        {"url": f"{base}{m.path}", "format": m.codec, "bitrate": m.bitrate_kbps}
+        for m in channel_mounts(s, slug)
     ]
+    if hls:
+        url = public_file_url(s, f"hls/radio/{slug}/{MASTER_PLAYLIST}")
+        streams.append({"url": url, "format": "hls", "bitrate": s.radio_bitrate_kbps})
+    return streams
 
 
 @dataclass
@@ -168,11 +179,20 @@ async def air_server(station: Station, side: RadioSide, sup: Supervisor) -> AirS
         await relay.start()
 
         def count(slug: str) -> int | None:
-            found = [m.listeners for m in relay.stats() if m.mount in mounts_of(slug)]
+            paths = {m.path for m in channel_mounts(s, slug)}
+            found = [m.listeners for m in relay.stats() if m.mount in paths]
             return sum(found) if found else None
 
         station.listeners = count
-        return AirServer(s.host, relay.port, password, relay.set_title, s.relay_url, relay.base_url)
+        return AirServer(
+            s.host,
+            relay.port,
+            password,
+            relay.set_title,
+            s.relay_url,
+            relay.base_url,
+            set_bitrate=relay.set_bitrate,
+        )
     if s.source_password is None:
         raise StationError("DIASPOR_SOURCE_PASSWORD is required with DIASPOR_RADIO_SERVER=icecast")
     password = s.source_password.get_secret_value()
@@ -214,7 +234,7 @@ def listeners_of(station: Station, slug: str) -> Callable[[], Awaitable[int | No
         if station.listeners is not None:
             return station.listeners(slug)
         if s.radio_server == "icecast":
-            return await listeners_on(s.icecast_url, set(mounts_of(slug)))
+            return await listeners_on(s.icecast_url, {m.path for m in channel_mounts(s, slug)})
         return None
 
     return listeners
@@ -242,16 +262,20 @@ async def add_radio(station: Station, sup: Supervisor) -> RadioSide:
     side = RadioSide(station)
     server = await air_server(station, side, sup)
     desk = station.live_desk
+    low = s.radio_low_bitrate_kbps
+    if low and low_rate(s.radio_bitrate_kbps, low) is None:
+        log.warning(
+            "no low-bitrate mount or HLS rung: DIASPOR_RADIO_LOW_BITRATE_KBPS is not below "
+            "DIASPOR_RADIO_BITRATE_KBPS",
+            extra={"low_kbps": low, "kbps": s.radio_bitrate_kbps},
+        )
     for ch in station.schedules.find("channel"):
         if ch.data["kind"] != "radio":
             continue
         slug = ch.data["slug"]
-        streams = streams_of(s, slug)
-        folder = None
-        if s.radio_engine != "liquidsoap":
-            folder = hls_folder(station, slug, sup)
-            url = public_file_url(s, f"hls/radio/{slug}/index.m3u8")
-            streams.append({"url": url, "format": "hls", "bitrate": s.radio_bitrate_kbps})
+        hls = s.radio_engine != "liquidsoap"  # Liquidsoap's script writes no HLS
+        streams = streams_of(s, slug, hls=hls)
+        folder = hls_folder(station, slug, sup) if hls else None
         ports = RadioPorts(
             slug=slug,
             spec=lambda slug=slug: station.schedules.channel_spec(slug),  # type: ignore[misc]
@@ -263,6 +287,7 @@ async def add_radio(station: Station, sup: Supervisor) -> RadioSide:
             now_playing=station.publisher,
             storage=station.storage,
             bitrate_kbps=s.radio_bitrate_kbps,
+            low_bitrate_kbps=s.radio_low_bitrate_kbps,
             hls_folder=folder,
             hls_segment_s=s.hls_segment_s,
             live_grace_ms=s.live_grace_ms,

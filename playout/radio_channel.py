@@ -31,12 +31,12 @@ from schedules.plan import ChannelSpec, to_ms
 from station.clock import Clock, SystemClock
 from station.supervisor import Health, Supervisor
 from streamer.encoder import Encoder, HlsOutput, Output, Tee
-from streamer.hls_dates import ENCODER_PLAYLIST, HlsDates
-from streamer.outputs import Codec, IcecastOutput
+from streamer.hls_dates import HlsDates
+from streamer.hls_ladder import MASTER_PLAYLIST, audio_ladder, master_playlist
+from streamer.outputs import Codec, IcecastOutput, low_rate
 
 log = logging.getLogger(__name__)
 Streams = list[dict[str, Any]]
-CODECS: tuple[Codec, Codec] = ("mp3", "aac")
 REFRESH_MS = 5_000  # an editor's change to the schedule or the channel is heard this soon
 
 
@@ -54,6 +54,9 @@ class AirServer:
     # Disconnects a mount's source (icecast2's killsource), for a presenter whose time is up;
     # None where the server ends it itself (the built-in relay holds each grant's end).
     kill_source: Callable[[str], Awaitable[None]] | None = None
+    # Tells the server a mount's bit rate, to which the relay fits its ICY interval and burst;
+    # None where the server's configuration does that (icecast2: deploy/icecast.xml).
+    set_bitrate: Callable[[str, int], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class RadioPorts:
     now_playing: NowPlayingPublisher
     storage: Storage  # the on-air status is written there
     bitrate_kbps: int = 128
+    # A second AAC mount and HLS rung at this rate, for phones on weak networks (None: none).
+    low_bitrate_kbps: int | None = None
     hls_folder: Path | None = None  # where the encoder writes HLS audio (None: no HLS)
     hls_segment_s: int = 6
     live_grace_ms: int = 3000
@@ -83,8 +88,24 @@ class RadioPorts:
     clock: Clock = field(default_factory=SystemClock)
 
 
-def mounts_of(slug: str) -> tuple[str, str]:
-    return f"/{slug}.mp3", f"/{slug}.aac"
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """One of a channel's Icecast mounts: its path, codec and bit rate."""
+
+    path: str
+    codec: Codec
+    bitrate_kbps: int
+
+
+def mounts_of(slug: str, bitrate_kbps: int, low_kbps: int | None = None) -> tuple[Mount, ...]:
+    """The channel's mounts: MP3 and AAC at its bit rate, and, for phones on weak networks,
+    AAC at the low rate (`/<slug>-64.aac`) when there is one below it."""
+    mounts = (
+        Mount(f"/{slug}.mp3", "mp3", bitrate_kbps),
+        Mount(f"/{slug}.aac", "aac", bitrate_kbps),
+    )
+    low = low_rate(bitrate_kbps, low_kbps)
+    return mounts if low is None else (*mounts, Mount(f"/{slug}-{low}.aac", "aac", low))
 
 
 class RadioChannel:
@@ -98,19 +119,25 @@ class RadioChannel:
         spec = ports.spec()
         s = ports.server
         name = spec.name()
-        self.mounts = mounts_of(self.slug)
+        mounts = mounts_of(self.slug, ports.bitrate_kbps, ports.low_bitrate_kbps)
+        self.mounts = tuple(m.path for m in mounts)
         self.mount_outputs = [
             IcecastOutput(
-                m,
+                m.path,
                 s.password,
                 host=s.host,
                 port=s.port,
-                codec=codec,
-                bitrate_kbps=ports.bitrate_kbps,
+                codec=m.codec,
+                bitrate_kbps=m.bitrate_kbps,
                 name=name,
             )
-            for m, codec in zip(self.mounts, CODECS, strict=True)
+            for m in mounts
         ]
+        if s.set_bitrate is not None:  # a slower mount: titles and burst in as many seconds
+            for m in mounts:
+                s.set_bitrate(m.path, m.bitrate_kbps)
+        # The HLS audio's rungs: the channel's bit rate, and the low one.
+        self.ladder = audio_ladder(ports.bitrate_kbps, ports.low_bitrate_kbps)
         self.engine: RadioEngine | LiquidsoapEngine | None = None
         hooks: list[Hook[Boundary]] = [
             Hook("as-run", ports.asrun.hook),
@@ -176,9 +203,11 @@ class RadioChannel:
                 HlsOutput(
                     p.hls_folder,
                     segment_s=p.hls_segment_s,
-                    bitrate_k=p.bitrate_kbps,
-                    playlist=ENCODER_PLAYLIST,  # HlsDates writes the public one
+                    bitrate_k=rung.bitrate_kbps,
+                    playlist=rung.encoder_playlist,  # HlsDates writes the public one
+                    segment_prefix=rung.segment_prefix,
                 )
+                for rung in self.ladder
             ]
 
         def trouble(reason: str) -> None:
@@ -223,7 +252,11 @@ class RadioChannel:
             )
             sup.spawn(f"{slug}/engine", self._run_engine, channel=slug)
             if p.hls_folder is not None:
-                dates = HlsDates(p.hls_folder)
+                dates = HlsDates(
+                    p.hls_folder,
+                    playlists=[(r.encoder_playlist, r.playlist) for r in self.ladder],
+                    master=(MASTER_PLAYLIST, master_playlist(self.ladder, p.hls_segment_s)),
+                )
                 sup.spawn(f"{slug}/hls-dates", dates.run, channel=slug, essential=False)
             sup.spawn(f"{slug}/live-feed", self.feed.run, channel=slug, essential=False)
         sup.spawn(f"{slug}/side-effects", self.dispatch.run, channel=slug, essential=False)

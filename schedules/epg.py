@@ -107,6 +107,7 @@ def m3u(channels: Sequence[ChannelInfo], *, epg_url: str, lang: str) -> str:
     for ch in channels:
         name = pick(ch.names, lang) or ch.slug
         group = "Radio" if ch.kind == "radio" else "TV"
+        formats = [st.format for st in ch.streams]
         for st in ch.streams:
             attrs = f'tvg-id="{ch.slug}" tvg-name="{_attr(name)}"'
             if ch.logo_url:
@@ -114,7 +115,10 @@ def m3u(channels: Sequence[ChannelInfo], *, epg_url: str, lang: str) -> str:
             attrs += f' group-title="{group}"'
             if ch.kind == "radio":
                 attrs += ' radio="true"'
-            label = name if len(ch.streams) == 1 else f"{name} ({st.format})"
+            kind = st.format  # with its rate where the format comes more than once (aac)
+            if formats.count(st.format) > 1 and st.bitrate:
+                kind += f" {st.bitrate} kbit/s"
+            label = name if len(ch.streams) == 1 else f"{name} ({kind})"
             lines += [f"#EXTINF:-1 {attrs},{label}", st.url]
     return "\n".join(lines) + "\n"
 

@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     relay_public_url: str = ""  # default http://host:relay_port
     source_password: SecretStr | None = None  # default: a new random one at each start
     radio_bitrate_kbps: int = Field(default=128, ge=32, le=320)
+    # A second AAC mount (/<slug>-64.aac) and HLS rung at this rate, for phones on weak
+    # networks; none when 0 or not below radio_bitrate_kbps.
+    radio_low_bitrate_kbps: int = Field(default=64, ge=0, le=320)
     # The relay's listeners in all and from one address; past either, a 503 with Retry-After.
     relay_max_listeners: int = Field(default=10_000, ge=1)
     relay_max_listeners_per_address: int = Field(default=100, ge=1)

@@ -31,7 +31,7 @@ from urllib.parse import quote
 from media.process import end_process
 from station.backoff import Attempts, Backoff
 from station.logs import redact
-from streamer.outputs import AAC_OPTIONS, LAME_QUALITY, IcecastOutput
+from streamer.outputs import LAME_QUALITY, IcecastOutput, aac_options
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,9 @@ class HlsOutput:
     window: int = 10
     bitrate_k: int = 128
     playlist: str = PLAYLIST_NAME  # streamer.hls_dates.ENCODER_PLAYLIST when it is redated
+    # Its segments' names begin with this: each rung of a ladder in one folder has its own
+    # (streamer/hls_ladder.py).
+    segment_prefix: str = "seg"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +66,26 @@ Output = IcecastOutput | HlsOutput | FileOutput
 ENCODER_RETRY = Backoff(base_s=1.0, max_s=30.0, stable_s=10.0)
 
 CODECS = {"mp3": ("libmp3lame", "mp3", "audio/mpeg"), "aac": ("aac", "adts", "audio/aac")}
-# What each codec is told beyond its bit rate (see streamer/outputs.py for why): LAME at the
-# quality Liquidsoap uses too (ffmpeg's own default is a cheaper, worse 5), AAC's fast coder.
-CODEC_OPTIONS = {
-    "libmp3lame": ("-compression_level", str(LAME_QUALITY)),
-    "aac": tuple(arg for name, value in AAC_OPTIONS for arg in (f"-{name}", value)),
-}
-# A run's segment (`seg-<start>-<n>.ts`), or one from before runs were named (`seg-<n>.ts`).
-_SEGMENT = re.compile(r"^seg-(?:(\d+)-)?\d+\.ts(?:\.tmp)?$")
+# A run's segment (`seg-<start>-<n>.ts`, `seg64-<start>-<n>.ts` for a lower rung of the
+# ladder), or one from before runs were named (`seg-<n>.ts`).
+_SEGMENT = re.compile(r"^seg\d*-(?:(\d+)-)?\d+\.ts(?:\.tmp)?$")
 
 
-def segment_pattern(start_ms: int) -> str:
+def codec_options(codec: str, bitrate_kbps: int | None) -> tuple[str, ...]:
+    """What a codec is told beyond its bit rate (see streamer/outputs.py for why): LAME at
+    the quality Liquidsoap uses too (ffmpeg's own default is a cheaper, worse 5), AAC's fast
+    coder and its band limit for the bit rate."""
+    if codec == "libmp3lame":
+        return ("-compression_level", str(LAME_QUALITY))
+    if codec == "aac":
+        pairs = aac_options(bitrate_kbps)
+        return tuple(arg for name, value in pairs for arg in (f"-{name}", value))
+    return ()
+
+
+def segment_pattern(start_ms: int, prefix: str = "seg") -> str:
     """ffmpeg's segment file name pattern for the encoder run started at `start_ms`."""
-    return f"seg-{start_ms}-%06d.ts"
+    return f"{prefix}-{start_ms}-%06d.ts"
 
 
 def leftover_segments(names: Iterable[str]) -> list[str]:
@@ -117,7 +127,7 @@ def encoder_args(ffmpeg: str, outputs: list[Output], *, start_ms: int) -> list[s
             args += [
                 "-c:a",
                 codec,
-                *CODEC_OPTIONS[codec],
+                *codec_options(codec, out.bitrate_kbps),
                 "-b:a",
                 f"{out.bitrate_kbps}k",
                 "-content_type",
@@ -139,7 +149,7 @@ def encoder_args(ffmpeg: str, outputs: list[Output], *, start_ms: int) -> list[s
             args += [
                 "-c:a",
                 "aac",
-                *CODEC_OPTIONS["aac"],
+                *codec_options("aac", out.bitrate_k),
                 "-b:a",
                 f"{out.bitrate_k}k",
                 "-f",
@@ -153,11 +163,11 @@ def encoder_args(ffmpeg: str, outputs: list[Output], *, start_ms: int) -> list[s
                 "-hls_segment_type",
                 "mpegts",
                 "-hls_segment_filename",
-                str(out.folder / segment_pattern(start_ms)),
+                str(out.folder / segment_pattern(start_ms, out.segment_prefix)),
                 str(out.folder / out.playlist),
             ]
         else:
-            args += ["-c:a", out.codec, *CODEC_OPTIONS.get(out.codec, ())]
+            args += ["-c:a", out.codec, *codec_options(out.codec, out.bitrate_kbps)]
             if out.bitrate_kbps:
                 args += ["-b:a", f"{out.bitrate_kbps}k"]
             args += ["-y", str(out.path)]

@@ -26,6 +26,14 @@ a title lands within half a second of its byte (SHOUTcast's interval; icecast2's
 16000, and deploy/icecast.xml sets 8192 on the station's mounts too). Players read it from the
 `icy-metaint` header."""
 
+
+def metaint_for(bitrate_kbps: int) -> int:
+    """The interval for a mount of this bit rate: `ICY_METAINT`, or on a slower mount as many
+    bytes as `ICY_METAINT` is at 128 kbit/s (4096 at 64 kbit/s), so that its titles land as
+    close to their audio (half a second) and not twice as far."""
+    return min(ICY_METAINT, max(512, ICY_METAINT * bitrate_kbps // 128))
+
+
 MAX_METADATA = 255 * 16
 NO_CHANGE = b"\x00"
 

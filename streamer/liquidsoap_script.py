@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from streamer.outputs import AAC_OPTIONS, LAME_QUALITY, IcecastOutput
+from streamer.outputs import LAME_QUALITY, IcecastOutput, aac_options
 
 #: Metadata key `amplify` reads a per-request gain from ("-3.5 dB", or a linear "0.7").
 AMPLIFY_KEY = "liq_amplify"
@@ -168,7 +168,8 @@ def encoder_format(codec: str, bitrate_kbps: int) -> str:
         return f"%mp3(bitrate={bitrate_kbps}, internal_quality={LAME_QUALITY})"
     if codec == "aac":
         # No fdkaac in Debian's build; ffmpeg's native AAC encoder, as ADTS frames.
-        options = "".join(f", {name}={liq_string(value)}" for name, value in AAC_OPTIONS)
+        pairs = aac_options(bitrate_kbps)
+        options = "".join(f", {name}={liq_string(value)}" for name, value in pairs)
         return f'%ffmpeg(format="adts", %audio(codec="aac", b="{bitrate_kbps}k"{options}))'
     if codec == "wav":
         return "%wav"

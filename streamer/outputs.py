@@ -18,8 +18,26 @@ LAME_QUALITY = 2
 # given by 2 dB or more, past the channel's true-peak ceiling at the listener; `fast`, coding
 # up to 15 kHz (where 128 kbit/s AAC spends its bits anyway), stays within the limiter's
 # codec margin (about 1 dB on peaky material, measured on decoded audio), and costs less CPU.
+# Below 96 kbit/s the encoder's own band limit is lower than 15 kHz (9.5 kHz for stereo at
+# 64 kbit/s) and is kept: forced up to 15 kHz, 64 kbit/s spreads its bits thin and drums
+# overshoot by 2 dB again; at its own limit they stay within about half a dB.
 # (name, value) pairs of ffmpeg options, as `-name value` or Liquidsoap's `%audio(name=value)`.
 AAC_OPTIONS = (("aac_coder", "fast"), ("cutoff", "15000"))
+AAC_LOW_OPTIONS = (("aac_coder", "fast"),)
+AAC_CUTOFF_FROM_KBPS = 96  # at and above: the 15 kHz cutoff (ffmpeg's own is 15 kHz at 96)
+
+
+def low_rate(bitrate_kbps: int, low_kbps: int | None) -> int | None:
+    """The rate of a channel's low AAC mount and HLS rung: `low_kbps` when it is below the
+    channel's own rate, else None (no low one)."""
+    return low_kbps if low_kbps is not None and 0 < low_kbps < bitrate_kbps else None
+
+
+def aac_options(bitrate_kbps: int | None) -> tuple[tuple[str, str], ...]:
+    """The AAC options for a bit rate (None: the encoder's default, 128 kbit/s)."""
+    if bitrate_kbps is not None and bitrate_kbps < AAC_CUTOFF_FROM_KBPS:
+        return AAC_LOW_OPTIONS
+    return AAC_OPTIONS
 
 
 @dataclass(frozen=True, slots=True)

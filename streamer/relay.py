@@ -7,8 +7,9 @@ It speaks what icecast2 speaks, so playout, players and tests cannot tell them a
   `SOURCE /mount ICE/1.0` with an `ice-password` header too), Basic auth as user `source`;
   on the mounts a `source_auth` hook handles (presenters' live mounts) only the credentials
   it accepts, for a time: like icecast2's URL authentication;
-- listeners: `GET /mount`, with ICY metadata every 16000 bytes when asked
-  (`Icy-MetaData: 1`), the last `burst_bytes` first so players start at once;
+- listeners: `GET /mount`, with ICY metadata every 8192 bytes when asked (`Icy-MetaData: 1`),
+  the last `burst_bytes` first so players start at once (both fewer on a slower mount,
+  `set_bitrate`);
 - `GET /admin/metadata?mount=...&mode=updinfo&song=...` to set a mount's title;
 - `GET /status-json.xsl`, shaped like icecast2's (see `relay_admin.status_json` for the one
   difference).
@@ -34,7 +35,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from station.clock import Clock, SystemClock
-from streamer.icy import ICY_METAINT, IcyWriter
+from streamer.icy import IcyWriter, metaint_for
 from streamer.relay_admin import (
     METADATA_PATH,
     STATUS_PATH,
@@ -221,6 +222,18 @@ class Relay:
         self._mount(mount).set_title(title, self.max_queue_bytes)
         log.info("title updated", extra={"mount": mount, "title": title})
 
+    def set_bitrate(self, mount: str, kbps: int) -> None:
+        """A mount's bit rate. One slower than 128 kbit/s (the low AAC for phones) then gives
+        its listeners the same seconds of audio as one at 128 does: between title blocks
+        (`streamer.icy.metaint_for`), and in the burst a new listener gets at once (the
+        relay's `burst_bytes` are for 128 kbit/s; a burst twice as long would start a listener
+        twice as far behind the title it is shown). For listeners who connect from now on."""
+        if kbps <= 0:
+            raise ValueError("a bit rate must be positive")
+        m = self._mount(mount)
+        m.metaint = metaint_for(kbps)
+        m.burst_bytes = min(self.burst_bytes, self.burst_bytes * kbps // 128)
+
     def stats(self) -> tuple[MountStatus, ...]:
         """Every mount that has a source or is waiting for it to come back."""
         return tuple(m.status() for m in self._mounts.values() if m.on_air)
@@ -340,6 +353,7 @@ class Relay:
             extra={**ctx, "content_type": kind, "listeners": kept},
         )
         reason = "source disconnected; listeners wait for it to come back"
+        burst_bytes = self.burst_bytes if mount.burst_bytes is None else mount.burst_bytes
         try:
             while True:
                 wait = self.source_timeout
@@ -360,7 +374,7 @@ class Relay:
                     break
                 mount.receive(
                     data,
-                    burst_bytes=self.burst_bytes,
+                    burst_bytes=burst_bytes,
                     batch_bytes=self.batch_bytes,
                     batch_interval=self.batch_interval,
                     max_queue_bytes=self.max_queue_bytes,
@@ -399,7 +413,8 @@ class Relay:
         if mount is None or not mount.on_air:
             writer.write(http_response(404, b"The file you requested could not be found"))
             return
-        metaint = ICY_METAINT if request.headers.get("icy-metadata", "").strip() == "1" else None
+        wants_icy = request.headers.get("icy-metadata", "").strip() == "1"
+        metaint = mount.metaint if wants_icy else None
         address = client.rsplit(":", 1)[0]
         total = sum(len(m.listeners) for m in self._mounts.values())
         if request.method != "HEAD" and (

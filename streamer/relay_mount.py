@@ -27,7 +27,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from streamer.icy import IcyWriter, metadata_block
+from streamer.icy import ICY_METAINT, IcyWriter, metadata_block
 from streamer.relay_http import StreamInfo
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,8 @@ class Mount:
     info: StreamInfo
     title: str = ""
     block: bytes = field(default_factory=lambda: metadata_block(""))
+    metaint: int = ICY_METAINT  # audio bytes between metadata blocks, for its ICY listeners
+    burst_bytes: int | None = None  # its burst when smaller than the relay's (a slower mount)
     live: bool = False
     on_air: bool = False  # live, or waiting out the grace period with its listeners
     listeners: set[Listener] = field(default_factory=set)

@@ -8,14 +8,15 @@ samples. The stream is decoded, and the moments where one item's tone gives way 
 are found in it; each title change is then so many seconds before (negative) or after the
 change it names. A player reading the HLS audio and now-playing's Server-Sent Events does the
 same with wall clocks: the program-date-time of the segments says when their audio is on air,
-the events' arrival when the title changed. Used by tests/test_title_timing.py and by
-bench/radio.py, which prints the distribution."""
+the events' arrival when the title changed; it follows every rung the master playlist lists.
+Used by tests/test_title_timing.py and by bench/radio.py, which prints the distribution."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import re
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -104,6 +105,13 @@ async def listen_for(port: int, mount: str, seconds: float) -> tuple[list[str], 
     asyncio.get_running_loop().call_later(seconds, stop.set)
     heard = await listen(port, mount, stop)
     return [t for _, t in heard.titles], len(heard.audio)
+
+
+async def listen_to_each(
+    port: int, mounts: Sequence[str], seconds: float
+) -> list[tuple[list[str], int]]:
+    """`listen_for` on each mount at once."""
+    return list(await asyncio.gather(*(listen_for(port, m, seconds) for m in mounts)))
 
 
 # --- bytes into moments ------------------------------------------------------------------
@@ -250,25 +258,38 @@ def icy_timings(ffmpeg: str, heard: Heard, tones: dict[str, float]) -> list[Timi
 # --- HLS and Server-Sent Events -----------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class HlsSegment:
+    number: int  # its media sequence number
+    pdt: float  # its program-date-time, epoch seconds
+    duration: str  # its EXTINF, as written
+    data: bytes
+
+
 @dataclass
 class HlsHeard:
-    """Segments of a live HLS audio playlist as a player fetched them: (program-date-time as
-    epoch seconds, bytes), in order."""
+    """Segments of a live HLS audio playlist as a player fetched them, in order."""
 
-    segments: list[tuple[float, bytes]] = field(default_factory=list)
+    segments: list[HlsSegment] = field(default_factory=list)
 
 
 async def follow_hls(base: str, playlist: str, stop: asyncio.Event, heard: HlsHeard) -> None:
     """Poll a live media playlist every second, fetching each new segment once, with the
-    program-date-time the playlist gives it."""
+    program-date-time, duration and number the playlist gives it."""
     seen: set[str] = set()
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
         while not stop.is_set():
             r = await client.get(playlist)
             if r.status_code == 200:
+                number = 0
                 pdt: float | None = None
+                duration = ""
                 for line in r.text.splitlines():
-                    if line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+                    if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+                        number = int(line.split(":", 1)[1])
+                    elif line.startswith("#EXTINF:"):
+                        duration = line[len("#EXTINF:") :].rstrip(",")
+                    elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
                         pdt = datetime.fromisoformat(line.split(":", 1)[1]).timestamp()
                     elif line and not line.startswith("#"):
                         if line not in seen and pdt is not None:
@@ -276,9 +297,36 @@ async def follow_hls(base: str, playlist: str, stop: asyncio.Event, heard: HlsHe
                             uri = playlist.rsplit("/", 1)[0] + "/" + line
                             seg = await client.get(uri)
                             if seg.status_code == 200:
-                                heard.segments.append((pdt, seg.content))
+                                heard.segments.append(
+                                    HlsSegment(number, pdt, duration, seg.content)
+                                )
+                        number += 1
                         pdt = None
             await asyncio.sleep(1.0)
+
+
+def master_variants(text: str) -> list[tuple[dict[str, str], str]]:
+    """(attributes, URI) of each variant a master playlist lists, in its order."""
+    lines = text.splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            attrs = re.findall(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)', line.split(":", 1)[1])
+            out.append(({k: v.strip('"') for k, v in attrs}, lines[i + 1].strip()))
+    return out
+
+
+async def variants_of(base: str, master: str, timeout_s: float = 30) -> str:
+    """The master playlist's text, once it is there (written when every rung has begun)."""
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            r = await client.get(master)
+            if r.status_code == 200:
+                return r.text
+            assert loop.time() < deadline, f"{master}: {r.status_code} for {timeout_s} s"
+            await asyncio.sleep(0.5)
 
 
 def hls_changes(
@@ -288,15 +336,15 @@ def hls_changes(
     segment decoded alone and laid at its own date), and the span the segments cover."""
     if not heard.segments:
         return [], (0.0, 0.0)
-    first = heard.segments[0][0]
-    length = heard.segments[-1][0] - first + 30
+    first = heard.segments[0].pdt
+    length = heard.segments[-1].pdt - first + 30
     line = np.zeros(round(length * RATE), dtype=np.float32)
     end = first
-    for pdt, data in heard.segments:
-        pcm = decode(ffmpeg, data)
-        at = round((pdt - first) * RATE)
+    for seg in heard.segments:
+        pcm = decode(ffmpeg, seg.data)
+        at = round((seg.pdt - first) * RATE)
         line[at : at + len(pcm)] = pcm[: len(line) - at]
-        end = max(end, pdt + len(pcm) / RATE)
+        end = max(end, seg.pdt + len(pcm) / RATE)
     changes = [(first + t, title) for t, title in tone_changes(line, tones)]
     return changes, (first, end)
 
@@ -331,7 +379,8 @@ async def follow_events(
 SONG_S = 9  # with a 3 s crossfade: a change every 6 s
 CROSSFADE_MS = 3000
 WITHIN_S = 1.0  # the title changes within a second of the music
-MOUNTS = ("/diaspor-fm.mp3", "/diaspor-fm.aac")
+MOUNTS = ("/diaspor-fm.mp3", "/diaspor-fm.aac", "/diaspor-fm-64.aac")  # the last for phones
+MASTER = "/files/hls/radio/diaspor-fm/master.m3u8"
 TONES = {title: 330.0 + 110 * i for i, (_, title) in enumerate(SONGS)}
 ICY_TONES = {f"{artist} - {title}": TONES[title] for artist, title in SONGS}
 
@@ -371,32 +420,47 @@ def wait_for_health(base: str, timeout_s: float = 20) -> None:
     raise AssertionError(f"{base} never answered /health")
 
 
+@dataclass
+class OnAir:
+    """What the listeners of `title_timings` heard."""
+
+    timings: dict[str, list[Timing]]  # every change of song heard, with its title: by listener
+    master: str  # the relay station's HLS master playlist
+    hls: dict[str, HlsHeard]  # each of its rungs, by the URI the master gives it
+
+
 async def hear(
     relay_port: int, icecast_port: int, base: str, seconds: float
-) -> tuple[list[Heard], HlsHeard, list[tuple[float, str]]]:
+) -> tuple[list[Heard], str, dict[str, HlsHeard], list[tuple[float, str]]]:
     stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(seconds, stop.set)
     heard = [Heard(m) for m in MOUNTS] + [Heard(m) for m in MOUNTS]
-    hls = HlsHeard()
     events: list[tuple[float, str]] = []
+    # The ICY listeners first: joined early, their burst holds little old audio (whose
+    # title would be the one of now).
     tasks = [
-        *(listen(relay_port, h.mount, stop, h) for h in heard[:2]),
-        *(listen(icecast_port, h.mount, stop, h) for h in heard[2:]),
-        follow_hls(base, "/files/hls/radio/diaspor-fm/index.m3u8", stop, hls),
+        *(listen(relay_port, h.mount, stop, h) for h in heard[: len(MOUNTS)]),
+        *(listen(icecast_port, h.mount, stop, h) for h in heard[len(MOUNTS) :]),
         follow_events(base, "diaspor-fm", stop, events),
     ]
     running = [asyncio.create_task(t) for t in tasks]
-    await asyncio.sleep(seconds)
-    stop.set()
+    master = await variants_of(base, MASTER)
+    folder = MASTER.rsplit("/", 1)[0]
+    hls = {uri: HlsHeard() for _, uri in master_variants(master)}
+    running += [
+        asyncio.create_task(follow_hls(base, f"{folder}/{uri}", stop, rung))
+        for uri, rung in hls.items()
+    ]
     await asyncio.gather(*running)
-    return heard, hls, events
+    return heard, master, hls, events
 
 
-def title_timings(folder: Path, tools: Tools, seconds: float) -> dict[str, list[Timing]]:
+def title_timings(folder: Path, tools: Tools, seconds: float) -> OnAir:
     """`diaspor playout` on the built-in relay (with the API beside it) and a second station
     on icecast2 (from deploy/icecast.xml), two songs of their own tones alternating with 3 s
-    crossfades, heard for `seconds` by an MP3 and an AAC listener on each server, and by a
-    player following the relay station's HLS audio and now-playing events. Every change of
-    song heard, with its title change: by listener."""
+    crossfades, heard for `seconds` by an MP3, an AAC and a low-bitrate AAC listener on each
+    server, and by a player following each rung of the relay station's HLS audio and
+    now-playing events."""
     icecast_port = free_port()
     for side in ("relay", "icecast"):
         (folder / side).mkdir()
@@ -414,13 +478,17 @@ def title_timings(folder: Path, tools: Tools, seconds: float) -> dict[str, list[
         base = f"http://127.0.0.1:{api_port}"
         wait_for_health(base)
         wait_for_mount(icecast_port, MOUNTS[0], 20)
-        wait_for_mount(icecast_port, MOUNTS[1], 5)
-        heard, hls, events = run(hear(relay_side.settings.relay_port, icecast_port, base, seconds))
+        for mount in MOUNTS[1:]:
+            wait_for_mount(icecast_port, mount, 5)
+        relay_port = relay_side.settings.relay_port
+        heard, master, hls, events = run(hear(relay_port, icecast_port, base, seconds))
     report = {}
-    for where, h in zip(("relay", "relay", "icecast2", "icecast2"), heard, strict=True):
+    servers = ["relay"] * len(MOUNTS) + ["icecast2"] * len(MOUNTS)
+    for where, h in zip(servers, heard, strict=True):
         report[f"{where} {h.mount} (ICY)"] = icy_timings(tools.ffmpeg, h, ICY_TONES)
-    changes, (start, end) = hls_changes(tools.ffmpeg, hls, TONES)
-    # The playlist reaches back a minute; the events begin when the player connected.
-    span = (max(start, events[0][0]) if events else end, end)
-    report["relay now-playing events vs HLS dates"] = match(changes, events, span)
-    return report
+    for uri, rung in hls.items():
+        changes, (start, end) = hls_changes(tools.ffmpeg, rung, TONES)
+        # The playlist reaches back a minute; the events begin when the player connected.
+        span = (max(start, events[0][0]) if events else end, end)
+        report[f"relay now-playing events vs HLS dates ({uri})"] = match(changes, events, span)
+    return OnAir(report, master, hls)

@@ -21,7 +21,9 @@ from pydantic import AliasChoices
 from sqlalchemy.engine import make_url
 
 from diaspor.cli import app
+from playout.radio_channel import mounts_of
 from station.settings import Settings
+from streamer.icy import metaint_for
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
@@ -509,6 +511,18 @@ def test_icecast_config_is_well_formed_with_a_source_password_and_utf8_mounts(
     for key in (("default", ""), ("normal", "/diaspor-fm.mp3"), ("normal", "/diaspor-fm-live")):
         assert key in mounts, f"no {key[0]} mount {key[1]}"
         assert (mounts[key].findtext("charset") or "").strip() == "UTF-8"
+    # The low-bitrate AAC mount a channel makes by default has its shorter title interval
+    # (half a second of its audio, as the relay gives it).
+    defaults = Settings.model_fields
+    top, rate = defaults["radio_bitrate_kbps"].default, defaults["radio_low_bitrate_kbps"].default
+    low = mounts_of("diaspor-fm", top, rate)[-1]
+    assert low.path == "/diaspor-fm-64.aac"
+    interval = mounts[("normal", low.path)].findtext("mp3-metadata-interval")
+    assert interval == str(metaint_for(low.bitrate_kbps)) == "4096"
+    # ... and its burst: as many seconds as the others' (the limits' 64 KiB at 128 kbit/s).
+    burst = int(mounts[("normal", low.path)].findtext("burst-size") or 0)
+    limit = int(root.findtext("limits/burst-size") or 0)
+    assert burst == pytest.approx(limit * low.bitrate_kbps / 128, abs=1)
     # Presenters are let in by the API (icecast2's URL authentication), at the api service.
     auth = mounts[("normal", "/diaspor-fm-live")].find("authentication")
     assert auth is not None and auth.get("type") == "url"

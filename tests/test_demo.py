@@ -105,10 +105,17 @@ def test_the_demo_station_comes_up_with_a_catalogue_a_newcomer_can_explore(
                 assert dtd.validate(epg), dtd.error_log.filter_from_errors()
             progs = epg.findall("programme")
             assert {p.get("channel") for p in progs} == {"diaspor-fm", "diaspor-tv"}
-            # Diaspor.FM is on air: MP3 and AAC on the relay, HLS audio, with titles.
+            # Diaspor.FM is on air: MP3, AAC and AAC for phones on the relay, HLS audio (a
+            # master over two rungs), with titles.
             radio = next(ch for ch in channels if ch["slug"] == "diaspor-fm")
             urls = {st["format"]: st["url"] for st in radio["streams"]}
             assert set(urls) == {"mp3", "aac", "hls"}
+            assert [(st["format"], st["bitrate"]) for st in radio["streams"]] == [
+                ("mp3", 128),
+                ("aac", 128),
+                ("aac", 64),
+                ("hls", 128),
+            ]
             title = first_icy_title(urls["mp3"])
             assert " - " in title and title.split(" - ", 1)[1] in {str(m["title"]) for m in items}
             # Now playing: JSON, the first Server-Sent Event, and the static file for CDNs.
@@ -124,12 +131,15 @@ def test_the_demo_station_comes_up_with_a_catalogue_a_newcomer_can_explore(
             assert lines[1] == "event: now-playing"
             static = c.get("/files/nowplaying/diaspor-fm.json")
             assert static.status_code == 200 and static.json()["channel"] == "diaspor-fm"
-            for _ in range(60):  # the first segment is written after its 6 seconds
+            for _ in range(60):  # the first segments are written after their 6 seconds
                 hls = c.get(httpx.URL(urls["hls"]).path)
                 if hls.status_code == 200:
                     break
                 time.sleep(0.5)
-            assert hls.status_code == 200 and "#EXTINF" in hls.text
+            assert hls.status_code == 200 and hls.text.count("#EXT-X-STREAM-INF") == 2
+            for rung in ("index-64.m3u8", "index.m3u8"):
+                media = c.get(httpx.URL(urls["hls"]).path.replace("master.m3u8", rung))
+                assert rung in hls.text and "#EXTINF" in media.text
             tv = [p for p in progs if p.get("channel") == "diaspor-tv"]
             assert len(tv) > 100  # a day of episodes, back to back
             assert all(p.findtext("title") == "Vətən uzaqda deyil" for p in tv[1:])

@@ -14,6 +14,7 @@ import pytest
 from icalendar import Calendar
 from lxml import etree
 
+from schedules.epg import ChannelInfo, Stream, m3u
 from tests.schedule_support import Desk, build_radio_week
 from tests.support import XMLTV_DTD as DTD
 from tests.support import need
@@ -109,6 +110,30 @@ def test_the_m3u_channel_list_reads_back_in_an_iptv_parser(stations: Desk, tmp_p
     assert got["diaspor-fm"]["name"] == "Диаспор.FM" and got["diaspor-fm"]["category"] == "Radio"
     assert got["diaspor-tv"]["logo"] == "http://cdn.example/diaspor-tv.png"
     assert got["diaspor-tv"]["category"] == "TV"
+
+
+def test_each_m3u_line_names_its_stream_and_the_rate_where_a_format_comes_twice() -> None:
+    radio = ChannelInfo(
+        "diaspor-fm",
+        "radio",
+        {"az": "Diaspor.FM"},
+        {},
+        "Asia/Baku",
+        streams=(
+            Stream("http://r/diaspor-fm.mp3", "mp3", 128),
+            Stream("http://r/diaspor-fm.aac", "aac", 128),
+            Stream("http://r/diaspor-fm-64.aac", "aac", 64),
+            Stream("http://f/master.m3u8", "hls", 128),
+        ),
+    )
+    text = m3u([radio], epg_url="http://x/epg.xml", lang="az")
+    labels = [line.rsplit(",", 1)[1] for line in text.splitlines() if line.startswith("#EXTINF")]
+    assert labels == [
+        "Diaspor.FM (mp3)",
+        "Diaspor.FM (aac 128 kbit/s)",
+        "Diaspor.FM (aac 64 kbit/s)",
+        "Diaspor.FM (hls)",
+    ]
 
 
 def test_icalendar_feeds_read_back_with_the_programme_at_its_time(stations: Desk) -> None:

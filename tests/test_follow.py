@@ -50,14 +50,22 @@ def test_an_api_process_follows_playout_running_elsewhere(tmp_path: Path, tools:
             serve_app(create_app(api_side), lifespan="on") as base,
             httpx.Client(base_url=base, timeout=10) as c,
         ):
-            # The streams playout has on air are listed by the API that does not run them.
-            def listed() -> dict[str, str]:
+            # The streams playout has on air are listed by the API that does not run them:
+            # every format and bit rate, the low AAC mount for phones, the HLS master.
+            def listed() -> dict[tuple[str, int], str]:
                 ch = c.get("/api/v1/channels/diaspor-fm").json()
-                return {s["format"]: s["url"] for s in ch["streams"]}
+                return {(s["format"], s["bitrate"]): s["url"] for s in ch["streams"]}
 
-            urls = wait_for("streams listed", listed)
-            assert set(urls) == {"mp3", "aac", "hls"}
-            assert urls["mp3"] == f"{playout_side.settings.radio_public_url}/diaspor-fm.mp3"
+            listing = wait_for("streams listed", listed)
+            radio = playout_side.settings.radio_public_url
+            files = f"{playout_side.settings.base_url}/files"
+            assert listing == {
+                ("mp3", 128): f"{radio}/diaspor-fm.mp3",
+                ("aac", 128): f"{radio}/diaspor-fm.aac",
+                ("aac", 64): f"{radio}/diaspor-fm-64.aac",
+                ("hls", 128): f"{files}/hls/radio/diaspor-fm/master.m3u8",
+            }
+            urls = {fmt: url for (fmt, _), url in listing.items()}
             # A listener on playout's relay is counted in the API's now-playing.
             wait_for("the mount up", lambda: httpx.head(urls["mp3"]).status_code == 200)
             with listening(urls["mp3"]):

@@ -26,7 +26,7 @@ from schedules.plan import TimelineItem, to_ms
 from station.db import Database
 from streamer.liquidsoap_client import LiquidsoapError
 from streamer.liquidsoap_script import FileOutput, LiquidsoapConfig, render_script
-from tests.air_check import listen_for
+from tests.air_check import listen_to_each
 from tests.radio_support import SONGS, Playout, music_station
 from tests.support import free_port, need_program, run, tone
 
@@ -467,19 +467,22 @@ def test_the_station_can_run_diaspor_fm_through_liquidsoap_instead(
     wanted = {f"{a} - {t}" for a, t in SONGS}
     playout = Playout(st)
     try:
+        # The MP3 mount and the low-bitrate AAC one for phones, both with every title.
+        mounts = ["/diaspor-fm.mp3", "/diaspor-fm-64.aac"]
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             listed = httpx.get(f"http://127.0.0.1:{port}/status-json.xsl", timeout=2).json()
-            if any(
-                s["listenurl"].endswith("/diaspor-fm.mp3")
-                for s in listed["icestats"].get("source", [])
-            ):
+            up = {s["listenurl"].split("/", 3)[3] for s in listed["icestats"].get("source", [])}
+            if {m[1:] for m in mounts} <= up:
                 break
             time.sleep(0.3)
-        titles, audio = run(listen_for(port, "/diaspor-fm.mp3", 12))
-        titles = [t for t in titles if t]
+        heard = run(listen_to_each(port, mounts, 12))
+        (_, audio), (_, low_audio) = heard
         assert audio > 12 * 16_000 * 0.7
-        assert titles and set(titles) <= wanted and len(set(titles)) == 2, titles
+        assert 12 * 8_000 * 0.5 < low_audio < 0.75 * audio
+        for titles, _ in heard:
+            titles = [t for t in titles if t]
+            assert titles and set(titles) <= wanted and len(set(titles)) == 2, titles
     finally:
         playout.close()
     try:

@@ -140,13 +140,16 @@ def test_a_new_encoder_run_clears_what_the_runs_before_the_last_one_left() -> No
         "seg-000007.ts",
         "seg-1767225600000-000001.ts",
         "seg-1767225600000-000002.ts",
+        "seg64-1767225600000-000002.ts",  # the low rung of the ladder alike
         "seg-1767225660000-000000.ts",
+        "seg64-1767225660000-000000.ts",
         "seg-1767225660000-000001.ts.tmp",
     ]
     assert leftover_segments(folder) == [
         "seg-000007.ts",
         "seg-1767225600000-000001.ts",
         "seg-1767225600000-000002.ts",
+        "seg64-1767225600000-000002.ts",
     ]
     assert leftover_segments(["index.m3u8", "seg-000007.ts"]) == []
 
@@ -170,7 +173,8 @@ def test_on_s3_storage_the_radios_hls_is_in_the_bucket_and_plays(
     )
     playout = Playout(st)
     try:
-        key = "hls/radio/diaspor-fm/index.m3u8"
+        prefix = "hls/radio/diaspor-fm"
+        key = f"{prefix}/master.m3u8"  # written once both rungs' playlists are
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not st.storage.exists(key):
             time.sleep(0.5)
@@ -178,11 +182,16 @@ def test_on_s3_storage_the_radios_hls_is_in_the_bucket_and_plays(
         hls = next(x for x in st.on_air["diaspor-fm"] if x["format"] == "hls")
         assert hls["url"] == f"https://cdn.example/files/{key}"
         with st.storage.open(key) as fh:
-            names = playlist_segments(fh.read().decode())
+            rungs = playlist_segments(fh.read().decode())
+        assert rungs == ["index-64.m3u8", "index.m3u8"]  # the ladder, both in the bucket
+        names = []
+        for rung in rungs:
+            with st.storage.open(f"{prefix}/{rung}") as fh:
+                names += playlist_segments(fh.read().decode())
     finally:
         playout.close()
     try:
-        assert len(names) >= 2
+        assert len(names) >= 4 and any(name.startswith("seg64-") for name in names)
         for name in names:
             with st.storage.local_path(f"hls/radio/diaspor-fm/{name}") as seg:
                 decoded = subprocess.run(

@@ -1,9 +1,9 @@
 """Loudness where the listener is: music-like items (drums, noise bursts, wide dynamics, a hot
 master, a quiet bed with sparse hits; 44.1 and 48 kHz) go on air through the engine, its
-limiter, the encoder and the built-in relay; a listener on the MP3 mount and one on the AAC
-mount record what they receive, cut it into items by the titles in the stream, decode it,
-and two meters we did not write judge it: pyloudnorm (BS.1770) for each item's loudness,
-ffmpeg's `loudnorm` analysis for its true peak."""
+limiter, the encoder and the built-in relay; a listener on the MP3 mount, one on the AAC
+mount and one on the low-bitrate AAC mount record what they receive, cut it into items by
+the titles in the stream, decode it, and two meters we did not write judge it: pyloudnorm
+(BS.1770) for each item's loudness, ffmpeg's `loudnorm` analysis for its true peak."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from media.analysis import analyse
 from media.binaries import Tools
 from playout.onair import title_hook
 from playout.radio import Playable, RadioEngine
+from playout.radio_channel import mounts_of
 from schedules.plan import Catalogue, ChannelSpec, EntrySpec, MediaRef, PlaylistSpec, to_ms
 from schedules.timeline import resolve
 from station.clock import SystemClock
@@ -39,7 +40,10 @@ TARGET_LUFS = -16.0
 CEILING_DBTP = -1.0
 ITEM_S = 8
 EDGE_S = 2.0  # skipped at each end of an item: the title in the stream is ±1 s of the audio
-MOUNTS = ("/diaspor-fm.mp3", "/diaspor-fm.aac")
+MOUNTS = ("/diaspor-fm.mp3", "/diaspor-fm.aac", "/diaspor-fm-64.aac")  # the last for phones
+# AAC at 64 kbit/s keeps ffmpeg's band limit of 9.5 kHz (streamer/outputs.py: at 15 kHz it
+# passes the ceiling): dense drums come out up to about 1 LU quieter there.
+LOUDNESS_LU = {"/diaspor-fm-64.aac": 1.5}
 
 
 def music_like(tools: Tools, folder: Path, i: int) -> Path:
@@ -158,9 +162,13 @@ def on_air(tools: Tools, tmp_path: Path, *, limit: bool) -> dict[str, Heard]:
         relay = Relay("127.0.0.1", 0, source_password="hackme", admin_password="admin")
         await relay.start()
         outputs = [
-            IcecastOutput(m, "hackme", port=relay.port, codec=m.rsplit(".", 1)[1])  # type: ignore[arg-type]
-            for m in MOUNTS
+            IcecastOutput(
+                m.path, "hackme", port=relay.port, codec=m.codec, bitrate_kbps=m.bitrate_kbps
+            )
+            for m in mounts_of("diaspor-fm", 128, 64)
         ]
+        for m in mounts_of("diaspor-fm", 128, 64):
+            relay.set_bitrate(m.path, m.bitrate_kbps)
         enc = Encoder(tools.ffmpeg, outputs)
         engine = RadioEngine(
             ffmpeg=tools.ffmpeg,
@@ -218,8 +226,8 @@ def test_every_item_reaches_the_target_at_the_listener_with_no_true_peak_over_th
     results = measured(tools, on_air(tools, tmp_path, limit=True))
     table = "\n".join(f"{m} {t}: {lufs:.2f} LUFS, {tp:.2f} dBTP" for m, t, lufs, tp in results)
     print(table)  # shown with -s, and kept in the failure message
-    for _mount, _title, lufs, tp in results:
-        assert abs(lufs - TARGET_LUFS) <= 1.0, table
+    for mount, _title, lufs, tp in results:
+        assert abs(lufs - TARGET_LUFS) <= LOUDNESS_LU.get(mount, 1.0), table
         assert tp <= CEILING_DBTP, table
 
 

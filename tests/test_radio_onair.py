@@ -1,5 +1,6 @@
-"""On air: the engine, paced by the real clock, feeds one encoder that streams MP3 and AAC to
-the built-in relay and writes HLS; a classic ICY listener hears the titles change."""
+"""On air: the engine, paced by the real clock, feeds one encoder that streams MP3, AAC and
+low-bitrate AAC to the built-in relay and writes HLS; a classic ICY listener hears the titles
+change."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ from station.clock import SystemClock
 from streamer.encoder import Encoder, HlsOutput
 from streamer.outputs import IcecastOutput
 from streamer.relay import Relay
-from tests.air_check import Heard, decode, listen, tone_changes
+from tests.air_check import Heard, decode, frames, listen, tone_changes
 from tests.support import run, tone
 
 pytestmark = pytest.mark.slow
+LOW = "/diaspor-fm-64.aac"  # for phones on weak networks
+MOUNTS = ("/diaspor-fm.mp3", "/diaspor-fm.aac", LOW)
 TITLES = [
     ("Rəşid Behbudov", "Sarı gəlin"),
     ("Zeynəb Xanlarova", "Ayrılıq"),
@@ -70,9 +73,11 @@ def test_listeners_hear_the_station_with_its_titles_and_hls_is_written(
                     "/diaspor-fm.mp3", "hackme", port=relay.port, codec="mp3", name="Diaspor.FM"
                 ),
                 IcecastOutput("/diaspor-fm.aac", "hackme", port=relay.port, codec="aac"),
+                IcecastOutput(LOW, "hackme", port=relay.port, codec="aac", bitrate_kbps=64),
                 HlsOutput(hls, segment_s=2, window=5),
             ],
         )
+        relay.set_bitrate(LOW, 64)
         engine = RadioEngine(
             ffmpeg=tools.ffmpeg,
             timeline=lambda a, b: resolve(
@@ -85,17 +90,15 @@ def test_listeners_hear_the_station_with_its_titles_and_hls_is_written(
             playable=playable.get,
             origin_ms=to_ms(now),
         )
-        engine.stream_hooks.append(
-            title_hook(["/diaspor-fm.mp3", "/diaspor-fm.aac"], relay.set_title)
-        )
+        engine.stream_hooks.append(title_hook(list(MOUNTS), relay.set_title))
         stop = asyncio.Event()
         air = asyncio.create_task(engine.run(SystemClock(), enc, stop))
         try:
             for _ in range(100):  # the encoder connects as a source within a few seconds
-                if {m.mount for m in relay.stats()} >= {"/diaspor-fm.mp3", "/diaspor-fm.aac"}:
+                if {m.mount for m in relay.stats()} >= set(MOUNTS):
                     break
                 await asyncio.sleep(0.1)
-            heard = [Heard("/diaspor-fm.mp3"), Heard("/diaspor-fm.aac")]
+            heard = [Heard(m) for m in MOUNTS]
             done = asyncio.Event()
             ears = [asyncio.create_task(listen(relay.port, h.mount, done, h)) for h in heard]
             await asyncio.sleep(10)
@@ -118,6 +121,12 @@ def test_listeners_hear_the_station_with_its_titles_and_hls_is_written(
         assert [t for _, t in tone_changes(decode(tools.ffmpeg, bytes(h.audio)), tones)] == wanted
         # The stream keeps real time once the relay's connect burst is past.
         assert 0.9 < h.keeping_up(2.0) < 1.1, (h.mount, h.keeping_up(2.0))
+    # The low mount is AAC-LC, stereo at 48 kHz, at 64 kbit/s at most (ADTS headers add 2.6;
+    # a tone takes less than the rate allows), and far lighter than the AAC mount.
+    stream = ffmpeg_banner(tools.ffmpeg, bytes(heard[2].audio))
+    assert "Audio: aac (LC), 48000 Hz, stereo" in stream, stream
+    high, low = (kbit_per_s(bytes(h.audio)) for h in heard[1:])
+    assert 40 < low < 64 + 3 and high > 1.4 * low, (low, high)
     playlist = (tmp_path / "hls" / "index.m3u8").read_text()
     assert "#EXT-X-PROGRAM-DATE-TIME" in playlist and ".ts" in playlist
     seg = sorted((tmp_path / "hls").glob("seg-*.ts"))[-1]
@@ -127,6 +136,20 @@ def test_listeners_hear_the_station_with_its_titles_and_hls_is_written(
         text=True,
     )
     assert probe.returncode == 0, probe.stderr
+
+
+def kbit_per_s(stream: bytes) -> float:
+    """The bit rate of a received ADTS stream, by its frames (whole frames only)."""
+    f = frames(stream)
+    return (f.starts[-1] - f.first) * 8 / f.seconds_at(f.starts[-1]) / 1000
+
+
+def ffmpeg_banner(ffmpeg: str, data: bytes) -> str:
+    """What ffmpeg says of a stream's audio."""
+    res = subprocess.run(
+        [ffmpeg, "-hide_banner", "-i", "pipe:0", "-f", "null", "-"], input=data, capture_output=True
+    )
+    return next((x for x in res.stderr.decode().splitlines() if "Audio:" in x), res.stderr.decode())
 
 
 def channel_zone():  # type: ignore[no-untyped-def]

@@ -465,6 +465,37 @@ def test_a_classic_icy_listener_hears_titles_set_over_http_and_directly() -> Non
     run(story())
 
 
+def test_a_slower_mount_gives_title_blocks_and_a_burst_in_the_same_seconds_of_audio() -> None:
+    """The low-bitrate AAC mount: a title block every 4096 bytes and half the burst, as many
+    seconds at 64 kbit/s as 8192 bytes and the whole burst are at 128; the others keep
+    theirs."""
+
+    async def story() -> None:
+        async with relay_running(burst_bytes=64 * 1024) as relay:
+            relay.set_bitrate("/radio-64.aac", 64)
+            relay.set_bitrate("/radio.aac", 128)
+            low, _ = await source(relay, "/radio-64.aac")
+            top, _ = await source(relay, "/radio.aac")
+            sent = pattern(100_000)
+            low.writer.write(sent)
+            top.writer.write(sent)
+            await until(lambda: [m.bytes_received for m in relay.stats()] == [len(sent), len(sent)])
+            ear, _, headers = await listener(relay, "/radio-64.aac", icy=True)
+            assert headers["icy-metaint"] == "4096"
+            # The burst, with a block after each 4096 bytes: the title (none yet), then none
+            # new.
+            icy = IcyReader.from_headers(headers)
+            wire = 32 * 1024 + len(metadata_block("")) + 7 * len(NO_CHANGE)
+            assert icy.feed(await ear.read_exactly(wire)).audio == sent[-32 * 1024 :]
+            other, _, headers = await listener(relay, "/radio.aac", icy=True)
+            assert headers["icy-metaint"] == "8192"
+            wire = 64 * 1024 + len(metadata_block("")) + 7 * len(NO_CHANGE)
+            icy = IcyReader.from_headers(headers)
+            assert icy.feed(await other.read_exactly(wire)).audio == sent[-64 * 1024 :]
+
+    run(story())
+
+
 def test_an_icy_title_cannot_inject_a_stream_url(tmp_path: Path, tools: Tools) -> None:
     """A listener's player reads every `Name='value';` in the block: a quote in a title must
     not end the title and start a StreamUrl of someone else's choosing."""
