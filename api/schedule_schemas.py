@@ -236,7 +236,7 @@ class ChannelOut(BaseModel):
                         {
                             "url": "https://diaspor.example/files/hls/radio/diaspor-fm/master.m3u8",
                             "format": "hls",
-                            "bitrate": None,
+                            "bitrate": 128,
                         },
                     ],
                     "links": {
