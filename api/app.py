@@ -54,18 +54,20 @@ an access token from `POST /api/v1/auth/token` (OAuth2 password flow), or an API
 def create_app(svc: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        """While serving: follow playout processes elsewhere (`api/follow.py`)."""
+        """While serving: follow playout processes elsewhere (`api/follow.py`), on PostgreSQL
+        told at once of each now-playing change."""
         stop = asyncio.Event()
-        task = None
+        tasks = []
         if svc.settings.now_playing_follow_s > 0:
             follower = app.state.follower = Follower(svc, svc.settings.now_playing_follow_s)
-            task = asyncio.create_task(follower.run(stop))
+            tasks.append(asyncio.create_task(follower.run(stop), name="follow playout"))
+            if svc.db.is_postgresql:
+                tasks.append(asyncio.create_task(follower.listen(stop), name="now-playing notices"))
         try:
             yield
         finally:
             stop.set()
-            if task is not None:
-                await task
+            await asyncio.gather(*tasks)
 
     app = FastAPI(
         title="Diaspor.FM / Diaspor TV API",

@@ -10,6 +10,13 @@ itself, the now-playing file and the on-air status that playout keeps in storage
   now-playing, while the status is fresh; a status that stopped being rewritten (playout died
   without removing it) is dropped.
 
+On PostgreSQL playout also tells, by a NOTIFY, each time it has written a now-playing file
+(`playout.status.NOW_PLAYING_NOTICES`); `listen` reads that channel's file at once, so a change
+reaches the subscribers of every API process within milliseconds. The regular look stays: it
+is what finds a change whose notice was lost (the listening connection down, the database
+away when playout wrote), and each time the listener is listening again it looks at once.
+On SQLite there are no notices, and the look alone follows playout.
+
 A channel this process plays itself (`diaspor demo`, `diaspor serve` beside its own engines)
 is left alone: its hub and its streams are first-hand.
 """
@@ -20,13 +27,22 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Hashable
+import os
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 from api.services import Services
 from playout.nowplaying import NowPlaying
-from playout.status import OnAirStatus, nowplaying_key, onair_key, read_file
+from playout.status import (
+    NOW_PLAYING_NOTICES,
+    OnAirStatus,
+    nowplaying_key,
+    onair_key,
+    read_file,
+    read_now_playing_notice,
+)
+from station.notify import Listener
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +56,8 @@ class Follower:
     _listed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # on_air we set
     _channels: tuple[Hashable, list[str]] | None = None  # (schedule version, slugs)
     _parsed: dict[str, tuple[bytes | None, OnAirStatus | None]] = field(default_factory=dict)
+    _reads: int = 0  # reads of the now-playing files begun, numbered in order
+    _followed: dict[str, int] = field(default_factory=dict)  # the read each channel came from
 
     def listeners(self, slug: str) -> int | None:
         status = self.statuses.get(slug)
@@ -47,20 +65,63 @@ class Follower:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            try:
-                await self.follow_once()
-            except Exception as exc:  # storage or database away for a moment: next turn
-                log.warning("could not follow playout", extra={"error": str(exc)})
+            await self._guarded(self.follow_once())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.every_s)
 
+    async def listen(self, stop: asyncio.Event) -> None:
+        """On PostgreSQL, beside `run`: each now-playing change playout tells of is followed
+        at once, on a connection of this process's own (named in `pg_stat_activity`)."""
+        listener = Listener(
+            self.svc.db.url,
+            NOW_PLAYING_NOTICES,
+            application_name=f"diaspor {os.getpid()}: now-playing",
+            about="now-playing changes from playout",
+            meanwhile=f"now-playing is read from storage every {self.every_s:g} s",
+        )
+        await listener.run(stop, self._noticed, lambda: self._guarded(self.follow_once()))
+
+    async def _noticed(self, payload: str) -> None:
+        notice = read_now_playing_notice(payload)
+        if notice is None:
+            log.warning("unreadable now-playing notice", extra={"payload": payload[:200]})
+            return
+        slug, seq = notice
+        latest = self.svc.now_playing.latest.get(slug)
+        if latest is not None and latest.seq == seq:
+            return  # this process has it already (its own, or found by the last look)
+        await self._guarded(self.follow_channel(slug))
+
+    @staticmethod
+    async def _guarded(following: Awaitable[None]) -> None:
+        try:
+            await following
+        except Exception as exc:  # storage or database away for a moment: next turn
+            log.warning("could not follow playout", extra={"error": str(exc)})
+
+    def _read_begins(self) -> int:
+        self._reads += 1
+        return self._reads
+
     async def follow_once(self) -> None:
+        began = self._read_begins()
         read = await asyncio.to_thread(self._read, self._slugs)  # one trip to a thread
         now = self.svc.clock.now()
         for slug, (np_raw, status_raw) in read.items():
-            self._follow_now_playing(slug, np_raw)
+            self._follow_now_playing(slug, np_raw, began)
             status = self._status(slug, status_raw)
             self._follow_status(slug, status if status and status.fresh(now) else None)
+
+    async def follow_channel(self, slug: str) -> None:
+        """One channel's now-playing file, read now (playout said that it changed)."""
+        began = self._read_begins()
+        raw = await asyncio.to_thread(self._read_now_playing, slug)
+        self._follow_now_playing(slug, raw, began)
+
+    def _read_now_playing(self, slug: str) -> bytes | None:
+        if slug not in self._slugs():
+            return None  # not one of this station's channels
+        return read_file(self.svc.storage, nowplaying_key(slug))
 
     def _slugs(self) -> list[str]:
         """The channels, looked up again only when the schedule has changed."""
@@ -97,8 +158,14 @@ class Follower:
         listed = self.svc.on_air.get(slug)
         return listed is not None and listed is not self._listed.get(slug)
 
-    def _follow_now_playing(self, slug: str, raw: bytes | None) -> None:
-        if raw is None or raw == self._seen.get(slug):
+    def _follow_now_playing(self, slug: str, raw: bytes | None, began: int) -> None:
+        """A channel's file as read by the read numbered `began`. Reads overlap (the regular
+        look and one told by a notice); one begun before another already followed may have
+        found an older file, and is not followed: a channel never goes back."""
+        if raw is None or began < self._followed.get(slug, 0):
+            return
+        self._followed[slug] = began
+        if raw == self._seen.get(slug):
             return
         self._seen[slug] = raw
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,14 +19,15 @@ from media.storage import Storage, build_storage
 from playout.airings import AsRunAirings
 from playout.live import LiveDesk
 from playout.live_grants import LiveGrants
-from playout.nowplaying import NowPlayingHub, NowPlayingPublisher
-from playout.status import nowplaying_key
+from playout.nowplaying import NowPlaying, NowPlayingHub, NowPlayingPublisher
+from playout.status import NOW_PLAYING_NOTICES, now_playing_notice, nowplaying_key
 from schedules.service import Schedules
 from schedules.vod import Catalogue
 from schedules.vod_windows import VodWindows
 from station.backoff import Backoff
 from station.clock import Clock, SystemClock
 from station.db import Database
+from station.notify import Notifier
 from station.settings import Settings
 from station.supervisor import Health, Supervisor
 
@@ -52,15 +54,25 @@ class Station:
     listeners: Callable[[str], int | None] | None = None
     # What each supervised part of this process is doing (the channels' engines, hooks …).
     health: Health = field(default_factory=Health)
+    # On PostgreSQL: this process's notices to the others (`station/notify.py`).
+    notifier: Notifier | None = None
 
     @property
     def publisher(self) -> NowPlayingPublisher:
-        """Now-playing's one owner: this process's hub, and the file in storage."""
+        """Now-playing's one owner: this process's hub, the file in storage and, on
+        PostgreSQL, a notice to the API processes that the file changed."""
 
         def write(channel: str, data: bytes) -> None:
             self.storage.put_bytes(nowplaying_key(channel), data, "application/json")
 
-        return NowPlayingPublisher(self.now_playing, write)
+        notifier = self.notifier
+        if notifier is None:
+            return NowPlayingPublisher(self.now_playing, write)
+
+        def announce(event: NowPlaying) -> None:
+            notifier.send(NOW_PLAYING_NOTICES, now_playing_notice(event.channel, event.seq))
+
+        return NowPlayingPublisher(self.now_playing, write, announce)
 
     def worker(self) -> Worker:
         return Worker(self.queue, self.handlers, poll_s=self.settings.job_poll_s)
@@ -79,6 +91,8 @@ class Station:
         sup.spawn("vod-windows", lambda stop: self.vod_windows().run(stop, every), essential=False)
 
     def close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.close()
         self.storage.close()
         self.db.dispose()
 
@@ -122,6 +136,8 @@ def build_station(settings: Settings, *, clock: Clock | None = None, **parts: An
     station = Station(
         settings, clock, db, storage, tools, queue, library, schedules, Users(db, clock), keys, desk
     )
+    if db.is_postgresql:  # opened at the first notice: only a process that sends has it
+        station.notifier = Notifier(db.url, f"diaspor {os.getpid()}: notices")
     station.handlers.update(library_handlers(library))
     return station
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from schedules.plan import TimelineItem, from_ms, to_ms
+from station.errors import StationError
 
 log = logging.getLogger(__name__)
 
@@ -216,15 +217,35 @@ class NowPlayingPublisher:
     """The one owner of now-playing in a playout process: each change goes to this process's
     hub (its SSE subscribers) at once and to `nowplaying/<channel>.json` in storage (API
     processes elsewhere and CDNs read it). A storage write that fails raises, so the caller's
-    side-effect worker retries it; the hub has the change already."""
+    side-effect worker retries it; the hub has the change already.
 
-    def __init__(self, hub: NowPlayingHub, write: Callable[[str, bytes], None]) -> None:
+    With `announce` (on PostgreSQL: a NOTIFY), the API processes are then told that the file
+    changed, so they need not wait for their next look. Only after the write, so that what
+    they read is the new file; and a notice that cannot be sent is only logged: the file is
+    written, and the API processes find it at their next look."""
+
+    def __init__(
+        self,
+        hub: NowPlayingHub,
+        write: Callable[[str, bytes], None],
+        announce: Callable[[NowPlaying], None] | None = None,
+    ) -> None:
         self.hub = hub
         self._write = write
+        self._announce = announce
 
     async def publish(self, event: NowPlaying) -> NowPlaying:
         event = self.hub.publish(event)
         await asyncio.to_thread(self._write, event.channel, json_bytes(event))
+        if self._announce is not None:
+            try:
+                await asyncio.to_thread(self._announce, event)
+            except StationError as exc:
+                log.warning(
+                    "could not tell the API processes of the new now-playing at once; "
+                    "they read it from storage at their next look",
+                    extra={"channel": event.channel, "seq": event.seq, "error": exc.message},
+                )
         return event
 
     async def boundary(

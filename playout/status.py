@@ -8,6 +8,10 @@ rewritten every `onair_status_s` and removed when the channel goes off air. The 
 both (`api/follow.py`). Storage is what every deployment shares (a folder, or the bucket),
 so this needs no other service; a status older than `STALE_AFTER` updates is taken for a
 playout that died without removing it.
+
+On PostgreSQL playout also says, once the now-playing file is written, which channel changed
+(`NOW_PLAYING_NOTICES`, a NOTIFY), so that the API reads it at once instead of at its next
+look; the file stays the news itself, and the look the safety net.
 """
 
 from __future__ import annotations
@@ -26,6 +30,26 @@ from station.errors import NotFound
 
 log = logging.getLogger(__name__)
 STALE_AFTER = 4  # missed rewrites
+
+
+# The PostgreSQL notification channel on which playout tells of a now-playing file written.
+NOW_PLAYING_NOTICES = "diaspor_now_playing"
+
+
+def now_playing_notice(slug: str, seq: int) -> str:
+    """What is said on NOW_PLAYING_NOTICES when `nowplaying/<slug>.json` has been written:
+    the channel and the change's number, not the body (a notice holds at most 8000 bytes,
+    and a listener that missed one must read the file anyway)."""
+    return json.dumps({"channel": slug, "seq": seq})
+
+
+def read_now_playing_notice(payload: str) -> tuple[str, int] | None:
+    """The channel and number of a notice; None for one not of this shape."""
+    try:
+        d = json.loads(payload)
+        return str(d["channel"]), int(d["seq"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def onair_key(slug: str) -> str:

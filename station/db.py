@@ -60,6 +60,28 @@ def normalise_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
+# How a connection of our own (outside the pool) is opened on PostgreSQL: a server gone quiet
+# (a network cut, not a refusal) is given up in seconds, not minutes — TCP keepalives for an
+# idle connection, a user timeout for one waiting on an answer.
+PG_ALIVE: dict[str, int] = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
+
+
+def psycopg_conninfo(url: str, **params: str | int) -> str:
+    """A database URL as psycopg itself takes it, for a connection of our own: with PG_ALIVE
+    and `params` (an application_name, say)."""
+    from psycopg.conninfo import make_conninfo
+
+    url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return make_conninfo(url, **{**PG_ALIVE, **params})
+
+
 def create_db_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
@@ -100,6 +122,10 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -149,19 +175,8 @@ class Database:
     def _open_pg(self) -> Any:
         import psycopg
 
-        url = make_url(self.url).set(drivername="postgresql")
-        # A server gone quiet (a network cut, not a refusal) is given up in seconds, not
-        # minutes: requests wait on this connection's lock.
-        return psycopg.connect(
-            url.render_as_string(hide_password=False),
-            autocommit=True,
-            connect_timeout=5,
-            keepalives=1,
-            keepalives_idle=5,
-            keepalives_interval=2,
-            keepalives_count=3,
-            tcp_user_timeout=10_000,
-        )
+        # Requests wait on this connection's lock: a server gone quiet must not hold them.
+        return psycopg.connect(psycopg_conninfo(self.url), autocommit=True)
 
     def _watched(
         self, sql: str, mark_sql: str, connect: Callable[[], Any], errors: type[Exception]
