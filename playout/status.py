@@ -23,6 +23,7 @@ from typing import Any
 
 from media.storage import Storage
 from station.errors import NotFound
+from station.leadership import this_process
 
 log = logging.getLogger(__name__)
 STALE_AFTER = 4  # missed rewrites
@@ -46,6 +47,7 @@ class OnAirStatus:
     # The channel's parts as playout sees them: {"status": "ok"|"degraded", "degraded":
     # {part: reason}} (station.supervisor.Health.channel_status).
     health: dict[str, Any] | None = None
+    playout: str | None = None  # the process that has it on air ("pid@host"): the leader
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -56,6 +58,7 @@ class OnAirStatus:
                 "updated_at": self.updated_at.isoformat(),
                 "every_s": self.every_s,
                 "health": self.health,
+                "playout": self.playout,
             },
             ensure_ascii=False,
         ).encode()
@@ -70,6 +73,7 @@ class OnAirStatus:
             datetime.fromisoformat(d["updated_at"]),
             float(d["every_s"]),
             d.get("health"),
+            d.get("playout"),
         )
 
     def fresh(self, now: datetime) -> bool:
@@ -104,8 +108,10 @@ async def keep_status(
     *,
     health: Callable[[], dict[str, Any]] | None = None,
 ) -> None:
-    """While the channel is on air: its status rewritten every `every_s`; removed at the end.
+    """While the channel is on air: its status rewritten every `every_s`; removed at the end,
+    unless another playout has written it meanwhile (it took over: station/leadership.py).
     A storage that fails for a moment is logged and tried again at the next turn."""
+    me = this_process().name
     try:
         while not stop.is_set():
             status = OnAirStatus(
@@ -115,6 +121,7 @@ async def keep_status(
                 datetime.now(UTC),
                 every_s,
                 health() if health else None,
+                me,
             )
             try:
                 await asyncio.to_thread(write_status, storage, status)
@@ -126,4 +133,17 @@ async def keep_status(
                 await asyncio.wait_for(stop.wait(), every_s)
     finally:
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(storage.delete, onair_key(slug))
+            await asyncio.to_thread(remove_status, storage, slug, me)
+
+
+def remove_status(storage: Storage, slug: str, writer: str) -> None:
+    """The channel's status gone, if `writer` wrote the one there."""
+    raw = read_file(storage, onair_key(slug))
+    if raw is None:
+        return
+    try:
+        theirs = OnAirStatus.from_json(raw).playout
+    except (ValueError, KeyError, TypeError):
+        theirs = None
+    if theirs in (None, writer):
+        storage.delete(onair_key(slug))

@@ -101,6 +101,12 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    @property
+    def dsn(self) -> str:
+        """The URL as libpq takes it (no SQLAlchemy driver name): for connections of its own
+        outside the pool (`current_row`'s watch, playout's lock in station/leadership.py)."""
+        return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: committed if the block ends normally, rolled back if it raises."""
@@ -149,11 +155,10 @@ class Database:
     def _open_pg(self) -> Any:
         import psycopg
 
-        url = make_url(self.url).set(drivername="postgresql")
         # A server gone quiet (a network cut, not a refusal) is given up in seconds, not
         # minutes: requests wait on this connection's lock.
         return psycopg.connect(
-            url.render_as_string(hide_password=False),
+            self.dsn,
             autocommit=True,
             connect_timeout=5,
             keepalives=1,
