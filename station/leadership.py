@@ -21,7 +21,9 @@ ends, so:
   prove that it leads, and its channels stop at once (diaspor/playout.py), before another
   can have the lock: an ask sent at t was answered, so the server had heard from the session
   at or after t, and will not end it before t + `RELEASE_S`, well after t + `LEASE_S`.
-  Then it stands by like any other.
+  Then it stands by like any other, and for `STEP_BACK_S` lets the standby that was waiting
+  ask first (it asks every `CHECK_S`): the lead moves to the playout that can still prove it,
+  and comes back only if that one does not take it.
 
 When both might air, and for how long. A session that ends at once while its leader lives —
 an operator's `pg_terminate_backend`, a server restart, a connection reset — frees the lock
@@ -71,6 +73,7 @@ CHECK_S = 0.5  # a leader asks whether its session lives, a standby asks for the
 LEASE_S = 2.0  # a leader unheard by the server this long (with a standby waiting) stops airing
 RELEASE_S = 4  # the server ends a lock session it has not heard from for this long
 HANDOVER_S = 1.0  # a new leader waits this long after taking the lock before it airs
+STEP_BACK_S = 3 * CHECK_S  # a leader that lost the lead lets a standby ask first this long
 CONNECT_S = 2  # a connection attempt given up after this long
 NAME_PREFIX = "diaspor-playout"
 PART = "leadership"  # in health: the lock connection's trouble, if any
@@ -191,6 +194,7 @@ class Leadership:
         self._conn: AsyncConnection[Any] | None = None
         self._abandoned: set[asyncio.Task[Any]] = set()
         self._troubled = False
+        self._step_back_until = 0.0  # monotonic
 
     # --- standing by -------------------------------------------------------------------
 
@@ -203,7 +207,8 @@ class Leadership:
             try:
                 if self._conn is None:
                     await self._open("standby")
-                got = (await self._ask(TRY_LOCK, (PLAYOUT_LOCK,)))[0]
+                stepping_back = self.clock.monotonic() < self._step_back_until
+                got = not stepping_back and (await self._ask(TRY_LOCK, (PLAYOUT_LOCK,)))[0]
                 if got:
                     await self._ask(RENAME, (self.me.as_("leader").connection_name,))
                     self._role("leader", self.me.name)
@@ -280,6 +285,8 @@ class Leadership:
         await self._drop()
         self.standbys = 0
         self._role("standby", None)
+        # The standby that was waiting takes over; this one asks again only if it does not.
+        self._step_back_until = self.clock.monotonic() + STEP_BACK_S
         return why
 
     async def _alone(self, stop: asyncio.Event, why: str) -> str | None:

@@ -17,6 +17,7 @@ from station.leadership import (
     CHECK_S,
     LEASE_S,
     PLAYOUT_LOCK,
+    STEP_BACK_S,
     Holder,
     Leadership,
     lock_connection_options,
@@ -164,7 +165,12 @@ def test_a_leader_whose_session_ends_stops_at_its_next_ask_when_a_standby_waits(
             assert why is not None and "AdminShutdown" in why, why
             assert time.monotonic() - ended <= CHECK_S + 0.5
             assert a.health.role == "standby"
+            # It stands by again at once, as diaspor playout does, but lets B take over.
+            again = asyncio.create_task(a.wait_to_lead(stop))
             assert await asyncio.wait_for(waiting, 5)
+            await asyncio.sleep(STEP_BACK_S)
+            assert not again.done()
+            assert holder_name(pg_url) == B.as_("leader").connection_name
 
     run(story())
 
