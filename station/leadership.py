@@ -43,8 +43,9 @@ has it by then (a standby started meanwhile), it stops at once. A standby starte
 leader is cut off from the database but still on air may thus air beside it until the
 leader reaches the database again: run the standby from the start, as compose does.
 
-Requires PostgreSQL 14 or newer (`idle_session_timeout`). On SQLite there is no standby:
-`diaspor playout` leads at once.
+PostgreSQL 14 or newer (`idle_session_timeout`); on an older server a frozen leader (its
+machine still answering TCP) keeps the lock, and the log says so. On SQLite there is no
+standby: `diaspor playout` leads at once.
 """
 
 from __future__ import annotations
@@ -116,14 +117,15 @@ def this_process() -> Holder:
     return Holder("standby", os.getpid(), socket.gethostname())
 
 
-def lock_connection_options(connection_name: str) -> dict[str, Any]:
+def lock_connection_options(connection_name: str, *, idle_timeout: bool = True) -> dict[str, Any]:
     """libpq's settings for a lock connection: keepalives and a user timeout on this end (a
     dead server noticed in seconds), and the same on the server's end, with its idle-session
     timeout, so that the server ends the session of a leader it has not heard from for
-    `RELEASE_S` (and with it frees the lock)."""
+    `RELEASE_S` (and with it frees the lock). `idle_timeout=False` for a server older than
+    PostgreSQL 14, which has none."""
     release_ms = RELEASE_S * 1000
     server = {
-        "idle_session_timeout": release_ms,
+        **({"idle_session_timeout": release_ms} if idle_timeout else {}),
         "tcp_keepalives_idle": RELEASE_S // 2,
         "tcp_keepalives_interval": 1,
         "tcp_keepalives_count": RELEASE_S // 2,
@@ -195,6 +197,7 @@ class Leadership:
         self._abandoned: set[asyncio.Task[Any]] = set()
         self._troubled = False
         self._step_back_until = 0.0  # monotonic
+        self._idle_timeout = True  # the server has idle_session_timeout (PostgreSQL 14+)
 
     # --- standing by -------------------------------------------------------------------
 
@@ -325,12 +328,22 @@ class Leadership:
         import psycopg
 
         await self._drop()
-        options = lock_connection_options(self.me.as_(role).connection_name)
+        name = self.me.as_(role).connection_name
+        options = lock_connection_options(name, idle_timeout=self._idle_timeout)
         try:
             self._conn = await asyncio.wait_for(
                 psycopg.AsyncConnection.connect(self.dsn, **options), CONNECT_S + 1
             )
         except (psycopg.Error, OSError, TimeoutError) as exc:
+            if self._idle_timeout and "idle_session_timeout" in str(exc):
+                # Better a standby that takes over later than none at all.
+                log.error(
+                    "PostgreSQL older than 14: without idle_session_timeout a frozen leader "
+                    "keeps the playout lock as long as its machine answers TCP"
+                )
+                self._idle_timeout = False
+                await self._open(role)
+                return
             raise Lost(f"cannot connect: {exc}") from exc
 
     async def _ask(
