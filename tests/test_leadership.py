@@ -27,6 +27,8 @@ from tests.conftest import fresh_pg_database
 from tests.faults_support import Proxy
 from tests.support import run
 
+pytestmark = pytest.mark.runs(seconds=30)
+
 A = Holder("standby", 101, "studio-a")
 B = Holder("standby", 202, "studio-b")
 
@@ -62,20 +64,27 @@ def dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def holder_name(url: str) -> str | None:
-    """The application_name of the session that holds the playout lock, as pg_locks says."""
+def holder_name(url: str, session_of: Holder | None = None) -> str | None:
+    """The application_name of the session that holds the playout lock, as pg_locks says
+    (with `session_of`: that playout's session, holding the lock or not)."""
     engine = create_engine(url)
+    lock = (
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a "
+        "USING (pid) WHERE l.locktype = 'advisory' AND l.granted "
+        "AND l.classid::bigint = :hi AND l.objid::bigint = :lo "
+        "AND a.datname = current_database()"
+    )
+    session = (
+        "SELECT application_name FROM pg_stat_activity "
+        "WHERE application_name = :name AND datname = current_database()"
+    )
     try:
         with engine.connect() as c:
-            row = c.execute(
-                text(
-                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a "
-                    "USING (pid) WHERE l.locktype = 'advisory' AND l.granted "
-                    "AND l.classid::bigint = :hi AND l.objid::bigint = :lo "
-                    "AND a.datname = current_database()"
-                ),
-                dict(zip(("hi", "lo"), lock_halves(PLAYOUT_LOCK), strict=True)),
-            ).first()
+            if session_of is not None:
+                row = c.execute(text(session), {"name": session_of.connection_name}).first()
+            else:
+                hi, lo = lock_halves(PLAYOUT_LOCK)
+                row = c.execute(text(lock), {"hi": hi, "lo": lo}).first()
     finally:
         engine.dispose()
     return row[0] if row else None
@@ -141,6 +150,9 @@ def test_one_leads_and_the_other_stands_by_until_the_lock_is_freed(pg_url: str) 
             await asyncio.sleep(3 * CHECK_S)
             assert not waiting.done()
             assert (b.health.role, b.health.status) == ("standby", "standby")
+            terminate(pg_url, B)  # the standby's own connection dies: it opens another
+            await until("b asks again", lambda: holder_name(pg_url, B) is not None, 5)
+            assert not waiting.done()
             assert holder_name(pg_url) == A.as_("leader").connection_name
             await a.close()  # the session ends: the lock is free at once
             freed = time.monotonic()

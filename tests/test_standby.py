@@ -45,7 +45,7 @@ from tests.radio_support import add_radio_channel
 from tests.support import child_processes, free_port, tone
 from tests.tv_support import add_tv_channel
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.runs(seconds=150)]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.runs(seconds=75)]
 
 SONG_S = 30
 SWEEP = 20  # Hz per second: song i sounds BASES[i] + SWEEP·t Hz at t s into it
