@@ -7,6 +7,7 @@ The channels run as parts of the process's supervisor.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import secrets
@@ -36,6 +37,7 @@ from streamer.icecast_titles import IcecastTitles
 from streamer.mirror import HlsMirror
 from streamer.outputs import low_rate
 from streamer.relay import Relay, SourceGrant
+from streamer.relay_http import RelayError
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +163,24 @@ class RadioSide:
         log.info("radio off air", extra={"seconds_to_stop": round(time.monotonic() - started, 2)})
 
 
+async def listen(relay: Relay, within_s: float = 5.0) -> None:
+    """The relay's port. A playout that has just lost the lead may still be closing it (a
+    takeover on one machine: station/leadership.py), so a port in use is tried again for a
+    few seconds."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            await relay.start()
+            return
+        except RelayError as exc:
+            cause = exc.__cause__
+            in_use = isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE
+            if not in_use or time.monotonic() > deadline:
+                raise
+            log.warning("the relay's port is still in use; trying again", extra={"error": str(exc)})
+            await asyncio.sleep(0.2)
+
+
 async def air_server(station: Station, side: RadioSide, sup: Supervisor) -> AirServer:
     s = station.settings
     if s.radio_server == "relay":
@@ -176,7 +196,7 @@ async def air_server(station: Station, side: RadioSide, sup: Supervisor) -> AirS
             max_listeners=s.relay_max_listeners,
             max_listeners_per_address=s.relay_max_listeners_per_address,
         )
-        await relay.start()
+        await listen(relay)
 
         def count(slug: str) -> int | None:
             paths = {m.path for m in channel_mounts(s, slug)}

@@ -42,6 +42,10 @@ class Boundary:
     outcome: Outcome
     resumed: bool = False  # the schedule came back after live, in the middle of this item
     segments: tuple[int, int] | None = None  # TV: the media-sequence range it aired as
+    # The line began inside this item (an engine started or restarted, a standby taking
+    # over): it aired from actual_ms, not from its start, and an earlier line that had it
+    # on air stopped before its end.
+    joined: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +71,38 @@ class AsRunLog:
 
     def write(self, b: Boundary) -> None:
         """One row per item as it starts. When the schedule resumes after a presenter, the
-        live row gets its length instead (the resumed item already has its row)."""
+        live row gets its length instead (the resumed item already has its row).
+
+        A line that joins an item under way (`joined`: a restart, a standby taking over)
+        writes its row at the instant it joined, and the row an earlier line wrote for the
+        same item, claiming it played, becomes `cut-short`: that line stopped (it was killed,
+        or lost the lead) before the item's end. Between the two rows' actual starts is the
+        gap: what the listener missed, never claimed as aired."""
         if b.resumed:
             self._end_live(b.actual_ms)
             return
+        from sqlalchemy import update
+
         from playout.asrun_rows import AsRunRow
 
         item = b.item
         cut = item.cut and b.outcome == Outcome.PLAYED
         outcome = Outcome.CUT_SHORT if cut else b.outcome
         with self.db.session() as s:
+            if b.joined:
+                s.execute(
+                    update(AsRunRow)
+                    .where(
+                        AsRunRow.channel == self.channel,
+                        AsRunRow.planned_start == from_ms(item.start_ms),
+                        AsRunRow.actual_start < from_ms(b.actual_ms),
+                        AsRunRow.media_id == item.media_id
+                        if item.media_id is not None
+                        else AsRunRow.media_id.is_(None),
+                        AsRunRow.outcome == Outcome.PLAYED,
+                    )
+                    .values(outcome=Outcome.CUT_SHORT)
+                )
             s.add(
                 AsRunRow(
                     channel=self.channel,

@@ -157,6 +157,7 @@ class _Entry:
     heard_ms: int | None = None  # when Liquidsoap said it started
     announced: bool = False
     skip_sent: bool = False
+    joined: bool = False  # pushed to start part-way (a restart joining the item on air)
 
 
 @dataclass
@@ -436,6 +437,7 @@ class LiquidsoapEngine:
                 log.error("liquidsoap refused item", extra={"item": item.title, "error": str(exc)})
             else:
                 entry.state = _PUSHED
+                entry.joined = join_ms > 0
                 log.info(
                     "item pushed",
                     extra={
@@ -483,7 +485,11 @@ class LiquidsoapEngine:
         self._last_actual = actual_ms
         self._aired[e.key] = e.item.end_ms
         b = Boundary(
-            e.item, (actual_ms - self.origin_ms) * SAMPLES_PER_MS, actual_ms, _OUTCOME[e.state]
+            e.item,
+            (actual_ms - self.origin_ms) * SAMPLES_PER_MS,
+            actual_ms,
+            _OUTCOME[e.state],
+            joined=e.joined,
         )
         self.boundaries.append(b)
         log.info(

@@ -78,6 +78,7 @@ class _Slot:
     offset: int = 0  # next sample of the item to read
     outcome: Outcome = Outcome.PLAYED
     announced: bool = False
+    joined_at: int | None = None  # the line began inside the item, at this sample
 
 
 @dataclass
@@ -332,12 +333,18 @@ class RadioEngine:
                     else 0
                 )
                 skip = max(0, a - start)
-                self._slots[key] = await self._open(item, fade_in, skip)
+                slot = self._slots[key] = await self._open(item, fade_in, skip)
+                if skip:
+                    slot.joined_at = a
             prev = item
 
     def _announce(self, slot: _Slot) -> None:
         if self.live_item is not None and slot.outcome == Outcome.PLAYED:
             slot.outcome = Outcome.OVERRIDDEN
+        if slot.joined_at is not None:  # on air from where the line began, not its start
+            at = slot.joined_at
+            self._schedule(Boundary(slot.item, at, self._ms(at), slot.outcome, joined=True), at)
+            return
         b = Boundary(slot.item, slot.place.start, self._ms(slot.place.start), slot.outcome)
         # A listener hears the next item take over in the middle of the crossfade (the two
         # are equally loud there), not where its fade in begins.
@@ -360,8 +367,9 @@ class RadioEngine:
 
     async def _publish(self, b: Boundary) -> None:
         self.boundaries.append(b)
+        what = "item started" if not b.joined else "item joined under way"
         log.info(
-            "item started" if not b.resumed else "schedule resumed after live",
+            what if not b.resumed else "schedule resumed after live",
             extra={
                 "title": b.item.title,
                 "kind": b.item.kind,

@@ -27,6 +27,7 @@ from typing import Any
 
 from media.storage import Storage
 from station.errors import NotFound
+from station.leadership import this_process
 
 log = logging.getLogger(__name__)
 STALE_AFTER = 4  # missed rewrites
@@ -70,6 +71,7 @@ class OnAirStatus:
     # The channel's parts as playout sees them: {"status": "ok"|"degraded", "degraded":
     # {part: reason}} (station.supervisor.Health.channel_status).
     health: dict[str, Any] | None = None
+    playout: str | None = None  # the process that has it on air ("pid@host"): the leader
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -80,6 +82,7 @@ class OnAirStatus:
                 "updated_at": self.updated_at.isoformat(),
                 "every_s": self.every_s,
                 "health": self.health,
+                "playout": self.playout,
             },
             ensure_ascii=False,
         ).encode()
@@ -94,6 +97,7 @@ class OnAirStatus:
             datetime.fromisoformat(d["updated_at"]),
             float(d["every_s"]),
             d.get("health"),
+            d.get("playout"),
         )
 
     def fresh(self, now: datetime) -> bool:
@@ -128,8 +132,10 @@ async def keep_status(
     *,
     health: Callable[[], dict[str, Any]] | None = None,
 ) -> None:
-    """While the channel is on air: its status rewritten every `every_s`; removed at the end.
+    """While the channel is on air: its status rewritten every `every_s`; removed at the end,
+    unless another playout has written it meanwhile (it took over: station/leadership.py).
     A storage that fails for a moment is logged and tried again at the next turn."""
+    me = this_process().name
     try:
         while not stop.is_set():
             status = OnAirStatus(
@@ -139,6 +145,7 @@ async def keep_status(
                 datetime.now(UTC),
                 every_s,
                 health() if health else None,
+                me,
             )
             try:
                 await asyncio.to_thread(write_status, storage, status)
@@ -150,4 +157,17 @@ async def keep_status(
                 await asyncio.wait_for(stop.wait(), every_s)
     finally:
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(storage.delete, onair_key(slug))
+            await asyncio.to_thread(remove_status, storage, slug, me)
+
+
+def remove_status(storage: Storage, slug: str, writer: str) -> None:
+    """The channel's status gone, if `writer` wrote the one there."""
+    raw = read_file(storage, onair_key(slug))
+    if raw is None:
+        return
+    try:
+        theirs = OnAirStatus.from_json(raw).playout
+    except (ValueError, KeyError, TypeError):
+        theirs = None
+    if theirs in (None, writer):
+        storage.delete(onair_key(slug))

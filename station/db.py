@@ -78,8 +78,12 @@ def psycopg_conninfo(url: str, **params: str | int) -> str:
     and `params` (an application_name, say)."""
     from psycopg.conninfo import make_conninfo
 
-    url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    return make_conninfo(url, **{**PG_ALIVE, **params})
+    return make_conninfo(libpq_url(url), **{**PG_ALIVE, **params})
+
+
+def libpq_url(url: str) -> str:
+    """The URL without SQLAlchemy's driver name, as libpq (psycopg) takes it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def create_db_engine(url: str) -> Engine:
@@ -126,6 +130,11 @@ class Database:
     @property
     def is_postgresql(self) -> bool:
         return self.engine.dialect.name == "postgresql"
+
+    @property
+    def dsn(self) -> str:
+        """The URL as libpq takes it: for playout's lock connection (station/leadership.py)."""
+        return libpq_url(self.url)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -65,6 +65,10 @@ class Health:
 
     parts: dict[str, PartState] = field(default_factory=dict)
     fatal: str | None = None  # set when the supervisor gave up
+    # Where playout runs beside a standby (PostgreSQL, station/leadership.py): "leader" or
+    # "standby", and who leads ("pid@host"); None where it leads alone (SQLite).
+    role: str | None = None
+    leader: str | None = None
 
     def register(self, part: str, channel: str | None = None) -> None:
         self.parts.setdefault(part, PartState(channel))
@@ -83,6 +87,11 @@ class Health:
         state.ok, state.reason = False, reason
         state.until = time.monotonic() + hold_s if hold_s is not None else None
 
+    def forget(self, parts: Iterable[str]) -> None:
+        """Parts that no longer run (a leader's channels, once it stands by)."""
+        for part in parts:
+            self.parts.pop(part, None)
+
     def ok(self, part: str) -> None:
         state = self.parts.get(part)
         if state is not None and not state.ok:
@@ -99,9 +108,13 @@ class Health:
 
     @property
     def status(self) -> str:
+        """failed, degraded, ok; or standby: a standby ready to take over (one that could
+        not, the database away, is degraded)."""
         if self.fatal:
             return "failed"
-        return "ok" if all(p.ok for p in self._current().values()) else "degraded"
+        if not all(p.ok for p in self._current().values()):
+            return "degraded"
+        return "standby" if self.role == "standby" else "ok"
 
     def channel_status(self, channel: str) -> dict[str, Any]:
         """One channel's parts: what the on-air status carries to the API processes."""
@@ -112,6 +125,8 @@ class Health:
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status,
+            "role": self.role,
+            "leader": self.leader,
             "fatal": self.fatal,
             "parts": {n: p.to_json() for n, p in sorted(self._current().items())},
         }

@@ -40,6 +40,7 @@ class Proxy:
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._quiet = threading.Event()
         self.restore()
 
     @property
@@ -70,6 +71,11 @@ class Proxy:
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
 
+    def quiet(self) -> None:
+        """Nothing goes through any more, either way, and nothing is closed: the network
+        between has gone silent (a partition, or a frozen peer), not refused."""
+        self._quiet.set()
+
     def close(self) -> None:
         self._closed = True
         self.cut()
@@ -98,6 +104,11 @@ class Proxy:
             sel.register(a, selectors.EVENT_READ, b)
             sel.register(b, selectors.EVENT_READ, a)
             while True:
+                if self._quiet.is_set():
+                    if a.fileno() < 0:  # cut meanwhile
+                        return
+                    time.sleep(0.05)
+                    continue
                 for key, _ in sel.select(timeout=1.0):
                     src: socket.socket = key.fileobj  # type: ignore[assignment]
                     data = src.recv(65536)

@@ -48,20 +48,26 @@ def add_radio_channel(
     filler_bed: bool = False,
     seconds: float = 5,
     crossfade_ms: int = 0,
+    song: Callable[[int, Path, dict[str, str]], Path] | None = None,
 ) -> list[int]:
     """Diaspor.FM: the songs on a playlist around the clock (each `seconds` long, a tone of
-    its own). The filler is the same playlist, or with `filler_bed` a bed of its own (a
-    lower tone), as a station with a separate filler has. Returns the songs' media ids."""
+    its own, or what `song(i, path, tags)` makes). The filler is the same playlist, or with
+    `filler_bed` a bed of its own (a lower tone), as a station with a separate filler has.
+    Returns the songs' media ids."""
     ids = []
     for i, (artist, title) in enumerate(SONGS):
-        f = tone(
-            tools.ffmpeg,
-            folder / f"{i}.mp3",
-            seconds=seconds,
-            freq=330 + 110 * i,
-            volume=0.3,
-            tags={"title": title, "artist": artist},
-        )
+        tags = {"title": title, "artist": artist}
+        if song is not None:
+            f = song(i, folder / f"{i}.mp3", tags)
+        else:
+            f = tone(
+                tools.ffmpeg,
+                folder / f"{i}.mp3",
+                seconds=seconds,
+                freq=330 + 110 * i,
+                volume=0.3,
+                tags=tags,
+            )
         ids.append(run(st.library.ingest(f, options=IngestOptions(kind="music"))).item.id)
     filler_ids = ids
     if filler_bed:

@@ -139,19 +139,24 @@ def tone(
     volume: float = 0.5,
     tags: dict[str, str] | None = None,
     codec: tuple[str, ...] = ("-c:a", "libmp3lame", "-b:a", "128k"),
+    sweep: float = 0.0,
 ) -> Path:
-    """A sine tone with silence before and after, and tags."""
+    """A sine tone with silence before and after, and tags; with `sweep`, a rising one (a
+    chirp: freq + sweep·t Hz at t s, so what is heard says where in the file it is)."""
     meta: list[str] = []
     for k, v in (tags or {}).items():
         meta += ["-metadata", f"{k}={v}"]
     af = f"volume={volume},adelay={int(lead * 1000)}:all=1,apad=pad_dur={tail}"
+    source = f"sine=f={freq}:sample_rate=48000:d={seconds}"
+    if sweep:
+        source = f"aevalsrc=exprs='sin(2*PI*({freq}*t+{sweep / 2}*t*t))':s=48000:d={seconds}"
     return make_media(
         ffmpeg,
         dest,
         "-f",
         "lavfi",
         "-i",
-        f"sine=f={freq}:sample_rate=48000:d={seconds}",
+        source,
         "-af",
         af,
         "-ac",
@@ -219,9 +224,10 @@ def video_clip(
     )
 
 
-def child_processes(marker: str) -> list[int]:
-    """This process's children whose command line contains `marker` (from Linux's /proc)."""
-    me = os.getpid()
+def child_processes(marker: str, parent: int | None = None) -> list[int]:
+    """This process's children (or `parent`'s) whose command line contains `marker` (from
+    Linux's /proc)."""
+    me = parent or os.getpid()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

@@ -25,28 +25,24 @@ class Null:
         pass
 
 
-def test_every_item_is_logged_with_its_planned_and_actual_start_and_outcome(
-    tmp_path: Path, tools: Tools, db_url: str
-) -> None:
-    f = tone(
-        tools.ffmpeg,
-        tmp_path / "a.mp3",
-        seconds=20,
-        volume=0.3,
-        tags={"title": "Qarabağ şikəstəsi"},
-    )
+def radio_engine(
+    tools: Tools, tmp_path: Path, log: AsRunLog, origin: datetime, *, missing: bool = True
+) -> RadioEngine:
+    """Diaspor.FM from `origin`: a 20 s song, then (with `missing`) one whose file is gone,
+    in turn for an hour from 10:00."""
+    f = tmp_path / "a.mp3"
+    if not f.exists():
+        tone(tools.ffmpeg, f, seconds=20, volume=0.3, tags={"title": "Qarabağ şikəstəsi"})
     media = {
         1: MediaRef(1, "music", "Qarabağ şikəstəsi", "Xan Şuşinski", 20_000),
         2: MediaRef(2, "music", "Yoxdur", "Heç kim", 20_000),
     }
     playable = {1: Playable(str(f), -20.0, -6.0), 2: Playable(str(tmp_path / "no.mp3"), None, None)}
-    cat = Catalogue(media=media, playlists={1: PlaylistSpec(1, "M", (1, 2))})
+    songs = (1, 2) if missing else (1,)
+    cat = Catalogue(media=media, playlists={1: PlaylistSpec(1, "M", songs)})
     channel = ChannelSpec(1, "diaspor-fm", "radio")
-    start = datetime(2026, 11, 29, 10, tzinfo=BAKU)
     entries = [EntrySpec(1, "playlist", 1, datetime(2026, 11, 29, 10), duration_ms=3_600_000)]
-    db = Database(db_url)
-    log = AsRunLog(db, "diaspor-fm")
-    engine = RadioEngine(
+    return RadioEngine(
         ffmpeg=tools.ffmpeg,
         timeline=lambda a, b: resolve(
             channel,
@@ -56,11 +52,22 @@ def test_every_item_is_logged_with_its_planned_and_actual_start_and_outcome(
             datetime.fromtimestamp(b / 1000, BAKU),
         ),
         playable=playable.get,
-        origin_ms=to_ms(start),
+        origin_ms=to_ms(origin),
         hooks=[log.hook],
     )
+
+
+START = datetime(2026, 11, 29, 10, tzinfo=BAKU)
+
+
+def test_every_item_is_logged_with_its_planned_and_actual_start_and_outcome(
+    tmp_path: Path, tools: Tools, db_url: str
+) -> None:
+    db = Database(db_url)
+    log = AsRunLog(db, "diaspor-fm")
+    engine = radio_engine(tools, tmp_path, log, START)
     try:
-        run(engine.render(to_ms(start + timedelta(seconds=75)), Null()))
+        run(engine.render(to_ms(START + timedelta(seconds=75)), Null()))
         rows = list(reversed(log.recent(10)))
     finally:
         db.dispose()
@@ -72,3 +79,29 @@ def test_every_item_is_logged_with_its_planned_and_actual_start_and_outcome(
     ]
     assert all(r.actual_start == r.planned_start for r in rows)
     assert rows[1].planned_start - rows[0].planned_start == timedelta(seconds=20)
+
+
+def test_a_line_that_joins_a_song_under_way_logs_it_then_and_cuts_the_earlier_row_short(
+    tmp_path: Path, tools: Tools, db_url: str
+) -> None:
+    """A playout stopped 8 s into a song (killed, or it lost the lead) and another line began
+    12 s in (a standby taking over): the first row no longer says the song played, the
+    second says when the song was on air again, and the gap between them is plain."""
+    db = Database(db_url)
+    log = AsRunLog(db, "diaspor-fm")
+    first = radio_engine(tools, tmp_path, log, START, missing=False)
+    second = radio_engine(tools, tmp_path, log, START + timedelta(seconds=12), missing=False)
+    try:
+        run(first.render(to_ms(START + timedelta(seconds=8)), Null()))
+        assert [r.outcome for r in log.recent(10)] == ["played"]  # as written at its start
+        run(second.render(to_ms(START + timedelta(seconds=30)), Null()))
+        rows = list(reversed(log.recent(10)))
+    finally:
+        db.dispose()
+    at = [(r.planned_start - START, r.actual_start - START, r.outcome) for r in rows]
+    assert at == [
+        (timedelta(0), timedelta(0), "cut-short"),
+        (timedelta(0), timedelta(seconds=12), "played"),
+        (timedelta(seconds=20), timedelta(seconds=20), "played"),
+    ]
+    assert [b.joined for b in second.boundaries] == [True, False]

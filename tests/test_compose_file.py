@@ -441,6 +441,24 @@ def test_api_and_worker_run_real_diaspor_commands(services: dict[str, dict[str, 
     assert cli_command(dockerfile_cmd()).name == "serve"
 
 
+def test_two_playouts_one_standing_by_with_the_same_settings_and_their_own_scratch(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/architecture.md, "Hot standby": two `diaspor playout` on the one PostgreSQL
+    database (the lock is there), the same settings, a healthcheck on their own answer."""
+    a, b = services["playout"], services["playout-standby"]
+    assert cli_command(argv(a["command"])).name == "playout"
+    assert argv(a["command"]) == argv(b["command"])
+    assert environment(a) == environment(b)
+    s = settings_from(container_env(a), monkeypatch)
+    assert make_url(s.database_url).get_backend_name() == "postgresql"
+    check = " ".join(argv(a["healthcheck"]["test"]))
+    assert f"127.0.0.1:{s.playout_health_port}/health" in check, check
+    assert a["healthcheck"] == b["healthcheck"]
+    scratch = [{v.split(":", 1)[0] for v in svc["volumes"]} for svc in (a, b)]
+    assert not scratch[0] & scratch[1], scratch
+
+
 def test_the_command_checker_would_catch_a_command_or_option_the_cli_lacks() -> None:
     with pytest.raises(AssertionError, match="no subcommand"):
         cli_command(["diaspor", "serv"])
