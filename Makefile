@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: run test lint lock clean
 
 $(VENV)/.python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
@@ -49,5 +49,24 @@ lint: $(VENV)/.test
 	$(BIN)/lint-imports
 	DIASPOR_DATA_DIR=$$(mktemp -d) $(BIN)/diaspor db check
 
+# requirements.lock: the image's dependencies (and setuptools, which builds the project), each
+# pinned with its hashes; the Dockerfile installs from it with --require-hashes. Run after changing
+# dependencies in pyproject.toml: pins already in the lock stay unless they must move
+# (`make lock LOCK_ARGS=--upgrade` moves every one). pip-compile resolves for the Python and
+# platform it runs on, so it runs only where they are the image's: Linux x86_64, CPython 3.11.
+LOCK_VENV := .venv-lock
+PIP_TOOLS ?= pip-tools==7.6.2
+
+$(LOCK_VENV)/.installed:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet '$(PIP_TOOLS)'
+	@touch $@
+
+lock: $(LOCK_VENV)/.installed
+	@$(LOCK_VENV)/bin/python -c 'import platform, sys; sys.exit(0 if (sys.platform, platform.machine(), sys.version_info[:2]) == ("linux", "x86_64", (3, 11)) else "requirements.lock is for the image: make it on Linux x86_64 with CPython 3.11 (PYTHON=python3.11)")'
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+		--all-build-deps --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) \
+		--output-file requirements.lock pyproject.toml
+
 clean:
-	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) demo-data .pytest_cache .mypy_cache .ruff_cache
