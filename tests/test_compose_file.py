@@ -3,6 +3,7 @@ code: settings it reads, commands it has, the bucket it writes to, the files it 
 
 from __future__ import annotations
 
+import importlib.metadata
 import ipaddress
 import os
 import re
@@ -17,6 +18,10 @@ from urllib.parse import urlsplit
 import pytest
 import typer
 import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 from pydantic import AliasChoices
 from sqlalchemy.engine import make_url
 
@@ -28,6 +33,8 @@ from streamer.icy import metaint_for
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+LOCK = ROOT / "requirements.lock"
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 ICECAST_XML = ROOT / "deploy" / "icecast.xml"
 
@@ -118,6 +125,96 @@ def dockerfile_cmd() -> list[str]:
     cmds = [ln for ln in dockerfile_lines() if ln.upper().startswith("CMD ")]
     assert cmds, "the Dockerfile has no CMD"
     return argv(yaml.safe_load(cmds[-1][4:]))
+
+
+def dockerfile_copies() -> list[list[str]]:
+    """Each COPY's sources (flags such as --chown dropped); none copies from another stage."""
+    copies = []
+    for ln in dockerfile_lines():
+        if ln.upper().startswith("COPY "):
+            words = [w for w in shlex.split(ln[5:]) if not w.startswith("--")]
+            assert len(words) >= 2, ln
+            copies.append(words[:-1])
+    return copies
+
+
+def pip_installs() -> list[tuple[int, list[str]]]:
+    """Each `pip install` the Dockerfile runs: its instruction's index and its arguments."""
+    runs = []
+    for i, ln in enumerate(dockerfile_lines()):
+        if ln.upper().startswith("RUN "):
+            for command in re.split(r"&&|;", ln[4:]):
+                words = shlex.split(command)
+                if words[:2] == ["pip", "install"] or words[1:4] == ["-m", "pip", "install"]:
+                    runs.append((i, words[words.index("install") + 1 :]))
+    return runs
+
+
+@dataclass
+class Pin:
+    version: str
+    hashes: list[str] = field(default_factory=list)
+
+
+def read_lock(text: str) -> dict[str, Pin]:
+    """requirements.lock as pip reads it: `name==version \\ --hash=sha256:… \\ …`, comments out."""
+    pins: dict[str, Pin] = {}
+    for ln in text.replace("\\\n", " ").splitlines():
+        ln = ln.partition(" #")[0].strip()
+        if not ln or ln.startswith("#"):
+            continue
+        head, *options = ln.split()
+        req = Requirement(head)
+        specs = list(req.specifier)
+        assert len(specs) == 1 and specs[0].operator == "==", f"not pinned with ==: {ln}"
+        hashes = [o.removeprefix("--hash=") for o in options if o.startswith("--hash=")]
+        assert len(hashes) == len(options), f"an option other than --hash: {ln}"
+        pins[canonicalize_name(req.name)] = Pin(specs[0].version, hashes)
+    return pins
+
+
+class DockerIgnore:
+    """.dockerignore read the way Docker reads it: patterns in order, the last that matches a
+    path or one of its parent folders decides, `!` lets back in; `*` and `?` stay within one
+    path element, `**` crosses any number."""
+
+    def __init__(self, text: str) -> None:
+        self.rules: list[tuple[re.Pattern[str], bool]] = []
+        for raw in text.splitlines():
+            pattern = raw.strip()
+            if not pattern or pattern.startswith("#"):
+                continue
+            keep = pattern.startswith("!")
+            pattern = os.path.normpath(pattern.removeprefix("!").strip()).lstrip("/")
+            self.rules.append((re.compile(self.regex(pattern)), keep))
+
+    @staticmethod
+    def regex(pattern: str) -> str:
+        out, i = "", 0
+        while i < len(pattern):
+            if pattern.startswith("**/", i):
+                out, i = out + "(?:.*/)?", i + 3
+            elif pattern.startswith("**", i):
+                out, i = out + ".*", i + 2
+            elif pattern[i] == "*":
+                out, i = out + "[^/]*", i + 1
+            elif pattern[i] == "?":
+                out, i = out + "[^/]", i + 1
+            elif pattern[i] == "[":
+                end = pattern.index("]", i)
+                out, i = out + pattern[i : end + 1], end + 1
+            else:
+                out, i = out + re.escape(pattern[i]), i + 1
+        return out
+
+    def excluded(self, path: str) -> bool:
+        parts = Path(path).parts
+        prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+        verdict = False
+        for rx, keep in self.rules:
+            if any(rx.fullmatch(p) for p in prefixes):
+                verdict = not keep
+        return verdict
 
 
 def settings_env_names() -> set[str]:
@@ -308,7 +405,8 @@ def test_api_and_worker_are_built_from_the_dockerfile_at_the_root(
         assert (ROOT / context).resolve() == ROOT, f"{name} is not built from the repository"
         assert (ROOT / context / dockerfile).is_file()
     lines = dockerfile_lines()
-    assert lines[0] == "FROM python:3.11-slim"
+    # Pinned by tag to the patch release and the Debian release (a digest may follow).
+    assert re.fullmatch(r"FROM python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", lines[0])
     assert any("apt-get install" in ln and "ffmpeg" in ln for ln in lines)
     users = [ln.split()[1] for ln in lines if ln.upper().startswith("USER ")]
     assert users and users[-1] not in ("root", "0"), "the image must not run as root"
@@ -318,9 +416,87 @@ def test_the_image_holds_every_package_the_project_installs() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     patterns = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
     packages = {p.rstrip("*") for p in patterns}
-    copied = {ln.split()[1] for ln in dockerfile_lines() if ln.upper().startswith("COPY ")}
+    copied = {source for sources in dockerfile_copies() for source in sources}
     assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
-    assert any(re.match(r"RUN pip install (/src|\.)", ln) for ln in dockerfile_lines())
+    assert any(args[-1] in ("/src", ".") for _, args in pip_installs())
+
+
+# --- pinned dependencies: requirements.lock and .dockerignore ------------------------------
+
+
+def test_the_image_installs_the_lock_by_hash_then_the_project_without_resolving() -> None:
+    lines = dockerfile_lines()
+    installs = pip_installs()
+    assert len(installs) == 2, f"two pip installs, the lock and the project: {installs}"
+    (at_lock, lock_args), (at_project, project_args) = installs
+    assert lock_args == ["--require-hashes", "-r", LOCK.name]
+    assert project_args[-1] == "/src" and "--no-deps" in project_args
+    # The project is built by the lock's setuptools, not one fetched for an isolated build.
+    assert "--no-build-isolation" in project_args
+    # The lock is copied alone and installed before the sources come: a change to the code
+    # leaves the dependencies' layer cached.
+    copy_lock = lines.index(f"COPY {LOCK.name} ./")
+    first_source = min(i for i, ln in enumerate(lines) if ln.startswith("COPY pyproject.toml"))
+    assert copy_lock < at_lock < first_source < at_project
+    assert "WORKDIR /src" in lines[:copy_lock]
+
+
+def test_every_dependency_the_project_declares_is_pinned_in_the_lock_with_a_hash() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    pins = read_lock(LOCK.read_text(encoding="utf-8"))
+    for pin in pins.values():  # --require-hashes refuses a requirement without one
+        assert pin.hashes and all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in pin.hashes)
+    declared = pyproject["project"]["dependencies"] + pyproject["build-system"]["requires"]
+    for line in declared:
+        req = Requirement(line)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is not in {LOCK.name}: run `make lock`"
+        assert req.specifier.contains(pins[name].version), f"{line} vs {pins[name].version}"
+        # An extra's own requirements, as the installed distribution declares them.
+        for extra in req.extras:
+            requires = [Requirement(r) for r in importlib.metadata.requires(req.name) or []]
+            wanted = [r for r in requires if r.marker and r.marker.evaluate({"extra": extra})]
+            assert wanted, f"{req.name}[{extra}] requires nothing here"
+            for sub in wanted:
+                pin = pins.get(canonicalize_name(sub.name))
+                assert pin, f"{sub.name} ({line}) is not in {LOCK.name}: run `make lock`"
+                assert sub.specifier.contains(pin.version), f"{sub} ({line}) vs {pin.version}"
+
+
+def test_the_lock_names_no_index_and_is_for_the_images_python() -> None:
+    text = LOCK.read_text(encoding="utf-8")
+    for ln in text.splitlines():
+        option = ln.strip().split(" ")[0].split("=")[0]
+        assert option not in ("-i", "--index-url", "--extra-index-url", "-f", "--find-links")
+        assert option != "--trusted-host", ln
+    assert not re.search(r"[a-z][a-z0-9+.-]*://[^/\s]", text), "a URL with a host in the lock"
+    made_with = re.search(r"autogenerated by pip-compile with Python (\d+\.\d+)", text)
+    assert made_with, "the lock does not say which Python it was made with"
+    base = re.fullmatch(r"FROM python:(\d+\.\d+)\..*", dockerfile_lines()[0])
+    assert base and base.group(1) == made_with.group(1)
+    requires_python = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert Version(made_with.group(1)) in SpecifierSet(requires_python["requires-python"])
+
+
+def test_the_build_context_holds_what_the_dockerfile_copies_and_leaves_the_rest_out() -> None:
+    ignore = DockerIgnore(DOCKERIGNORE.read_text(encoding="utf-8"))
+    sources = [source for sources in dockerfile_copies() for source in sources]
+    for source in sources:
+        assert (ROOT / source).exists(), f"the Dockerfile copies {source}, which is not here"
+        assert not ignore.excluded(source), f".dockerignore leaves out {source}, which is copied"
+        if (ROOT / source).is_dir():
+            for path in (ROOT / source).rglob("*"):
+                rel = path.relative_to(ROOT).as_posix()
+                if path.is_file() and "__pycache__" not in path.parts:
+                    assert not ignore.excluded(rel), f".dockerignore leaves out {rel}"
+    for left_out in (
+        ".venv/bin/python", ".git/HEAD", "demo-data/station.db", "data/x", "tests/test_cli.py",
+        "bench/api.py", "docs/architecture.md", "clients/node_modules/x/index.js",
+        "api/static/node_modules/x.js", "station/__pycache__/clock.cpython-311.pyc",
+        ".mypy_cache/x", ".pytest_cache/x", ".ruff_cache/x", ".hypothesis/x",
+        "diaspor.egg-info/PKG-INFO", "build/lib/x.py", "diaspor/local.db", "Makefile",
+    ):  # fmt: skip
+        assert ignore.excluded(left_out), f".dockerignore lets {left_out} into the build"
 
 
 # --- settings -----------------------------------------------------------------------------
@@ -622,3 +798,15 @@ def test_the_readers_used_here_notice_what_they_should() -> None:
     assert cache_control_for(conf, "/files/a.M3U8") == "max-age=1; x"
     assert cache_control_for(conf, "/files/a.ts") == "max-age=9"
     assert interpolate("${A:-x}/${B:?say}/$$C/${D}") == f"x/{DUMMY}/$C/{DUMMY}"
+    ignore = DockerIgnore("*\n!a\n**/__pycache__\n**/*.py[co]\n!a/keep.pyc\n/b/**/c")
+    assert ignore.excluded("x") and ignore.excluded("x/y.py") and not ignore.excluded("a/y.py")
+    assert ignore.excluded("a/__pycache__/y.pyc") and ignore.excluded("a/b/y.pyo")
+    assert not ignore.excluded("a/keep.pyc") and ignore.excluded("b/c")
+    assert DockerIgnore("/b/**/c").excluded("b/d/e/c/f") and not DockerIgnore("b/*").excluded("b")
+    with pytest.raises(AssertionError, match="not pinned"):
+        read_lock("a>=1 \\\n    --hash=sha256:" + "0" * 64)
+    with pytest.raises(AssertionError, match="other than --hash"):
+        read_lock("a==1 --index-url x")
+    assert read_lock("A_b==1.0 \\\n    --hash=sha256:f\n    # via x")["a-b"] == Pin(
+        "1.0", ["sha256:f"]
+    )
