@@ -26,6 +26,7 @@ from schedules.vod_windows import VodWindows
 from station.backoff import Backoff
 from station.clock import Clock, SystemClock
 from station.db import Database
+from station.metrics import Metrics
 from station.settings import Settings
 from station.supervisor import Health, Supervisor
 
@@ -52,6 +53,12 @@ class Station:
     listeners: Callable[[str], int | None] | None = None
     # What each supervised part of this process is doing (the channels' engines, hooks …).
     health: Health = field(default_factory=Health)
+    # This process's metrics (its own registry): served by the API's /metrics, or by the
+    # health-and-metrics port of `diaspor playout` and `diaspor worker`.
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def __post_init__(self) -> None:
+        self.metrics.watch_health(self.health)
 
     @property
     def publisher(self) -> NowPlayingPublisher:
@@ -63,7 +70,9 @@ class Station:
         return NowPlayingPublisher(self.now_playing, write)
 
     def worker(self) -> Worker:
-        return Worker(self.queue, self.handlers, poll_s=self.settings.job_poll_s)
+        return Worker(
+            self.queue, self.handlers, poll_s=self.settings.job_poll_s, metrics=self.metrics
+        )
 
     def vod_windows(self) -> VodWindows:
         """The keeper that moves packages out of reach when their on-demand windows close."""
@@ -75,6 +84,7 @@ class Station:
     def add_background(self, sup: Supervisor) -> None:
         """The worker process's parts: the job worker and the on-demand windows keeper."""
         every = self.settings.vod_windows_every_s
+        self.metrics.watch_jobs(self.queue.counts)
         sup.spawn("worker", lambda stop: self.worker().run(stop), essential=False)
         sup.spawn("vod-windows", lambda stop: self.vod_windows().run(stop, every), essential=False)
 
