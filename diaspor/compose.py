@@ -10,6 +10,7 @@ from typing import Any
 from accounts.stream_keys import StreamKeys
 from accounts.throttle import LoginThrottle
 from accounts.users import Users
+from diaspor.health import serve_health
 from jobs.queue import Handler, JobQueue, Worker
 from media.binaries import Tools, find_tools
 from media.ladder import PackagingOptions
@@ -140,7 +141,22 @@ async def run_background(station: Station, stop: asyncio.Event) -> None:
     """`diaspor worker`: jobs and the windows keeper, supervised, until stop is set."""
     sup = supervisor_for(station)
     station.add_background(sup)
+    add_health_answer(station, sup)
     await sup.run(stop)
+
+
+def add_health_answer(station: Station, sup: Supervisor) -> None:
+    """A process without the API (`diaspor playout`, `diaspor worker`) answers `GET /health`
+    and `GET /metrics` on `DIASPOR_METRICS_PORT`, if one is set."""
+    port = station.settings.metrics_port
+    if not port:
+        return
+    host = station.settings.host
+
+    async def answer(stop: asyncio.Event) -> None:
+        await serve_health(station.health, host, port, stop, station.metrics)
+
+    sup.spawn("health-answer", answer, essential=False)
 
 
 def supervisor_for(station: Station) -> Supervisor:

@@ -8,8 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from diaspor.compose import Station, supervisor_for
-from diaspor.health import serve_health
+from diaspor.compose import Station, add_health_answer, supervisor_for
 from diaspor.radio import add_radio
 from diaspor.tv import add_tv
 from station.supervisor import Supervisor
@@ -58,12 +57,5 @@ async def run_tv(station: Station, stop: asyncio.Event) -> None:
 async def run_playout(station: Station, stop: asyncio.Event, sup: Supervisor | None = None) -> None:
     """Radio and TV until stop is set (parts of `sup`, if given: the demo adds its worker)."""
     sup = sup or supervisor_for(station)
-    port = station.settings.playout_health_port
-    if port:
-        host = station.settings.host
-        sup.spawn(
-            "health-answer",
-            lambda stop: serve_health(station.health, host, port, stop),
-            essential=False,
-        )
+    add_health_answer(station, sup)
     await run_sides(station, stop, [add_radio, add_tv], sup)
