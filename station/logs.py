@@ -114,6 +114,13 @@ class RequestIdFilter(logging.Filter):
 
 
 def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
+    # What the formatters never show is not gathered for every record (Python's logging
+    # HOWTO, "Optimization"): the caller's file and line, thread and process names. With a
+    # line per API request, that was a third of what the line cost.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RequestIdFilter())

@@ -62,9 +62,6 @@ class Readings:
             raise ValueError(f"{self.name} takes the labels {self.labels}, not {labels}")
         self._readers[labels] = reader
 
-    def forget(self, labels: tuple[str, ...]) -> None:
-        self._readers.pop(labels, None)
-
     def _family(self) -> GaugeMetricFamily | CounterMetricFamily:
         cls = CounterMetricFamily if self.kind == "counter" else GaugeMetricFamily
         return cls(self.name, self.documentation, labels=self.labels)
