@@ -43,6 +43,8 @@ KNOWN_DEFAULTS = frozenset(
 
 
 class Settings(BaseSettings):
+    # validate_by_name: a field with other names in the environment (the database URL, the
+    # metrics port) is still given by its own name in code and in the TOML file.
     model_config = SettingsConfigDict(env_prefix="DIASPOR_", extra="ignore", validate_by_name=True)
 
     # Where the embedded default keeps its database, storage and scratch files.
