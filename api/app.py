@@ -17,6 +17,7 @@ from api.follow import Follower
 from api.http import GZIP_MINIMUM, HttpCache
 from api.rendered import Renderings
 from api.replay import Kept, Replays
+from api.request_log import RequestLog
 from api.routes import (
     auth,
     channels,
@@ -28,6 +29,7 @@ from api.routes import (
     live,
     manage,
     media,
+    metrics,
     nowplaying,
     pages,
     player,
@@ -83,8 +85,9 @@ def create_app(svc: Services) -> FastAPI:
     problems.install(app)
     openapi.install(app)
     # Innermost first: the cache sees the identity body; gzip compresses what it lets by;
-    # replays keep what went out; CORS, outermost, answers preflights and labels every
-    # answer, 304s and replays included.
+    # replays keep what went out; CORS answers preflights and labels every answer, 304s and
+    # replays included; the request log, outermost, gives every answer its request id and
+    # times it, replays and preflights included (`api/request_log.py`).
     app.add_middleware(HttpCache, gzip_excluded=DEFAULT_EXCLUDED_CONTENT_TYPES)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, compresslevel=6)
     # Kept answers (the schedule, live playlists, now-playing) sent again as they went out.
@@ -100,6 +103,7 @@ def create_app(svc: Services) -> FastAPI:
             "If-None-Match",
             "Range",
             "Last-Event-ID",
+            "X-Request-ID",
         ],
         expose_headers=[
             "ETag",
@@ -108,9 +112,11 @@ def create_app(svc: Services) -> FastAPI:
             "Accept-Ranges",
             "Content-Length",
             "Content-Language",
+            "X-Request-ID",
         ],
         max_age=600,
     )
+    app.add_middleware(RequestLog, metrics=svc.metrics)
     # Routes are matched in order: the busiest (players' playlist reloads under /files/,
     # now-playing, the schedule) first, so they are not tried against every other route first.
     routers = (
@@ -118,6 +124,7 @@ def create_app(svc: Services) -> FastAPI:
         nowplaying,
         channels,
         health,
+        metrics,
         auth,
         epg,
         media,

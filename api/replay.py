@@ -30,6 +30,7 @@ import inspect
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -49,6 +50,9 @@ class Answer:
     # An answer with a part of its own per request (now-playing's progress): its body made
     # again, as the route makes it, for each request; the rest (headers, tag) is kept.
     render: Callable[[], bytes] | None = None
+    # The route that made it: put back in the scope of each request it answers, so that the
+    # request log outside names that route (`api/request_log.py`).
+    route: Any = None
 
     async def holds(self) -> bool:
         answer = self.still()
@@ -101,6 +105,8 @@ class Replays:
             if await kept.holds():
                 self.table.answers.move_to_end(key)
                 self.table.replayed += 1
+                if kept.route is not None:
+                    scope["route"] = kept.route
                 await self._send(scope, kept, send)
                 return
             if self.table.answers.get(key) is kept:  # (not one kept meanwhile)
@@ -144,4 +150,5 @@ class Replays:
         if not keeping or start is None or still is None:
             return
         render = scope["state"].get("replay_body") if start["status"] == 200 else None
-        self.table.keep(key, Answer(start, b"".join(chunks), still, render))
+        answer = Answer(start, b"".join(chunks), still, render, scope.get("route"))
+        self.table.keep(key, answer)

@@ -16,6 +16,7 @@ from playout.nowplaying import NowPlayingHub
 from schedules.service import Schedules
 from station.clock import Clock
 from station.db import Database
+from station.metrics import Metrics
 from station.settings import Settings
 from station.supervisor import Health
 
@@ -35,3 +36,4 @@ class Services(Protocol):
     on_air: dict[str, list[dict[str, Any]]]
     now_playing: NowPlayingHub
     health: Health
+    metrics: Metrics

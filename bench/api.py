@@ -19,11 +19,11 @@ it (`hls/tv/diaspor-tv/180p.m3u8`, `tv_window` segments). The demo's files are m
 ffmpeg, not packaged: the API reads the library and the schedule, not the segments.
 
 The server: a role of this script, in its own process, serving `create_app(station)` with one
-uvicorn worker configured as `diaspor serve` configures it (no playout here, so now-playing is
-resolved from the timeline, as in an API process beside a separate playout process; the
-body is made at most once a second and on each change), plus a SIGUSR1 handler that
-publishes a now-playing change of Diaspor.FM to the process's hub, as a radio engine in the
-same process would.
+uvicorn worker configured as `diaspor serve` configures it, its logging included (a request
+line per answer, into the server's log; no playout here, so now-playing is resolved from the
+timeline, as in an API process beside a separate playout process; the body is made at most
+once a second and on each change), plus a SIGUSR1 handler that publishes a now-playing
+change of Diaspor.FM to the process's hub, as a radio engine in the same process would.
 
 The load: an open-loop client in its own process (raw asyncio streams, HTTP/1.1 keep-alive
 over a pool of connections): request i is due at t0 + i/rate whatever happened to the ones
@@ -219,12 +219,15 @@ async def role_serve(cfg: dict[str, Any]) -> None:
     from api.routes.nowplaying import current
     from diaspor.compose import build_station
     from diaspor.demo import server_config
+    from station.logs import configure_logging
     from station.settings import load_settings
 
     raise_nofile()
     settings = load_settings(
         data_dir=Path(cfg["data_dir"]), host="127.0.0.1", port=cfg["port"], **database(cfg)
     )
+    # As `diaspor serve` does: one request line per answer goes to the server's log.
+    configure_logging(settings.log_format, settings.log_level)
     station = build_station(settings)
     server = uvicorn.Server(server_config(create_app(station), settings))
     marks = Path(cfg["marks"])

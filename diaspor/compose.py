@@ -11,6 +11,7 @@ from typing import Any
 from accounts.stream_keys import StreamKeys
 from accounts.throttle import LoginThrottle
 from accounts.users import Users
+from diaspor.health import serve_health
 from jobs.queue import Handler, JobQueue, Worker
 from media.binaries import Tools, find_tools
 from media.ladder import PackagingOptions
@@ -27,6 +28,7 @@ from schedules.vod_windows import VodWindows
 from station.backoff import Backoff
 from station.clock import Clock, SystemClock
 from station.db import Database
+from station.metrics import Metrics
 from station.notify import Notifier
 from station.settings import Settings
 from station.supervisor import Health, Supervisor
@@ -56,6 +58,12 @@ class Station:
     health: Health = field(default_factory=Health)
     # On PostgreSQL: this process's notices to the others (`station/notify.py`).
     notifier: Notifier | None = None
+    # This process's metrics (its own registry): served by the API's /metrics, or by the
+    # health-and-metrics port of `diaspor playout` and `diaspor worker`.
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def __post_init__(self) -> None:
+        self.metrics.watch_health(self.health)
 
     @property
     def publisher(self) -> NowPlayingPublisher:
@@ -75,7 +83,9 @@ class Station:
         return NowPlayingPublisher(self.now_playing, write, announce)
 
     def worker(self) -> Worker:
-        return Worker(self.queue, self.handlers, poll_s=self.settings.job_poll_s)
+        return Worker(
+            self.queue, self.handlers, poll_s=self.settings.job_poll_s, metrics=self.metrics
+        )
 
     def vod_windows(self) -> VodWindows:
         """The keeper that moves packages out of reach when their on-demand windows close."""
@@ -87,6 +97,7 @@ class Station:
     def add_background(self, sup: Supervisor) -> None:
         """The worker process's parts: the job worker and the on-demand windows keeper."""
         every = self.settings.vod_windows_every_s
+        self.metrics.watch_jobs(self.queue.counts)
         sup.spawn("worker", lambda stop: self.worker().run(stop), essential=False)
         sup.spawn("vod-windows", lambda stop: self.vod_windows().run(stop, every), essential=False)
 
@@ -146,7 +157,22 @@ async def run_background(station: Station, stop: asyncio.Event) -> None:
     """`diaspor worker`: jobs and the windows keeper, supervised, until stop is set."""
     sup = supervisor_for(station)
     station.add_background(sup)
+    add_health_answer(station, sup)
     await sup.run(stop)
+
+
+def add_health_answer(station: Station, sup: Supervisor) -> None:
+    """A process without the API (`diaspor playout`, `diaspor worker`) answers `GET /health`
+    and `GET /metrics` on `DIASPOR_METRICS_PORT`, if one is set."""
+    port = station.settings.metrics_port
+    if not port:
+        return
+    host = station.settings.host
+
+    async def answer(stop: asyncio.Event) -> None:
+        await serve_health(station.health, host, port, stop, station.metrics)
+
+    sup.spawn("health-answer", answer, essential=False)
 
 
 def supervisor_for(station: Station) -> Supervisor:

@@ -15,8 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Protocol
 
-from diaspor.compose import Station, supervisor_for
-from diaspor.health import serve_health
+from diaspor.compose import Station, add_health_answer, supervisor_for
 from diaspor.radio import add_radio
 from diaspor.tv import add_tv
 from playout import tv_store
@@ -73,14 +72,7 @@ async def run_playout(station: Station, stop: asyncio.Event, sup: Supervisor | N
     """Radio and TV until stop is set (parts of `sup`, if given: the demo adds its worker).
     On SQLite they air at once; on PostgreSQL while this process leads."""
     sup = sup or supervisor_for(station)
-    port = station.settings.playout_health_port
-    if port:
-        host = station.settings.host
-        sup.spawn(
-            "health-answer",
-            lambda stop: serve_health(station.health, host, port, stop),
-            essential=False,
-        )
+    add_health_answer(station, sup)
     if station.db.is_sqlite:  # one process, no standby: it leads
         await run_sides(station, stop, [add_radio, add_tv], sup)
     else:

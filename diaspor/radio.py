@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,7 +32,7 @@ from station.errors import StationError
 from station.settings import Settings
 from station.supervisor import Supervisor
 from streamer.hls_ladder import MASTER_PLAYLIST
-from streamer.icecast_admin import kill_source, listeners_on
+from streamer.icecast_admin import kill_source, listeners_by_mount
 from streamer.icecast_titles import IcecastTitles
 from streamer.mirror import HlsMirror
 from streamer.outputs import low_rate
@@ -248,16 +248,32 @@ async def air_server(station: Station, side: RadioSide, sup: Supervisor) -> AirS
 
 
 def listeners_of(station: Station, slug: str) -> Callable[[], Awaitable[int | None]]:
+    """The channel's listeners for its on-air status: the relay's own count when it runs in
+    this process, else icecast2's, read from its status page (and kept, mount by mount, for
+    the metrics)."""
     s = station.settings
+    mounts = [m.path for m in channel_mounts(s, slug)]
+    seen: dict[str, int] = {}  # icecast2's count on each mount, as last read
+    if s.radio_server == "icecast":
+        for mount in mounts:
+            station.metrics.listeners.read((slug, mount), partial(seen.get, mount))
 
     async def listeners() -> int | None:
         if station.listeners is not None:
             return station.listeners(slug)
         if s.radio_server == "icecast":
-            return await listeners_on(s.icecast_url, {m.path for m in channel_mounts(s, slug)})
+            found = await listeners_by_mount(s.icecast_url) or {}
+            seen.clear()
+            seen.update({m: n for m, n in found.items() if m in mounts})
+            return sum(seen.values()) if seen else None
         return None
 
     return listeners
+
+
+def relay_listeners(relay: Relay, mount: str) -> int:
+    """Listeners on one of the relay's mounts now (0 while it has no source)."""
+    return next((m.listeners for m in relay.stats() if m.mount == mount), 0)
 
 
 def hls_folder(station: Station, slug: str, sup: Supervisor) -> Path:
@@ -315,12 +331,17 @@ async def add_radio(station: Station, sup: Supervisor) -> RadioSide:
             live_grant=lambda slug=slug: desk.grants.latest(slug),  # type: ignore[misc]
             listeners=listeners_of(station, slug),
             status_every_s=s.onair_status_s,
+            metrics=station.metrics,
             engine_kind=s.radio_engine,
             liquidsoap_path=s.liquidsoap_path,
             allow_root=os.geteuid() == 0,
         )
         channel = RadioChannel(ports, streams, station.health)
         channel.add_to(sup)
+        if side.relay is not None:
+            for mount in (m.path for m in channel_mounts(s, slug)):
+                reader = partial(relay_listeners, side.relay, mount)
+                station.metrics.listeners.read((slug, mount), reader)
         side.channels.append(channel)
         station.on_air[slug] = streams
     return side

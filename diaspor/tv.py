@@ -97,6 +97,7 @@ def tv_channel(
         live_takeover=s.tv_live_takeover,
         status_every_s=s.onair_status_s,
         clock=clock or SystemClock(),
+        metrics=station.metrics,
     )
     return TvChannel(ports, slate, station.health)
 

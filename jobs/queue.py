@@ -17,16 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Float, Integer, String, Text, select, update
+from sqlalchemy import JSON, Float, Integer, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from station.backoff import Backoff
 from station.clock import Clock
 from station.db import Base, Database, UtcDateTime
+from station.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+STATUSES = (QUEUED, RUNNING, DONE, FAILED)
 STALE_AFTER = timedelta(minutes=10)  # a running job without a heartbeat this long is retried
 
 
@@ -165,6 +167,13 @@ class JobQueue:
                 q = q.where(JobRow.status == status)
             return [Job.of(r) for r in s.scalars(q)]
 
+    def counts(self) -> dict[str, int]:
+        """How many jobs there are in each status (every status, 0 included)."""
+        with self.db.session() as s:
+            q = select(JobRow.status, func.count()).group_by(JobRow.status)
+            found = {status: n for status, n in s.execute(q).all()}
+        return {status: int(found.get(status, 0)) for status in STATUSES}
+
     def _take_back_stale(self, s: Any, now: datetime) -> None:
         """A job left running by a worker that stopped answering goes back to the queue, unless
         that was its last attempt: a job that kills its worker every time is not retried
@@ -281,10 +290,17 @@ class JobQueue:
 class Worker:
     """Runs claimed jobs one at a time until `stop` is set."""
 
-    def __init__(self, queue: JobQueue, handlers: Mapping[str, Handler], poll_s: float = 1.0):
+    def __init__(
+        self,
+        queue: JobQueue,
+        handlers: Mapping[str, Handler],
+        poll_s: float = 1.0,
+        metrics: Metrics | None = None,
+    ):
         self.queue = queue
         self.handlers = dict(handlers)
         self.poll_s = poll_s
+        self.metrics = metrics  # failed attempts are counted there, by kind
         self._wake = asyncio.Event()
         queue.on_enqueue(self.wake)
 
@@ -307,6 +323,7 @@ class Worker:
             await asyncio.to_thread(
                 self.queue.fail, job, f"no handler for job kind {job.kind!r}", permanent=True
             )
+            self._failed(job)
             log.error("job has a kind no handler knows", extra=extra)
             return job
         log.info("job started", extra=extra)
@@ -314,6 +331,7 @@ class Worker:
             await handler(job.payload, ProgressReporter(self.queue, job.id))
         except PermanentJobError as exc:
             await asyncio.to_thread(self.queue.fail, job, str(exc), permanent=True)
+            self._failed(job)
             log.warning("job failed for good", extra={**extra, "error": str(exc)})
         except asyncio.CancelledError:
             await asyncio.to_thread(
@@ -324,11 +342,16 @@ class Worker:
             outcome = await asyncio.to_thread(
                 self.queue.fail, job, f"{type(exc).__name__}: {exc}", permanent=False
             )
+            self._failed(job)
             log.exception("job failed", extra={**extra, "outcome": outcome})
         else:
             await asyncio.to_thread(self.queue.finish, job.id)
             log.info("job done", extra=extra)
         return job
+
+    def _failed(self, job: Job) -> None:
+        if self.metrics is not None:
+            self.metrics.job_failures.labels(job.kind).inc()
 
     async def drain(self) -> int:
         """Run every job that is due now; for the CLI and tests."""

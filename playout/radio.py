@@ -27,6 +27,7 @@ from playout.limiter import TruePeakLimiter
 from playout.mixer import RATE, SAMPLES_PER_MS, Block, Placement, mix_into, silence, to_s16
 from schedules.plan import ChannelSpec, TimelineItem, to_ms
 from station.clock import Clock
+from station.metrics import Metrics
 from station.supervisor import Health
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,9 @@ class RadioEngine:
     dead_air_dbfs: float = -60.0
     dead_air: list[tuple[int, int]] = field(default_factory=list)  # (start, end) samples
     _quiet_from: int | None = None
+    _dead_counted: int = 0  # samples of the quiet stretch going on counted as dead air
+    # The process's metrics: the seconds of dead air are counted there, as they pass.
+    metrics: Metrics | None = None
     live: LiveSource | None = None
     live_fade_ms: int = 500  # equal-power fade between the schedule and the presenter
     live_item: TimelineItem | None = None  # set while a presenter is on air
@@ -493,25 +497,29 @@ class RadioEngine:
 
     def _watch_silence(self, out: Block, a: int, n: int) -> None:
         """Dead air: the output quieter than dead_air_dbfs for dead_air_ms is logged once,
-        with when it began; it ends when sound returns."""
+        with when it began; it ends when sound returns. Its seconds are counted in the
+        metrics as they pass (the first dead_air_ms of a stretch once they have)."""
         peak = float(np.max(np.abs(out))) if n else 0.0
         quiet = peak < 10 ** (self.dead_air_dbfs / 20)
+        least = self.dead_air_ms * SAMPLES_PER_MS
         if quiet and self._quiet_from is None:
             self._quiet_from = a
         elif not quiet and self._quiet_from is not None:
-            if a - self._quiet_from >= self.dead_air_ms * SAMPLES_PER_MS:
+            if a - self._quiet_from >= least:
                 self.dead_air.append((self._quiet_from, a))
                 log.error("dead air ended", extra={"seconds": (a - self._quiet_from) / RATE})
             self._quiet_from = None
-        if (
-            quiet
-            and self._quiet_from is not None
-            and self._quiet_from + self.dead_air_ms * SAMPLES_PER_MS in range(a, a + n)
-        ):
-            log.error(
-                "dead air: the station has been silent",
-                extra={"since_ms": self._ms(self._quiet_from), "seconds": self.dead_air_ms / 1000},
-            )
+            self._dead_counted = 0
+        if quiet and self._quiet_from is not None:
+            if self._quiet_from + least in range(a, a + n):
+                log.error(
+                    "dead air: the station has been silent",
+                    extra={"since_ms": self._ms(self._quiet_from), "seconds": least / RATE},
+                )
+            stretch = a + n - self._quiet_from
+            if stretch >= least and self.metrics is not None:
+                self.metrics.dead_air.labels(self.name).inc((stretch - self._dead_counted) / RATE)
+                self._dead_counted = stretch
 
     def block_on_air_ms(self) -> int:
         """When the first sample of the last block made is on air (epoch ms, by the line's

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from media.storage import Storage
-from playout.asrun import AsRunLog, Boundary
+from playout.asrun import AsRunLog, Boundary, offset_from_plan_ms
 from playout.hooks import Hook, HookDispatch
 from playout.liquidsoap_engine import LiquidsoapEngine
 from playout.live import LiveFeed, live_mount
@@ -29,6 +29,7 @@ from playout.radio import HOLD_S, PlayableSource, RadioEngine, TimelineSource
 from playout.status import keep_status
 from schedules.plan import ChannelSpec, to_ms
 from station.clock import Clock, SystemClock
+from station.metrics import Metrics
 from station.supervisor import Health, Supervisor
 from streamer.encoder import Encoder, HlsOutput, Output, Tee
 from streamer.hls_dates import HlsDates
@@ -86,6 +87,7 @@ class RadioPorts:
     liquidsoap_path: str = "liquidsoap"
     allow_root: bool = False
     clock: Clock = field(default_factory=SystemClock)
+    metrics: Metrics | None = None  # the process's: boundaries, dead air, encoder restarts
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,26 @@ class RadioChannel:
         self.titles = HookDispatch(self.slug, [Hook("titles", titles, latest_only=True)], health)
         self.sink: Encoder | Tee | None = None
         self.feed: LiveFeed | None = None
+        self._lq_restarts = 0  # Liquidsoap restarts of the engines that have ended
+        self._lq_ended: LiquidsoapEngine | None = None  # the last of those
+
+    def encoder_restarts(self) -> int:
+        """Times the channel's encoders were started again since it went on air: the
+        ffmpeg encoders', or with Liquidsoap, its process's (it encodes), over every run."""
+        if isinstance(self.sink, Tee):
+            return sum(e.restarts for e in self.sink.sinks)
+        if isinstance(self.sink, Encoder):
+            return self.sink.restarts
+        engine = self.engine
+        if isinstance(engine, LiquidsoapEngine) and engine is not self._lq_ended:
+            return self._lq_restarts + engine.restarts
+        return self._lq_restarts
+
+    def _measure(self, b: Boundary) -> None:
+        """How far the boundary was from its scheduled start, as the as-run has them."""
+        offset = offset_from_plan_ms(b.item, b.actual_ms, b.outcome, b.resumed)
+        if self.ports.metrics is not None and offset is not None:
+            self.ports.metrics.boundary_offset.labels(self.slug).observe(offset / 1000)
 
     async def _now_playing(self, b: Boundary) -> None:
         if self.engine is None:
@@ -168,7 +190,7 @@ class RadioChannel:
             "origin_ms": to_ms(p.clock.now()),
             "target_lufs": spec.loudness_target_lufs,
             "max_true_peak_dbtp": spec.true_peak_max_dbtp,
-            "hooks": [self.dispatch],
+            "hooks": [self.dispatch, self._measure],
         }
 
     def _new_engine(self) -> RadioEngine:
@@ -182,6 +204,7 @@ class RadioChannel:
             health=self.health,
             live=self.feed,
             stream_hooks=[self.titles],
+            metrics=p.metrics,
             **self._engine_inputs(),
         )
 
@@ -263,6 +286,8 @@ class RadioChannel:
         if p.engine_kind != "liquidsoap":
             sup.spawn(f"{slug}/stream-metadata", self.titles.run, channel=slug, essential=False)
         sup.spawn(f"{slug}/status", self._run_status, channel=slug, essential=False)
+        if p.metrics is not None:
+            p.metrics.encoder_restarts.read((slug,), self.encoder_restarts)
         log.info(
             "radio on air",
             extra={
@@ -280,7 +305,11 @@ class RadioChannel:
 
     async def _run_liquidsoap(self, stop: asyncio.Event) -> None:
         engine = self.engine = self._new_liquidsoap()
-        await engine.run(self.ports.clock, stop)
+        try:
+            await engine.run(self.ports.clock, stop)
+        finally:
+            self._lq_restarts += engine.restarts
+            self._lq_ended = engine
 
     async def _run_status(self, stop: asyncio.Event) -> None:
         p = self.ports

@@ -288,6 +288,9 @@ class Sequencer:
         self._laid_from: str | None = None  # the publication the queued plan comes from
         self._playlists = tv_playlists.Playlists(self.prefix)
         self.next_due_ms: int | None = None  # when the next segment or boundary is due
+        # The end of the last segment in the playlists as last written to storage (epoch
+        # ms): how far they reach, whatever the line holds in memory meanwhile.
+        self.written_to_ms: int | None = None
         self._unwritten = False  # a write failed (storage away): the next step writes
         # live
         self._on_live = False
@@ -1052,6 +1055,8 @@ class Sequencer:
             discontinuity_sequence=self._dseq,
         )
         tv_store.write(self.storage, self.prefix, state, playlists)
+        if self._window:
+            self.written_to_ms = hls.round_half_up(self._window[-1].end)
         self._playlists.forget_before(self.media_sequence)
 
     def _write_static(self) -> None:

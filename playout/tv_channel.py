@@ -18,13 +18,15 @@ from typing import Any
 
 from media.packaged import Package, load_package, slate_prefix
 from media.storage import Storage
-from playout.asrun import AsRunLog, Boundary, Outcome
+from playout.asrun import AsRunLog, Boundary, Outcome, offset_from_plan_ms
 from playout.hooks import Hook, HookDispatch
 from playout.nowplaying import NowPlayingPublisher
 from playout.sequencer import PackageSource, Sequencer, TimelineSource, TvBoundary, live_prefix
 from playout.status import keep_status
+from schedules.plan import to_ms
 from station.backoff import Backoff
 from station.clock import Clock, SystemClock
+from station.metrics import Metrics
 from station.supervisor import Health, Supervisor
 from streamer.tvlive import TvLiveIngest
 
@@ -47,6 +49,7 @@ class TvPorts:
     live_takeover: bool = True
     status_every_s: float = 5.0
     clock: Clock = field(default_factory=SystemClock)
+    metrics: Metrics | None = None  # the process's: boundaries, the playlists' lag
 
 
 def tv_streams(master_url: Callable[[str], str], slug: str, slate: Package) -> list[dict[str, Any]]:
@@ -88,7 +91,7 @@ class TvChannel:
             ports.timeline,
             packages=ports.packages,
             window=ports.window,
-            hooks=[self.dispatch],
+            hooks=[self.dispatch, self._measure],
             live=ports.live,
             live_grace_ms=ports.live_grace_ms,
             live_takeover=ports.live_takeover,
@@ -104,6 +107,21 @@ class TvChannel:
     async def _now_playing(self, b: TvBoundary) -> None:
         await self.ports.now_playing.publish(b.now_playing)
 
+    def _measure(self, b: TvBoundary) -> None:
+        """How far the item's first frame was from its scheduled start, as the as-run has
+        them."""
+        offset = offset_from_plan_ms(b.item, b.actual_ms, b.outcome, b.resumed)
+        if self.ports.metrics is not None and offset is not None:
+            self.ports.metrics.boundary_offset.labels(self.slug).observe(offset / 1000)
+
+    def playlist_lag_s(self) -> float | None:
+        """Now less the end of the last segment written to the playlists (None before the
+        first write): negative while they run ahead of the clock, as they should."""
+        written = self.sequencer.written_to_ms
+        if written is None:
+            return None
+        return (to_ms(self.ports.clock.now()) - written) / 1000
+
     def add_to(self, sup: Supervisor) -> None:
         slug = self.slug
         # Held playlists are worse than a lost second: storage is tried again every 2 s.
@@ -112,6 +130,8 @@ class TvChannel:
             sup.spawn(f"{slug}/live-input", self.ports.live.run, channel=slug, essential=False)
         sup.spawn(f"{slug}/side-effects", self.dispatch.run, channel=slug, essential=False)
         sup.spawn(f"{slug}/status", self._run_status, channel=slug, essential=False)
+        if self.ports.metrics is not None:
+            self.ports.metrics.tv_playlist_lag.read((slug,), self.playlist_lag_s)
         log.info("TV on air", extra={"channel": slug, "hls": self.streams[0]["url"]})
 
     async def _run_sequencer(self, stop: asyncio.Event) -> None:

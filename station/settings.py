@@ -43,7 +43,9 @@ KNOWN_DEFAULTS = frozenset(
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DIASPOR_", extra="ignore")
+    # validate_by_name: a field with other names in the environment (the database URL, the
+    # metrics port) is still given by its own name in code and in the TOML file.
+    model_config = SettingsConfigDict(env_prefix="DIASPOR_", extra="ignore", validate_by_name=True)
 
     # Where the embedded default keeps its database, storage and scratch files.
     data_dir: Path = Path("data")
@@ -182,8 +184,15 @@ class Settings(BaseSettings):
     # Long enough to ride out a database or storage outage of half a minute or more.
     restart_max_s: float = Field(default=8.0, gt=0)
     give_up_s: float = Field(default=120.0, gt=0)
-    # A playout process's own health answer (GET /health, JSON); 0: none.
-    playout_health_port: int = Field(default=0, ge=0, le=65535)
+    # The own HTTP port of `diaspor playout` and `diaspor worker` (on `host`): GET /health
+    # (JSON; 503 once the process has given up) and GET /metrics (Prometheus); 0: none. The
+    # API serves both on its own port. DIASPOR_PLAYOUT_HEALTH_PORT, its former name, is read.
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        validation_alias=AliasChoices("DIASPOR_METRICS_PORT", "DIASPOR_PLAYOUT_HEALTH_PORT"),
+    )
 
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"

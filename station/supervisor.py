@@ -106,6 +106,10 @@ class Health:
             p.expire(now)
         return self.parts
 
+    def snapshot(self) -> list[tuple[str, bool, str | None, int]]:
+        """Each part as (name, ok, channel, failures), for the metrics."""
+        return [(n, p.ok, p.channel, p.failures) for n, p in list(self._current().items())]
+
     @property
     def status(self) -> str:
         """failed, degraded, ok; or standby: a standby ready to take over (one that could

@@ -107,6 +107,16 @@ async def listeners_on(
 ) -> int | None:
     """Listeners on these mounts, from the public `/status-json.xsl` (icecast2 and the relay
     both serve it); None when the server cannot be asked or carries none of the mounts."""
+    found = await listeners_by_mount(base_url, timeout=timeout, client=client)
+    counts = [n for mount, n in (found or {}).items() if mount in mounts]
+    return sum(counts) if counts else None
+
+
+async def listeners_by_mount(
+    base_url: str, *, timeout: float = 5.0, client: httpx.AsyncClient | None = None
+) -> dict[str, int] | None:
+    """Listeners on each mount the server carries, from its `/status-json.xsl`; None when it
+    cannot be asked."""
     own = client is None
     http = client or httpx.AsyncClient(timeout=timeout)
     try:
@@ -120,9 +130,9 @@ async def listeners_on(
             await http.aclose()
     if isinstance(sources, dict):  # icecast2 gives one source as an object, not a list
         sources = [sources]
-    found = [
-        int(src.get("listeners") or 0)
-        for src in sources
-        if isinstance(src, dict) and httpx.URL(str(src.get("listenurl", ""))).path in mounts
-    ]
-    return sum(found) if found else None
+    counts: dict[str, int] = {}
+    for src in sources:
+        if isinstance(src, dict):
+            mount = httpx.URL(str(src.get("listenurl", ""))).path
+            counts[mount] = counts.get(mount, 0) + int(src.get("listeners") or 0)
+    return counts

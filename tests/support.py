@@ -348,3 +348,34 @@ class RecordingServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(10)
+
+
+# --- metrics (Prometheus' text format) ------------------------------------------------------
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def parse_metrics(text: str) -> Samples:
+    """Every sample of a Prometheus text exposition, by name and labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def metric(samples: Samples, name: str, **labels: str) -> float | None:
+    """The sample with exactly these labels, or None when there is none."""
+    return samples.get((name, frozenset(labels.items())))
+
+
+def scrape(url: str) -> Samples:
+    """GET a `/metrics`, checked to be Prometheus' text format."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    r = httpx.get(url, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == CONTENT_TYPE_LATEST
+    return parse_metrics(r.text)

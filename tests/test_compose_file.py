@@ -629,7 +629,7 @@ def test_two_playouts_one_standing_by_with_the_same_settings_and_their_own_scrat
     s = settings_from(container_env(a), monkeypatch)
     assert make_url(s.database_url).get_backend_name() == "postgresql"
     check = " ".join(argv(a["healthcheck"]["test"]))
-    assert f"127.0.0.1:{s.playout_health_port}/health" in check, check
+    assert f"127.0.0.1:{s.metrics_port}/health" in check, check
     assert a["healthcheck"] == b["healthcheck"]
     scratch = [{v.split(":", 1)[0] for v in svc["volumes"]} for svc in (a, b)]
     assert not scratch[0] & scratch[1], scratch
@@ -675,6 +675,58 @@ def test_the_api_healthcheck_asks_its_health_route_and_postgres_uses_pg_isready(
     assert "8000" in argv(services["api"]["command"])
     pg_check = " ".join(argv(services["postgres"]["healthcheck"]["test"]))
     assert "pg_isready" in pg_check
+
+
+def one_shot(service: dict[str, Any]) -> bool:
+    """A service that runs once and ends (migrations, the bucket's set-up)."""
+    return str(service.get("restart", "no")) == "no"
+
+
+def test_every_service_that_keeps_running_has_a_healthcheck(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    checked = set()
+    for name, svc in services.items():
+        if one_shot(svc):
+            assert "healthcheck" not in svc, f"{name} ends by itself: a healthcheck cannot pass"
+            continue
+        check = svc.get("healthcheck") or {}
+        test = check.get("test")
+        assert test and not check.get("disable"), f"{name} has no healthcheck"
+        assert argv(test)[0] in ("CMD", "CMD-SHELL"), f"{name}: {test}"
+        checked.add(name)
+    assert {"api", "playout", "worker", "postgres", "minio", "icecast", "nginx"} <= checked
+    assert {name for name, svc in services.items() if one_shot(svc)} == {"migrate", "minio-init"}
+
+
+@pytest.mark.parametrize("name", ["playout", "worker"])
+def test_playout_and_the_worker_are_checked_on_the_port_their_settings_open(
+    name: str, services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`diaspor playout` and `diaspor worker` answer /health and /metrics on
+    DIASPOR_METRICS_PORT, which their environment must set, and their healthcheck asks."""
+    svc = services[name]
+    assert cli_command(argv(svc["command"])).name == name
+    s = settings_from(container_env(svc), monkeypatch)
+    assert s.metrics_port, f"{name} sets no DIASPOR_METRICS_PORT: nothing would answer"
+    check = " ".join(argv(svc["healthcheck"]["test"]))
+    assert f"http://127.0.0.1:{s.metrics_port}/health" in check, check
+    assert str(s.metrics_port) in [str(p) for p in svc.get("expose", [])]  # for Prometheus
+
+
+def test_icecast_and_nginx_are_checked_with_what_their_images_have(
+    services: dict[str, dict[str, Any]], nginx: Directive
+) -> None:
+    """Neither image has curl, wget or Python; both have bash, whose /dev/tcp asks."""
+    for name, port, path in (("icecast", 8000, "/status-json.xsl"), ("nginx", 80, "/nginx-health")):
+        test = argv(services[name]["healthcheck"]["test"])
+        assert test[:3] == ["CMD", "bash", "-c"], test
+        assert f"/dev/tcp/127.0.0.1/{port}" in test[3] and f"GET {path} " in test[3], test
+        assert "' 200 '" in test[3], "the check must fail on anything but 200"
+    # nginx answers its own check (not the api's: that one has a healthcheck of its own).
+    own = location(nginx, "=", "/nginx-health")
+    assert own.value("return")[0] == "200" and not own.find("proxy_pass")
+    assert services["playout"]["depends_on"]["icecast"]["condition"] == "service_healthy"
 
 
 # --- mounted files ------------------------------------------------------------------------
@@ -752,6 +804,19 @@ def test_nginx_sends_api_routes_to_the_api_replicas(nginx: Directive) -> None:
         servers, path = proxied_to(nginx, location(nginx, *match))
         assert servers and all(srv.startswith("api:8000") for srv in servers), match
         assert path == "", f"{match} must keep the request path for the API"
+
+
+def test_nginx_never_passes_the_metrics_on_and_gives_each_request_an_id(
+    nginx: Directive,
+) -> None:
+    """/metrics is read by Prometheus inside the compose network, never from the internet;
+    every request proxied to the API carries nginx's own request id, which its log shows."""
+    loc = location(nginx, "=", "/metrics")
+    assert loc.value("return") == ["404"] and not loc.find("proxy_pass")
+    (rid,) = nginx.find("proxy_set_header", "X-Request-ID")
+    assert rid.args[1] == "$request_id"
+    (fmt,) = nginx.find("log_format", "main")
+    assert "$request_id" in " ".join(fmt.args)
 
 
 def test_nginx_refuses_icecast2s_question_from_outside(nginx: Directive) -> None:

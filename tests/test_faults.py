@@ -72,7 +72,7 @@ def station_for(tmp_path: Path, tools: Tools, db_url: str, **extra: Any) -> Stat
         db_url,
         port=free_port(),
         relay_port=free_port(),
-        playout_health_port=free_port(),
+        metrics_port=free_port(),
         tv_ladder=["180p:320x180:300", "90p:160x90:120"],
         tv_segment_s=2,
         tv_window=6,
@@ -103,7 +103,7 @@ def on_air(st: Station, tools: Tools, read_playlist: Any) -> Iterator[OnAir]:
             listener.stop()
         assert listener.blocks, "the radio never came on air"
         tv = PlaylistWatcher(read_playlist).start()
-        health = HealthWatcher(f"http://127.0.0.1:{s.playout_health_port}/health").start()
+        health = HealthWatcher(f"http://127.0.0.1:{s.metrics_port}/health").start()
         # The TV packages its first segments after the radio is heard; on a busy machine
         # that can take longer than the calm before a fault, so the fault waits for it.
         deadline = time.monotonic() + 60

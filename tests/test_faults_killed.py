@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from media.binaries import Tools
+from tests.support import metric, scrape
 from tests.test_faults import (
     TV_PLAYLIST,
     check_heard,
@@ -76,3 +77,11 @@ def test_encoder_and_decoders_killed_again_and_again_for_a_minute(
         check_tv(air, time.monotonic())
         assert {"diaspor-fm/encoder", "diaspor-fm/decoder"} <= degraded, degraded
         assert air.listener.heard_s >= 60
+        # Playout's own metrics port tells the operator the same: every kill was followed by
+        # a restart, the listener stayed on its mount, and nothing was dead air.
+        told = scrape(f"http://127.0.0.1:{st.settings.metrics_port}/metrics")
+        restarts = metric(told, "diaspor_encoder_restarts_total", channel="diaspor-fm")
+        assert restarts is not None and restarts >= killed["encoder"], (restarts, killed)
+        mp3 = metric(told, "diaspor_listeners", channel="diaspor-fm", mount="/diaspor-fm.mp3")
+        assert mp3 == 1
+        assert metric(told, "diaspor_dead_air_seconds_total", channel="diaspor-fm") is None

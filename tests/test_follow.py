@@ -24,7 +24,7 @@ from diaspor.compose import Station, build_station
 from media.binaries import Tools
 from playout.status import OnAirStatus, nowplaying_key, onair_key, read_file, write_status
 from tests.radio_support import SONGS, Playout, music_station
-from tests.support import serve_app
+from tests.support import Samples, metric, parse_metrics, serve_app
 
 SLUG = "diaspor-fm"
 
@@ -66,7 +66,8 @@ def test_an_api_process_follows_playout_running_elsewhere(tmp_path: Path, tools:
                 ("hls", 128): f"{files}/hls/radio/diaspor-fm/master.m3u8",
             }
             urls = {fmt: url for (fmt, _), url in listing.items()}
-            # A listener on playout's relay is counted in the API's now-playing.
+            # A listener on playout's relay is counted in the API's now-playing, and on its
+            # mount in playout's metrics.
             wait_for("the mount up", lambda: httpx.head(urls["mp3"]).status_code == 200)
             with listening(urls["mp3"]):
 
@@ -75,6 +76,10 @@ def test_an_api_process_follows_playout_running_elsewhere(tmp_path: Path, tools:
                     return body["listeners"] == 1
 
                 wait_for("the listener counted", counted)
+                told = playout_metrics(playout_side, playout)
+                listeners = "diaspor_listeners"
+                assert metric(told, listeners, channel=SLUG, mount="/diaspor-fm.mp3") == 1
+                assert metric(told, listeners, channel=SLUG, mount="/diaspor-fm.aac") == 0
             # Each track change reaches the API's SSE subscribers, numbered as playout
             # numbered it, with the title playout put on air.
             events = asyncio.run(two_changes(base))
@@ -85,12 +90,31 @@ def test_an_api_process_follows_playout_running_elsewhere(tmp_path: Path, tools:
                 read_file(playout_side.storage, nowplaying_key("diaspor-fm")) or ""
             )
             assert on_disk["seq"] >= events[1]["seq"]
+            # Playout's metrics: each boundary at its scheduled sample (the engine is
+            # exact), the parts up, the encoder never restarted.
+            told = playout_metrics(playout_side, playout)
+            offsets = "diaspor_boundary_offset_seconds"
+            count = metric(told, f"{offsets}_count", channel=SLUG) or 0
+            on_time = (metric(told, f"{offsets}_bucket", channel=SLUG, le="0.005") or 0) - (
+                metric(told, f"{offsets}_bucket", channel=SLUG, le="-0.005") or 0
+            )
+            assert count >= 3 and on_time == count, (count, on_time)
+            up = "diaspor_part_up"
+            assert metric(told, up, part=f"{SLUG}/engine", channel=SLUG) == 1
+            assert metric(told, "diaspor_encoder_restarts_total", channel=SLUG) == 0
+            assert metric(told, "diaspor_dead_air_seconds_total", channel=SLUG) is None
     finally:
         playout.close()
     # Off air: playout removed its status, so an API would list no stream for it.
     assert not playout_side.storage.exists(onair_key("diaspor-fm"))
     api_side.close()
     playout_side.close()
+
+
+def playout_metrics(station: Station, playout: Playout) -> Samples:
+    """Playout's metrics, rendered on its own event loop, as its metrics port would."""
+    text = asyncio.run_coroutine_threadsafe(station.metrics.render(), playout.loop).result(10)
+    return parse_metrics(text.decode())
 
 
 @contextlib.contextmanager

@@ -27,8 +27,9 @@ from schedules.plan import (
     to_ms,
 )
 from schedules.timeline import resolve
+from station.metrics import Metrics
 from streamer.encoder import Encoder, FileOutput
-from tests.support import run, tone
+from tests.support import metric, parse_metrics, run, tone
 
 pytestmark = [pytest.mark.slow, pytest.mark.runs(seconds=45)]
 BAKU = ZoneInfo("Asia/Baku")
@@ -356,6 +357,7 @@ def test_silence_on_air_longer_than_the_threshold_is_reported_as_dead_air(
     cat, playable, _ = station_audio
     bare = ChannelSpec(2, "bare", "radio")  # no filler, no slate media: gaps are silence
     entries = [EntrySpec(1, "media", 1, datetime(2026, 11, 29, 19, 0, 8))]
+    metrics = Metrics()
     engine = RadioEngine(
         ffmpeg=tools.ffmpeg,
         timeline=lambda a, b: resolve(
@@ -367,6 +369,8 @@ def test_silence_on_air_longer_than_the_threshold_is_reported_as_dead_air(
         ),
         playable=playable.get,
         origin_ms=to_ms(START),
+        name="bare",
+        metrics=metrics,
     )
 
     class Null:
@@ -378,6 +382,9 @@ def test_silence_on_air_longer_than_the_threshold_is_reported_as_dead_air(
 
     run(engine.render(to_ms(START) + 20_000, Null()))
     assert engine.dead_air == [(0, 8 * 48000)]  # the 8 s before the song, and nothing else
+    # ... and the operator's metrics count those 8 s, once.
+    told = parse_metrics(run(metrics.render()).decode())
+    assert metric(told, "diaspor_dead_air_seconds_total", channel="bare") == 8.0
 
 
 class SlowClock:

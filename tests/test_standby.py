@@ -161,7 +161,7 @@ def two_playouts(sb: Standby) -> Iterator[tuple[PlayoutProcess, PlayoutProcess]]
             env = env_for(sb.station.settings)
             env |= {
                 "DIASPOR_DATA_DIR": str(sb.folder / f"scratch-{name}"),
-                "DIASPOR_PLAYOUT_HEALTH_PORT": str(port),
+                "DIASPOR_METRICS_PORT": str(port),
                 "DIASPOR_LOG_FORMAT": "json",
             }
             log = sb.folder / f"playout-{name}-{time.time_ns()}.log"

@@ -20,7 +20,7 @@ import pytest
 
 from media.binaries import Tools
 from playout.asrun import AsRunLog
-from tests.support import need, need_program
+from tests.support import metric, need, need_program, scrape
 from tests.tv_support import (
     EPISODE_S,
     EPISODES,
@@ -255,3 +255,22 @@ def test_as_run_now_playing_and_the_channel_list_follow_the_air(tv: TvStation) -
     base = tv.station.settings.base_url  # how the station says players reach it
     assert tv_channel["streams"][0]["url"] == f"{base}/files/hls/tv/diaspor-tv/master.m3u8"
     assert tv_channel["streams"][0]["format"] == "hls"
+
+
+def test_metrics_show_the_playlists_ahead_of_the_clock_and_each_programme_on_time(
+    tv: TvStation,
+) -> None:
+    """The operator's view of the same air (the API's /metrics, in the process that plays):
+    the live playlists reach past now by at most the hold-back of three target durations,
+    and every item after the first (which playout may have joined late) began at its
+    scheduled instant."""
+    told = scrape(f"{tv.base}/metrics")
+    lag = metric(told, "diaspor_tv_playlist_lag_seconds", channel="diaspor-tv")
+    assert lag is not None and -3 * SEGMENT_S - 0.01 <= lag < 0, lag
+    offsets = "diaspor_boundary_offset_seconds"
+    count = metric(told, f"{offsets}_count", channel="diaspor-tv") or 0
+    on_time = (metric(told, f"{offsets}_bucket", channel="diaspor-tv", le="0.005") or 0) - (
+        metric(told, f"{offsets}_bucket", channel="diaspor-tv", le="-0.005") or 0
+    )
+    assert count >= 4 and on_time >= count - 1, (count, on_time)
+    assert metric(told, "diaspor_part_up", part="diaspor-tv/sequencer", channel="diaspor-tv") == 1
