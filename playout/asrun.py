@@ -49,13 +49,18 @@ class Boundary:
 
 
 def offset_from_plan_ms(
-    item: TimelineItem, actual_ms: int, outcome: str, resumed: bool = False
+    item: TimelineItem,
+    actual_ms: int,
+    outcome: str,
+    resumed: bool = False,
+    joined: bool = False,
 ) -> int | None:
     """How late (positive) or early an item began on air against its scheduled start, as the
     as-run records the two; None where there is no scheduled beginning to compare: the
-    schedule resuming inside an item after a live takeover, an item overridden by live (it
-    did not air), a live item (it begins when the presenter or the studio does)."""
-    if resumed or outcome == Outcome.OVERRIDDEN or item.kind == "live":
+    schedule resuming inside an item after a live takeover, a line joining an item under way
+    (a restart, a standby taking over: the row says when it joined), an item overridden by
+    live (it did not air), a live item (it begins when the presenter or the studio does)."""
+    if resumed or joined or outcome == Outcome.OVERRIDDEN or item.kind == "live":
         return None
     return actual_ms - item.start_ms
 

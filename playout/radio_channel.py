@@ -169,7 +169,7 @@ class RadioChannel:
 
     def _measure(self, b: Boundary) -> None:
         """How far the boundary was from its scheduled start, as the as-run has them."""
-        offset = offset_from_plan_ms(b.item, b.actual_ms, b.outcome, b.resumed)
+        offset = offset_from_plan_ms(b.item, b.actual_ms, b.outcome, b.resumed, b.joined)
         if self.ports.metrics is not None and offset is not None:
             self.ports.metrics.boundary_offset.labels(self.slug).observe(offset / 1000)
 

@@ -91,14 +91,15 @@ def test_an_api_process_follows_playout_running_elsewhere(tmp_path: Path, tools:
             )
             assert on_disk["seq"] >= events[1]["seq"]
             # Playout's metrics: each boundary at its scheduled sample (the engine is
-            # exact), the parts up, the encoder never restarted.
+            # exact; the item it joined on starting is not a boundary), the parts up, the
+            # encoder never restarted.
             told = playout_metrics(playout_side, playout)
             offsets = "diaspor_boundary_offset_seconds"
             count = metric(told, f"{offsets}_count", channel=SLUG) or 0
             on_time = (metric(told, f"{offsets}_bucket", channel=SLUG, le="0.005") or 0) - (
                 metric(told, f"{offsets}_bucket", channel=SLUG, le="-0.005") or 0
             )
-            assert count >= 3 and on_time == count, (count, on_time)
+            assert count >= 2 and on_time == count, (count, on_time)
             up = "diaspor_part_up"
             assert metric(told, up, part=f"{SLUG}/engine", channel=SLUG) == 1
             assert metric(told, "diaspor_encoder_restarts_total", channel=SLUG) == 0
