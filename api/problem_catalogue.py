@@ -372,6 +372,13 @@ CATALOGUE = _types(
         "Check the source; the channel stays on its schedule meanwhile.",
     ),
     ProblemType(
+        "notify-failed",
+        "Service unavailable",
+        "Playout could not tell the API processes through PostgreSQL that now-playing changed; "
+        "they read it from storage at their next poll instead.",
+        "Nothing for a client to do; the operator sees it in the log.",
+    ),
+    ProblemType(
         "gave-up",
         "Service unavailable",
         "An essential part could not be kept running and the process must be restarted.",
