@@ -1,0 +1,173 @@
+"""Listeners stay through a playout restart: icecast2, from the shipped deploy/icecast.xml,
+moves each station mount's listeners to its fallback mount (fed by `diaspor fallback air`,
+a loop that playout does not own) when the live source goes, and back (fallback-override)
+when it returns, on the one connection they opened."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from media.binaries import Tools
+from streamer.encoder import icecast_output_args
+from streamer.fallback_source import fallback_mount
+from streamer.icecast_admin import IcecastAdminError
+from streamer.outputs import IcecastOutput
+from tests.air_check import Heard, decode, frames, listen, tone_changes
+from tests.support import interrupt, tone
+from tests.test_icecast_conformance import Server, icecast2_running, mounts, set_title, stop
+
+pytestmark = [pytest.mark.slow, pytest.mark.icecast, pytest.mark.runs(seconds=40)]
+
+PASSWORD = "fallback-test-source-password"  # in place of the shipped placeholder
+LIVE = (("/diaspor-fm.mp3", "mp3", 128), ("/diaspor-fm.aac", "aac", 128))
+LOW = ("/diaspor-fm-64.aac", "aac", 64)
+STATION = (*LIVE, LOW)
+LIVE_MOUNTS = [m for m, _, _ in STATION]
+TONES = {"live": 440.0, "loop": 880.0}
+LIVE_TITLE = "Rəşid Behbudov - Sarı gəlin"
+
+
+def outputs(port: int, mounts_: tuple[tuple[str, str, int], ...]) -> list[IcecastOutput]:
+    return [
+        IcecastOutput(path, PASSWORD, port=port, codec=codec, bitrate_kbps=kbps)  # type: ignore[arg-type]
+        for path, codec, kbps in mounts_
+    ]
+
+
+def live_source(tools: Tools, server: Server, log: Path) -> subprocess.Popen[bytes]:
+    """Playout's stand-in: one ffmpeg sending a 440 Hz tone, 48 kHz, to the station's three
+    mounts, encoded by the encoder's own output arguments."""
+    args = [tools.ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-re"]
+    args += ["-f", "lavfi", "-i", "sine=f=440:sample_rate=48000"]
+    for out in outputs(server.port, STATION):
+        args += ["-map", "0:a", "-af", "volume=0.5", "-ac", "2", *icecast_output_args(out)]
+    with log.open("ab") as err:
+        return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
+
+
+def wait_until_on(server: Server, wanted: set[str], proc: subprocess.Popen[Any]) -> None:
+    deadline = time.monotonic() + 20
+    while not wanted <= set(mounts(server)):
+        assert proc.poll() is None, f"the source ended with {proc.returncode}"
+        assert time.monotonic() < deadline, f"not all of {sorted(wanted)} came on air"
+        time.sleep(0.1)
+
+
+def wait_for_title(server: Server, mount: str, title: str) -> None:
+    deadline = time.monotonic() + 10
+    while mounts(server).get(mount, {}).get("title") != title:
+        assert time.monotonic() < deadline, f"{mount} never showed the title {title!r}"
+        time.sleep(0.1)
+
+
+def heard_tones(ffmpeg: str, heard: Heard) -> list[str]:
+    """The tones in the decoded audio, in order, each held at least half a second."""
+    audio = bytes(heard.audio)
+    pcm = decode(ffmpeg, audio[frames(audio).first :])
+    return [name for _, name in tone_changes(pcm, TONES)]
+
+
+def test_a_listener_stays_through_a_playout_restart_hearing_the_loop_then_the_station_again(
+    tmp_path: Path, tools: Tools
+) -> None:
+    loop = tone(tools.ffmpeg, tmp_path / "ident.mp3", seconds=4, freq=880, volume=0.5)
+    edits = {"CHANGE-ME-source-password": PASSWORD}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIASPOR_")}
+    with icecast2_running(tmp_path / "icecast.log", edits) as server:
+        env |= {
+            "DIASPOR_ICECAST_URL": server.base_url,
+            "DIASPOR_SOURCE_PASSWORD": PASSWORD,
+            "DIASPOR_DATA_DIR": str(tmp_path / "data"),
+        }
+        feeder = subprocess.Popen(
+            [sys.executable, "-m", "diaspor", "fallback", "air", "--loop", str(loop)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            fallbacks = {fallback_mount(m) for m in LIVE_MOUNTS}
+            assert fallbacks == {
+                "/diaspor-fm-fallback.mp3",
+                "/diaspor-fm-fallback.aac",
+                "/diaspor-fm-64-fallback.aac",
+            }
+            wait_until_on(server, fallbacks, feeder)
+            for m in fallbacks:
+                wait_for_title(server, m, "Diaspor.FM")
+            heard = asyncio.run(restart_with_listeners(tools, server, tmp_path))
+        finally:
+            interrupt(feeder)
+        assert feeder.returncode == 0, "the feeder did not stop cleanly on Ctrl-C"
+
+    for h in heard:
+        # One connection throughout (`listen` fails if the server closes it): the station,
+        # the loop while playout was away, and the station again.
+        assert heard_tones(tools.ffmpeg, h) == ["live", "loop", "live"], h.mount
+        titles = [t for _, t in h.titles]
+        assert "Diaspor.FM" in titles, (h.mount, titles)
+        assert titles.index("Diaspor.FM") > titles.index(LIVE_TITLE), (h.mount, titles)
+
+
+def listeners(server: Server) -> dict[str, int]:
+    """Listeners by mount (icecast2 lists a live mount that has gone while its fallback is on,
+    without a count)."""
+    return {m: s.get("listeners", 0) for m, s in mounts(server).items()}
+
+
+async def restart_with_listeners(tools: Tools, server: Server, logs: Path) -> list[Heard]:
+    """Listeners on the station's mounts while its source stops for five seconds and comes
+    back, as a playout restart or a standby's takeover does."""
+
+    sources: list[subprocess.Popen[bytes]] = []
+
+    async def on_air() -> None:
+        """The live source on each mount, with its title (taken once the source is on: a
+        mount whose listeners are on its fallback is listed before)."""
+        sources.append(source := live_source(tools, server, logs / "live.log"))
+        for m in LIVE_MOUNTS:
+            deadline = time.monotonic() + 20
+            while True:
+                assert source.poll() is None, f"the live source ended with {source.returncode}"
+                try:
+                    await asyncio.to_thread(set_title, server, m, LIVE_TITLE)
+                    break
+                except IcecastAdminError:
+                    assert time.monotonic() < deadline, f"{m} did not come on air"
+                    await asyncio.sleep(0.1)
+
+    stop_listening = asyncio.Event()
+    heard = [Heard(m) for m in LIVE_MOUNTS]
+    listening: list[asyncio.Task[Heard]] = []
+    try:
+        await on_air()
+        listening += [
+            asyncio.create_task(listen(server.port, h.mount, stop_listening, h)) for h in heard
+        ]
+        await asyncio.sleep(4)
+        stop(sources[-1])  # playout goes away
+        await asyncio.sleep(5)
+        assert all(not t.done() for t in listening), "a listener was dropped"
+        away = listeners(server)
+        assert [away[fallback_mount(m)] for m in LIVE_MOUNTS] == [1, 1, 1], away
+        assert [away.get(m, 0) for m in LIVE_MOUNTS] == [0, 0, 0], away
+        await on_air()  # playout is back
+        await asyncio.sleep(5)
+        back = listeners(server)
+        assert [back[m] for m in LIVE_MOUNTS] == [1, 1, 1], back
+        assert [back[fallback_mount(m)] for m in LIVE_MOUNTS] == [0, 0, 0], back
+    finally:
+        stop_listening.set()
+        await asyncio.gather(*listening)
+        for source in sources:
+            stop(source)
+    return heard
