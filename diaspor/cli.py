@@ -464,5 +464,24 @@ def fallback_air(
         raise typer.Exit(code if 0 < code < 256 else 1)
 
 
+@fallback_app.command("check")
+def fallback_check(
+    channel: Annotated[str, typer.Option(help="The radio channel's slug.")] = "diaspor-fm",
+) -> None:
+    """Exit 0 when icecast2 (DIASPOR_ICECAST_URL) carries every fallback mount of the
+    channel, 1 naming those it lacks: the feeder's healthcheck."""
+    from diaspor.fallback import missing_fallbacks
+
+    s = settings_from(None)
+    try:
+        missing = asyncio.run(missing_fallbacks(s, channel))
+    except StationError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from exc
+    if missing:
+        err.print(f"not on {s.icecast_url}: {', '.join(missing)}")
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()

@@ -18,7 +18,7 @@ from station.errors import StationError
 from station.logs import redact
 from station.settings import Settings
 from streamer.fallback_source import fallback_mount, loop_source_args
-from streamer.icecast_admin import IcecastAdminError, update_title
+from streamer.icecast_admin import IcecastAdminError, listeners_on, update_title
 from streamer.outputs import IcecastOutput
 
 log = logging.getLogger(__name__)
@@ -143,3 +143,13 @@ async def feed(
         return 0
     log.error("the fallback loop stopped", extra={"pid": proc.pid, "exit": code})
     return code or 1
+
+
+async def missing_fallbacks(s: Settings, slug: str) -> list[str]:
+    """The channel's fallback mounts that icecast2 does not carry now (a fallback mount has no
+    fallback of its own, so it is listed only while its source is on)."""
+    missing = []
+    for out in fallback_outputs(s, slug, ""):
+        if await listeners_on(s.icecast_url, {out.mount}) is None:
+            missing.append(out.mount)
+    return missing

@@ -87,6 +87,10 @@ def test_a_listener_stays_through_a_playout_restart_hearing_the_loop_then_the_st
             "DIASPOR_SOURCE_PASSWORD": PASSWORD,
             "DIASPOR_DATA_DIR": str(tmp_path / "data"),
         }
+        check = [sys.executable, "-m", "diaspor", "fallback", "check"]
+        missing = subprocess.run(check, env=env, capture_output=True, text=True, check=False)
+        assert missing.returncode == 1, missing.stderr
+        assert "/diaspor-fm-64-fallback.aac" in missing.stderr
         feeder = subprocess.Popen(
             [sys.executable, "-m", "diaspor", "fallback", "air", "--loop", str(loop)],
             env=env,
@@ -104,6 +108,9 @@ def test_a_listener_stays_through_a_playout_restart_hearing_the_loop_then_the_st
             wait_until_on(server, fallbacks, feeder)
             for m in fallbacks:
                 wait_for_title(server, m, "Diaspor.FM")
+            # The feeder's healthcheck.
+            healthy = subprocess.run(check, env=env, capture_output=True, text=True, check=False)
+            assert healthy.returncode == 0, healthy.stderr
             heard = asyncio.run(restart_with_listeners(tools, server, tmp_path))
         finally:
             interrupt(feeder)
