@@ -5,6 +5,7 @@ ffmpeg arguments (the live mounts' encoding, looped in real time), and the defau
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from streamer.encoder import encoder_args, icecast_output_args
 from streamer.fallback_source import fallback_mount, loop_source_args
 from streamer.outputs import IcecastOutput
 from tests.air_check import decode
+from tests.support import free_port, tone
 
 
 def station_outputs(fallback: bool) -> list[IcecastOutput]:
@@ -104,3 +106,38 @@ def test_fallback_make_renders_a_seamless_half_minute_of_music_bed(
     inside = float(np.max(np.abs(np.diff(pcm[second : 2 * second]))))
     seam = abs(float(pcm[0]) - float(pcm[-1]))
     assert seam <= 2 * inside, (seam, inside)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("password", "code", "says"),
+    [
+        ("CHANGE-ME-source-password", 2, "DIASPOR_SOURCE_PASSWORD is a known default"),
+        ("a-source-password-of-our-own", None, "the fallback loop stopped"),
+    ],
+    ids=["placeholder-password", "icecast2-away"],
+)
+def test_the_feeder_refuses_a_placeholder_and_ends_when_icecast2_is_away(
+    tmp_path: Path, tools: Tools, password: str, code: int | None, says: str
+) -> None:
+    """Compose starts it again when it ends; it must end, not hang, when icecast2 is away."""
+    loop = tone(tools.ffmpeg, tmp_path / "ident.mp3", seconds=2, freq=880)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIASPOR_")}
+    env |= {
+        "DIASPOR_ICECAST_URL": f"http://127.0.0.1:{free_port()}",  # nobody listens there
+        "DIASPOR_SOURCE_PASSWORD": password,
+        "DIASPOR_DATA_DIR": str(tmp_path / "data"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "diaspor", "fallback", "air", "--loop", str(loop)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if code is not None:
+        assert done.returncode == code
+    else:  # ffmpeg's own failure, neither success nor a refusal to start
+        assert done.returncode not in (0, 2), done.returncode
+    assert says in done.stderr + done.stdout, done.stderr[-2000:]
