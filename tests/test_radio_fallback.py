@@ -14,17 +14,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from diaspor.compose import Station
 from media.binaries import Tools
 from streamer.encoder import icecast_output_args
 from streamer.fallback_source import fallback_mount
 from streamer.icecast_admin import IcecastAdminError
 from streamer.outputs import IcecastOutput
 from tests.air_check import Heard, decode, frames, listen, tone_changes
-from tests.support import interrupt, tone
-from tests.test_icecast_conformance import Server, icecast2_running, mounts, set_title, stop
+from tests.radio_support import SONGS, Playout, music_station
+from tests.support import free_port, interrupt, tone
+from tests.test_icecast_conformance import (
+    Server,
+    icecast2_running,
+    mounts,
+    set_title,
+    shipped_credentials,
+    stop,
+)
 
-pytestmark = [pytest.mark.slow, pytest.mark.icecast, pytest.mark.runs(seconds=40)]
+pytestmark = [pytest.mark.slow, pytest.mark.icecast, pytest.mark.runs(seconds=50)]
 
 PASSWORD = "fallback-test-source-password"  # in place of the shipped placeholder
 LIVE = (("/diaspor-fm.mp3", "mp3", 128), ("/diaspor-fm.aac", "aac", 128))
@@ -177,4 +187,96 @@ async def restart_with_listeners(tools: Tools, server: Server, logs: Path) -> li
         await asyncio.gather(*listening)
         for source in sources:
             stop(source)
+    return heard
+
+
+def test_listeners_stay_while_playout_itself_restarts(tmp_path: Path, tools: Tools) -> None:
+    """The same with playout's own radio (run_radio, as `diaspor playout` runs it: the engine,
+    its encoder, the titles through the admin API) stopped and started again. A listener
+    who came while playout was away is on the loop at first and moved to the station when
+    it starts."""
+    creds = shipped_credentials()
+    port = free_port()
+    st = music_station(
+        tmp_path,
+        tools,
+        radio_server="icecast",
+        icecast_url=f"http://127.0.0.1:{port}",
+        source_password=SecretStr(PASSWORD),
+        icecast_admin_user=creds["admin_user"],
+        icecast_admin_password=SecretStr(creds["admin_password"]),
+    )
+    loop = tone(tools.ffmpeg, tmp_path / "ident.mp3", seconds=4, freq=880, volume=1.0)
+    watched = ["/diaspor-fm.mp3", "/diaspor-fm-64.aac"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIASPOR_")}
+    env |= {"DIASPOR_ICECAST_URL": f"http://127.0.0.1:{port}", "DIASPOR_SOURCE_PASSWORD": PASSWORD}
+    try:
+        with icecast2_running(
+            tmp_path / "icecast.log", {"CHANGE-ME-source-password": PASSWORD}, port=port
+        ) as server:
+            feeder = subprocess.Popen(
+                [sys.executable, "-m", "diaspor", "fallback", "air", "--loop", str(loop)],
+                env=env | {"DIASPOR_DATA_DIR": str(tmp_path / "feeder")},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            try:
+                wait_until_on(server, {fallback_mount(m) for m in watched}, feeder)
+                heard = asyncio.run(playout_restart(st, server, watched))
+            finally:
+                interrupt(feeder)
+    finally:
+        st.close()
+    tones = {"loop": 880.0} | {f"song{i}": 330.0 + 110 * i for i in range(len(SONGS))}
+    for h in heard:
+        audio = bytes(h.audio)
+        pcm = decode(tools.ffmpeg, audio[frames(audio).first :])
+        names = [name if name == "loop" else "live" for _, name in tone_changes(pcm, tones)]
+        order = [n for i, n in enumerate(names) if i == 0 or names[i - 1] != n]
+        assert order == ["loop", "live", "loop", "live"], (h.mount, names)
+        # The titles follow: the station's name on the loop, the songs' on the air.
+        titles = [t for _, t in h.titles]
+        songs = {f"{artist} - {title}" for artist, title in SONGS}
+        assert set(titles) <= songs | {"Diaspor.FM"}, (h.mount, titles)
+        kinds = ["loop" if t == "Diaspor.FM" else "live" for t in titles]
+        assert [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k] == order, titles
+
+
+async def playout_restart(st: Station, server: Server, watched: list[str]) -> list[Heard]:
+    """Listeners on `watched` from before playout starts, through a stop and a start."""
+
+    async def until(where: list[str], timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not all(listeners(server).get(m, 0) == 1 for m in where):
+            assert all(not t.done() for t in listening), "a listener was dropped"
+            assert time.monotonic() < deadline, (
+                f"listeners never reached {where}: {listeners(server)}"
+            )
+            await asyncio.sleep(0.2)
+
+    stop_listening = asyncio.Event()
+    heard = [Heard(m) for m in watched]
+    listening = [
+        asyncio.create_task(listen(server.port, h.mount, stop_listening, h)) for h in heard
+    ]
+    playout: Playout | None = None
+    try:
+        await until([fallback_mount(m) for m in watched])
+        await asyncio.sleep(2)
+        playout = Playout(st)
+        await until(watched)
+        await asyncio.sleep(4)
+        await asyncio.to_thread(playout.close)  # playout restarts
+        playout = None
+        await until([fallback_mount(m) for m in watched])
+        await asyncio.sleep(3)
+        playout = Playout(st)
+        await until(watched)
+        await asyncio.sleep(4)
+    finally:
+        stop_listening.set()
+        await asyncio.gather(*listening)
+        if playout is not None:
+            await asyncio.to_thread(playout.close)
     return heard
