@@ -1,5 +1,5 @@
 """The `diaspor` command: demo, serve, worker, playout, media import, db, token and user
-management."""
+management, the radio's fallback loop."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from rich.table import Table
 from accounts.tokens import jwt_secret
 from diaspor import migrate
 from diaspor.compose import Station, build_station, run_background
+from media.binaries import find_tools
 from media.containers import SUFFIXES
 from media.errors import MediaError
 from media.library import IngestOptions
@@ -47,8 +48,13 @@ app.add_typer(db_app, name="db")
 user_app = typer.Typer(
     help="People who sign in: admins, editors, presenters.", no_args_is_help=True
 )
+fallback_app = typer.Typer(
+    help="The radio's fallback loop on icecast2 (listeners stay through a playout restart).",
+    no_args_is_help=True,
+)
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
+app.add_typer(fallback_app, name="fallback")
 err = Console(stderr=True, soft_wrap=True)  # messages whole, as scripts and logs read them
 out = Console()
 
@@ -403,6 +409,78 @@ def playout(data_dir: DataDir = None) -> None:
     from diaspor.playout import run_playout
 
     run_until_stopped(data_dir, run_playout)
+
+
+LOOP_HELP = "The loop: a station ident or music bed of the operator's (any audio file)."
+FALLBACK_TITLE = "Diaspor.FM"
+
+
+@fallback_app.command("make")
+def fallback_make(
+    dest: Annotated[Path, typer.Argument(help="Where to write the default loop (MP3).")],
+    title: Annotated[str, typer.Option(help="Its title tag.")] = FALLBACK_TITLE,
+) -> None:
+    """Render the default fallback loop: 30 s of the station's music bed, seamless."""
+    from diaspor.fallback import make_default_loop
+
+    s = settings_from(None)
+    try:
+        asyncio.run(make_default_loop(find_tools(s.ffmpeg_path).ffmpeg, dest, title))
+    except StationError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    print(dest)
+
+
+@fallback_app.command("air")
+def fallback_air(
+    loop: Annotated[Path, typer.Option("--loop", help=LOOP_HELP + " Rendered if missing.")],
+    channel: Annotated[str, typer.Option(help="The radio channel's slug.")] = "diaspor-fm",
+    title: Annotated[str, typer.Option(help="The title listeners read.")] = FALLBACK_TITLE,
+) -> None:
+    """Feed icecast2's fallback mounts (DIASPOR_ICECAST_URL, DIASPOR_SOURCE_PASSWORD) with
+    the loop until stopped; exits non-zero when ffmpeg ends, to be started again."""
+    from diaspor.fallback import feed
+
+    s = settings_from(None)
+    weak = [w for w in s.weak_secrets() if w.startswith("DIASPOR_SOURCE_PASSWORD")]
+    for why in weak:
+        err.print(f"[red]Refusing to start:[/red] {why}")
+    if weak:
+        raise typer.Exit(2)
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        return await feed(s, find_tools(s.ffmpeg_path).ffmpeg, channel, loop, title, stop)
+
+    try:
+        code = asyncio.run(run())
+    except StationError as exc:
+        err.print(f"[red]Refusing to start:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+    if code:
+        raise typer.Exit(code if 0 < code < 256 else 1)
+
+
+@fallback_app.command("check")
+def fallback_check(
+    channel: Annotated[str, typer.Option(help="The radio channel's slug.")] = "diaspor-fm",
+) -> None:
+    """Exit 0 when icecast2 (DIASPOR_ICECAST_URL) carries every fallback mount of the
+    channel, 1 naming those it lacks: the feeder's healthcheck."""
+    from diaspor.fallback import missing_fallbacks
+
+    s = settings_from(None)
+    try:
+        missing = asyncio.run(missing_fallbacks(s, channel))
+    except StationError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from exc
+    if missing:
+        err.print(f"not on {s.icecast_url}: {', '.join(missing)}")
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ class DemoFile:
     subtitles: dict[str, str] = field(default_factory=dict)  # lang -> WebVTT text
 
 
-def _tune(base: float, step: int, seconds: int) -> str:
+def tune(base: float, step: int, seconds: int) -> str:
     """A stereo aevalsrc expression: a stepping melody over a soft chord, with tremolo."""
     note = f"{base}*pow(2,mod(floor(t*2)*{step},12)/12)"
     left = (
@@ -122,7 +122,7 @@ def catalogue(episode_seconds: int = 40) -> list[DemoFile]:
                 title=title,
                 artist=artist,
                 args=_audio(
-                    _tune(base, step, secs),
+                    tune(base, step, secs),
                     {
                         "title": title,
                         "artist": artist,
@@ -170,7 +170,7 @@ def catalogue(episode_seconds: int = 40) -> list[DemoFile]:
                 title=title,
                 artist="Diaspor.FM",
                 args=_audio(
-                    _tune(base, 4, 5),
+                    tune(base, 4, 5),
                     {"title": title, "artist": "Diaspor.FM"},
                     seconds=5,
                     lead_s=0.05,
@@ -185,7 +185,7 @@ def catalogue(episode_seconds: int = 40) -> list[DemoFile]:
             title="Fon musiqisi",
             artist="Diaspor.FM",
             args=_audio(
-                _tune(130.8, 1, 30),
+                tune(130.8, 1, 30),
                 {"title": "Fon musiqisi", "artist": "Diaspor.FM"},
                 seconds=30,
                 lead_s=0.0,

@@ -100,6 +100,33 @@ def leftover_segments(names: Iterable[str]) -> list[str]:
     return sorted(name for run, kept in runs.items() if run != latest for name in kept)
 
 
+def icecast_output_args(out: IcecastOutput) -> list[str]:
+    """ffmpeg's output options for one mount: the codec and its options at the mount's bit
+    rate, the stream's name and the like, and the icecast:// URL (its password inside)."""
+    codec, fmt, ctype = CODECS[out.codec]
+    auth = f"{quote(out.user, safe='')}:{quote(out.password, safe='')}"
+    return [
+        "-c:a",
+        codec,
+        *codec_options(codec, out.bitrate_kbps),
+        "-b:a",
+        f"{out.bitrate_kbps}k",
+        "-content_type",
+        ctype,
+        "-ice_name",
+        out.name,
+        "-ice_description",
+        out.description,
+        "-ice_genre",
+        out.genre,
+        "-ice_url",
+        out.url,
+        "-f",
+        fmt,
+        f"icecast://{auth}@{out.host}:{out.port}{out.mount}",
+    ]
+
+
 def encoder_args(ffmpeg: str, outputs: list[Output], *, start_ms: int) -> list[str]:
     """One ffmpeg: 16-bit stereo PCM at 48 kHz on stdin, every output encoded from it.
     `start_ms` names this run's HLS segments (see `segment_pattern`)."""
@@ -121,29 +148,7 @@ def encoder_args(ffmpeg: str, outputs: list[Output], *, start_ms: int) -> list[s
     for out in outputs:
         args += ["-map", "0:a"]
         if isinstance(out, IcecastOutput):
-            codec, fmt, ctype = CODECS[out.codec]
-            auth = f"{quote(out.user, safe='')}:{quote(out.password, safe='')}"
-            url = f"icecast://{auth}@{out.host}:{out.port}{out.mount}"
-            args += [
-                "-c:a",
-                codec,
-                *codec_options(codec, out.bitrate_kbps),
-                "-b:a",
-                f"{out.bitrate_kbps}k",
-                "-content_type",
-                ctype,
-                "-ice_name",
-                out.name,
-                "-ice_description",
-                out.description,
-                "-ice_genre",
-                out.genre,
-                "-ice_url",
-                out.url,
-                "-f",
-                fmt,
-                url,
-            ]
+            args += icecast_output_args(out)
         elif isinstance(out, HlsOutput):
             out.folder.mkdir(parents=True, exist_ok=True)
             args += [

@@ -26,8 +26,10 @@ from pydantic import AliasChoices
 from sqlalchemy.engine import make_url
 
 from diaspor.cli import app
+from diaspor.fallback import fallback_outputs
 from playout.radio_channel import mounts_of
 from station.settings import Settings
+from streamer.fallback_source import fallback_mount
 from streamer.icy import metaint_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -875,3 +877,83 @@ def test_the_readers_used_here_notice_what_they_should() -> None:
     assert read_lock("A_b==1.0 \\\n    --hash=sha256:f\n    # via x")["a-b"] == Pin(
         "1.0", ["sha256:f"]
     )
+
+
+# --- the radio's fallback -----------------------------------------------------------------
+
+
+def effective(root: ET.Element, mount: ET.Element, tag: str, limit: str | None = None) -> str:
+    """A mount's setting as icecast2 takes it: its own, else the default mount's, else the
+    limits' (burst-size), else empty."""
+    default = next(m for m in root.findall("mount") if m.get("type") == "default")
+    for where in (mount, default):
+        if (value := where.findtext(tag)) is not None:
+            return value.strip()
+    return (root.findtext(f"limits/{limit}") or "").strip() if limit else ""
+
+
+def test_every_station_mount_falls_back_to_a_mount_of_its_format_and_comes_back(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/architecture.md, "Radio: fallback": icecast2 moves a mount's listeners to its
+    fallback when playout stops, and back when it returns (fallback-override); listeners keep
+    their title interval and burst across the move."""
+    root = ET.parse(ICECAST_XML).getroot()
+    by_name = {(m.findtext("mount-name") or "").strip(): m for m in root.findall("mount")}
+    playout = settings_from(container_env(services["playout"]), monkeypatch)
+    station = mounts_of("diaspor-fm", playout.radio_bitrate_kbps, playout.radio_low_bitrate_kbps)
+    assert [m.path for m in station] == ["/diaspor-fm.mp3", "/diaspor-fm.aac", "/diaspor-fm-64.aac"]
+    for live in station:
+        mount = by_name[live.path]
+        fallback = (mount.findtext("fallback-mount") or "").strip()
+        assert fallback == fallback_mount(live.path), live.path
+        assert (mount.findtext("fallback-override") or "").strip() == "1", live.path
+        assert fallback in by_name, f"{fallback} is not declared in icecast.xml"
+        assert by_name[fallback].find("fallback-mount") is None, "a fallback of a fallback"
+        for tag, limit in (("mp3-metadata-interval", None), ("burst-size", "burst-size")):
+            got = effective(root, by_name[fallback], tag, limit)
+            assert got == effective(root, mount, tag, limit), (fallback, tag)
+        assert (by_name[fallback].findtext("charset") or "").strip() == "UTF-8"
+    # Room for every source: the station's, their fallbacks and the presenters' live mount.
+    assert int(root.findtext("limits/sources") or 0) >= 2 * len(station) + 1
+
+
+def test_each_fallback_mount_has_a_feeder_encoding_as_playout_does(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop source is a service of its own (playout does not own it), on icecast2 with
+    the source password, encoding each fallback as playout encodes its live mount, started
+    again when it ends, and healthy only while every fallback is on air."""
+    root = ET.parse(ICECAST_XML).getroot()
+    fallbacks = {
+        (m.findtext("fallback-mount") or "").strip()
+        for m in root.findall("mount")
+        if m.find("fallback-mount") is not None
+    }
+    assert fallbacks
+    playout = settings_from(container_env(services["playout"]), monkeypatch)
+    fed: dict[str, tuple[str, int]] = {}
+    for name, svc in services.items():
+        args = argv(svc.get("command") or [])
+        if args[:3] != ["diaspor", "fallback", "air"]:
+            continue
+        cli_command(args)
+        channel = args[args.index("--channel") + 1] if "--channel" in args else "diaspor-fm"
+        s = settings_from(container_env(svc), monkeypatch)
+        assert urlsplit(s.icecast_url).hostname == "icecast", name
+        assert (
+            environment(svc)["DIASPOR_SOURCE_PASSWORD"]
+            == (environment(services["icecast"])["ICECAST_SOURCE_PASSWORD"])
+        )
+        outputs = fallback_outputs(s, channel, "Diaspor.FM")
+        live = mounts_of(channel, playout.radio_bitrate_kbps, playout.radio_low_bitrate_kbps)
+        assert [(o.codec, o.bitrate_kbps) for o in outputs] == [
+            (m.codec, m.bitrate_kbps) for m in live
+        ], name
+        fed |= {o.mount: (name, o.bitrate_kbps) for o in outputs}
+        assert svc["depends_on"]["icecast"]["condition"] in ("service_started", "service_healthy")
+        assert svc.get("restart") in ("unless-stopped", "always"), name
+        check = argv(svc["healthcheck"]["test"])
+        assert check[0] == "CMD" and cli_command(check[1:]).name == "check", check
+        assert "playout" not in name
+    assert fallbacks <= set(fed), f"fallback mounts no service feeds: {fallbacks - set(fed)}"
