@@ -342,16 +342,21 @@ def location(nginx: Directive, *match: str) -> Directive:
     return found[0]
 
 
-def upstream_servers(nginx: Directive, name: str) -> list[str]:
-    (up,) = nginx.find("upstream", name)
-    return [d.args[0] for d in up.children if d.name == "server"]
-
-
-def proxied_to(nginx: Directive, loc: Directive) -> tuple[list[str], str]:
-    """(servers of the upstream, path) a location's proxy_pass sends requests to."""
+def proxied_to(nginx: Directive, loc: Directive) -> tuple[str, str]:
+    """(service:port, path) a location's proxy_pass sends requests to. The service is named
+    through a variable `set` in the server (so nginx looks it up while running), and a
+    location that changes the path does so with `rewrite ... break`: the path here is the
+    rewrite's target up to its first variable."""
     url = urlsplit(loc.value("proxy_pass")[0])
     assert url.scheme == "http"
-    return upstream_servers(nginx, url.netloc), url.path
+    m = re.fullmatch(r"\$(\w+)", url.netloc)
+    assert m, f"proxy_pass {url.netloc} does not name its service through a variable"
+    (service,) = {d.args[1] for d in nginx.find("set", f"${m.group(1)}")}
+    path = url.path
+    for rewrite in loc.find("rewrite"):
+        assert rewrite.args[-1] == "break", rewrite.args
+        path = rewrite.args[1].split("$", 1)[0]
+    return service, path
 
 
 def cache_control_for(nginx: Directive, uri: str) -> str:
@@ -601,8 +606,8 @@ def test_the_bucket_the_code_writes_is_the_one_created_and_the_one_nginx_serves(
     assert re.search(rf"mc mb\b.*\s\S+/{re.escape(s.s3_bucket)}\s", script), script
     assert re.search(rf"mc anonymous set download \S+/{re.escape(s.s3_bucket)}\s", script)
 
-    servers, path = proxied_to(nginx, location(nginx, "/files/"))
-    assert servers and all(srv.startswith("minio:9000") for srv in servers)
+    service, path = proxied_to(nginx, location(nginx, "/files/"))
+    assert service == "minio:9000"
     assert path == f"/{s.s3_bucket}/", "nginx serves a different bucket than the code writes"
     assert urlsplit(s.public_storage_url).path.rstrip("/") + "/" == "/files/"
 
@@ -802,10 +807,36 @@ def test_icecast_config_is_well_formed_with_a_source_password_and_utf8_mounts(
 
 
 def test_nginx_sends_api_routes_to_the_api_replicas(nginx: Directive) -> None:
-    for match in (("/api/",), ("=", "/health"), ("=", "/openapi.json"), ("/docs",)):
-        servers, path = proxied_to(nginx, location(nginx, *match))
-        assert servers and all(srv.startswith("api:8000") for srv in servers), match
+    """/api/ (unbuffered) and everything no other location claims (the player at /, /static/,
+    /epg.xml, feeds, pages) go to the api service, with the request path unchanged."""
+    for match in (("/api/",), ("/",)):
+        found = [loc for loc in nginx.find("location", *match) if loc.find("proxy_pass")]
+        assert len(found) == 1, match
+        service, path = proxied_to(nginx, found[0])
+        assert service == "api:8000", match
         assert path == "", f"{match} must keep the request path for the API"
+
+
+def test_listeners_reach_the_relay_through_nginx_where_the_api_says(
+    services: dict[str, dict[str, Any]], nginx: Directive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The radio URLs playout publishes are <public URL>/listen<mount>; nginx passes
+    /listen/<mount> to the relay service, which relays every station mount from the master."""
+    s = settings_from(container_env(services["playout"]), monkeypatch)
+    assert urlsplit(s.radio_public_url).path == "/listen"
+    assert s.radio_public_url.startswith(s.base_url)
+    (listen,) = [
+        loc for loc in nginx.find("location") if loc.args[-1].startswith("^/listen/(?<mount>")
+    ]
+    service, _ = proxied_to(nginx, listen)
+    host, port = service.split(":")
+    assert host in services and port in [str(p) for p in services[host].get("expose", [])]
+    relay = ET.fromstring((ROOT / "deploy" / "icecast-relay.xml").read_text(encoding="utf-8"))
+    relayed = {r.findtext("local-mount") for r in relay.findall("relay")}
+    assert {
+        m.path for m in mounts_of("diaspor-fm", s.radio_bitrate_kbps, s.radio_low_bitrate_kbps)
+    } <= relayed
+    assert {r.findtext("server") for r in relay.findall("relay")} == {"icecast"}
 
 
 def test_nginx_never_passes_the_metrics_on_and_gives_each_request_an_id(
