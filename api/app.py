@@ -15,6 +15,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from api import openapi, problems
 from api.follow import Follower
 from api.http import GZIP_MINIMUM, HttpCache
+from api.proxies import TrustedProxies
 from api.rendered import Renderings
 from api.replay import Kept, Replays
 from api.request_log import RequestLog
@@ -73,7 +74,7 @@ def create_app(svc: Services) -> FastAPI:
 
     app = FastAPI(
         title="Diaspor.FM / Diaspor TV API",
-        version="1.0.0",
+        version="1.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
@@ -86,8 +87,9 @@ def create_app(svc: Services) -> FastAPI:
     openapi.install(app)
     # Innermost first: the cache sees the identity body; gzip compresses what it lets by;
     # replays keep what went out; CORS answers preflights and labels every answer, 304s and
-    # replays included; the request log, outermost, gives every answer its request id and
-    # times it, replays and preflights included (`api/request_log.py`).
+    # replays included; the request log gives every answer its request id and times it,
+    # replays and preflights included (`api/request_log.py`); outermost, the trusted proxies
+    # (`api/proxies.py`) say who the client is.
     app.add_middleware(HttpCache, gzip_excluded=DEFAULT_EXCLUDED_CONTENT_TYPES)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, compresslevel=6)
     # Kept answers (the schedule, live playlists, now-playing) sent again as they went out.
@@ -117,6 +119,9 @@ def create_app(svc: Services) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(RequestLog, metrics=svc.metrics)
+    # Outside the request log, which logs the client's address: the one place that decides
+    # whether the peer is a trusted proxy, and takes the client from it if so.
+    app.add_middleware(TrustedProxies, trusted=svc.settings.forwarded_allow_ips)
     # Routes are matched in order: the busiest (players' playlist reloads under /files/,
     # now-playing, the schedule) first, so they are not tried against every other route first.
     routers = (

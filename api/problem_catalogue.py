@@ -54,6 +54,14 @@ CATALOGUE = _types(
         "`Intl.DateTimeFormat().resolvedOptions().timeZone` gives in a browser).",
     ),
     ProblemType(
+        "invalid-country",
+        "Invalid request",
+        "`country` is not an ISO 3166-1 alpha-2 country code (two letters).",
+        "Send the listener's country as two letters, such as `TR`, `DE` or `US` (any case), "
+        "or leave `country` out: the relays are then ordered by the country the station's "
+        "edge sees, where it says one.",
+    ),
+    ProblemType(
         "invalid-cursor",
         "Invalid request",
         "The `cursor` is not one this list gave out (from another list, changed, or made up).",

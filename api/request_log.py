@@ -13,11 +13,11 @@ address (the proxy's `X-Forwarded-For` when it is trusted, see DIASPOR_TRUSTED_P
 No header is logged, so no `Authorization`.
 
 The time is from the request's arrival here to the answer's last byte. A pure ASGI
-middleware, the outermost of the app's: it sees every answer, those the replay table sends
-again without the framework (`api/replay.py`, which puts back the route that made the
-answer) and CORS preflights included. Route labels are templates, and methods outside the
-standard ones are counted as "other", so the metric's label sets stay bounded whatever
-clients send.
+middleware, the outermost of the app's but for `api/proxies.py` (which tells it who the
+client is): it sees every answer, those the replay table sends again without the framework
+(`api/replay.py`, which puts back the route that made the answer) and CORS preflights
+included. Route labels are templates, and methods outside the standard ones are counted as
+"other", so the metric's label sets stay bounded whatever clients send.
 """
 
 from __future__ import annotations

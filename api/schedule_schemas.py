@@ -206,6 +206,14 @@ class StreamOut(BaseModel):
     bitrate: int | None
 
 
+class RelayOut(BaseModel):
+    name: str = Field(description="the relay's name, as the station calls it")
+    region: str = Field(description="where it serves, in words")
+    streams: list[StreamOut] = Field(
+        description="the channel's Icecast mounts (not HLS) on this relay, as in `streams`"
+    )
+
+
 class ChannelOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -239,6 +247,50 @@ class ChannelOut(BaseModel):
                             "bitrate": 128,
                         },
                     ],
+                    "relays": [
+                        {
+                            "name": "eu",
+                            "region": "Europe",
+                            "streams": [
+                                {
+                                    "url": "https://eu.diaspor.example/listen/diaspor-fm.mp3",
+                                    "format": "mp3",
+                                    "bitrate": 128,
+                                },
+                                {
+                                    "url": "https://eu.diaspor.example/listen/diaspor-fm.aac",
+                                    "format": "aac",
+                                    "bitrate": 128,
+                                },
+                                {
+                                    "url": "https://eu.diaspor.example/listen/diaspor-fm-64.aac",
+                                    "format": "aac",
+                                    "bitrate": 64,
+                                },
+                            ],
+                        },
+                        {
+                            "name": "us",
+                            "region": "North America",
+                            "streams": [
+                                {
+                                    "url": "https://us.diaspor.example/listen/diaspor-fm.mp3",
+                                    "format": "mp3",
+                                    "bitrate": 128,
+                                },
+                                {
+                                    "url": "https://us.diaspor.example/listen/diaspor-fm.aac",
+                                    "format": "aac",
+                                    "bitrate": 128,
+                                },
+                                {
+                                    "url": "https://us.diaspor.example/listen/diaspor-fm-64.aac",
+                                    "format": "aac",
+                                    "bitrate": 64,
+                                },
+                            ],
+                        },
+                    ],
                     "links": {
                         "self": "https://diaspor.example/api/v1/channels/diaspor-fm",
                         "now_playing": "https://diaspor.example/api/v1/channels/diaspor-fm/now-playing",
@@ -262,6 +314,12 @@ class ChannelOut(BaseModel):
     timezone: str
     streams: list[StreamOut] = Field(
         description="every way to listen or watch: each format and bitrate, HLS included"
+    )
+    relays: list[RelayOut] = Field(
+        description="a radio channel on air: its regional relays, each with the channel's "
+        "Icecast mounts; those serving the listener's country first (`?country=`, else the "
+        "country the station's edge names), then the others in the station's order. Empty "
+        "for TV, a channel off air, or a station without relays"
     )
     links: ChannelLinks
 

@@ -29,12 +29,12 @@ STOP_S = 15.0
 def server_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
     """How every process serving the API runs uvicorn.
 
-    X-Forwarded-For and -Proto are believed only from DIASPOR_TRUSTED_PROXIES, passed here
-    explicitly so that uvicorn's own FORWARDED_ALLOW_IPS in the environment (once "*" in
-    docker-compose.yml) cannot widen it: a client that could name its own address would
-    choose the address the sign-in throttle counts.
+    X-Forwarded-For and -Proto are believed only from DIASPOR_TRUSTED_PROXIES, by the app
+    itself (`api/proxies.py`, which must also know whether the peer was trusted, for the
+    country header); uvicorn's own handling is off, so that its FORWARDED_ALLOW_IPS in the
+    environment (once "*" in docker-compose.yml) cannot widen it: a client that could name
+    its own address would choose the address the sign-in throttle counts.
     """
-    trusted = settings.forwarded_allow_ips
     return uvicorn.Config(
         app,
         host=settings.host,
@@ -43,8 +43,7 @@ def server_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
-        proxy_headers=bool(trusted),
-        forwarded_allow_ips=trusted,
+        proxy_headers=False,
     )
 
 

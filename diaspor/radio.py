@@ -26,7 +26,15 @@ from media.storage import LocalStorage, public_file_url
 from playout.asrun import AsRunLog
 from playout.live import LiveRefused
 from playout.radio import Playable
-from playout.radio_channel import AirServer, Mount, RadioChannel, RadioPorts, Streams, mounts_of
+from playout.radio_channel import (
+    AirServer,
+    Mount,
+    RadioChannel,
+    RadioPorts,
+    Streams,
+    mount_streams,
+    mounts_of,
+)
 from schedules.plan import TimelineItem
 from station.errors import StationError
 from station.settings import Settings
@@ -130,11 +138,7 @@ def channel_mounts(s: Settings, slug: str) -> tuple[Mount, ...]:
 def streams_of(s: Settings, slug: str, *, hls: bool) -> Streams:
     """What the channel lists: each mount (MP3, AAC, the low AAC) with its bit rate, then
     with `hls` the HLS master playlist (its ladder's rungs inside), at its top rung's rate."""
-    base = s.radio_public_url
-    streams: Streams = [
-        {"url": f"{base}{m.path}", "format": m.codec, "bitrate": m.bitrate_kbps}
-        for m in channel_mounts(s, slug)
-    ]
+    streams = mount_streams(s.radio_public_url, channel_mounts(s, slug))
     if hls:
         url = public_file_url(s, f"hls/radio/{slug}/{MASTER_PLAYLIST}")
         streams.append({"url": url, "format": "hls", "bitrate": s.radio_bitrate_kbps})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +108,14 @@ def mounts_of(slug: str, bitrate_kbps: int, low_kbps: int | None = None) -> tupl
     )
     low = low_rate(bitrate_kbps, low_kbps)
     return mounts if low is None else (*mounts, Mount(f"/{slug}-{low}.aac", "aac", low))
+
+
+def mount_streams(base: str, mounts: Sequence[Mount]) -> Streams:
+    """The mounts as a channel lists them, served under `base` (icecast2's or a relay's public
+    URL): each at `base` + its path, with its format and bit rate."""
+    return [
+        {"url": f"{base}{m.path}", "format": m.codec, "bitrate": m.bitrate_kbps} for m in mounts
+    ]
 
 
 class RadioChannel:

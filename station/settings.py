@@ -6,10 +6,20 @@ It is built once at start-up and handed down; nothing imports a global instance.
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -40,6 +50,46 @@ KNOWN_DEFAULTS = frozenset(
         "diaspor-admin-local",
     }
 )
+
+
+COUNTRY_CODE = re.compile(r"[A-Za-z]{2}")
+# An HTTP header's name (RFC 9110 token).
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+class RadioRelay(BaseModel):
+    """An icecast2 relay of one region, pulling every mount from the master: listeners reach
+    its mounts at `url` + the mount's path (`https://eu.diaspor.fm/listen/diaspor-fm.mp3`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    region: str = Field(min_length=1, max_length=200)
+    url: str
+    # ISO 3166-1 alpha-2 codes of the countries it is nearest to.
+    countries: tuple[str, ...] = ()
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        u = urlsplit(value.strip())
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ValueError(
+                f"{value!r} is not an http(s) URL: give the base listeners reach the relay's "
+                "mounts under, such as https://eu.diaspor.fm/listen"
+            )
+        return value.strip().rstrip("/")
+
+    @field_validator("countries")
+    @classmethod
+    def _country_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [c for c in value if not COUNTRY_CODE.fullmatch(c)]
+        if bad:
+            raise ValueError(
+                f"{', '.join(repr(c) for c in bad)}: a country is its ISO 3166-1 alpha-2 code, "
+                "two letters (DE, TR, US)"
+            )
+        return tuple(c.upper() for c in value)
 
 
 class Settings(BaseSettings):
@@ -145,6 +195,17 @@ class Settings(BaseSettings):
     live_margin_s: int = Field(default=300, ge=0)
     live_grace_ms: int = Field(default=3000, ge=0)
     hls_segment_s: int = Field(default=6, ge=1, le=30)
+    # Regional icecast2 relays pulling every mount from the master, as JSON: a list of
+    # {"name": "eu", "region": "Europe", "url": "https://eu.diaspor.fm/listen",
+    # "countries": ["DE", "FR", "GB", "NL", "TR"]}; a mount is at url + its path. The API
+    # lists them on each radio channel, those serving the listener's country (ISO 3166-1
+    # alpha-2) first, then the others, each group in this order. Empty: none listed.
+    radio_relays: list[RadioRelay] = []
+    # A header the edge in front of the API (a CDN, nginx with GeoIP) sets to the client's
+    # country, such as CF-IPCountry; believed only from DIASPOR_TRUSTED_PROXIES, so the edge
+    # must set it on every request, replacing any the client sent. Empty: not read (only
+    # ?country= orders the relays).
+    country_header: str = ""
     # Across processes (`diaspor serve` beside `diaspor playout`): playout rewrites each
     # channel's status (streams, listeners) in storage this often; the API reads it and the
     # now-playing file this often (0: the API only knows what runs in its own process).
@@ -211,6 +272,28 @@ class Settings(BaseSettings):
                     "client choose the address the sign-in throttle sees)"
                 ) from None
         return ",".join(items)
+
+    @field_validator("radio_relays")
+    @classmethod
+    def _unique_relays(cls, value: list[RadioRelay]) -> list[RadioRelay]:
+        names = [r.name for r in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"DIASPOR_RADIO_RELAYS: {', '.join(repr(n) for n in twice)} named more than "
+                "once; each relay needs a name of its own"
+            )
+        return value
+
+    @field_validator("country_header")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        value = value.strip()
+        if value and not HEADER_NAME.fullmatch(value):
+            raise ValueError(
+                f"DIASPOR_COUNTRY_HEADER: {value!r} is not an HTTP header name (CF-IPCountry)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

@@ -68,6 +68,7 @@ def test_titles_follow_the_language_asked_for_and_fall_back_to_azerbaijani(desk:
             "streams": [
                 {"url": "http://radio.example/diaspor.mp3", "format": "mp3", "bitrate": 128}
             ],
+            "relays": [],  # none on this station (and the channel is not on air)
             "links": {
                 "self": f"{base}/api/v1/channels/diaspor-fm",
                 "now_playing": f"{base}/api/v1/channels/diaspor-fm/now-playing",

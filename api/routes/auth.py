@@ -107,8 +107,8 @@ def sessions(svc: Services, request: Request) -> Sessions:
 
 
 def client_ip(request: Request) -> str:
-    """The client's address: uvicorn has taken it from X-Forwarded-For only if the request came
-    from a trusted proxy (DIASPOR_TRUSTED_PROXIES, `diaspor/demo.py`)."""
+    """The client's address: taken from X-Forwarded-For only if the request came from a
+    trusted proxy (DIASPOR_TRUSTED_PROXIES, `api/proxies.py`)."""
     return request.client.host if request.client else "unknown"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date as Date
 from datetime import datetime, time, timedelta
 from functools import partial
@@ -16,17 +17,21 @@ from api.links import channel_links
 from api.names import Names
 from api.paging import Pages, paged
 from api.problems import Problem, problems
+from api.relays import RelaysDep, RelaysWanted
 from api.rendered import Made, rendered
 from api.schedule_schemas import (
     ChannelOut,
     ChannelPage,
     GuideBlockOut,
     GuideItemOut,
+    RelayOut,
     ScheduleOut,
     StreamOut,
 )
 from api.services import Services
 from api.zones import ZoneDep
+from playout.radio_channel import mounts_of
+from playout.relays import RelayStreams, relay_streams
 from schedules.epg import ChannelInfo, Stream, ical
 from schedules.guide import GuideBlock, pick
 from schedules.service import Record
@@ -55,7 +60,19 @@ def channel_info(svc: Services, ch: Record, guide: tuple[GuideBlock, ...] = ()) 
     )
 
 
-def channel_out(info: ChannelInfo, lang: str, base: str) -> ChannelOut:
+def relays_of(svc: Services, info: ChannelInfo, wanted: RelaysWanted) -> list[RelayStreams]:
+    """A radio channel's mounts on each regional relay, while its playout has them on air
+    (the mounts are those playout serves: the API has its settings), nearest first."""
+    if info.kind != "radio" or not svc.on_air.get(info.slug):
+        return []
+    s = svc.settings
+    mounts = mounts_of(info.slug, s.radio_bitrate_kbps, s.radio_low_bitrate_kbps)
+    return relay_streams(s.radio_relays, mounts, wanted.country, nearest_only=wanted.nearest_only)
+
+
+def channel_out(
+    info: ChannelInfo, lang: str, base: str, relays: Sequence[RelayStreams] = ()
+) -> ChannelOut:
     return ChannelOut(
         links=channel_links(base, info.slug, info.kind, info.logo_url),
         slug=info.slug,
@@ -65,7 +82,20 @@ def channel_out(info: ChannelInfo, lang: str, base: str) -> ChannelOut:
         logo=info.logo_url,
         timezone=info.timezone,
         streams=[StreamOut(url=s.url, format=s.format, bitrate=s.bitrate) for s in info.streams],
+        relays=[
+            RelayOut(
+                name=r.name,
+                region=r.region,
+                streams=[StreamOut.model_validate(s) for s in r.streams],
+            )
+            for r in relays
+        ],
     )
+
+
+def channel_answer(svc: Services, ch: Record, lang: str, wanted: RelaysWanted) -> ChannelOut:
+    info = channel_info(svc, ch)
+    return channel_out(info, lang, svc.settings.base_url, relays_of(svc, info, wanted))
 
 
 @router.get(
@@ -77,14 +107,13 @@ def channel_out(info: ChannelInfo, lang: str, base: str) -> ChannelOut:
 def list_channels(
     svc: ServicesDep,
     lang: LangDep,
+    relays: RelaysDep,
     response: Response,
     pages: Annotated[Pages, paged("channels", 100)],
 ) -> ChannelPage:
     page = pages.whole(svc.schedules.find("channel"), lambda c: (c.id,))
     response.headers["Content-Language"] = lang
-    return pages.answer(
-        ChannelPage, page, lambda c: channel_out(channel_info(svc, c), lang, svc.settings.base_url)
-    )
+    return pages.answer(ChannelPage, page, lambda c: channel_answer(svc, c, lang, relays))
 
 
 @router.get(
@@ -94,10 +123,11 @@ def list_channels(
     summary="One channel",
     responses=problems(404),
 )
-def get_channel(slug: str, svc: ServicesDep, lang: LangDep, response: Response) -> ChannelOut:
+def get_channel(
+    slug: str, svc: ServicesDep, lang: LangDep, relays: RelaysDep, response: Response
+) -> ChannelOut:
     response.headers["Content-Language"] = lang
-    info = channel_info(svc, svc.schedules.channel(slug))
-    return channel_out(info, lang, svc.settings.base_url)
+    return channel_answer(svc, svc.schedules.channel(slug), lang, relays)
 
 
 FURTHEST = timedelta(days=3653)
