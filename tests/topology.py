@@ -25,6 +25,7 @@ tests/test_edge.py and bench/e2e.py.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import pwd
@@ -33,6 +34,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -45,16 +47,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import yaml
 
 from station.db import scratch_database
 from tests.test_compose_file import (
+    _VAR,
     COMPOSE,
     ICECAST_XML,
     NGINX_CONF,
     ROOT,
-    _VAR,
     argv,
     dockerfile_env,
 )
@@ -67,6 +70,7 @@ PG_SERVER = os.environ.get(
 )
 PUBLIC_URL = "https://localhost"
 DNS_ADDRESS = "127.0.0.11"  # Docker's embedded DNS, as deploy/nginx.conf's resolver says
+LOCK = Path(tempfile.gettempdir()) / "diaspor-topology.lock"
 
 # compose's service names and the loopback addresses they stand for here.
 HOSTS: dict[str, tuple[str, ...]] = {
@@ -91,13 +95,17 @@ def why_not() -> str | None:
             return f"{program} is not installed"
     if not (ICECAST_SHARE / "web").is_dir():
         return f"icecast2's web files are missing from {ICECAST_SHARE}"
-    for port in (80, 443):
-        with socket.socket() as s:
+    for kind, address, port in (
+        (socket.SOCK_STREAM, "0.0.0.0", 80),
+        (socket.SOCK_STREAM, "0.0.0.0", 443),
+        (socket.SOCK_DGRAM, DNS_ADDRESS, 53),
+    ):
+        with socket.socket(socket.AF_INET, kind) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                s.bind(("0.0.0.0", port))
+                s.bind((address, port))
             except OSError:
-                return f"port {port} is taken on this machine"
+                return f"{address}:{port} is taken on this machine"
     try:
         with httpx.Client() as _:
             from sqlalchemy import create_engine, text
@@ -106,7 +114,7 @@ def why_not() -> str | None:
             with engine.connect() as c:
                 c.execute(text("SELECT 1"))
             engine.dispose()
-    except Exception as e:  # noqa: BLE001 - any reason is the answer
+    except Exception as e:
         return f"no PostgreSQL server at {PG_SERVER}: {e}"
     return None
 
@@ -120,7 +128,11 @@ class NameServer:
     def __init__(self, hosts: Mapping[str, tuple[str, ...]]) -> None:
         self.hosts = {k.lower(): v for k, v in hosts.items()}
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((DNS_ADDRESS, 53))
+        try:
+            self.sock.bind((DNS_ADDRESS, 53))
+        except OSError:
+            self.sock.close()
+            raise
         self.sock.settimeout(0.2)
         self.asked: list[str] = []
         self.stopping = threading.Event()
@@ -173,8 +185,18 @@ def hosts_file(path: Path) -> Path:
 def with_names(hosts: Path, command: list[str]) -> list[str]:
     """`command`, run in a mount namespace of its own whose /etc/hosts is `hosts`."""
     bind = 'mount --bind "$0" /etc/hosts && exec "$@"'
-    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", bind,
-            str(hosts), *command]  # fmt: skip
+    return [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        bind,
+        str(hosts),
+        *command,
+    ]
 
 
 # --- compose ------------------------------------------------------------------------------
@@ -293,10 +315,17 @@ class Stack:
 
     def client(self, **kw: Any) -> httpx.Client:
         """An HTTPS client of the public origin that trusts its certificate."""
-        return httpx.Client(base_url=self.public_url, verify=str(self.ca_file), **kw)
+        trust = ssl.create_default_context(cafile=str(self.ca_file))
+        return httpx.Client(base_url=self.public_url, verify=trust, **kw)
 
-    def start(self, name: str, command: list[str], env: dict[str, str] | None = None,
-              cwd: Path | None = None, names: bool = True) -> Process:  # fmt: skip
+    def start(
+        self,
+        name: str,
+        command: list[str],
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        names: bool = True,
+    ) -> Process:
         log = self.work / "logs" / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
@@ -312,7 +341,9 @@ class Stack:
         self.processes[name] = p
         return p
 
-    def start_diaspor(self, name: str, service: str, host: str, extra: list[str] | None = None) -> Process:  # fmt: skip
+    def start_diaspor(
+        self, name: str, service: str, host: str, extra: list[str] | None = None
+    ) -> Process:
         """A diaspor service as compose runs it: its command and environment, listening on
         its own address, with its own data folder."""
         svc = compose_services()[service]
@@ -407,8 +438,16 @@ def start_icecast(stack: Stack, name: str, template: Path, address: str) -> Proc
     nobody = pwd.getpwnam("nobody")
     for path in [root, *root.rglob("*")]:
         os.chown(path, nobody.pw_uid, nobody.pw_gid)
-    command = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}",
-               "--clear-groups", "--", shutil.which("icecast2") or "icecast2", "-c", "icecast.xml"]  # fmt: skip
+    command = [
+        "setpriv",
+        f"--reuid={nobody.pw_uid}",
+        f"--regid={nobody.pw_gid}",
+        "--clear-groups",
+        "--",
+        shutil.which("icecast2") or "icecast2",
+        "-c",
+        "icecast.xml",
+    ]
     return stack.start(name, command, cwd=root)
 
 
@@ -417,11 +456,27 @@ def self_signed(folder: Path) -> Path:
     tls = folder / "tls"
     tls.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-keyout", str(tls / "privkey.pem"), "-out", str(tls / "fullchain.pem"),
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            str(tls / "privkey.pem"),
+            "-out",
+            str(tls / "fullchain.pem"),
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return tls / "fullchain.pem"
 
 
@@ -431,9 +486,12 @@ from accounts.tokens import create_token
 from diaspor.compose import build_station
 from diaspor.demo import load_demo_content
 from diaspor.demo_schedule import load_demo_schedule
+from station.logs import configure_logging
 from station.settings import Settings
 
-st = build_station(Settings())
+settings = Settings()
+configure_logging(settings.log_format, settings.log_level)
+st = build_station(settings)
 asyncio.run(load_demo_content(st))
 asyncio.run(st.worker().drain())
 load_demo_schedule(st)
@@ -447,17 +505,37 @@ def native_stack(
     work: Path, *, log: Callable[[str], None] = print, extra_env: Mapping[str, str] | None = None
 ) -> Iterator[Stack]:
     """The topology, on the air with the demo content, for as long as the block runs."""
+    # One run at a time on a machine (fixed ports and addresses): a second waits its turn.
+    with open(LOCK, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"another run of the topology holds {LOCK}; waiting for it to end")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        with _native_stack(work, log=log, extra_env=extra_env) as stack:
+            yield stack
+
+
+@contextlib.contextmanager
+def _native_stack(
+    work: Path, *, log: Callable[[str], None], extra_env: Mapping[str, str] | None
+) -> Iterator[Stack]:
     reason = why_not()
     assert reason is None, reason
     work.mkdir(parents=True, exist_ok=True)
     secrets_ = {
         name: secrets.token_hex(16)
         for name in (
-            "POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "S3_SECRET_KEY", "DIASPOR_ADMIN_TOKEN",
-            "ICECAST_SOURCE_PASSWORD", "ICECAST_RELAY_PASSWORD", "ICECAST_ADMIN_PASSWORD",
+            "POSTGRES_PASSWORD",
+            "MINIO_ROOT_PASSWORD",
+            "S3_SECRET_KEY",
+            "DIASPOR_ADMIN_TOKEN",
+            "ICECAST_SOURCE_PASSWORD",
+            "ICECAST_RELAY_PASSWORD",
+            "ICECAST_ADMIN_PASSWORD",
             "ICECAST_AUTH_SECRET",
         )
-    }  # fmt: skip
+    }
     variables = {**secrets_, "PUBLIC_URL": PUBLIC_URL}
     services = compose_services()
     envs = {name: service_env(svc, variables) for name, svc in services.items()}
@@ -516,7 +594,26 @@ def bring_up(stack: Stack, services: dict[str, dict[str, Any]], log: Callable[[s
         lambda: httpx.put(f"http://{s3_host}:9000/{bucket}", timeout=2).status_code == 200,
         30,
     )
-    say(f"S3 up, bucket {bucket} made")
+    # `mc anonymous set download`: anyone may read an object (what nginx's /files/ does).
+    anyone_reads = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ["*"]},
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::{bucket}/*"],
+            }
+        ],
+    }
+    boto3.client(
+        "s3",
+        endpoint_url=f"http://{s3_host}:9000",
+        region_name=api_env["DIASPOR_S3_REGION"],
+        aws_access_key_id=api_env["DIASPOR_S3_ACCESS_KEY_ID"],
+        aws_secret_access_key=api_env["DIASPOR_S3_SECRET_ACCESS_KEY"],
+    ).put_bucket_policy(Bucket=bucket, Policy=json.dumps(anyone_reads))
+    say(f"S3 up, bucket {bucket} made, its objects readable by anyone")
 
     # The demo content, as `diaspor demo` loads it, into the production database and bucket.
     seed_env = {**api_env, **stack.local_env("seed", "127.0.0.1")}
@@ -524,7 +621,10 @@ def bring_up(stack: Stack, services: dict[str, dict[str, Any]], log: Callable[[s
     start_icecast(stack, "icecast", ICECAST_XML, HOSTS["icecast"][0])
     stack.wait("icecast2", lambda: icecast_status(stack.master_url) is not None, 30)
     say("icecast2 master up")
-    fallback_env = {**stack.envs["radio-fallback"], **stack.local_env("radio-fallback", "127.0.0.1")}
+    fallback_env = {
+        **stack.envs["radio-fallback"],
+        **stack.local_env("radio-fallback", "127.0.0.1"),
+    }
     svc = services["radio-fallback"]
     command = [a.replace(SCRATCH, str(stack.work / "radio-fallback")) for a in argv(svc["command"])]
     stack.start("radio-fallback", [str(BIN / "diaspor"), *command[1:]], env=fallback_env)
@@ -556,7 +656,7 @@ def bring_up(stack: Stack, services: dict[str, dict[str, Any]], log: Callable[[s
     stack.start_diaspor("worker", "worker", HOSTS["worker"][0])
     stack.start_diaspor("playout", "playout", HOSTS["playout"][0])
     for host in HOSTS["api"]:
-        stack.wait(f"the API at {host}", lambda h=host: httpx.get(f"http://{h}:8000/health", timeout=3).status_code == 200, 60)  # type: ignore[misc]  # fmt: skip
+        stack.wait(f"the API at {host}", lambda h=host: api_health(h), 60)
     say("both API processes answer")
     stack.wait("playout to lead", lambda: role(stack, "playout") == "leader", 60)
     stack.start_diaspor("playout-standby", "playout-standby", HOSTS["playout-standby"][0])
@@ -568,20 +668,30 @@ def bring_up(stack: Stack, services: dict[str, dict[str, Any]], log: Callable[[s
     (nginx_dir / "nginx.conf").symlink_to(NGINX_CONF)  # the file itself, not a copy
     stack.start(
         "nginx",
-        ["nginx", "-p", str(nginx_dir), "-c", str(nginx_dir / "nginx.conf"),
-         "-g", f"daemon off; pid {nginx_dir / 'nginx.pid'};"],
+        [
+            "nginx",
+            "-p",
+            str(nginx_dir),
+            "-c",
+            str(nginx_dir / "nginx.conf"),
+            "-g",
+            f"daemon off; pid {nginx_dir / 'nginx.pid'};",
+        ],
         names=False,
-    )  # fmt: skip
+    )
     with stack.client(timeout=5) as c:
         stack.wait("nginx", lambda: c.get("/health").status_code == 200, 30)
         say("nginx answers over HTTPS")
         stack.wait(
             "playout on the master's station mounts",
-            lambda: set(stack.radio_mounts) <= set(icecast_status(stack.master_url))
-            and on_air_titles(stack),
+            lambda: (
+                set(stack.radio_mounts) <= set(icecast_status(stack.master_url))
+                and on_air_titles(stack)
+            ),
             120,
         )
         say("the radio is on air")
+
         def tv_hls() -> str | None:
             tv = c.get("/api/v1/channels/diaspor-tv").json()
             found = [s["url"] for s in tv["streams"] if s["format"] == "hls"]
@@ -594,6 +704,10 @@ def bring_up(stack: Stack, services: dict[str, dict[str, Any]], log: Callable[[s
             300,
         )
         say("the TV is on air")
+
+
+def api_health(host: str) -> bool:
+    return httpx.get(f"http://{host}:8000/health", timeout=3).status_code == 200
 
 
 def role(stack: Stack, name: str) -> str | None:
