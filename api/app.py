@@ -15,6 +15,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from api import openapi, problems
 from api.follow import Follower
 from api.http import GZIP_MINIMUM, HttpCache
+from api.lang import VaryByLanguage
 from api.proxies import TrustedProxies
 from api.rendered import Renderings
 from api.replay import Kept, Replays
@@ -94,6 +95,7 @@ def create_app(svc: Services) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, compresslevel=6)
     # Kept answers (the schedule, live playlists, now-playing) sent again as they went out.
     app.add_middleware(Replays, kept=app.state.replays)
+    app.add_middleware(VaryByLanguage)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=svc.settings.cors_origins,

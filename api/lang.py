@@ -6,6 +6,8 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Query
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Lang = Literal["az", "en", "ru"]
 SUPPORTED: tuple[Lang, ...] = ("az", "en", "ru")
@@ -52,3 +54,28 @@ async def language(
 
 
 LangDep = Annotated[Lang, Depends(language)]
+
+
+class VaryByLanguage:
+    """An answer in a language taken from Accept-Language (it says Content-Language, and no
+    `?lang=` chose it) says `Vary: Accept-Language`, so a cache in front (a CDN, a browser)
+    never hands one reader's language to another. Every route that picks a language is
+    covered, whether it returns a model or builds its own Response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or b"lang=" in scope.get("query_string", b""):
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                varies = {v.strip().lower() for v in headers.get("vary", "").split(",")}
+                if "content-language" in headers and "accept-language" not in varies:
+                    headers.add_vary_header("Accept-Language")
+            await send(message)
+
+        await self.app(scope, receive, sending)

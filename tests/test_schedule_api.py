@@ -494,3 +494,24 @@ def test_a_change_naming_something_that_is_not_there_is_refused_naming_it(desk: 
         )
         assert r.status_code == 422 and words in r.json()["detail"], (body, r.text)
         assert desk.client.get(f"/api/v1/manage/{path}").json() == before
+
+
+def test_an_answer_in_the_language_of_accept_language_says_it_varies_by_it(desk: Desk) -> None:
+    """A CDN or browser cache keys such an answer by Accept-Language too; one chosen by
+    ?lang= does not vary, whatever the header says."""
+    build_radio_week(desk)
+    for path in (
+        "/api/v1/channels",
+        "/api/v1/channels/diaspor-fm",
+        "/api/v1/channels/diaspor-fm/schedule",
+        "/api/v1/now-playing",
+        "/api/v1/programmes",
+        "/api/v1/programmes/veten-uzaqda-deyil/podcast.xml",
+    ):
+        r = desk.client.get(path, headers={"Accept-Language": "en"})
+        assert r.status_code == 200, path
+        assert r.headers["content-language"] == "en", path
+        varies = [v.strip().lower() for v in r.headers.get("vary", "").split(",")]
+        assert varies.count("accept-language") == 1, (path, r.headers.get("vary"))
+        asked = desk.client.get(path, params={"lang": "ru"}, headers={"Accept-Language": "en"})
+        assert "accept-language" not in asked.headers.get("vary", "").lower(), path

@@ -197,8 +197,7 @@ def get_podcast_feed(slug: str, svc: ServicesDep, cat: CatalogueDep, lang: LangD
         items=tuple(feed_items(svc, cat, episodes, lang)),
     )
     headers = {
-        "Content-Language": lang,
-        "Vary": "Accept-Language",
+        "Content-Language": lang,  # and Vary: Accept-Language where it chose (api/lang.py)
         "Cache-Control": "public, max-age=300",
     }
     return Response(render(feed), media_type=f"{RSS}; charset=utf-8", headers=headers)

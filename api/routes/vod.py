@@ -58,10 +58,10 @@ CatalogueDep = Annotated[Catalogue, Depends(catalogue)]
 
 
 def public(response: Response, lang: str) -> None:
-    """Cacheable for a minute: availability changes with time, not with each request."""
+    """Cacheable for a minute: availability changes with time, not with each request. (Vary:
+    Accept-Language where the header chose the language: api/lang.py.)"""
     response.headers["Content-Language"] = lang
     response.headers["Cache-Control"] = "public, max-age=60"
-    response.headers["Vary"] = "Accept-Language"
 
 
 def url(svc: Services, key: str | None) -> str | None:
