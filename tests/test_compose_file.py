@@ -360,8 +360,8 @@ def proxied_to(nginx: Directive, loc: Directive) -> tuple[str, str]:
 
 
 def cache_control_for(nginx: Directive, uri: str) -> str:
-    """What the `map $uri $files_cache_control` gives for a URI, the way nginx picks it."""
-    (m,) = nginx.find("map", "$uri", "$files_cache_control")
+    """What the `map $file_uri $files_cache_control` gives for a URI, the way nginx picks it."""
+    (m,) = nginx.find("map", "$file_uri", "$files_cache_control")
     default = ""
     for entry in m.children:
         key, val = entry.name, entry.args[0]
@@ -865,6 +865,10 @@ def test_nginx_caches_playlists_briefly_and_segments_artwork_subtitles_long(
     files = location(nginx, "/files/")
     headers = {d.args[0]: d.args[1] for d in files.children if d.name == "add_header"}
     assert headers.get("Cache-Control") == "$files_cache_control"
+    # The map reads the path as asked, kept before it is rewritten to the bucket's.
+    steps = [(d.name, d.args) for d in files.children if d.name in ("set", "rewrite")]
+    assert ("set", ["$file_uri", "$uri"]) in steps
+    assert steps.index(("set", ["$file_uri", "$uri"])) < [n for n, _ in steps].index("rewrite")
     assert headers.get("Access-Control-Allow-Origin") == "*"
     assert "GET" in headers.get("Access-Control-Allow-Methods", "")
 
@@ -890,7 +894,7 @@ def test_the_readers_used_here_notice_what_they_should() -> None:
         parse_nginx("http { server { listen 80; }")
     conf = parse_nginx(
         "http { # a } in a comment\n"
-        "  map $uri $files_cache_control { ~*\\.m3u8$ 'max-age=1; x'; default \"max-age=9\"; }\n"
+        "  map $file_uri $files_cache_control { ~*\\.m3u8$ 'max-age=1; x'; default \"max-age=9\"; }\n"
         "}"
     )
     assert cache_control_for(conf, "/files/a.M3U8") == "max-age=1; x"
