@@ -894,7 +894,8 @@ def test_the_readers_used_here_notice_what_they_should() -> None:
         parse_nginx("http { server { listen 80; }")
     conf = parse_nginx(
         "http { # a } in a comment\n"
-        "  map $file_uri $files_cache_control { ~*\\.m3u8$ 'max-age=1; x'; default \"max-age=9\"; }\n"
+        "  map $file_uri $files_cache_control {\n"
+        "    ~*\\.m3u8$ 'max-age=1; x'; default \"max-age=9\"; }\n"
         "}"
     )
     assert cache_control_for(conf, "/files/a.M3U8") == "max-age=1; x"
