@@ -75,8 +75,9 @@ def fallback_outputs(s: Settings, slug: str, title: str) -> list[IcecastOutput]:
             port=u.port or 80,
             codec=m.codec,
             bitrate_kbps=m.bitrate_kbps,
+            # No URL of its own, as playout's outputs: the mount's <stream-url> is the
+            # station's site (a relay keeps the headers of the stream it first connected to).
             name=title,
-            url=s.radio_public_url,
         )
         for m in channel_mounts(s, slug)
     ]
