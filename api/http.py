@@ -56,6 +56,7 @@ CACHE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^/epg(\.xml|\.json)?$|^/api/v1/epg", "public, max-age=60"),
         (r"^/channels\.m3u$", "public, max-age=60"),
         (r"\.m3u8?$", "public, max-age=2"),  # live playlists change every segment
+        (r"^/files/(nowplaying|onair)/", "public, max-age=1"),  # rewritten every item
         (r"^/files/hls/radio/.*\.(ts|m4s|aac)$", LIVE_SEGMENT),
         (r"^/files/.*\.(ts|m4s|aac|vtt|jpg|jpeg|png|webp)$", DAY),  # segments, art: new key
         (r"^/files/originals/", DAY),  # named by their SHA-256

@@ -131,6 +131,7 @@ def test_the_demo_station_comes_up_with_a_catalogue_a_newcomer_can_explore(
             assert lines[1] == "event: now-playing"
             static = c.get("/files/nowplaying/diaspor-fm.json")
             assert static.status_code == 200 and static.json()["channel"] == "diaspor-fm"
+            assert static.headers["cache-control"] == "public, max-age=1", static.headers
             for _ in range(60):  # the first segments are written after their 6 seconds
                 hls = c.get(httpx.URL(urls["hls"]).path)
                 if hls.status_code == 200:

@@ -74,6 +74,9 @@ def test_cache_lifetimes_fit_each_resource() -> None:
     assert "immutable" in (cache_control_for("/files/hls/assets/3/720p/seg-00001.ts") or "")
     assert "31536000" in (cache_control_for("/static/vendor/hls.min.js") or "")
     assert cache_control_for("/api/v1/channels/diaspor-fm/schedule") == "public, max-age=60"
+    # Now-playing as a stored file changes with every item, as the API's answer does.
+    for path in ("/files/nowplaying/diaspor-fm.json", "/files/onair/diaspor-fm.json"):
+        assert re.search(r"max-age=[0-5]\b", cache_control_for(path) or ""), path
     assert etag_matches('W/"abc", "x"', '"abc-gzip"') and not etag_matches('"abd"', '"abc"')
     assert strong_etag(b"a") == strong_etag(b"a") != strong_etag(b"b")
 
