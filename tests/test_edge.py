@@ -132,6 +132,10 @@ def test_live_files_are_cached_briefly_and_packaged_segments_for_good(
     assert re.search(r"max-age=[0-2]\b", now.headers["cache-control"]), now.headers
     master = web.get(stack.tv_master_playlist)
     assert re.search(r"max-age=[0-9]\b", master.headers["cache-control"])
+    # nginx keeps a stored file a second: the same playlist asked for at once is not asked
+    # of the bucket again.
+    again = [web.get(stack.tv_master_playlist).headers.get("x-cache-status") for _ in range(3)]
+    assert "HIT" in again, again
     variant, segment = first_segment(web, stack.tv_master_playlist)
     got = web.get(segment)
     assert got.status_code == 200, segment

@@ -8,16 +8,15 @@ placeholders replaced as the image's entrypoint does), two `diaspor serve`, a `d
 database on this machine's server) and S3 (moto's server). What Docker gives containers is
 made here the same way:
 
-- Service names: every process but nginx runs in its own mount namespace whose /etc/hosts
-  maps compose's names to loopback addresses (127.0.0.2 and 127.0.0.3 are the two "api"
-  replicas, and so on); nginx asks a small name server at 127.0.0.11:53, Docker's embedded
-  DNS's address, which answers from the same table.
+- Service names: every process runs in its own mount namespace whose /etc/hosts maps
+  compose's names to loopback addresses (127.0.0.2 and 127.0.0.3 are the two "api"
+  replicas, as Docker's DNS answers with both, and so on).
 - Each service has its own address, so the ports in the files stay as they are. Only what
   Docker's network makes unnecessary is set here: where each process listens (`--host`,
   DIASPOR_HOST, icecast2's <bind-address>), its data folder, the scratch database's URL, and
   nginx's address as the API's trusted proxy.
 
-Needs root (ports 80, 443 and 53, mount namespaces, icecast2 started as nobody), nginx,
+Needs root (ports 80 and 443, mount namespaces, icecast2 started as nobody), nginx,
 icecast2, ffmpeg and a PostgreSQL server; `why_not()` says what is missing. Used by
 tests/test_edge.py and bench/e2e.py.
 """
@@ -35,11 +34,9 @@ import shutil
 import signal
 import socket
 import ssl
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
@@ -69,7 +66,6 @@ PG_SERVER = os.environ.get(
     "DIASPOR_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 PUBLIC_URL = "https://localhost"
-DNS_ADDRESS = "127.0.0.11"  # Docker's embedded DNS, as deploy/nginx.conf's resolver says
 LOCK = Path(tempfile.gettempdir()) / "diaspor-topology.lock"
 
 # compose's service names and the loopback addresses they stand for here.
@@ -98,7 +94,6 @@ def why_not() -> str | None:
     for kind, address, port in (
         (socket.SOCK_STREAM, "0.0.0.0", 80),
         (socket.SOCK_STREAM, "0.0.0.0", 443),
-        (socket.SOCK_DGRAM, DNS_ADDRESS, 53),
     ):
         with socket.socket(socket.AF_INET, kind) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -120,59 +115,6 @@ def why_not() -> str | None:
 
 
 # --- names --------------------------------------------------------------------------------
-
-
-class NameServer:
-    """A name server for nginx at Docker's address: A records from HOSTS, nothing else."""
-
-    def __init__(self, hosts: Mapping[str, tuple[str, ...]]) -> None:
-        self.hosts = {k.lower(): v for k, v in hosts.items()}
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            self.sock.bind((DNS_ADDRESS, 53))
-        except OSError:
-            self.sock.close()
-            raise
-        self.sock.settimeout(0.2)
-        self.asked: list[str] = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.serve, name="names", daemon=True)
-        self.thread.start()
-
-    def answer(self, query: bytes) -> bytes:
-        (qid,) = struct.unpack("!H", query[:2])
-        labels, i = [], 12
-        while query[i]:
-            labels.append(query[i + 1 : i + 1 + query[i]].decode("ascii", "replace"))
-            i += 1 + query[i]
-        qtype, _qclass = struct.unpack("!HH", query[i + 1 : i + 5])
-        question = query[12 : i + 5]
-        name = ".".join(labels).lower()
-        self.asked.append(name)
-        found = self.hosts.get(name)
-        addresses = found if (found and qtype == 1) else ()
-        rcode = 0 if found else 3  # NXDOMAIN for names compose does not have
-        header = struct.pack("!HHHHHH", qid, 0x8180 | rcode, 1, len(addresses), 0, 0)
-        records = b"".join(
-            struct.pack("!HHHIH", 0xC00C, 1, 1, 5, 4) + socket.inet_aton(a) for a in addresses
-        )
-        return header + question + records
-
-    def serve(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                query, peer = self.sock.recvfrom(512)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with contextlib.suppress(Exception):
-                self.sock.sendto(self.answer(query), peer)
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.thread.join(2)
-        self.sock.close()
 
 
 def hosts_file(path: Path) -> Path:
@@ -296,7 +238,6 @@ class Stack:
     tv_master_playlist: str
     admin_token: str
     secrets: dict[str, str]
-    names: NameServer
     hosts: Path
     envs: dict[str, dict[str, str]]
     processes: dict[str, Process] = field(default_factory=dict)
@@ -541,11 +482,9 @@ def _native_stack(
     envs = {name: service_env(svc, variables) for name, svc in services.items()}
     for env in envs.values():
         env.update(extra_env or {})
-    names = NameServer(HOSTS)
     ca = self_signed(work / "nginx")
     stack: Stack | None = None
     with contextlib.ExitStack() as cleanup:
-        cleanup.callback(names.close)
         database_url = cleanup.enter_context(scratch_database(PG_SERVER, "diaspor_edge"))
         secrets_["database_url"] = database_url
         stack = Stack(
@@ -558,7 +497,6 @@ def _native_stack(
             tv_master_playlist="",
             admin_token="",
             secrets=secrets_,
-            names=names,
             hosts=hosts_file(work / "hosts"),
             envs=envs,
         )
@@ -677,7 +615,6 @@ def bring_up(stack: Stack, services: dict[str, dict[str, Any]], log: Callable[[s
             "-g",
             f"daemon off; pid {nginx_dir / 'nginx.pid'};",
         ],
-        names=False,
     )
     with stack.client(timeout=5) as c:
         stack.wait("nginx", lambda: c.get("/health").status_code == 200, 30)
