@@ -240,6 +240,7 @@ class Stack:
     secrets: dict[str, str]
     hosts: Path
     envs: dict[str, dict[str, str]]
+    nginx_dir: Path
     processes: dict[str, Process] = field(default_factory=dict)
 
     def pids(self) -> dict[str, list[int]]:
@@ -482,9 +483,14 @@ def _native_stack(
     envs = {name: service_env(svc, variables) for name, svc in services.items()}
     for env in envs.values():
         env.update(extra_env or {})
-    ca = self_signed(work / "nginx")
+    # nginx's folder (its certificate, its cache) outside pytest's private folders: its
+    # workers run as nobody and must reach the cache.
+    nginx_dir = Path(tempfile.mkdtemp(prefix="diaspor-nginx-"))
+    nginx_dir.chmod(0o755)
+    ca = self_signed(nginx_dir)
     stack: Stack | None = None
     with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, nginx_dir, ignore_errors=True)
         database_url = cleanup.enter_context(scratch_database(PG_SERVER, "diaspor_edge"))
         secrets_["database_url"] = database_url
         stack = Stack(
@@ -499,6 +505,7 @@ def _native_stack(
             secrets=secrets_,
             hosts=hosts_file(work / "hosts"),
             envs=envs,
+            nginx_dir=nginx_dir,
         )
         cleanup.callback(stop_all, stack)
         bring_up(stack, services, log)
@@ -601,7 +608,7 @@ def bring_up(stack: Stack, services: dict[str, dict[str, Any]], log: Callable[[s
     stack.wait("the standby", lambda: role(stack, "playout-standby") == "standby", 60)
     say("playout leads, its standby stands by")
 
-    nginx_dir = stack.work / "nginx"
+    nginx_dir = stack.nginx_dir
     (nginx_dir / "nginx.conf").unlink(missing_ok=True)
     (nginx_dir / "nginx.conf").symlink_to(NGINX_CONF)  # the file itself, not a copy
     stack.start(
