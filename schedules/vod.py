@@ -352,7 +352,10 @@ class Catalogue:
                 after = infos[-1].id
         return Page(found, (found[-1].id,) if more else None)
 
-    def episode(self, episode_id: int) -> EpisodeDetail:
+    def episode(self, episode_id: int, *, upcoming: bool = True) -> EpisodeDetail:
+        """One episode: its availability, airings and streams; with `upcoming`, also its
+        airings in the next UPCOMING (each of its channels' guide: the costly part, which a
+        podcast feed does not need)."""
         now = self.clock.now()
         with self.db.session() as s:
             row = s.execute(_episode_query().where(EpisodeRow.id == episode_id)).first()
@@ -372,14 +375,14 @@ class Catalogue:
                 else:
                     files = {x.lang: x.storage_key for x in self.library.get(mid).subtitles}
                     streams = streams_of(published, files)
-        upcoming = [
+        ahead = [
             Airing(slug, b.start, b.end)
-            for slug in channels
+            for slug in (channels if upcoming else [])
             for b in self.schedules.guide(slug, now, now + UPCOMING)
             if b.episode_id == episode_id and b.end > now
         ]
-        upcoming.sort(key=lambda a: (a.start, a.channel))
-        return EpisodeDetail(info, aired, tuple(upcoming), streams)
+        ahead.sort(key=lambda a: (a.start, a.channel))
+        return EpisodeDetail(info, aired, tuple(ahead), streams)
 
     def windows(self) -> dict[int, list[Availability]]:
         """Every episode's availability now, by its media item: for the windows keeper."""

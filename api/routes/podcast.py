@@ -141,7 +141,7 @@ def feed_items(
                 (media.size_bytes),
             )
         else:
-            streams = cat.episode(e.id).streams
+            streams = cat.episode(e.id, upcoming=False).streams
             if streams is None:
                 continue
             if streams.audio_file is not None:
