@@ -82,8 +82,9 @@ HOSTS: dict[str, tuple[str, ...]] = {
 SCRATCH = "/var/lib/diaspor"  # the services' data folder in compose
 
 
-def why_not() -> str | None:
-    """Why the topology cannot run on this machine, or None."""
+def why_not(*, ports: bool = True) -> str | None:
+    """Why the topology cannot run on this machine, or None. (Without `ports`: whether it
+    could, once another run of it has ended.)"""
     if os.geteuid() != 0:
         return "needs root: nginx listens on 80 and 443, and services get their own /etc/hosts"
     for program in ("nginx", "icecast2", "ffmpeg", "unshare", "setpriv", "openssl"):
@@ -92,8 +93,7 @@ def why_not() -> str | None:
     if not (ICECAST_SHARE / "web").is_dir():
         return f"icecast2's web files are missing from {ICECAST_SHARE}"
     for kind, address, port in (
-        (socket.SOCK_STREAM, "0.0.0.0", 80),
-        (socket.SOCK_STREAM, "0.0.0.0", 443),
+        ((socket.SOCK_STREAM, "0.0.0.0", 80), (socket.SOCK_STREAM, "0.0.0.0", 443)) if ports else ()
     ):
         with socket.socket(socket.AF_INET, kind) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
