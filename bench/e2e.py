@@ -148,7 +148,7 @@ class Connection:
                 self.port,
                 ssl=self.tls,
                 server_hostname=self.name if self.tls else None,
-                limit=1 << 20,
+                limit=1 << 16,
             )
         assert self.reader is not None
         try:
@@ -184,7 +184,7 @@ class Connection:
     async def _body(self, n: int, into: list[bytes] | None) -> None:
         assert self.reader is not None
         while n > 0:
-            chunk = await self.reader.read(min(n, 1 << 18))
+            chunk = await self.reader.read(min(n, 1 << 16))
             if not chunk:
                 raise asyncio.IncompleteReadError(b"", n)
             n -= len(chunk)
@@ -491,6 +491,7 @@ class Viewer:
     missed: int = 0  # segments the playlist slid past before they were fetched, in the window
     errors: Counter[str] = field(default_factory=Counter)  # in the window
     margin_s: float | None = None  # the least time to spare before a segment's turn
+    fetch_s: list[float] = field(default_factory=list)  # each segment's download, in the window
 
     @property
     def behind(self) -> bool:
@@ -536,11 +537,15 @@ async def watch(
                 if playlist.segments and playlist.first > last_seq + 1:
                     if window.inside(time.monotonic()):
                         v.missed += playlist.first - last_seq - 1
-                    next_play = None  # a player starts again at the live edge
+                    new = playlist.segments[-3:]  # a player starts again at the live edge
+                    next_play = None
             for seq, uri, seconds in new:
                 last_seq = seq
+                asked = time.monotonic()
                 got = await conn.get(request_target(uri))
                 done = time.monotonic()
+                if window.inside(done):
+                    v.fetch_s.append(done - asked)
                 if got.status != 200:
                     fault(f"segment HTTP {got.status}")
                     continue
@@ -606,6 +611,7 @@ async def role_viewers(cfg: dict[str, Any]) -> None:
     for v in viewers:
         errors.update(v.errors)
     margins = [v.margin_s for v in viewers if v.margin_s is not None]
+    fetches = sorted(f for v in viewers for f in v.fetch_s)
     write_json(
         cfg["result"],
         {
@@ -619,6 +625,8 @@ async def role_viewers(cfg: dict[str, Any]) -> None:
             "segments": sum(v.segments for v in viewers) - segments0,
             "mbit_s": (sum(v.bytes for v in viewers) - bytes0) * 8 / 1e6 / seconds,
             "least_margin_s": min(margins) if margins else None,
+            "fetch_p99_s": pct(fetches, 0.99) if fetches else None,
+            "fetch_max_s": fetches[-1] if fetches else None,
             "cpu_s": rusage_cpu(ru1) - rusage_cpu(ru0),
         },
     )
@@ -1271,7 +1279,7 @@ def stack_unavailable() -> str | None:
     try:
         from tests import topology  # type: ignore[attr-defined,unused-ignore]
     except ImportError as exc:
-        return f"tests.topology is not importable ({exc})"
+        return f"tests/topology.py cannot be imported ({exc})"
     reason: str | None = topology.why_not()
     return reason
 
@@ -1417,11 +1425,16 @@ def listeners_cell(r: dict[str, Any]) -> tuple[str, str]:
     return held, detail
 
 
+def took(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
 def viewers_cell(r: dict[str, Any]) -> tuple[str, str]:
-    spare = r["least_margin_s"]
-    held = f"{r['at_mark']:,}/{r['asked']:,} viewers, {r['mbit_s']:,.0f} Mbit/s" + (
-        "" if spare is None else f", least time to spare {spare:.1f} s"
-    )
+    held = f"{r['at_mark']:,}/{r['asked']:,} viewers, {r['mbit_s']:,.0f} Mbit/s"
+    if r["fetch_max_s"] is not None:
+        held += f"; a segment in {took(r['fetch_p99_s'])} p99, {took(r['fetch_max_s'])} at most"
+    if r["least_margin_s"] is not None:
+        held += f"; least time to spare {r['least_margin_s']:.1f} s"
     why = []
     if r["stalled"]:
         why.append(f"{r['stalled']:,} stalled")
@@ -1497,8 +1510,13 @@ def table(phases: list[Phase], args: argparse.Namespace) -> tuple[Table, list[st
             "nginx": "viewers",
             "api": "api",
         }
+        shown: set[str] = set()
         for name, use in ph.usage.items():
-            held, behind = cells.get(shows.get(name, ""), ("", ""))
+            kind = shows.get(name, "")
+            if name.startswith("load: ") and name.removeprefix("load: ") not in shown:
+                kind = name.removeprefix("load: ")  # no component of its own to show it
+            held, behind = cells.get(kind, ("", ""))
+            shown.add(kind)
             beside = ""
             if ph.key == "icecast" and name == "icecast2":
                 alone["icecast-relay"] = (use, s)
