@@ -48,7 +48,11 @@ The figures. Per component, CPU % of one core over the window (utime + stime fro
 /proc/PID/stat, summed over the component's processes, children included; a process that
 appears during the window counts from its start) and peak RSS (VmRSS summed over them,
 sampled every second: shared pages count once per process). The machine has the cores it has:
-the clients share them with the servers, so the load generators' CPU is printed too.
+the clients share them with the servers, so the load generators' CPU is printed too, and this
+script's own (which in phase 3 includes tests/topology.py's name server for nginx, a thread
+here). Two differences from production that the figures carry: S3 is moto's server (Python)
+where compose runs MinIO, and every stored file nginx serves (the TV's playlists and segments)
+is read from it; and the clients speak HTTP/1.1 where browsers would take nginx's HTTP/2.
 
 This script raises its file-descriptor limit first (every server and client it starts
 inherits it) and stops if it cannot reach what the run needs. Every process it starts is
@@ -118,6 +122,14 @@ API_CONNECTIONS = 64
 RUNG_W, RUNG_H, RUNG_KBPS, AUDIO_KBPS, FPS = 640, 360, 700, 128, 25
 SEGMENT_S, WINDOW, SEGMENTS = 6, 10, 10
 PROGRESS_EVERY_S = 5.0
+TITLES = {
+    "icecast": "1. icecast2 alone",
+    "nginx": "2. nginx alone",
+    "stack": "3. the whole station",
+}
+# This process: sampling /proc, progress, phase 2's playlist; in phase 3 also the stack's
+# name server for nginx (a thread of tests/topology.py's, Docker's embedded DNS here).
+ITSELF = "load: this script"
 SETTLE_S = 3.0  # after every client is in, before the window opens (bursts, first segments)
 
 console = bench_console(170)
@@ -987,7 +999,7 @@ class Phase:
 def phase_icecast(root: Path, ffmpeg: str, n: int, seconds: float) -> Phase:
     phase = Phase(
         "icecast",
-        "1. icecast2 alone",
+        TITLES["icecast"],
         f"{n:,} listeners of {MOUNT}, MP3 {STREAM_KBPS} kbit/s, directly, {seconds:g} s",
     )
     if shutil.which("icecast2") is None:
@@ -1017,6 +1029,7 @@ def phase_icecast(root: Path, ffmpeg: str, n: int, seconds: float) -> Phase:
                 "icecast2": [server.pid],
                 "source (ffmpeg)": [source.pid] if source else [],
                 "load: listeners": tree(roles[0].child.pid),
+                ITSELF: [os.getpid()],
             }
         )
         phase.clients = run_window(roles, sampler, seconds, budget + 30)
@@ -1200,7 +1213,7 @@ http {{
 def phase_nginx(root: Path, ffmpeg: str, n: int, seconds: float) -> Phase:
     phase = Phase(
         "nginx",
-        "2. nginx alone",
+        TITLES["nginx"],
         f"{n:,} HLS viewers over HTTPS, {RUNG_H}p {RUNG_KBPS}+{AUDIO_KBPS} kbit/s, "
         f"{SEGMENT_S} s segments, {seconds:g} s",
     )
@@ -1252,7 +1265,11 @@ def phase_nginx(root: Path, ffmpeg: str, n: int, seconds: float) -> Phase:
         }
         roles = [start_load("viewers", "_viewers", cfg, work)]
         sampler = Sampler(
-            lambda: {"nginx": tree(server.pid), "load: viewers": tree(roles[0].child.pid)}
+            lambda: {
+                "nginx": tree(server.pid),
+                "load: viewers": tree(roles[0].child.pid),
+                ITSELF: [os.getpid()],
+            }
         )
         phase.clients = run_window(roles, sampler, seconds, 60 + SEGMENT_S * 3, edge.tick)
         phase.usage, phase.seconds = sampler.result(), sampler.seconds
@@ -1333,7 +1350,7 @@ def phase_stack(
 ) -> Phase:
     phase = Phase(
         "stack",
-        "3. the whole station",
+        TITLES["stack"],
         f"{listeners:,} listeners ({via_nginx:,} through nginx), {viewers:,} TV viewers, "
         f"{rps:,.0f} API req/s at once, {seconds:g} s",
     )
@@ -1392,6 +1409,7 @@ def phase_stack(
                 found = {name: sorted(set(pids)) for name, pids in stack.pids().items()}
                 for r in roles:
                     found[f"load: {r.name}"] = tree(r.child.pid)
+                found[ITSELF] = [os.getpid()]
                 return found
 
             sampler = Sampler(components)
@@ -1594,7 +1612,8 @@ def main() -> int:
                 ph = step()
             except Exception as exc:  # a phase that could not run is a row, the others go on
                 console.print(f"[red]{name} could not run:[/red] {exc}")
-                ph = Phase(name, name, failed=str(exc).strip().splitlines()[-1][:200])
+                lines = str(exc).strip().splitlines() or [repr(exc)]
+                ph = Phase(name, TITLES[name], failed=f"{type(exc).__name__}: {lines[0][:300]}")
                 failed = True
             if ph.skipped:
                 console.print(f"[yellow]{name} not run: {ph.skipped}[/yellow]")
