@@ -84,6 +84,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from common import (
+    CLK_TCK,
     REPO,
     Child,
     bench_console,
@@ -787,9 +788,11 @@ class Sampler:
         self.owner: dict[int, str] = {}
         self.usage: dict[str, Usage] = {}
         self.t0 = self.t1 = 0.0
+        self.machine0 = self.machine1 = 0.0
 
     def start(self) -> None:
         self.t0 = time.monotonic()
+        self.machine0 = machine_busy_s()
         for name, pids in self.components().items():
             self.usage.setdefault(name, Usage())
             for pid in pids:
@@ -819,6 +822,7 @@ class Sampler:
             use.peak_rss_kib = max(use.peak_rss_kib, rss)
             use.processes = max(use.processes, len(pids))
         self.t1 = time.monotonic()
+        self.machine1 = machine_busy_s()
         return now_cpu
 
     def result(self) -> dict[str, Usage]:
@@ -831,6 +835,22 @@ class Sampler:
     @property
     def seconds(self) -> float:
         return max(1e-3, self.t1 - self.t0)
+
+    @property
+    def machine_s(self) -> float:
+        """CPU seconds the whole machine was busy over the window (every process, ours or not)."""
+        return self.machine1 - self.machine0
+
+
+def machine_busy_s() -> float:
+    """CPU seconds every core has been busy since boot (/proc/stat: all but idle and iowait)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # user … steal, less idle and iowait
+    return busy / CLK_TCK
 
 
 @dataclass
@@ -991,6 +1011,7 @@ class Phase:
     what: str = ""
     seconds: float = 0.0
     usage: dict[str, Usage] = field(default_factory=dict)
+    machine_s: float = 0.0  # the whole machine's busy CPU seconds over the window
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: str | None = None
     failed: str | None = None
@@ -1034,6 +1055,7 @@ def phase_icecast(root: Path, ffmpeg: str, n: int, seconds: float) -> Phase:
         )
         phase.clients = run_window(roles, sampler, seconds, budget + 30)
         phase.usage, phase.seconds = sampler.result(), sampler.seconds
+        phase.machine_s = sampler.machine_s
         phase.clients["listeners"]["server_says"] = mount_listeners(port, MOUNT)
         return phase
     finally:
@@ -1273,6 +1295,7 @@ def phase_nginx(root: Path, ffmpeg: str, n: int, seconds: float) -> Phase:
         )
         phase.clients = run_window(roles, sampler, seconds, 60 + SEGMENT_S * 3, edge.tick)
         phase.usage, phase.seconds = sampler.result(), sampler.seconds
+        phase.machine_s = sampler.machine_s
         return phase
     finally:
         for child in (*(r.child for r in roles), server):
@@ -1415,6 +1438,7 @@ def phase_stack(
             sampler = Sampler(components)
             phase.clients = run_window(roles, sampler, seconds, budget + 60)
             phase.usage, phase.seconds = sampler.result(), sampler.seconds
+            phase.machine_s = sampler.machine_s
         finally:
             for r in roles:
                 r.child.stop()
@@ -1546,9 +1570,11 @@ def table(phases: list[Phase], args: argparse.Namespace) -> tuple[Table, list[st
             t.add_row(f"  {name}", pct_of_core(use, s), mib_of(use), held, behind, beside)
         servers = sum(u.cpu_s for n, u in ph.usage.items() if not n.startswith("load: "))
         load = sum(u.cpu_s for n, u in ph.usage.items() if n.startswith("load: "))
+        others = ph.machine_s - servers - load
         t.add_row(
-            "  [dim]all servers; all load generators[/dim]",
-            f"[dim]{servers / s * 100:.1f} %; {load / s * 100:.1f} %[/dim]",
+            "  [dim]all servers; all load generators; anything else on the machine[/dim]",
+            f"[dim]{servers / s * 100:.1f} %; {load / s * 100:.1f} %; "
+            f"{max(0.0, others) / s * 100:.1f} %[/dim]",
         )
     return t, who
 
