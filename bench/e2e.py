@@ -50,7 +50,9 @@ appears during the window counts from its start) and peak RSS (VmRSS summed over
 sampled every second: shared pages count once per process). The machine has the cores it has:
 the clients share them with the servers, so the load generators' CPU is printed too, and this
 script's own (which in phase 3 includes tests/topology.py's name server for nginx, a thread
-here). Two differences from production that the figures carry: S3 is moto's server (Python)
+here). Each phase also shows the machine's busy CPU (/proc/stat) less all of these: whatever
+else ran meanwhile, near zero when the figures are the run's alone. Two differences from
+production that the figures carry: S3 is moto's server (Python)
 where compose runs MinIO, and every stored file nginx serves (the TV's playlists and segments)
 is read from it; and the clients speak HTTP/1.1 where browsers would take nginx's HTTP/2.
 
