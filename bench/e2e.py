@@ -52,9 +52,9 @@ the clients share them with the servers, so the load generators' CPU is printed 
 script's own (which in phase 3 includes tests/topology.py's name server for nginx, a thread
 here). Each phase also shows the machine's busy CPU (/proc/stat) less all of these: whatever
 else ran meanwhile, near zero when the figures are the run's alone. Two differences from
-production that the figures carry: S3 is moto's server (Python)
-where compose runs MinIO, and every stored file nginx serves (the TV's playlists and segments)
-is read from it; and the clients speak HTTP/1.1 where browsers would take nginx's HTTP/2.
+production that the figures carry: S3 is moto's server (Python) where compose runs MinIO,
+and every stored file nginx serves (the TV's playlists and segments) is read from it; and
+the clients speak HTTP/1.1 where browsers would take nginx's HTTP/2.
 
 This script raises its file-descriptor limit first (every server and client it starts
 inherits it) and stops if it cannot reach what the run needs. Every process it starts is
