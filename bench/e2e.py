@@ -3,7 +3,7 @@ TV viewers through nginx and API requests, on this machine's loopback; nobody be
 memory per component, printed beside icecast2 alone and nginx alone measured in the same run.
 
     .venv/bin/python bench/e2e.py [--listeners 2000] [--viewers 1000] [--rps 1000]
-                                  [--seconds 60] [--phase all|icecast|nginx|stack]
+                                  [--seconds 60] [--phase all|icecast,nginx,stack]
                                   [--via-nginx 100] [--keep]
 
 One run is three phases, one after another, each measured over the same --seconds window
@@ -1591,7 +1591,9 @@ def main() -> int:
     p.add_argument("--rps", type=float, default=1000.0, help="API requests/s (default 1000)")
     p.add_argument("--seconds", type=float, default=60.0, help="measuring window (default 60)")
     p.add_argument(
-        "--phase", choices=["all", "icecast", "nginx", "stack"], default="all", help="default all"
+        "--phase",
+        default="all",
+        help="all (the default), or some of icecast, nginx, stack separated by commas",
     )
     p.add_argument(
         "--via-nginx",
@@ -1604,6 +1606,9 @@ def main() -> int:
     if min(args.listeners, args.viewers) < 1 or args.rps <= 0 or not 5 <= args.seconds <= 3600:
         p.error("--listeners and --viewers ≥ 1, --rps > 0, --seconds in [5, 3600]")
     args.via_nginx = min(args.via_nginx, args.listeners)
+    chosen = set(TITLES) if args.phase == "all" else set(args.phase.split(","))
+    if not chosen or not chosen <= set(TITLES):
+        p.error("--phase: all, or some of icecast, nginx, stack separated by commas")
 
     # Every server and client started below inherits this limit (icecast2 and nginx too).
     need = args.listeners + args.viewers + API_CONNECTIONS + 1000
@@ -1633,7 +1638,7 @@ def main() -> int:
     ]
     try:
         for name, step in steps:
-            if args.phase not in ("all", name):
+            if name not in chosen:
                 continue
             console.print(f"[bold]{name}[/bold] …")
             try:
