@@ -50,7 +50,8 @@ appears during the window counts from its start) and peak RSS (VmRSS summed over
 sampled every second: shared pages count once per process). The machine has the cores it has:
 the clients share them with the servers, so the load generators' CPU is printed too, and this
 script's own (which in phase 3 includes tests/topology.py's name server for nginx, a thread
-here). Each phase also shows the machine's busy CPU (/proc/stat) less all of these: whatever
+here). Each phase also shows, from /proc/stat, the kernel's interrupt time (on loopback most of
+the network's work, counted in no process) and the time spent in other processes: whatever
 else ran meanwhile, near zero when the figures are the run's alone. Two differences from
 production that the figures carry: S3 is moto's server (Python) where compose runs MinIO,
 and every stored file nginx serves (the TV's playlists and segments) is read from it; and
@@ -790,7 +791,7 @@ class Sampler:
         self.owner: dict[int, str] = {}
         self.usage: dict[str, Usage] = {}
         self.t0 = self.t1 = 0.0
-        self.machine0 = self.machine1 = 0.0
+        self.machine0 = self.machine1 = (0.0, 0.0)
 
     def start(self) -> None:
         self.t0 = time.monotonic()
@@ -839,20 +840,21 @@ class Sampler:
         return max(1e-3, self.t1 - self.t0)
 
     @property
-    def machine_s(self) -> float:
-        """CPU seconds the whole machine was busy over the window (every process, ours or not)."""
-        return self.machine1 - self.machine0
+    def machine_s(self) -> tuple[float, float]:
+        """CPU seconds over the window the machine spent in processes (every one, ours or
+        not), and in interrupts (on loopback, most of the network's work)."""
+        return (self.machine1[0] - self.machine0[0], self.machine1[1] - self.machine0[1])
 
 
-def machine_busy_s() -> float:
-    """CPU seconds every core has been busy since boot (/proc/stat: all but idle and iowait)."""
+def machine_busy_s() -> tuple[float, float]:
+    """CPU seconds every core has spent since boot in processes (/proc/stat: user, nice,
+    system) and in interrupts (irq, softirq)."""
     try:
         with open("/proc/stat", encoding="ascii") as fh:
-            fields = [int(x) for x in fh.readline().split()[1:]]
+            f = [int(x) for x in fh.readline().split()[1:]]
     except (OSError, ValueError):
-        return 0.0
-    busy = sum(fields[:8]) - fields[3] - fields[4]  # user … steal, less idle and iowait
-    return busy / CLK_TCK
+        return (0.0, 0.0)
+    return ((f[0] + f[1] + f[2]) / CLK_TCK, (f[5] + f[6]) / CLK_TCK)
 
 
 @dataclass
@@ -1013,7 +1015,7 @@ class Phase:
     what: str = ""
     seconds: float = 0.0
     usage: dict[str, Usage] = field(default_factory=dict)
-    machine_s: float = 0.0  # the whole machine's busy CPU seconds over the window
+    machine_s: tuple[float, float] = (0.0, 0.0)  # the machine's: in processes, in interrupts
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: str | None = None
     failed: str | None = None
@@ -1572,11 +1574,15 @@ def table(phases: list[Phase], args: argparse.Namespace) -> tuple[Table, list[st
             t.add_row(f"  {name}", pct_of_core(use, s), mib_of(use), held, behind, beside)
         servers = sum(u.cpu_s for n, u in ph.usage.items() if not n.startswith("load: "))
         load = sum(u.cpu_s for n, u in ph.usage.items() if n.startswith("load: "))
-        others = ph.machine_s - servers - load
+        others = max(0.0, ph.machine_s[0] - servers - load)
+        t.add_row("  [dim]all servers[/dim]", f"[dim]{servers / s * 100:.1f} %[/dim]")
+        t.add_row("  [dim]all load generators[/dim]", f"[dim]{load / s * 100:.1f} %[/dim]")
         t.add_row(
-            "  [dim]all servers; all load generators; anything else on the machine[/dim]",
-            f"[dim]{servers / s * 100:.1f} %; {load / s * 100:.1f} %; "
-            f"{max(0.0, others) / s * 100:.1f} %[/dim]",
+            "  [dim]the kernel's interrupts (loopback networking)[/dim]",
+            f"[dim]{ph.machine_s[1] / s * 100:.1f} %[/dim]",
+        )
+        t.add_row(
+            "  [dim]other processes on the machine[/dim]", f"[dim]{others / s * 100:.1f} %[/dim]"
         )
     return t, who
 
