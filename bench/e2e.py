@@ -20,12 +20,14 @@ once its clients are all connected:
    segments, the ten segments reused in a loop. --viewers viewers follow it.
 3. The whole station: `tests.topology.native_stack` (nginx with TLS in front of two `diaspor
    serve`, a worker, two playouts on an icecast2 master, an icecast2 relay pulling from it,
-   PostgreSQL and S3), with at once --listeners listeners on its MP3 mount (--via-nginx of them
-   through nginx's /listen/, the others on the relay directly, as regional listeners are),
-   --viewers viewers of the TV channel through nginx (the lowest rung of its master playlist)
-   and --rps API requests a second through nginx. When the stack cannot run here (not
-   importable yet, or its `why_not()` gives a reason), the phase prints why and the other two
-   still run.
+   PostgreSQL and S3). Once it is on air, it is measured for 30 s with nobody listening (the
+   table's last column: what each component costs by itself), then with at once --listeners
+   listeners on its MP3 mount (--via-nginx of them through nginx's /listen/, the others on
+   the relay directly, as regional listeners are), --viewers viewers of the TV channel through
+   nginx (the lowest rung of its master playlist) and --rps API requests a second through
+   nginx. When the stack cannot run here (not importable, or its `why_not()` gives a reason),
+   the phase prints why and the other two still run (while another stack runs on the
+   machine, tests/test_edge.py's, its ports are taken and the phase says so).
 
 The clients. Each kind runs in a process of its own (a role of this script), so that its CPU
 is not counted with a component's and is shown apart ("load generator"). Listeners: asyncio
@@ -134,6 +136,7 @@ TITLES = {
 # This process: sampling /proc, progress, phase 2's playlist; in phase 3 also the stack's
 # name server for nginx (a thread of tests/topology.py's, Docker's embedded DNS here).
 ITSELF = "load: this script"
+IDLE_S = 30.0  # phase 3: the station on air with no audience, before the clients come
 SETTLE_S = 3.0  # after every client is in, before the window opens (bursts, first segments)
 
 console = bench_console(170)
@@ -1016,6 +1019,8 @@ class Phase:
     seconds: float = 0.0
     usage: dict[str, Usage] = field(default_factory=dict)
     machine_s: tuple[float, float] = (0.0, 0.0)  # the machine's: in processes, in interrupts
+    idle: dict[str, Usage] = field(default_factory=dict)  # phase 3: on air, nobody listening
+    idle_seconds: float = 0.0
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: str | None = None
     failed: str | None = None
@@ -1372,6 +1377,20 @@ def mount_listeners_at(host: str, port: int, mount: str) -> int | None:
     return None
 
 
+def measure_idle(stack: Any, seconds: float) -> tuple[dict[str, Usage], float]:
+    """The station on air with no audience: what each component costs by itself."""
+    console.print(f"  the station on air with nobody listening, {seconds:g} s …")
+    sampler = Sampler(
+        lambda: {n: sorted(set(pids)) for n, pids in stack.pids().items()} | {ITSELF: [os.getpid()]}
+    )
+    sampler.start()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(min(1.0, max(0.0, end - time.monotonic())))
+        sampler.sample()
+    return sampler.result(), sampler.seconds
+
+
 def phase_stack(
     root: Path, listeners: int, via_nginx: int, viewers: int, rps: float, seconds: float
 ) -> Phase:
@@ -1393,6 +1412,7 @@ def phase_stack(
         mp3 = next((m for m in stack.radio_mounts if m.endswith(".mp3")), stack.radio_mounts[0])
         console.print("  waiting for the station to be on air …")
         wait_on_air(stack, mp3, 180)
+        phase.idle, phase.idle_seconds = measure_idle(stack, min(IDLE_S, seconds))
         relay_host, relay_port, _ = host_port(stack.relay_url)
         pub_host, pub_port, pub_tls = host_port(stack.public_url)
         public = {
@@ -1515,6 +1535,7 @@ def table(phases: list[Phase], args: argparse.Namespace) -> tuple[Table, list[st
         "clients",
         "behind",
         "alone (same run): CPU %, RSS MiB",
+        "on air, nobody: CPU %, RSS MiB",
         title=f"Diaspor end to end on this machine's loopback, {args.seconds:g} s windows",
         caption=(
             f"{os.cpu_count()} CPUs; CPU from /proc utime+stime over the window, RSS summed over "
@@ -1526,7 +1547,7 @@ def table(phases: list[Phase], args: argparse.Namespace) -> tuple[Table, list[st
     who: list[str] = []
     alone: dict[str, tuple[Usage, float]] = {}
     for ph in phases:
-        t.add_row(f"[bold]{ph.title}[/bold]", "", "", ph.what, "", "")
+        t.add_row(f"[bold]{ph.title}[/bold]", "", "", ph.what)
         if ph.skipped or ph.failed:
             colour = "yellow" if ph.skipped else "red"
             t.add_row(f"  [{colour}]not run[/{colour}]", "", "", ph.skipped or ph.failed or "")
@@ -1571,7 +1592,11 @@ def table(phases: list[Phase], args: argparse.Namespace) -> tuple[Table, list[st
             if ph.key == "stack" and name in alone:
                 ref, ref_s = alone[name]
                 beside = f"{pct_of_core(ref, ref_s)}, {mib_of(ref)}"
-            t.add_row(f"  {name}", pct_of_core(use, s), mib_of(use), held, behind, beside)
+            quiet = ph.idle.get(name)
+            idle = ""
+            if quiet is not None:
+                idle = f"{pct_of_core(quiet, ph.idle_seconds)}, {mib_of(quiet)}"
+            t.add_row(f"  {name}", pct_of_core(use, s), mib_of(use), held, behind, beside, idle)
         servers = sum(u.cpu_s for n, u in ph.usage.items() if not n.startswith("load: "))
         load = sum(u.cpu_s for n, u in ph.usage.items() if n.startswith("load: "))
         others = max(0.0, ph.machine_s[0] - servers - load)
