@@ -139,7 +139,7 @@ ITSELF = "load: this script"
 IDLE_S = 30.0  # phase 3: the station on air with no audience, before the clients come
 SETTLE_S = 3.0  # after every client is in, before the window opens (bursts, first segments)
 
-console = bench_console(170)
+console = bench_console(200)
 
 
 # --- HTTP/1.1 on asyncio streams (the roles) -----------------------------------------------------
@@ -1603,12 +1603,10 @@ def table(phases: list[Phase], args: argparse.Namespace) -> tuple[Table, list[st
         t.add_row("  [dim]all servers[/dim]", f"[dim]{servers / s * 100:.1f} %[/dim]")
         t.add_row("  [dim]all load generators[/dim]", f"[dim]{load / s * 100:.1f} %[/dim]")
         t.add_row(
-            "  [dim]the kernel's interrupts (loopback networking)[/dim]",
+            "  [dim]kernel interrupts (networking)[/dim]",
             f"[dim]{ph.machine_s[1] / s * 100:.1f} %[/dim]",
         )
-        t.add_row(
-            "  [dim]other processes on the machine[/dim]", f"[dim]{others / s * 100:.1f} %[/dim]"
-        )
+        t.add_row("  [dim]other processes[/dim]", f"[dim]{others / s * 100:.1f} %[/dim]")
     return t, who
 
 
