@@ -50,7 +50,9 @@ request is behind when it failed, was not answered with 2xx/304, or was answered
 The figures. Per component, CPU % of one core over the window (utime + stime from
 /proc/PID/stat, summed over the component's processes, children included; a process that
 appears during the window counts from its start) and peak RSS (VmRSS summed over them,
-sampled every second: shared pages count once per process). The machine has the cores it has:
+sampled every second: a page they share is counted in each). PostgreSQL is the machine's
+own server (tests/topology.py makes a scratch database there), not among the components, as
+it may serve others. The machine has the cores it has:
 the clients share them with the servers, so the load generators' CPU is printed too, and this
 script's own (which in phase 3 includes tests/topology.py's name server for nginx, a thread
 here). Each phase also shows, from /proc/stat, the kernel's interrupt time (on loopback most of
