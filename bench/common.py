@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: ports, /proc readers, child processes, roles, the report.
+"""What the benchmark scripts share: ports, /proc readers, child processes, icecast2, roles, the
+report.
 
 The scripts are run as `.venv/bin/python bench/X.py`, which puts this folder first on
 sys.path, so they import this module as `common`; so do the role processes they start (the
@@ -11,6 +12,8 @@ import asyncio
 import contextlib
 import json
 import os
+import pwd
+import re
 import resource
 import select
 import shutil
@@ -19,6 +22,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -304,6 +309,115 @@ def clean_up(root: Path, keep: bool, console: Console) -> None:
         console.print(f"kept {root}")
     else:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --- icecast2 and the file-descriptor limit (bench/radio.py, bench/e2e.py) -----------------
+
+REPO = Path(__file__).resolve().parents[1]
+ICECAST_XML = REPO / "deploy" / "icecast.xml"
+ICECAST_SHARE = Path("/usr/share/icecast2")
+
+
+def raise_nofile(at_least: int = 0) -> int:
+    """Raise this process's file-descriptor limit to its hard limit, and the hard limit too
+    (as root) when `at_least` needs more; what the processes it starts inherit. The limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < at_least:
+        with contextlib.suppress(ValueError, OSError):  # not root: the hard limit stays
+            resource.setrlimit(resource.RLIMIT_NOFILE, (at_least, at_least))
+            soft, hard = at_least, at_least
+    want = hard if hard != resource.RLIM_INFINITY else max(65536, at_least)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def proc_nofile(pid: int) -> int | None:
+    """A live process's soft limit on open files, from /proc/PID/limits."""
+    try:
+        with open(f"/proc/{pid}/limits", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Max open files"):
+                    return int(line.split()[3])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def mount_listeners(port: int, mount: str) -> int | None:
+    """The listener count a server's /status-json.xsl gives for a mount (icecast2 or ours)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status-json.xsl", timeout=5) as r:
+            stats = json.loads(r.read().decode("utf-8", "replace"))["icestats"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    sources = stats.get("source", [])
+    for s in sources if isinstance(sources, list) else [sources]:
+        if str(s.get("listenurl", "")).endswith(mount):
+            return int(s.get("listeners", 0))
+    return None
+
+
+def icecast_credentials() -> dict[str, str]:
+    auth = ET.parse(ICECAST_XML).getroot().find("authentication")
+    if auth is None:
+        raise RuntimeError(f"{ICECAST_XML} has no <authentication>")
+    return {
+        "source_password": auth.findtext("source-password", ""),
+        "admin_user": auth.findtext("admin-user", ""),
+        "admin_password": auth.findtext("admin-password", ""),
+    }
+
+
+def start_icecast2(root: Path, clients: int) -> tuple[Child, int]:
+    """icecast2 on a free port from a copy of deploy/icecast.xml, as `nobody` when root."""
+    binary = shutil.which("icecast2")
+    if binary is None:
+        raise RuntimeError("icecast2 is not installed (apt-get install icecast2)")
+    port = free_port()
+    shipped = ICECAST_XML.read_text(encoding="utf-8")
+    config = shipped.replace("<port>8000</port>", f"<port>{port}</port>")
+    config, count = re.subn(r"<clients>\d+</clients>", f"<clients>{clients}</clients>", config)
+    if config == shipped or count != 1:
+        raise RuntimeError("deploy/icecast.xml no longer has <port>8000</port> and <clients>")
+    folder = root / "icecast2"
+    shutil.copytree(ICECAST_SHARE / "web", folder / "web")
+    shutil.copytree(ICECAST_SHARE / "admin", folder / "admin")
+    (folder / "icecast.xml").write_text(config, encoding="utf-8")
+    command = [binary, "-c", "icecast.xml"]
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        for parent in (root.parent, root):  # nobody must reach the folder inside
+            os.chmod(parent, 0o711)
+        for path in [folder, *folder.rglob("*")]:
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            raise RuntimeError("setpriv is missing: needed to run icecast2 as nobody")
+        command = [
+            setpriv,
+            f"--reuid={nobody.pw_uid}",
+            f"--regid={nobody.pw_gid}",
+            "--clear-groups",
+            "--",
+            *command,
+        ]
+    child = Child(command, log=root / "icecast2.log", cwd=folder)
+    deadline = time.monotonic() + 15
+    while not icecast_answers(port):
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.stop()
+            raise RuntimeError(f"icecast2 did not start:\n{tail_of(root / 'icecast2.log')}")
+        time.sleep(0.1)
+    return child, port
+
+
+def icecast_answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status-json.xsl", timeout=2) as r:
+            return isinstance(json.loads(r.read().decode("utf-8", "replace")).get("icestats"), dict)
+    except (OSError, ValueError):
+        return False
 
 
 # --- roles: a script started again in a child process, with a JSON config --------------------

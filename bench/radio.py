@@ -76,7 +76,6 @@ import asyncio
 import contextlib
 import json
 import os
-import pwd
 import re
 import resource
 import shutil
@@ -87,8 +86,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
-import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,13 +104,18 @@ from common import (
     clean_up,
     find_ffmpeg,
     free_port,
+    icecast_credentials,
     mib,
+    mount_listeners,
     proc_cpu_s,
+    proc_nofile,
     proc_status_kib,
+    raise_nofile,
     ratio,
     role_args,
     rusage_cpu,
     script_main,
+    start_icecast2,
     stop_on_signals,
     tail_of,
     verdict,
@@ -139,8 +141,6 @@ from streamer.liquidsoap_script import amplify_db, annotate, encoder_format, liq
 from streamer.outputs import IcecastOutput
 
 REPO = Path(__file__).resolve().parents[1]
-ICECAST_XML = REPO / "deploy" / "icecast.xml"
-ICECAST_SHARE = Path("/usr/share/icecast2")
 BAKU = ZoneInfo("Asia/Baku")
 RENDER_START = datetime(2026, 12, 1, 19, 0, tzinfo=BAKU)
 RATE = 48_000
@@ -183,34 +183,6 @@ console = bench_console(150)
 
 
 # --- small helpers (any process) ------------------------------------------------------------
-
-
-def raise_nofile(at_least: int = 0) -> int:
-    """Raise this process's file-descriptor limit to its hard limit, and the hard limit too
-    (as root) when `at_least` needs more; what the processes it starts inherit. The limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < at_least:
-        with contextlib.suppress(ValueError, OSError):  # not root: the hard limit stays
-            resource.setrlimit(resource.RLIMIT_NOFILE, (at_least, at_least))
-            soft, hard = at_least, at_least
-    want = hard if hard != resource.RLIM_INFINITY else max(65536, at_least)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def mount_listeners(port: int, mount: str) -> int | None:
-    """The listener count a server's /status-json.xsl gives for a mount (icecast2 or ours)."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status-json.xsl", timeout=5) as r:
-            stats = json.loads(r.read().decode("utf-8", "replace"))["icestats"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    sources = stats.get("source", [])
-    for s in sources if isinstance(sources, list) else [sources]:
-        if str(s.get("listenurl", "")).endswith(mount):
-            return int(s.get("listeners", 0))
-    return None
 
 
 def lame_quality(args: list[str]) -> str:
@@ -1283,68 +1255,6 @@ def bench_render(
 # --- part 3: relay capacity ------------------------------------------------------------------
 
 
-def icecast_credentials() -> dict[str, str]:
-    auth = ET.parse(ICECAST_XML).getroot().find("authentication")
-    if auth is None:
-        raise RuntimeError(f"{ICECAST_XML} has no <authentication>")
-    return {
-        "source_password": auth.findtext("source-password", ""),
-        "admin_user": auth.findtext("admin-user", ""),
-        "admin_password": auth.findtext("admin-password", ""),
-    }
-
-
-def start_icecast2(root: Path, clients: int) -> tuple[Child, int]:
-    """icecast2 on a free port from a copy of deploy/icecast.xml, as `nobody` when root."""
-    binary = shutil.which("icecast2")
-    if binary is None:
-        raise RuntimeError("icecast2 is not installed (apt-get install icecast2)")
-    port = free_port()
-    shipped = ICECAST_XML.read_text(encoding="utf-8")
-    config = shipped.replace("<port>8000</port>", f"<port>{port}</port>")
-    config, count = re.subn(r"<clients>\d+</clients>", f"<clients>{clients}</clients>", config)
-    if config == shipped or count != 1:
-        raise RuntimeError("deploy/icecast.xml no longer has <port>8000</port> and <clients>")
-    folder = root / "icecast2"
-    shutil.copytree(ICECAST_SHARE / "web", folder / "web")
-    shutil.copytree(ICECAST_SHARE / "admin", folder / "admin")
-    (folder / "icecast.xml").write_text(config, encoding="utf-8")
-    command = [binary, "-c", "icecast.xml"]
-    if os.geteuid() == 0:
-        nobody = pwd.getpwnam("nobody")
-        for parent in (root.parent, root):  # nobody must reach the folder inside
-            os.chmod(parent, 0o711)
-        for path in [folder, *folder.rglob("*")]:
-            os.chown(path, nobody.pw_uid, nobody.pw_gid)
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            raise RuntimeError("setpriv is missing: needed to run icecast2 as nobody")
-        command = [
-            setpriv,
-            f"--reuid={nobody.pw_uid}",
-            f"--regid={nobody.pw_gid}",
-            "--clear-groups",
-            "--",
-            *command,
-        ]
-    child = Child(command, log=root / "icecast2.log", cwd=folder)
-    deadline = time.monotonic() + 15
-    while not _status_ok(port):
-        if child.poll() is not None or time.monotonic() > deadline:
-            child.stop()
-            raise RuntimeError(f"icecast2 did not start:\n{tail_of(root / 'icecast2.log')}")
-        time.sleep(0.1)
-    return child, port
-
-
-def _status_ok(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status-json.xsl", timeout=2) as r:
-            return isinstance(json.loads(r.read().decode("utf-8", "replace")).get("icestats"), dict)
-    except (OSError, ValueError):
-        return False
-
-
 def relay_capacity(kind: str, root: Path, ffmpeg: str, n: int, seconds: float) -> dict[str, Any]:
     creds = icecast_credentials()
     work = root / f"capacity-{kind}-{n}"
@@ -1433,18 +1343,6 @@ def relay_capacity(kind: str, root: Path, ffmpeg: str, n: int, seconds: float) -
         for child in (listeners, source, server):
             if child is not None:
                 child.stop()
-
-
-def proc_nofile(pid: int) -> int | None:
-    """A live process's soft limit on open files, from /proc/PID/limits."""
-    try:
-        with open(f"/proc/{pid}/limits", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Max open files"):
-                    return int(line.split()[3])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 def bench_relay(
