@@ -94,6 +94,7 @@ from common import (
     CLK_TCK,
     REPO,
     Child,
+    Listener,
     bench_console,
     find_ffmpeg,
     free_port,
@@ -269,59 +270,6 @@ async def reporting(window: Window, state: Callable[[], dict[str, Any]]) -> None
 
 def write_json(path: str, value: dict[str, Any]) -> None:
     Path(path).write_text(json.dumps(value), encoding="utf-8")
-
-
-# A listener's socket wakes its reader once this much has arrived (SO_RCVLOWAT), not at each
-# frame icecast2 writes (~38 a second): one Python process then follows thousands (see
-# bench/radio.py). What waits in a socket at the window's edges is at most this.
-LISTENER_LOW_WATER = 4096
-
-
-class Listener(asyncio.Protocol):
-    """One radio listener: sends its request, then only counts bytes."""
-
-    def __init__(self, request: bytes, head: asyncio.Future[bool]) -> None:
-        self.request, self.head = request, head
-        self.buf = bytearray()
-        self.in_body = self.ok = self.closed = False
-        self.bytes = 0
-        self.at_mark = -1  # bytes when the window opened; -1: not held then
-        self.closed_at: float | None = None
-        self.transport: asyncio.BaseTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(self.request)
-
-    def data_received(self, data: bytes) -> None:
-        if self.in_body:
-            self.bytes += len(data)
-            return
-        self.buf += data
-        end = self.buf.find(b"\r\n\r\n")
-        if end < 0:
-            if len(self.buf) > 16384:
-                self._answer(False)
-            return
-        self.ok = b" 200" in bytes(self.buf[: self.buf.find(b"\r\n")])
-        self.bytes = len(self.buf) - end - 4
-        self.in_body = True
-        sock = self.transport.get_extra_info("socket") if self.transport else None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, LISTENER_LOW_WATER)
-        self.buf = bytearray()
-        self._answer(self.ok)
-
-    def _answer(self, ok: bool) -> None:
-        if not self.head.done():
-            self.head.set_result(ok)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self.closed_at = time.monotonic()
-        self._answer(False)
 
 
 async def role_listeners(cfg: dict[str, Any]) -> None:
@@ -1371,7 +1319,7 @@ def wait_on_air(stack: Any, mp3: str, timeout: float) -> None:
     with httpx.Client(verify=str(stack.ca_file), timeout=5) as client:
         while not all(todo.values()):
             if not todo["relay mount"]:
-                todo["relay mount"] = mount_listeners_at(host, port, mp3) is not None
+                todo["relay mount"] = mount_listeners(port, mp3, host) is not None
             for what, path in (("TV playlist", stack.tv_master_playlist), ("API", API_PATHS[0])):
                 if not todo[what]:
                     with contextlib.suppress(httpx.HTTPError):
@@ -1380,23 +1328,6 @@ def wait_on_air(stack: Any, mp3: str, timeout: float) -> None:
                 missing = ", ".join(k for k, ok in todo.items() if not ok)
                 raise RuntimeError(f"the station is not on air after {timeout:.0f} s: {missing}")
             time.sleep(1.0)
-
-
-def mount_listeners_at(host: str, port: int, mount: str) -> int | None:
-    if host in ("127.0.0.1", "localhost"):
-        return mount_listeners(port, mount)
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://{host}:{port}/status-json.xsl", timeout=5) as r:
-            stats = json.loads(r.read().decode("utf-8", "replace"))["icestats"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    sources = stats.get("source", [])
-    for s in sources if isinstance(sources, list) else [sources]:
-        if str(s.get("listenurl", "")).endswith(mount):
-            return int(s.get("listeners", 0))
-    return None
 
 
 def measure_idle(stack: Any, seconds: float) -> tuple[dict[str, Usage], float]:

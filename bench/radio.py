@@ -97,6 +97,7 @@ from zoneinfo import ZoneInfo
 import common
 from common import (
     Child,
+    Listener,
     MemoryPeak,
     Reaped,
     Report,
@@ -495,59 +496,6 @@ async def role_liquidsoap(cfg: dict[str, Any]) -> None:
     )
 
 
-# A listener's socket wakes its reader once this much has arrived (SO_RCVLOWAT), not at each
-# frame a server writes (icecast2 writes every MP3 frame, ~38 a second): one Python process
-# can then follow 10,000 listeners. The servers' work is the same; what waits in a socket at
-# the window's edges is at most this, under 1 % of 30 s at 128 kbit/s.
-LISTENER_LOW_WATER = 4096
-
-
-class _Client(asyncio.Protocol):
-    """One listener: sends its request, then only counts bytes."""
-
-    def __init__(self, request: bytes, head: asyncio.Future[bool]) -> None:
-        self.request = request
-        self.head = head
-        self.buf = bytearray()
-        self.in_body = False
-        self.ok = False
-        self.closed = False
-        self.bytes = 0
-        self.transport: asyncio.BaseTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(self.request)
-
-    def data_received(self, data: bytes) -> None:
-        if self.in_body:
-            self.bytes += len(data)
-            return
-        self.buf += data
-        end = self.buf.find(b"\r\n\r\n")
-        if end < 0:
-            if len(self.buf) > 16384:
-                self._answer(False)
-            return
-        self.ok = b" 200" in bytes(self.buf[: self.buf.find(b"\r\n")])
-        self.bytes = len(self.buf) - end - 4
-        self.in_body = True
-        sock = self.transport.get_extra_info("socket") if self.transport else None
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, LISTENER_LOW_WATER)
-        self.buf = bytearray()
-        self._answer(self.ok)
-
-    def _answer(self, ok: bool) -> None:
-        if not self.head.done():
-            self.head.set_result(ok)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self._answer(False)
-
-
 async def role_listeners(cfg: dict[str, Any]) -> None:
     """N listeners on one mount. Prints {"ready"} once connected, then waits for "mark" and
     "end" lines on stdin, counting each listener's bytes between the two: one that received
@@ -556,7 +504,7 @@ async def role_listeners(cfg: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     n, port, mount = int(cfg["n"]), int(cfg["port"]), cfg["mount"]
     budget = float(cfg.get("connect_budget", 120))
-    clients: list[_Client] = []
+    clients: list[Listener] = []
     # icecast2 answers a new listener ~170 ms after it connects, so listeners connect many at
     # a time; not too many, as it listens with a backlog of 5 and what overflows it waits for
     # TCP to try again (measured here: 64 at a time, ~70-100 a second; 256, under 10).
@@ -565,7 +513,7 @@ async def role_listeners(cfg: dict[str, Any]) -> None:
     async def connect(i: int) -> None:
         icy = "Icy-MetaData: 1\r\n" if i % 2 else ""
         request = f"GET {mount} HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: bench/{i}\r\n{icy}\r\n"
-        client = _Client(request.encode(), loop.create_future())
+        client = Listener(request.encode(), loop.create_future())
         clients.append(client)
         try:
             async with in_flight, asyncio.timeout(15):
