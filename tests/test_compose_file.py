@@ -10,6 +10,7 @@ import re
 import shlex
 import tomllib
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,20 +72,27 @@ _VAR = re.compile(
 )
 
 
-def interpolate(value: str) -> str:
-    """Compose's ${...} with no variable set: defaults are used, required ones get a dummy."""
+def interpolate(value: str, variables: Mapping[str, str] | None = None) -> str:
+    """Compose's ${...}. Without `variables` none is set: defaults are used, required ones get
+    a dummy. With them, those are set, and one needed but missing is an error."""
 
     def one(m: re.Match[str]) -> str:
         if m.group(0) == "$$":
             return "$"
-        if m.group("bare"):
-            return DUMMY
+        name = m.group("name") or m.group("bare")
         op, arg = m.group("op"), m.group("arg") or ""
+        if variables is not None and name in variables:
+            given = variables[name]
+            if op in (":+", "+") or (op == ":-" and not given):
+                return interpolate(arg, variables) if op != ":+" or given else ""
+            return given
         if op in (":-", "-"):
-            return interpolate(arg)
-        if op in (":?", "?") or op is None:
-            return DUMMY
-        return ""  # ":+" / "+": the alternative applies only when the variable is set
+            return interpolate(arg, variables)
+        if op in (":+", "+"):
+            return ""  # the alternative applies only when the variable is set
+        if variables is not None:
+            raise AssertionError(f"docker-compose.yml needs {name}, which is not set")
+        return DUMMY
 
     return _VAR.sub(one, value)
 
@@ -244,10 +252,13 @@ def settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Setti
     return Settings()
 
 
-def container_env(service: dict[str, Any]) -> dict[str, str]:
-    """The image's ENV, overridden by the service's environment, as Docker combines them."""
+def container_env(
+    service: dict[str, Any], variables: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The image's ENV, overridden by the service's environment, as Docker combines them
+    (compose's variables: `interpolate`)."""
     env = dockerfile_env() if "build" in service else {}
-    env.update({k: interpolate(v) for k, v in environment(service).items()})
+    env.update({k: interpolate(v, variables) for k, v in environment(service).items()})
     return env
 
 

@@ -46,17 +46,16 @@ from typing import Any
 
 import boto3
 import httpx
-import yaml
 
 from station.db import scratch_database
 from tests.test_compose_file import (
-    _VAR,
-    COMPOSE,
     ICECAST_XML,
     NGINX_CONF,
     ROOT,
     argv,
-    dockerfile_env,
+    container_env,
+    interpolate,
+    load_compose,
 )
 
 RELAY_XML = ROOT / "deploy" / "icecast-relay.xml"
@@ -145,32 +144,7 @@ def with_names(hosts: Path, command: list[str]) -> list[str]:
 
 
 def compose_services() -> dict[str, dict[str, Any]]:
-    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]  # type: ignore[no-any-return]
-
-
-def interpolate(value: str, variables: Mapping[str, str]) -> str:
-    """compose's ${NAME}, ${NAME:-default} and ${NAME:?message} with these variables."""
-
-    def one(m: Any) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        name = m.group("name") or m.group("bare")
-        if name in variables:
-            return variables[name]
-        if m.group("op") and m.group("op").endswith("-"):
-            return str(m.group("arg"))
-        raise AssertionError(f"docker-compose.yml needs {name}, which is not set here")
-
-    return _VAR.sub(one, value)
-
-
-def service_env(service: dict[str, Any], variables: Mapping[str, str]) -> dict[str, str]:
-    """The environment compose gives a service's container (the image's ENV first)."""
-    env = dockerfile_env() if "build" in service else {}
-    given = service.get("environment") or {}
-    assert isinstance(given, dict), "compose environments are written as mappings"
-    env.update({k: interpolate(str(v), variables) for k, v in given.items()})
-    return env
+    return load_compose()["services"]  # type: ignore[no-any-return]
 
 
 # --- processes ----------------------------------------------------------------------------
@@ -480,7 +454,7 @@ def _native_stack(
     }
     variables = {**secrets_, "PUBLIC_URL": PUBLIC_URL}
     services = compose_services()
-    envs = {name: service_env(svc, variables) for name, svc in services.items()}
+    envs = {name: container_env(svc, variables) for name, svc in services.items()}
     for env in envs.values():
         env.update(extra_env or {})
     # nginx's folder (its certificate, its cache) outside pytest's private folders: its
