@@ -15,7 +15,10 @@ CONSOLE = Path(__file__).resolve().parent.parent / "api" / "static" / "console"
 LANGS = ("az", "en", "ru")
 # t("library.upload") and the registry's titleKey: "app.nav.library"; keys are always
 # literals, so this finds every one. The part before the first dot names the catalogue.
-KEY = re.compile(r"""(?:\bt\(\s*|\btitleKey:\s*)["']([a-z][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)+)["']""")
+KEY = re.compile(
+    r"""(?:\bt\(\s*|\btitleKey:\s*)["']([a-z][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)+)["']"""
+)
+CATALOGUES = sorted((CONSOLE / "messages").glob("*.json"))
 
 
 def scripts() -> list[Path]:
@@ -59,7 +62,7 @@ def test_a_key_missing_from_a_catalogue_is_found(tmp_path: Path) -> None:
     assert missing_keys([page]) == [f"broken.js: library.noSuchKey ({lang})" for lang in LANGS]
 
 
-@pytest.mark.parametrize("path", sorted((CONSOLE / "messages").glob("*.json")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CATALOGUES, ids=lambda p: p.name)
 def test_a_catalogue_has_every_key_in_every_language_and_no_empty_entry(path: Path) -> None:
     cat = catalogue(path.stem)
     assert set(cat) == set(LANGS)

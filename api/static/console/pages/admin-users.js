@@ -9,7 +9,7 @@ export default {
     const table = h("div", { class: "table-wrap", id: "users" });
     const problem = h("p", { class: "problem", role: "alert" });
 
-    const roleSelect = (idName, value, onchange) => h("select", { id: idName, onchange },
+    const roleSelect = (idName, value, onchange, label) => h("select", { id: idName, onchange, "aria-label": label },
       Object.keys(roles).map((r) => h("option", { value: r, selected: r === value }, roles[r]())));
 
     async function load() {
@@ -32,7 +32,8 @@ export default {
           h("td", { "data-label": t("admin.username") }, u.username),
           h("td", { "data-label": t("admin.displayName") }, u.display_name),
           h("td", { "data-label": t("admin.role") },
-            roleSelect(`role-${u.username}`, u.role, (e) => change(u, { role: e.target.value }, t("admin.confirmRole", { user: u.username })))),
+            roleSelect(`role-${u.username}`, u.role, (e) => change(u, { role: e.target.value }, t("admin.confirmRole", { user: u.username })),
+              t("admin.roleOf", { user: u.username }))),
           h("td", { "data-label": t("admin.state") },
             h("span", { class: `badge ${u.disabled ? "alarm" : "ok"}` }, u.disabled ? t("admin.disabled") : t("admin.active")), " ",
             h("button", {
