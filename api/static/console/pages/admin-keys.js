@@ -12,14 +12,9 @@ export default {
     const problem = h("p", { class: "problem", role: "alert" });
 
     async function load() {
-      let keys = [];
+      let keys;
       try {
-        let url = "/api/v1/auth/keys?limit=100";
-        while (url) {
-          const page = await api.get(url);
-          keys = keys.concat(page.items);
-          url = page.next;
-        }
+        keys = await api.all("/api/v1/auth/keys?limit=100");
       } catch (e) {
         replace(table, h("p", { class: "problem" }, ctx.problemText(e)));
         return;

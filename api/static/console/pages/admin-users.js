@@ -13,14 +13,9 @@ export default {
       Object.keys(roles).map((r) => h("option", { value: r, selected: r === value }, roles[r]())));
 
     async function load() {
-      let users = [];
+      let users;
       try {
-        let url = "/api/v1/auth/users?limit=100";
-        while (url) {
-          const page = await api.get(url);
-          users = users.concat(page.items);
-          url = page.next;
-        }
+        users = await api.all("/api/v1/auth/users?limit=100");
       } catch (e) {
         replace(table, h("p", { class: "problem" }, ctx.problemText(e)));
         return;
