@@ -93,10 +93,9 @@ def test_an_upload_cut_halfway_resumes_where_it_stopped(
     console_station: ConsoleStation, browser_page: Any, tools: Tools, tmp_path: Path
 ) -> None:
     base = console_station.base
-    need(
-        httpx.options(f"{base}/api/v1/uploads", timeout=10).status_code == 204,
-        "tus uploads (OPTIONS /api/v1/uploads, branch uploads) are not on this station yet",
-    )
+    with console_station.api() as api:
+        tus = api.options("/api/v1/uploads").status_code == 204
+    need(tus, "tus uploads (OPTIONS /api/v1/uploads, branch uploads) are not on this station yet")
     page = browser_page
     # 40 s of 48 kHz stereo 16-bit PCM: 7.7 MB, two PATCHes of at most 5 MiB.
     big = make_media(
@@ -224,6 +223,50 @@ def test_a_presenter_sees_their_slots_and_makes_a_new_stream_key(
         need(False, "GET /api/v1/auth/me/slots (branch consoleapi) is not on this station yet")
     page.wait_for_selector("#slots table")
     assert "Vətən uzaqda deyil" in (slots.text_content() or "")
+
+
+def test_an_expired_access_token_is_refreshed_quietly_and_a_reload_stays_signed_in(
+    console_station: ConsoleStation, browser_page: Any
+) -> None:
+    page = browser_page
+    sign_in(page, console_station.base, "editor")
+    open_page(page, "on-air")
+    refreshes: list[int] = []
+    page.on(
+        "response",
+        lambda r: refreshes.append(r.status) if r.url.endswith("/api/v1/auth/refresh") else None,
+    )
+    # The next library read is refused as a stale token is (the server's own answer shape).
+    refused: list[str] = []
+
+    def stale_once(route: Any) -> None:
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.headers.get("authorization", ""))
+        route.fulfill(
+            status=401,
+            headers={"Content-Type": "application/problem+json", "WWW-Authenticate": "Bearer"},
+            body='{"title": "Authentication required", "status": 401, "reason": "bad-token"}',
+        )
+
+    page.route(re.compile(r".*/api/v1/media\?.*"), stale_once)
+    open_page(page, "library")
+    page.wait_for_selector("#media-list button:has-text('Stansiya nişanı')")
+    assert refused and refused[0].startswith("Bearer ")
+    assert refreshes == [200]  # one quiet refresh, then the read again, and no sign-in form
+    assert page.locator("#username").count() == 0
+    # A reload keeps the tab signed in (the refresh token is in its sessionStorage only).
+    page.reload()
+    page.wait_for_selector("#sign-out")
+    assert refreshes == [200, 200]
+    kept = page.evaluate("sessionStorage.getItem('diaspor.console.refresh')")
+    assert kept and kept not in page.evaluate("JSON.stringify(localStorage)")
+    # Signing out ends it: a reload shows the sign-in form.
+    page.click("#sign-out")
+    page.wait_for_selector("#username")
+    page.reload()
+    page.wait_for_selector("#username")
 
 
 def test_an_editor_cannot_reach_the_admin_pages(
