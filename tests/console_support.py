@@ -235,10 +235,12 @@ def sign_in(page: Any, base: str, user: str, password: str | None = None) -> Non
 
 
 def open_page(page: Any, page_id: str) -> None:
-    """Go to a console page by its route and wait until it has drawn (no "loading")."""
+    """Go to a console page by its route and wait until it has drawn: not busy (its render
+    has finished) and nothing on it says "loading"."""
     page.evaluate("id => { location.hash = '#/' + id }", page_id)
     page.wait_for_function(
-        "id => location.hash === '#/' + id && !document.querySelector('#main .loading')",
+        "id => location.hash === '#/' + id"
+        " && !document.querySelector('#main .loading, #main [aria-busy=true]')",
         arg=page_id,
         timeout=15_000,
     )

@@ -315,6 +315,7 @@ export default {
 
     async function loadPage(url) {
       listStatus.textContent = t("app.loading");
+      listStatus.classList.add("loading");
       try {
         const page = await api.get(url);
         if (disposed) return;
@@ -322,8 +323,10 @@ export default {
         more.hidden = !next;
         for (const m of page.items.filter(keep)) list.appendChild(row(m));
         listStatus.textContent = list.children.length ? "" : t("library.nothing");
+        listStatus.classList.remove("loading");
       } catch (e) {
         listStatus.textContent = ctx.problemText(e);
+        listStatus.classList.remove("loading");
       }
     }
 
