@@ -362,7 +362,7 @@ export default {
         h("input", { id: idName, value: value ?? "", disabled: !canEdit, ...attrs }),
       ];
       const titles = h("fieldset", {}, h("legend", {}, t("library.titles")),
-        LANGS.map((l) => field(`title-${l}`, name(langNames, l), (m.titles || {})[l], { lang: l })));
+        LANGS.map((l) => field(`title-${l}`, name(langNames, l), (m.titles || {})[l] ?? (l === "az" ? m.title : ""), { lang: l })));
       const cueIn = h("input", { id: "cue-in", type: "number", min: 0, step: 0.1, value: m.cue_in_ms != null ? m.cue_in_ms / 1000 : "", disabled: !canEdit });
       const cueOut = h("input", { id: "cue-out", type: "number", min: 0, step: 0.1, value: m.cue_out_ms != null ? m.cue_out_ms / 1000 : "", disabled: !canEdit });
       const problem = h("p", { class: "problem", role: "alert", id: "editor-problem" });
