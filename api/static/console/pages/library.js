@@ -15,6 +15,7 @@ const POLL_MS = 1000;
 // back shows their progress (the same list). Leaving the console while one runs asks first.
 const running = new Set();
 let progressKept = null;
+let showFinished = null; // the library page on screen now: shows a finished upload in its list
 window.addEventListener("beforeunload", (e) => {
   if (running.size) e.preventDefault();
 });
@@ -133,7 +134,7 @@ export default {
         item.dataset.mediaId = String(done.mediaId);
         if (done.jobId) await followJob(done.jobId, bar, say);
         else say(t("library.alreadyThere"), "done");
-        if (!disposed) search();
+        if (showFinished) showFinished();
       } catch (e) {
         say(t("library.uploadFailed", { reason: ctx.problemText(e) }), "failed");
       } finally {
@@ -519,6 +520,7 @@ export default {
         status);
     }
 
+    showFinished = () => search();
     replace(root,
       canUpload ? h("section", { "aria-labelledby": "upload-title" }, h("h2", { id: "upload-title" }, t("library.upload")), drop, progressList) : null,
       filters,
@@ -529,6 +531,7 @@ export default {
 
     return () => {
       disposed = true;
+      showFinished = null;
     };
   },
 };
