@@ -142,6 +142,18 @@ def roles_for(method: str, path: str) -> tuple[str, ...]:
     return MATRIX.get((method.upper(), path), ())
 
 
+def permissions(role: str) -> list[str]:
+    """Every "METHOD /path/template" of MATRIX this role passes, sorted by path then method:
+    what a client (the editors' console) may offer, read from the one table `authorise`
+    enforces."""
+    return [f"{m} {p}" for (m, p), roles in sorted(MATRIX.items(), key=by_path) if role in roles]
+
+
+def by_path(rule: tuple[tuple[str, str], tuple[str, ...]]) -> tuple[str, str]:
+    (method, path), _ = rule
+    return (path, method)
+
+
 async def authorise(
     request: Request, who: Annotated[Principal, Depends(authenticate)]
 ) -> Principal:
