@@ -21,6 +21,7 @@ from api.rendered import Renderings
 from api.replay import Kept, Replays
 from api.request_log import RequestLog
 from api.routes import (
+    asrun,
     auth,
     channels,
     embeds,
@@ -136,6 +137,7 @@ def create_app(svc: Services) -> FastAPI:
         epg,
         media,
         manage,
+        asrun,
         jobs,
         live,
         stream_keys,

@@ -49,6 +49,7 @@ def _manage(kind_paths: tuple[str, ...]) -> dict[tuple[str, str], tuple[str, ...
 MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     **_manage(("channels", "programmes", "episodes", "playlists", "clocks", "entries")),
     ("GET", "/api/v1/manage/audit"): ADMIN,
+    ("GET", "/api/v1/manage/asrun"): STAFF,
     ("GET", "/api/v1/media"): STAFF,
     ("GET", "/api/v1/media/{media_id}"): STAFF,
     ("POST", "/api/v1/media"): EDITORS,

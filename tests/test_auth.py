@@ -237,7 +237,12 @@ def test_api_keys_are_shown_once_work_and_can_be_revoked(gate: Gate) -> None:
     # Keys made on the command line are the same keys.
     cli_key = create_token(gate.station.db, gate.clock, "cli", "presenter")
     me = gate.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {cli_key}"})
-    assert me.json() == {"name": "cli", "role": "presenter", "kind": "key"}
+    assert {k: me.json()[k] for k in ("name", "role", "kind")} == {
+        "name": "cli",
+        "role": "presenter",
+        "kind": "key",
+    }
+    assert "GET /api/v1/manage/asrun" in me.json()["permissions"]
 
 
 def test_admins_manage_users_and_a_disabled_user_is_signed_out(gate: Gate) -> None:
