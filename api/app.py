@@ -38,6 +38,7 @@ from api.routes import (
     player,
     podcast,
     problem_pages,
+    slots,
     stream_keys,
     vod,
 )
@@ -141,6 +142,7 @@ def create_app(svc: Services) -> FastAPI:
         jobs,
         live,
         stream_keys,
+        slots,
         vod,
         podcast,
         player,

@@ -57,6 +57,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("PUT", "/api/v1/media/{media_id}/subtitles/{lang}"): EDITORS,
     ("GET", "/api/v1/jobs/{job_id}"): STAFF,
     ("GET", "/api/v1/auth/me"): STAFF,
+    ("GET", "/api/v1/auth/me/slots"): STAFF,
     ("GET", "/api/v1/auth/me/stream-key"): STAFF,
     ("POST", "/api/v1/auth/me/stream-key"): STAFF,
     ("DELETE", "/api/v1/auth/me/stream-key"): STAFF,
