@@ -21,6 +21,7 @@ from api.rendered import Renderings
 from api.replay import Kept, Replays
 from api.request_log import RequestLog
 from api.routes import (
+    asrun,
     auth,
     channels,
     console,
@@ -38,6 +39,7 @@ from api.routes import (
     player,
     podcast,
     problem_pages,
+    slots,
     stream_keys,
     vod,
 )
@@ -137,9 +139,11 @@ def create_app(svc: Services) -> FastAPI:
         epg,
         media,
         manage,
+        asrun,
         jobs,
         live,
         stream_keys,
+        slots,
         vod,
         podcast,
         player,
