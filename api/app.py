@@ -23,6 +23,7 @@ from api.request_log import RequestLog
 from api.routes import (
     auth,
     channels,
+    console,
     embeds,
     epg,
     files,
@@ -142,6 +143,7 @@ def create_app(svc: Services) -> FastAPI:
         vod,
         podcast,
         player,
+        console,
         problem_pages,
         embeds,
         pages,

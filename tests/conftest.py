@@ -21,7 +21,7 @@ from station.db import Base, scratch_database
 from station.settings import Settings
 from tests.support import REQUIRE_ALL, free_port, make_media, tone
 
-pytest_plugins = ["tests.schedule_support"]
+pytest_plugins = ["tests.schedule_support", "tests.console_support"]
 PG_URL = os.environ.get("DIASPOR_TEST_DATABASE_URL", "")
 AZ_TITLE = "Vətən uzaqda deyil — ğ ı ş ç ö ü ə"
 AZ_ARTIST = "Aşıq Ələsgər"
