@@ -234,11 +234,26 @@ export default {
       return cal.HOUR;
     }
 
+    /** Back-to-back guide blocks of one title made one: a channel that airs short
+     * episodes of one programme all day draws a few boxes, not thousands. */
+    function joined(blocks) {
+      const out = [];
+      for (const b of blocks) {
+        const last = out[out.length - 1];
+        if (last && last.end === b.start && last.title === b.title && last.kind === b.kind) {
+          last.end = b.end;
+        } else {
+          out.push({ start: b.start, end: b.end, title: b.title, kind: b.kind });
+        }
+      }
+      return out;
+    }
+
     function draw() {
       const zone = state.channel.timezone;
       const { out, frozenUntil } = occurrenceBlocks();
       const wall = (iso) => cal.wallOf(zone, Date.parse(iso));
-      const aired = state.guide.map((b) => ({
+      const aired = joined(state.guide).map((b) => ({
         start: wall(b.start), end: wall(b.end), title: b.title, kind: b.kind,
         label: `${b.title} ${hourLabel(wall(b.start))}–${hourLabel(wall(b.end))}`,
       }));
