@@ -213,10 +213,25 @@ export function drawCalendar(root, opts) {
     h("div", { class: "cal-corner", "aria-hidden": "true" }), ...heads, axis, ...columns),
   `--cols:${opts.days.length}`);
   const scroller = h("div", { class: "cal-scroll" }, grid);
+  // Drawn again (the guide came, an entry moved): the same scroll and the same focus.
+  const old = root.querySelector(".cal-scroll");
+  const focused = old && old.contains(document.activeElement) ? document.activeElement : null;
+  const refocus = focused && focused.dataset.entry
+    ? `[data-entry="${focused.dataset.entry}"][data-start="${focused.dataset.start}"]` : null;
+  const keptTop = old && old.dataset.days === dateOf(first) ? old.scrollTop : null;
+  scroller.dataset.days = dateOf(first);
   root.replaceChildren(scroller);
-  // Open on the morning, or on now when today is shown.
-  const focusWall = opts.now >= first && opts.now < last ? opts.now - HOUR : first + 7 * HOUR;
-  scroller.scrollTop = Math.max(0, ((focusWall - midnight(focusWall)) / MINUTE) * PX_PER_MIN);
+  if (keptTop !== null) {
+    scroller.scrollTop = keptTop;
+  } else {
+    // Open on the morning, or on now when today is shown.
+    const focusWall = opts.now >= first && opts.now < last ? opts.now - HOUR : first + 7 * HOUR;
+    scroller.scrollTop = Math.max(0, ((focusWall - midnight(focusWall)) / MINUTE) * PX_PER_MIN);
+  }
+  if (refocus) {
+    const again = scroller.querySelector(refocus);
+    if (again) again.focus();
+  }
   return { dispose() { root.replaceChildren(); } };
 }
 

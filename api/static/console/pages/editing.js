@@ -67,11 +67,11 @@ export function field(h, label, input, hint) {
 }
 
 /** Text inputs for az, en and ru; `read()` gives {az, en, ru} without the empty ones. */
-export function textsFields(h, label, values, { multiline = false, required = false } = {}) {
+export function textsFields(h, label, values, { name = "texts", multiline = false, required = false } = {}) {
   const inputs = {};
   const rows = LANGS.map((lang) => {
     inputs[lang] = h(multiline ? "textarea" : "input", {
-      name: `${label}-${lang}`, lang, value: (values && values[lang]) || "",
+      name: `${name}-${lang}`, lang, value: (values && values[lang]) || "",
       required: required && lang === "az", rows: multiline ? 2 : null,
     });
     return field(h, `${label} (${lang})`, inputs[lang]);

@@ -2,7 +2,6 @@
 // shuffle and separation settings) and hour clocks (slots within the hour, drawn on a bar of
 // the hour and dragged along it, or typed as minute:second).
 
-import { loadMessages } from "../i18n.js";
 import { formatDuration } from "../lib.js";
 import { field, listAll, problemText, statusLine, titleIn, useStylesheet } from "./editing.js";
 
@@ -20,7 +19,6 @@ export function parseMmss(text) {
 
 export default {
   async render(root, ctx) {
-    await loadMessages("playlists");
     useStylesheet();
     const { api, t, h, lang } = ctx;
     const status = statusLine(h);

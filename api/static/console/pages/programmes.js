@@ -67,9 +67,9 @@ export default {
     function edit(p) {
       const slug = h("input", { name: "slug", required: true, pattern: "[a-z0-9][a-z0-9-]{0,62}",
         value: p ? p.slug : "" });
-      const titles = textsFields(h, t("programmes.titles"), p && p.titles, { required: true });
+      const titles = textsFields(h, t("programmes.titles"), p && p.titles, { name: "titles", required: true });
       const descriptions = textsFields(h, t("programmes.descriptions"), p && p.descriptions,
-        { multiline: true });
+        { name: "descriptions", multiline: true });
       const presenters = h("input", { name: "presenters", value: p ? p.presenters.join(", ") : "" });
       const categories = h("input", { name: "categories", value: p ? p.categories.join(", ") : "" });
       const artwork = mediaSelect("artwork", p && p.artwork_media_id, t("programmes.artwork"));
@@ -133,33 +133,38 @@ export default {
       eps.sort((a, b) => (a.season || 0) - (b.season || 0) || (a.number || 0) - (b.number || 0));
       const when = (iso) => (iso ? formatTime(iso, ctx.zone, lang, { date: true }) : "–");
       const seasons = [...new Set(eps.map((e) => e.season || 0))];
+      const row = (e) => h("tr", {},
+        h("td", { "data-label": t("programmes.col_number") }, e.number ? String(e.number) : "–"),
+        h("td", { "data-label": t("programmes.col_title") }, titleIn(e.titles, lang) || "–"),
+        h("td", { "data-label": t("programmes.col_media") }, e.media_id ? mediaTitle(e.media_id) : "–"),
+        h("td", { "data-label": t("programmes.col_available") }, t("programmes.window", {
+          from: e.available_from ? when(e.available_from) : t("programmes.once_aired"),
+          until: e.available_until ? when(e.available_until) : t("programmes.for_good") })),
+        h("td", {}, h("button", { type: "button", class: "secondary",
+          "aria-label": t("programmes.edit_episode", { title: titleIn(e.titles, lang) || `#${e.id}` }),
+          onclick: () => editEpisode(p, e, box) }, t("programmes.edit"))));
+      const head = h("thead", {}, h("tr", {}, ...[t("programmes.col_number"), t("programmes.col_title"),
+        t("programmes.col_media"), t("programmes.col_available"), t("programmes.col_actions")]
+        .map((c) => h("th", { scope: "col" }, c))));
+      const season = (s) => {
+        const name = s ? t("programmes.season_n", { n: s }) : t("programmes.no_season");
+        return h("section", { "aria-label": name }, h("h3", {}, name),
+          h("div", { class: "table-wrap" }, h("table", { class: "prog-episodes stack" },
+            head.cloneNode(true), h("tbody", {}, ...eps.filter((e) => (e.season || 0) === s).map(row)))));
+      };
       box.replaceChildren(h("h2", {}, t("programmes.episodes")),
         h("button", { type: "button", id: "ep-new", onclick: () => editEpisode(p, null, box) },
           t("programmes.new_episode")),
-        ...seasons.map((s) => h("section", { "aria-label": s ? t("programmes.season_n", { n: s }) : t("programmes.no_season") },
-          h("h3", {}, s ? t("programmes.season_n", { n: s }) : t("programmes.no_season")),
-          h("div", { class: "table-wrap" }, h("table", { class: "prog-episodes stack" },
-            h("thead", {}, h("tr", {}, ...[t("programmes.col_number"), t("programmes.col_title"),
-              t("programmes.col_media"), t("programmes.col_available"), t("programmes.col_actions")]
-              .map((c) => h("th", { scope: "col" }, c)))),
-            h("tbody", {}, ...eps.filter((e) => (e.season || 0) === s).map((e) => h("tr", {},
-              h("td", { "data-label": t("programmes.col_number") }, e.number ? String(e.number) : "–"),
-              h("td", { "data-label": t("programmes.col_title") }, titleIn(e.titles, lang) || "–"),
-              h("td", { "data-label": t("programmes.col_media") }, e.media_id ? mediaTitle(e.media_id) : "–"),
-              h("td", { "data-label": t("programmes.col_available") },
-                t("programmes.window", { from: e.available_from ? when(e.available_from) : t("programmes.once_aired"),
-                  until: e.available_until ? when(e.available_until) : t("programmes.for_good") })),
-              h("td", {}, h("button", { type: "button", class: "secondary",
-                "aria-label": t("programmes.edit_episode", { title: titleIn(e.titles, lang) || `#${e.id}` }),
-                onclick: () => editEpisode(p, e, box) }, t("programmes.edit"))))))))));
+        ...seasons.map(season));
       if (!eps.length) box.append(h("p", {}, t("programmes.no_episodes")));
     }
 
     function editEpisode(p, e, box) {
       const season = h("input", { type: "number", name: "season", min: "1", value: e && e.season ? String(e.season) : "" });
       const number = h("input", { type: "number", name: "number", min: "1", value: e && e.number ? String(e.number) : "" });
-      const titles = textsFields(h, t("programmes.titles"), e && e.titles);
-      const descriptions = textsFields(h, t("programmes.descriptions"), e && e.descriptions, { multiline: true });
+      const titles = textsFields(h, t("programmes.titles"), e && e.titles, { name: "titles" });
+      const descriptions = textsFields(h, t("programmes.descriptions"), e && e.descriptions,
+        { name: "descriptions", multiline: true });
       const mediaSel = mediaSelect("media_id", e && e.media_id, t("programmes.media"));
       const airDate = h("input", { type: "date", name: "air_date", value: (e && e.air_date) || "" });
       const from = h("input", { type: "datetime-local", name: "available_from", value: localInput(e && e.available_from) });

@@ -4,7 +4,6 @@
 // dragging. Every change is checked by the API's dry run before it is written (where the
 // API has it; otherwise the real write's 409 is shown and nothing is written).
 
-import { loadMessages } from "../i18n.js";
 import * as cal from "../calendar.js";
 import { choose, field, listAll, openDialog, problemText, statusLine, textsFields, titleIn,
   useStylesheet } from "./editing.js";
@@ -30,7 +29,6 @@ const etagOf = (entry) => `"e${entry.id}v${entry.version}"`;
 
 export default {
   async render(root, ctx) {
-    await loadMessages("schedule");
     useStylesheet();
     const { api, t, h, lang } = ctx;
     const editorZone = ctx.zone || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
@@ -61,10 +59,10 @@ export default {
       h("div", { class: "sched-toolbar" },
         field(h, t("schedule.channel"), channelSelect),
         h("div", { class: "sched-nav", role: "group", "aria-label": t("schedule.navigate") },
-          h("button", { type: "button", onclick: step(-1) }, t("schedule.previous")),
-          h("button", { type: "button", onclick: () => { state.first = null; load(); } },
+          h("button", { type: "button", id: "sched-prev", onclick: step(-1) }, t("schedule.previous")),
+          h("button", { type: "button", id: "sched-today", onclick: () => { state.first = null; load(); } },
             t("schedule.today")),
-          h("button", { type: "button", onclick: step(1) }, t("schedule.next"))),
+          h("button", { type: "button", id: "sched-next", onclick: step(1) }, t("schedule.next"))),
         h("button", { type: "button", class: "primary", id: "sched-new",
           onclick: () => openForm(null, null) }, t("schedule.new_entry"))),
       rangeLabel, zoneNote,
@@ -115,6 +113,7 @@ export default {
 
     async function start() {
       status.textContent = t("schedule.loading");
+      hasDryRun(); // asked now, so a save does not wait for the answer
       try {
         const [channels, programme, playlist, clock, media] = await Promise.all([
           listAll(api, "/api/v1/manage/channels"),
@@ -144,7 +143,6 @@ export default {
     let loading = 0;
     async function load() {
       const ch = state.channel;
-      const zone = ch.timezone;
       if (state.first === null) {
         state.first = narrow.matches ? cal.midnight(nowWall()) : cal.weekStart(nowWall());
       }
@@ -154,15 +152,21 @@ export default {
       const to = days[days.length - 1] + cal.DAY;
       const mine = ++loading;
       status.textContent = t("schedule.loading");
+      // The entries first (quick), then the guide, which the server resolves from every
+      // rule of the week (seconds on a busy channel the first time it is asked).
+      const guide = api.get(`/api/v1/channels/${encodeURIComponent(ch.slug)}/schedule?lang=${lang}` +
+        `&from=${cal.wallIso(from)}&to=${cal.wallIso(to)}`);
+      guide.catch(() => null);
       try {
-        const [entries, guide] = await Promise.all([
-          listAll(api, `/api/v1/manage/entries?channel_id=${ch.id}`),
-          api.get(`/api/v1/channels/${encodeURIComponent(ch.slug)}/schedule?lang=${lang}` +
-            `&from=${cal.wallIso(from)}&to=${cal.wallIso(to)}`),
-        ]);
-        const asrun = await loadAsRun(ch, from, to);
+        const [entries, asrun] = await Promise.all([
+          listAll(api, `/api/v1/manage/entries?channel_id=${ch.id}`), loadAsRun(ch, from, to)]);
         if (mine !== loading) return;
-        Object.assign(state, { entries, guide: guide.blocks, asrun, days, from, to });
+        Object.assign(state, { entries, guide: [], asrun, days, from, to });
+        draw();
+        status.textContent = t("schedule.loading_guide");
+        const blocks = (await guide).blocks;
+        if (mine !== loading) return;
+        state.guide = blocks;
       } catch (err) {
         if (mine === loading) status.textContent = t("schedule.load_failed", { reason: problemText(err) });
         return;
@@ -400,9 +404,9 @@ export default {
       const episodeField = field(h, t("schedule.episode"), episode, t("schedule.episode_hint"));
       const date = h("input", { type: "date", name: "date", required: true,
         value: cal.dateOf(startWall) });
-      const time = h("input", { type: "time", name: "time", step: "300", required: true,
+      const time = h("input", { type: "time", name: "time", step: "60", required: true,
         value: cal.timeOf(startWall) });
-      const minutes = h("input", { type: "number", name: "minutes", min: "1", step: "5",
+      const minutes = h("input", { type: "number", name: "minutes", min: "1", step: "1",
         value: dur ? String(Math.round(dur / cal.MINUTE)) : "" });
       const hard = h("input", { type: "checkbox", name: "hard",
         checked: entry ? entry.hard : true });
@@ -429,7 +433,7 @@ export default {
         if (!exdates.length) exList.append(h("li", {}, t("schedule.no_exceptions")));
       };
       showExdates();
-      const titles = textsFields(h, t("schedule.titles"), entry && entry.titles);
+      const titles = textsFields(h, t("schedule.titles"), entry && entry.titles, { name: "titles" });
       const scopeOne = h("input", { type: "radio", name: "scope", value: "one" });
       const scopeAll = h("input", { type: "radio", name: "scope", value: "series", checked: true });
       const scope = occurrence && entry.rrule ? h("fieldset", { class: "sched-scope" },
@@ -462,6 +466,14 @@ export default {
       }
       kind.addEventListener("change", fillTargets);
       target.addEventListener("change", fillEpisodes);
+      // Until the editor picks days, a weekly entry repeats on its own date's weekday.
+      let daysPicked = Boolean(rule.BYDAY);
+      daysField.addEventListener("change", () => { daysPicked = true; });
+      date.addEventListener("change", () => {
+        const day = cal.parseWall(date.value);
+        if (daysPicked || Number.isNaN(day)) return;
+        for (const box of dayBoxes) box.checked = box.value === cal.weekdayOf(day);
+      });
       const showDays = () => { daysField.hidden = repeat.value !== "weekly"; };
       repeat.addEventListener("change", showDays);
       fillTargets();
