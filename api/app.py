@@ -76,7 +76,7 @@ def create_app(svc: Services) -> FastAPI:
 
     app = FastAPI(
         title="Diaspor.FM / Diaspor TV API",
-        version="1.1.0",
+        version="1.2.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import secrets
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -127,7 +129,34 @@ async def load_demo_content(station: Station) -> None:
     )
 
 
-def print_banner(settings: Settings, token: str) -> None:
+# The console's demo users: (username, display name, role), made at first start.
+CONSOLE_USERS = (
+    ("editor", "Demo redaktor", "editor"),
+    ("admin", "Demo administrator", "admin"),
+)
+
+
+def console_users(station: Station) -> list[tuple[str, str, str]]:
+    """The demo's console users and their generated passwords (username, role, password):
+    made once, kept in the data folder (readable by its owner alone) so that each start
+    prints the same ones. A user made by hand under one of these names is left alone."""
+    path = station.settings.data_dir / "console-users.json"
+    kept: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    existing = {u.username for u in station.users.all()}
+    for username, name, role in CONSOLE_USERS:
+        if username not in kept and username not in existing:
+            kept[username] = secrets.token_urlsafe(12)
+            station.users.create(username, name, role, kept[username])
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(kept, indent=1) + "\n", encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return [(u, role, kept[u]) for u, _, role in CONSOLE_USERS if u in kept]
+
+
+def print_banner(
+    settings: Settings, token: str, users: list[tuple[str, str, str]] | None = None
+) -> None:
     base = settings.base_url
     radio = [f"{settings.relay_url}{m.path}" for m in channel_mounts(settings, "diaspor-fm")]
     phones = [f"                 {url}   (phones on mobile data)" for url in radio[2:]]
@@ -137,6 +166,9 @@ def print_banner(settings: Settings, token: str) -> None:
     lines = [
         "",
         "  Diaspor.FM / Diaspor TV — demo station",
+        f"  web player     {base}/",
+        f"  console        {base}/console   (sign in as one of these:)",
+        *(f"                 {u} / {pw}   ({role})" for u, role, pw in users or []),
         f"  API            {base}/docs",
         f"  health         {base}/health",
         f"  media library  {base}/api/v1/media   (Authorization: Bearer <token>)",
@@ -167,7 +199,7 @@ async def run_demo(settings: Settings) -> None:
     migrate.upgrade(settings.database_url)
     station = build_station(settings)
     token = admin_token(station)
-    print_banner(settings, token)
+    print_banner(settings, token, console_users(station))
     await load_demo_content(station)
     # Analyse before scheduling: only what is measured goes on air, and programme lengths
     # must be the decoded ones for back-to-back hard starts.

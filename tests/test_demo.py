@@ -15,6 +15,8 @@ import httpx
 import pytest
 from lxml import etree
 
+from diaspor.compose import Station
+from diaspor.demo import console_users, print_banner
 from media.binaries import Tools
 from station.settings import Settings
 from tests.conftest import env_for
@@ -197,3 +199,24 @@ def test_the_demo_station_comes_up_with_a_catalogue_a_newcomer_can_explore(
     ):
         assert len(c.get("/api/v1/media", params={"limit": 200}).json()["items"]) == 13
     assert {p.name: p.stat().st_mtime_ns for p in (data / "demo-source").iterdir()} == made
+
+
+def test_the_demo_makes_console_users_once_and_its_banner_shows_the_console_first(
+    station: Station, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = console_users(station)
+    assert [(u, role) for u, role, _ in users] == [("editor", "editor"), ("admin", "admin")]
+    for username, role, password in users:
+        signed_in = station.users.authenticate(username, password)
+        assert signed_in is not None and signed_in.role == role
+    kept = station.settings.data_dir / "console-users.json"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert console_users(station) == users  # a second start: the same users, not new ones
+
+    print_banner(station.settings, "dsp_token", users)
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines() if line.strip()]
+    base = station.settings.base_url
+    assert lines[1] == f"web player     {base}/"
+    assert lines[2].startswith(f"console        {base}/console")
+    assert lines[3] == f"editor / {users[0][2]}   (editor)"
+    assert lines[4] == f"admin / {users[1][2]}   (admin)"

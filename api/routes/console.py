@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from api.routes.player import HTML, STATIC
+from api.routes.player import HTML, STATIC, static_page
 
 router = APIRouter(tags=["player"])
 PAGE = STATIC / "console" / "index.html"
@@ -24,7 +24,4 @@ PAGE = STATIC / "console" / "index.html"
     responses=HTML,
 )
 def get_console_page() -> FileResponse:
-    # Revalidated on each visit, as the player is, so a new release is seen at once.
-    return FileResponse(
-        PAGE, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"}
-    )
+    return static_page(PAGE)

@@ -38,9 +38,14 @@ TV_PAGE = Deprecated(
     responses=HTML,
 )
 def get_player_page() -> FileResponse:
-    # Revalidated on each visit, so a new release of the page is seen at once.
+    return static_page(PAGE)
+
+
+def static_page(path: Path) -> FileResponse:
+    """A page of the station's own (the player, the console): revalidated on each visit, so
+    a new release of it is seen at once."""
     return FileResponse(
-        PAGE, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"}
+        path, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"}
     )
 
 

@@ -109,6 +109,17 @@ export function createApi({ onSignedOut } = {}) {
     patch: (path, json, opts = {}) => call("PATCH", path, { ...opts, json }),
     del: (path, opts) => call("DELETE", path, opts),
 
+    /** Every item of a paged list (`items` and `next`), following the pages. */
+    async all(path) {
+      let items = [];
+      for (let url = path; url; ) {
+        const page = await call("GET", url);
+        items = items.concat(page.items);
+        url = page.next;
+      }
+      return items;
+    },
+
     /** GET with its ETag, for an edit that must say which version it changes. */
     async getWithEtag(path) {
       const r = await send("GET", path, {}, false);
