@@ -33,13 +33,15 @@ export function wallOf(zone, ms) {
   return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
 }
 
-/** The instant at which `zone`'s clock shows `wall`; a time skipped by a DST jump lands
- * just after the jump, as the server places it (schedules/recurrence.py local_to_ms). */
+/** The instant at which `zone`'s clock shows `wall`, as the server places it
+ * (schedules/recurrence.py local_to_ms): a time shown twice (autumn) is the first of the
+ * two; a time skipped by a jump (spring) is read with the offset from before the jump. */
 export function instantOf(zone, wall) {
-  let guess = wall - (wallOf(zone, wall) - wall);
-  guess = wall - (wallOf(zone, guess) - guess);
-  const back = wallOf(zone, guess);
-  return back === wall ? guess : guess + (wall - back);
+  const offsetAt = (ms) => wallOf(zone, ms) - ms;
+  const before = offsetAt(wall - DAY / 2);
+  const after = offsetAt(wall + DAY / 2);
+  const fits = [wall - before, wall - after].filter((ms) => wallOf(zone, ms) === wall);
+  return fits.length ? Math.min(...fits) : wall - after;
 }
 
 const pad = (n, w = 2) => String(n).padStart(w, "0");

@@ -61,10 +61,10 @@ export default {
       }
       status.textContent = "";
       plList.replaceChildren(...playlists.map((p) => h("li", {}, h("button", {
-        type: "button", class: "link", "aria-current": selectPl === p.id ? "true" : null,
+        type: "button", class: "link", "data-id": String(p.id), "aria-current": selectPl === p.id ? "true" : null,
         onclick: () => editPlaylist(p) }, p.name))));
       clockList.replaceChildren(...clocks.map((c) => h("li", {}, h("button", {
-        type: "button", class: "link", "aria-current": selectClock === c.id ? "true" : null,
+        type: "button", class: "link", "data-id": String(c.id), "aria-current": selectClock === c.id ? "true" : null,
         onclick: () => editClock(c) }, c.name))));
       if (!playlists.length) plList.append(h("li", {}, t("playlists.none")));
       if (!clocks.length) clockList.append(h("li", {}, t("playlists.no_clocks")));
@@ -72,7 +72,16 @@ export default {
 
     // --- a playlist --------------------------------------------------------------------
 
-    function editPlaylist(pl) {
+    /** The list's button of the one being edited says so (aria-current). */
+    function markCurrent(listEl, id) {
+      for (const b of listEl.querySelectorAll("button[data-id]")) {
+        if (b.dataset.id === String(id)) b.setAttribute("aria-current", "true");
+        else b.removeAttribute("aria-current");
+      }
+    }
+
+    function editPlaylist(pl, focus = true) {
+      markCurrent(plList, pl && pl.id);
       let ids = [...((pl && pl.media_ids) || [])];
       const name = h("input", { name: "name", required: true, maxlength: "200", value: pl ? pl.name : "" });
       const shuffle = h("input", { type: "checkbox", name: "shuffle", checked: pl ? pl.shuffle : false });
@@ -203,12 +212,13 @@ export default {
       search.addEventListener("keydown", (ev) => { if (ev.key === "Enter") find(ev); });
       drawItems();
       find();
-      name.focus();
+      if (focus) name.focus();
     }
 
     // --- an hour clock -----------------------------------------------------------------
 
-    function editClock(clock) {
+    function editClock(clock, focus = true) {
+      markCurrent(clockList, clock && clock.id);
       let slots = ((clock && clock.slots) || []).map((s) => ({ ...s }));
       const name = h("input", { name: "clock_name", required: true, maxlength: "200", value: clock ? clock.name : "" });
       const face = h("div", { class: "clock-face", "aria-hidden": "true" });
@@ -346,10 +356,13 @@ export default {
         clock ? h("button", { type: "button", class: "danger", onclick: remove }, t("playlists.delete")) : null)));
       if (!slots.length) addSlot();
       drawAll();
-      name.focus();
+      if (focus) name.focus();
     }
 
     await load();
+    // The first of each opens at once, so the page shows what it edits.
+    if (playlists.length) editPlaylist(playlists[0], false);
+    if (clocks.length) editClock(clocks[0], false);
     return () => {};
   },
 };

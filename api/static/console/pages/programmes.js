@@ -50,7 +50,7 @@ export default {
       }
       status.textContent = "";
       list.replaceChildren(...programmes.map((p) => h("li", {}, h("button", {
-        type: "button", class: "link", "aria-current": p.id === selected ? "true" : null,
+        type: "button", class: "link", "data-id": String(p.id), "aria-current": p.id === selected ? "true" : null,
         onclick: () => edit(p) }, titleIn(p.titles, lang) || p.slug))));
       if (!programmes.length) list.append(h("li", {}, t("programmes.none")));
     }
@@ -64,7 +64,11 @@ export default {
 
     // --- a programme -------------------------------------------------------------------
 
-    function edit(p) {
+    function edit(p, focus = true) {
+      for (const b of list.querySelectorAll("button[data-id]")) {
+        if (p && b.dataset.id === String(p.id)) b.setAttribute("aria-current", "true");
+        else b.removeAttribute("aria-current");
+      }
       const slug = h("input", { name: "slug", required: true, pattern: "[a-z0-9][a-z0-9-]{0,62}",
         value: p ? p.slug : "" });
       const titles = textsFields(h, t("programmes.titles"), p && p.titles, { name: "titles", required: true });
@@ -118,6 +122,7 @@ export default {
         p ? h("button", { type: "button", class: "danger", onclick: remove }, t("programmes.delete")) : null)),
       episodes);
       if (p) drawEpisodes(p, episodes);
+      if (focus) slug.focus();
     }
 
     // --- its episodes ------------------------------------------------------------------
@@ -221,6 +226,7 @@ export default {
     }
 
     await load();
+    if (programmes.length) edit(programmes[0], false);
     return () => {
       for (const d of document.querySelectorAll("dialog.sched-dialog")) d.close();
     };

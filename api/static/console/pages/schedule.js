@@ -74,10 +74,16 @@ export default {
       h("h2", {}, t("schedule.rules")), rulesList));
 
     const nowWall = () => cal.wallOf(state.channel.timezone, Date.now());
-    const dayFmt = new Intl.DateTimeFormat(lang, {
-      weekday: "short", day: "numeric", month: "short", timeZone: "UTC" });
-    const longDayFmt = new Intl.DateTimeFormat(lang, {
-      weekday: "long", day: "numeric", month: "long", timeZone: "UTC" });
+    // Weekday names from the catalogue: a browser's Intl may not know Azerbaijani.
+    const SHORT_DAYS = { MO: t("schedule.mo"), TU: t("schedule.tu"), WE: t("schedule.we"),
+      TH: t("schedule.th"), FR: t("schedule.fr"), SA: t("schedule.sa"), SU: t("schedule.su") };
+    const LONG_DAYS = { MO: t("schedule.monday"), TU: t("schedule.tuesday"),
+      WE: t("schedule.wednesday"), TH: t("schedule.thursday"), FR: t("schedule.friday"),
+      SA: t("schedule.saturday"), SU: t("schedule.sunday") };
+    const ddmm = (wall) => cal.dateOf(wall).slice(5).split("-").reverse().join(".");
+    const dayFmt = { format: (d) => `${SHORT_DAYS[cal.weekdayOf(+d)]} ${ddmm(+d)}` };
+    const longDayFmt = { format: (d) => `${LONG_DAYS[cal.weekdayOf(+d)]}, ` +
+      `${ddmm(+d)}.${cal.dateOf(+d).slice(0, 4)}` };
     const hourLabel = (ms, zone) => zone
       ? new Intl.DateTimeFormat(lang, { timeZone: zone, hour: "2-digit", minute: "2-digit",
         hourCycle: "h23" }).format(new Date(ms))
@@ -102,12 +108,7 @@ export default {
       if (r.FREQ === "DAILY" && !r.BYDAY) return t("schedule.daily");
       return e.rrule;
     }
-    function dayName(code) {
-      // 2024-01-01 was a Monday.
-      const i = WEEKDAYS.indexOf(code.slice(-2));
-      return new Intl.DateTimeFormat(lang, { weekday: "short", timeZone: "UTC" })
-        .format(new Date(Date.UTC(2024, 0, 1 + Math.max(0, i))));
-    }
+    const dayName = (code) => SHORT_DAYS[code.slice(-2)] || code;
 
     // --- loading ----------------------------------------------------------------------
 
