@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from schedules.plan import EntrySpec, to_ms
-from schedules.recurrence import local_starts
+from schedules.recurrence import local_starts, local_to_ms
 from tests.support import need_program
 
 CALENDAR = Path(__file__).resolve().parent.parent / "api/static/console/calendar.js"
@@ -99,8 +99,6 @@ def test_a_wall_clock_time_in_the_channels_zone_is_the_instant_the_server_comput
         f"console.log(JSON.stringify([cal.instantOf({json.dumps(ZONE)}, "
         f"cal.parseWall({json.dumps(wall)}))]));"
     )
-    from schedules.recurrence import local_to_ms
-
     assert ms == local_to_ms(datetime.fromisoformat(wall), ZoneInfo(ZONE))
     assert datetime.fromisoformat(instant) == datetime.fromtimestamp(ms / 1000, ZoneInfo("UTC"))
 

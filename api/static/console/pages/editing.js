@@ -24,6 +24,43 @@ export async function listAll(api, path, most = 2000) {
   return out;
 }
 
+/** A managed resource's ETag, made from what a list gave (`id`, `version`) as the API
+ * makes it: the first letter of its kind, its id, its version. */
+export const etagOf = (plural, x) => `"${plural[0]}${x.id}v${x.version}"`;
+
+/** Writes a managed resource: changes it (PATCH with If-Match) when it exists, else
+ * creates it; answers what was stored. */
+export function store(api, plural, existing, body) {
+  const path = `/api/v1/manage/${plural}`;
+  return existing
+    ? api.patch(`${path}/${existing.id}`, body, { ifMatch: etagOf(plural, existing) })
+    : api.post(path, body);
+}
+
+export function destroy(api, plural, existing) {
+  return api.del(`/api/v1/manage/${plural}/${existing.id}`, { ifMatch: etagOf(plural, existing) });
+}
+
+/** Deletes a managed resource once the editor confirms `question`; `done` runs after.
+ * A refusal (it is still in use: the API names what uses it) is shown in `alert`. */
+export async function destroyAfterAsking(ctx, alert, plural, existing, question, done) {
+  if (!(await ctx.confirm(question))) return;
+  if (await attempt(alert, () => destroy(ctx.api, plural, existing))) await done();
+}
+
+/** Runs `work`; a refusal is shown in `alert` (the API's words) instead of thrown.
+ * Answers whether it went through. */
+export async function attempt(alert, work) {
+  alert.textContent = "";
+  try {
+    await work();
+    return true;
+  } catch (err) {
+    alert.textContent = problemText(err);
+    return false;
+  }
+}
+
 /** The API's own words for what went wrong (problem+json detail), else its title. */
 export function problemText(err) {
   const p = err && err.problem;

@@ -3,10 +3,10 @@
 // the hour and dragged along it, or typed as minute:second).
 
 import { formatDuration } from "../lib.js";
-import { field, listAll, problemText, statusLine, titleIn, useStylesheet } from "./editing.js";
+import { attempt, destroyAfterAsking, field, listAll, problemText, statusLine, store, titleIn,
+  useStylesheet } from "./editing.js";
 
 const HOUR_S = 3600;
-const etag = (kind, x) => `"${kind}${x.id}v${x.version}"`;
 const mmss = (s) => `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
 const duration = (ms) => (ms ? formatDuration(ms) : "–");
 
@@ -162,32 +162,22 @@ export default {
 
       async function save(ev) {
         ev.preventDefault();
-        alert.textContent = "";
         const body = { name: name.value.trim(), shuffle: shuffle.checked, media_ids: ids,
           artist_separation_s: Math.round(+artistSep.value * 60),
           track_separation_s: Math.round(+trackSep.value * 60) };
-        try {
-          const saved = pl
-            ? await api.patch(`/api/v1/manage/playlists/${pl.id}`, body, { ifMatch: etag("p", pl) })
-            : await api.post("/api/v1/manage/playlists", body);
+        await attempt(alert, async () => {
+          const saved = await store(api, "playlists", pl, body);
           ctx.toast(t("playlists.saved", { name: saved.name }), "ok");
           await load(saved.id);
           editPlaylist(saved);
-        } catch (err) {
-          alert.textContent = problemText(err);
-        }
+        });
       }
-      async function remove() {
-        if (!(await ctx.confirm(t("playlists.confirm_delete", { name: pl.name })))) return;
-        try {
-          await api.del(`/api/v1/manage/playlists/${pl.id}`, { ifMatch: etag("p", pl) });
+      const remove = () => destroyAfterAsking(ctx, alert, "playlists", pl,
+        t("playlists.confirm_delete", { name: pl.name }), async () => {
           ctx.toast(t("playlists.deleted"), "ok");
           plEditor.replaceChildren();
           await load();
-        } catch (err) {
-          alert.textContent = problemText(err);
-        }
-      }
+        });
 
       plEditor.replaceChildren(h("form", { class: "pl-form", id: "pl-form", onsubmit: save,
         "aria-labelledby": "pl-form-title" },
@@ -316,28 +306,19 @@ export default {
         const body = { name: name.value.trim(), slots: [...slots].sort((a, b) => a.at_s - b.at_s)
           .map((s) => ({ at_s: s.at_s, source: s.source, ref_id: s.ref_id, fill: Boolean(s.fill),
             hard: Boolean(s.hard), title: s.title || "" })) };
-        try {
-          const saved = clock
-            ? await api.patch(`/api/v1/manage/clocks/${clock.id}`, body, { ifMatch: etag("c", clock) })
-            : await api.post("/api/v1/manage/clocks", body);
+        await attempt(alert, async () => {
+          const saved = await store(api, "clocks", clock, body);
           ctx.toast(t("playlists.clock_saved", { name: saved.name }), "ok");
           await load(undefined, saved.id);
           editClock(saved);
-        } catch (err) {
-          alert.textContent = problemText(err);
-        }
+        });
       }
-      async function remove() {
-        if (!(await ctx.confirm(t("playlists.confirm_delete_clock", { name: clock.name })))) return;
-        try {
-          await api.del(`/api/v1/manage/clocks/${clock.id}`, { ifMatch: etag("c", clock) });
+      const remove = () => destroyAfterAsking(ctx, alert, "clocks", clock,
+        t("playlists.confirm_delete_clock", { name: clock.name }), async () => {
           ctx.toast(t("playlists.deleted"), "ok");
           clockEditor.replaceChildren();
           await load();
-        } catch (err) {
-          alert.textContent = problemText(err);
-        }
-      }
+        });
       clockEditor.replaceChildren(h("form", { class: "pl-form", id: "clock-form", onsubmit: save,
         "aria-labelledby": "clock-form-title" },
       h("h3", { id: "clock-form-title" }, clock ? t("playlists.edit_clock", { name: clock.name }) : t("playlists.new_clock")),
@@ -361,8 +342,9 @@ export default {
 
     await load();
     // The first of each opens at once, so the page shows what it edits.
-    if (playlists.length) editPlaylist(playlists[0], false);
-    if (clocks.length) editClock(clocks[0], false);
+    // (unless the editor has opened one meanwhile).
+    if (playlists.length && !plEditor.firstChild) editPlaylist(playlists[0], false);
+    if (clocks.length && !clockEditor.firstChild) editClock(clocks[0], false);
     return () => {};
   },
 };

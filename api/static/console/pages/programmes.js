@@ -3,10 +3,9 @@
 // window in which it is on demand (times in the editor's own zone, sent with the offset).
 
 import { formatTime } from "../lib.js";
-import { field, listAll, openDialog, problemText, statusLine, textsFields, titleIn,
-  useStylesheet } from "./editing.js";
+import { attempt, destroy, destroyAfterAsking, field, listAll, openDialog, problemText, statusLine, store,
+  textsFields, titleIn, useStylesheet } from "./editing.js";
 
-const etag = (kind, x) => `"${kind}${x.id}v${x.version}"`;
 const words = (text) => text.split(",").map((w) => w.trim()).filter(Boolean);
 const pad = (n) => String(n).padStart(2, "0");
 
@@ -82,32 +81,22 @@ export default {
 
       async function save(ev) {
         ev.preventDefault();
-        alert.textContent = "";
         const body = { slug: slug.value.trim(), titles: titles.read(), descriptions: descriptions.read(),
           presenters: words(presenters.value), categories: words(categories.value),
           artwork_media_id: artwork.value ? +artwork.value : null };
-        try {
-          const saved = p
-            ? await api.patch(`/api/v1/manage/programmes/${p.id}`, body, { ifMatch: etag("p", p) })
-            : await api.post("/api/v1/manage/programmes", body);
+        await attempt(alert, async () => {
+          const saved = await store(api, "programmes", p, body);
           ctx.toast(t("programmes.saved", { title: titleIn(saved.titles, lang) }), "ok");
           await load(saved.id);
           edit(saved);
-        } catch (err) {
-          alert.textContent = problemText(err);
-        }
+        });
       }
-      async function remove() {
-        if (!(await ctx.confirm(t("programmes.confirm_delete", { title: titleIn(p.titles, lang) })))) return;
-        try {
-          await api.del(`/api/v1/manage/programmes/${p.id}`, { ifMatch: etag("p", p) });
+      const remove = () => destroyAfterAsking(ctx, alert, "programmes", p,
+        t("programmes.confirm_delete", { title: titleIn(p.titles, lang) }), async () => {
           ctx.toast(t("programmes.deleted"), "ok");
           editor.replaceChildren();
           await load();
-        } catch (err) {
-          alert.textContent = problemText(err);
-        }
-      }
+        });
       editor.replaceChildren(h("form", { class: "pl-form", id: "prog-form", onsubmit: save,
         "aria-labelledby": "prog-form-title" },
       h("h2", { id: "prog-form-title" }, p ? titleIn(p.titles, lang) : t("programmes.new")),
@@ -179,30 +168,19 @@ export default {
 
       async function save(ev) {
         ev.preventDefault();
-        alert.textContent = "";
         const body = { programme_id: p.id, season: season.value ? +season.value : null,
           number: number.value ? +number.value : null, titles: titles.read(),
           descriptions: descriptions.read(), media_id: mediaSel.value ? +mediaSel.value : null,
           air_date: airDate.value || null, available_from: instant(from.value),
           available_until: instant(until.value) };
-        try {
-          if (e) await api.patch(`/api/v1/manage/episodes/${e.id}`, body, { ifMatch: etag("e", e) });
-          else await api.post("/api/v1/manage/episodes", body);
-        } catch (err) {
-          alert.textContent = problemText(err);
-          return;
-        }
+        const done = await attempt(alert, () => store(api, "episodes", e, body));
+        if (!done) return;
         dlg.close();
         ctx.toast(t("programmes.episode_saved"), "ok");
         drawEpisodes(p, box);
       }
       async function remove() {
-        try {
-          await api.del(`/api/v1/manage/episodes/${e.id}`, { ifMatch: etag("e", e) });
-        } catch (err) {
-          alert.textContent = problemText(err);
-          return;
-        }
+        if (!(await attempt(alert, () => destroy(api, "episodes", e)))) return;
         dlg.close();
         ctx.toast(t("programmes.deleted"), "ok");
         drawEpisodes(p, box);
@@ -226,7 +204,7 @@ export default {
     }
 
     await load();
-    if (programmes.length) edit(programmes[0], false);
+    if (programmes.length && !editor.firstChild) edit(programmes[0], false); // none opened yet
     return () => {
       for (const d of document.querySelectorAll("dialog.sched-dialog")) d.close();
     };

@@ -5,8 +5,8 @@
 // API has it; otherwise the real write's 409 is shown and nothing is written).
 
 import * as cal from "../calendar.js";
-import { choose, field, listAll, openDialog, problemText, statusLine, textsFields, titleIn,
-  useStylesheet } from "./editing.js";
+import { choose, etagOf as tagOf, field, listAll, openDialog, problemText, statusLine,
+  textsFields, titleIn, useStylesheet } from "./editing.js";
 
 const KEPT_CHANNEL = "diaspor.console.channel";
 const NARROW = "(max-width: 700px)";
@@ -25,7 +25,7 @@ async function hasDryRun() {
   return dryRunKnown;
 }
 
-const etagOf = (entry) => `"e${entry.id}v${entry.version}"`;
+const etagOf = (entry) => tagOf("entries", entry);
 
 export default {
   async render(root, ctx) {
