@@ -151,9 +151,8 @@ export default {
           for (const m of page.items) media.set(m.id, m);
           found.replaceChildren(...page.items.map((m) => h("li", {}, h("button", {
             type: "button", class: "secondary", "data-add": String(m.id),
-            "aria-label": t("playlists.add_item", { title: mediaTitle(m.id) }),
             onclick: () => { ids.push(m.id); drawItems(); moved.textContent = t("playlists.added", { title: mediaTitle(m.id) }); },
-          }, `+ ${mediaTitle(m.id)} (${duration(m.duration_ms)})`))));
+          }, `${t("playlists.add_item", { title: mediaTitle(m.id) })} (${duration(m.duration_ms)})`))));
           if (!page.items.length) found.append(h("li", {}, t("playlists.nothing_found")));
         } catch (err) {
           found.replaceChildren(h("li", {}, problemText(err)));

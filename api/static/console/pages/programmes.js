@@ -135,7 +135,7 @@ export default {
           from: e.available_from ? when(e.available_from) : t("programmes.once_aired"),
           until: e.available_until ? when(e.available_until) : t("programmes.for_good") })),
         h("td", {}, h("button", { type: "button", class: "secondary",
-          "aria-label": t("programmes.edit_episode", { title: titleIn(e.titles, lang) || `#${e.id}` }),
+          "aria-label": t("programmes.edit_episode_button", { title: titleIn(e.titles, lang) || `#${e.id}` }),
           onclick: () => editEpisode(p, e, box) }, t("programmes.edit"))));
       const head = h("thead", {}, h("tr", {}, ...[t("programmes.col_number"), t("programmes.col_title"),
         t("programmes.col_media"), t("programmes.col_available"), t("programmes.col_actions")]
