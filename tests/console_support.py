@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -159,13 +160,32 @@ def console_station(
                     for body in (song, jingle):
                         assert wait_for_job(client, body["job"]["id"])["status"] == "done"
                 load_demo_schedule(st)
-                for p in st.schedules.find("programme"):
-                    st.schedules.update(
-                        "programme", p.id, p.version, {"presenters": ["presenter"]}, "tests"
-                    )
+                present_the_programme(st, "presenter")
                 yield cs
         finally:
             st.close()
+
+
+def present_the_programme(st: Station, presenter: str) -> None:
+    """The demo's programme gets its presenter, and a live hour on Diaspor TV every evening
+    at 20:00 in the channel's zone (from 2026, for ever), so the presenter has slots."""
+    programme = st.schedules.find("programme")[0]
+    st.schedules.update(
+        "programme", programme.id, programme.version, {"presenters": [presenter]}, "tests"
+    )
+    tv = next(c for c in st.schedules.find("channel") if c.data["slug"] == "diaspor-tv")
+    st.schedules.create(
+        "entry",
+        {
+            "channel_id": tv.id,
+            "target_type": "programme",
+            "target_id": programme.id,
+            "start_local": datetime(2026, 1, 1, 20, 0),  # wall-clock time in the channel's zone
+            "rrule": "FREQ=DAILY",
+            "duration_ms": 3_600_000,
+        },
+        "tests",
+    )
 
 
 def chromium_path() -> str:
@@ -218,10 +238,12 @@ def sign_in(page: Any, base: str, user: str, password: str | None = None) -> Non
 
 
 def open_page(page: Any, page_id: str) -> None:
-    """Go to a console page by its route and wait until it has drawn (no "loading")."""
+    """Go to a console page by its route and wait until it has drawn: not busy (its render
+    has finished) and nothing on it says "loading"."""
     page.evaluate("id => { location.hash = '#/' + id }", page_id)
     page.wait_for_function(
-        "id => location.hash === '#/' + id && !document.querySelector('#main .loading')",
+        "id => location.hash === '#/' + id"
+        " && !document.querySelector('#main .loading, #main [aria-busy=true]')",
         arg=page_id,
         timeout=15_000,
     )

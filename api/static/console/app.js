@@ -157,14 +157,17 @@ async function route() {
   }
   if (token !== state.token) return;
   document.title = `${t(page.titleKey)} — ${t("app.title")}`;
-  const root = h("section", { class: `page page-${page.id.replace("/", "-")}`, "aria-labelledby": "page-title" });
+  // Busy until the page has drawn what it first fetches (tests wait for that too).
+  const root = h("section", { class: `page page-${page.id.replace("/", "-")}`, "aria-labelledby": "page-title", "aria-busy": "true" });
   replace(main, heading(), root);
   try {
     const cleanup = await mod.default.render(root, context());
+    root.removeAttribute("aria-busy");
     if (token === state.token) state.dispose = typeof cleanup === "function" ? cleanup : null;
     else if (typeof cleanup === "function") cleanup();
   } catch (e) {
     console.error(`page ${page.id} failed`, e);
+    root.removeAttribute("aria-busy");
     root.appendChild(h("p", { class: "problem", role: "alert" }, problemText(e)));
   }
 }

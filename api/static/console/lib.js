@@ -40,13 +40,13 @@ export function replace(el, ...children) {
   return el;
 }
 
-/** "14:05" (or with the date, "3 Dec 14:05") of an ISO instant, in `zone`, in `lang`. */
+/** "14:05" (or with the date, "03.12 14:05" as `lang` writes it) of an ISO instant, in `zone`, in `lang`. */
 export function formatTime(iso, zone, lang, { date = false, seconds = false } = {}) {
   if (!iso) return "";
   const d = typeof iso === "string" ? new Date(iso) : iso;
   const opts = { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
   if (seconds) opts.second = "2-digit";
-  if (date) Object.assign(opts, { day: "numeric", month: "short" });
+  if (date) Object.assign(opts, { day: "2-digit", month: "2-digit" }); // every locale has it
   return new Intl.DateTimeFormat(lang, opts).format(d);
 }
 

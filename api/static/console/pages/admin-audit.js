@@ -9,7 +9,7 @@ export default {
     const { api, t, h } = ctx;
     const resource = h("select", { id: "audit-resource" }, h("option", { value: "" }, t("admin.anyResource")),
       RESOURCES.map((r) => h("option", { value: r }, r)));
-    const table = h("div", { class: "table-wrap", id: "audit", "aria-live": "polite" });
+    const table = h("div", { class: "table-wrap", id: "audit", "aria-live": "polite" }, h("p", { class: "loading" }, t("app.loading")));
     const back = h("button", { type: "button", disabled: true, onclick: () => go(cursors.length - 2) }, t("admin.newer"));
     const forward = h("button", { type: "button", disabled: true, onclick: () => go(cursors.length) }, t("admin.older"));
     let cursors = [null]; // the cursor of each page seen, the first page's being none

@@ -7,7 +7,7 @@ export default {
   async render(root, ctx) {
     const { api, t, h } = ctx;
     const roles = { admin: () => t("app.role.admin"), editor: () => t("app.role.editor"), presenter: () => t("app.role.presenter") };
-    const table = h("div", { class: "table-wrap", id: "keys" });
+    const table = h("div", { class: "table-wrap", id: "keys" }, h("p", { class: "loading" }, t("app.loading")));
     const shown = h("div", { "aria-live": "polite", id: "new-key" });
     const problem = h("p", { class: "problem", role: "alert" });
 

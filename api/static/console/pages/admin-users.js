@@ -6,7 +6,7 @@ export default {
   async render(root, ctx) {
     const { api, t, h } = ctx;
     const roles = { admin: () => t("app.role.admin"), editor: () => t("app.role.editor"), presenter: () => t("app.role.presenter") };
-    const table = h("div", { class: "table-wrap", id: "users" });
+    const table = h("div", { class: "table-wrap", id: "users" }, h("p", { class: "loading" }, t("app.loading")));
     const problem = h("p", { class: "problem", role: "alert" });
 
     const roleSelect = (idName, value, onchange, label) => h("select", { id: idName, onchange, "aria-label": label },

@@ -315,6 +315,7 @@ export default {
 
     async function loadPage(url) {
       listStatus.textContent = t("app.loading");
+      listStatus.classList.add("loading");
       try {
         const page = await api.get(url);
         if (disposed) return;
@@ -322,8 +323,10 @@ export default {
         more.hidden = !next;
         for (const m of page.items.filter(keep)) list.appendChild(row(m));
         listStatus.textContent = list.children.length ? "" : t("library.nothing");
+        listStatus.classList.remove("loading");
       } catch (e) {
         listStatus.textContent = ctx.problemText(e);
+        listStatus.classList.remove("loading");
       }
     }
 
@@ -359,7 +362,7 @@ export default {
         h("input", { id: idName, value: value ?? "", disabled: !canEdit, ...attrs }),
       ];
       const titles = h("fieldset", {}, h("legend", {}, t("library.titles")),
-        LANGS.map((l) => field(`title-${l}`, name(langNames, l), (m.titles || {})[l], { lang: l })));
+        LANGS.map((l) => field(`title-${l}`, name(langNames, l), (m.titles || {})[l] ?? (l === "az" ? m.title : ""), { lang: l })));
       const cueIn = h("input", { id: "cue-in", type: "number", min: 0, step: 0.1, value: m.cue_in_ms != null ? m.cue_in_ms / 1000 : "", disabled: !canEdit });
       const cueOut = h("input", { id: "cue-out", type: "number", min: 0, step: 0.1, value: m.cue_out_ms != null ? m.cue_out_ms / 1000 : "", disabled: !canEdit });
       const problem = h("p", { class: "problem", role: "alert", id: "editor-problem" });

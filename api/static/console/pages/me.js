@@ -7,8 +7,8 @@ import { formatTime, replace } from "../lib.js";
 export default {
   async render(root, ctx) {
     const { api, t, h } = ctx;
-    const slotsBox = h("div", { id: "slots", class: "table-wrap" }, t("app.loading"));
-    const keyBox = h("div", { id: "stream-key", class: "card", "aria-live": "polite" });
+    const slotsBox = h("div", { id: "slots", class: "table-wrap" }, h("p", { class: "loading" }, t("app.loading")));
+    const keyBox = h("div", { id: "stream-key", class: "card", "aria-live": "polite" }, h("p", { class: "loading" }, t("app.loading")));
     replace(root,
       h("section", { "aria-labelledby": "slots-title" }, h("h2", { id: "slots-title" }, t("me.slots")), slotsBox),
       h("section", { "aria-labelledby": "key-title" }, h("h2", { id: "key-title" }, t("me.streamKey")), keyBox));

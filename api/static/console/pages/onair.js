@@ -13,8 +13,8 @@ export default {
     const timers = [];
     let disposed = false;
 
-    const healthBox = h("div", { class: "card", id: "health", "aria-live": "polite" });
-    const channelsBox = h("div", { class: "grid", id: "channels" });
+    const healthBox = h("div", { class: "card", id: "health", "aria-live": "polite" }, h("p", { class: "loading" }, t("app.loading")));
+    const channelsBox = h("div", { class: "grid", id: "channels" }, h("p", { class: "loading" }, t("app.loading")));
     const asrunBox = h("section", { "aria-labelledby": "asrun-title" });
     replace(root,
       h("section", { "aria-labelledby": "health-title" }, h("h2", { id: "health-title" }, t("onair.health")), healthBox),
@@ -56,12 +56,12 @@ export default {
       replace(channelsBox, h("p", { class: "problem" }, ctx.problemText(e)));
     }
     if (disposed) return undefined;
-    for (const ch of channels) channelsBox.appendChild(channelCard(ch));
+    if (channels.length) replace(channelsBox, channels.map(channelCard));
     health();
     drawAsrun(channels);
 
     function channelCard(ch) {
-      const now = h("div", { class: "now", "aria-live": "polite" }, t("app.loading"));
+      const now = h("div", { class: "now", "aria-live": "polite" }, h("p", { class: "loading" }, t("app.loading")));
       const links = (ch.streams || []).map((s) =>
         h("li", {}, h("a", { href: s.url, target: "_blank", rel: "noopener" },
           t("onair.listenAs", { format: s.format, bitrate: s.bitrate || "" }))));
