@@ -153,6 +153,7 @@ export default {
       const to = days[days.length - 1] + cal.DAY;
       const mine = ++loading;
       status.textContent = t("schedule.loading");
+      calRoot.setAttribute("aria-busy", "true"); // until the guide is drawn too
       // The entries first (quick), then the guide, which the server resolves from every
       // rule of the week (seconds on a busy channel the first time it is asked).
       const guide = api.get(`/api/v1/channels/${encodeURIComponent(ch.slug)}/schedule?lang=${lang}` +
@@ -169,11 +170,15 @@ export default {
         if (mine !== loading) return;
         state.guide = blocks;
       } catch (err) {
-        if (mine === loading) status.textContent = t("schedule.load_failed", { reason: problemText(err) });
+        if (mine === loading) {
+          status.textContent = t("schedule.load_failed", { reason: problemText(err) });
+          calRoot.removeAttribute("aria-busy");
+        }
         return;
       }
       status.textContent = "";
       draw();
+      calRoot.removeAttribute("aria-busy");
     }
 
     /** What aired over the shown past; a console on an API without the as-run route
