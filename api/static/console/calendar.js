@@ -63,6 +63,9 @@ export function parseWall(text) {
 export const dateOf = (wall) => wallIso(wall).slice(0, 10);
 export const timeOf = (wall) => wallIso(wall).slice(11, 16);
 export const midnight = (wall) => wall - (((wall % DAY) + DAY) % DAY);
+/** "HH:MM" of an end: the midnight that ends a day is 24:00, not 00:00. */
+export const endTimeOf = (start, end) =>
+  (end > start && end === midnight(start) + DAY ? "24:00" : timeOf(end));
 /** Monday 00:00 of the week that holds `wall`. */
 export function weekStart(wall) {
   const day = midnight(wall);
@@ -189,7 +192,7 @@ const AIRED_PCT = 28; // the left strip of a day shows what airs; entries take t
 /** Draws the grid into `root` and returns {dispose}. opts:
  *  h, days (wall ms of each column's midnight), zone (the channel's), editorZone,
  *  dayLabel(wall), hourLabel(wall, zone), frozenUntil (wall ms), now (wall ms),
- *  entries [{key, start, end, title, label, kind, recurring}] (wall ms),
+ *  entries [{key, entry, start, end, title, details, kind, recurring, frozen}] (wall ms),
  *  aired [{start, end, title, label}] (the guide), asrun [{start, end, title, label, outcome}],
  *  onOpen(entry), onMove(entry, newStart, newEnd), onCreate(start, end), labels {...}. */
 export function drawCalendar(root, opts) {
@@ -275,15 +278,16 @@ function column(opts, day) {
     }), span(b, day, 2)));
   }
   for (const b of lanes(clipped(opts.entries, day))) {
+    // Its name is what it shows (time, title) and then, for a screen reader, the details.
     const btn = h("button", {
       type: "button",
       class: `cal-entry cal-kind-${b.kind}` + (b.frozen ? " cal-entry-frozen" : "") +
         (b.recurring ? " cal-entry-recurring" : ""),
-      "aria-label": b.label,
       "data-entry": String(b.entry.id),
       "data-start": wallIso(b.from),
-    }, h("span", { class: "cal-entry-time" }, `${timeOf(b.from)}–${timeOf(b.to)}`),
-    h("span", { class: "cal-entry-title" }, b.title));
+    }, h("span", { class: "cal-entry-time" }, `${timeOf(b.from)}–${endTimeOf(b.from, b.to)}`), " ",
+    h("span", { class: "cal-entry-title" }, b.title),
+    h("span", { class: "cal-sr" }, `, ${b.details}`));
     styled(btn, span(b, day, 12) +
       `;left:calc(${AIRED_PCT + ((100 - AIRED_PCT) * b.lane) / b.lanes}% + 2px);` +
       `width:calc(${(100 - AIRED_PCT) / b.lanes}% - 4px)`);

@@ -223,18 +223,17 @@ export default {
           out.push({
             key: `${e.id}@${start}`, entry: e, start, end, title, kind: e.target_type,
             recurring: Boolean(e.rrule), frozen: start < frozenUntil,
-            label: entryLabel(e, {
-              title, kind: KINDS[e.target_type], day: longDayFmt.format(new Date(start)),
-              start: cal.timeOf(start), end: cal.timeOf(end),
-            }),
+            details: entryDetails(e, { kind: KINDS[e.target_type],
+              day: longDayFmt.format(new Date(start)) }),
           });
         }
       }
       return { out, frozenUntil };
     }
 
-    const entryLabel = (e, vars) => (e.rrule
-      ? t("schedule.entry_label_recurring", vars) : t("schedule.entry_label", vars));
+    // What a screen reader hears after an entry's time and title.
+    const entryDetails = (e, vars) => (e.rrule
+      ? t("schedule.entry_details_recurring", vars) : t("schedule.entry_details", vars));
 
     function contentLength(e) {
       if (e.target_type === "media") {
