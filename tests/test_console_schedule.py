@@ -1,8 +1,8 @@
 """The console's schedule, playlists and programmes pages, in Chromium, as an editor uses
 them: a programme with an episode, a playlist of two ready media, the programme put in the
 calendar every Monday with one Monday taken out, a hard start that would overlap it warned
-about and not saved, a good one saved and seen in the public guide, and an entry dragged to
-a new time, each checked through the API."""
+about and not saved, a good one saved and seen in the public guide, an entry dragged to a
+new time, and the weekly series dragged as a whole, each checked through the API."""
 
 from __future__ import annotations
 
@@ -92,6 +92,19 @@ def show_week_of(page: Any, day: date) -> None:
             "d => document.querySelector('.cal-col').dataset.day !== d", arg=first.isoformat()
         )
     pytest.fail(f"the calendar did not reach the week of {day}")
+
+
+def drag_down_an_hour(page: Any, entry_id: int, start: str) -> None:
+    """Drags an entry of the calendar down by an hour (48 px), a few pixels at a time."""
+    button = page.locator(f"button.cal-entry[data-entry='{entry_id}'][data-start='{start}']")
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + 4
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, 7):
+        page.mouse.move(x, y + step * 8)
+    page.mouse.up()
 
 
 def new_entry(page: Any, kind: str, target: str, day: date, at: str, minutes: int) -> Any:
@@ -210,17 +223,7 @@ def test_an_editor_schedules_a_weekly_programme_with_an_exception_and_moves_an_e
     assert at_20 + timedelta(hours=1) in starts
 
     # Dragged an hour later (48 px an hour), it airs at 22:00.
-    button = page.locator(
-        f"button.cal-entry[data-entry='{evening['id']}'][data-start='{first_monday}T21:00:00']"
-    )
-    button.scroll_into_view_if_needed()
-    box = button.bounding_box()
-    x, y = box["x"] + box["width"] / 2, box["y"] + 4
-    page.mouse.move(x, y)
-    page.mouse.down()
-    for step in range(1, 7):
-        page.mouse.move(x, y + step * 8)
-    page.mouse.up()
+    drag_down_an_hour(page, evening["id"], f"{first_monday}T21:00:00")
     page.wait_for_selector(
         f"button.cal-entry[data-entry='{evening['id']}'][data-start='{first_monday}T22:00:00']",
         timeout=10_000,
@@ -229,3 +232,17 @@ def test_an_editor_schedules_a_weekly_programme_with_an_exception_and_moves_an_e
         moved = api.get(f"/api/v1/manage/entries/{evening['id']}").json()
     assert moved["start_local"] == f"{first_monday}T22:00:00"
     assert moved["duration_ms"] == 20 * 60_000
+
+    # The weekly programme dragged an hour later, for the whole series: every Monday at
+    # 21:00 from now on, its exception moved with it.
+    drag_down_an_hour(page, weekly["id"], f"{first_monday}T20:00:00")
+    page.locator("dialog.sched-dialog button", has_text="Bütün seriya").click()
+    page.wait_for_selector(
+        f"button.cal-entry[data-entry='{weekly['id']}'][data-start='{first_monday}T21:00:00']",
+        timeout=30_000,
+    )
+    with console_station.api() as api:
+        series = api.get(f"/api/v1/manage/entries/{weekly['id']}").json()
+    assert series["start_local"] == f"{first_monday}T21:00:00"
+    assert series["rrule"] == "FREQ=WEEKLY;BYDAY=MO"
+    assert series["exdates"] == [f"{second_monday}T21:00:00"]
