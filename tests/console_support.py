@@ -245,7 +245,7 @@ def open_page(page: Any, page_id: str) -> None:
         "id => location.hash === '#/' + id"
         " && !document.querySelector('#main .loading, #main [aria-busy=true]')",
         arg=page_id,
-        timeout=15_000,
+        timeout=60_000,  # a station's first guide of two weeks (a presenter's slots) takes time
     )
 
 

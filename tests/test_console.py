@@ -78,6 +78,10 @@ def test_an_editor_drops_two_files_at_once_and_both_are_analysed(
     # Each file has its own progress, in a live region.
     assert page.locator("li.upload").count() == 2
     assert page.get_attribute("ul.uploads", "aria-live") == "polite"
+    # Looking at another page meanwhile does not stop them; back, their progress is there.
+    open_page(page, "on-air")
+    open_page(page, "library")
+    assert page.locator("li.upload").count() == 2
     assert uploaded(page, song.name) == "done"
     assert uploaded(page, news.name) == "done"
     assert page.get_attribute(f'li.upload[data-name="{song.name}"] progress', "value") == "100"

@@ -11,6 +11,15 @@ const KINDS = ["music", "speech", "jingle", "filler", "programme", "video"];
 const LANGS = ["az", "en", "ru"];
 const POLL_MS = 1000;
 
+// Uploads outlive the page: going elsewhere in the console does not stop them, and coming
+// back shows their progress (the same list). Leaving the console while one runs asks first.
+const running = new Set();
+let progressKept = null;
+let showFinished = null; // the library page on screen now: shows a finished upload in its list
+window.addEventListener("beforeunload", (e) => {
+  if (running.size) e.preventDefault();
+});
+
 let tusLoading = null;
 function loadTus() {
   if (window.tus) return Promise.resolve(window.tus);
@@ -29,8 +38,6 @@ function loadTus() {
 export default {
   async render(root, ctx) {
     const { api, t, h } = ctx;
-    const timers = new Set();
-    const uploads = new Set();
     let disposed = false;
     const canUpload = ctx.can("POST /api/v1/media");
     const canEdit = ctx.can("PATCH /api/v1/media/{media_id}");
@@ -52,16 +59,9 @@ export default {
     const langNames = { az: () => t("library.lang.az"), en: () => t("library.lang.en"), ru: () => t("library.lang.ru") };
     const name = (table, key) => (table[key] ? table[key]() : key);
 
-    function later(fn, ms) {
-      const id = setTimeout(() => {
-        timers.delete(id);
-        if (!disposed) fn();
-      }, ms);
-      timers.add(id);
-    }
-
     // --- uploads -------------------------------------------------------------------------
-    const progressList = h("ul", { class: "uploads", "aria-live": "polite", "aria-label": t("library.uploads") });
+    const progressList = progressKept || h("ul", { class: "uploads", "aria-live": "polite", "aria-label": t("library.uploads") });
+    progressKept = progressList;
     let tusAvailable = null; // decided on the first drop: OPTIONS /api/v1/uploads
     async function hasTus() {
       if (tusAvailable === null) {
@@ -128,14 +128,17 @@ export default {
         status.textContent = text;
         item.dataset.state = kindOf || "";
       };
+      running.add(item);
       try {
         const done = (await hasTus()) ? await viaTus(file, kind, bar, say) : await viaPost(file, kind, bar, say);
         item.dataset.mediaId = String(done.mediaId);
         if (done.jobId) await followJob(done.jobId, bar, say);
         else say(t("library.alreadyThere"), "done");
-        search();
+        if (showFinished) showFinished();
       } catch (e) {
         say(t("library.uploadFailed", { reason: ctx.problemText(e) }), "failed");
+      } finally {
+        running.delete(item);
       }
     }
 
@@ -143,6 +146,7 @@ export default {
       const tus = await loadTus();
       return new Promise((resolve, reject) => {
         const found = {};
+        let refreshed = null; // a refresh after a 401, awaited before the retry goes out
         const upload = new tus.Upload(file, {
           endpoint: "/api/v1/uploads",
           chunkSize: CHUNK_BYTES,
@@ -150,13 +154,14 @@ export default {
           removeFingerprintOnSuccess: true,
           metadata: { filename: file.name, kind },
           onBeforeRequest: async (req) => {
-            if (!api.token()) await api.refresh();
+            if (refreshed) await refreshed;
+            refreshed = null;
             req.setHeader("Authorization", `Bearer ${api.token()}`);
           },
           onShouldRetry: (err, attempt, options) => {
             const s = err.originalResponse ? err.originalResponse.getStatus() : 0;
             if (s === 401) {
-              api.refresh();
+              refreshed = api.refresh();
               return attempt < 2;
             }
             say(t("library.reconnecting"), "retrying");
@@ -173,7 +178,6 @@ export default {
             if (jobId) found.jobId = jobId;
           },
           onError: (err) => {
-            uploads.delete(upload);
             const body = err.originalResponse && err.originalResponse.getBody();
             let problem = null;
             try {
@@ -184,7 +188,6 @@ export default {
             reject(problem ? { problem, status: err.originalResponse.getStatus() } : err);
           },
           onSuccess: async () => {
-            uploads.delete(upload);
             if (!found.mediaId && upload.url) {
               try {
                 const u = await api.get(new URL(upload.url, location.href).pathname);
@@ -198,7 +201,6 @@ export default {
             resolve(found);
           },
         });
-        uploads.add(upload);
         upload.findPreviousUploads().then((previous) => {
           if (previous.length) upload.resumeFromPreviousUpload(previous[0]);
           upload.start();
@@ -245,7 +247,6 @@ export default {
 
     async function followJob(jobId, bar, say) {
       for (;;) {
-        if (disposed) return;
         let job;
         try {
           job = await api.get(`/api/v1/jobs/${jobId}`);
@@ -264,7 +265,7 @@ export default {
           return;
         }
         say(t("library.analysing", { percent: bar.value }), "analysing");
-        await new Promise((r) => later(r, POLL_MS));
+        await new Promise((r) => setTimeout(r, POLL_MS)); // goes on while the page is away
       }
     }
 
@@ -519,6 +520,7 @@ export default {
         status);
     }
 
+    showFinished = () => search();
     replace(root,
       canUpload ? h("section", { "aria-labelledby": "upload-title" }, h("h2", { id: "upload-title" }, t("library.upload")), drop, progressList) : null,
       filters,
@@ -529,8 +531,7 @@ export default {
 
     return () => {
       disposed = true;
-      for (const id of timers) clearTimeout(id);
-      for (const u of uploads) u.abort(false); // kept on the server, resumable later
+      showFinished = null;
     };
   },
 };
