@@ -42,6 +42,9 @@ PAGES = [
     "admin/users",
     "admin/keys",
     "admin/audit",
+    "schedule",
+    "playlists",
+    "programmes",
 ]
 PASSWORDS = {
     "admin": "admin-pass-2026",
