@@ -38,9 +38,11 @@ from api.routes import (
     podcast,
     problem_pages,
     stream_keys,
+    uploads,
     vod,
 )
 from api.services import Services
+from api.tus import EXPOSED_HEADERS, REQUEST_HEADERS, TusResumable
 
 STATIC = Path(__file__).parent / "static"
 DESCRIPTION = """
@@ -75,7 +77,7 @@ def create_app(svc: Services) -> FastAPI:
 
     app = FastAPI(
         title="Diaspor.FM / Diaspor TV API",
-        version="1.1.0",
+        version="1.2.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
@@ -96,6 +98,7 @@ def create_app(svc: Services) -> FastAPI:
     # Kept answers (the schedule, live playlists, now-playing) sent again as they went out.
     app.add_middleware(Replays, kept=app.state.replays)
     app.add_middleware(VaryByLanguage)
+    app.add_middleware(TusResumable)  # every answer under /api/v1/uploads says its protocol
     app.add_middleware(
         CORSMiddleware,
         allow_origins=svc.settings.cors_origins,
@@ -108,6 +111,7 @@ def create_app(svc: Services) -> FastAPI:
             "Range",
             "Last-Event-ID",
             "X-Request-ID",
+            *REQUEST_HEADERS,
         ],
         expose_headers=[
             "ETag",
@@ -117,6 +121,7 @@ def create_app(svc: Services) -> FastAPI:
             "Content-Length",
             "Content-Language",
             "X-Request-ID",
+            *EXPOSED_HEADERS,
         ],
         max_age=600,
     )
@@ -135,6 +140,7 @@ def create_app(svc: Services) -> FastAPI:
         auth,
         epg,
         media,
+        uploads,
         manage,
         jobs,
         live,

@@ -262,6 +262,32 @@ CATALOGUE = _types(
         "Send a smaller file, or ask the operator to raise the limit.",
     ),
     ProblemType(
+        "tus-version",
+        "Precondition failed",
+        "A resumable upload request (`/api/v1/uploads`) did not say `Tus-Resumable: 1.0.0`, the "
+        "version of the tus protocol the station speaks.",
+        "Send `Tus-Resumable: 1.0.0` (a tus client does); `Tus-Version` names the version.",
+    ),
+    ProblemType(
+        "upload-offset-mismatch",
+        "Conflict",
+        "The part of a resumable upload was sent for another offset than the bytes the station "
+        "has (a part was lost or sent twice), or the upload is whole already.",
+        "Ask with `HEAD` for `Upload-Offset` and send from there.",
+    ),
+    ProblemType(
+        "upload-busy",
+        "Conflict",
+        "Another request is still sending bytes of the same resumable upload.",
+        "Send one part at a time; wait a moment and ask with `HEAD` where to go on.",
+    ),
+    ProblemType(
+        "unsupported-content-type",
+        "Unsupported media type",
+        "The body's `Content-Type` is not the one the operation takes.",
+        "Send the part of a resumable upload as `application/offset+octet-stream`.",
+    ),
+    ProblemType(
         "too-long",
         "Unusable media",
         "The media is longer than the station takes (DIASPOR_MAX_DURATION_S).",

@@ -11,7 +11,7 @@ from api.auth import Allowed, ServicesDep
 from api.paging import Pages, paged
 from api.problems import Problem, problems
 from api.schemas import JobOut, Kind, MediaOut, MediaPage, MediaPatch, UploadOut
-from api.upload import receive_body, receive_upload
+from api.upload import receive_body, receive_upload, take_in
 from media.library import IngestOptions
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
@@ -90,21 +90,20 @@ async def upload_media(
         f = staged.fields
         langs = tuple(x.strip() for x in f.get("languages", "").split(",") if x.strip())
         kind = f.get("kind") or None
-        result = await lib.ingest(
+        result, job = await take_in(
+            svc,
             staged.path,  # type: ignore[arg-type]
-            original_name=staged.filename,
-            options=IngestOptions(
+            staged.filename,  # type: ignore[arg-type]
+            IngestOptions(
                 kind=kind,
                 title=f.get("title") or None,
                 artist=f.get("artist"),
                 languages=langs or None,
             ),
             sha256=staged.sha256,
-            move=True,
         )
     finally:
         staged.discard()
-    job = await run_in_threadpool(svc.queue.get, result.job_id) if result.job_id else None
     response.status_code = 201 if result.created else 200
     response.headers["Location"] = f"/api/v1/media/{result.item.id}"
     response.headers["ETag"] = result.item.etag
