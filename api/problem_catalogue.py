@@ -240,6 +240,14 @@ CATALOGUE = _types(
         "episode).",
         "Remove those references first.",
     ),
+    ProblemType(
+        "media-in-use",
+        "Conflict",
+        "The media item to be deleted is still used: `used_by` lists, by kind "
+        "(`schedule_entries`, `playlists`, `clocks`, `episodes`, `programmes`, `channels`), the "
+        "ids of what uses it.",
+        "Take it out of those first, then delete it.",
+    ),
     # --- media ----------------------------------------------------------------------------
     ProblemType(
         "media-error",

@@ -171,6 +171,15 @@ class UploadOut(BaseModel):
     job: JobOut | None = Field(description="the analysis job; poll /api/v1/jobs/{id}")
 
 
+class PeaksOut(BaseModel):
+    """A media item's waveform: the lowest and highest sample of each 1/`peaks_per_second` s
+    of its sound, mono, as fractions of full scale."""
+
+    duration_ms: int
+    peaks_per_second: int
+    peaks: list[tuple[float, float]] = Field(description="[min, max] per step, each -1..1")
+
+
 class UploadStateOut(BaseModel):
     """A resumable upload (tus), as the console follows it."""
 

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.auth import Allowed, ServicesDep
 from api.paging import Pages, paged
 from api.problems import Problem, problems
-from api.schemas import JobOut, Kind, MediaOut, MediaPage, MediaPatch, UploadOut
+from api.schemas import JobOut, Kind, MediaOut, MediaPage, MediaPatch, PeaksOut, UploadOut
 from api.upload import receive_body, receive_upload, take_in
 from media.library import IngestOptions
 
@@ -137,6 +137,23 @@ def get_media(media_id: int, response: Response, svc: ServicesDep, who: Allowed)
     return MediaOut.of(item, svc.settings)
 
 
+@router.get(
+    "/{media_id}/peaks",
+    response_model=PeaksOut,
+    summary="A media item's waveform peaks",
+    responses=problems(
+        404,
+        422,
+        503,
+        why={422: "its sound could not be decoded (problem+json says why)"},
+    ),
+)
+async def get_media_peaks(media_id: int, svc: ServicesDep, who: Allowed) -> Response:
+    """Measured at analysis; for an item analysed before peaks were, measured at the first ask."""
+    peaks = await svc.library.peaks(media_id)
+    return Response(peaks.to_json(), media_type="application/json")
+
+
 @router.patch(
     "/{media_id}",
     response_model=MediaOut,
@@ -187,3 +204,25 @@ async def set_media_subtitle(
         tmp.unlink(missing_ok=True)
     response.headers["ETag"] = item.etag
     return MediaOut.of(item, svc.settings)
+
+
+@router.delete(
+    "/{media_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a media item and its stored files",
+    responses=problems(
+        404,
+        409,
+        503,
+        why={
+            409: "still used (`media-in-use`): `used_by` names the schedule entries, playlists, "
+            "clocks, episodes, programmes and channels that use it"
+        },
+    ),
+)
+async def delete_media(media_id: int, svc: ServicesDep, who: Allowed) -> Response:
+    """Refused while anything uses it; otherwise its row goes (audited), then its files."""
+    item = await run_in_threadpool(svc.schedules.delete_media, media_id, who.name)
+    await run_in_threadpool(svc.library.remove_files, item)
+    return Response(status_code=204)
