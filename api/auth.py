@@ -56,6 +56,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("PATCH", "/api/v1/media/{media_id}"): EDITORS,
     ("DELETE", "/api/v1/media/{media_id}"): EDITORS,
     ("PUT", "/api/v1/media/{media_id}/subtitles/{lang}"): EDITORS,
+    ("PUT", "/api/v1/media/{media_id}/artwork"): EDITORS,
     ("OPTIONS", "/api/v1/uploads"): EDITORS,
     ("POST", "/api/v1/uploads"): EDITORS,
     ("HEAD", "/api/v1/uploads/{upload_id}"): EDITORS,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from jobs.queue import JobQueue, JobRow, PermanentJobError, ProgressReporter
 from media.analysis import Analysis, ProgressFn, analyse, analysis_timeout_s, check_tail
-from media.artwork import Picture, extract_artwork, picture_of
+from media.artwork import IMAGE_TYPES, Picture, check_image, extract_artwork, picture_of
 from media.binaries import Tools
 from media.errors import (
     EmptyFile,
@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 ANALYSE_JOB = "media.analyse"
 PACKAGE_JOB = "media.package"
 JINGLE_MAX_MS = 30_000
+EDITOR_ARTWORK = "artwork/editor/"  # artwork an editor gave, kept when analysis runs again
 SPEECH_GENRES = {"speech", "spoken", "talk", "news", "podcast", "audiobook"}
 
 
@@ -494,7 +495,8 @@ class Library:
             row.cue_in_ms = a.cue_in_ms
         if row.cue_out_ms is None:
             row.cue_out_ms = a.cue_out_ms
-        row.artwork_key = artwork_key
+        if not (row.artwork_key or "").startswith(EDITOR_ARTWORK):
+            row.artwork_key = artwork_key  # an editor's choice outlives the file's own
         row.status = READY
         row.error = None
         row.updated_at = self.clock.now()
@@ -664,6 +666,36 @@ class Library:
             s.flush()
             return MediaItem.of(row)
 
+    # --- artwork an editor gives ---------------------------------------------------------
+
+    async def set_artwork(self, media_id: int, image: Path, mime: str) -> MediaItem:
+        """Make an image (checked by decoding it) the item's artwork, in place of the one
+        taken from the file or given before; analysis run again keeps it."""
+        if mime not in IMAGE_TYPES:
+            raise MediaError(f"artwork must be one of {', '.join(IMAGE_TYPES)}, not {mime}")
+        item = await asyncio.to_thread(self.get, media_id)
+        await check_image(self.tools, image, mime)
+        sha = await asyncio.to_thread(sha256_of, image)
+        key = f"{EDITOR_ARTWORK}{item.sha256}/{sha[:16]}{IMAGE_TYPES[mime][1]}"
+        await asyncio.to_thread(self.storage.put_file, key, image)
+        return await asyncio.to_thread(self._switch_artwork, media_id, key)
+
+    def _switch_artwork(self, media_id: int, key: str) -> MediaItem:
+        with self.db.session() as s:
+            row = s.get(MediaRow, media_id, options=[selectinload(MediaRow.subtitles)])
+            if row is None:
+                self.storage.delete(key)
+                raise NotFound(f"there is no media item {media_id}")
+            old, row.artwork_key = row.artwork_key, key
+            row.version += 1
+            row.updated_at = self.clock.now()
+            s.flush()
+            item = MediaItem.of(row)
+        if old and old != key and old.startswith(EDITOR_ARTWORK):
+            self.storage.delete(old)  # an extracted one stays: analysis may give it again
+        log.info("artwork set by an editor", extra={"media": media_id, "artwork": key})
+        return item
+
     # --- removing -----------------------------------------------------------------------
 
     def remove_files(self, item: MediaItem) -> int:
@@ -673,6 +705,9 @@ class Library:
         keys = [item.storage_key, *(sub.storage_key for sub in item.subtitles)]
         keys += [k for k in (item.artwork_key, peaks_key(item.sha256)) if k]
         keys += list(self.storage.keys(asset_prefix(item.id) + "/"))
+        keys += list(self.storage.keys(f"{EDITOR_ARTWORK}{item.sha256}/"))
+        keys += [f"artwork/{item.sha256}.jpg"]  # taken from the file, if an editor's replaced it
+        keys = list(dict.fromkeys(keys))
         for key in keys:
             self.storage.delete(key)
         log.info(

@@ -18,7 +18,7 @@ from api.app import create_app
 from diaspor.compose import Station
 from schedules.models import AuditRow
 from tests.conftest import AZ_ARTIST, AZ_TITLE
-from tests.support import ebur128_integrated, run, serve_app, tone
+from tests.support import ebur128_integrated, make_media, run, serve_app, tone
 
 
 @pytest.fixture
@@ -395,3 +395,43 @@ def test_the_waveform_shows_silence_then_sound_and_is_measured_again_when_missin
     again = api.get(f"/api/v1/media/{media['id']}/peaks")
     assert again.status_code == 200 and again.json() == body
     assert any_station.storage.exists(key)
+
+
+def test_an_editor_gives_a_song_its_cover_and_a_file_that_is_not_one_is_refused(
+    api: httpx.Client, any_station: Station, media_dir: Path, tmp_path: Path
+) -> None:
+    r = upload(api, media_dir / "short.wav")
+    assert r.status_code == 201, r.text
+    mid = r.json()["media"]["id"]
+    assert r.json()["media"]["artwork_url"] is None
+    cover = make_media(
+        any_station.tools.ffmpeg, tmp_path / "üz.png", "-f", "lavfi", "-i",
+        "testsrc2=s=320x320:d=1", "-frames:v", "1",
+    )  # fmt: skip
+
+    put = api.put(
+        f"/api/v1/media/{mid}/artwork",
+        content=cover.read_bytes(),
+        headers={"Content-Type": "image/png"},
+    )
+    assert put.status_code == 200, put.text
+    url = put.json()["artwork_url"]
+    assert url and url.endswith(".png")
+    assert api.get(httpx.URL(url).path).content == cover.read_bytes()
+
+    run(any_station.worker().drain())  # the analysis keeps the editor's cover
+    assert api.get(f"/api/v1/media/{mid}").json()["artwork_url"] == url
+
+    fake = api.put(
+        f"/api/v1/media/{mid}/artwork",
+        content=b"\x89PNG\r\n\x1a\n" + b"not really" * 100,
+        headers={"Content-Type": "image/png"},
+    )
+    assert fake.status_code == 422, fake.text
+    assert fake.json()["reason"] == "unusable-media"
+    wrong_type = api.put(
+        f"/api/v1/media/{mid}/artwork", content=b"GIF89a", headers={"Content-Type": "image/gif"}
+    )
+    assert wrong_type.status_code == 415
+    assert wrong_type.json()["reason"] == "unsupported-content-type"
+    assert api.get(f"/api/v1/media/{mid}").json()["artwork_url"] == url

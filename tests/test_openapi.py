@@ -111,8 +111,8 @@ revokeApiKey rotateMyStreamKey setMediaSubtitle signIn signOut streamChannelNowP
 updateChannel updateClock updateEpisode updateMedia updatePlaylist updateProgramme
 updateScheduleEntry updateUser uploadMedia
 getRadioEmbed getTvEmbed getEmbedScript getProgrammePage getEpisodePage
-deleteMedia getMediaPeaks describeUploads createUpload getUploadOffset sendUploadPart
-terminateUpload getUpload
+deleteMedia getMediaPeaks setMediaArtwork
+describeUploads createUpload getUploadOffset sendUploadPart terminateUpload getUpload
 """
 
 
