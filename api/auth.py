@@ -48,6 +48,7 @@ def _manage(kind_paths: tuple[str, ...]) -> dict[tuple[str, str], tuple[str, ...
 # editors change both; only admins see the audit log and manage users and API keys.
 MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     **_manage(("channels", "programmes", "episodes", "playlists", "clocks", "entries")),
+    ("PUT", "/api/v1/manage/channels/{rid}/logo"): EDITORS,
     ("GET", "/api/v1/manage/audit"): ADMIN,
     ("GET", "/api/v1/media"): STAFF,
     ("GET", "/api/v1/media/{media_id}"): STAFF,

@@ -20,8 +20,10 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from api.problems import Problem
 from api.services import Services
 from jobs.queue import Job
+from media.artwork import IMAGE_TYPES
 from media.errors import FileTooLarge, MediaError
 from media.library import IngestOptions, IngestResult
 from media.names import check_file_name, media_suffix
@@ -197,3 +199,34 @@ async def take_in(
     )
     job = await run_in_threadpool(svc.queue.get, result.job_id) if result.job_id else None
     return result, job
+
+
+IMAGE_MAX_BYTES = 10 * 1024 * 1024
+
+
+def image_type(request: Request) -> str:
+    """The body's image type, if it is one the station keeps (artwork, logos); else 415."""
+    mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if mime not in IMAGE_TYPES:
+        raise Problem(
+            415,
+            "Unsupported media type",
+            f"send the image as one of {', '.join(IMAGE_TYPES)}",
+            "unsupported-content-type",
+        )
+    return mime
+
+
+IMAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            mime: {"schema": {"type": "string", "format": "binary"}} for mime in IMAGE_TYPES
+        },
+    }
+}
+IMAGE_ANSWERS = {
+    413: "larger than 10 MiB: refused as soon as that many bytes arrived",
+    415: "not image/jpeg, image/png or image/webp",
+    422: "not a whole picture of the type it claims (problem+json says why)",
+}

@@ -435,3 +435,30 @@ def test_an_editor_gives_a_song_its_cover_and_a_file_that_is_not_one_is_refused(
     assert wrong_type.status_code == 415
     assert wrong_type.json()["reason"] == "unsupported-content-type"
     assert api.get(f"/api/v1/media/{mid}").json()["artwork_url"] == url
+
+
+def test_a_channel_gets_its_logo_against_the_version_it_was_read_at(
+    api: httpx.Client, any_station: Station, tmp_path: Path
+) -> None:
+    ch = api.post(
+        "/api/v1/manage/channels", json={"slug": "radio", "kind": "radio", "names": {"az": "Radio"}}
+    )
+    assert ch.status_code == 201, ch.text
+    logo = make_media(
+        any_station.tools.ffmpeg, tmp_path / "loqo.jpg", "-f", "lavfi", "-i",
+        "testsrc2=s=256x256:d=1", "-frames:v", "1",
+    )  # fmt: skip
+    path = f"/api/v1/manage/channels/{ch.json()['id']}/logo"
+    jpeg = {"Content-Type": "image/jpeg"}
+    put = api.put(path, content=logo.read_bytes(), headers={**jpeg, "If-Match": ch.headers["etag"]})
+    assert put.status_code == 200, put.text
+    assert put.headers["etag"] != ch.headers["etag"]
+    url = put.json()["logo_url"]
+    assert url.endswith(".jpg") and api.get(httpx.URL(url).path).content == logo.read_bytes()
+    assert api.get(f"/api/v1/manage/channels/{ch.json()['id']}").json()["logo_url"] == url
+
+    stale = api.put(
+        path, content=logo.read_bytes(), headers={**jpeg, "If-Match": ch.headers["etag"]}
+    )
+    assert stale.status_code == 412 and stale.json()["reason"] == "stale-version"
+    assert len(list(any_station.storage.keys("logos/"))) == 1  # the refused one was not kept

@@ -111,7 +111,7 @@ revokeApiKey rotateMyStreamKey setMediaSubtitle signIn signOut streamChannelNowP
 updateChannel updateClock updateEpisode updateMedia updatePlaylist updateProgramme
 updateScheduleEntry updateUser uploadMedia
 getRadioEmbed getTvEmbed getEmbedScript getProgrammePage getEpisodePage
-deleteMedia getMediaPeaks setMediaArtwork
+deleteMedia getMediaPeaks setMediaArtwork setChannelLogo
 describeUploads createUpload getUploadOffset sendUploadPart terminateUpload getUpload
 """
 

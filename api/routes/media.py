@@ -11,13 +11,20 @@ from api.auth import Allowed, ServicesDep
 from api.paging import Pages, paged
 from api.problems import Problem, problems
 from api.schemas import JobOut, Kind, MediaOut, MediaPage, MediaPatch, PeaksOut, UploadOut
-from api.upload import receive_body, receive_upload, take_in
+from api.upload import (
+    IMAGE_ANSWERS,
+    IMAGE_BODY,
+    IMAGE_MAX_BYTES,
+    image_type,
+    receive_body,
+    receive_upload,
+    take_in,
+)
 from media.artwork import IMAGE_TYPES
 from media.library import IngestOptions
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
 SUBTITLE_MAX_BYTES = 5 * 1024 * 1024
-ARTWORK_MAX_BYTES = 10 * 1024 * 1024
 
 UPLOAD_BODY = {
     "requestBody": {
@@ -233,43 +240,18 @@ async def delete_media(media_id: int, svc: ServicesDep, who: Allowed) -> Respons
 @router.put(
     "/{media_id}/artwork",
     response_model=MediaOut,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                mime: {"schema": {"type": "string", "format": "binary"}} for mime in IMAGE_TYPES
-            },
-        }
-    },
-    responses=problems(
-        404,
-        413,
-        415,
-        422,
-        503,
-        why={
-            413: "larger than 10 MiB: refused as soon as that many bytes arrived",
-            415: "not image/jpeg, image/png or image/webp",
-            422: "not a whole picture of the type it claims (problem+json says why)",
-        },
-    ),
+    openapi_extra=IMAGE_BODY,
+    responses=problems(404, 413, 415, 422, 503, why=IMAGE_ANSWERS),
 )
 async def set_media_artwork(
     media_id: int, request: Request, response: Response, svc: ServicesDep, who: Allowed
 ) -> MediaOut:
     """Give an item its artwork (a cover, a poster), in place of the one taken from its file."""
-    mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if mime not in IMAGE_TYPES:
-        raise Problem(
-            415,
-            "Unsupported media type",
-            f"send the image as one of {', '.join(IMAGE_TYPES)}",
-            "unsupported-content-type",
-        )
+    mime = image_type(request)
     lib = svc.library
     tmp = lib.staging_path(IMAGE_TYPES[mime][1])
     try:
-        await receive_body(request, tmp, ARTWORK_MAX_BYTES, "an artwork image")
+        await receive_body(request, tmp, IMAGE_MAX_BYTES, "an artwork image")
         item = await lib.set_artwork(media_id, tmp, mime)
     finally:
         tmp.unlink(missing_ok=True)
