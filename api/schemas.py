@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -177,7 +177,9 @@ class PeaksOut(BaseModel):
 
     duration_ms: int
     peaks_per_second: int
-    peaks: list[tuple[float, float]] = Field(description="[min, max] per step, each -1..1")
+    peaks: list[Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
+        description="[min, max] per step, each -1..1"
+    )
 
 
 class UploadStateOut(BaseModel):

@@ -274,6 +274,7 @@ async def send_upload_part(
             async for chunk in request.stream():
                 part.write(chunk)
         except ClientDisconnect:
+            await run_in_threadpool(uploads.touch, upload_id)  # what arrived keeps it alive
             log.info(
                 "resumable upload interrupted; its client may go on from where it stopped",
                 extra={"upload": upload_id, "bytes": part.offset, "of": part.upload.length},
