@@ -21,6 +21,7 @@ from api.rendered import Renderings
 from api.replay import Kept, Replays
 from api.request_log import RequestLog
 from api.routes import (
+    asrun,
     auth,
     channels,
     embeds,
@@ -37,6 +38,7 @@ from api.routes import (
     player,
     podcast,
     problem_pages,
+    slots,
     stream_keys,
     uploads,
     vod,
@@ -77,7 +79,7 @@ def create_app(svc: Services) -> FastAPI:
 
     app = FastAPI(
         title="Diaspor.FM / Diaspor TV API",
-        version="1.2.0",
+        version="1.3.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
@@ -142,9 +144,11 @@ def create_app(svc: Services) -> FastAPI:
         media,
         uploads,
         manage,
+        asrun,
         jobs,
         live,
         stream_keys,
+        slots,
         vod,
         podcast,
         player,

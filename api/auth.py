@@ -50,6 +50,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     **_manage(("channels", "programmes", "episodes", "playlists", "clocks", "entries")),
     ("PUT", "/api/v1/manage/channels/{rid}/logo"): EDITORS,
     ("GET", "/api/v1/manage/audit"): ADMIN,
+    ("GET", "/api/v1/manage/asrun"): STAFF,
     ("GET", "/api/v1/media"): STAFF,
     ("GET", "/api/v1/media/{media_id}"): STAFF,
     ("GET", "/api/v1/media/{media_id}/peaks"): STAFF,
@@ -66,6 +67,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/v1/uploads/{upload_id}"): EDITORS,
     ("GET", "/api/v1/jobs/{job_id}"): STAFF,
     ("GET", "/api/v1/auth/me"): STAFF,
+    ("GET", "/api/v1/auth/me/slots"): STAFF,
     ("GET", "/api/v1/auth/me/stream-key"): STAFF,
     ("POST", "/api/v1/auth/me/stream-key"): STAFF,
     ("DELETE", "/api/v1/auth/me/stream-key"): STAFF,
@@ -150,6 +152,18 @@ MaybeCaller = Annotated[Principal | None, Depends(maybe_authenticate)]
 
 def roles_for(method: str, path: str) -> tuple[str, ...]:
     return MATRIX.get((method.upper(), path), ())
+
+
+def permissions(role: str) -> list[str]:
+    """Every "METHOD /path/template" of MATRIX this role passes, sorted by path then method:
+    what a client (the editors' console) may offer, read from the one table `authorise`
+    enforces."""
+    return [f"{m} {p}" for (m, p), roles in sorted(MATRIX.items(), key=by_path) if role in roles]
+
+
+def by_path(rule: tuple[tuple[str, str], tuple[str, ...]]) -> tuple[str, str]:
+    (method, path), _ = rule
+    return (path, method)
 
 
 async def authorise(

@@ -50,7 +50,7 @@ TAGS = [
     {
         "name": "editing",
         "description": "Channels, programmes, episodes, playlists, clocks and "
-        "schedule entries as editors write them, and the audit log.",
+        "schedule entries as editors write them, the audit log, and the as-run log.",
     },
     {"name": "jobs", "description": "Background work: analysis and packaging progress."},
     {"name": "live", "description": "Presenters going live (icecast2's URL authentication)."},

@@ -8,15 +8,17 @@ process does not carry them (about 18 MiB) unless it writes the log itself."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from schedules.plan import TimelineItem, from_ms, to_ms
 
 if TYPE_CHECKING:
-    from station.db import Database
+    from playout.asrun_rows import AsRunRow
+    from station.db import Database, Page
 
 
 class Outcome(StrEnum):
@@ -79,6 +81,25 @@ class AsRun:
     outcome: str
     first_seq: int | None = None
     last_seq: int | None = None
+    id: int | None = None  # the row's, once stored
+
+
+def as_run(r: AsRunRow) -> AsRun:
+    return AsRun(
+        r.channel,
+        r.planned_start,
+        r.actual_start,
+        r.planned_ms,
+        r.kind,
+        r.media_id,
+        r.entry_id,
+        r.title,
+        r.artist,
+        r.outcome,
+        r.first_seq,
+        r.last_seq,
+        r.id,
+    )
 
 
 class AsRunLog:
@@ -169,20 +190,76 @@ class AsRunLog:
             .limit(limit)
         )
         with self.db.session() as s:
-            return [
-                AsRun(
-                    r.channel,
-                    r.planned_start,
-                    r.actual_start,
-                    r.planned_ms,
-                    r.kind,
-                    r.media_id,
-                    r.entry_id,
-                    r.title,
-                    r.artist,
-                    r.outcome,
-                    r.first_seq,
-                    r.last_seq,
+            return [as_run(r) for r in s.scalars(q)]
+
+
+@dataclass(frozen=True, slots=True)
+class AsRunFilter:
+    """Which rows of the log: a channel's, begun in [start, end), of one outcome; None is any."""
+
+    channel: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    outcome: Outcome | None = None
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def instant_key(t: datetime) -> int:
+    """An instant as whole microseconds since the epoch: exact, so a page ends on it."""
+    return (t - EPOCH) // MICROSECOND
+
+
+class AsRunReader:
+    """The as-run log read across channels, in the order things aired (actual start, then
+    the row's id), a page at a time by that key: for the editors' as-run report."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def page(
+        self, which: AsRunFilter, limit: int, after: tuple[int, int] | None = None
+    ) -> Page[AsRun]:
+        """Up to `limit` rows after the key `after` (instant_key of the actual start, id)."""
+        from sqlalchemy import and_, or_, select
+
+        from playout.asrun_rows import AsRunRow
+        from station.db import Page
+
+        q = select(AsRunRow).order_by(AsRunRow.actual_start, AsRunRow.id).limit(limit + 1)
+        if which.channel is not None:
+            q = q.where(AsRunRow.channel == which.channel)
+        if which.start is not None:
+            q = q.where(AsRunRow.actual_start >= which.start)
+        if which.end is not None:
+            q = q.where(AsRunRow.actual_start < which.end)
+        if which.outcome is not None:
+            q = q.where(AsRunRow.outcome == which.outcome)
+        if after is not None:
+            at = EPOCH + after[0] * MICROSECOND
+            q = q.where(
+                or_(
+                    AsRunRow.actual_start > at,
+                    and_(AsRunRow.actual_start == at, AsRunRow.id > after[1]),
                 )
-                for r in s.scalars(q)
-            ]
+            )
+        with self.db.session() as s:
+            rows = [as_run(r) for r in s.scalars(q)]
+        more = len(rows) > limit
+        last = rows[limit - 1] if more else None
+        key = (instant_key(last.actual_start), last.id or 0) if last else None
+        return Page(rows[:limit], key)
+
+    def every(self, which: AsRunFilter, after: tuple[int, int] | None = None) -> Iterator[AsRun]:
+        """Every row from `after` on, read a page at a time (an export of any length)."""
+        while True:
+            page = self.page(which, EXPORT_BATCH, after)
+            yield from page.items
+            if page.next_key is None:
+                return
+            after = (page.next_key[0], page.next_key[1])
+
+
+EXPORT_BATCH = 1000

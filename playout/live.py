@@ -24,7 +24,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -72,6 +72,23 @@ class LiveGrant:
     until_ms: int | None  # the end of their slot plus the margin; None: no limit
 
 
+@dataclass(frozen=True, slots=True)
+class PresenterSlot:
+    """A programme's slot on a channel, and who presents it (as the programme names them)."""
+
+    channel: str
+    programme: str  # its slug
+    titles: Mapping[str, str]
+    start_ms: int
+    end_ms: int
+    presenters: tuple[str, ...]
+
+
+def presents(user: User, presenters: Sequence[str]) -> bool:
+    """A programme names its presenters by username or by the name they go by."""
+    return user.username in presenters or user.display_name in presenters
+
+
 class LiveDesk:
     """Decides who may go live on a channel, and when; records each grant it gives."""
 
@@ -98,11 +115,19 @@ class LiveDesk:
     def _presented(self, channel: str, now_ms: int) -> list[tuple[int, int, list[str], str]]:
         """Programme slots on air within the margin of now: (start, end, presenters, title).
 
-        The guide is read around now only, so its blocks hold just the items near now; a
-        slot's bounds are its planned ones (the block's planned start plus its entry's
-        duration), or the block's if it runs later."""
+        The guide is read around now only, so its blocks hold just the items near now."""
         m = self.margin_ms
-        blocks = self.schedules.guide(channel, from_ms(now_ms - m - 1), from_ms(now_ms + m + 1))
+        return [
+            (slot.start_ms, slot.end_ms, list(slot.presenters), pick(slot.titles, "az"))
+            for slot in self._slots(channel, now_ms - m - 1, now_ms + m + 1)
+            if slot.start_ms - m <= now_ms <= slot.end_ms + m
+        ]
+
+    def _slots(self, channel: str, lo_ms: int, hi_ms: int) -> list[PresenterSlot]:
+        """The programme slots the guide shows over [lo, hi). A slot's bounds are its planned
+        ones (the block's planned start plus its entry's duration), or the block's if it runs
+        later."""
+        blocks = self.schedules.guide(channel, from_ms(lo_ms), from_ms(hi_ms))
         found = []
         for b in blocks:
             if b.programme_id is None or b.entry_id is None:
@@ -114,11 +139,31 @@ class LiveDesk:
                 end = max(b.end_ms, start + int(duration))
             else:  # as long as what it plays: where the guide ends the same block
                 end = self._block_end(channel, b.entry_id, start, b.end_ms)
-            if not start - m <= now_ms <= end + m:
-                continue
             programme = self.schedules.get("programme", b.programme_id).data
-            found.append((start, end, list(programme["presenters"]), pick(b.titles, "az")))
+            found.append(
+                PresenterSlot(
+                    channel,
+                    programme["slug"],
+                    b.titles,
+                    start,
+                    end,
+                    tuple(programme["presenters"]),
+                )
+            )
         return found
+
+    def slots_of(self, user: User, days: int) -> list[PresenterSlot]:
+        """The slots `user` presents, on every channel, from now (one under way included)
+        for `days` days, in time order: the same slots `authorise` lets them go live in."""
+        now = to_ms(self.clock.now())
+        hi = now + days * 86_400_000
+        mine = [
+            slot
+            for c in self.schedules.find("channel")
+            for slot in self._slots(c.data["slug"], now, hi)
+            if slot.end_ms > now and presents(user, slot.presenters)
+        ]
+        return sorted(mine, key=lambda s: (s.start_ms, s.channel))
 
     def _block_end(self, channel: str, entry_id: int, start_ms: int, seen_end_ms: int) -> int:
         ahead = self.schedules.guide(
@@ -158,7 +203,7 @@ class LiveDesk:
         if user.role in ("admin", "editor"):
             return LiveGrant(channel, user, None)
         for _start, end, presenters, _title in self._presented(channel, now):
-            if user.username in presenters or user.display_name in presenters:
+            if presents(user, presenters):
                 return LiveGrant(channel, user, end + self.margin_ms)
         raise LiveRefused(
             f"{user.display_name} has no slot on {channel} now (± {self.margin_ms // 1000} s)",

@@ -11,7 +11,8 @@ after it. A one-off that has aired or is about to cannot be changed at all.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -206,11 +207,16 @@ class Schedules:
 
     # --- writing ------------------------------------------------------------------------
 
-    def create(self, kind: str, values: Mapping[str, Any], actor: str) -> Record:
+    def create(
+        self, kind: str, values: Mapping[str, Any], actor: str, *, dry_run: bool = False
+    ) -> Record:
+        """The new record. With `dry_run`, every check is made and the record is as it would
+        be written (its id is the one it would have had, not reserved), but nothing is kept:
+        neither the row nor its audit entry."""
         model = ROWS[kind]
         self._only_editable(kind, values)
         now = self.clock.now()
-        with self.db.session() as s:
+        with self._writing(dry_run) as s:
             row = model(**with_defaults(model, values), version=1, created_at=now, updated_at=now)
             self._check(s, kind, row)
             if kind == "entry":
@@ -221,10 +227,18 @@ class Schedules:
             return record(kind, row)
 
     def update(
-        self, kind: str, rid: int, expected: int, changes: Mapping[str, Any], actor: str
+        self,
+        kind: str,
+        rid: int,
+        expected: int,
+        changes: Mapping[str, Any],
+        actor: str,
+        *,
+        dry_run: bool = False,
     ) -> Record:
+        """The changed record; with `dry_run`, as it would be, nothing kept (see `create`)."""
         self._only_editable(kind, changes)
-        with self.db.session() as s:
+        with self._writing(dry_run) as s:
             row = self._row(s, kind, rid, lock=True)
             self._expect(kind, row, expected)
             before = columns(row)
@@ -238,6 +252,16 @@ class Schedules:
             s.flush()
             self._audit(s, actor, "update", kind, row.id, before, columns(row))
             return record(kind, row)
+
+    @contextmanager
+    def _writing(self, dry_run: bool) -> Iterator[Session]:
+        """One transaction for a write. A dry run is the same write, every check and flush
+        included (so it cannot answer otherwise than the real one would), rolled back at the
+        end instead of committed."""
+        with self.db.session() as s:
+            yield s
+            if dry_run:
+                s.rollback()
 
     def delete(self, kind: str, rid: int, expected: int, actor: str) -> None:
         with self.db.session() as s:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from api.routes.asrun import COLUMNS
 from media.binaries import Tools
 from playout.asrun import AsRunLog
 from playout.radio import Playable, RadioEngine
 from schedules.plan import Catalogue, ChannelSpec, EntrySpec, MediaRef, PlaylistSpec, to_ms
 from schedules.timeline import resolve
 from station.db import Database
+from tests.schedule_support import Desk
 from tests.support import run, tone
 
 BAKU = ZoneInfo("Asia/Baku")
@@ -105,3 +110,81 @@ def test_a_line_that_joins_a_song_under_way_logs_it_then_and_cuts_the_earlier_ro
         (timedelta(seconds=20), timedelta(seconds=20), "played"),
     ]
     assert [b.joined for b in second.boundaries] == [True, False]
+
+
+def as_run_pages(desk: Desk, **params: Any) -> list[dict[str, Any]]:
+    """Every row of the report, following `next` one small page at a time."""
+    rows: list[dict[str, Any]] = []
+    r = desk.client.get("/api/v1/manage/asrun", params={**params, "limit": 3})
+    while True:
+        assert r.status_code == 200, r.text
+        rows += r.json()["items"]
+        if r.json()["next"] is None:
+            return rows
+        r = desk.client.get(r.json()["next"].removeprefix(desk.station.settings.base_url))
+
+
+def test_editors_read_what_aired_by_channel_time_and_outcome_and_take_it_as_csv(
+    tmp_path: Path, tools: Tools, desk: Desk
+) -> None:
+    """Playout logs Diaspor.FM's morning and a second channel's; the as-run report gives
+    each channel's rows in the order they aired, a window of them, the skipped ones alone,
+    and the same rows as CSV a spreadsheet opens with the Azerbaijani titles whole."""
+    db = desk.station.db
+    fm, other = AsRunLog(db, "diaspor-fm"), AsRunLog(db, "diaspor-avropa")
+    run(
+        radio_engine(tools, tmp_path, fm, START).render(
+            to_ms(START + timedelta(seconds=75)), Null()
+        )
+    )
+    later = START + timedelta(minutes=5)
+    run(
+        radio_engine(tools, tmp_path, other, later, missing=False).render(
+            to_ms(later + timedelta(seconds=30)), Null()
+        )
+    )
+
+    rows = as_run_pages(desk, channel="diaspor-fm")
+    assert [(r["title"], r["outcome"]) for r in rows] == [
+        ("Qarabağ şikəstəsi", "played"),
+        ("Yoxdur", "skipped-missing"),
+        ("Qarabağ şikəstəsi", "played"),
+        ("Yoxdur", "skipped-missing"),
+    ]
+    assert rows[0]["artist"] == "Xan Şuşinski" and rows[0]["planned_ms"] == 20_000
+    starts = [datetime.fromisoformat(r["actual_start"]) for r in rows]
+    assert starts == sorted(starts) and starts[0] == START
+    everything = as_run_pages(desk)
+    assert {r["channel"] for r in everything} == {"diaspor-fm", "diaspor-avropa"}
+    assert len(everything) == len(rows) + 2
+
+    window = as_run_pages(
+        desk,
+        channel="diaspor-fm",
+        **{"from": (START + timedelta(seconds=20)).isoformat(), "to": "2026-11-29T06:00:40Z"},
+    )
+    assert [r["id"] for r in window] == [rows[1]["id"]]  # from included, to (10:00:40 Baku) not
+    skipped = as_run_pages(desk, outcome="skipped-missing")
+    assert [r["id"] for r in skipped] == [rows[1]["id"], rows[3]["id"]]
+
+    for how in ({"params": {"format": "csv"}}, {"headers": {"Accept": "text/csv"}}):
+        r = desk.client.get(
+            "/api/v1/manage/asrun",
+            **{**how, "params": {**how.get("params", {}), "channel": "diaspor-fm"}},
+        )
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("text/csv; charset=utf-8")
+        table = list(csv.DictReader(io.StringIO(r.content.decode("utf-8"))))
+        assert [int(t["id"]) for t in table] == [row["id"] for row in rows]
+        assert table[0]["title"] == "Qarabağ şikəstəsi" and table[0]["artist"] == "Xan Şuşinski"
+        assert table[1]["outcome"] == "skipped-missing" and table[1]["first_seq"] == ""
+    header = desk.client.get("/api/v1/manage/asrun", params={"format": "csv", "channel": "none"})
+    assert header.text.splitlines() == [",".join(COLUMNS)]  # no rows: still the header
+
+    backwards = desk.client.get(
+        "/api/v1/manage/asrun",
+        params={"from": "2026-11-29T07:00:00Z", "to": "2026-11-29T06:00:00Z"},
+    )
+    assert backwards.status_code == 422 and backwards.json()["reason"] == "invalid-request"
+    unknown = desk.client.get("/api/v1/manage/asrun", params={"outcome": "aired-twice"})
+    assert unknown.status_code == 422

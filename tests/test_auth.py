@@ -135,7 +135,11 @@ def test_a_password_sign_in_gives_a_short_lived_jwt_and_a_refresh_token(gate: Ga
     assert claims["exp"] - claims["iat"] == 900 and claims["jti"]
     auth = {"Authorization": f"Bearer {body['access_token']}"}
     me = gate.client.get("/api/v1/auth/me", headers=auth)
-    assert me.json() == {"name": "gunay", "role": "editor", "kind": "user"}
+    assert {k: v for k, v in me.json().items() if k != "permissions"} == {
+        "name": "gunay",
+        "role": "editor",
+        "kind": "user",
+    }
 
     gate.clock.advance(901)
     late = gate.client.get("/api/v1/auth/me", headers=auth)
@@ -233,7 +237,12 @@ def test_api_keys_are_shown_once_work_and_can_be_revoked(gate: Gate) -> None:
     # Keys made on the command line are the same keys.
     cli_key = create_token(gate.station.db, gate.clock, "cli", "presenter")
     me = gate.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {cli_key}"})
-    assert me.json() == {"name": "cli", "role": "presenter", "kind": "key"}
+    assert {k: me.json()[k] for k in ("name", "role", "kind")} == {
+        "name": "cli",
+        "role": "presenter",
+        "kind": "key",
+    }
+    assert "GET /api/v1/manage/asrun" in me.json()["permissions"]
 
 
 def test_admins_manage_users_and_a_disabled_user_is_signed_out(gate: Gate) -> None:
@@ -427,6 +436,24 @@ def test_presenters_read_the_schedule_but_change_neither_it_nor_media_nor_users(
         json={"username": "zz", "role": "admin", "password": "a-long-password"},
     )
     assert r.status_code == 403
+
+
+def test_me_lists_what_each_role_may_do_as_the_matrix_decides(gate: Gate) -> None:
+    """The console shows only what the caller may do: /me lists it, from the same matrix
+    the server enforces, and each listed route is one the caller is really let through."""
+    said = {}
+    for username, role in ROLE_OF.items():
+        r = gate.client.get("/api/v1/auth/me", headers=gate.bearer(username))
+        assert r.status_code == 200, r.text
+        said[role] = set(r.json()["permissions"])
+    assert "POST /api/v1/media" in said["editor"]
+    assert "GET /api/v1/manage/audit" not in said["editor"]
+    assert "GET /api/v1/manage/audit" in said["admin"]
+    assert "POST /api/v1/media" not in said["presenter"]
+    assert "GET /api/v1/auth/me" in said["presenter"]
+    assert said["presenter"] < said["editor"] < said["admin"]
+    everything = {f"{m} {p}" for m, p in protected_routes(gate.app)}
+    assert said["admin"] == everything
 
 
 # --- throttling ------------------------------------------------------------------------------

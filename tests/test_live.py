@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -185,6 +185,67 @@ def test_going_live_is_throttled_by_address_and_account(
     assert desk.authorise("diaspor-fm", "aysel", keys["aysel"], "198.51.100.4").user.username == (
         "aysel"
     )
+
+
+def test_a_presenter_sees_their_weekly_programmes_next_slots_and_another_sees_none(
+    evening: Station,
+) -> None:
+    """Aysel presents "Axşam söhbəti" tonight and, named by username, "Həftə sonu" every
+    Saturday at 11:00: her next slots for two weeks are those, in time order, the ones the
+    live desk would let her on air in. Tural presents nothing and sees nothing."""
+    sch = evening.schedules
+    weekend = sch.create(
+        "programme",
+        {"slug": "hefte-sonu", "titles": {"az": "Həftə sonu"}, "presenters": ["aysel"]},
+        "test",
+    )
+    sch.create(
+        "entry",
+        {
+            "channel_id": sch.channel("diaspor-fm").id,
+            "target_type": "programme",
+            "target_id": weekend.id,
+            "start_local": datetime(2026, 11, 7, 11, 0),
+            "rrule": "FREQ=WEEKLY;BYDAY=SA",
+            "duration_ms": 7_200_000,
+        },
+        "test",
+    )
+    with serve_app(create_app(evening)) as base, httpx.Client(base_url=base) as client:
+
+        def slots(username: str, **params: str) -> list[dict[str, str]]:
+            form = {"username": username, "password": PASSWORD}
+            token = client.post("/api/v1/auth/token", data=form).json()["access_token"]
+            r = client.get(
+                "/api/v1/auth/me/slots",
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert r.status_code == 200, r.text
+            found: list[dict[str, str]] = r.json()["slots"]
+            return found
+
+        def utc(t: datetime) -> str:
+            return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+        mine = slots("aysel")
+        saturdays = [
+            datetime(2026, 11, 28, 11, tzinfo=BAKU),
+            datetime(2026, 12, 5, 11, tzinfo=BAKU),
+        ]
+        assert [(s["programme"], s["start"], s["end"]) for s in mine] == [
+            ("axsam-sohbeti", utc(SLOT), utc(SLOT + timedelta(hours=1))),
+            *[("hefte-sonu", utc(t), utc(t + timedelta(hours=2))) for t in saturdays],
+        ]
+        assert {s["channel"] for s in mine} == {"diaspor-fm"}
+        assert mine[0]["programme_title"] == "Axşam söhbəti"
+        assert slots("aysel", lang="en")[0]["programme_title"] == "Evening Talk"
+        assert [s["programme"] for s in slots("aysel", days="1")] == ["axsam-sohbeti"]
+        assert slots("tural") == []
+        at(evening, SLOT + timedelta(minutes=30))  # on air now: still listed, until it ends
+        assert slots("aysel")[0]["programme"] == "axsam-sohbeti"
+        at(evening, SLOT + timedelta(hours=1))
+        assert slots("aysel")[0]["programme"] == "hefte-sonu"
 
 
 AUTH_SECRET = "icecast2-asks-with-this-secret"

@@ -8,9 +8,11 @@ from typing import Any
 
 import httpx
 import schemathesis
+from sqlalchemy import select
 
+from schedules.models import AuditRow, EntryRow
 from schedules.plan import to_ms
-from schedules.service import Schedules
+from schedules.service import Schedules, columns
 from station.db import Database
 from tests.schedule_support import BAKU, NOW, Desk, build_radio_week
 
@@ -515,3 +517,88 @@ def test_an_answer_in_the_language_of_accept_language_says_it_varies_by_it(desk:
         assert varies.count("accept-language") == 1, (path, r.headers.get("vary"))
         asked = desk.client.get(path, params={"lang": "ru"}, headers={"Accept-Language": "en"})
         assert "accept-language" not in asked.headers.get("vary", "").lower(), path
+
+
+def entries_and_audit(desk: Desk) -> tuple[list[Any], list[Any]]:
+    """The schedule entries and the audit log, every row, as stored."""
+    with desk.station.db.session() as s:
+        entries = s.execute(select(EntryRow).order_by(EntryRow.id)).scalars()
+        audit = s.execute(select(AuditRow).order_by(AuditRow.id)).scalars()
+        return [columns(r) for r in entries], [columns(r) for r in audit]
+
+
+def test_a_dry_run_answers_as_the_write_would_and_writes_nothing(desk: Desk) -> None:
+    """An editor tries an entry before saving it: a clash with the monthly programme is the
+    same 409 the save would get, a good one comes back as it would be stored, and neither
+    leaves a row or an audit entry behind."""
+    week = build_radio_week(desk)
+    clash = {
+        "channel_id": week["channel"]["id"],
+        "target_type": "media",
+        "target_id": desk.media["news"],
+        "start_local": "2026-12-27T20:00:30",
+    }
+    before = entries_and_audit(desk)
+    dry = desk.client.post("/api/v1/manage/entries", params={"dry_run": "true"}, json=clash)
+    assert dry.status_code == 409 and dry.headers["content-type"] == "application/problem+json"
+    assert entries_and_audit(desk) == before
+    real = desk.client.post("/api/v1/manage/entries", json=clash)
+    assert real.status_code == 409
+    assert dry.json() == real.json()
+    assert dry.json()["reason"] == "schedule-conflict"
+    assert entries_and_audit(desk) == before
+
+    good = {**clash, "start_local": "2026-12-27T23:00:00", "titles": {"az": "Gecə xəbərləri"}}
+    ok = desk.client.post("/api/v1/manage/entries", params={"dry_run": "true"}, json=good)
+    assert ok.status_code == 200, ok.text
+    assert "location" not in ok.headers and "etag" not in ok.headers
+    shown = ok.json()
+    assert shown["start_local"] == "2026-12-27T23:00:00" and shown["version"] == 1
+    assert shown["titles"] == {"az": "Gecə xəbərləri"}
+    assert entries_and_audit(desk) == before
+    listed = desk.client.get("/api/v1/manage/entries").json()["items"]
+    assert all(e["start_local"] != "2026-12-27T23:00:00" for e in listed)
+    saved = desk.post("entries", good)
+    assert {k: v for k, v in saved.items() if k not in ("id", "created_at", "updated_at")} == {
+        k: v for k, v in shown.items() if k not in ("id", "created_at", "updated_at")
+    }
+
+
+def test_a_dry_run_change_is_held_to_if_match_conflicts_and_the_frozen_past(desk: Desk) -> None:
+    week = build_radio_week(desk)
+    one = desk.post(
+        "entries",
+        {
+            "channel_id": week["channel"]["id"],
+            "target_type": "media",
+            "target_id": desk.media["news"],
+            "start_local": "2026-12-27T23:00:00",
+        },
+    )
+    path = f"/api/v1/manage/entries/{one['id']}"
+    etag = desk.client.get(path).headers["etag"]
+    before = entries_and_audit(desk)
+
+    def dry(body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        return desk.client.patch(path, params={"dry_run": "true"}, json=body, headers=headers)
+
+    assert dry({"start_local": "2026-12-27T22:00:00"}, {}).status_code == 428
+    stale = dry({"start_local": "2026-12-27T22:00:00"}, {"If-Match": '"e1v9"'})
+    assert stale.status_code == 412 and stale.json()["reason"] == "stale-version"
+    clash = dry({"start_local": "2026-12-27T20:00:30"}, {"If-Match": etag})
+    assert clash.status_code == 409 and clash.json()["reason"] == "schedule-conflict"
+    moved = dry({"start_local": "2026-12-28T09:00:00"}, {"If-Match": etag})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["start_local"] == "2026-12-28T09:00:00" and moved.json()["version"] == 2
+    assert "etag" not in moved.headers
+    assert entries_and_audit(desk) == before
+    assert desk.client.get(path).headers["etag"] == etag  # the same version: nothing written
+
+    desk.clock.advance(32 * 86_400)  # 28 December: the entry aired last night
+    frozen = dry({"start_local": "2026-12-29T09:00:00"}, {"If-Match": etag})
+    real = desk.client.patch(
+        path, json={"start_local": "2026-12-29T09:00:00"}, headers={"If-Match": etag}
+    )
+    assert frozen.status_code == real.status_code == 409
+    assert frozen.json() == real.json() and frozen.json()["reason"] == "frozen"
+    assert entries_and_audit(desk) == before

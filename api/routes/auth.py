@@ -13,12 +13,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from accounts.throttle import Throttled
 from accounts.tokens import ApiKey, Session, Sessions, create_key, list_keys, revoke_key
 from accounts.users import User
-from api.auth import Allowed, ServicesDep, Throttle, signing_key
+from api.auth import Allowed, ServicesDep, Throttle, permissions, signing_key
 from api.paging import Paged, Pages, paged
 from api.problems import Problem, problems
 from api.services import Services
@@ -42,9 +42,31 @@ class TokenOut(BaseModel):
 
 
 class MeOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "gunay",
+                    "role": "editor",
+                    "kind": "user",
+                    "permissions": [
+                        "GET /api/v1/auth/me",
+                        "GET /api/v1/manage/entries",
+                        "POST /api/v1/manage/entries",
+                        "POST /api/v1/media",
+                    ],
+                }
+            ]
+        }
+    )
+
     name: str
     role: str
-    kind: str
+    kind: str = Field(description="`user` (signed in) or `key` (an API key)")
+    permissions: list[str] = Field(
+        description='every "METHOD /path/template" of the permission matrix this role passes: '
+        "what a client may offer this caller (the server still checks each request)"
+    )
 
 
 class UserOut(BaseModel):
@@ -251,9 +273,11 @@ async def sign_out(
     return Response(status_code=204)
 
 
-@router.get("/me", response_model=MeOut, summary="Who the credential belongs to")
+@router.get(
+    "/me", response_model=MeOut, summary="Who the credential belongs to, and what it may do"
+)
 def get_me(who: Allowed) -> MeOut:
-    return MeOut(name=who.name, role=who.role, kind=who.kind)
+    return MeOut(name=who.name, role=who.role, kind=who.kind, permissions=permissions(who.role))
 
 
 # --- API keys -----------------------------------------------------------------------------

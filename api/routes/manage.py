@@ -9,7 +9,7 @@ local to that function, as real types.)
 from datetime import datetime
 from typing import Annotated, Any, Optional, cast
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, create_model
 
@@ -70,6 +70,22 @@ def stored_values(kind: str, body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+DRY_RUN = (
+    "true: make every check of the write (conflicts, the frozen past, If-Match) and answer "
+    "200 with the record as it would be, writing nothing and auditing nothing"
+)
+
+
+def dry_run_asked(
+    dry_run: Annotated[bool, Query(description=DRY_RUN)] = False,
+) -> bool:
+    return dry_run
+
+
+def never_dry() -> bool:
+    return False
+
+
 def crud(
     kind: str,
     path: str,
@@ -77,18 +93,21 @@ def crud(
     model_out: type[BaseModel],
     filters: tuple[str, ...] = (),
     noun: tuple[str, str] | None = None,
+    dry_runs: bool = False,
 ) -> None:
     """The five routes of one resource. `noun` (singular, plural; snake case) names its
     operations: listManagedChannels, createChannel, getManagedChannel, updateChannel,
-    deleteChannel."""
+    deleteChannel. With `dry_runs`, its POST and PATCH take `?dry_run=true`."""
     one_of, many = noun or (kind, path.strip("/"))
+    dry = Depends(dry_run_asked if dry_runs else never_dry)
     model_patch = partial(model_in)
     plural = path.strip("/")
     by: dict[str, Any] = {f: (Optional[int], None) for f in filters}  # noqa: UP045
     model_where = create_model(f"{model_in.__name__[:-2]}Filter", **by)
 
-    def out(rec: Record, response: Response) -> BaseModel:
-        response.headers["ETag"] = rec.etag
+    def out(rec: Record, response: Response, dry_run: bool = False) -> BaseModel:
+        if not dry_run:  # a dry run's record is not stored: it has no ETag to match
+            response.headers["ETag"] = rec.etag
         return model_out.model_validate(dict(rec.data))
 
     model_page = cast(
@@ -110,9 +129,18 @@ def crud(
     def read(rid: int, response: Response, svc: ServicesDep, who: Allowed) -> Any:
         return out(svc.schedules.get(kind, rid), response)
 
-    def create(body: model_in, response: Response, svc: ServicesDep, who: Allowed) -> Any:  # type: ignore[valid-type]
+    def create(
+        body: model_in,  # type: ignore[valid-type]
+        response: Response,
+        svc: ServicesDep,
+        who: Allowed,
+        dry_run: Annotated[bool, dry],
+    ) -> Any:
         values = stored_values(kind, body.model_dump())  # type: ignore[attr-defined]
-        rec = svc.schedules.create(kind, values, actor(who))
+        rec = svc.schedules.create(kind, values, actor(who), dry_run=dry_run)
+        if dry_run:
+            response.status_code = 200
+            return out(rec, response, dry_run)
         response.status_code = 201
         response.headers["Location"] = f"/api/v1/manage/{plural}/{rec.id}"
         return out(rec, response)
@@ -123,11 +151,13 @@ def crud(
         response: Response,
         svc: ServicesDep,
         who: Allowed,
+        dry_run: Annotated[bool, dry],
         if_match: Annotated[str | None, Header()] = None,
     ) -> Any:
         version = parse_if_match(if_match)
         changes = stored_values(kind, body.model_dump(exclude_unset=True))  # type: ignore[attr-defined]
-        return out(svc.schedules.update(kind, rid, version, changes, actor(who)), response)
+        rec = svc.schedules.update(kind, rid, version, changes, actor(who), dry_run=dry_run)
+        return out(rec, response, dry_run)
 
     def delete(
         rid: int,
@@ -139,6 +169,13 @@ def crud(
         return Response(status_code=204)
 
     why = {409: "conflicts with the schedule, is still in use, or the past is frozen"}
+    if dry_runs:
+        why[409] += "; with ?dry_run=true the same answer, and nothing written"
+    dry_answer: dict[int | str, dict[str, Any]] = (
+        {200: {"model": model_out, "description": "?dry_run=true: as it would be; not written"}}
+        if dry_runs
+        else {}
+    )
     one = f"{path}/{{rid}}"
     router.add_api_route(
         path,
@@ -156,7 +193,7 @@ def crud(
         status_code=201,
         summary=f"Create a {kind}",
         name=f"create_{one_of}",
-        responses=problems(409, 422, why=why),
+        responses={**dry_answer, **problems(409, 422, why=why)},
     )
     router.add_api_route(
         one,
@@ -199,6 +236,7 @@ crud(
     EntryOut,
     filters=("channel_id",),
     noun=("schedule_entry", "schedule_entries"),
+    dry_runs=True,
 )
 
 
