@@ -41,9 +41,11 @@ from api.routes import (
     problem_pages,
     slots,
     stream_keys,
+    uploads,
     vod,
 )
 from api.services import Services
+from api.tus import EXPOSED_HEADERS, REQUEST_HEADERS, TusResumable
 
 STATIC = Path(__file__).parent / "static"
 DESCRIPTION = """
@@ -78,7 +80,7 @@ def create_app(svc: Services) -> FastAPI:
 
     app = FastAPI(
         title="Diaspor.FM / Diaspor TV API",
-        version="1.2.0",
+        version="1.3.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
@@ -99,6 +101,7 @@ def create_app(svc: Services) -> FastAPI:
     # Kept answers (the schedule, live playlists, now-playing) sent again as they went out.
     app.add_middleware(Replays, kept=app.state.replays)
     app.add_middleware(VaryByLanguage)
+    app.add_middleware(TusResumable)  # every answer under /api/v1/uploads says its protocol
     app.add_middleware(
         CORSMiddleware,
         allow_origins=svc.settings.cors_origins,
@@ -111,6 +114,7 @@ def create_app(svc: Services) -> FastAPI:
             "Range",
             "Last-Event-ID",
             "X-Request-ID",
+            *REQUEST_HEADERS,
         ],
         expose_headers=[
             "ETag",
@@ -120,6 +124,7 @@ def create_app(svc: Services) -> FastAPI:
             "Content-Length",
             "Content-Language",
             "X-Request-ID",
+            *EXPOSED_HEADERS,
         ],
         max_age=600,
     )
@@ -138,6 +143,7 @@ def create_app(svc: Services) -> FastAPI:
         auth,
         epg,
         media,
+        uploads,
         manage,
         asrun,
         jobs,

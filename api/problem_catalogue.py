@@ -240,6 +240,14 @@ CATALOGUE = _types(
         "episode).",
         "Remove those references first.",
     ),
+    ProblemType(
+        "media-in-use",
+        "Conflict",
+        "The media item to be deleted is still used: `used_by` lists, by kind "
+        "(`schedule_entries`, `playlists`, `clocks`, `episodes`, `programmes`, `channels`), the "
+        "ids of what uses it.",
+        "Take it out of those first, then delete it.",
+    ),
     # --- media ----------------------------------------------------------------------------
     ProblemType(
         "media-error",
@@ -260,6 +268,32 @@ CATALOGUE = _types(
         "File too large",
         "The upload is larger than the station takes (DIASPOR_MAX_UPLOAD_BYTES).",
         "Send a smaller file, or ask the operator to raise the limit.",
+    ),
+    ProblemType(
+        "tus-version",
+        "Precondition failed",
+        "A resumable upload request (`/api/v1/uploads`) did not say `Tus-Resumable: 1.0.0`, the "
+        "version of the tus protocol the station speaks.",
+        "Send `Tus-Resumable: 1.0.0` (a tus client does); `Tus-Version` names the version.",
+    ),
+    ProblemType(
+        "upload-offset-mismatch",
+        "Conflict",
+        "The part of a resumable upload was sent for another offset than the bytes the station "
+        "has (a part was lost or sent twice), or the upload is whole already.",
+        "Ask with `HEAD` for `Upload-Offset` and send from there.",
+    ),
+    ProblemType(
+        "upload-busy",
+        "Conflict",
+        "Another request is still sending bytes of the same resumable upload.",
+        "Send one part at a time; wait a moment and ask with `HEAD` where to go on.",
+    ),
+    ProblemType(
+        "unsupported-content-type",
+        "Unsupported media type",
+        "The body's `Content-Type` is not the one the operation takes.",
+        "Send the part of a resumable upload as `application/offset+octet-stream`.",
     ),
     ProblemType(
         "too-long",

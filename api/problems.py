@@ -28,6 +28,8 @@ STATUS: dict[type[StationError], int] = {
     Frozen: 409,
     InUse: 409,
     me.FileTooLarge: 413,
+    me.UploadOffsetMismatch: 409,
+    me.UploadBusy: 409,
     me.ToolMissing: 503,
     me.StorageError: 503,
     JwtSecretError: 503,  # the station's own configuration, not the caller's request
@@ -39,6 +41,7 @@ TITLES = {
     409: "Conflict",
     412: "Precondition failed",
     413: "File too large",
+    415: "Unsupported media type",
     410: "Gone",
     422: "Invalid request",
 }
@@ -77,6 +80,7 @@ MEANINGS = {
     410: "it was deprecated and its sunset has passed: `detail` says what replaced it",
     412: "changed since you read it (If-Match names an older version)",
     413: "the body is larger than the limit",
+    415: "the body is not of a type this operation takes",
     422: "the request is invalid: problem+json says what",
     428: "send If-Match with the ETag you read",
     429: "too many attempts; see Retry-After",

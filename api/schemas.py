@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,6 +11,7 @@ from api.paging import Paged
 from api.services import public_file_url
 from jobs.queue import Job
 from media.models import MediaItem
+from media.partial_uploads import PartialUpload
 from station.settings import Settings
 
 Kind = Literal["music", "speech", "jingle", "programme", "filler", "slate"]
@@ -168,6 +169,33 @@ class UploadOut(BaseModel):
     media: MediaOut
     created: bool = Field(description="false when the same file was already in the library")
     job: JobOut | None = Field(description="the analysis job; poll /api/v1/jobs/{id}")
+
+
+class PeaksOut(BaseModel):
+    """A media item's waveform: the lowest and highest sample of each 1/`peaks_per_second` s
+    of its sound, mono, as fractions of full scale."""
+
+    duration_ms: int
+    peaks_per_second: int
+    peaks: list[Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
+        description="[min, max] per step, each -1..1"
+    )
+
+
+class UploadStateOut(BaseModel):
+    """A resumable upload (tus), as the console follows it."""
+
+    id: str
+    filename: str
+    length: int = Field(description="the announced size, in bytes")
+    offset: int = Field(description="the bytes the station has")
+    media_id: int | None = Field(description="the media item it became, once whole")
+    job_id: str | None = Field(description="that item's analysis job (GET /api/v1/jobs/{id})")
+
+    @classmethod
+    def of(cls, up: PartialUpload) -> UploadStateOut:
+        job = str(up.job_id) if up.job_id is not None else None
+        return cls(**{f: getattr(up, f) for f in cls.model_fields if f != "job_id"}, job_id=job)
 
 
 class ChannelHealth(BaseModel):

@@ -1,8 +1,10 @@
 """Receiving an upload: the body (multipart, or a plain file) is streamed to a staging file
-as it arrives.
+as it arrives, and a received file is handed to the library (`take_in`).
 
 Nothing of the file is held in memory beyond one network chunk; its SHA-256 and size are
-computed on the way, and the size limit stops the transfer as soon as it is crossed.
+computed on the way, and the size limit stops the transfer as soon as it is crossed. A file
+sent in one request (`POST /api/v1/media`) and one sent in resumable parts
+(`/api/v1/uploads`) enter the library the same way, through `take_in`.
 """
 
 from __future__ import annotations
@@ -15,9 +17,15 @@ from typing import IO
 from urllib.parse import unquote
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from api.problems import Problem
+from api.services import Services
+from jobs.queue import Job
+from media.artwork import IMAGE_TYPES
 from media.errors import FileTooLarge, MediaError
+from media.library import IngestOptions, IngestResult
 from media.names import check_file_name, media_suffix
 
 MAX_FIELD_BYTES = 64 * 1024
@@ -175,3 +183,50 @@ async def receive_upload(
         raise
     up.sha256 = hasher.hexdigest()
     return up
+
+
+async def take_in(
+    svc: Services,
+    path: Path,
+    filename: str,
+    options: IngestOptions,
+    sha256: str | None = None,
+) -> tuple[IngestResult, Job | None]:
+    """A received file into the library (moved, not copied): the same checks, the same
+    analysis job, whichever way it came. Returns the result and its analysis job, if any."""
+    result = await svc.library.ingest(
+        path, original_name=filename, options=options, sha256=sha256, move=True
+    )
+    job = await run_in_threadpool(svc.queue.get, result.job_id) if result.job_id else None
+    return result, job
+
+
+IMAGE_MAX_BYTES = 10 * 1024 * 1024
+
+
+def image_type(request: Request) -> str:
+    """The body's image type, if it is one the station keeps (artwork, logos); else 415."""
+    mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if mime not in IMAGE_TYPES:
+        raise Problem(
+            415,
+            "Unsupported media type",
+            f"send the image as one of {', '.join(IMAGE_TYPES)}",
+            "unsupported-content-type",
+        )
+    return mime
+
+
+IMAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            mime: {"schema": {"type": "string", "format": "binary"}} for mime in IMAGE_TYPES
+        },
+    }
+}
+IMAGE_ANSWERS = {
+    413: "larger than 10 MiB: refused as soon as that many bytes arrived",
+    415: "not image/jpeg, image/png or image/webp",
+    422: "not a whole picture of the type it claims (problem+json says why)",
+}

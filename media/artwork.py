@@ -8,6 +8,7 @@ from typing import Literal
 
 from media.binaries import Tools
 from media.containers import input_args
+from media.errors import UnusableMedia
 from media.probe import ProbeResult
 from media.process import run_tool
 
@@ -58,3 +59,24 @@ async def extract_artwork(
         dest.unlink(missing_ok=True)
         return False
     return True
+
+
+# The images an editor may give as artwork, and the ffmpeg demuxer that alone may read each.
+IMAGE_TYPES = {"image/jpeg": ("jpeg_pipe", ".jpg"), "image/png": ("png_pipe", ".png"),
+               "image/webp": ("webp_pipe", ".webp")}  # fmt: skip
+
+
+def image_check_args(ffmpeg: str, path: Path, mime: str) -> list[str]:
+    """Decode the one picture, as the format it claims to be and no other."""
+    demuxer = IMAGE_TYPES[mime][0]
+    return [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", *input_args(path, demuxer=demuxer),
+            "-map", "0:v:0", "-frames:v", "1", "-f", "framemd5", "-"]  # fmt: skip
+
+
+async def check_image(tools: Tools, path: Path, mime: str) -> None:
+    """Refuse what is not a whole picture of the type it claims (UnusableMedia)."""
+    res = await run_tool(image_check_args(tools.ffmpeg, path, mime))
+    frames = [ln for ln in res.stdout.decode("utf-8", "replace").splitlines() if ln[:1].isdigit()]
+    if not res.ok or res.stderr.strip() or len(frames) != 1:
+        why = res.last_error_line() if res.stderr.strip() or not res.ok else "no picture in it"
+        raise UnusableMedia(f"the image is not a whole {mime.removeprefix('image/')}: {why}")

@@ -75,3 +75,15 @@ class PackagingError(MediaError):
     """Packaging could not produce a sound package; nothing of it was published."""
 
     reason = "packaging-failed"
+
+
+class UploadOffsetMismatch(MediaError):
+    """A resumable upload's part was sent for another offset than the one the station has."""
+
+    reason = "upload-offset-mismatch"
+
+
+class UploadBusy(MediaError):
+    """Another request is writing the same resumable upload."""
+
+    reason = "upload-busy"

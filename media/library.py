@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from jobs.queue import JobQueue, JobRow, PermanentJobError, ProgressReporter
 from media.analysis import Analysis, ProgressFn, analyse, analysis_timeout_s, check_tail
-from media.artwork import Picture, extract_artwork, picture_of
+from media.artwork import IMAGE_TYPES, Picture, check_image, extract_artwork, picture_of
 from media.binaries import Tools
 from media.errors import (
     EmptyFile,
@@ -48,8 +48,9 @@ from media.models import (
     search_text,
 )
 from media.names import check_file_name, language_code, media_suffix, title_from_name
-from media.packaged import Published
+from media.packaged import Published, asset_prefix
 from media.packaging import package_asset, remove_prefix
+from media.peaks import Peaks, measure_peaks
 from media.probe import ProbeResult, probe
 from media.publications import RETIRE_JOB, Publications
 from media.storage import Storage, original_key
@@ -61,6 +62,7 @@ log = logging.getLogger(__name__)
 ANALYSE_JOB = "media.analyse"
 PACKAGE_JOB = "media.package"
 JINGLE_MAX_MS = 30_000
+EDITOR_ARTWORK = "artwork/editor/"  # artwork an editor gave, kept when analysis runs again
 SPEECH_GENRES = {"speech", "spoken", "talk", "news", "podcast", "audiobook"}
 
 
@@ -384,9 +386,16 @@ class Library:
 
     # --- analysis (a job) ---------------------------------------------------------------
 
+    async def _job_item(self, media_id: int) -> MediaItem:
+        """The item a job is for; one deleted since the job was queued ends the job."""
+        try:
+            return await asyncio.to_thread(self.get, media_id)
+        except NotFound as exc:
+            raise PermanentJobError(f"media item {media_id} was deleted") from exc
+
     async def analyse_job(self, payload: dict[str, Any], progress: ProgressReporter) -> None:
         media_id = int(payload["media_id"])
-        item = await asyncio.to_thread(self.get, media_id)
+        item = await self._job_item(media_id)
         try:
             with self.storage.local_path(item.storage_key) as path:
                 result = await self._measure(
@@ -395,6 +404,7 @@ class Library:
                     probed_ms=item.duration_ms,
                     on_progress=progress,
                 )
+                await self._keep_peaks(item, path)
                 picture = payload.get("picture")
                 artwork_key = None
                 if picture in ("video", "cover"):
@@ -412,6 +422,40 @@ class Library:
         await asyncio.to_thread(self._store_analysis, media_id, result, artwork_key)
         self.queue.notify()  # a video's packaging job may be waiting
         log_analysed(media_id, result)
+
+    async def _keep_peaks(self, item: MediaItem, path: Path) -> Peaks | None:
+        """Measure and store the waveform peaks; a failure costs only the waveform (it is
+        measured again when first asked for), never the analysis."""
+        try:
+            peaks = await measure_peaks(self.tools, path)
+            await asyncio.to_thread(self.storage.put_bytes, peaks_key(item.sha256), peaks.to_json())
+        except (MediaError, OSError) as exc:
+            log.warning(
+                "waveform peaks not measured",
+                extra={"media": item.id, "reason": str(exc)},
+            )
+            return None
+        return peaks
+
+    async def peaks(self, media_id: int) -> Peaks:
+        """An item's waveform peaks: stored at analysis, or (an item analysed before peaks
+        were) measured now and stored."""
+        item = await asyncio.to_thread(self.get, media_id)
+        key = peaks_key(item.sha256)
+        if await asyncio.to_thread(self.storage.exists, key):
+            return Peaks.from_json(await asyncio.to_thread(self._read_bytes, key))
+        original = self.storage.local_path(item.storage_key)
+        path = await asyncio.to_thread(original.__enter__)
+        try:
+            peaks = await measure_peaks(self.tools, path)
+        finally:
+            await asyncio.shield(asyncio.to_thread(original.__exit__, None, None, None))
+        await asyncio.to_thread(self.storage.put_bytes, key, peaks.to_json())
+        return peaks
+
+    def _read_bytes(self, key: str) -> bytes:
+        with self.storage.open(key) as fh:
+            return fh.read()
 
     async def _artwork(
         self, item: MediaItem, path: Path, picture: Picture, duration_ms: int
@@ -451,7 +495,8 @@ class Library:
             row.cue_in_ms = a.cue_in_ms
         if row.cue_out_ms is None:
             row.cue_out_ms = a.cue_out_ms
-        row.artwork_key = artwork_key
+        if not (row.artwork_key or "").startswith(EDITOR_ARTWORK):
+            row.artwork_key = artwork_key  # an editor's choice outlives the file's own
         row.status = READY
         row.error = None
         row.updated_at = self.clock.now()
@@ -498,7 +543,7 @@ class Library:
         the row is switched to it only once it is whole.
         """
         media_id = int(payload["media_id"])
-        item = await asyncio.to_thread(self.get, media_id)
+        item = await self._job_item(media_id)
         if item.status != READY or item.video_codec is None or item.duration_ms is None:
             reason = f"media item {media_id} is not an analysed video"
             await asyncio.to_thread(self._set_package_status, media_id, PACKAGE_FAILED, reason)
@@ -621,6 +666,56 @@ class Library:
             s.flush()
             return MediaItem.of(row)
 
+    # --- artwork an editor gives ---------------------------------------------------------
+
+    async def set_artwork(self, media_id: int, image: Path, mime: str) -> MediaItem:
+        """Make an image (checked by decoding it) the item's artwork, in place of the one
+        taken from the file or given before; analysis run again keeps it."""
+        if mime not in IMAGE_TYPES:
+            raise MediaError(f"artwork must be one of {', '.join(IMAGE_TYPES)}, not {mime}")
+        item = await asyncio.to_thread(self.get, media_id)
+        await check_image(self.tools, image, mime)
+        sha = await asyncio.to_thread(sha256_of, image)
+        key = f"{EDITOR_ARTWORK}{item.sha256}/{sha[:16]}{IMAGE_TYPES[mime][1]}"
+        await asyncio.to_thread(self.storage.put_file, key, image)
+        return await asyncio.to_thread(self._switch_artwork, media_id, key)
+
+    def _switch_artwork(self, media_id: int, key: str) -> MediaItem:
+        with self.db.session() as s:
+            row = s.get(MediaRow, media_id, options=[selectinload(MediaRow.subtitles)])
+            if row is None:
+                self.storage.delete(key)
+                raise NotFound(f"there is no media item {media_id}")
+            old, row.artwork_key = row.artwork_key, key
+            row.version += 1
+            row.updated_at = self.clock.now()
+            s.flush()
+            item = MediaItem.of(row)
+        if old and old != key and old.startswith(EDITOR_ARTWORK):
+            self.storage.delete(old)  # an extracted one stays: analysis may give it again
+        log.info("artwork set by an editor", extra={"media": media_id, "artwork": key})
+        return item
+
+    # --- removing -----------------------------------------------------------------------
+
+    def remove_files(self, item: MediaItem) -> int:
+        """Every stored file of an item whose row is gone (schedules/service.py
+        `delete_media`): the original, its artwork, subtitles, waveform peaks and every HLS
+        package of it with its encodes. Returns how many were removed."""
+        keys = [item.storage_key, *(sub.storage_key for sub in item.subtitles)]
+        keys += [k for k in (item.artwork_key, peaks_key(item.sha256)) if k]
+        keys += list(self.storage.keys(asset_prefix(item.id) + "/"))
+        keys += list(self.storage.keys(f"{EDITOR_ARTWORK}{item.sha256}/"))
+        keys += [f"artwork/{item.sha256}.jpg"]  # taken from the file, if an editor's replaced it
+        keys = list(dict.fromkeys(keys))
+        for key in keys:
+            self.storage.delete(key)
+        log.info(
+            "media item deleted; its stored files removed",
+            extra={"media": item.id, "file": item.original_name, "files": len(keys)},
+        )
+        return len(keys)
+
     # --- reading and editing ------------------------------------------------------------
 
     def get(self, media_id: int) -> MediaItem:
@@ -686,6 +781,11 @@ class Library:
             row.updated_at = self.clock.now()
             s.flush()
             return MediaItem.of(row)
+
+
+def peaks_key(sha: str) -> str:
+    """Where an item's waveform peaks are stored (JSON)."""
+    return f"peaks/{sha}.json"
 
 
 def log_analysed(media_id: int, a: Analysis) -> None:

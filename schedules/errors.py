@@ -31,3 +31,13 @@ class InUse(ScheduleError):
     """Something still refers to what was to be deleted."""
 
     reason = "in-use"
+
+
+class MediaInUse(InUse):
+    """A media item to be deleted is still used; `used_by` names by what."""
+
+    reason = "media-in-use"
+
+    def __init__(self, message: str, used_by: dict[str, list[int]]) -> None:
+        super().__init__(message)
+        self.extra = {"used_by": used_by}

@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from media.models import MediaRow
+from media.models import MediaItem, MediaRow
 from schedules.cache import Memo
-from schedules.errors import Frozen, InUse, ScheduleConflict, ScheduleError
+from schedules.errors import Frozen, InUse, MediaInUse, ScheduleConflict, ScheduleError
 from schedules.guide import GuideBlock, GuideNames, build_guide, load_names
 from schedules.models import (
     AuditRow,
@@ -281,6 +281,29 @@ class Schedules:
             self._refuse_if_used(s, kind, row)
             s.delete(row)
             self._audit(s, actor, "delete", kind, rid, before, None)
+
+    def delete_media(self, media_id: int, actor: str) -> MediaItem:
+        """Delete a media item's row, audited, unless the schedule, a playlist, a clock, an
+        episode, a programme or a channel still uses it (`MediaInUse` names which). Returns
+        what it was, so that its stored files can be removed once the row is gone."""
+        with self.db.session() as s:
+            q = select(MediaRow).where(MediaRow.id == media_id)
+            if not self.db.is_sqlite:
+                q = q.with_for_update()
+            row = s.scalars(q.options(selectinload(MediaRow.subtitles))).first()
+            if row is None:
+                raise NotFound(f"there is no media item {media_id}")
+            used_by = media_uses(s, media_id)
+            if used_by:
+                named = "; ".join(
+                    f"{what} {', '.join(map(str, ids))}" for what, ids in used_by.items()
+                )
+                raise MediaInUse(f"media item {media_id} is still used by {named}", used_by)
+            item = MediaItem.of(row)
+            before = columns(row)
+            s.delete(row)
+            self._audit(s, actor, "delete", "media", media_id, before, None)
+        return item
 
     # --- the rules ----------------------------------------------------------------------
 
@@ -575,6 +598,37 @@ class Schedules:
             n = len(s.scalars(select(model.id).where(cond)).all())
             if n:
                 raise InUse(f"{kind} {row.id} is still used by {n} {what}")
+
+
+def media_uses(s: Session, media_id: int) -> dict[str, list[int]]:
+    """What refers to a media item, by kind (entries that are history do not count)."""
+    entries = select(EntryRow.id).where(
+        EntryRow.target_type == "media", EntryRow.target_id == media_id, EntryRow.retired.is_(False)
+    )
+    found = {
+        "schedule_entries": list(s.scalars(entries)),
+        "playlists": [
+            pid
+            for pid, ids in s.execute(select(PlaylistRow.id, PlaylistRow.media_ids))
+            if media_id in (ids or [])
+        ],
+        "clocks": [
+            cid
+            for cid, slots in s.execute(select(ClockRow.id, ClockRow.slots))
+            if any(
+                slot.get("source") == "media" and slot.get("ref_id") == media_id
+                for slot in slots or []
+            )
+        ],
+        "episodes": list(s.scalars(select(EpisodeRow.id).where(EpisodeRow.media_id == media_id))),
+        "programmes": list(
+            s.scalars(select(ProgrammeRow.id).where(ProgrammeRow.artwork_media_id == media_id))
+        ),
+        "channels": list(
+            s.scalars(select(ChannelRow.id).where(ChannelRow.slate_media_id == media_id))
+        ),
+    }
+    return {what: sorted(ids) for what, ids in found.items() if ids}
 
 
 def first_overlap(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]) -> int | None:

@@ -134,6 +134,8 @@ class Settings(BaseSettings):
     max_duration_s: int = Field(default=6 * 3600, gt=0)
     analysis_timeout_base_s: float = Field(default=60.0, ge=0)
     analysis_timeout_factor: float = Field(default=0.5, gt=0)
+    # A resumable (tus) upload no byte has reached for this long is removed, with its part.
+    upload_expiry_hours: float = Field(default=24, gt=0)
 
     # Job queue.
     job_max_attempts: int = Field(default=4, ge=1)
@@ -340,6 +342,11 @@ class Settings(BaseSettings):
     def staging_dir(self) -> Path:
         """Scratch space for uploads in flight and analysis; never served."""
         return self.data_dir / "staging"
+
+    @property
+    def partial_uploads_dir(self) -> Path:
+        """Resumable uploads not yet finished (api/routes/uploads.py); never served."""
+        return self.data_dir / "uploads"
 
     @property
     def base_url(self) -> str:

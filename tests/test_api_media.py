@@ -1,5 +1,5 @@
-"""Editors upload media over HTTP and read back what the station measured; on SQLite and
-PostgreSQL, on local storage and on an S3 server."""
+"""Editors upload media over HTTP, read back what the station measured, and delete what nothing
+uses; on SQLite and PostgreSQL, on local storage and on an S3 server."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from accounts.tokens import create_token
 from api.app import create_app
 from diaspor.compose import Station
+from schedules.models import AuditRow
 from tests.conftest import AZ_ARTIST, AZ_TITLE
-from tests.support import ebur128_integrated, run, serve_app
+from tests.support import ebur128_integrated, make_media, run, serve_app, tone
 
 
 @pytest.fixture
@@ -266,3 +268,197 @@ def test_a_subtitle_over_5_mib_is_refused_while_it_is_still_arriving(
         headers={"Content-Type": "text/vtt"},
     )
     assert put.status_code == 200, put.text
+
+
+def stored_keys(station: Station) -> list[str]:
+    return sorted(station.storage.keys(""))
+
+
+def test_a_media_item_in_use_is_kept_and_an_unused_one_goes_with_all_its_files(
+    api: httpx.Client, any_station: Station, media_dir: Path
+) -> None:
+    with open(media_dir / "episode.mp4", "rb") as fh:
+        up = api.post("/api/v1/media", files={"file": ("Vətən — 1.mp4", fh)})
+    assert up.status_code == 201, up.text
+    mid = up.json()["media"]["id"]
+    put = api.put(
+        f"/api/v1/media/{mid}/subtitles/az",
+        content=(media_dir / "episode.az.vtt").read_bytes(),
+        headers={"Content-Type": "text/vtt"},
+    )
+    assert put.status_code == 200, put.text
+    run(any_station.worker().drain())  # analysis, artwork, then the HLS package
+    m = api.get(f"/api/v1/media/{mid}").json()
+    assert m["status"] == "ready" and m["artwork_url"]
+    keys = stored_keys(any_station)
+    assert any(k.startswith(f"hls/assets/{mid}/") for k in keys)
+    assert any(k.startswith("artwork/") for k in keys) and any("subtitles/" in k for k in keys)
+
+    ch = api.post(
+        "/api/v1/manage/channels", json={"slug": "tv", "kind": "tv", "names": {"az": "TV"}}
+    ).json()
+    pl = api.post("/api/v1/manage/playlists", json={"name": "Gecə", "media_ids": [mid]}).json()
+    pr = api.post(
+        "/api/v1/manage/programmes", json={"slug": "veten", "titles": {"az": "Vətən"}}
+    ).json()
+    ep = api.post("/api/v1/manage/episodes", json={"programme_id": pr["id"], "media_id": mid})
+    assert ep.status_code == 201, ep.text
+    entry = api.post(
+        "/api/v1/manage/entries",
+        json={
+            "channel_id": ch["id"],
+            "target_type": "media",
+            "target_id": mid,
+            "start_local": "2027-03-01T20:00:00",
+        },
+    )
+    assert entry.status_code == 201, entry.text
+
+    refused = api.delete(f"/api/v1/media/{mid}")
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert problem["reason"] == "media-in-use"
+    assert problem["used_by"] == {
+        "schedule_entries": [entry.json()["id"]],
+        "playlists": [pl["id"]],
+        "episodes": [ep.json()["id"]],
+    }
+    assert f"playlists {pl['id']}" in problem["detail"]
+    assert api.get(f"/api/v1/media/{mid}").status_code == 200
+    assert stored_keys(any_station) == keys
+
+    for path, made in (
+        ("entries", entry),
+        ("episodes", ep),
+    ):
+        r = api.delete(
+            f"/api/v1/manage/{path}/{made.json()['id']}",
+            headers={"If-Match": made.headers["etag"]},
+        )
+        assert r.status_code == 204, r.text
+    pl_now = api.get(f"/api/v1/manage/playlists/{pl['id']}")
+    assert (
+        api.patch(
+            f"/api/v1/manage/playlists/{pl['id']}",
+            json={"media_ids": []},
+            headers={"If-Match": pl_now.headers["etag"]},
+        ).status_code
+        == 200
+    )
+
+    assert api.delete(f"/api/v1/media/{mid}").status_code == 204
+    assert api.get(f"/api/v1/media/{mid}").status_code == 404
+    assert api.delete(f"/api/v1/media/{mid}").status_code == 404
+    left = stored_keys(any_station)
+    assert not [k for k in left if m["sha256"] in k or k.startswith(f"hls/assets/{mid}/")]
+    with any_station.db.session() as s:
+        audit = s.scalars(
+            select(AuditRow).where(AuditRow.resource == "media", AuditRow.resource_id == mid)
+        ).one()
+        assert (audit.action, audit.actor) == ("delete", "Leyla (editor)")
+        assert audit.before is not None and audit.before["sha256"] == m["sha256"]
+
+
+def test_the_waveform_shows_silence_then_sound_and_is_measured_again_when_missing(
+    api: httpx.Client, any_station: Station, tmp_path: Path
+) -> None:
+    path = tone(
+        any_station.tools.ffmpeg,
+        tmp_path / "sükut-səs.wav",
+        seconds=2,
+        lead=1.0,
+        volume=0.5,
+        codec=("-c:a", "pcm_s16le"),
+    )
+    r = upload(api, path)
+    assert r.status_code == 201, r.text
+    media = r.json()["media"]
+    run(any_station.worker().drain())
+
+    peaks = api.get(f"/api/v1/media/{media['id']}/peaks")
+    assert peaks.status_code == 200, peaks.text
+    body = peaks.json()
+    assert body["peaks_per_second"] == 50
+    assert abs(body["duration_ms"] - 3000) <= 30
+    steps = body["peaks"]
+    assert abs(len(steps) - 150) <= 2
+    silence, sound = steps[2:45], steps[55:145]
+    assert all(-0.001 <= lo <= hi <= 0.001 for lo, hi in silence)
+    # lavfi's sine is at 1/8 of full scale; at half volume and folded to mono (-3 dB), its
+    # crests are at 0.044 of it, in every step.
+    assert all(-0.05 < lo < -0.04 and 0.04 < hi < 0.05 for lo, hi in sound)
+
+    # An item analysed before waveforms were measured: the first ask measures it.
+    key = f"peaks/{media['sha256']}.json"
+    assert any_station.storage.exists(key)
+    any_station.storage.delete(key)
+    again = api.get(f"/api/v1/media/{media['id']}/peaks")
+    assert again.status_code == 200 and again.json() == body
+    assert any_station.storage.exists(key)
+
+
+def test_an_editor_gives_a_song_its_cover_and_a_file_that_is_not_one_is_refused(
+    api: httpx.Client, any_station: Station, media_dir: Path, tmp_path: Path
+) -> None:
+    r = upload(api, media_dir / "short.wav")
+    assert r.status_code == 201, r.text
+    mid = r.json()["media"]["id"]
+    assert r.json()["media"]["artwork_url"] is None
+    cover = make_media(
+        any_station.tools.ffmpeg, tmp_path / "üz.png", "-f", "lavfi", "-i",
+        "testsrc2=s=320x320:d=1", "-frames:v", "1",
+    )  # fmt: skip
+
+    put = api.put(
+        f"/api/v1/media/{mid}/artwork",
+        content=cover.read_bytes(),
+        headers={"Content-Type": "image/png"},
+    )
+    assert put.status_code == 200, put.text
+    url = put.json()["artwork_url"]
+    assert url and url.endswith(".png")
+    assert api.get(httpx.URL(url).path).content == cover.read_bytes()
+
+    run(any_station.worker().drain())  # the analysis keeps the editor's cover
+    assert api.get(f"/api/v1/media/{mid}").json()["artwork_url"] == url
+
+    fake = api.put(
+        f"/api/v1/media/{mid}/artwork",
+        content=b"\x89PNG\r\n\x1a\n" + b"not really" * 100,
+        headers={"Content-Type": "image/png"},
+    )
+    assert fake.status_code == 422, fake.text
+    assert fake.json()["reason"] == "unusable-media"
+    wrong_type = api.put(
+        f"/api/v1/media/{mid}/artwork", content=b"GIF89a", headers={"Content-Type": "image/gif"}
+    )
+    assert wrong_type.status_code == 415
+    assert wrong_type.json()["reason"] == "unsupported-content-type"
+    assert api.get(f"/api/v1/media/{mid}").json()["artwork_url"] == url
+
+
+def test_a_channel_gets_its_logo_against_the_version_it_was_read_at(
+    api: httpx.Client, any_station: Station, tmp_path: Path
+) -> None:
+    ch = api.post(
+        "/api/v1/manage/channels", json={"slug": "radio", "kind": "radio", "names": {"az": "Radio"}}
+    )
+    assert ch.status_code == 201, ch.text
+    logo = make_media(
+        any_station.tools.ffmpeg, tmp_path / "loqo.jpg", "-f", "lavfi", "-i",
+        "testsrc2=s=256x256:d=1", "-frames:v", "1",
+    )  # fmt: skip
+    path = f"/api/v1/manage/channels/{ch.json()['id']}/logo"
+    jpeg = {"Content-Type": "image/jpeg"}
+    put = api.put(path, content=logo.read_bytes(), headers={**jpeg, "If-Match": ch.headers["etag"]})
+    assert put.status_code == 200, put.text
+    assert put.headers["etag"] != ch.headers["etag"]
+    url = put.json()["logo_url"]
+    assert url.endswith(".jpg") and api.get(httpx.URL(url).path).content == logo.read_bytes()
+    assert api.get(f"/api/v1/manage/channels/{ch.json()['id']}").json()["logo_url"] == url
+
+    stale = api.put(
+        path, content=logo.read_bytes(), headers={**jpeg, "If-Match": ch.headers["etag"]}
+    )
+    assert stale.status_code == 412 and stale.json()["reason"] == "stale-version"
+    assert len(list(any_station.storage.keys("logos/"))) == 1  # the refused one was not kept

@@ -112,6 +112,8 @@ revokeApiKey rotateMyStreamKey setMediaSubtitle signIn signOut streamChannelNowP
 updateChannel updateClock updateEpisode updateMedia updatePlaylist updateProgramme
 updateScheduleEntry updateUser uploadMedia
 getRadioEmbed getTvEmbed getEmbedScript getProgrammePage getEpisodePage
+deleteMedia getMediaPeaks setMediaArtwork setChannelLogo
+describeUploads createUpload getUploadOffset sendUploadPart terminateUpload getUpload
 """
 
 

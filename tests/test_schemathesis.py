@@ -46,6 +46,9 @@ CHECKS = [
     response_headers_conformance,
 ]
 
+# The parts of a resumable upload (tus) are raw bytes under their own media type.
+schemathesis.openapi.media_type("application/offset+octet-stream", st.binary(max_size=4096))
+
 # Not fuzzed, and why:
 EXCLUDED = (
     # Server-sent events: the stream never ends, so a call would never return.

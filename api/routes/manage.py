@@ -9,7 +9,8 @@ local to that function, as real types.)
 from datetime import datetime
 from typing import Annotated, Any, Optional, cast
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, create_model
 
 from accounts.tokens import Principal
@@ -34,6 +35,10 @@ from api.schedule_schemas import (
     ProgrammeOut,
 )
 from api.schemas import left_out
+from api.services import public_file_url
+from api.upload import IMAGE_ANSWERS, IMAGE_BODY, IMAGE_MAX_BYTES, image_type, receive_body
+from media.artwork import IMAGE_TYPES, check_image
+from media.library import sha256_of
 from schedules.service import Record
 
 router = APIRouter(prefix="/api/v1/manage", tags=["editing"])
@@ -233,6 +238,46 @@ crud(
     noun=("schedule_entry", "schedule_entries"),
     dry_runs=True,
 )
+
+
+@router.put(
+    "/channels/{rid}/logo",
+    response_model=ChannelOutEditor,
+    summary="Give a channel its logo",
+    openapi_extra=IMAGE_BODY,
+    responses=problems(404, 412, 413, 415, 422, 428, 503, why=IMAGE_ANSWERS),
+)
+async def set_channel_logo(
+    rid: int,
+    request: Request,
+    response: Response,
+    svc: ServicesDep,
+    who: Allowed,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Any:
+    """The image (checked by decoding it) is stored and the channel's `logo_url` points at it."""
+    version = parse_if_match(if_match)
+    mime = image_type(request)
+    tmp = svc.library.staging_path(IMAGE_TYPES[mime][1])
+    try:
+        await receive_body(request, tmp, IMAGE_MAX_BYTES, "a logo")
+        await check_image(svc.tools, tmp, mime)
+        key = f"logos/{rid}/{sha256_of(tmp)[:16]}{IMAGE_TYPES[mime][1]}"
+        kept_before = await run_in_threadpool(svc.storage.exists, key)  # the same image again
+        await run_in_threadpool(svc.storage.put_file, key, tmp)
+    finally:
+        tmp.unlink(missing_ok=True)
+    url = public_file_url(svc.settings, key)
+    try:
+        rec = await run_in_threadpool(
+            svc.schedules.update, "channel", rid, version, {"logo_url": url}, actor(who)
+        )
+    except BaseException:
+        if not kept_before:
+            await run_in_threadpool(svc.storage.delete, key)
+        raise
+    response.headers["ETag"] = rec.etag
+    return ChannelOutEditor.model_validate(dict(rec.data))
 
 
 @router.get(

@@ -10,8 +10,17 @@ from fastapi.concurrency import run_in_threadpool
 from api.auth import Allowed, ServicesDep
 from api.paging import Pages, paged
 from api.problems import Problem, problems
-from api.schemas import JobOut, Kind, MediaOut, MediaPage, MediaPatch, UploadOut
-from api.upload import receive_body, receive_upload
+from api.schemas import JobOut, Kind, MediaOut, MediaPage, MediaPatch, PeaksOut, UploadOut
+from api.upload import (
+    IMAGE_ANSWERS,
+    IMAGE_BODY,
+    IMAGE_MAX_BYTES,
+    image_type,
+    receive_body,
+    receive_upload,
+    take_in,
+)
+from media.artwork import IMAGE_TYPES
 from media.library import IngestOptions
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
@@ -90,21 +99,20 @@ async def upload_media(
         f = staged.fields
         langs = tuple(x.strip() for x in f.get("languages", "").split(",") if x.strip())
         kind = f.get("kind") or None
-        result = await lib.ingest(
+        result, job = await take_in(
+            svc,
             staged.path,  # type: ignore[arg-type]
-            original_name=staged.filename,
-            options=IngestOptions(
+            staged.filename,  # type: ignore[arg-type]
+            IngestOptions(
                 kind=kind,
                 title=f.get("title") or None,
                 artist=f.get("artist"),
                 languages=langs or None,
             ),
             sha256=staged.sha256,
-            move=True,
         )
     finally:
         staged.discard()
-    job = await run_in_threadpool(svc.queue.get, result.job_id) if result.job_id else None
     response.status_code = 201 if result.created else 200
     response.headers["Location"] = f"/api/v1/media/{result.item.id}"
     response.headers["ETag"] = result.item.etag
@@ -136,6 +144,23 @@ def get_media(media_id: int, response: Response, svc: ServicesDep, who: Allowed)
     item = svc.library.get(media_id)
     response.headers["ETag"] = item.etag
     return MediaOut.of(item, svc.settings)
+
+
+@router.get(
+    "/{media_id}/peaks",
+    response_model=PeaksOut,
+    summary="A media item's waveform peaks",
+    responses=problems(
+        404,
+        422,
+        503,
+        why={422: "its sound could not be decoded (problem+json says why)"},
+    ),
+)
+async def get_media_peaks(media_id: int, svc: ServicesDep, who: Allowed) -> Response:
+    """Measured at analysis; for an item analysed before peaks were, measured at the first ask."""
+    peaks = await svc.library.peaks(media_id)
+    return Response(peaks.to_json(), media_type="application/json")
 
 
 @router.patch(
@@ -184,6 +209,50 @@ async def set_media_subtitle(
     try:
         await receive_body(request, tmp, SUBTITLE_MAX_BYTES, "a subtitle file")
         item = await run_in_threadpool(lib.set_subtitle, media_id, lang, tmp)
+    finally:
+        tmp.unlink(missing_ok=True)
+    response.headers["ETag"] = item.etag
+    return MediaOut.of(item, svc.settings)
+
+
+@router.delete(
+    "/{media_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a media item and its stored files",
+    responses=problems(
+        404,
+        409,
+        503,
+        why={
+            409: "still used (`media-in-use`): `used_by` names the schedule entries, playlists, "
+            "clocks, episodes, programmes and channels that use it"
+        },
+    ),
+)
+async def delete_media(media_id: int, svc: ServicesDep, who: Allowed) -> Response:
+    """Refused while anything uses it; otherwise its row goes (audited), then its files."""
+    item = await run_in_threadpool(svc.schedules.delete_media, media_id, who.name)
+    await run_in_threadpool(svc.library.remove_files, item)
+    return Response(status_code=204)
+
+
+@router.put(
+    "/{media_id}/artwork",
+    response_model=MediaOut,
+    openapi_extra=IMAGE_BODY,
+    responses=problems(404, 413, 415, 422, 503, why=IMAGE_ANSWERS),
+)
+async def set_media_artwork(
+    media_id: int, request: Request, response: Response, svc: ServicesDep, who: Allowed
+) -> MediaOut:
+    """Give an item its artwork (a cover, a poster), in place of the one taken from its file."""
+    mime = image_type(request)
+    lib = svc.library
+    tmp = lib.staging_path(IMAGE_TYPES[mime][1])
+    try:
+        await receive_body(request, tmp, IMAGE_MAX_BYTES, "an artwork image")
+        item = await lib.set_artwork(media_id, tmp, mime)
     finally:
         tmp.unlink(missing_ok=True)
     response.headers["ETag"] = item.etag
