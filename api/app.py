@@ -33,6 +33,7 @@ from api.routes import (
     media,
     metrics,
     nowplaying,
+    onair,
     pages,
     player,
     podcast,
@@ -75,7 +76,7 @@ def create_app(svc: Services) -> FastAPI:
 
     app = FastAPI(
         title="Diaspor.FM / Diaspor TV API",
-        version="1.1.0",
+        version="1.2.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
@@ -136,6 +137,7 @@ def create_app(svc: Services) -> FastAPI:
         epg,
         media,
         manage,
+        onair,
         jobs,
         live,
         stream_keys,

@@ -49,6 +49,8 @@ def _manage(kind_paths: tuple[str, ...]) -> dict[tuple[str, str], tuple[str, ...
 MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     **_manage(("channels", "programmes", "episodes", "playlists", "clocks", "entries")),
     ("GET", "/api/v1/manage/audit"): ADMIN,
+    ("POST", "/api/v1/manage/channels/{slug}/skip"): EDITORS,
+    ("POST", "/api/v1/manage/channels/{slug}/play-now"): EDITORS,
     ("GET", "/api/v1/media"): STAFF,
     ("GET", "/api/v1/media/{media_id}"): STAFF,
     ("POST", "/api/v1/media"): EDITORS,

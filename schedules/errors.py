@@ -31,3 +31,22 @@ class InUse(ScheduleError):
     """Something still refers to what was to be deleted."""
 
     reason = "in-use"
+
+
+class NothingOnAir(ScheduleError):
+    """A skip was asked for while nothing (no media: a gap's slate) is on air."""
+
+    reason = "nothing-on-air"
+
+
+class MediaNotReady(ScheduleError):
+    """A play-now names media that has not been analysed (or failed): it cannot air yet."""
+
+    reason = "media-not-ready"
+
+
+class MediaNotAirable(ScheduleError):
+    """A play-now names media the channel cannot air: none such, or video on the radio,
+    sound alone on TV."""
+
+    reason = "media-not-airable"

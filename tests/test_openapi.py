@@ -111,6 +111,7 @@ revokeApiKey rotateMyStreamKey setMediaSubtitle signIn signOut streamChannelNowP
 updateChannel updateClock updateEpisode updateMedia updatePlaylist updateProgramme
 updateScheduleEntry updateUser uploadMedia
 getRadioEmbed getTvEmbed getEmbedScript getProgrammePage getEpisodePage
+skipOnAir playNow
 """
 
 
