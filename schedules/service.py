@@ -54,7 +54,7 @@ from station.errors import NotFound, StaleVersion
 DAYS_KEPT = 32  # resolved channel-days kept in memory (a busy radio day: about 2 MB)
 # An operator's action takes effect this long after it is given: long enough for every
 # playout (the leader and the standby) to read it before its instant (the radio engine reads
-# the timeline every 2 s while actions may come), short enough to be "now" for the operator.
+# the timeline every second), short enough to be "now" for the operator.
 ACTION_LEAD_MS = 3000
 
 ROWS: dict[str, type[Any]] = {
