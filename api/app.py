@@ -35,6 +35,7 @@ from api.routes import (
     media,
     metrics,
     nowplaying,
+    onair,
     pages,
     player,
     podcast,
@@ -80,7 +81,7 @@ def create_app(svc: Services) -> FastAPI:
 
     app = FastAPI(
         title="Diaspor.FM / Diaspor TV API",
-        version="1.3.0",
+        version="1.4.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
@@ -146,6 +147,7 @@ def create_app(svc: Services) -> FastAPI:
         uploads,
         manage,
         asrun,
+        onair,
         jobs,
         live,
         stream_keys,

@@ -51,6 +51,8 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("PUT", "/api/v1/manage/channels/{rid}/logo"): EDITORS,
     ("GET", "/api/v1/manage/audit"): ADMIN,
     ("GET", "/api/v1/manage/asrun"): STAFF,
+    ("POST", "/api/v1/manage/channels/{slug}/skip"): EDITORS,
+    ("POST", "/api/v1/manage/channels/{slug}/play-now"): EDITORS,
     ("GET", "/api/v1/media"): STAFF,
     ("GET", "/api/v1/media/{media_id}"): STAFF,
     ("GET", "/api/v1/media/{media_id}/peaks"): STAFF,

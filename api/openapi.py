@@ -52,6 +52,10 @@ TAGS = [
         "description": "Channels, programmes, episodes, playlists, clocks and "
         "schedule entries as editors write them, the audit log, and the as-run log.",
     },
+    {
+        "name": "on-air",
+        "description": "Operators' controls of the air: skip the item on air, play an item now.",
+    },
     {"name": "jobs", "description": "Background work: analysis and packaging progress."},
     {"name": "live", "description": "Presenters going live (icecast2's URL authentication)."},
     {"name": "health", "description": "Whether the station is well."},

@@ -247,6 +247,25 @@ CATALOGUE = _types(
         "(`schedule_entries`, `playlists`, `clocks`, `episodes`, `programmes`, `channels`), the "
         "ids of what uses it.",
         "Take it out of those first, then delete it.",
+        "nothing-on-air",
+        "Conflict",
+        "A skip was asked for while nothing is on air to skip: the channel is in a gap "
+        "(its slate) at the instant the skip would take effect.",
+        "Wait for the next item, or play something now instead.",
+    ),
+    ProblemType(
+        "media-not-ready",
+        "Conflict",
+        "The media to play now has not been analysed yet, or its analysis failed: only "
+        "ready media airs.",
+        "Wait for its analysis (`GET /api/v1/jobs/{job_id}`), or choose a ready item.",
+    ),
+    ProblemType(
+        "media-not-airable",
+        "Invalid request",
+        "The media to play now does not exist, or the channel cannot air its kind: a radio "
+        "channel airs sound alone, a TV channel video.",
+        "Choose an audio item for a radio channel, a video for a TV channel.",
     ),
     # --- media ----------------------------------------------------------------------------
     ProblemType(

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accounts.tokens import JwtSecretError
 from media import errors as me
-from schedules.errors import Frozen, InUse, ScheduleConflict
+from schedules.errors import Frozen, InUse, MediaNotReady, NothingOnAir, ScheduleConflict
 from station.errors import NotFound, StaleVersion, StationError
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ STATUS: dict[type[StationError], int] = {
     ScheduleConflict: 409,
     Frozen: 409,
     InUse: 409,
+    NothingOnAir: 409,
+    MediaNotReady: 409,
     me.FileTooLarge: 413,
     me.UploadOffsetMismatch: 409,
     me.UploadBusy: 409,

@@ -398,3 +398,26 @@ class ScheduleOut(BaseModel):
     start: datetime
     end: datetime
     blocks: list[GuideBlockOut]
+
+
+# --- on-air controls ---------------------------------------------------------------------
+
+
+class PlayNowIn(BaseModel):
+    media_id: int = Field(
+        ge=1,
+        le=2**63 - 1,
+        description="the media to put on air: ready, sound alone on a radio channel, video on TV",
+    )
+
+
+class ActionOut(BaseModel):
+    """An operator's action, accepted: it takes effect at `at`, seconds from now, on every
+    playout at once; the as-run log shows what aired."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"action_id": 12, "at": "2026-12-03T17:00:03Z"}]}
+    )
+
+    action_id: int
+    at: datetime = Field(description="when it takes effect (UTC): the station's now plus a lead")

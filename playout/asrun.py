@@ -29,9 +29,11 @@ class Outcome(StrEnum):
     CORRUPT = "skipped-corrupt"
     OVERRIDDEN = "overridden-by-live"
     CUT_SHORT = "cut-short"
+    SKIPPED_BY_OPERATOR = "skipped-by-operator"  # on air, cut by an operator's skip
 
 
-AIRED = (Outcome.PLAYED, Outcome.CUT_SHORT)  # an item listeners heard (some of)
+# An item listeners heard (some of).
+AIRED = (Outcome.PLAYED, Outcome.CUT_SHORT, Outcome.SKIPPED_BY_OPERATOR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,9 @@ class Boundary:
     # over): it aired from actual_ms, not from its start, and an earlier line that had it
     # on air stopped before its end.
     joined: bool = False
+    # Not a beginning: the item already on air has changed under the line (an operator's
+    # skip cut it), and its row says so.
+    amended: bool = False
 
 
 def offset_from_plan_ms(
@@ -126,7 +131,23 @@ class AsRunLog:
         item = b.item
         cut = item.cut and b.outcome == Outcome.PLAYED
         outcome = Outcome.CUT_SHORT if cut else b.outcome
+        if cut and item.action == "skip":
+            outcome = Outcome.SKIPPED_BY_OPERATOR
         with self.db.session() as s:
+            if b.amended:  # the row written when it began now says how it ended
+                s.execute(
+                    update(AsRunRow)
+                    .where(
+                        AsRunRow.channel == self.channel,
+                        AsRunRow.planned_start == from_ms(item.start_ms),
+                        AsRunRow.media_id == item.media_id
+                        if item.media_id is not None
+                        else AsRunRow.media_id.is_(None),
+                        AsRunRow.outcome.in_(AIRED),
+                    )
+                    .values(outcome=outcome, planned_ms=item.length_ms)
+                )
+                return
             if b.joined:
                 s.execute(
                     update(AsRunRow)

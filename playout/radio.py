@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -138,6 +138,7 @@ class RadioEngine:
         | None
     ) = None
     _slots: dict[tuple[int, int | None], _Slot] = field(default_factory=dict)
+    _dropped: list[_Slot] = field(default_factory=list)  # opened, then gone from the timeline
     # Boundaries waiting: (the sample at which a listener hears the change, boundary), in
     # order; until it is written (stream hooks), and until it is on air (hooks).
     _unwritten: list[tuple[int, Boundary]] = field(default_factory=list)
@@ -249,15 +250,49 @@ class RadioEngine:
         self._recovered("schedule")
         if spec is not None:
             self._apply(spec)
-        opened = set(self._slots)
-        kept = [i for i in self._items if (i.start_ms, i.media_id) in opened or i.end_ms <= start]
-        known = {(i.start_ms, i.media_id) for i in kept}
-        self._items = sorted(
-            kept + [i for i in items if (i.start_ms, i.media_id) not in known],
-            key=lambda i: i.start_ms,
-        )
+        fresh = {(i.start_ms, i.media_id): i for i in items}
+        self._follow(fresh, start)
+        kept = [
+            i
+            for i in self._items
+            if (i.start_ms, i.media_id) not in fresh
+            and ((i.start_ms, i.media_id) in self._slots or i.end_ms <= start)
+        ]
+        self._items = sorted(kept + items, key=lambda i: i.start_ms)
         self._fetched_to = end
         self._read_at = now_ms
+
+    def _follow(self, fresh: dict[tuple[int, int | None], TimelineItem], start: int) -> None:
+        """Items already opened, as the timeline now has them. Edits never reach them (the
+        freeze horizon is longer than the prefetch), but an operator's action does, seconds
+        ahead: an item cut shorter ends where the timeline now says (and its as-run row says
+        why), and one no longer in the timeline (pushed later, or starting again sharp after
+        a skip) is dropped before it is heard, or where the line stands."""
+        for key, slot in list(self._slots.items()):
+            new = fresh.get(key)
+            if new is None:
+                if slot.item.end_ms > start:  # it should have been in this reading
+                    self._dropped.append(self._slots.pop(key))
+                    log.info(
+                        "item taken off the line: the timeline no longer has it",
+                        extra={"channel": self.name, "title": slot.item.title},
+                    )
+                continue
+            if new == slot.item:
+                continue
+            length = (new.cue_out_ms - new.cue_in_ms) * SAMPLES_PER_MS
+            fade_out = (new.crossfade_ms or new.fade_out_ms) * SAMPLES_PER_MS
+            slot.place = replace(slot.place, length=length, fade_out=fade_out)
+            slot.item = new
+            if new.action == "skip":
+                log.info(
+                    "skip: the item on air ends early, as an operator asked",
+                    extra={"channel": self.name, "title": new.title, "at_ms": new.end_ms},
+                )
+            if slot.announced and slot.joined_at is None:
+                b = Boundary(new, slot.place.start, self._ms(slot.place.start), slot.outcome)
+                self._due.append((slot.place.start, replace(b, amended=True)))
+                self._due.sort(key=lambda d: d[0])
 
     def _apply(self, spec: ChannelSpec) -> None:
         if (spec.loudness_target_lufs, spec.true_peak_max_dbtp) != (
@@ -323,6 +358,8 @@ class RadioEngine:
     async def _ensure_slots(self, a: int, n: int) -> None:
         horizon = a + n + self.prefetch_ms * SAMPLES_PER_MS
         await self._refresh(self._ms(horizon) + 60_000)
+        while self._dropped:
+            await self._dropped.pop().reader.close()
         prev: TimelineItem | None = None
         for item in self._items:
             start = self._sample(item.start_ms)
@@ -372,6 +409,8 @@ class RadioEngine:
     async def _publish(self, b: Boundary) -> None:
         self.boundaries.append(b)
         what = "item started" if not b.joined else "item joined under way"
+        if b.amended:
+            what = "item on air cut short by an operator"
         log.info(
             what if not b.resumed else "schedule resumed after live",
             extra={

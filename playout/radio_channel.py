@@ -38,7 +38,10 @@ from streamer.outputs import Codec, IcecastOutput, low_rate
 
 log = logging.getLogger(__name__)
 Streams = list[dict[str, Any]]
-REFRESH_MS = 5_000  # an editor's change to the schedule or the channel is heard this soon
+# An editor's change to the schedule or the channel is heard this soon, and an operator's
+# skip or play-now (which takes effect 3 s after it is given) well before its instant. One
+# fingerprint query when nothing changed.
+REFRESH_MS = 1_000
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,8 @@ class RadioChannel:
 
     def _measure(self, b: Boundary) -> None:
         """How far the boundary was from its scheduled start, as the as-run has them."""
+        if b.amended:  # not a beginning
+            return
         offset = offset_from_plan_ms(b.item, b.actual_ms, b.outcome, b.resumed, b.joined)
         if self.ports.metrics is not None and offset is not None:
             self.ports.metrics.boundary_offset.labels(self.slug).observe(offset / 1000)

@@ -41,3 +41,20 @@ class MediaInUse(InUse):
     def __init__(self, message: str, used_by: dict[str, list[int]]) -> None:
         super().__init__(message)
         self.extra = {"used_by": used_by}
+class NothingOnAir(ScheduleError):
+    """A skip was asked for while nothing (no media: a gap's slate) is on air."""
+
+    reason = "nothing-on-air"
+
+
+class MediaNotReady(ScheduleError):
+    """A play-now names media that has not been analysed (or failed): it cannot air yet."""
+
+    reason = "media-not-ready"
+
+
+class MediaNotAirable(ScheduleError):
+    """A play-now names media the channel cannot air: none such, or video on the radio,
+    sound alone on TV."""
+
+    reason = "media-not-airable"

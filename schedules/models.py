@@ -156,6 +156,25 @@ class EntryRow(Versioned, Base):
     revision_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
+class ActionRow(Versioned, Base):
+    """An operator's order for the air (skip the item on air, play media now), taking effect
+    at `at`: data the resolver reads like the entries, so every playout resolves it alike."""
+
+    __tablename__ = "onair_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # skip | play-now
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    # What aired is the as-run's; a media deleted later leaves the action without it.
+    media_id: Mapped[int | None] = mapped_column(
+        ForeignKey("media_items.id", ondelete="SET NULL"), nullable=True
+    )
+    actor: Mapped[str] = mapped_column(String(200))
+
+
 class AuditRow(Base):
     __tablename__ = "audit_log"
 

@@ -14,6 +14,7 @@ from station.clock import from_ms as from_ms
 from station.clock import to_ms as to_ms
 
 Target = Literal["programme", "playlist", "clock", "media"]
+ActionKind = Literal["skip", "play-now"]
 KIND_PROGRAMME = "programme"
 
 
@@ -103,6 +104,18 @@ class EntrySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionSpec:
+    """An operator's order for the air, taking effect at `at_ms`: "skip" cuts the item on
+    air there and what follows starts at once; "play-now" plays `media_id` from there, then
+    what it interrupted goes on. Data like an entry, so every process resolves it alike."""
+
+    id: int
+    kind: ActionKind
+    at_ms: int
+    media_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelSpec:
     """A channel's settings as everyone outside `schedules` sees them: one frozen value,
     read again when the schedule changes (an edited loudness target is heard without a
@@ -162,13 +175,17 @@ class TimelineItem(Span):
     crossfade_ms: int = 0
     fade_out_ms: int = 0
     hard: bool = False
-    cut: bool = False  # shortened to make way for a hard start
+    cut: bool = False  # shortened to make way for a hard start (or by an operator's action)
     title: str = ""
     artist: str = ""
     entry_id: int | None = None
     block_ms: int | None = None  # planned start of the guide block this item belongs to
     programme_id: int | None = None
     episode_id: int | None = None
+    # The operator's action that made this item what it is: "skip" on the item a skip cut,
+    # "play-now" on the media a play-now put on air; action_id is that action's id.
+    action: str = ""
+    action_id: int | None = None
 
     @property
     def length_ms(self) -> int:

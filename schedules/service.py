@@ -22,11 +22,21 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from media.models import MediaItem, MediaRow
+from media.models import READY, MediaItem, MediaRow
 from schedules.cache import Memo
-from schedules.errors import Frozen, InUse, MediaInUse, ScheduleConflict, ScheduleError
+from schedules.errors import (
+    Frozen,
+    InUse,
+    MediaInUse,
+    MediaNotAirable,
+    MediaNotReady,
+    NothingOnAir,
+    ScheduleConflict,
+    ScheduleError,
+)
 from schedules.guide import GuideBlock, GuideNames, build_guide, load_names
 from schedules.models import (
+    ActionRow,
     AuditRow,
     ChannelRow,
     ClockRow,
@@ -35,7 +45,7 @@ from schedules.models import (
     PlaylistRow,
     ProgrammeRow,
 )
-from schedules.plan import ChannelSpec, TimelineItem
+from schedules.plan import ActionKind, ChannelSpec, TimelineItem, from_ms, to_ms
 from schedules.recurrence import RecurrenceError, check_rrule, local_to_ms, occurrence_starts
 from schedules.snapshot import Snapshot, entry_spec, fingerprint, load
 from schedules.timeline import resolve, resolve_day
@@ -44,6 +54,10 @@ from station.db import Database, Page
 from station.errors import NotFound, StaleVersion
 
 DAYS_KEPT = 32  # resolved channel-days kept in memory (a busy radio day: about 2 MB)
+# An operator's action takes effect this long after it is given: long enough for every
+# playout (the leader and the standby) to read it before its instant (the radio engine reads
+# the timeline every second), short enough to be "now" for the operator.
+ACTION_LEAD_MS = 3000
 
 ROWS: dict[str, type[Any]] = {
     "channel": ChannelRow,
@@ -92,6 +106,18 @@ class Record:
     @property
     def etag(self) -> str:
         return f'"{self.kind[0]}{self.id}v{self.version}"'
+
+
+@dataclass(frozen=True, slots=True)
+class OnAirAction:
+    """An operator's action as stored: which, on which channel, when it takes effect, by whom."""
+
+    id: int
+    channel: str
+    kind: str
+    at: datetime
+    media_id: int | None
+    actor: str
 
 
 def columns(row: Any) -> dict[str, Any]:
@@ -180,10 +206,14 @@ class Schedules:
         def day_run(midnight_ms: int) -> list[TimelineItem]:
             return self._days.get(
                 (slug, version, midnight_ms),
-                lambda: resolve_day(snap.channel, snap.entries, snap.catalogue, midnight_ms),
+                lambda: resolve_day(
+                    snap.channel, snap.entries, snap.catalogue, midnight_ms, snap.actions
+                ),
             )
 
-        return resolve(snap.channel, snap.entries, snap.catalogue, start, end, day_run)
+        return resolve(
+            snap.channel, snap.entries, snap.catalogue, start, end, day_run, snap.actions
+        )
 
     def guide(self, slug: str, start: datetime, end: datetime) -> list[GuideBlock]:
         version = self.version()
@@ -206,6 +236,58 @@ class Schedules:
         return Page(rows[:limit], (rows[limit - 1]["id"],) if more else None)
 
     # --- writing ------------------------------------------------------------------------
+
+    def act(
+        self, slug: str, kind: ActionKind, actor: str, media_id: int | None = None
+    ) -> OnAirAction:
+        """An operator's order for the air, ACTION_LEAD_MS from now: skip the item on air,
+        or play media now. It bypasses the freeze horizon (it is the way to change the
+        present) but is never placed in the past: its instant is the station's clock plus
+        the lead, whatever the caller says. Written with its audit row in one transaction."""
+        now = self.clock.now()
+        at = from_ms(to_ms(now) + ACTION_LEAD_MS)
+        with self.db.session() as s:
+            ch = s.scalars(select(ChannelRow).where(ChannelRow.slug == slug)).first()
+            if ch is None:
+                raise NotFound(f"there is no channel {slug!r}")
+            if kind == "play-now":
+                self._airable(s, ch, media_id)
+            else:
+                media_id = None
+                on = [
+                    i
+                    for i in self.timeline(slug, at, at + timedelta(milliseconds=1))
+                    if i.media_id is not None
+                ]
+                if not on:
+                    raise NothingOnAir(f"nothing is on air on {slug} to skip (a gap's slate)")
+            row = ActionRow(
+                channel_id=ch.id,
+                kind=kind,
+                at=at,
+                media_id=media_id,
+                actor=actor,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(row)
+            s.flush()
+            after = {"channel": slug, "kind": kind, "at": at, "media_id": media_id}
+            self._audit(s, actor, kind, "action", row.id, None, after)
+            return OnAirAction(row.id, slug, kind, at, media_id, actor)
+
+    def _airable(self, s: Session, ch: ChannelRow, media_id: int | None) -> None:
+        m = s.get(MediaRow, media_id) if media_id is not None else None
+        if m is None:
+            raise MediaNotAirable(f"there is no media {media_id}")
+        if m.status != READY:
+            raise MediaNotReady(f"media {m.id} is {m.status}: it airs once its analysis is done")
+        video = m.video_codec is not None
+        if ch.kind == "tv" and not video:
+            raise MediaNotAirable(f"media {m.id} has no picture: a TV channel airs video")
+        if ch.kind == "radio" and (video or m.audio_codec is None):
+            raise MediaNotAirable(f"media {m.id} is not sound alone: a radio channel airs audio")
 
     def create(
         self, kind: str, values: Mapping[str, Any], actor: str, *, dry_run: bool = False

@@ -9,8 +9,17 @@ from typing import Any
 from sqlalchemy import func, select
 
 from media.models import READY, MediaRow
-from schedules.models import ChannelRow, ClockRow, EntryRow, EpisodeRow, PlaylistRow, ProgrammeRow
+from schedules.models import (
+    ActionRow,
+    ChannelRow,
+    ClockRow,
+    EntryRow,
+    EpisodeRow,
+    PlaylistRow,
+    ProgrammeRow,
+)
 from schedules.plan import (
+    ActionSpec,
     Catalogue,
     ChannelSpec,
     ClockSlot,
@@ -83,6 +92,7 @@ class Snapshot:
     channel: ChannelSpec
     entries: tuple[EntrySpec, ...]
     catalogue: Catalogue
+    actions: tuple[ActionSpec, ...] = ()
 
 
 def load(db: Database, slug: str) -> Snapshot:
@@ -96,6 +106,13 @@ def load(db: Database, slug: str) -> Snapshot:
         clock_ids = {r.target_id for r in rows if r.target_type == "clock"}
         programme_ids = {r.target_id for r in rows if r.target_type == "programme"}
         media_ids = {r.target_id for r in rows if r.target_type == "media"}
+        actions = tuple(
+            ActionSpec(a.id, a.kind, to_ms(a.at), a.media_id)  # type: ignore[arg-type]
+            for a in s.scalars(
+                select(ActionRow).where(ActionRow.channel_id == ch.id).order_by(ActionRow.id)
+            )
+        )
+        media_ids.update(a.media_id for a in actions if a.media_id is not None)
         if ch.filler_playlist_id:
             playlist_ids.add(ch.filler_playlist_id)
         if ch.slate_media_id:
@@ -165,7 +182,7 @@ def load(db: Database, slug: str) -> Snapshot:
         }
     filler = playlists.get(ch.filler_playlist_id) if ch.filler_playlist_id else None
     spec = channel_spec(ch, filler.media_ids if filler else ())
-    return Snapshot(spec, entries, Catalogue(media, playlists, clocks, programmes))
+    return Snapshot(spec, entries, Catalogue(media, playlists, clocks, programmes), actions)
 
 
 def catalogue_rows(db: Database, slug: str) -> dict[str, Any]:
@@ -179,7 +196,16 @@ def catalogue_rows(db: Database, slug: str) -> dict[str, Any]:
         }
 
 
-FINGERPRINTED = (ChannelRow, ProgrammeRow, EpisodeRow, PlaylistRow, ClockRow, EntryRow, MediaRow)
+FINGERPRINTED = (
+    ChannelRow,
+    ProgrammeRow,
+    EpisodeRow,
+    PlaylistRow,
+    ClockRow,
+    EntryRow,
+    MediaRow,
+    ActionRow,
+)
 
 
 FINGERPRINT = select(

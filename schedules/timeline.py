@@ -15,11 +15,20 @@ How it works:
   that fits, then the channel's filler, then a slate of the exact remaining length; a
   programme running into a hard start is cut there.
 - Music into music crossfades by the channel's crossfade; anything else is a hard cut.
+- Operators' actions (`ActionSpec`) are points on the walk, not edits of the rules: a skip at
+  T cuts the item on air at T and the walk goes on from T as it would have after that item
+  (the next item of the same occurrence, what it covered, filler), so what follows moves
+  earlier up to the next hard start, which stays where it is; a play-now at T cuts the item
+  on air at T, plays its media from T (cut at the next hard start), then the rest of the
+  interrupted item from where it stopped, and the walk goes on, everything pushed later and
+  fitted before the next hard start as always. Nothing before T changes: the item on air is
+  chosen as it was and only shortened.
 """
 
 from __future__ import annotations
 
 import random
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -27,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 from schedules.plan import (
     KIND_PROGRAMME,
+    ActionSpec,
     Catalogue,
     ChannelSpec,
     ClockSpec,
@@ -44,6 +54,9 @@ CROSSFADE_KINDS = frozenset({"music", "filler"})
 CUTTABLE_KINDS = frozenset({"programme", "speech", "music", "filler", "jingle"})
 MIN_ITEM_MS = 200  # shorter remainders become slate rather than a blip of a file
 FADE_OUT_MS = 1500  # a cut item fades out over this long (or its whole length if shorter)
+# An item an operator's action cuts fades out over this long before the instant: the action
+# takes effect seconds after it is given, so a long fade would have begun before playout knew.
+ACTION_FADE_MS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +377,13 @@ class _Live:
 
 class _Day:
     def __init__(
-        self, channel: ChannelSpec, cat: Catalogue, start_ms: int, end_ms: int, seed: str
+        self,
+        channel: ChannelSpec,
+        cat: Catalogue,
+        start_ms: int,
+        end_ms: int,
+        seed: str,
+        actions: Sequence[ActionSpec] = (),
     ) -> None:
         self.channel = channel
         self.cat = cat
@@ -375,6 +394,11 @@ class _Day:
         self.items: list[TimelineItem] = []
         self.cursor = start_ms
         self.rotations: dict[int, Rotation] = {}
+        self.actions = sorted(
+            (a for a in actions if start_ms <= a.at_ms < end_ms), key=lambda a: (a.at_ms, a.id)
+        )
+        self.hard_points: list[int] = [end_ms]
+        self.sharp = False  # the next item starts where it is placed, without a crossfade
         filler = cat.playlists.get(channel.filler_playlist_id or -1)
         self.filler: PlaylistSource | None = (
             PlaylistSource(self.rotation(filler), repeat=True, limit=None) if filler else None
@@ -417,15 +441,20 @@ class _Day:
         *,
         hard: bool = False,
         cut: bool = False,
+        cue_in_ms: int | None = None,
+        action: ActionSpec | None = None,
     ) -> None:
-        """Put an item at the cursor for length_ms (crossfading into it when both allow)."""
+        """Put an item at the cursor for length_ms (crossfading into it when both allow);
+        then carry out the operators' actions that fall inside it."""
         xfade = self.channel.crossfade_ms
         prev = self.items[-1] if self.items else None
         start = self.cursor
+        sharp, self.sharp = self.sharp, False
         if (
             prev is not None
             and xfade > 0
             and not hard
+            and not sharp
             and not prev.cut
             and prev.kind in CROSSFADE_KINDS
             and kind in CROSSFADE_KINDS
@@ -435,7 +464,7 @@ class _Day:
             self.items[-1] = replace(prev, end_ms=prev.end_ms - xfade, crossfade_ms=xfade)
             start -= xfade
             length_ms = length_ms  # the new item keeps its full audio; it starts earlier
-        cue_in = m.cue_in_ms if m else 0
+        cue_in = cue_in_ms if cue_in_ms is not None else (m.cue_in_ms if m else 0)
         end = start + length_ms
         fade = min(FADE_OUT_MS, length_ms) if cut else 0
         entry = occ.entry if occ else None
@@ -456,11 +485,56 @@ class _Day:
                 block_ms=occ.block_ms if occ else None,
                 programme_id=entry.target_id if entry and entry.target == "programme" else None,
                 episode_id=occ.episode_id if occ else None,
+                action=action.kind if action else "",
+                action_id=action.id if action else None,
             )
         )
         if m is not None:
             self.history.add(start, m.id, m.artist)
         self.cursor = end
+        if self.actions and self.actions[0].at_ms < end:
+            self.act(m, occ)
+
+    # operators' actions -------------------------------------------------------------
+
+    def act(self, m: MediaRef | None, occ: Occurrence | None) -> None:
+        """The next action falls inside the item just placed (media m of occurrence occ):
+        cut the item there, and for a play-now put its media on, then the rest of the item."""
+        a = self.actions.pop(0)
+        item = self.items.pop()
+        played = a.at_ms - item.start_ms
+        if played > 0:
+            self.items.append(
+                replace(
+                    item,
+                    end_ms=a.at_ms,
+                    cue_out_ms=item.cue_in_ms + played,
+                    crossfade_ms=0,
+                    fade_out_ms=min(ACTION_FADE_MS, played),
+                    cut=True,
+                    action="skip" if a.kind == "skip" else item.action,
+                    action_id=a.id if a.kind == "skip" else item.action_id,
+                )
+            )
+        self.cursor = a.at_ms
+        self.sharp = True
+        now = self.cat.media.get(a.media_id or -1)
+        if a.kind != "play-now" or now is None or now.play_ms <= 0:
+            return  # a skip: the walk goes on from here
+        hard_ms = self.hard_points[bisect_right(self.hard_points, self.cursor)]
+        length = min(now.play_ms, hard_ms - self.cursor)
+        self.place(now, now.kind, length, None, hard=True, cut=length < now.play_ms, action=a)
+        rest = min(item.cue_out_ms - item.cue_in_ms - max(0, played), hard_ms - self.cursor)
+        if rest >= MIN_ITEM_MS:
+            self.sharp = True
+            self.place(
+                m,
+                item.kind,
+                rest,
+                occ,
+                cut=item.cut or self.cursor + rest == hard_ms,
+                cue_in_ms=item.cue_in_ms + max(0, played),
+            )
 
     def kind_of(self, m: MediaRef, occ: Occurrence) -> str:
         return KIND_PROGRAMME if occ.entry.target == "programme" else m.kind
@@ -469,27 +543,24 @@ class _Day:
         """Fill [cursor, until) exactly: filler items that fit whole, then one filler cut to
         the remainder (with a fade: beds are made to be cut), and a slate only when the
         channel has no filler at all (or the remainder is a blip)."""
-        while self.filler is not None and until_ms - self.cursor >= MIN_ITEM_MS:
+        while self.cursor < until_ms:
             remaining = until_ms - self.cursor
-            m = self.filler.fit(self.cursor, remaining)
-            if m is not None:
-                self.place(m, "filler", m.play_ms, occ)
-                continue
-            m = self.filler.next(self.cursor)
-            if m is not None:
-                self.place(m, "filler", remaining, occ, cut=True)
-            break
-        if until_ms > self.cursor:
+            if self.filler is not None and remaining >= MIN_ITEM_MS:
+                m = self.filler.fit(self.cursor, remaining)
+                if m is not None:
+                    self.place(m, "filler", m.play_ms, occ)
+                    continue
+                m = self.filler.next(self.cursor)
+                if m is not None:
+                    self.place(m, "filler", remaining, occ, cut=True)
+                    continue
             self.slate(until_ms, occ)
 
     def slate(self, until_ms: int, occ: Occurrence | None) -> None:
         """Filler that belongs to a scheduled block (padding before its next hard start) is
         part of that block in the guide; filler in a gap is a block of its own."""
         slate = self.cat.media.get(self.channel.slate_media_id or -1)
-        self.place(slate, "slate", until_ms - self.cursor, occ)
-        self.items[-1] = replace(
-            self.items[-1], cue_in_ms=0, cue_out_ms=until_ms - self.items[-1].start_ms
-        )
+        self.place(slate, "slate", until_ms - self.cursor, occ, cue_in_ms=0)
 
     def filler_until(self, target_ms: int, hard_ms: int) -> None:
         """Nothing scheduled: filler up to the next start (items may run over a soft one)."""
@@ -514,6 +585,7 @@ class _Day:
             }
         )
         hard_points.append(self.end_ms)
+        self.hard_points = hard_points
         pending = [o for o in occs if o.start_ms >= self.start_ms]
         live: list[_Live] = []
         # Occurrences begun before the day that still run into it (a 24-hour rotation).
@@ -602,6 +674,7 @@ def resolve(
     start: datetime,
     end: datetime,
     day_run: Callable[[int], list[TimelineItem]] | None = None,
+    actions: Sequence[ActionSpec] = (),
 ) -> list[TimelineItem]:
     """The channel's timeline covering [start, end): the first item contains `start`, the last
     contains the instant before `end`, and each item ends where the next begins. `day_run`
@@ -610,7 +683,7 @@ def resolve(
     start_ms, end_ms = to_ms(start), to_ms(end)
     if end_ms <= start_ms:
         return []
-    run = day_run or (lambda midnight: resolve_day(channel, entries, cat, midnight))
+    run = day_run or (lambda midnight: resolve_day(channel, entries, cat, midnight, actions))
     timeline: list[TimelineItem] = []
     for midnight, _ in day_bounds(channel, start_ms, end_ms)[:-1]:
         items = run(midnight)
@@ -621,7 +694,11 @@ def resolve(
 
 
 def resolve_day(
-    channel: ChannelSpec, entries: Sequence[EntrySpec], cat: Catalogue, midnight_ms: int
+    channel: ChannelSpec,
+    entries: Sequence[EntrySpec],
+    cat: Catalogue,
+    midnight_ms: int,
+    actions: Sequence[ActionSpec] = (),
 ) -> list[TimelineItem]:
     """Every item of the local day that begins at `midnight_ms`, from the day's start (the
     end of a programme still running at midnight) to the next day's."""
@@ -641,4 +718,4 @@ def resolve_day(
         return []
     day_occs = [o for o in occs if o.start_ms < d_end and o.end_ms > d_start]
     seed = f"{channel.slug}:{date.date().isoformat()}"
-    return _Day(channel, cat, d_start, d_end, seed).run(day_occs)
+    return _Day(channel, cat, d_start, d_end, seed, actions).run(day_occs)

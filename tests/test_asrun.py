@@ -188,3 +188,32 @@ def test_editors_read_what_aired_by_channel_time_and_outcome_and_take_it_as_csv(
     assert backwards.status_code == 422 and backwards.json()["reason"] == "invalid-request"
     unknown = desk.client.get("/api/v1/manage/asrun", params={"outcome": "aired-twice"})
     assert unknown.status_code == 422
+def test_a_song_an_operator_skips_is_logged_as_skipped_and_one_interrupted_as_cut_short(
+    db_url: str,
+) -> None:
+    """Each row is written as its item begins, saying `played`; when playout hears that an
+    operator's action cut the item, the same row says how it ended."""
+    from dataclasses import replace
+
+    from playout.asrun import Boundary, Outcome
+    from schedules.plan import TimelineItem
+
+    db = Database(db_url)
+    log = AsRunLog(db, "diaspor-fm")
+    t0 = to_ms(START)
+    song = TimelineItem(t0, t0 + 200_000, "music", None, 0, 200_000, title="Sarı gəlin")
+    other = TimelineItem(t0 + 30_000, t0 + 230_000, "music", None, 0, 200_000, title="Ayrılıq")
+    try:
+        log.write(Boundary(song, 0, t0, Outcome.PLAYED))
+        skipped = replace(song, end_ms=t0 + 30_000, cut=True, action="skip", action_id=4)
+        log.write(Boundary(skipped, 0, t0, Outcome.PLAYED, amended=True))
+        log.write(Boundary(other, 0, t0 + 30_000, Outcome.PLAYED))
+        cut = replace(other, end_ms=t0 + 40_000, cut=True)  # a play-now came in
+        log.write(Boundary(cut, 0, t0 + 30_000, Outcome.PLAYED, amended=True))
+        rows = list(reversed(log.recent(10)))
+    finally:
+        db.dispose()
+    assert [(r.title, r.outcome, r.planned_ms) for r in rows] == [
+        ("Sarı gəlin", "skipped-by-operator", 30_000),
+        ("Ayrılıq", "cut-short", 10_000),
+    ]

@@ -114,6 +114,7 @@ updateScheduleEntry updateUser uploadMedia
 getRadioEmbed getTvEmbed getEmbedScript getProgrammePage getEpisodePage
 deleteMedia getMediaPeaks setMediaArtwork setChannelLogo
 describeUploads createUpload getUploadOffset sendUploadPart terminateUpload getUpload
+skipOnAir playNow
 """
 
 

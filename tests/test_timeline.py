@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from schedules.plan import (
+    ActionSpec,
     Catalogue,
     ChannelSpec,
     ClockSlot,
@@ -24,7 +25,7 @@ from schedules.plan import (
     to_ms,
 )
 from schedules.recurrence import fast_forward, occurrence_starts
-from schedules.timeline import resolve
+from schedules.timeline import ACTION_FADE_MS, DAY_MS, expand, resolve, shadowed
 
 BAKU = ZoneInfo("Asia/Baku")
 MIN = 60_000
@@ -432,3 +433,159 @@ def test_any_schedule_covers_every_instant_exactly_once(
             if not covering:
                 assert t in starts, (e, t)
     assert resolve(RADIO, entries, CAT, start, end) == items  # deterministic
+
+
+# --- operators' actions: skip and play now ---------------------------------------------
+
+
+def on_air_at(items: list[TimelineItem], at_ms: int) -> TimelineItem:
+    return next(i for i in items if i.start_ms <= at_ms < i.end_ms)
+
+
+ANNOUNCEMENT = MediaRef(90, "speech", "Təcili elan", "Diaspor.FM", 75_000)
+WITH_ANNOUNCEMENT = Catalogue(
+    {**CAT.media, 90: ANNOUNCEMENT}, CAT.playlists, CAT.clocks, CAT.programmes
+)
+
+
+def test_a_skip_cuts_the_song_on_air_and_what_was_next_starts_at_that_instant() -> None:
+    start, end = baku(DAY, 14), baku(DAY, 15)
+    plain = resolve(RADIO, [background()], CAT, start, end)
+    song = on_air_at(plain, to_ms(baku(DAY, 14, 10)))
+    assert song.kind == "music"
+    at = song.start_ms + 40_000  # forty seconds into it
+    items = resolve(RADIO, [background()], CAT, start, end, actions=[ActionSpec(7, "skip", at)])
+    assert_seamless(items, start, end)
+    k = items.index(next(i for i in items if i.start_ms == song.start_ms))
+    assert items[:k] == plain[: plain.index(song)]  # the past is what it was
+    cut = items[k]
+    assert (cut.media_id, cut.end_ms, cut.cut) == (song.media_id, at, True)
+    assert (cut.action, cut.action_id) == ("skip", 7)
+    assert cut.cue_out_ms == cut.cue_in_ms + 40_000 and cut.crossfade_ms == 0
+    assert cut.fade_out_ms == ACTION_FADE_MS
+    following = items[k + 1]
+    assert following.start_ms == at  # sharp: nothing crossfades into the instant of a skip
+    assert following.media_id == plain[plain.index(song) + 1].media_id  # what was next
+    # The news at :30 is a hard start: it does not move.
+    news = next(i for i in items if i.media_id == 60)
+    assert news.start_ms == to_ms(baku(DAY, 14, 30)) and news.hard
+    assert items[items.index(news)] == plain[plain.index(news)]
+
+
+def test_a_skipped_programme_gives_way_to_the_music_clock_it_covered() -> None:
+    show = EntrySpec(2, "programme", 1, datetime(2026, 11, 1, 20, 7), rrule="FREQ=WEEKLY;BYDAY=SU")
+    at = to_ms(baku(DAY, 20, 20))
+    start, end = baku(DAY, 19), baku(DAY, 22)
+    items = resolve(
+        RADIO, [background(), show], CAT, start, end, actions=[ActionSpec(1, "skip", at)]
+    )
+    assert_seamless(items, start, end)
+    prog = next(i for i in items if i.kind == "programme")
+    assert prog.end_ms == at and prog.action == "skip"
+    after = items[items.index(prog) + 1]
+    assert after.start_ms == at and after.kind in ("music", "filler")
+    assert any(i.start_ms == to_ms(baku(DAY, 21)) and i.media_id == 50 for i in items)
+
+
+def test_play_now_puts_the_announcement_on_then_the_rest_of_the_item_where_it_stopped() -> None:
+    show = EntrySpec(2, "programme", 1, datetime(2026, 11, 1, 20, 7), rrule="FREQ=WEEKLY;BYDAY=SU")
+    entries = [background(), show]
+    start, end = baku(DAY, 19), baku(DAY, 22)
+    plain = resolve(RADIO, entries, WITH_ANNOUNCEMENT, start, end)
+    at = to_ms(baku(DAY, 20, 17))  # ten minutes into the programme
+    act = ActionSpec(3, "play-now", at, media_id=90)
+    items = resolve(RADIO, entries, WITH_ANNOUNCEMENT, start, end, actions=[act])
+    assert_seamless(items, start, end)
+    prog = next(i for i in items if i.kind == "programme")
+    assert prog.end_ms == at and prog.cut and prog.action == ""  # interrupted, not skipped
+    now = items[items.index(prog) + 1]
+    assert (now.media_id, now.start_ms, now.end_ms) == (90, at, at + 75_000)
+    assert (now.action, now.action_id, now.hard, now.entry_id) == ("play-now", 3, True, None)
+    rest = items[items.index(now) + 1]
+    assert (rest.media_id, rest.start_ms, rest.cue_in_ms) == (80, now.end_ms, 10 * MIN)
+    assert rest.end_ms == prog.start_ms + 50 * MIN + 75_000  # pushed later by the announcement
+    assert rest.entry_id == prog.entry_id and rest.episode_id == prog.episode_id
+    # Before the instant nothing changed; the next hard start (21:00's ID) did not move.
+    assert items[: items.index(prog)] == plain[: plain.index(on_air_at(plain, at))]
+    assert on_air_at(items, to_ms(baku(DAY, 21))).start_ms == to_ms(baku(DAY, 21))
+
+
+def test_play_now_and_what_it_pushes_later_are_cut_at_the_next_hard_start() -> None:
+    start, end = baku(DAY, 14), baku(DAY, 15)
+    at = to_ms(baku(DAY, 14, 29)) + 30_000  # thirty seconds before the news
+    act = ActionSpec(4, "play-now", at, media_id=90)
+    items = resolve(RADIO, [background()], WITH_ANNOUNCEMENT, start, end, actions=[act])
+    assert_seamless(items, start, end)
+    now = on_air_at(items, at)
+    assert now.media_id == 90 and now.start_ms == at and now.cut
+    assert now.end_ms == to_ms(baku(DAY, 14, 30))
+    news = items[items.index(now) + 1]
+    assert news.media_id == 60 and news.start_ms == to_ms(baku(DAY, 14, 30))
+
+
+def test_a_skip_of_the_announcement_a_play_now_began_goes_back_to_what_it_interrupted() -> None:
+    start, end = baku(DAY, 14), baku(DAY, 15)
+    plain = resolve(RADIO, [background()], WITH_ANNOUNCEMENT, start, end)
+    at = to_ms(baku(DAY, 14, 10))
+    song = on_air_at(plain, at)
+    acts = [ActionSpec(5, "play-now", at, 90), ActionSpec(6, "skip", at + 20_000)]
+    items = resolve(RADIO, [background()], WITH_ANNOUNCEMENT, start, end, actions=acts)
+    assert_seamless(items, start, end)
+    now = on_air_at(items, at)
+    assert (now.media_id, now.end_ms, now.action) == (90, at + 20_000, "skip")
+    rest = items[items.index(now) + 1]
+    assert rest.media_id == song.media_id and rest.start_ms == at + 20_000
+    assert rest.cue_in_ms == song.cue_in_ms + at - song.start_ms
+
+
+@st.composite
+def actions(draw: st.DrawFn, start_ms: int, hours: int) -> list[ActionSpec]:
+    out = []
+    for i in range(draw(st.integers(1, 4))):
+        at = start_ms + draw(st.integers(1000, hours * 60 * MIN - 1))
+        kind = draw(st.sampled_from(["skip", "play-now"]))
+        media = draw(st.sampled_from([90, 50, 3])) if kind == "play-now" else None
+        out.append(ActionSpec(100 + i, kind, at, media))  # type: ignore[arg-type]
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(entries=schedules(), offset=st.integers(0, 30 * 60), data=st.data())
+def test_with_actions_any_schedule_still_covers_every_instant_exactly_once(
+    entries: list[EntrySpec], offset: int, data: st.DataObject
+) -> None:
+    start = DAY + timedelta(seconds=offset * 7)
+    end = start + timedelta(hours=3)
+    acts = data.draw(actions(to_ms(start), 3))
+    plain = resolve(RADIO, entries, WITH_ANNOUNCEMENT, start, end)
+    items = resolve(RADIO, entries, WITH_ANNOUNCEMENT, start, end, actions=acts)
+    assert_seamless(items, start, end)
+    assert resolve(RADIO, entries, WITH_ANNOUNCEMENT, start, end, actions=acts) == items
+    first = min(a.at_ms for a in acts)
+    # Before the first action the timeline is what it was, to the item on air then (an
+    # action inside a crossfade acts on the item going out: the one coming in starts again).
+    xf = RADIO.crossfade_ms
+    assert [i for i in items if i.end_ms < first - xf] == [
+        i for i in plain if i.end_ms < first - xf
+    ]
+    now = on_air_at(items, first - 1)
+    before = resolve(RADIO, entries, WITH_ANNOUNCEMENT, start - timedelta(hours=1), end)
+    assert (now.start_ms, now.media_id) in {(i.start_ms, i.media_id) for i in before}
+    starts = {i.start_ms for i in items}
+    occs = expand(RADIO, entries, WITH_ANNOUNCEMENT, to_ms(start) - DAY_MS, to_ms(end) + DAY_MS)
+    hard = {
+        o.start_ms
+        for o in occs
+        if o.hard and first < o.start_ms < to_ms(end) and not shadowed(o, occs)
+    }
+    assert hard <= starts  # the hard starts after the actions stay where they were
+    for a in acts:
+        if a.kind == "play-now" and a.at_ms not in hard:
+            now = on_air_at(items, a.at_ms)
+            length = WITH_ANNOUNCEMENT.media[a.media_id or 0].play_ms
+            later = [  # an action given after it, while it plays, cuts it
+                b for b in acts if (b.at_ms, b.id) > (a.at_ms, a.id) and b.at_ms < a.at_ms + length
+            ]
+            assert (now.media_id, now.start_ms) == (a.media_id, a.at_ms) or later, (a, now)
+        if a.kind == "skip":
+            assert a.at_ms in starts  # what follows starts there
