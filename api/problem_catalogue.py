@@ -247,6 +247,8 @@ CATALOGUE = _types(
         "(`schedule_entries`, `playlists`, `clocks`, `episodes`, `programmes`, `channels`), the "
         "ids of what uses it.",
         "Take it out of those first, then delete it.",
+    ),
+    ProblemType(
         "nothing-on-air",
         "Conflict",
         "A skip was asked for while nothing is on air to skip: the channel is in a gap "

@@ -41,6 +41,8 @@ class MediaInUse(InUse):
     def __init__(self, message: str, used_by: dict[str, list[int]]) -> None:
         super().__init__(message)
         self.extra = {"used_by": used_by}
+
+
 class NothingOnAir(ScheduleError):
     """A skip was asked for while nothing (no media: a gap's slate) is on air."""
 

@@ -188,6 +188,8 @@ def test_editors_read_what_aired_by_channel_time_and_outcome_and_take_it_as_csv(
     assert backwards.status_code == 422 and backwards.json()["reason"] == "invalid-request"
     unknown = desk.client.get("/api/v1/manage/asrun", params={"outcome": "aired-twice"})
     assert unknown.status_code == 422
+
+
 def test_a_song_an_operator_skips_is_logged_as_skipped_and_one_interrupted_as_cut_short(
     db_url: str,
 ) -> None:
