@@ -289,9 +289,13 @@ class RadioEngine:
                     "skip: the item on air ends early, as an operator asked",
                     extra={"channel": self.name, "title": new.title, "at_ms": new.end_ms},
                 )
-            if slot.announced and slot.joined_at is None:
-                b = Boundary(new, slot.place.start, self._ms(slot.place.start), slot.outcome)
-                self._due.append((slot.place.start, replace(b, amended=True)))
+            if slot.announced:
+                # Its row says how it ended, whether the line began with it or joined it under
+                # way (the item a playout restart or a standby came in on is skipped as well).
+                joined = slot.joined_at is not None
+                at = slot.place.start if slot.joined_at is None else slot.joined_at
+                b = Boundary(new, at, self._ms(at), slot.outcome, joined=joined, amended=True)
+                self._due.append((at, b))
                 self._due.sort(key=lambda d: d[0])
 
     def _apply(self, spec: ChannelSpec) -> None:

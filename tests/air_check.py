@@ -73,12 +73,12 @@ async def listen(port: int, mount: str, stop: asyncio.Event, heard: Heard | None
     audio byte it arrived before (the block sits between two runs of audio)."""
     heard = heard or Heard(mount)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {mount} HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n".encode())
-    await writer.drain()
-    head = await reader.readuntil(b"\r\n\r\n")
-    icy = IcyReader.from_headers(parse_response_head(head).headers)
-    assert icy.metaint, f"{mount}: the server sent no icy-metaint"
     try:
+        writer.write(f"GET {mount} HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n".encode())
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        icy = IcyReader.from_headers(parse_response_head(head).headers)
+        assert icy.metaint, f"{mount}: the server sent no icy-metaint"
         while not stop.is_set():
             try:
                 data = await asyncio.wait_for(reader.read(65536), timeout=0.5)

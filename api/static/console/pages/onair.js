@@ -5,6 +5,7 @@
 import { formatTime, replace } from "../lib.js";
 
 const HEALTH_POLL_MS = 15000;
+const ASRUN_POLL_MS = 5000;
 
 export default {
   async render(root, ctx) {
@@ -145,11 +146,17 @@ export default {
     // --- the as-run log -----------------------------------------------------------------------
     function drawAsrun(chs) {
       const channel = h("select", { id: "asrun-channel" }, chs.map((c) => h("option", { value: c.slug }, c.name)));
+      // The as-run's outcomes, as the API names them (playout/sequencer.py), in words.
+      const outcomes = {
+        "played": t("onair.outcome.played"),
+        "cut-short": t("onair.outcome.cutShort"),
+        "skipped-by-operator": t("onair.outcome.skippedByOperator"),
+        "skipped-missing": t("onair.outcome.skippedMissing"),
+        "overridden-by-live": t("onair.outcome.overriddenByLive"),
+      };
       const outcome = h("select", { id: "asrun-outcome" },
         h("option", { value: "" }, t("onair.anyOutcome")),
-        h("option", { value: "played" }, t("onair.outcome.played")),
-        h("option", { value: "skipped" }, t("onair.outcome.skipped")),
-        h("option", { value: "failed" }, t("onair.outcome.failed")));
+        Object.entries(outcomes).map(([value, words]) => h("option", { value }, words)));
       const from = h("input", { id: "asrun-from", type: "date" });
       const table = h("div", { class: "table-wrap", "aria-live": "polite" });
       const csv = h("button", { type: "button", id: "asrun-csv", onclick: () => exportCsv() }, t("onair.csv"));
@@ -169,13 +176,18 @@ export default {
             h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("onair.at")), h("th", { scope: "col" }, t("onair.title")),
               h("th", { scope: "col" }, t("onair.outcome")))),
             h("tbody", {}, rows.map((r) => h("tr", {},
-              h("td", { "data-label": t("onair.at") }, formatTime(r.started_at || r.at, ctx.zone, ctx.lang, { date: true, seconds: true })),
-              h("td", { "data-label": t("onair.title") }, r.title || ""),
-              h("td", { "data-label": t("onair.outcome") }, r.outcome || ""))))) : h("p", { class: "muted" }, t("onair.asrunEmpty")));
+              h("td", { "data-label": t("onair.at") }, formatTime(r.actual_start, ctx.zone, ctx.lang, { date: true, seconds: true })),
+              h("td", { "data-label": t("onair.title") }, [r.title, r.artist].filter(Boolean).join(" — ")),
+              h("td", { "data-label": t("onair.outcome"), "data-outcome": r.outcome }, outcomes[r.outcome] || r.outcome))))) : h("p", { class: "muted" }, t("onair.asrunEmpty")));
         } catch (e) {
           replace(table, h("p", { class: "muted" }, ctx.problemText(e)));
           csv.hidden = e.status === 404;
         }
+      }
+      // What airs is logged as it starts: the log is read again while the page is open.
+      async function poll() {
+        await load();
+        if (!disposed) timers.push(setTimeout(poll, ASRUN_POLL_MS));
       }
       async function exportCsv() {
         try {
@@ -201,7 +213,7 @@ export default {
           h("div", {}, h("label", { for: "asrun-from" }, t("onair.from")), from),
           csv),
         table);
-      load();
+      poll();
     }
 
     return () => {
