@@ -256,6 +256,14 @@ CATALOGUE = _types(
         "Wait for the next item, or play something now instead.",
     ),
     ProblemType(
+        "not-on-tv",
+        "Conflict",
+        "Skip and play-now were asked of a TV channel. They are for radio channels: the TV "
+        "sequencer lays each item's plan once and would obey only from its next item, while "
+        "the guide already said otherwise.",
+        "Change the TV channel's schedule instead (an entry after its freeze horizon).",
+    ),
+    ProblemType(
         "media-not-ready",
         "Conflict",
         "The media to play now has not been analysed yet, or its analysis failed: only "

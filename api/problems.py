@@ -15,7 +15,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accounts.tokens import JwtSecretError
 from media import errors as me
-from schedules.errors import Frozen, InUse, MediaNotReady, NothingOnAir, ScheduleConflict
+from schedules.errors import (
+    Frozen,
+    InUse,
+    MediaNotReady,
+    NothingOnAir,
+    NotOnTv,
+    ScheduleConflict,
+)
 from station.errors import NotFound, StaleVersion, StationError
 
 log = logging.getLogger(__name__)
@@ -28,6 +35,7 @@ STATUS: dict[type[StationError], int] = {
     Frozen: 409,
     InUse: 409,
     NothingOnAir: 409,
+    NotOnTv: 409,
     MediaNotReady: 409,
     me.FileTooLarge: 413,
     me.UploadOffsetMismatch: 409,

@@ -49,6 +49,14 @@ class NothingOnAir(ScheduleError):
     reason = "nothing-on-air"
 
 
+class NotOnTv(ScheduleError):
+    """Skip and play-now asked of a TV channel: its sequencer lays each item's plan once and
+    does not follow an operator's action until its next item, so the order is refused rather
+    than shown in the guide while the picture goes on."""
+
+    reason = "not-on-tv"
+
+
 class MediaNotReady(ScheduleError):
     """A play-now names media that has not been analysed (or failed): it cannot air yet."""
 

@@ -31,6 +31,7 @@ from schedules.errors import (
     MediaNotAirable,
     MediaNotReady,
     NothingOnAir,
+    NotOnTv,
     ScheduleConflict,
     ScheduleError,
 )
@@ -250,6 +251,11 @@ class Schedules:
             ch = s.scalars(select(ChannelRow).where(ChannelRow.slug == slug)).first()
             if ch is None:
                 raise NotFound(f"there is no channel {slug!r}")
+            if ch.kind != "radio":
+                raise NotOnTv(
+                    f"{slug} is a TV channel: skip and play-now are for radio channels until the "
+                    "TV sequencer follows them (it would only obey from its next item)"
+                )
             if kind == "play-now":
                 self._airable(s, ch, media_id)
             else:

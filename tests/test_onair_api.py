@@ -89,11 +89,13 @@ def test_bad_orders_are_refused_with_a_problem_and_change_nothing(desk: Desk) ->
     with desk.station.db.session() as s:
         s.execute(update(MediaRow).where(MediaRow.id == desk.media["bed"]).values(status="pending"))
     refused("diaspor-fm/play-now", {"media_id": desk.media["bed"]}, 409, "media-not-ready")
-    # Sound alone on a TV channel.
+    # TV: the sequencer does not follow operators' actions; refused, whatever the media.
     desk.post("channels", {"slug": "diaspor-tv", "kind": "tv", "names": {"az": "Diaspor TV"}})
-    refused("diaspor-tv/play-now", {"media_id": desk.media["news"]}, 422, "media-not-airable")
-    # A TV channel with nothing scheduled (and no slate media) has nothing on air to skip.
-    refused("diaspor-tv/skip", None, 409, "nothing-on-air")
+    refused("diaspor-tv/play-now", {"media_id": desk.media["news"]}, 409, "not-on-tv")
+    refused("diaspor-tv/skip", None, 409, "not-on-tv")
+    # Nothing scheduled on a radio channel: a gap's slate, nothing to skip.
+    desk.post("channels", {"slug": "diaspor-bos", "kind": "radio", "names": {"az": "Boş"}})
+    refused("diaspor-bos/skip", None, 409, "nothing-on-air")
     assert week  # the radio's schedule was there all along
     with desk.station.db.session() as s:
         assert s.scalars(select(AuditRow).where(AuditRow.resource == "action")).first() is None

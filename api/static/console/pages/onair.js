@@ -112,6 +112,7 @@ export default {
       const skipNeed = "POST /api/v1/manage/channels/{slug}/skip";
       const playNeed = "POST /api/v1/manage/channels/{slug}/play-now";
       if (!ctx.can(skipNeed) && !ctx.can(playNeed)) return null;
+      if (ch.kind !== "radio") return null; // TV refuses them (not-on-tv): its sequencer would not follow
       const status = h("p", { role: "status", class: "muted" });
       const mediaChoice = h("select", { id: `play-${ch.slug}` });
       const act = async (path, body, ask, done) => {
