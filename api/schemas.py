@@ -15,6 +15,7 @@ from media.partial_uploads import PartialUpload
 from station.settings import Settings
 
 Kind = Literal["music", "speech", "jingle", "programme", "filler", "slate"]
+TagKey = Annotated[str, Field(min_length=1, max_length=40)]
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -43,6 +44,9 @@ class MediaOut(BaseModel):
     album: str
     languages: list[str]
     tags: dict[str, str]
+    descriptions: dict[str, str] = Field(
+        default_factory=dict, description="language (az, en, ru) -> description"
+    )
     original_name: str
     sha256: str
     size_bytes: int
@@ -86,6 +90,7 @@ class MediaOut(BaseModel):
             album=m.album,
             languages=m.languages,
             tags=m.tags,
+            descriptions=m.descriptions,
             original_name=m.original_name,
             sha256=m.sha256,
             size_bytes=m.size_bytes,
@@ -135,6 +140,12 @@ class MediaPatch(BaseModel):
     languages: list[str] = left_out()
     cue_in_ms: int | None = left_out(ge=0)
     cue_out_ms: int | None = left_out(gt=0)
+    descriptions: dict[Literal["az", "en", "ru"], Annotated[str, Field(max_length=5000)]] = (
+        left_out()
+    )
+    tags: dict[TagKey, Annotated[str, Field(max_length=500)]] = left_out(
+        max_length=50, description="replaces all of the item's tags (at most 50)"
+    )
 
 
 class JobOut(BaseModel):

@@ -127,7 +127,19 @@ def check_webvtt(path: Path) -> None:
         raise MediaError(f"{path.name} is not a WebVTT file (it must start with 'WEBVTT')")
 
 
-EDITABLE = ("title", "titles", "artist", "album", "kind", "languages", "cue_in_ms", "cue_out_ms")
+EDITABLE = (
+    "title",
+    "titles",
+    "artist",
+    "album",
+    "kind",
+    "languages",
+    "cue_in_ms",
+    "cue_out_ms",
+    "descriptions",
+    "tags",
+)
+DICTS = ("titles", "descriptions", "tags")  # edited as a whole: the new dict replaces the old
 
 
 class Library:
@@ -775,8 +787,14 @@ class Library:
             if row.duration_ms and cue_out is not None and cue_out > row.duration_ms:
                 raise MediaError(f"cue_out_ms is past the end of the file ({row.duration_ms} ms)")
             for k, v in changes.items():
-                setattr(row, k, dict(v) if k == "titles" else list(v) if k == "languages" else v)
-            row.search_text = search_text(row.title, row.artist, row.album, *row.titles.values())
+                setattr(row, k, dict(v) if k in DICTS else list(v) if k == "languages" else v)
+            row.search_text = search_text(
+                row.title,
+                row.artist,
+                row.album,
+                *row.titles.values(),
+                *(row.descriptions or {}).values(),
+            )
             row.version += 1
             row.updated_at = self.clock.now()
             s.flush()

@@ -36,6 +36,9 @@ class MediaRow(Base):
     album: Mapped[str] = mapped_column(String(500), default="")
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    descriptions: Mapped[dict[str, str]] = mapped_column(  # lang -> description
+        JSON, default=dict, server_default="{}"
+    )
     search_text: Mapped[str] = mapped_column(Text, default="")  # casefolded titles and artist
 
     original_name: Mapped[str] = mapped_column(String(255))
@@ -108,6 +111,7 @@ class MediaItem:
     album: str
     languages: list[str]
     tags: dict[str, str]
+    descriptions: dict[str, str]
     original_name: str
     storage_key: str
     size_bytes: int
@@ -146,6 +150,7 @@ class MediaItem:
         values["titles"] = dict(row.titles or {})
         values["languages"] = list(row.languages or [])
         values["tags"] = dict(row.tags or {})
+        values["descriptions"] = dict(row.descriptions or {})
         return cls(
             **values,
             subtitles=tuple(Subtitle(s.lang, s.storage_key) for s in row.subtitles),

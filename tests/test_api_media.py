@@ -16,6 +16,7 @@ from sqlalchemy import select
 from accounts.tokens import create_token
 from api.app import create_app
 from diaspor.compose import Station
+from media.library import EDITABLE
 from schedules.models import AuditRow
 from tests.conftest import AZ_ARTIST, AZ_TITLE
 from tests.support import ebur128_integrated, make_media, run, serve_app, tone
@@ -193,7 +194,7 @@ def test_edits_need_the_current_etag_and_a_stale_one_changes_nothing(
 def test_an_edit_may_clear_only_what_an_item_may_lack(song: tuple[httpx.Client, int]) -> None:
     client, mid = song
     before = client.get(f"/api/v1/media/{mid}")
-    for field in ("title", "titles", "artist", "album", "kind", "languages"):
+    for field in (f for f in EDITABLE if not f.startswith("cue_")):  # cues alone may be null
         r = client.patch(
             f"/api/v1/media/{mid}", json={field: None}, headers={"If-Match": before.headers["etag"]}
         )
@@ -207,6 +208,55 @@ def test_an_edit_may_clear_only_what_an_item_may_lack(song: tuple[httpx.Client, 
     )
     assert cleared.status_code == 200, cleared.text
     assert (cleared.json()["cue_in_ms"], cleared.json()["cue_out_ms"]) == (None, None)
+
+
+def test_an_editor_describes_a_song_in_three_languages_and_retags_it(
+    song: tuple[httpx.Client, int],
+) -> None:
+    client, mid = song
+    before = client.get(f"/api/v1/media/{mid}")
+    assert before.json()["descriptions"] == {}
+    descriptions = {
+        "az": "Şuşa dağlarında çalınan köhnə xalq mahnısı, ağır ritmdə.",
+        "en": "An old folk song played in the mountains of Shusha.",
+        "ru": "Старая народная песня из гор Шуши.",
+    }
+    tags = {"mood": "sakit", "region": "Qarabağ"}
+    change = {"descriptions": descriptions, "tags": tags}
+    ok = client.patch(
+        f"/api/v1/media/{mid}", json=change, headers={"If-Match": before.headers["etag"]}
+    )
+    assert ok.status_code == 200, ok.text
+    got = client.get(f"/api/v1/media/{mid}").json()
+    assert (got["descriptions"], got["tags"]) == (descriptions, tags)
+    # a description is found by the library's search
+    found = client.get("/api/v1/media", params={"q": "şuşa dağlarında"}).json()["items"]
+    assert [m["id"] for m in found] == [mid]
+    # the new tags replace the old ones; the version read before is stale now
+    stale = client.patch(
+        f"/api/v1/media/{mid}", json={"tags": {}}, headers={"If-Match": before.headers["etag"]}
+    )
+    assert stale.status_code == 412
+    retagged = client.patch(
+        f"/api/v1/media/{mid}",
+        json={"tags": {"tempo": "ağır"}},
+        headers={"If-Match": ok.headers["etag"]},
+    )
+    assert retagged.status_code == 200 and retagged.json()["tags"] == {"tempo": "ağır"}
+    assert retagged.json()["descriptions"] == descriptions
+    now = retagged.headers["etag"]
+    for bad in (
+        {"descriptions": {"de": "Ein altes Lied"}},
+        {"descriptions": {"az": "ə" * 5001}},
+        {"tags": {f"t{i}": "x" for i in range(51)}},
+        {"tags": {"": "x"}},
+        {"tags": {"k" * 41: "x"}},
+        {"tags": {"mood": "x" * 501}},
+    ):
+        r = client.patch(f"/api/v1/media/{mid}", json=bad, headers={"If-Match": now})
+        assert r.status_code == 422, (bad, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+    assert client.get(f"/api/v1/media/{mid}").json() == retagged.json()
 
 
 def test_routes_refuse_anonymous_and_wrong_role_callers(

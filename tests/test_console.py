@@ -157,6 +157,13 @@ def test_an_editor_edits_a_title_in_azerbaijani_english_and_russian(
     page.fill("#title-az", "Qarabağ şikəstəsi (canlı)")
     page.fill("#title-en", "Karabakh Shikestesi (live)")
     page.fill("#title-ru", "Карабахская шикеста (живьём)")
+    page.fill("#description-az", "Şuşada yazılmış muğam, tar və kamança ilə.")
+    page.fill("#description-en", "A mugham recorded in Shusha, with tar and kamancha.")
+    page.fill("#description-ru", "Мугам, записанный в Шуше, с таром и кяманчой.")
+    page.fill("#tags", "əhval yağışlı")  # no colon: the console says which line, sends nothing
+    page.click("#save-media")
+    page.wait_for_selector("#editor-problem:has-text('əhval yağışlı')")
+    page.fill("#tags", "əhval: sakit\nregion: Qarabağ\n")
     page.click("#save-media")
     page.wait_for_selector("#editor-title:has-text('(canlı)')")
     with console_station.api() as api:
@@ -167,6 +174,13 @@ def test_an_editor_edits_a_title_in_azerbaijani_english_and_russian(
             "ru": "Карабахская шикеста (живьём)",
         }
         assert m["title"] == "Qarabağ şikəstəsi (canlı)"
+        assert m["descriptions"] == {
+            "az": "Şuşada yazılmış muğam, tar və kamança ilə.",
+            "en": "A mugham recorded in Shusha, with tar and kamancha.",
+            "ru": "Мугам, записанный в Шуше, с таром и кяманчой.",
+        }
+        assert m["tags"] == {"əhval": "sakit", "region": "Qarabağ"}
+    assert page.input_value("#tags") == "əhval: sakit\nregion: Qarabağ"  # drawn again as saved
     # The console's own words follow the language chosen, and the choice is kept.
     page.select_option("#lang", "en")
     page.wait_for_selector("#page-title:has-text('Library')")

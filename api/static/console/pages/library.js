@@ -364,6 +364,17 @@ export default {
       ];
       const titles = h("fieldset", {}, h("legend", {}, t("library.titles")),
         LANGS.map((l) => field(`title-${l}`, name(langNames, l), (m.titles || {})[l] ?? (l === "az" ? m.title : ""), { lang: l })));
+      const descriptions = h("fieldset", {}, h("legend", {}, t("library.descriptions")),
+        LANGS.map((l) => [
+          h("label", { for: `description-${l}` }, name(langNames, l)),
+          h("textarea", { id: `description-${l}`, lang: l, rows: 3, maxlength: 5000, disabled: !canEdit }, (m.descriptions || {})[l] || ""),
+        ]));
+      const tagText = Object.entries(m.tags || {}).map(([k, v]) => `${k}: ${v}`).join("\n");
+      const tags = [
+        h("label", { for: "tags" }, t("library.tags")),
+        h("p", { class: "muted", id: "tags-hint" }, t("library.tagsHint")),
+        h("textarea", { id: "tags", rows: 3, "aria-describedby": "tags-hint", disabled: !canEdit }, tagText),
+      ];
       const cueIn = h("input", { id: "cue-in", type: "number", min: 0, step: 0.1, value: m.cue_in_ms != null ? m.cue_in_ms / 1000 : "", disabled: !canEdit });
       const cueOut = h("input", { id: "cue-out", type: "number", min: 0, step: 0.1, value: m.cue_out_ms != null ? m.cue_out_ms / 1000 : "", disabled: !canEdit });
       const problem = h("p", { class: "problem", role: "alert", id: "editor-problem" });
@@ -379,6 +390,19 @@ export default {
           cue_out_ms: cueOut.value === "" ? null : Math.round(Number(cueOut.value) * 1000),
         };
         if (body.titles.az) body.title = body.titles.az;
+        body.descriptions = Object.fromEntries(LANGS.map((l) => [l, form.querySelector(`#description-${l}`).value.trim()]).filter(([, v]) => v));
+        // Tags go only when edited: tags read from a file (lyrics, say) may exceed what an edit may set.
+        const tagLines = form.querySelector("#tags").value;
+        if (tagLines.trim() !== tagText.trim()) body.tags = {};
+        for (const line of body.tags ? tagLines.split("\n").map((x) => x.trim()).filter(Boolean) : []) {
+          const at = line.indexOf(":");
+          if (at < 1) {
+            problem.textContent = t("library.tagsBadLine", { line });
+            form.querySelector("#tags").focus();
+            return;
+          }
+          body.tags[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+        }
         try {
           const r = await api.patchIfMatch(`/api/v1/media/${m.id}`, body, etag);
           ctx.toast(t("library.saved"), "ok");
@@ -412,6 +436,8 @@ export default {
         titles,
         field("artist", t("library.artist"), m.artist),
         field("album", t("library.album"), m.album),
+        descriptions,
+        tags,
         h("fieldset", {}, h("legend", {}, t("library.cues")),
           wave,
           h("div", { class: "row" },
