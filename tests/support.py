@@ -43,7 +43,27 @@ def need_program(name: str) -> str:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+    """Run a coroutine to its end from test code. Where this thread already runs an event loop
+    (Playwright's sync API keeps one while a module's browser is open), on a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def own_loop() -> None:
+        try:
+            results.append(asyncio.run(coro))
+        except BaseException as e:  # handed back to the caller's thread
+            errors.append(e)
+
+    thread = threading.Thread(target=own_loop, name="test-run")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return results[0]
 
 
 def free_port() -> int:
