@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, Result, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -217,6 +217,11 @@ class Database:
         with self._watch_lock:
             self._close_watch()
         self.engine.dispose()
+
+
+def affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (0 where the driver does not say)."""
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @contextmanager

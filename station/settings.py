@@ -212,6 +212,9 @@ class Settings(BaseSettings):
     # channel's status (streams, listeners) in storage this often; the API reads it and the
     # now-playing file this often (0: the API only knows what runs in its own process).
     onair_status_s: float = Field(default=5.0, gt=0)
+    # The audience ledger: sessions are kept this many days after they end (then deleted
+    # with everything about them); 0 keeps them for ever.
+    audience_retention_days: int = Field(default=400, ge=0)
     now_playing_follow_s: float = Field(default=1.0, ge=0)
 
     # TV: the HLS ladder every video asset is packaged into, once, at ingest. A rung is

@@ -1,0 +1,165 @@
+"""The audience ledger: every surface's sessions in one table.
+
+A surface reports a session as it begins (`open`), while it goes on (`progress`, at least every
+HEARTBEAT_S, so that a process that dies mid-session leaves a row that says how far it got) and
+as it ends (`close`); a session known only once it is over (a download) is `record`ed whole.
+Each report names the session by its source's own key, so a report given twice — after a
+restart, or by two processes — changes one row, never adds one. The address is used once, on
+arrival, for the visitor hash and the country, and is not kept.
+
+`close_abandoned` ends the sessions of a process that died without ending them, at the last
+moment each was known to be going on."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from audience.models import SessionRow
+from audience.places import Countries
+from audience.players import player_of
+from audience.visitors import DayKeys, visitor_hash
+from station.db import Database, affected
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 60  # an open session's row is brought up to date at least this often
+ABANDONED_AFTER_S = 3 * HEARTBEAT_S  # not heard of for this long: its process has died
+
+
+class Surface(StrEnum):
+    RELAY = "relay"  # the built-in relay's Icecast listeners
+    ICECAST = "icecast"  # icecast2's listeners (its listener_add / listener_remove hooks)
+    RADIO_HLS = "radio-hls"
+    TV_HLS = "tv-hls"
+    PODCAST = "podcast"  # downloads of an episode's enclosure, counted IAB-style
+    VOD = "vod"  # an on-demand episode played in a player
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """What is known of a session as it begins."""
+
+    source_key: str
+    surface: Surface
+    at: datetime
+    address: str  # used for the visitor hash and the country, then dropped
+    user_agent: str
+    channel: str | None = None
+    mount: str = ""
+    episode_id: int | None = None
+
+
+class Ledger:
+    """One per process; thread-safe (each call is its own unit of work)."""
+
+    def __init__(self, db: Database, countries: Countries | None = None) -> None:
+        self.db = db
+        self.days = DayKeys(db)
+        self.countries = countries or Countries()
+
+    def _row(self, a: Arrival) -> SessionRow:
+        kind = player_of(a.user_agent)
+        return SessionRow(
+            source_key=a.source_key[:200],
+            surface=str(a.surface),
+            channel=a.channel,
+            mount=a.mount[:200],
+            episode_id=a.episode_id,
+            started_at=a.at,
+            last_seen_at=a.at,
+            ended_at=None,
+            seconds=0,
+            bytes=0,
+            visitor=visitor_hash(self.days.key(a.at.date()), a.address, a.user_agent),
+            country=self.countries.country(a.address),
+            player=kind.player,
+            device=kind.device,
+            os=kind.os,
+        )
+
+    def open(self, a: Arrival) -> bool:
+        """A session begins; False when it was already in the ledger (reported again)."""
+        row = self._row(a)
+        try:
+            with self.db.session() as s:
+                s.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    def progress(self, source_key: str, at: datetime, seconds: int, nbytes: int = 0) -> bool:
+        """An open session goes on: `seconds` and `nbytes` so far (never fewer than known)."""
+        with self.db.session() as s:
+            row = s.execute(
+                select(SessionRow).where(
+                    SessionRow.source_key == source_key, SessionRow.ended_at.is_(None)
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                return False
+            row.last_seen_at = max(row.last_seen_at, at)
+            row.seconds = max(row.seconds, seconds)
+            row.bytes = max(row.bytes, nbytes)
+        return True
+
+    def close(
+        self, source_key: str, at: datetime, seconds: int | None = None, nbytes: int = 0
+    ) -> bool:
+        """A session ends; `seconds` defaults to its length from start to `at`. False when no
+        open session has that key (already closed, or never opened)."""
+        with self.db.session() as s:
+            row = s.execute(
+                select(SessionRow).where(
+                    SessionRow.source_key == source_key, SessionRow.ended_at.is_(None)
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                return False
+            length = round((at - row.started_at).total_seconds())
+            row.ended_at = max(at, row.started_at)
+            row.last_seen_at = row.ended_at
+            row.seconds = max(row.seconds, length if seconds is None else seconds, 0)
+            row.bytes = max(row.bytes, nbytes)
+        return True
+
+    def record(self, a: Arrival, ended_at: datetime, seconds: int, nbytes: int = 0) -> bool:
+        """A whole session at once (a download, known once delivered)."""
+        row = self._row(a)
+        row.ended_at = row.last_seen_at = ended_at
+        row.seconds, row.bytes = seconds, nbytes
+        try:
+            with self.db.session() as s:
+                s.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    def close_abandoned(self, now: datetime, after_s: int = ABANDONED_AFTER_S) -> int:
+        """End the sessions nobody has reported on for `after_s`: their process died. Each
+        ends at the last moment it was known to be going on, with what it had delivered."""
+        cutoff = now - timedelta(seconds=after_s)
+        with self.db.session() as s:
+            n = affected(
+                s.execute(
+                    update(SessionRow)
+                    .where(SessionRow.ended_at.is_(None), SessionRow.last_seen_at < cutoff)
+                    .values(ended_at=SessionRow.last_seen_at)
+                )
+            )
+        if n:
+            log.warning(
+                "audience sessions ended for their process stopped reporting them",
+                extra={"sessions": n},
+            )
+        return n
+
+    def purge(self, before: datetime) -> int:
+        """Forget sessions that ended before `before` (the retention setting)."""
+        with self.db.session() as s:
+            return affected(s.execute(delete(SessionRow).where(SessionRow.ended_at < before)))
