@@ -67,10 +67,14 @@ def on_air(rows: Iterable[AsRun], meaning: dict[int, Meaning]) -> list[Aired]:
     return out
 
 
-def split(start_s: int, end_s: int, items: Sequence[Aired]) -> list[Part]:
+def split(
+    start_s: int, end_s: int, items: Sequence[Aired], starts: Sequence[int] | None = None
+) -> list[Part]:
     """[start_s, end_s) cut at the items' boundaries: parts in order, covering it exactly
-    (a session of no seconds is one empty part, at its start)."""
-    starts = [i.start_s for i in items]
+    (a session of no seconds is one empty part, at its start). `starts`: the items' starts,
+    when the caller has them at hand for many sessions."""
+    if starts is None:
+        starts = [i.start_s for i in items]
     at = start_s
     parts: list[Part] = []
     k = max(bisect_right(starts, at) - 1, 0)

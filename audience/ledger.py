@@ -13,11 +13,13 @@ moment each was known to be going on."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from audience.models import SessionRow
@@ -139,6 +141,37 @@ class Ledger:
         except IntegrityError:
             return False
         return True
+
+    def record_many(self, whole: Sequence[tuple[Arrival, datetime, int, int]]) -> int:
+        """Whole sessions at once (arrival, ended_at, seconds, bytes): a log read after the
+        fact, an import. One transaction; a session already in the ledger is left as it is.
+        How many were new."""
+        rows = []
+        for a, ended_at, seconds, nbytes in whole:
+            r = self._row(a)
+            rows.append(
+                {
+                    c.key: getattr(r, c.key)
+                    for c in SessionRow.__table__.columns
+                    if c.key not in ("id", "rolled")
+                }
+                | {"ended_at": ended_at, "last_seen_at": ended_at, "seconds": seconds}
+                | {"bytes": nbytes, "rolled": False}
+            )
+        if not rows:
+            return 0
+        insert = postgresql.insert if self.db.is_postgresql else sqlite.insert
+        stmt = insert(SessionRow).on_conflict_do_nothing(index_elements=["source_key"])
+        keys = [r["source_key"] for r in rows]
+        with self.db.session() as s:
+            known = sum(
+                s.execute(
+                    select(func.count()).where(SessionRow.source_key.in_(keys[i : i + 900]))
+                ).scalar_one()
+                for i in range(0, len(keys), 900)
+            )
+            s.execute(stmt, rows)
+        return len(set(keys)) - int(known)
 
     def close_abandoned(self, now: datetime, after_s: int = ABANDONED_AFTER_S) -> int:
         """End the sessions nobody has reported on for `after_s`: their process died. Each

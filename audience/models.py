@@ -140,11 +140,11 @@ class MinuteRow(Base):
 
     __tablename__ = "audience_minutes"
     __table_args__ = (
-        UniqueConstraint("minute", "surface", "channel", name="uq_audience_minutes_cell"),
+        UniqueConstraint("mark", "surface", "channel", name="uq_audience_minutes_cell"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    minute: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    mark: Mapped[int] = mapped_column(BigInteger, index=True)  # epoch seconds, a minute's
     surface: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(64))
     delta: Mapped[int] = mapped_column(Integer)

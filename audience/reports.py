@@ -212,8 +212,11 @@ class Reports:
         )
         raw = self.rollups.facts_of(raw_sessions)
         rows = self._figures(q, raw, use_rollups)
-        total = self._figures(replace(q, group_by=Grouping.TOTAL), raw, use_rollups)
+        timed = q.group_by in TIME
+        total = self._figures(replace(q, group_by=Grouping.TOTAL), raw, use_rollups, not timed)
         whole = total.get("", Figures("", ""))
+        if timed and q.has_peak:  # the period's peak is its busiest bucket's
+            whole.peak_concurrent = max((f.peak_concurrent or 0 for f in rows.values()), default=0)
         whole.length_s = int((q.end - q.start).total_seconds())
         whole.key = whole.label = "total"
         if q.group_by == Grouping.EPISODE:
@@ -224,7 +227,9 @@ class Reports:
 
     # --- the figures of a grouping -------------------------------------------------------
 
-    def _figures(self, q: Query, raw: Facts, use_rollups: bool) -> dict[str, Figures]:
+    def _figures(
+        self, q: Query, raw: Facts, use_rollups: bool, peaks: bool = True
+    ) -> dict[str, Figures]:
         hours = hours_of(q.start, q.end)
         g = q.group_by
         timed = g in TIME
@@ -272,7 +277,7 @@ class Reports:
         for gk in bucket_of.values():  # every bucket of the period, heard in or not
             if text(gk) not in out:
                 out[text(gk)] = Figures(text(gk), text(gk), length_s=lengths[gk])
-        if q.has_peak:
+        if q.has_peak and peaks:
             self._peaks(q, raw, use_rollups, sums, bucket_of, out)
         return out
 
@@ -423,13 +428,13 @@ class Reports:
             col = minute_column(g)
             value = col if col is not None else null()
             stmt = (
-                select(MinuteRow.minute, value, func.sum(MinuteRow.delta))
-                .where(MinuteRow.minute > q.start, MinuteRow.minute < q.end, *minute_where(q))
-                .group_by(MinuteRow.minute, *([col] if col is not None else []))
+                select(MinuteRow.mark, value, func.sum(MinuteRow.delta))
+                .where(MinuteRow.mark > start_s, MinuteRow.mark < end_s, *minute_where(q))
+                .group_by(MinuteRow.mark, *([col] if col is not None else []))
             )
             with self.db.session() as s:
                 for r in s.execute(stmt):
-                    add(epoch_s(r[0]), r[1], int(r[2]))
+                    add(r[0], r[1], int(r[2]))
         for (mark, surface, channel), d in raw.minutes.items():
             if start_s < mark < end_s and minute_keep(q, surface, channel):
                 add(mark, surface if g == Grouping.SURFACE else channel, d)

@@ -86,16 +86,19 @@ class Rollups:
             c: self.airings.items(c, EPOCH + timedelta(seconds=lo), EPOCH + timedelta(seconds=hi))
             for c, (lo, hi) in spans.items()
         }
+        starts = {c: [i.start_s for i in aired] for c, aired in items.items()}
         programme_of = self.airings.programme_of_episodes(
             s.episode_id for s in sessions if s.episode_id is not None
         )
         for s in sessions:
-            aired = items.get(s.channel, []) if s.surface in ON_AIR else []
+            on = s.surface in ON_AIR and s.channel in items
+            aired = items[s.channel] if on else []
             own = Meaning(
                 programme_of.get(s.episode_id) if s.episode_id is not None else None,
                 s.episode_id,
             )
-            facts.add(s, split(s.start_s, s.start_s + s.seconds, aired), own)
+            parts = split(s.start_s, s.start_s + s.seconds, aired, starts[s.channel] if on else [])
+            facts.add(s, parts, own)
         return facts
 
     def unrolled(self, before: datetime) -> list[Listened]:
@@ -177,7 +180,7 @@ class Rollups:
             for k, v in facts.hours.items()
         ]
         if hours:
-            h = insert(HourRow)
+            h = insert(HourRow.__table__)
             t = HourRow.__table__.c
             s.execute(
                 h.on_conflict_do_update(
@@ -216,7 +219,7 @@ class Rollups:
             for k, w in facts.visitors.items()
         ]
         if visitors:
-            v = insert(DayVisitorRow)
+            v = insert(DayVisitorRow.__table__)
             t = DayVisitorRow.__table__.c
             s.execute(
                 v.on_conflict_do_update(
@@ -234,7 +237,7 @@ class Rollups:
             )
         minutes = [
             {
-                "minute": EPOCH + timedelta(seconds=k[0]),
+                "mark": k[0],
                 "surface": k[1],
                 "channel": k[2],
                 "delta": d,
@@ -243,11 +246,11 @@ class Rollups:
             if d
         ]
         if minutes:
-            m = insert(MinuteRow)
+            m = insert(MinuteRow.__table__)
             t = MinuteRow.__table__.c
             s.execute(
                 m.on_conflict_do_update(
-                    index_elements=["minute", "surface", "channel"],
+                    index_elements=["mark", "surface", "channel"],
                     set_={"delta": t.delta + m.excluded.delta},
                 ),
                 minutes,

@@ -59,15 +59,15 @@ def upgrade() -> None:
 
     op.create_table('audience_minutes',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('minute', station.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('mark', sa.BigInteger(), nullable=False),
     sa.Column('surface', sa.String(length=16), nullable=False),
     sa.Column('channel', sa.String(length=64), nullable=False),
     sa.Column('delta', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audience_minutes')),
-    sa.UniqueConstraint('minute', 'surface', 'channel', name='uq_audience_minutes_cell')
+    sa.UniqueConstraint('mark', 'surface', 'channel', name='uq_audience_minutes_cell')
     )
     with op.batch_alter_table('audience_minutes', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_audience_minutes_minute'), ['minute'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audience_minutes_mark'), ['mark'], unique=False)
 
     with op.batch_alter_table('audience_sessions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('rolled', sa.Boolean(), server_default=sa.false(), nullable=False))
@@ -81,7 +81,7 @@ def downgrade() -> None:
         batch_op.drop_column('rolled')
 
     with op.batch_alter_table('audience_minutes', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_audience_minutes_minute'))
+        batch_op.drop_index(batch_op.f('ix_audience_minutes_mark'))
 
     op.drop_table('audience_minutes')
     with op.batch_alter_table('audience_hours', schema=None) as batch_op:
