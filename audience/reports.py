@@ -75,7 +75,7 @@ HOUR_AT = {
 
 
 class InvalidReport(Invalid):
-    reason = "invalid-report"
+    reason = "invalid-period"
 
 
 @dataclass(frozen=True, slots=True)
