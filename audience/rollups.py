@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -180,7 +180,7 @@ class Rollups:
             for k, v in facts.hours.items()
         ]
         if hours:
-            h = insert(HourRow.__table__)
+            h = insert(cast(Table, HourRow.__table__))
             t = HourRow.__table__.c
             s.execute(
                 h.on_conflict_do_update(
@@ -219,7 +219,7 @@ class Rollups:
             for k, w in facts.visitors.items()
         ]
         if visitors:
-            v = insert(DayVisitorRow.__table__)
+            v = insert(cast(Table, DayVisitorRow.__table__))
             t = DayVisitorRow.__table__.c
             s.execute(
                 v.on_conflict_do_update(
@@ -246,7 +246,7 @@ class Rollups:
             if d
         ]
         if minutes:
-            m = insert(MinuteRow.__table__)
+            m = insert(cast(Table, MinuteRow.__table__))
             t = MinuteRow.__table__.c
             s.execute(
                 m.on_conflict_do_update(

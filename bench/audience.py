@@ -33,14 +33,14 @@ from zoneinfo import ZoneInfo
 if Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 
-from audience.ledger import Arrival, Ledger, Surface  # noqa: E402
-from audience.reports import Grouping, Query, Reports  # noqa: E402
-from audience.rollups import Rollups  # noqa: E402
-from diaspor import migrate  # noqa: E402
-from playout.asrun import Outcome  # noqa: E402
-from playout.asrun_rows import AsRunRow  # noqa: E402
-from schedules.models import ChannelRow, EntryRow, EpisodeRow, ProgrammeRow  # noqa: E402
-from station.db import Database, scratch_database  # noqa: E402
+from audience.ledger import Arrival, Ledger, Surface
+from audience.reports import Grouping, Query, Reports
+from audience.rollups import Rollups
+from diaspor import migrate
+from playout.asrun import Outcome
+from playout.asrun_rows import AsRunRow
+from schedules.models import ChannelRow, EntryRow, EpisodeRow, ProgrammeRow
+from station.db import Database, scratch_database
 
 TARGET_S = 1.0
 MONTH = datetime(2026, 11, 1, tzinfo=UTC)
@@ -79,39 +79,57 @@ def catalogue(db: Database) -> list[int]:
     rnd = random.Random(7)
     now = MONTH
     with db.session() as s:
-        fm = ChannelRow(slug="fm", kind="radio", names={"az": "Diaspor.FM"}, created_at=now,
-                        updated_at=now)  # fmt: skip
-        tv = ChannelRow(slug="tv", kind="tv", names={"az": "Diaspor TV"}, created_at=now,
-                        updated_at=now)  # fmt: skip
+        fm = ChannelRow(
+            slug="fm", kind="radio", names={"az": "Diaspor.FM"}, created_at=now, updated_at=now
+        )
+        tv = ChannelRow(
+            slug="tv", kind="tv", names={"az": "Diaspor TV"}, created_at=now, updated_at=now
+        )
         s.add_all([fm, tv])
         s.flush()
         programmes = []
         for i in range(6):
-            p = ProgrammeRow(slug=f"p{i}", titles={"az": f"Verilİş {i}"}, created_at=now,
-                             updated_at=now)  # fmt: skip
+            p = ProgrammeRow(
+                slug=f"p{i}", titles={"az": f"Verilİş {i}"}, created_at=now, updated_at=now
+            )
             s.add(p)
             programmes.append(p)
         s.flush()
         episodes = []
         for p in programmes:
             for n in range(8):
-                e = EpisodeRow(programme_id=p.id, number=n, titles={"az": f"Buraxılış {n}"},
-                               available_from=MONTH + timedelta(days=3 * n), created_at=now,
-                               updated_at=now)  # fmt: skip
+                e = EpisodeRow(
+                    programme_id=p.id,
+                    number=n,
+                    titles={"az": f"Buraxılış {n}"},
+                    available_from=MONTH + timedelta(days=3 * n),
+                    created_at=now,
+                    updated_at=now,
+                )
                 s.add(e)
                 episodes.append(e)
         s.flush()
         entries = {}
         for ch in (fm, tv):
             for p in programmes:
-                e = EntryRow(channel_id=ch.id, target_type="programme", target_id=p.id,
-                             start_local=datetime(2026, 11, 1), created_at=now,
-                             updated_at=now)  # fmt: skip
+                e = EntryRow(
+                    channel_id=ch.id,
+                    target_type="programme",
+                    target_id=p.id,
+                    start_local=MONTH.replace(tzinfo=None),
+                    created_at=now,
+                    updated_at=now,
+                )
                 s.add(e)
                 entries[(ch.slug, p.id)] = e
-            music = EntryRow(channel_id=ch.id, target_type="playlist", target_id=1,
-                             start_local=datetime(2026, 11, 1), created_at=now,
-                             updated_at=now)  # fmt: skip
+            music = EntryRow(
+                channel_id=ch.id,
+                target_type="playlist",
+                target_id=1,
+                start_local=MONTH.replace(tzinfo=None),
+                created_at=now,
+                updated_at=now,
+            )
             s.add(music)
             entries[(ch.slug, 0)] = music
         s.flush()
@@ -130,11 +148,19 @@ def catalogue(db: Database) -> list[int]:
                 if nxt.hour % 3 == 0 and nxt.hour != at.hour:
                     nxt = nxt.replace(minute=0, second=0)
                 rows.append(
-                    {"channel": slug, "planned_start": at, "actual_start": at,
-                     "planned_ms": int((nxt - at).total_seconds() * 1000), "kind": "music",
-                     "media_id": None, "entry_id": entry.id, "title": title, "artist": "",
-                     "outcome": Outcome.PLAYED}
-                )  # fmt: skip
+                    {
+                        "channel": slug,
+                        "planned_start": at,
+                        "actual_start": at,
+                        "planned_ms": int((nxt - at).total_seconds() * 1000),
+                        "kind": "music",
+                        "media_id": None,
+                        "entry_id": entry.id,
+                        "title": title,
+                        "artist": "",
+                        "outcome": Outcome.PLAYED,
+                    }
+                )
                 at = nxt
         s.execute(AsRunRow.__table__.insert(), rows)
         return [e.id for e in episodes]
@@ -142,8 +168,43 @@ def catalogue(db: Database) -> list[int]:
 
 def sessions(n: int, episodes: list[int]) -> list[tuple[Arrival, datetime, int, int]]:
     rnd = random.Random(18)
-    first = [5, 31, 37, 46, 62, 77, 78, 80, 81, 82, 85, 88, 91, 93, 94, 95, 109, 176, 178, 185,
-             188, 193, 195, 212, 213, 217, 24, 64, 66, 70, 72, 98, 99, 142, 174]  # fmt: skip
+    first = [
+        5,
+        31,
+        37,
+        46,
+        62,
+        77,
+        78,
+        80,
+        81,
+        82,
+        85,
+        88,
+        91,
+        93,
+        94,
+        95,
+        109,
+        176,
+        178,
+        185,
+        188,
+        193,
+        195,
+        212,
+        213,
+        217,
+        24,
+        64,
+        66,
+        70,
+        72,
+        98,
+        99,
+        142,
+        174,
+    ]
     addresses = [
         f"{rnd.choice(first)}.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}"
         for _ in range(40_000)
@@ -189,46 +250,72 @@ def one_database(name: str, url: str, n: int, record_sample: int) -> list[tuple[
         lines.append((f"{name}: ingest, Ledger.record", f"{len(sample) / s:,.0f} sessions/s", ""))
         rest = whole[record_sample:]
         batch = 20_000
-        s, _ = timed(lambda: [ledger.record_many(rest[i : i + batch])
-                              for i in range(0, len(rest), batch)])  # fmt: skip
+        s, _ = timed(
+            lambda: [ledger.record_many(rest[i : i + batch]) for i in range(0, len(rest), batch)]
+        )
         lines.append(
             (f"{name}: ingest, Ledger.record_many", f"{len(rest) / s:,.0f} sessions/s", "")
         )
         rollups = Rollups(db)
         s, rolled = timed(rollups.roll_up)
-        lines.append((f"{name}: roll up {rolled:,} sessions", f"{s:.1f} s",
-                      f"{rolled / s:,.0f} sessions/s"))  # fmt: skip
+        lines.append(
+            (f"{name}: roll up {rolled:,} sessions", f"{s:.1f} s", f"{rolled / s:,.0f} sessions/s")
+        )
         # what a running station has beside the rollups: the last minutes' sessions, open
         for i in range(300):
             at = MONTH + timedelta(days=DAYS - 1, hours=23, seconds=i)
-            ledger.open(Arrival(f"open:{i}", Surface.RELAY, at, f"85.132.{i % 250}.9",
-                                AGENTS[i % 5], "fm", "/fm.mp3"))  # fmt: skip
+            ledger.open(
+                Arrival(
+                    f"open:{i}",
+                    Surface.RELAY,
+                    at,
+                    f"85.132.{i % 250}.9",
+                    AGENTS[i % 5],
+                    "fm",
+                    "/fm.mp3",
+                )
+            )
         reports = Reports(db)
         baku = ZoneInfo("Asia/Baku")
         month = (MONTH, MONTH + timedelta(days=DAYS))
-        for g in (Grouping.DAY, Grouping.CHANNEL, Grouping.COUNTRY, Grouping.PROGRAMME,
-                  Grouping.HOUR, Grouping.TOTAL):  # fmt: skip
+        for g in (
+            Grouping.DAY,
+            Grouping.CHANNEL,
+            Grouping.COUNTRY,
+            Grouping.PROGRAMME,
+            Grouping.HOUR,
+            Grouping.TOTAL,
+        ):
             q = Query(*month, g, tz=baku)
             reports.report(q)  # warm the database's cache, as a second asking would
             s, r = timed(lambda q=q: reports.report(q))
             verdict = "PASS" if s < TARGET_S else "FAIL"
             lines.append(
-                (f"{name}: report by {g} ({len(r.rows)} rows), rollups", f"{s:.3f} s",
-                 f"{s / TARGET_S:.2f}× target: {verdict}")
-            )  # fmt: skip
+                (
+                    f"{name}: report by {g} ({len(r.rows)} rows), rollups",
+                    f"{s:.3f} s",
+                    f"{s / TARGET_S:.2f}× target: {verdict}",
+                )
+            )
         for g in (Grouping.DAY, Grouping.COUNTRY):
             q = Query(*month, g, tz=baku)
             s, r = timed(lambda q=q: reports.report(q, use_rollups=False))
             same = r.total == reports.report(q).total
             lines.append(
-                (f"{name}: report by {g}, raw sessions only", f"{s:.3f} s",
-                 f"{s / TARGET_S:.1f}× target (reference); same figures: {same}")
-            )  # fmt: skip
+                (
+                    f"{name}: report by {g}, raw sessions only",
+                    f"{s:.3f} s",
+                    f"{s / TARGET_S:.1f}× target (reference); same figures: {same}",
+                )
+            )
         t = reports.report(Query(*month))
         lines.append(
-            (f"{name}: the month", f"{t.total.sessions:,} sessions, {t.total.hours:,.0f} TLH",
-             f"{t.total.uniques:,} uniques, peak {t.total.peak_concurrent}")
-        )  # fmt: skip
+            (
+                f"{name}: the month",
+                f"{t.total.sessions:,} sessions, {t.total.hours:,.0f} TLH",
+                f"{t.total.uniques:,} uniques, peak {t.total.peak_concurrent}",
+            )
+        )
     finally:
         db.dispose()
     return lines
@@ -237,10 +324,17 @@ def one_database(name: str, url: str, n: int, record_sample: int) -> list[tuple[
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sessions", type=int, default=1_000_000)
-    p.add_argument("--record-sample", type=int, default=5_000,
-                   help="sessions through Ledger.record one at a time")  # fmt: skip
-    p.add_argument("--database-url", default=DEFAULT_PG,
-                   help="PostgreSQL server (a scratch database is made there); 'none' skips")  # fmt: skip
+    p.add_argument(
+        "--record-sample",
+        type=int,
+        default=5_000,
+        help="sessions through Ledger.record one at a time",
+    )
+    p.add_argument(
+        "--database-url",
+        default=DEFAULT_PG,
+        help="PostgreSQL server (a scratch database is made there); 'none' skips",
+    )
     args = p.parse_args()
     lines: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory(prefix="bench-audience-") as d:

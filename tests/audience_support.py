@@ -41,9 +41,12 @@ def catalogue(db: Database) -> Morning:
     with db.session() as s:
         now = DAY0
         ch = ChannelRow(
-            slug="diaspor-fm", kind="radio", names={"az": "Diaspor.FM"}, created_at=now,
+            slug="diaspor-fm",
+            kind="radio",
+            names={"az": "Diaspor.FM"},
+            created_at=now,
             updated_at=now,
-        )  # fmt: skip
+        )
         p = ProgrammeRow(
             slug="veten", titles={"az": PROGRAMME_TITLE}, created_at=now, updated_at=now
         )
@@ -117,8 +120,16 @@ def catalogue(db: Database) -> Morning:
         return Morning(p.id, e.id)
 
 
-def listen(ledger: Ledger, key: str, surface: Surface, address: str, agent: str, start: int,
-           seconds: int, episode: int | None = None) -> None:  # fmt: skip
+def listen(
+    ledger: Ledger,
+    key: str,
+    surface: Surface,
+    address: str,
+    agent: str,
+    start: int,
+    seconds: int,
+    episode: int | None = None,
+) -> None:
     channel = None if surface == Surface.PODCAST else "diaspor-fm"
     a = Arrival(key, surface, at(start), address, agent, channel, "/fm.mp3", episode)
     assert ledger.record(a, at(start) + timedelta(seconds=seconds), seconds)
@@ -132,8 +143,16 @@ def audience(db: Database, morning: Morning) -> Ledger:
     listen(ledger, "relay:c", Surface.RELAY, BAKU, IPHONE, 95, 600)  # 12:35–12:45
     listen(ledger, "podcast:d", Surface.PODCAST, BERLIN, IPHONE, 130, 1800, morning.episode_id)
     # Eight days on: within the episode's first 30 days, not its first 7.
-    listen(ledger, "podcast:late", Surface.PODCAST, GOOGLE, IPHONE, 8 * 24 * 60, 900,
-           morning.episode_id)  # fmt: skip
+    listen(
+        ledger,
+        "podcast:late",
+        Surface.PODCAST,
+        GOOGLE,
+        IPHONE,
+        8 * 24 * 60,
+        900,
+        morning.episode_id,
+    )
     # Still listening: opened at 13:00, ten minutes heard so far.
     f = Arrival("relay:f", Surface.RELAY, at(120), GOOGLE, VLC, "diaspor-fm", "/fm.mp3")
     assert ledger.open(f)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -21,8 +22,17 @@ from api.zones import ZoneDep
 from audience.ledger import Surface
 from audience.monthly import Month, monthly_page
 from audience.pictures import Chart, chart
-from audience.reports import MAX_DAYS, UTC_ZONE, Figures, Grouping, Query as Asked
-from audience.reports import Report, Reports, period, whole_hour
+from audience.reports import (
+    MAX_DAYS,
+    UTC_ZONE,
+    Figures,
+    Grouping,
+    Report,
+    Reports,
+    period,
+    whole_hour,
+)
+from audience.reports import Query as Asked
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 CSV = "text/csv; charset=utf-8; header=present"
@@ -260,7 +270,7 @@ async def get_audience_report(
     group_by: Annotated[Grouping, Query(description="how rows are grouped")] = Grouping.DAY,
     fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Response | AudienceReportOut:
-    asked_for = Asked(**{**vars_of(q), "group_by": group_by})
+    asked_for = replace(q, group_by=group_by)
     report = await run_in_threadpool(Reports(svc.db).report, asked_for, True, lang)
     if fmt == "csv":
         return Response(
@@ -275,10 +285,6 @@ async def get_audience_report(
         rows=[FiguresOut.of(f) for f in report.rows],
         total=FiguresOut.of(report.total),
     )
-
-
-def vars_of(q: Asked) -> dict[str, object]:
-    return {name: getattr(q, name) for name in Asked.__dataclass_fields__}
 
 
 @router.get(
