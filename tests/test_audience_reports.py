@@ -3,12 +3,15 @@ second, from the rollups and from raw sessions alike."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from audience.ledger import Surface
 from audience.reports import Grouping, InvalidReport, Query, Reports, period
@@ -132,3 +135,50 @@ def test_a_period_is_whole_hours_forward_and_at_most_400_days() -> None:
     for start, end in ((at(60), at(0)), (at(0), at(0)), (at(0), at(0) + timedelta(days=401))):
         with pytest.raises(InvalidReport):
             period(start, end)
+
+
+class PowerCut(Rollups):
+    """Rollups whose process dies after adding a batch's figures, before it commits."""
+
+    def _upsert(self, s: Any, facts: Any) -> None:
+        super()._upsert(s, facts)
+        raise RuntimeError("the power went out")
+
+
+def test_a_rollup_cut_short_counts_nothing_and_the_next_counts_everything_once(
+    db: Database,
+) -> None:
+    morning = catalogue(db)
+    audience(db, morning)
+    queries = [Query(at(0), at(180), g) for g in (Grouping.TOTAL, Grouping.HOUR, Grouping.COUNTRY)]
+    truth = [by_key(db, q, use_rollups=False) for q in queries]
+    with pytest.raises(RuntimeError):
+        PowerCut(db).roll_up()
+    assert [by_key(db, q) for q in queries] == truth
+    assert Rollups(db).roll_up() == 5
+    assert [by_key(db, q) for q in queries] == truth
+
+
+def test_two_processes_rolling_up_at_once_count_each_session_once(db: Database) -> None:
+    morning = catalogue(db)
+    ledger = audience(db, morning)
+    for i in range(40):
+        listen(ledger, f"relay:many:{i}", Surface.RELAY, "24.114.0.1", "Winamp/5.9", i, 60 + i)
+    truth = by_key(db, Query(at(0), at(180), Grouping.HOUR), use_rollups=False)
+    done: list[int] = []
+
+    def roll() -> None:
+        while True:
+            try:
+                done.append(Rollups(db).roll_up(batch=3))
+                return
+            except OperationalError:  # the other one held the database: as upkeep, again
+                continue
+
+    threads = [threading.Thread(target=roll) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sum(done) == 45
+    assert by_key(db, Query(at(0), at(180), Grouping.HOUR)) == truth
