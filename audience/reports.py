@@ -213,8 +213,12 @@ class Reports:
         raw = self.rollups.facts_of(raw_sessions)
         rows = self._figures(q, raw, use_rollups)
         timed = q.group_by in TIME
-        total = self._figures(replace(q, group_by=Grouping.TOTAL), raw, use_rollups, not timed)
-        whole = total.get("", Figures("", ""))
+        total = (
+            rows
+            if q.group_by == Grouping.TOTAL
+            else self._figures(replace(q, group_by=Grouping.TOTAL), raw, use_rollups, not timed)
+        )
+        whole = replace(total.get("", Figures("", "")))
         if timed and q.has_peak:  # the period's peak is its busiest bucket's
             whole.peak_concurrent = max((f.peak_concurrent or 0 for f in rows.values()), default=0)
         whole.length_s = int((q.end - q.start).total_seconds())
@@ -222,6 +226,8 @@ class Reports:
         if q.group_by == Grouping.EPISODE:
             self._downloads(rows)
         out = sorted(rows.values(), key=order(q.group_by))
+        for f in out if q.group_by == Grouping.TOTAL else ():
+            f.key = f.label = "total"
         self._labels(q.group_by, out, lang)
         return Report(q, out, whole)
 

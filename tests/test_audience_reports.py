@@ -182,3 +182,10 @@ def test_two_processes_rolling_up_at_once_count_each_session_once(db: Database) 
         t.join(60)
     assert sum(done) == 45
     assert by_key(db, Query(at(0), at(180), Grouping.HOUR)) == truth
+
+
+def test_grouped_by_nothing_the_one_row_is_the_total(db: Database) -> None:
+    audience(db, catalogue(db))
+    report = Reports(db).report(MORNING)
+    assert [(f.key, f.seconds, f.peak_concurrent) for f in report.rows] == [("total", 7200, 2)]
+    assert report.rows[0] == report.total
