@@ -40,6 +40,7 @@ from api.routes import (
     player,
     podcast,
     problem_pages,
+    reports,
     slots,
     stream_keys,
     uploads,
@@ -81,7 +82,7 @@ def create_app(svc: Services) -> FastAPI:
 
     app = FastAPI(
         title="Diaspor.FM / Diaspor TV API",
-        version="1.4.0",
+        version="1.5.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
@@ -148,6 +149,7 @@ def create_app(svc: Services) -> FastAPI:
         manage,
         asrun,
         onair,
+        reports,
         jobs,
         live,
         stream_keys,

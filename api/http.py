@@ -65,6 +65,7 @@ CACHE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^/api/v1/(channels|programmes|episodes)", "public, max-age=60"),
         (r"^/files/", "public, max-age=3600"),
         (r"^/health", "no-store"),
+        (r"^/api/v1/reports/", "private, no-cache"),  # editors' figures: no shared cache
     )
 )
 

@@ -56,6 +56,10 @@ TAGS = [
         "name": "on-air",
         "description": "Operators' controls of the air: skip the item on air, play an item now.",
     },
+    {
+        "name": "reports",
+        "description": "Audience reports for editors: figures, charts and the monthly page.",
+    },
     {"name": "jobs", "description": "Background work: analysis and packaging progress."},
     {"name": "live", "description": "Presenters going live (icecast2's URL authentication)."},
     {"name": "health", "description": "Whether the station is well."},

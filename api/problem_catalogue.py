@@ -62,6 +62,14 @@ CATALOGUE = _types(
         "edge sees, where it says one.",
     ),
     ProblemType(
+        "invalid-period",
+        "Invalid request",
+        "The report's period cannot be counted: `to` is not after `from`, the period holds no "
+        "whole UTC hour, it is longer than 400 days, or `month` is not a month (YYYY-MM).",
+        "Send `from` before `to`, at most 400 days apart (a report counts whole UTC hours), "
+        "or a month such as `2026-11`.",
+    ),
+    ProblemType(
         "invalid-cursor",
         "Invalid request",
         "The `cursor` is not one this list gave out (from another list, changed, or made up).",

@@ -13,11 +13,14 @@ moment each was known to be going on."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from audience.models import SessionRow
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 60  # an open session's row is brought up to date at least this often
 ABANDONED_AFTER_S = 3 * HEARTBEAT_S  # not heard of for this long: its process has died
+BULK_ROWS = 500
 
 
 class Surface(StrEnum):
@@ -63,25 +67,29 @@ class Ledger:
         self.days = DayKeys(db)
         self.countries = countries or Countries()
 
-    def _row(self, a: Arrival) -> SessionRow:
+    def _values(self, a: Arrival) -> dict[str, Any]:
         kind = player_of(a.user_agent)
-        return SessionRow(
-            source_key=a.source_key[:200],
-            surface=str(a.surface),
-            channel=a.channel,
-            mount=a.mount[:200],
-            episode_id=a.episode_id,
-            started_at=a.at,
-            last_seen_at=a.at,
-            ended_at=None,
-            seconds=0,
-            bytes=0,
-            visitor=visitor_hash(self.days.key(a.at.date()), a.address, a.user_agent),
-            country=self.countries.country(a.address),
-            player=kind.player,
-            device=kind.device,
-            os=kind.os,
-        )
+        return {
+            "source_key": a.source_key[:200],
+            "surface": str(a.surface),
+            "channel": a.channel,
+            "mount": a.mount[:200],
+            "episode_id": a.episode_id,
+            "started_at": a.at,
+            "last_seen_at": a.at,
+            "ended_at": None,
+            "seconds": 0,
+            "bytes": 0,
+            "visitor": visitor_hash(self.days.key(a.at.date()), a.address, a.user_agent),
+            "country": self.countries.country(a.address),
+            "player": kind.player,
+            "device": kind.device,
+            "os": kind.os,
+            "rolled": False,
+        }
+
+    def _row(self, a: Arrival) -> SessionRow:
+        return SessionRow(**self._values(a))
 
     def open(self, a: Arrival) -> bool:
         """A session begins; False when it was already in the ledger (reported again)."""
@@ -139,6 +147,29 @@ class Ledger:
         except IntegrityError:
             return False
         return True
+
+    def record_many(self, whole: Sequence[tuple[Arrival, datetime, int, int]]) -> int:
+        """Whole sessions at once (arrival, ended_at, seconds, bytes): a log read after the
+        fact, an import. One transaction; a session already in the ledger is left as it is.
+        How many were new."""
+        rows = [
+            self._values(a)
+            | {"ended_at": ended_at, "last_seen_at": ended_at, "seconds": seconds, "bytes": nbytes}
+            for a, ended_at, seconds, nbytes in whole
+        ]
+        insert = postgresql.insert if self.db.is_postgresql else sqlite.insert
+        table = cast(Table, SessionRow.__table__)
+        stmt = insert(table).on_conflict_do_nothing(index_elements=["source_key"])
+        keys = [r["source_key"] for r in rows]
+        known = 0
+        with self.db.session() as s:
+            for i in range(0, len(rows), BULK_ROWS):
+                known += s.execute(
+                    select(func.count()).where(SessionRow.source_key.in_(keys[i : i + BULK_ROWS]))
+                ).scalar_one()
+            if rows:
+                s.execute(stmt, rows)
+        return len(set(keys)) - int(known)
 
     def close_abandoned(self, now: datetime, after_s: int = ABANDONED_AFTER_S) -> int:
         """End the sessions nobody has reported on for `after_s`: their process died. Each

@@ -11,6 +11,7 @@ from typing import Any
 from accounts.stream_keys import StreamKeys
 from accounts.throttle import LoginThrottle
 from accounts.users import Users
+from audience.upkeep import Upkeep
 from diaspor.health import serve_health
 from jobs.queue import Handler, JobQueue, Worker
 from media.binaries import Tools, find_tools
@@ -94,12 +95,23 @@ class Station:
         )
         return VodWindows(catalogue, self.library.publications, self.clock)
 
+    def audience_upkeep(self) -> Upkeep:
+        """Rolls the audience up for the reports and keeps the ledger within its retention."""
+        return Upkeep(self.db, self.clock, self.settings.audience_retention_days)
+
     def add_background(self, sup: Supervisor) -> None:
-        """The worker process's parts: the job worker and the on-demand windows keeper."""
+        """The worker process's parts: the job worker, the on-demand windows keeper and the
+        audience ledger's upkeep."""
         every = self.settings.vod_windows_every_s
+        upkeep_s = self.settings.audience_upkeep_every_s
         self.metrics.watch_jobs(self.queue.counts)
         sup.spawn("worker", lambda stop: self.worker().run(stop), essential=False)
         sup.spawn("vod-windows", lambda stop: self.vod_windows().run(stop, every), essential=False)
+        sup.spawn(
+            "audience-upkeep",
+            lambda stop: self.audience_upkeep().run(stop, upkeep_s),
+            essential=False,
+        )
 
     def close(self) -> None:
         if self.notifier is not None:

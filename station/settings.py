@@ -215,6 +215,9 @@ class Settings(BaseSettings):
     # The audience ledger: sessions are kept this many days after they end (then deleted
     # with everything about them); 0 keeps them for ever.
     audience_retention_days: int = Field(default=400, ge=0)
+    # How often the background work rolls closed sessions up for the reports, ends those of
+    # processes that died, and deletes what is past the retention (audience/upkeep.py).
+    audience_upkeep_every_s: float = Field(default=60.0, gt=0)
     now_playing_follow_s: float = Field(default=1.0, ge=0)
 
     # TV: the HLS ladder every video asset is packaged into, once, at ingest. A rung is

@@ -45,6 +45,7 @@ PAGES = [
     "schedule",
     "playlists",
     "programmes",
+    "audience",
 ]
 PASSWORDS = {
     "admin": "admin-pass-2026",

@@ -4,6 +4,7 @@ sessions of a process that died end where they were last known."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,8 +25,10 @@ VLC = "VLC/3.0.18 LibVLC/3.0.18"
 
 
 @pytest.fixture
-def db(db_url: str) -> Database:
-    return Database(db_url)
+def db(db_url: str) -> Iterator[Database]:
+    d = Database(db_url)
+    yield d
+    d.dispose()
 
 
 def arrival(key: str, address: str = BAKU, agent: str = IPHONE, at: datetime = NOON) -> Arrival:
@@ -89,3 +92,23 @@ def test_private_and_unknown_addresses_are_zz(db: Database) -> None:
     ledger.open(arrival("p", "10.1.2.3"))
     ledger.open(arrival("q", "not an address"))
     assert [r.country for r in rows(db)] == ["ZZ", "ZZ"]
+
+
+def test_sessions_known_only_afterwards_are_recorded_in_bulk_once(db: Database) -> None:
+    ledger = Ledger(db)
+    whole = [
+        (
+            arrival(f"log:{i}", at=NOON + timedelta(minutes=i)),
+            NOON + timedelta(minutes=i + 5),
+            300,
+            0,
+        )
+        for i in range(3)
+    ]
+    assert ledger.record_many(whole) == 3
+    assert ledger.record_many(whole[1:]) == 0  # the same log read again
+    found = rows(db)
+    assert [(r.seconds, r.ended_at, r.country) for r in found] == [
+        (300, NOON + timedelta(minutes=i + 5), "AZ") for i in range(3)
+    ]
+    assert BAKU not in repr([tuple(vars(r).values()) for r in found])

@@ -56,7 +56,13 @@ PUBLIC_AUTH = {"/api/v1/auth/token", "/api/v1/auth/refresh", "/api/v1/auth/logou
 # Concurrent refreshes of one token, repeated: a race shows only some of the time.
 ROUNDS = 30
 TOKEN_URL = "/api/v1/auth/token"
-PROTECTED_PREFIXES = ("/api/v1/manage", "/api/v1/media", "/api/v1/jobs", "/api/v1/auth")
+PROTECTED_PREFIXES = (
+    "/api/v1/manage",
+    "/api/v1/media",
+    "/api/v1/jobs",
+    "/api/v1/auth",
+    "/api/v1/reports",
+)
 
 
 class CheckedUsers(Users):
@@ -321,6 +327,7 @@ PATH_VALUES = {
     "username": "nobody",
     "lang": "en",
     "upload_id": "0" * 32,
+    "chart": "day",
 }
 
 

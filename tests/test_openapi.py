@@ -115,6 +115,7 @@ getRadioEmbed getTvEmbed getEmbedScript getProgrammePage getEpisodePage
 deleteMedia getMediaPeaks setMediaArtwork setChannelLogo
 describeUploads createUpload getUploadOffset sendUploadPart terminateUpload getUpload
 skipOnAir playNow
+getAudienceReport getAudienceChart getMonthlyAudienceReport
 """
 
 

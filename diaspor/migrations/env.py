@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 
 import accounts.stream_keys  # each import registers its tables
-import audience.models
 import accounts.tokens
 import accounts.users  # noqa: F401
+import audience.models  # noqa: F401
 import jobs.queue  # noqa: F401
 import media.models  # noqa: F401
 import playout.asrun_rows

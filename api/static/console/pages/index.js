@@ -8,6 +8,7 @@ export const PAGES = [
   { id: "schedule", titleKey: "app.nav.schedule", needs: ["GET /api/v1/manage/entries"], messages: "schedule", module: "./schedule.js" },
   { id: "playlists", titleKey: "app.nav.playlists", needs: ["GET /api/v1/manage/playlists"], messages: "playlists", module: "./playlists.js" },
   { id: "programmes", titleKey: "app.nav.programmes", needs: ["GET /api/v1/manage/programmes"], messages: "programmes", module: "./programmes.js" },
+  { id: "audience", titleKey: "app.nav.audience", needs: ["GET /api/v1/reports/audience"], messages: "audience", module: "./audience.js" },
   { id: "me", titleKey: "app.nav.me", needs: ["GET /api/v1/auth/me/stream-key"], messages: "me", module: "./me.js" },
   { id: "admin/users", titleKey: "app.nav.users", needs: ["GET /api/v1/auth/users"], messages: "admin", module: "./admin-users.js" },
   { id: "admin/keys", titleKey: "app.nav.keys", needs: ["GET /api/v1/auth/keys"], messages: "admin", module: "./admin-keys.js" },
@@ -18,12 +19,14 @@ export const PAGES = [
 // as the permission matrix in api/auth.py does: admins alone manage users, keys and read the
 // audit log; presenters only read; editors change the rest.
 const ADMIN_ONLY = ["/api/v1/auth/users", "/api/v1/auth/keys", "/api/v1/manage/audit"];
+const EDITORS_ONLY = ["/api/v1/reports/"];
 
 export function roleAllows(role, need) {
   const [method, path] = need.split(" ");
   if (role === "admin") return true;
   if (ADMIN_ONLY.some((p) => path.startsWith(p))) return false;
   if (role === "editor") return true;
+  if (EDITORS_ONLY.some((p) => path.startsWith(p))) return false;
   return role === "presenter" && method === "GET";
 }
 
