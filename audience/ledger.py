@@ -128,6 +128,48 @@ class Ledger:
             row.bytes = max(row.bytes, nbytes)
         return True
 
+    def visitor(self, at: datetime, address: str, user_agent: str) -> str:
+        """The visitor hash of `address` and `user_agent` on `at`'s day."""
+        return visitor_hash(self.days.key(at.date()), address, user_agent)
+
+    def find_open(
+        self, surface: Surface, channel: str, visitor: str, at: datetime, within_s: int
+    ) -> tuple[str, int] | None:
+        """The open session of this visitor on this surface and channel last seen within
+        `within_s` of `at` (a player that goes on after the process that counted it
+        restarted): its key and seconds so far; None when there is none."""
+        with self.db.session() as s:
+            found = s.execute(
+                select(SessionRow.source_key, SessionRow.seconds)
+                .where(
+                    SessionRow.surface == str(surface),
+                    SessionRow.channel == channel,
+                    SessionRow.visitor == visitor,
+                    SessionRow.ended_at.is_(None),
+                    SessionRow.last_seen_at >= at - timedelta(seconds=within_s),
+                )
+                .order_by(SessionRow.last_seen_at.desc())
+                .limit(1)
+            ).first()
+        return None if found is None else (found[0], found[1])
+
+    def settle(self, source_key: str, at: datetime, seconds: int) -> bool:
+        """A session ends at `at` after `seconds` its source measured itself (icecast2's
+        duration): closed if open, and put right if it had been ended early as abandoned
+        (its source said nothing while it went on). False when no such session is known."""
+        if self.close(source_key, at, seconds):
+            return True
+        with self.db.session() as s:
+            row = s.execute(
+                select(SessionRow).where(SessionRow.source_key == source_key)
+            ).scalar_one_or_none()
+            if row is None:
+                return False
+            if seconds > row.seconds:
+                row.seconds = seconds
+                row.ended_at = row.last_seen_at = max(at, row.started_at)
+        return True
+
     def record(self, a: Arrival, ended_at: datetime, seconds: int, nbytes: int = 0) -> bool:
         """A whole session at once (a download, known once delivered)."""
         row = self._row(a)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from alembic import context
 
 import accounts.stream_keys  # each import registers its tables
-import audience.models
 import accounts.tokens
 import accounts.users  # noqa: F401
 import jobs.queue  # noqa: F401

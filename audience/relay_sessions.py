@@ -1,0 +1,28 @@
+"""The built-in relay's listeners in the ledger: what the relay tells its listener-sessions
+sink (`streamer.relay.ListenerSessions`) queued as ledger reports (audience/reports.py), so
+that nothing the relay does waits on the database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from audience.ledger import HEARTBEAT_S, Arrival, Surface
+from audience.reports import Reports
+
+
+class RelaySessions:
+    def __init__(self, reports: Reports, channel_of: Callable[[str], str | None]) -> None:
+        self.reports = reports
+        self.channel_of = channel_of  # a mount's channel (None: a mount of no channel)
+        self.every_s = float(HEARTBEAT_S)
+
+    def joined(self, key: str, mount: str, address: str, user_agent: str, at: datetime) -> None:
+        a = Arrival(key, Surface.RELAY, at, address, user_agent, self.channel_of(mount), mount)
+        self.reports.put(lambda ledger: ledger.open(a))
+
+    def going(self, key: str, at: datetime, seconds: int, nbytes: int) -> None:
+        self.reports.put(lambda ledger: ledger.progress(key, at, seconds, nbytes))
+
+    def left(self, key: str, at: datetime, seconds: int, nbytes: int) -> None:
+        self.reports.put(lambda ledger: ledger.close(key, at, seconds, nbytes))
