@@ -57,9 +57,9 @@ def settle(ledger: Ledger, keys: list[str], at: datetime, seconds: int) -> None:
     summary="icecast2's listener hooks (listener_add, listener_remove): a listener came or left",
     description=(
         "Called by icecast2's URL authentication on the station's mounts, with HTTP Basic "
-        "credentials (user `icecast`, DIASPOR_ICECAST_AUTH_SECRET). Always answers 200 with "
-        "`icecast-auth-user: 1`: a listener is never refused for the statistics' sake (a "
-        "caller without icecast2's credentials is let in too, and not counted). "
+        "credentials (user `icecast`, DIASPOR_ICECAST_AUTH_SECRET). Every answer carries "
+        "`icecast-auth-user: 1`, its 401 and 404 too: a listener is never refused for the "
+        "statistics' sake (a caller without icecast2's credentials is let in, not counted). "
         "`listener_add` opens a session in the audience ledger (its country from the "
         "listener's address, its player from `agent`; the address is not kept), "
         "`listener_remove` ends it after `duration` seconds. Relays pulling a mount are not "
@@ -67,9 +67,16 @@ def settle(ledger: Ledger, keys: list[str], at: datetime, seconds: int) -> None:
     ),
     status_code=200,
     response_class=Response,
-    responses=problems(404, why={404: "icecast2's hooks are off here: no ICECAST_AUTH_SECRET"}),
+    responses=problems(
+        401,
+        404,
+        why={
+            401: "not icecast2: missing or wrong HTTP Basic credentials (let in, not counted)",
+            404: "icecast2's hooks are off here: DIASPOR_ICECAST_AUTH_SECRET unset",
+        },
+    ),
 )
-def icecast_listener(
+async def icecast_listener(
     svc: ServicesDep,
     creds: Annotated[HTTPBasicCredentials | None, Depends(icecast_basic)],
     action: Annotated[str, Form(max_length=32)],
