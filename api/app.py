@@ -95,7 +95,7 @@ def create_app(svc: Services) -> FastAPI:
             stop.set()
             await asyncio.gather(*tasks)
             views.flush(svc.clock.now())  # a player that goes on is continued after a restart
-            await svc.audience.drain()
+            await svc.audience.aclose()
 
     app = FastAPI(
         title="Diaspor.FM / Diaspor TV API",

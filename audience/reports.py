@@ -92,10 +92,12 @@ class Reports:
     # the drain task
 
     def _ensure_task(self) -> None:
-        if self._task is not None and not self._task.done():
+        loop = asyncio.get_running_loop()
+        task = self._task
+        if task is not None and not task.done() and task.get_loop() is loop:
             return
         self._wake, self._idle = asyncio.Event(), asyncio.Event()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="audience reports")
+        self._task = loop.create_task(self._run(), name="audience reports")
 
     async def _run(self) -> None:
         assert self._wake is not None and self._idle is not None
