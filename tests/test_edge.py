@@ -115,6 +115,7 @@ def test_what_is_for_the_compose_network_only_is_refused(web: httpx.Client) -> N
     for path in (
         "/metrics",
         "/api/v1/live/icecast-auth",
+        "/api/v1/audience/icecast",
         f"/listen/{RADIO}-fallback.mp3",
         f"/listen/{RADIO}-live",
         "/listen/admin/stats",
