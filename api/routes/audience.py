@@ -76,7 +76,7 @@ def settle(ledger: Ledger, keys: list[str], at: datetime, seconds: int) -> None:
         },
     ),
 )
-async def icecast_listener(
+async def report_icecast_listener(
     svc: ServicesDep,
     creds: Annotated[HTTPBasicCredentials | None, Depends(icecast_basic)],
     action: Annotated[str, Form(max_length=32)],
