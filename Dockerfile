@@ -33,6 +33,7 @@ COPY media ./media
 COPY schedules ./schedules
 COPY playout ./playout
 COPY streamer ./streamer
+COPY audience ./audience
 COPY api ./api
 COPY diaspor ./diaspor
 RUN pip install --no-deps --no-build-isolation /src && rm -rf /src
