@@ -13,6 +13,7 @@ moment each was known to be going on."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -95,18 +96,26 @@ class Ledger:
 
     def progress(self, source_key: str, at: datetime, seconds: int, nbytes: int = 0) -> bool:
         """An open session goes on: `seconds` and `nbytes` so far (never fewer than known)."""
+        return self.progress_many([(source_key, at, seconds, nbytes)]) == 1
+
+    def progress_many(self, reports: Sequence[tuple[str, datetime, int, int]]) -> int:
+        """Many open sessions go on (a relay's heartbeat: every listener at once), in one
+        transaction; (key, at, seconds, bytes) each. How many were open."""
+        found = 0
         with self.db.session() as s:
-            row = s.execute(
-                select(SessionRow).where(
-                    SessionRow.source_key == source_key, SessionRow.ended_at.is_(None)
-                )
-            ).scalar_one_or_none()
-            if row is None:
-                return False
-            row.last_seen_at = max(row.last_seen_at, at)
-            row.seconds = max(row.seconds, seconds)
-            row.bytes = max(row.bytes, nbytes)
-        return True
+            for source_key, at, seconds, nbytes in reports:
+                row = s.execute(
+                    select(SessionRow).where(
+                        SessionRow.source_key == source_key, SessionRow.ended_at.is_(None)
+                    )
+                ).scalar_one_or_none()
+                if row is None:
+                    continue
+                row.last_seen_at = max(row.last_seen_at, at)
+                row.seconds = max(row.seconds, seconds)
+                row.bytes = max(row.bytes, nbytes)
+                found += 1
+        return found
 
     def close(
         self, source_key: str, at: datetime, seconds: int | None = None, nbytes: int = 0

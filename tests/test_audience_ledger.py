@@ -4,6 +4,7 @@ sessions of a process that died end where they were last known."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,8 +25,10 @@ VLC = "VLC/3.0.18 LibVLC/3.0.18"
 
 
 @pytest.fixture
-def db(db_url: str) -> Database:
-    return Database(db_url)
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    yield database
+    database.dispose()  # its connections closed, not left to the garbage collector
 
 
 def arrival(key: str, address: str = BAKU, agent: str = IPHONE, at: datetime = NOON) -> Arrival:
