@@ -168,7 +168,7 @@ class RadioSide:
         if self.relay is not None:
             self.station.listeners = None
             await self.relay.stop()  # every listener's session ends, and is reported
-            await self.station.audience.drain()
+            await self.station.audience.aclose()  # written, and its task ended
         log.info("radio off air", extra={"seconds_to_stop": round(time.monotonic() - started, 2)})
 
 

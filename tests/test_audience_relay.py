@@ -4,8 +4,11 @@ it listens; and when the database is away the audio goes on and the reports wait
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -14,10 +17,12 @@ from audience.ledger import Ledger
 from audience.models import SessionRow
 from audience.relay_sessions import RelaySessions
 from audience.reports import Reports
+from media.binaries import Tools
 from station.backoff import Backoff
 from station.clock import SimulatedClock
 from station.db import Database
-from tests.support import run
+from tests.radio_support import Playout, music_station, wait_for_mount
+from tests.support import free_port, run
 from tests.test_relay import BINARY, connect, listener, mount_stats, pattern, relay_running, source
 from tests.test_relay import until as until_true
 
@@ -137,3 +142,41 @@ def test_a_full_queue_drops_reports_with_a_warning_and_a_count(
     assert reports.dropped == 1
     assert metrics.audience_dropped._value.get() == 1
     assert "audience reports dropped" in caplog.text
+
+
+@pytest.mark.slow
+def test_the_stations_relay_reports_its_listeners_and_ends_them_when_playout_stops(
+    tmp_path: Path, tools: Tools
+) -> None:
+    """As `diaspor playout` runs the radio on the built-in relay: the real encoder on air, a
+    listener for three seconds, another until playout stops."""
+    port = free_port()
+    st = music_station(tmp_path, tools, relay_port=port)
+    playout = Playout(st)
+    try:
+        wait_for_mount(port, "/diaspor-fm.mp3", 20)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as stays:
+            stays.sendall(
+                b"GET /diaspor-fm.aac HTTP/1.0\r\nUser-Agent: " + IPHONE.encode() + b"\r\n\r\n"
+            )
+            assert stays.recv(4096).startswith(b"HTTP/1.0 200")
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as brief:
+                brief.sendall(b"GET /diaspor-fm.mp3 HTTP/1.0\r\nUser-Agent: VLC/3.0.18\r\n\r\n")
+                end, heard = time.monotonic() + 3, 0
+                while time.monotonic() < end:
+                    heard += len(brief.recv(65536))
+            assert heard > 3 * 16_000 * 0.7
+            time.sleep(1)
+            playout.close()
+            playout = None
+        found = {r.mount: r for r in sessions(st.db)}
+        assert set(found) == {"/diaspor-fm.mp3", "/diaspor-fm.aac"}
+        brief_row, stays_row = found["/diaspor-fm.mp3"], found["/diaspor-fm.aac"]
+        assert {brief_row.channel, stays_row.channel} == {"diaspor-fm"}
+        assert brief_row.seconds == 3 and brief_row.player == "VLC" and brief_row.bytes > 40_000
+        assert stays_row.ended_at is not None and stays_row.seconds >= 4
+        assert stays_row.device == "iPhone"
+    finally:
+        if playout is not None:
+            playout.close()
+        st.close()
