@@ -30,7 +30,7 @@ from media.models import MediaRow
 from schedules.models import EpisodeRow
 
 MINUTE_S = 60
-ROBOTS = ("bot", "crawler", "spider", "slurp", "facebookexternalhit", "preview")
+ROBOTS = ("bot", "crawler", "spider", "slurp", "facebookexternalhit")
 # Files that are never an enclosure: live and packaged HLS, pictures, subtitles, documents.
 NOT_ENCLOSURES = (".m3u8", ".ts", ".m4s", ".vtt", ".jpg", ".jpeg", ".png", ".webp", ".json")
 PACKAGED_SOUND = re.compile(r"hls/assets/(\d+)/[^/]+/[^/]+\.m4a")
