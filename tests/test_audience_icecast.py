@@ -3,7 +3,8 @@ deploy/icecast-relay.xml: a real icecast2 relaying the station's mount (from the
 relay, standing in for the master) tells the API of each listener who comes and goes, with
 the address nginx names in X-Forwarded-For. And what a station needs to know: the API lets
 every listener in while its database is away, but icecast2 2.4 itself turns listeners away
-while the API does not answer at all."""
+while the API does not answer at all (so in production nginx answers for it then:
+tests/test_edge.py)."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def test_icecast2_listeners_are_sessions_and_the_api_never_turns_one_away(
         try:
             wait_for(lambda: MOUNT in mounts(master), "the station on the master")
             edits = {
-                "http://api:8000/api/v1/audience/icecast": api,
+                "http://nginx/api/v1/audience/icecast": api,  # (no nginx here: straight)
                 "CHANGE-ME-icecast-auth-secret": SECRET,
                 f"<server>icecast</server>\n        <port>{port}</port>": (
                     f"<server>127.0.0.1</server>\n        <port>{master.port}</port>"
@@ -126,8 +127,9 @@ def test_icecast2_listeners_are_sessions_and_the_api_never_turns_one_away(
                         with station.db.engine.begin() as c:
                             c.execute(text("ALTER TABLE away RENAME TO audience_sessions"))
                     wait_for(lambda: len(sessions(station)) == 3, "written once it is back")
-                # The API is not there at all: icecast2 2.4 turns the listener away (which is
-                # why the api replicas must be up, see deploy/icecast-relay.xml).
+                # The API is not there at all: icecast2 2.4 turns the listener away. (That is
+                # why, in production, it asks nginx, which says yes for an API that does not
+                # answer: tests/test_edge.py.)
                 assert listen(port, 1, BERLIN, VLC)[0] in (401, 403)
         finally:
             encoder.kill()
