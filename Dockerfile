@@ -31,6 +31,7 @@ COPY accounts ./accounts
 COPY jobs ./jobs
 COPY media ./media
 COPY schedules ./schedules
+COPY audience ./audience
 COPY playout ./playout
 COPY streamer ./streamer
 COPY audience ./audience

@@ -1,6 +1,9 @@
 """Running ffmpeg-family tools: argument lists in, exit status, output and progress out.
 
-Never a shell; the child is always reaped, also when the caller is cancelled.
+Never a shell; the child is always reaped, also when the caller is cancelled. These are the
+station's offline work (probing, analysis, packaging, artwork, generated media): they run at
+OFFLINE_NICENESS, below the air's encoders and decoders, so that packaging a long upload on the
+machine that plays out never takes the CPU the air needs.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +22,7 @@ log = logging.getLogger(__name__)
 _CAUGHT_SIGNAL = re.compile(r"received signal (\d+)")
 
 ProgressCallback = Callable[[dict[str, str]], Awaitable[None] | None]
+OFFLINE_NICENESS = 10  # added to the tool's scheduling niceness (0 normal, 19 the lowest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,15 @@ class DecodedTime:
             self.us = max(self.us, int(us))
 
 
+def lower_priority(pid: int, by: int = OFFLINE_NICENESS) -> None:
+    """Set a child's niceness to this process's plus `by` (set at once after it starts, before
+    it has made the threads that do its work, which take their niceness from it)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + by))
+    except (ProcessLookupError, PermissionError) as exc:  # it ended already; or not allowed
+        log.debug("tool's priority left as it is", extra={"pid": pid, "reason": str(exc)})
+
+
 async def run_tool(
     args: list[str],
     *,
@@ -79,6 +93,7 @@ async def run_tool(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    lower_priority(proc.pid)
     assert proc.stdout is not None and proc.stderr is not None
     stdout_chunks: list[bytes] = []
 

@@ -21,6 +21,8 @@ import httpx
 import pytest
 import uvicorn
 
+from media.process import lower_priority
+
 T = TypeVar("T")
 REQUIRE_ALL = os.environ.get("DIASPOR_TEST_REQUIRE_ALL") == "1"
 XMLTV_DTD = Path("/usr/share/xmltv/xmltv.dtd")  # Debian's xmltv-util
@@ -80,10 +82,11 @@ H264_AAC = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-
 def make_media(ffmpeg: str, dest: Path, *args: str) -> Path:
     """ffmpeg ARGS... dest, failing loudly; the one way tests create media."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y", *args, str(dest)],
-        check=True,
-    )
+    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y", *args, str(dest)]
+    with subprocess.Popen(cmd) as proc:
+        lower_priority(proc.pid)  # offline work, as the station's own: below what is on air
+        if proc.wait() != 0:
+            raise subprocess.CalledProcessError(proc.returncode, cmd)
     return dest
 
 
