@@ -34,7 +34,6 @@ COPY schedules ./schedules
 COPY audience ./audience
 COPY playout ./playout
 COPY streamer ./streamer
-COPY audience ./audience
 COPY api ./api
 COPY diaspor ./diaspor
 RUN pip install --no-deps --no-build-isolation /src && rm -rf /src
