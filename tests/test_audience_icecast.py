@@ -31,7 +31,7 @@ from tests.test_icecast_conformance import (
 )
 from tests.topology import RELAY_XML
 
-pytestmark = [pytest.mark.slow, pytest.mark.icecast]
+pytestmark = [pytest.mark.slow, pytest.mark.icecast, pytest.mark.runs(seconds=30)]
 SECRET = "icecast-hook-sirri-0123456789"
 MOUNT = "/diaspor-fm.mp3"
 BAKU, BERLIN = "85.132.1.1", "80.130.1.1"
