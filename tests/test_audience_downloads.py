@@ -17,7 +17,7 @@ from sqlalchemy import select
 from audience.models import SessionRow
 from tests.schedule_support import Desk, build_radio_week
 
-pytestmark = pytest.mark.runs(seconds=15)
+pytestmark = [pytest.mark.slow, pytest.mark.runs(seconds=15)]
 
 BAKU, BERLIN, TORONTO, ISTANBUL = "85.132.1.1", "80.130.1.1", "99.230.1.1", "88.230.1.1"
 APPLE_PODCASTS = "Podcasts/1555.2.1 CFNetwork/1410.0.3 Darwin/22.6.0"

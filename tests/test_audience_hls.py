@@ -22,7 +22,7 @@ from station.clock import SimulatedClock
 from tests.conftest import settings_for
 from tests.support import serve_app
 
-pytestmark = pytest.mark.runs(seconds=15)
+pytestmark = [pytest.mark.slow, pytest.mark.runs(seconds=15)]
 
 NOON = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 BAKU, BERLIN, TORONTO = "85.132.1.1", "80.130.1.1", "99.230.1.1"
