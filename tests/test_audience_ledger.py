@@ -92,3 +92,31 @@ def test_private_and_unknown_addresses_are_zz(db: Database) -> None:
     ledger.open(arrival("p", "10.1.2.3"))
     ledger.open(arrival("q", "not an address"))
     assert [r.country for r in rows(db)] == ["ZZ", "ZZ"]
+
+
+def test_a_length_its_source_measured_puts_right_a_session_ended_as_abandoned(
+    db: Database,
+) -> None:
+    """icecast2 says nothing while a listener listens: a long session may be ended as
+    abandoned before its `listener_remove` comes with the true length."""
+    ledger = Ledger(db)
+    ledger.open(arrival("icecast:h:8000:7:1"))
+    assert ledger.close_abandoned(NOON + timedelta(minutes=10)) == 1
+    assert ledger.settle("icecast:h:8000:7:1", NOON + timedelta(minutes=25), 1500)
+    [row] = rows(db)
+    assert (row.seconds, row.ended_at) == (1500, NOON + timedelta(minutes=25))
+    assert not ledger.settle("icecast:h:8000:8:1", NOON, 5)  # never opened
+
+
+def test_a_visitors_open_session_on_a_channel_is_found_while_it_is_recent(db: Database) -> None:
+    ledger = Ledger(db)
+    a = Arrival("hls:1", Surface.RADIO_HLS, NOON, BAKU, IPHONE, channel="diaspor-fm")
+    ledger.open(a)
+    ledger.progress("hls:1", NOON + timedelta(seconds=30), 30)
+    visitor = ledger.visitor(NOON, BAKU, IPHONE)
+    later = NOON + timedelta(seconds=90)
+    assert ledger.find_open(Surface.RADIO_HLS, "diaspor-fm", visitor, later, 120) == ("hls:1", 30)
+    assert ledger.find_open(Surface.TV_HLS, "diaspor-fm", visitor, later, 120) is None
+    assert ledger.find_open(Surface.RADIO_HLS, "diaspor-fm", visitor, later, 30) is None
+    other = ledger.visitor(NOON, BERLIN, IPHONE)
+    assert ledger.find_open(Surface.RADIO_HLS, "diaspor-fm", other, later, 120) is None

@@ -180,3 +180,26 @@ def test_the_stations_relay_reports_its_listeners_and_ends_them_when_playout_sto
         if playout is not None:
             playout.close()
         st.close()
+
+
+def test_reports_the_database_refuses_too_long_are_dropped_and_counted(db: Database) -> None:
+    from station.metrics import Metrics
+
+    metrics = Metrics()
+    fast = Backoff(base_s=0.05, max_s=0.05, first_s=0.05)
+    reports = Reports(Ledger(db), metrics=metrics, give_up_s=0.3, backoff=fast)
+    reports.ledger.days.key(NOON.date())
+    sink = RelaySessions(reports, lambda mount: "diaspor-fm")
+
+    async def story() -> None:
+        move_table(db, "audience_sessions", "audience_sessions_away")
+        try:
+            sink.joined("relay:x:1", "/diaspor-fm.mp3", "85.132.1.1", "VLC/3.0", NOON)
+            assert await reports.drain(5)  # given up on, not waiting for ever
+        finally:
+            move_table(db, "audience_sessions_away", "audience_sessions")
+        await reports.aclose()
+
+    run(story())
+    assert reports.dropped == 1 and metrics.audience_dropped._value.get() == 1
+    assert sessions(db) == []
