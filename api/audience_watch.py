@@ -12,8 +12,11 @@ if it was sent gzipped; a playlist is a few KB), or how many bytes of a file, fr
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import logging
 import zlib
+from collections.abc import Iterator
 from datetime import datetime
 from urllib.parse import unquote
 
@@ -24,6 +27,7 @@ from audience.downloads import Downloads
 from audience.hls import HlsViews, channel_of
 from station.clock import Clock
 
+log = logging.getLogger(__name__)
 PREFIX = "/files/"
 MAX_PLAYLIST = 1024 * 1024
 
@@ -45,6 +49,15 @@ def file_size(headers: Headers, status: int) -> int:
         return int(headers.get("content-length", "0")) if status == 200 else 0
     except ValueError:
         return 0
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[None]:
+    """The answer has gone out: a fault in counting it is logged, never the client's."""
+    try:
+        yield
+    except Exception:
+        log.exception("a request of /files/ could not be counted for the audience")
 
 
 class AudienceWatch:
@@ -82,9 +95,11 @@ class AudienceWatch:
             await self.app(scope, receive, watch)
         finally:
             if status in (200, 206):
-                self.views.segment(key, address, agent, at)
-                start, size = range_start(headers), file_size(headers, status)
-                self.downloads.delivered(key, address, agent, self.clock.now(), start, sent, size)
+                with counting():
+                    self.views.segment(key, address, agent, at)
+                    start, size = range_start(headers), file_size(headers, status)
+                    now = self.clock.now()
+                    self.downloads.delivered(key, address, agent, now, start, sent, size)
 
     async def _playlist(
         self,
@@ -109,11 +124,13 @@ class AudienceWatch:
 
         await self.app(scope, receive, watch)
         if status == 304:
-            self.views.playlist(key, None, address, agent, at)
+            with counting():
+                self.views.playlist(key, None, address, agent, at)
         elif status == 200:
             body = bytes(chunks)
             try:
                 text = (gzip.decompress(body) if zipped else body).decode("utf-8", "replace")
             except (OSError, EOFError, zlib.error):
                 return
-            self.views.playlist(key, text, address, agent, at)
+            with counting():
+                self.views.playlist(key, text, address, agent, at)

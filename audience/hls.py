@@ -61,10 +61,10 @@ def read_playlist(key: str, text: str) -> Listing:
     for raw in text.splitlines():
         line = raw.strip()
         if line.startswith("#EXT-X-TARGETDURATION:"):
-            target = int(float(line.split(":", 1)[1] or 0))
+            target = int(_number(line.split(":", 1)[1], target))
         elif line.startswith("#EXTINF:"):
             value = line.split(":", 1)[1].split(",", 1)[0]
-            duration = round(float(value) * 1000)
+            duration = round(_number(value, 0) * 1000) or None
         elif line and not line.startswith("#") and duration is not None:
             uri = line.split("?", 1)[0]
             if "://" not in uri:
@@ -72,6 +72,15 @@ def read_playlist(key: str, text: str) -> Listing:
                 segments.append((posixpath.normpath(path), duration))
             duration = None
     return Listing(target, tuple(segments))
+
+
+def _number(text: str, default: int) -> float | int:
+    """A playlist's number; a malformed one (not ours to fix here) counts as `default`."""
+    try:
+        value = float(text)
+    except ValueError:
+        return default
+    return value if value == value and 0 <= value < 86_400 else default
 
 
 @dataclass(eq=False)

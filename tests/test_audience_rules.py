@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from api.proxies import client_behind
 from api.routes.audience import channel_of_mount
 from audience.downloads import is_robot, may_be_enclosure, merged
-from audience.hls import channel_of, read_playlist
+from audience.hls import Listing, channel_of, read_playlist
 from audience.ledger import Surface
 from station.logs import address_tag
 from station.settings import Settings
@@ -39,6 +39,8 @@ def test_a_tv_playlists_segments_are_known_by_where_they_are_stored() -> None:
         ("hls/assets/7/c0ffee/360p/seg_00001.ts", 5760),
         ("hls/slate/diaspor-tv/360p/slate_00000.ts", 2000),
     )
+    broken = "#EXTM3U\n#EXT-X-TARGETDURATION:six\n#EXTINF:nan,\na.ts\n#EXTINF:4,\nb.ts\n"
+    assert read_playlist("hls/tv/t/p.m3u8", broken) == Listing(0, (("hls/tv/t/b.ts", 4000),))
     master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=128000\n128k.m3u8\n"
     assert read_playlist("hls/radio/diaspor-fm/master.m3u8", master).segments == ()
 
