@@ -1,5 +1,5 @@
 """icecast2's listeners in the audience ledger: its URL authentication's `listener_add` and
-`listener_remove` hooks on the station's mounts call here (deploy/icecast.xml).
+`listener_remove` hooks on the mounts listeners use call here (deploy/icecast-relay.xml).
 
 icecast2 2.4 lets a listener in only when this answers with `icecast-auth-user: 1`; if the
 call fails (the API away, a timeout: icecast2 waits up to 15 s, one listener after another)
@@ -7,8 +7,8 @@ it refuses the listener. A station must never turn listeners away because its st
 are down, so: every answer here says yes, those to a caller without icecast2's credentials
 too (the mounts are public; such a caller is simply not counted); the answer is sent before
 any database work (the report is queued, audience/reports.py); and in docker-compose icecast2
-calls through nginx, which says yes itself when the API does not answer within a second
-(deploy/nginx.conf, `/icecast-hooks/`).
+calls through nginx, which says yes itself when no API replica answers within two seconds
+(deploy/nginx.conf, `location = /api/v1/audience/icecast` on port 80).
 
 Only icecast2 is counted: it sends DIASPOR_ICECAST_AUTH_SECRET as HTTP Basic (user
 `icecast`), as for live sources (api/routes/live.py). The listener's address is icecast2's
@@ -19,7 +19,6 @@ A relay pulling a mount (an icecast2 relay's own connection) is let in and not c
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -34,7 +33,6 @@ from api.routes.live import icecast_basic, is_icecast
 from audience.ledger import Arrival, Ledger, Surface
 
 router = APIRouter(tags=["audience"])
-log = logging.getLogger(__name__)
 ADMIT = {"icecast-auth-user": "1"}
 MOUNT = re.compile(r"/([a-z0-9][a-z0-9-]*?)(?:-\d+)?\.(?:mp3|aac|ogg|opus)")
 FORWARDED_FIELD = "ClientHeader.x-forwarded-for"  # icecast2's header_prefix + the header
