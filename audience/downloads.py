@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from audience.ledger import Arrival, Ledger, Surface
 from audience.players import player_of
-from audience.reports import Reports
+from audience.report_queue import Reports
 from media.models import MediaRow
 from schedules.models import EpisodeRow
 

@@ -25,7 +25,7 @@ from datetime import datetime
 from functools import partial
 
 from audience.ledger import HEARTBEAT_S, Arrival, Ledger, Surface
-from audience.reports import Reports
+from audience.report_queue import Reports
 
 MIN_TIMEOUT_S = 20  # a player that asked nothing for this long has stopped
 CONTINUE_S = 120  # after a restart, an open row last seen this recently is continued

@@ -1,5 +1,5 @@
 """The built-in relay's listeners in the ledger: what the relay tells its listener-sessions
-sink (`streamer.relay.ListenerSessions`) queued as ledger reports (audience/reports.py), so
+sink (`streamer.relay.ListenerSessions`) queued as ledger reports (audience/report_queue.py), so
 that nothing the relay does waits on the database."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from audience.ledger import HEARTBEAT_S, Arrival, Surface
-from audience.reports import Reports
+from audience.report_queue import Reports
 
 
 class RelaySessions:

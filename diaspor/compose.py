@@ -12,7 +12,7 @@ from accounts.stream_keys import StreamKeys
 from accounts.throttle import LoginThrottle
 from accounts.users import Users
 from audience.ledger import Ledger
-from audience.reports import Reports
+from audience.report_queue import Reports
 from diaspor.health import serve_health
 from jobs.queue import Handler, JobQueue, Worker
 from media.binaries import Tools, find_tools

@@ -218,7 +218,7 @@ class Metrics:
             "diaspor_audience_reports_dropped",
             "Audience reports (a session's start, progress or end) dropped unwritten: the "
             "queue to the ledger was full, or the database was away longer than the reports "
-            "wait (audience/reports.py). The audio and the answers went on.",
+            "wait (audience/report_queue.py). The audio and the answers went on.",
             registry=self.registry,
         )
         self.http_duration = Histogram(

@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from audience.ledger import Ledger
 from audience.models import SessionRow
 from audience.relay_sessions import RelaySessions
-from audience.reports import Reports
+from audience.report_queue import Reports
 from media.binaries import Tools
 from station.backoff import Backoff
 from station.clock import SimulatedClock

@@ -6,7 +6,7 @@ call fails (the API away, a timeout: icecast2 waits up to 15 s, one listener aft
 it refuses the listener. A station must never turn listeners away because its statistics
 are down, so: every answer here says yes, those to a caller without icecast2's credentials
 too (the mounts are public; such a caller is simply not counted); the answer is sent before
-any database work (the report is queued, audience/reports.py); and in docker-compose icecast2
+any database work (the report is queued, audience/report_queue.py); and in docker-compose icecast2
 calls through nginx, which says yes itself when no API replica answers within two seconds
 (deploy/nginx.conf, `location = /api/v1/audience/icecast` on port 80).
 
