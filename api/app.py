@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from api import openapi, problems
+from api.audience_watch import AudienceWatch
 from api.follow import Follower
 from api.http import GZIP_MINIMUM, HttpCache
 from api.lang import VaryByLanguage
@@ -22,6 +24,7 @@ from api.replay import Kept, Replays
 from api.request_log import RequestLog
 from api.routes import (
     asrun,
+    audience,
     auth,
     channels,
     console,
@@ -48,6 +51,8 @@ from api.routes import (
 )
 from api.services import Services
 from api.tus import EXPOSED_HEADERS, REQUEST_HEADERS, TusResumable
+from audience.downloads import Downloads
+from audience.hls import HlsViews
 
 STATIC = Path(__file__).parent / "static"
 DESCRIPTION = """
@@ -62,13 +67,24 @@ an access token from `POST /api/v1/auth/token` (OAuth2 password flow), or an API
 """
 
 
+SWEEP_S = 2.0  # how often HLS sessions are looked over (ended, brought up to date)
+
+
+async def watch_views(svc: Services, views: HlsViews, stop: asyncio.Event) -> None:
+    """HLS sessions whose players stopped asking end; open ones are reported on in time."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SWEEP_S)
+        views.sweep(svc.clock.now())
+
+
 def create_app(svc: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         """While serving: follow playout processes elsewhere (`api/follow.py`), on PostgreSQL
         told at once of each now-playing change."""
         stop = asyncio.Event()
-        tasks = []
+        tasks = [asyncio.create_task(watch_views(svc, views, stop), name="audience: hls views")]
         if svc.settings.now_playing_follow_s > 0:
             follower = app.state.follower = Follower(svc, svc.settings.now_playing_follow_s)
             tasks.append(asyncio.create_task(follower.run(stop), name="follow playout"))
@@ -79,6 +95,8 @@ def create_app(svc: Services) -> FastAPI:
         finally:
             stop.set()
             await asyncio.gather(*tasks)
+            views.flush(svc.clock.now())  # a player that goes on is continued after a restart
+            await svc.audience.aclose()
 
     app = FastAPI(
         title="Diaspor.FM / Diaspor TV API",
@@ -91,6 +109,7 @@ def create_app(svc: Services) -> FastAPI:
     app.state.services = svc
     app.state.renderings = Renderings(svc)  # guides kept per schedule version
     app.state.replays = Kept()  # answers sent again as they went out (`api/replay.py`)
+    views = app.state.hls_views = HlsViews(svc.audience)  # HLS players, for the ledger
     problems.install(app)
     openapi.install(app)
     # Innermost first: the cache sees the identity body; gzip compresses what it lets by;
@@ -131,6 +150,10 @@ def create_app(svc: Services) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(RequestLog, metrics=svc.metrics)
+    # Who fetches /files/ (HLS players, episode downloads), for the audience ledger: every
+    # request, replays included, with the client's address as the trusted proxies gave it.
+    downloads = Downloads(svc.audience)
+    app.add_middleware(AudienceWatch, views=views, downloads=downloads, clock=svc.clock)
     # Outside the request log, which logs the client's address: the one place that decides
     # whether the peer is a trusted proxy, and takes the client from it if so.
     app.add_middleware(TrustedProxies, trusted=svc.settings.forwarded_allow_ips)
@@ -152,6 +175,7 @@ def create_app(svc: Services) -> FastAPI:
         reports,
         jobs,
         live,
+        audience,
         stream_keys,
         slots,
         vod,

@@ -62,6 +62,10 @@ TAGS = [
     },
     {"name": "jobs", "description": "Background work: analysis and packaging progress."},
     {"name": "live", "description": "Presenters going live (icecast2's URL authentication)."},
+    {
+        "name": "audience",
+        "description": "Who listens and watches: icecast2's listener hooks, for the ledger.",
+    },
     {"name": "health", "description": "Whether the station is well."},
 ]
 

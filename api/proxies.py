@@ -14,9 +14,13 @@ longer tell whether the peer was trusted. `diaspor.demo.server_config` turns uvi
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware, _TrustedHosts
+
+from station.settings import Settings
 
 VIA_TRUSTED_PROXY = "via_trusted_proxy"
 
@@ -43,3 +47,18 @@ def via_trusted_proxy(request: Request) -> bool:
     """Whether the request came from one of DIASPOR_TRUSTED_PROXIES (checked by
     `TrustedProxies`; false for an app served without it)."""
     return bool(getattr(request.state, VIA_TRUSTED_PROXY, False))
+
+
+def client_behind(settings: Settings, peer: str, forwarded: str) -> str:
+    """The client of a connection another server saw (icecast2's listener): `peer`, or when
+    that is one of DIASPOR_TRUSTED_PROXIES, the client its `X-Forwarded-For` names (the
+    last address in it that is not itself a trusted proxy), by uvicorn's rules."""
+    trusted = _trusted(settings.trusted_proxies)
+    if not forwarded or peer not in trusted:
+        return peer
+    return trusted.get_trusted_client_address(forwarded)[0] or peer
+
+
+@lru_cache(maxsize=8)
+def _trusted(proxies: str) -> _TrustedHosts:
+    return _TrustedHosts(proxies.split(",") if proxies else [])

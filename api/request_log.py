@@ -8,8 +8,9 @@ the handler's filter; the threads a route hands work to take the context with th
 
 The line says what an operator looks for, and nothing a caller could have put a secret in:
 the method, the route's template (`/api/v1/channels/{slug}`, not the path with its values,
-never the query string), the status, the time in milliseconds, the id and the client's
-address (the proxy's `X-Forwarded-For` when it is trusted, see DIASPOR_TRUSTED_PROXIES).
+never the query string), the status, the time in milliseconds, the id and a tag of the
+client's address (the proxy's `X-Forwarded-For` when it is trusted, see
+DIASPOR_TRUSTED_PROXIES): `station.logs.address_tag`, never the address itself.
 No header is logged, so no `Authorization`.
 
 The time is from the request's arrival here to the answer's last byte. A pure ASGI
@@ -31,7 +32,7 @@ from typing import Any
 from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from station.logs import REQUEST_ID
+from station.logs import REQUEST_ID, address_tag
 from station.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,6 @@ class RequestLog:
                     "status": status,
                     "duration_ms": round(seconds * 1000, 2),
                     "request_id": rid,
-                    "client": client[0] if client else None,
+                    "client": address_tag(client[0]) if client else None,
                 },
             )

@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from accounts.stream_keys import StreamKeys
 from accounts.users import Users
+from audience.report_queue import Reports
 from jobs.queue import JobQueue
 from media.binaries import Tools
 from media.library import Library
@@ -37,3 +38,4 @@ class Services(Protocol):
     now_playing: NowPlayingHub
     health: Health
     metrics: Metrics
+    audience: Reports

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 60  # an open session's row is brought up to date at least this often
 ABANDONED_AFTER_S = 3 * HEARTBEAT_S  # not heard of for this long: its process has died
+SILENT_ABANDONED_AFTER_S = 7 * 86_400  # icecast2's listeners, which have no heartbeat
 BULK_ROWS = 500
 
 
@@ -103,18 +104,26 @@ class Ledger:
 
     def progress(self, source_key: str, at: datetime, seconds: int, nbytes: int = 0) -> bool:
         """An open session goes on: `seconds` and `nbytes` so far (never fewer than known)."""
+        return self.progress_many([(source_key, at, seconds, nbytes)]) == 1
+
+    def progress_many(self, reports: Sequence[tuple[str, datetime, int, int]]) -> int:
+        """Many open sessions go on (a relay's heartbeat: every listener at once), in one
+        transaction; (key, at, seconds, bytes) each. How many were open."""
+        found = 0
         with self.db.session() as s:
-            row = s.execute(
-                select(SessionRow).where(
-                    SessionRow.source_key == source_key, SessionRow.ended_at.is_(None)
-                )
-            ).scalar_one_or_none()
-            if row is None:
-                return False
-            row.last_seen_at = max(row.last_seen_at, at)
-            row.seconds = max(row.seconds, seconds)
-            row.bytes = max(row.bytes, nbytes)
-        return True
+            for source_key, at, seconds, nbytes in reports:
+                row = s.execute(
+                    select(SessionRow).where(
+                        SessionRow.source_key == source_key, SessionRow.ended_at.is_(None)
+                    )
+                ).scalar_one_or_none()
+                if row is None:
+                    continue
+                row.last_seen_at = max(row.last_seen_at, at)
+                row.seconds = max(row.seconds, seconds)
+                row.bytes = max(row.bytes, nbytes)
+                found += 1
+        return found
 
     def close(
         self, source_key: str, at: datetime, seconds: int | None = None, nbytes: int = 0
@@ -134,6 +143,48 @@ class Ledger:
             row.last_seen_at = row.ended_at
             row.seconds = max(row.seconds, length if seconds is None else seconds, 0)
             row.bytes = max(row.bytes, nbytes)
+        return True
+
+    def visitor(self, at: datetime, address: str, user_agent: str) -> str:
+        """The visitor hash of `address` and `user_agent` on `at`'s day."""
+        return visitor_hash(self.days.key(at.date()), address, user_agent)
+
+    def find_open(
+        self, surface: Surface, channel: str, visitor: str, at: datetime, within_s: int
+    ) -> tuple[str, int] | None:
+        """The open session of this visitor on this surface and channel last seen within
+        `within_s` of `at` (a player that goes on after the process that counted it
+        restarted): its key and seconds so far; None when there is none."""
+        with self.db.session() as s:
+            found = s.execute(
+                select(SessionRow.source_key, SessionRow.seconds)
+                .where(
+                    SessionRow.surface == str(surface),
+                    SessionRow.channel == channel,
+                    SessionRow.visitor == visitor,
+                    SessionRow.ended_at.is_(None),
+                    SessionRow.last_seen_at >= at - timedelta(seconds=within_s),
+                )
+                .order_by(SessionRow.last_seen_at.desc())
+                .limit(1)
+            ).first()
+        return None if found is None else (found[0], found[1])
+
+    def settle(self, source_key: str, at: datetime, seconds: int) -> bool:
+        """A session ends at `at` after `seconds` its source measured itself (icecast2's
+        duration): closed if open, and put right if it had been ended early as abandoned
+        (its source said nothing while it went on). False when no such session is known."""
+        if self.close(source_key, at, seconds):
+            return True
+        with self.db.session() as s:
+            row = s.execute(
+                select(SessionRow).where(SessionRow.source_key == source_key)
+            ).scalar_one_or_none()
+            if row is None:
+                return False
+            if seconds > row.seconds:
+                row.seconds = seconds
+                row.ended_at = row.last_seen_at = max(at, row.started_at)
         return True
 
     def record(self, a: Arrival, ended_at: datetime, seconds: int, nbytes: int = 0) -> bool:
@@ -171,15 +222,33 @@ class Ledger:
                 s.execute(stmt, rows)
         return len(set(keys)) - int(known)
 
-    def close_abandoned(self, now: datetime, after_s: int = ABANDONED_AFTER_S) -> int:
+    def close_abandoned(
+        self,
+        now: datetime,
+        after_s: int = ABANDONED_AFTER_S,
+        silent_after_s: int = SILENT_ABANDONED_AFTER_S,
+    ) -> int:
         """End the sessions nobody has reported on for `after_s`: their process died. Each
-        ends at the last moment it was known to be going on, with what it had delivered."""
+        ends at the last moment it was known to be going on, with what it had delivered.
+        icecast2 says nothing between a listener's arrival and departure, so its sessions are
+        given up only after `silent_after_s` (icecast2 itself stopped without saying who left);
+        until then its `listener_remove` ends them with their true length."""
         cutoff = now - timedelta(seconds=after_s)
+        silent_cutoff = now - timedelta(seconds=silent_after_s)
         with self.db.session() as s:
             n = affected(
                 s.execute(
                     update(SessionRow)
-                    .where(SessionRow.ended_at.is_(None), SessionRow.last_seen_at < cutoff)
+                    .where(
+                        SessionRow.ended_at.is_(None),
+                        or_(
+                            and_(
+                                SessionRow.surface != Surface.ICECAST.value,
+                                SessionRow.last_seen_at < cutoff,
+                            ),
+                            SessionRow.last_seen_at < silent_cutoff,
+                        ),
+                    )
                     .values(ended_at=SessionRow.last_seen_at)
                 )
             )

@@ -11,6 +11,8 @@ from typing import Any
 from accounts.stream_keys import StreamKeys
 from accounts.throttle import LoginThrottle
 from accounts.users import Users
+from audience.ledger import Ledger
+from audience.report_queue import Reports
 from audience.upkeep import Upkeep
 from diaspor.health import serve_health
 from jobs.queue import Handler, JobQueue, Worker
@@ -62,9 +64,13 @@ class Station:
     # This process's metrics (its own registry): served by the API's /metrics, or by the
     # health-and-metrics port of `diaspor playout` and `diaspor worker`.
     metrics: Metrics = field(default_factory=Metrics)
+    # Listening and viewing sessions on their way to the audience ledger (every surface of
+    # this process reports through it; nothing waits on the database).
+    audience: Reports = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics.watch_health(self.health)
+        self.audience = Reports(Ledger(self.db), metrics=self.metrics)
 
     @property
     def publisher(self) -> NowPlayingPublisher:

@@ -20,6 +20,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from audience.relay_sessions import RelaySessions
 from diaspor.compose import Station
 from media.errors import NotFound
 from media.storage import LocalStorage, public_file_url
@@ -37,6 +38,7 @@ from playout.radio_channel import (
 )
 from schedules.plan import TimelineItem
 from station.errors import StationError
+from station.logs import address_tag
 from station.settings import Settings
 from station.supervisor import Supervisor
 from streamer.hls_ladder import MASTER_PLAYLIST
@@ -117,7 +119,7 @@ class LiveSources:
         return mount in self.slugs
 
     async def __call__(self, mount: str, user: str, key: str, address: str) -> SourceGrant | None:
-        ctx = {"mount": mount, "user": user, "ip": address}
+        ctx = {"mount": mount, "user": user, "ip": address_tag(address)}
         try:
             grant = await asyncio.to_thread(
                 self.desk.authorise, self.slugs[mount], user, key, address
@@ -153,6 +155,8 @@ class RadioSide:
     channels: list[RadioChannel] = field(default_factory=list)
     relay: Relay | None = None
     titles: IcecastTitles | None = None
+    # The channel of each of the relay's mounts, as the channels are added (for the ledger).
+    mount_channels: dict[str, str] = field(default_factory=dict)
 
     async def close(self) -> None:
         started = time.monotonic()
@@ -163,7 +167,8 @@ class RadioSide:
             await self.titles.close()
         if self.relay is not None:
             self.station.listeners = None
-            await self.relay.stop()
+            await self.relay.stop()  # every listener's session ends, and is reported
+            await self.station.audience.aclose()  # written, and its task ended
         log.info("radio off air", extra={"seconds_to_stop": round(time.monotonic() - started, 2)})
 
 
@@ -197,6 +202,7 @@ async def air_server(station: Station, side: RadioSide, sup: Supervisor) -> AirS
             source_password=password,
             admin_password=secrets.token_urlsafe(16),
             source_auth=LiveSources(station),
+            listener_sessions=RelaySessions(station.audience, side.mount_channels.get),
             max_listeners=s.relay_max_listeners,
             max_listeners_per_address=s.relay_max_listeners_per_address,
         )
@@ -344,6 +350,7 @@ async def add_radio(station: Station, sup: Supervisor) -> RadioSide:
         channel.add_to(sup)
         if side.relay is not None:
             for mount in (m.path for m in channel_mounts(s, slug)):
+                side.mount_channels[mount] = slug
                 reader = partial(relay_listeners, side.relay, mount)
                 station.metrics.listeners.read((slug, mount), reader)
         side.channels.append(channel)

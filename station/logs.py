@@ -10,9 +10,12 @@ module logged it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import re
+import secrets
 import sys
 from collections.abc import Iterable
 from contextvars import ContextVar
@@ -130,3 +133,14 @@ def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     # uvicorn's access log repeats what our own request logging says; keep its errors.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+_ADDRESS_KEY = secrets.token_bytes(16)  # this process's, never written: tags cannot be undone
+
+
+def address_tag(address: str) -> str:
+    """What a log line may say of a client's address: 8 hex digits of a keyed hash (HMAC
+    under a random key of this process), so lines of one client can be told apart within a
+    run, and the address itself is never written (nor can it be recovered from the tag by
+    trying every address: the key is not kept anywhere)."""
+    return hmac.new(_ADDRESS_KEY, address.encode(), hashlib.sha256).hexdigest()[:8]

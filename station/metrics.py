@@ -214,6 +214,13 @@ class Metrics:
             ("kind",),
             registry=self.registry,
         )
+        self.audience_dropped = Counter(
+            "diaspor_audience_reports_dropped",
+            "Audience reports (a session's start, progress or end) dropped unwritten: the "
+            "queue to the ledger was full, or the database was away longer than the reports "
+            "wait (audience/report_queue.py). The audio and the answers went on.",
+            registry=self.registry,
+        )
         self.http_duration = Histogram(
             "diaspor_http_request_duration_seconds",
             "API requests, from their arrival to their answer's last byte (an event stream: "

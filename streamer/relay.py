@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from station.clock import Clock, SystemClock
+from station.logs import address_tag
 from streamer.icy import IcyWriter, metaint_for
 from streamer.relay_admin import (
     METADATA_PATH,
@@ -87,6 +90,24 @@ class SourceAuth(Protocol):
     ) -> SourceGrant | None: ...
 
 
+class ListenerSessions(Protocol):
+    """Told of every listener's session (the audience ledger, wired in by diaspor): when it
+    joins (its key, unique across relays and restarts, the mount, the client's address and
+    User-Agent, the time), every `every_s` while it listens, and when it leaves, with the
+    seconds and bytes sent so far. Each call runs on the relay's loop and must return at once
+    (queue it; never wait on a database here)."""
+
+    every_s: float
+
+    def joined(
+        self, key: str, mount: str, address: str, user_agent: str, at: datetime, /
+    ) -> None: ...
+
+    def going(self, key: str, at: datetime, seconds: int, nbytes: int, /) -> None: ...
+
+    def left(self, key: str, at: datetime, seconds: int, nbytes: int, /) -> None: ...
+
+
 SPARE_CONNECTIONS = 256  # beyond max_listeners: sources, status and requests being read
 
 
@@ -116,6 +137,7 @@ class Relay:
         location: str = "",
         clock: Clock | None = None,
         source_auth: SourceAuth | None = None,
+        listener_sessions: ListenerSessions | None = None,
     ) -> None:
         if burst_bytes < 0 or max_queue_bytes <= burst_bytes:
             raise ValueError("need 0 <= burst_bytes < max_queue_bytes")
@@ -125,6 +147,11 @@ class Relay:
         self._port = port
         self._source_password = source_password
         self._source_auth = source_auth
+        self._sessions = listener_sessions
+        # Listener keys: a random id per relay start, then a counter (unique across relays,
+        # processes and restarts, so a session reported twice is still one).
+        self._run_id = secrets.token_hex(6)
+        self._listener_ids = itertools.count(1)
         # Who may set a title: the admin, and a source with the source password (as icecast2).
         self._title_accounts = ((admin_user, admin_password), ("source", source_password))
         self.burst_bytes = burst_bytes
@@ -175,6 +202,11 @@ class Relay:
         except OSError as e:
             raise RelayError(f"the relay cannot listen on {self.host}:{self._port}: {e}") from e
         self._started = self._clock.now()
+        self._run_id = secrets.token_hex(6)
+        if self._sessions is not None:
+            beat = asyncio.create_task(self._heartbeat(self._sessions))
+            self._timers.add(beat)
+            beat.add_done_callback(self._timers.discard)
         log.info("relay listening", extra={"host": self.host, "port": self.port})
 
     async def stop(self) -> None:
@@ -251,6 +283,18 @@ class Relay:
             server_start=self._started,
         )
 
+    async def _heartbeat(self, sessions: ListenerSessions) -> None:
+        """Every listener's seconds and bytes so far, every `sessions.every_s`."""
+        while True:
+            # The loop's time, not the injected clock: reports are real I/O (as batches are).
+            await asyncio.sleep(sessions.every_s)
+            now = self._clock.now()
+            for mount in self._mounts.values():
+                for listener in mount.listeners:
+                    sessions.going(
+                        listener.key, now, listener.seconds(now), mount.bytes_sent_to(listener)
+                    )
+
     def _mount(self, name: str) -> Mount:
         mount = self._mounts.get(name)
         if mount is None:
@@ -268,20 +312,23 @@ class Relay:
         self._connections.add(task)
         self._transports.add(writer.transport)
         peer = writer.get_extra_info("peername")
-        client = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        # The client's address: used to count listeners per address, to let live sources in
+        # and to report sessions, and never logged (only its tag is: `address_tag`).
+        client = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        tag = address_tag(client)
         try:
             try:
                 async with asyncio.timeout(self.header_timeout):
                     request = parse_request_head(await _read_head(reader))
             except BadRequest as e:
-                log.info("bad request", extra={"client": client, "error": e.message})
+                log.info("bad request", extra={"client": tag, "error": e.message})
                 writer.write(http_response(400, e.message.encode()))
                 return
             except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 return
             await self._route(request, reader, writer, client)
         except (ConnectionError, OSError) as e:
-            log.debug("connection ended", extra={"client": client, "error": str(e)})
+            log.debug("connection ended", extra={"client": tag, "error": str(e)})
         finally:
             self._connections.discard(task)
             self._transports.discard(writer.transport)
@@ -303,7 +350,11 @@ class Relay:
         elif request.path == METADATA_PATH:
             accounts, mounts = self._title_accounts, self._mounts
             answer = metadata_update(
-                request, client, accounts=accounts, mounts=mounts, set_title=self.set_title
+                request,
+                address_tag(client),
+                accounts=accounts,
+                mounts=mounts,
+                set_title=self.set_title,
             )
             writer.write(answer)
         else:
@@ -317,14 +368,13 @@ class Relay:
         client: str,
     ) -> None:
         name = request.path
-        ctx = {"mount": name, "client": client}
+        ctx = {"mount": name, "client": address_tag(client)}
         grant: SourceGrant | None = None
         auth = self._source_auth
         if auth is not None and await auth.handles(name):
             creds = basic_credentials(request.headers)
             if creds is not None:
-                address = client.rsplit(":", 1)[0]
-                grant = await auth(name, creds[0], creds[1], address)
+                grant = await auth(name, creds[0], creds[1], client)
         elif source_authorised(request, self._source_password):
             grant = SourceGrant()
         if grant is None:
@@ -415,7 +465,7 @@ class Relay:
             return
         wants_icy = request.headers.get("icy-metadata", "").strip() == "1"
         metaint = mount.metaint if wants_icy else None
-        address = client.rsplit(":", 1)[0]
+        address = client
         total = sum(len(m.listeners) for m in self._mounts.values())
         if request.method != "HEAD" and (
             total >= self.max_listeners
@@ -423,18 +473,25 @@ class Relay:
         ):
             log.warning(
                 "listener refused: too many listeners",
-                extra={"mount": mount.name, "client": client, "listeners": total},
+                extra={"mount": mount.name, "client": address_tag(address), "listeners": total},
             )
             writer.write(http_response(503, b"Too many listeners", headers=[("Retry-After", "30")]))
             return
         writer.write(listener_response_head(mount.info, metaint))
         if request.method == "HEAD":
             return
-        listener = Listener(writer.transport, IcyWriter(metaint) if metaint else None, client)
+        key = f"relay:{self._run_id}:{next(self._listener_ids)}"
+        framer = IcyWriter(metaint) if metaint else None
+        joined = self._clock.now()
+        listener = Listener(writer.transport, framer, address_tag(address), key, joined)
         mount.join(listener)
         self._by_address[address] = self._by_address.get(address, 0) + 1
-        ctx = {"mount": mount.name, "client": client}
+        ctx = {"mount": mount.name, "client": listener.peer}
         log.info("listener connected", extra={**ctx, "listeners": len(mount.listeners)})
+        sessions = self._sessions
+        if sessions is not None:
+            agent = request.headers.get("user-agent", "")
+            sessions.joined(key, mount.name, address, agent, joined)
         try:
             # A listener says nothing after its request; end of input means it has gone.
             while await reader.read(4096):
@@ -447,6 +504,9 @@ class Relay:
                 self._by_address.pop(address, None)
             if mount.leave(listener):
                 log.info("listener left", extra={**ctx, "listeners": len(mount.listeners)})
+            if sessions is not None:
+                now = self._clock.now()
+                sessions.left(key, now, listener.seconds(now), mount.bytes_sent_to(listener))
 
 
 async def _read_head(reader: asyncio.StreamReader) -> list[bytes]:

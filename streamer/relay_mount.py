@@ -65,14 +65,27 @@ class MountStatus:
 
 
 class Listener:
-    __slots__ = ("framer", "peer", "transport")
+    __slots__ = ("framer", "key", "peer", "sent_from", "since", "transport")
 
     def __init__(
-        self, transport: asyncio.WriteTransport, framer: IcyWriter | None, peer: str
+        self,
+        transport: asyncio.WriteTransport,
+        framer: IcyWriter | None,
+        peer: str,
+        key: str = "",
+        since: datetime | None = None,
     ) -> None:
         self.transport = transport
         self.framer = framer
-        self.peer = peer
+        self.peer = peer  # what the logs may say of it (a tag, never its address)
+        self.key = key  # its session's key
+        self.since = since
+        # The mount's `sent` when it joined, less the burst it was given at once: what it has
+        # been sent is `sent - sent_from`, less what still waits in its buffer.
+        self.sent_from = 0
+
+    def seconds(self, now: datetime) -> int:
+        return 0 if self.since is None else max(0, round((now - self.since).total_seconds()))
 
     def send(self, data: bytes, block: bytes) -> None:
         if self.framer is None:
@@ -111,6 +124,7 @@ class Mount:
     peak: int = 0
     dropped: int = 0
     bytes_received: int = 0
+    sent: int = 0  # audio bytes fanned out to each listener, since the mount was made
     stream_start: datetime | None = None
     grace: asyncio.Task[None] | None = None
 
@@ -190,6 +204,7 @@ class Mount:
         # One immutable copy, shared: a transport may keep what it could not send yet.
         data = bytes(self.pending)
         self.pending.clear()
+        self.sent += len(data)
         joined = self.joined
         if joined:
             self.joined = {}
@@ -232,12 +247,20 @@ class Mount:
         # The burst ends with the pending batch (or lies wholly inside it): send now what the
         # others already have, and let the batch bring the rest.
         sent = len(burst) - len(self.pending)
+        listener.sent_from = self.sent
         if start < sent:
             listener.send(burst[start:sent], self.block)
+            listener.sent_from -= sent - start
         if start > sent:
             self.joined[listener] = start - sent
         self.listeners.add(listener)
         self.peak = max(self.peak, len(self.listeners))
+
+    def bytes_sent_to(self, listener: Listener) -> int:
+        """Audio bytes sent to a listener so far (taken by its connection: not those still
+        waiting in its buffer)."""
+        waiting = listener.transport.get_write_buffer_size()
+        return max(0, self.sent - listener.sent_from - waiting)
 
     def leave(self, listener: Listener) -> bool:
         """Forget a listener that went away; False when it had already been cut off."""

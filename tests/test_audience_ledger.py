@@ -26,9 +26,9 @@ VLC = "VLC/3.0.18 LibVLC/3.0.18"
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
-    d = Database(db_url)
-    yield d
-    d.dispose()
+    database = Database(db_url)
+    yield database
+    database.dispose()  # its connections closed, not left to the garbage collector
 
 
 def arrival(key: str, address: str = BAKU, agent: str = IPHONE, at: datetime = NOON) -> Arrival:
@@ -112,3 +112,42 @@ def test_sessions_known_only_afterwards_are_recorded_in_bulk_once(db: Database) 
         (300, NOON + timedelta(minutes=i + 5), "AZ") for i in range(3)
     ]
     assert BAKU not in repr([tuple(vars(r).values()) for r in found])
+
+
+def test_a_length_its_source_measured_puts_right_a_session_ended_as_abandoned(
+    db: Database,
+) -> None:
+    """icecast2 says nothing while a listener listens: a long session may be ended as
+    abandoned before its `listener_remove` comes with the true length."""
+    ledger = Ledger(db)
+    ledger.open(arrival("icecast:h:8000:7:1"))
+    assert ledger.close_abandoned(NOON + timedelta(minutes=10)) == 1
+    assert ledger.settle("icecast:h:8000:7:1", NOON + timedelta(minutes=25), 1500)
+    [row] = rows(db)
+    assert (row.seconds, row.ended_at) == (1500, NOON + timedelta(minutes=25))
+    assert not ledger.settle("icecast:h:8000:8:1", NOON, 5)  # never opened
+
+
+def test_a_visitors_open_session_on_a_channel_is_found_while_it_is_recent(db: Database) -> None:
+    ledger = Ledger(db)
+    a = Arrival("hls:1", Surface.RADIO_HLS, NOON, BAKU, IPHONE, channel="diaspor-fm")
+    ledger.open(a)
+    ledger.progress("hls:1", NOON + timedelta(seconds=30), 30)
+    visitor = ledger.visitor(NOON, BAKU, IPHONE)
+    later = NOON + timedelta(seconds=90)
+    assert ledger.find_open(Surface.RADIO_HLS, "diaspor-fm", visitor, later, 120) == ("hls:1", 30)
+    assert ledger.find_open(Surface.TV_HLS, "diaspor-fm", visitor, later, 120) is None
+    assert ledger.find_open(Surface.RADIO_HLS, "diaspor-fm", visitor, later, 30) is None
+    other = ledger.visitor(NOON, BERLIN, IPHONE)
+    assert ledger.find_open(Surface.RADIO_HLS, "diaspor-fm", other, later, 120) is None
+
+
+def test_an_icecast2_listener_is_not_ended_for_its_silence_but_after_a_week(db: Database) -> None:
+    """icecast2 reports a listener only as they come and go; a long listen is not abandoned."""
+    ledger = Ledger(db)
+    ledger.open(Arrival("icecast:h:8000:9:1", Surface.ICECAST, NOON, BAKU, VLC, "diaspor-fm"))
+    ledger.open(arrival("relay:x:1"))
+    assert ledger.close_abandoned(NOON + timedelta(hours=5)) == 1  # the relay's, not icecast2's
+    assert ledger.close("icecast:h:8000:9:1", NOON + timedelta(hours=5))
+    ledger.open(Arrival("icecast:h:8000:9:2", Surface.ICECAST, NOON, BAKU, VLC, "diaspor-fm"))
+    assert ledger.close_abandoned(NOON + timedelta(days=8)) == 1

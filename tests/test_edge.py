@@ -115,6 +115,7 @@ def test_what_is_for_the_compose_network_only_is_refused(web: httpx.Client) -> N
     for path in (
         "/metrics",
         "/api/v1/live/icecast-auth",
+        "/api/v1/audience/icecast",
         f"/listen/{RADIO}-fallback.mp3",
         f"/listen/{RADIO}-live",
         "/listen/admin/stats",
@@ -470,3 +471,62 @@ def test_the_leader_is_killed_and_listeners_and_viewers_carry_on(
     assert received_s > waited_s - 4, f"{received_s:.1f} s of audio in {waited_s:.1f} s"
     later = [t for when, t in listener.titles if when > killed_at + took_over_s]
     assert later and on_air_title(web) in later[-1], (later, on_air_title(web))
+
+
+# --- the audience (the last story: it stops the API) ---------------------------------------
+
+
+def listen_through_nginx(stack: Stack, seconds: float, address: str) -> int:
+    """A listener of the radio for `seconds`, behind a proxy that names its `address` to
+    nginx; the bytes it got."""
+    got = 0
+    headers = {"X-Forwarded-For": address, "User-Agent": "VLC/3.0.18 LibVLC/3.0.18"}
+    with (
+        stack.client(timeout=httpx.Timeout(5, read=20)) as c,
+        c.stream("GET", MP3, headers=headers) as r,
+    ):
+        assert r.status_code == 200
+        end = time.monotonic() + seconds
+        for chunk in r.iter_bytes():
+            got += len(chunk)
+            if time.monotonic() > end:
+                break
+    return got
+
+
+def test_radio_listeners_are_counted_and_let_in_even_when_no_api_answers(stack: Stack) -> None:
+    from sqlalchemy import select
+
+    from audience.models import SessionRow
+    from station.db import Database
+
+    db = Database(stack.secrets["database_url"])
+    try:
+
+        def counted() -> dict[int, SessionRow]:
+            """The icecast2 listeners' ended sessions, by id (earlier stories' among them)."""
+            with db.session() as s:
+                rows = s.execute(select(SessionRow).where(SessionRow.surface == "icecast"))
+                return {r.id: r for r in rows.scalars() if r.ended_at is not None}
+
+        def new_vlc() -> list[SessionRow]:
+            """Ours: ended since, with VLC's User-Agent (an earlier story's listener, ending
+            now, is httpx)."""
+            return [r for i, r in counted().items() if i not in before and r.player == "VLC"]
+
+        before = counted()
+        assert listen_through_nginx(stack, 3, "85.132.1.1") > 3 * MP3_BYTES_PER_S * 0.7
+        stack.wait("the listener in the ledger", new_vlc, 15)
+        [session] = new_vlc()
+        assert (session.mount, session.channel, session.country) == (
+            f"/{RADIO}.mp3",
+            RADIO,
+            "AZ",
+        )
+        assert session.seconds in (3, 4)
+        # No API answers: nginx answers icecast2's hook itself, and the listener is let in.
+        stack.kill("api-1")
+        stack.kill("api-2")
+        assert listen_through_nginx(stack, 2, "80.130.1.1") > 2 * MP3_BYTES_PER_S * 0.7
+    finally:
+        db.dispose()

@@ -100,7 +100,10 @@ def relay_in_a_thread() -> Iterator[Server]:
 
 @contextmanager
 def icecast2_running(
-    log_path: Path, edits: Mapping[str, str] | None = None, port: int | None = None
+    log_path: Path,
+    edits: Mapping[str, str] | None = None,
+    port: int | None = None,
+    template: Path = ICECAST_XML,
 ) -> Iterator[Server]:
     """icecast2 on a free port from a temporary folder laid out as deploy/icecast.xml expects.
 
@@ -114,11 +117,11 @@ def icecast2_running(
         f"icecast2's web files are missing from {ICECAST_SHARE}",
     )
     port = port or free_port()
-    shipped = ICECAST_XML.read_text(encoding="utf-8")
+    shipped = template.read_text(encoding="utf-8")
     config = shipped.replace("<port>8000</port>", f"<port>{port}</port>")
-    assert config != shipped, "deploy/icecast.xml no longer listens on <port>8000</port>"
+    assert config != shipped, f"deploy/{template.name} no longer listens on <port>8000</port>"
     for old, new in (edits or {}).items():
-        assert old in config, f"deploy/icecast.xml no longer says {old}"
+        assert old in config, f"deploy/{template.name} no longer says {old}"
         config = config.replace(old, new)
     with tempfile.TemporaryDirectory(prefix="diaspor-icecast-") as folder:
         root = Path(folder)

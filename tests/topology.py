@@ -77,6 +77,7 @@ HOSTS: dict[str, tuple[str, ...]] = {
     "playout": ("127.0.0.7",),
     "playout-standby": ("127.0.0.8",),
     "worker": ("127.0.0.9",),
+    "nginx": ("127.0.0.1",),  # as the relay's listener hooks name it
 }
 SCRATCH = "/var/lib/diaspor"  # the services' data folder in compose
 

@@ -22,6 +22,7 @@ from api.auth import Allowed, ServicesDep, Throttle, permissions, signing_key
 from api.paging import Paged, Pages, paged
 from api.problems import Problem, problems
 from api.services import Services
+from station.logs import address_tag
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 log = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ async def sign_in(
     try:
         attempt = throttle.reserve(form.username, ip)
     except Throttled as e:
-        log.warning("sign-in throttled", extra={"username": form.username, "ip": ip})
+        log.warning("sign-in throttled", extra={"username": form.username, "ip": address_tag(ip)})
         raise Problem(
             429,
             "Too many requests",
@@ -213,7 +214,7 @@ async def sign_in(
         throttle.release(attempt)  # not the client's failure: the check did not happen
         raise
     if user is None:  # the attempt stays counted: a failure
-        log.info("sign-in refused", extra={"username": form.username, "ip": ip})
+        log.info("sign-in refused", extra={"username": form.username, "ip": address_tag(ip)})
         raise Problem(
             401,
             "Authentication required",

@@ -20,6 +20,7 @@ from api.problems import Problem, problems
 from playout.live import REFUSED, LiveRefused
 from station.credentials import same_secret
 from station.errors import NotFound
+from station.logs import address_tag
 
 router = APIRouter(tags=["live"])
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def authorise_icecast_source(
 ) -> Response:
     is_icecast(svc, creds)
     refused = Response(headers={"icecast-auth-message": REFUSED})
-    ctx = {"mount": mount, "user": user, "ip": ip}
+    ctx = {"mount": mount, "user": user, "ip": address_tag(ip)}
     if action != "stream_auth":
         log.warning("icecast2 asked something else than stream_auth", extra=ctx)
         return refused
