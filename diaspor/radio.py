@@ -20,6 +20,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from api.proxies import client_behind
 from audience.relay_sessions import RelaySessions
 from diaspor.compose import Station
 from media.errors import NotFound
@@ -203,6 +204,7 @@ async def air_server(station: Station, side: RadioSide, sup: Supervisor) -> AirS
             admin_password=secrets.token_urlsafe(16),
             source_auth=LiveSources(station),
             listener_sessions=RelaySessions(station.audience, side.mount_channels.get),
+            client_behind=partial(client_behind, s),
             max_listeners=s.relay_max_listeners,
             max_listeners_per_address=s.relay_max_listeners_per_address,
         )

@@ -32,6 +32,7 @@ import contextlib
 import itertools
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -138,6 +139,7 @@ class Relay:
         clock: Clock | None = None,
         source_auth: SourceAuth | None = None,
         listener_sessions: ListenerSessions | None = None,
+        client_behind: Callable[[str, str], str] | None = None,
     ) -> None:
         if burst_bytes < 0 or max_queue_bytes <= burst_bytes:
             raise ValueError("need 0 <= burst_bytes < max_queue_bytes")
@@ -148,6 +150,9 @@ class Relay:
         self._source_password = source_password
         self._source_auth = source_auth
         self._sessions = listener_sessions
+        # A listener's address behind a reverse proxy in front of the relay: given the peer and
+        # its X-Forwarded-For, the client (the header believed only from trusted proxies).
+        self._client_behind = client_behind
         # Listener keys: a random id per relay start, then a counter (unique across relays,
         # processes and restarts, so a session reported twice is still one).
         self._run_id = secrets.token_hex(6)
@@ -466,6 +471,8 @@ class Relay:
         wants_icy = request.headers.get("icy-metadata", "").strip() == "1"
         metaint = mount.metaint if wants_icy else None
         address = client
+        if self._client_behind is not None:
+            address = self._client_behind(client, request.headers.get("x-forwarded-for", ""))
         total = sum(len(m.listeners) for m in self._mounts.values())
         if request.method != "HEAD" and (
             total >= self.max_listeners
