@@ -1,5 +1,5 @@
-"""HLS viewers as sessions: a player of a channel's live stream (radio or TV), seen through
-the playlists and segments it fetches.
+"""HLS viewers as sessions: a player of a channel's live stream (radio or TV), or of an
+on-demand episode's package, seen through the playlists and segments it fetches.
 
 One session per player: a visitor (address and User-Agent) on one channel and surface. It
 begins with the first request, goes on while requests keep coming, and ends when none has
@@ -7,7 +7,10 @@ come for `timeout` (three target durations, at least `MIN_TIMEOUT_S`), at its la
 What it was delivered is the sum of the durations (EXTINF) of the distinct segments it
 fetched, learnt from the media playlists as they are served: a TV channel's playlists list
 segments of packaged assets and slates stored elsewhere, so a segment belongs to the channel
-whose playlist listed it, not to its path.
+whose playlist listed it, not to its path. The same segment of an asset may be listed both by a
+TV channel's live playlist and by the asset's own on-demand playlists: it counts for the place
+whose playlist that player was reading. An on-demand play (surface `vod`) is a session of the
+episode whose media the package is (`episode_id`; its channel none).
 
 Its ledger row is opened at the first request, brought up to date every HEARTBEAT_S and when
 the process stops (`flush`), closed when it ends. A player that goes on after the process
@@ -24,8 +27,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
+from sqlalchemy import select
+
 from audience.ledger import HEARTBEAT_S, Arrival, Ledger, Surface
 from audience.report_queue import Reports
+from schedules.models import EpisodeRow
 
 MIN_TIMEOUT_S = 20  # a player that asked nothing for this long has stopped
 CONTINUE_S = 120  # after a restart, an open row last seen this recently is continued
@@ -34,11 +40,19 @@ SEGMENTS_PER_VIEW = 2_000  # distinct segments remembered per session (a long on
 PLACES = {"radio": Surface.RADIO_HLS, "tv": Surface.TV_HLS}
 
 
+ASSET = "asset:"  # the place of an on-demand play: the packaged media item's id after it
+
+
 def channel_of(key: str) -> tuple[Surface, str] | None:
-    """The surface and channel of a live playlist's storage key (`hls/radio/<slug>/…`,
-    `hls/tv/<slug>/…`); None for any other file."""
+    """The surface and place of a playlist's storage key: a live channel's (`hls/radio/<slug>/…`,
+    `hls/tv/<slug>/…`: the channel's slug), or an on-demand package's
+    (`hls/assets/<media id>/<publication>/…`: `asset:<media id>`); None for any other file."""
     parts = key.split("/")
-    if len(parts) < 4 or parts[0] != "hls" or parts[1] not in PLACES or not parts[2]:
+    if len(parts) < 4 or parts[0] != "hls" or not parts[2]:
+        return None
+    if parts[1] == "assets" and parts[2].isdigit():
+        return Surface.VOD, f"{ASSET}{int(parts[2])}"
+    if parts[1] not in PLACES:
         return None
     return PLACES[parts[1]], parts[2]
 
@@ -109,7 +123,8 @@ class HlsViews:
     def __init__(self, reports: Reports) -> None:
         self.reports = reports
         self.views: dict[tuple[Surface, str, str, str], View] = {}
-        self.known: OrderedDict[str, tuple[int, Surface, str]] = OrderedDict()
+        # A segment's duration, by the places whose playlists list it (newest last).
+        self.known: OrderedDict[str, dict[tuple[Surface, str], int]] = OrderedDict()
         self.targets: dict[tuple[Surface, str], int] = {}
 
     def playlist(self, key: str, text: str | None, address: str, agent: str, at: datetime) -> None:
@@ -122,18 +137,23 @@ class HlsViews:
             if listing.target_s:
                 self.targets[where] = listing.target_s
             for path, ms in listing.segments:
-                self.known[path] = (ms, *where)
+                places = self.known.setdefault(path, {})
+                places.pop(where, None)
+                places[where] = ms
                 self.known.move_to_end(path)
             while len(self.known) > KNOWN_SEGMENTS:
                 self.known.popitem(last=False)
         self._view(where, address, agent, at)
 
     def segment(self, key: str, address: str, agent: str, at: datetime) -> None:
-        found = self.known.get(key)
-        if found is None:
+        places = self.known.get(key)
+        if not places:
             return
-        ms, surface, channel = found
-        view = self._view((surface, channel), address, agent, at)
+        # The place whose playlist this player reads; else the last to list the segment.
+        mine = [w for w in places if (*w, address, agent) in self.views]
+        where = mine[-1] if mine else next(reversed(places))
+        ms = places[where]
+        view = self._view(where, address, agent, at)
         if key not in view.segments:
             view.segments[key] = None
             view.ms += ms
@@ -182,16 +202,46 @@ class HlsViews:
 def begin(ledger: Ledger, view: View) -> None:
     """In the reports' thread: continue the visitor's open row on this channel, or open one."""
     visitor = ledger.visitor(view.started, view.address, view.agent)
-    found = ledger.find_open(view.surface, view.channel, visitor, view.started, CONTINUE_S)
+    vod = view.channel.startswith(ASSET)
+    found = ledger.find_open(
+        view.surface,
+        None if vod else view.channel,
+        visitor,
+        view.started,
+        CONTINUE_S,
+        mount=view.channel if vod else None,
+    )
     if found is not None:
         view.key, view.base_s = found
         ledger.progress(view.key, view.started, view.base_s)
         return
     key = f"{view.surface}:{view.channel}:{visitor}:{int(view.started.timestamp() * 1000)}"
-    ledger.open(
-        Arrival(key, view.surface, view.started, view.address, view.agent, channel=view.channel)
-    )
+    if vod:  # an on-demand play: of its episode, on no channel
+        media_id = int(view.channel.removeprefix(ASSET))
+        arrival = Arrival(
+            key,
+            view.surface,
+            view.started,
+            view.address,
+            view.agent,
+            mount=view.channel,
+            episode_id=episode_of(ledger, media_id),
+        )
+    else:
+        arrival = Arrival(
+            key, view.surface, view.started, view.address, view.agent, channel=view.channel
+        )
+    ledger.open(arrival)
     view.key = key
+
+
+def episode_of(ledger: Ledger, media_id: int) -> int | None:
+    """The episode whose media a package is (the first, when several share it)."""
+    with ledger.db.session() as s:
+        found = s.execute(
+            select(EpisodeRow.id).where(EpisodeRow.media_id == media_id).order_by(EpisodeRow.id)
+        ).first()
+    return None if found is None else int(found[0])
 
 
 def end(ledger: Ledger, *, view: View, at: datetime, seconds: int) -> None:

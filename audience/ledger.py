@@ -150,17 +150,27 @@ class Ledger:
         return visitor_hash(self.days.key(at.date()), address, user_agent)
 
     def find_open(
-        self, surface: Surface, channel: str, visitor: str, at: datetime, within_s: int
+        self,
+        surface: Surface,
+        channel: str | None,
+        visitor: str,
+        at: datetime,
+        within_s: int,
+        *,
+        mount: str | None = None,
     ) -> tuple[str, int] | None:
-        """The open session of this visitor on this surface and channel last seen within
-        `within_s` of `at` (a player that goes on after the process that counted it
-        restarted): its key and seconds so far; None when there is none."""
+        """The open session of this visitor on this surface and channel (and mount, when
+        given) last seen within `within_s` of `at` (a player that goes on after the process
+        that counted it restarted): its key and seconds so far; None when there is none."""
+        place = [SessionRow.channel == channel if channel else SessionRow.channel.is_(None)]
+        if mount is not None:
+            place.append(SessionRow.mount == mount)
         with self.db.session() as s:
             found = s.execute(
                 select(SessionRow.source_key, SessionRow.seconds)
                 .where(
                     SessionRow.surface == str(surface),
-                    SessionRow.channel == channel,
+                    *place,
                     SessionRow.visitor == visitor,
                     SessionRow.ended_at.is_(None),
                     SessionRow.last_seen_at >= at - timedelta(seconds=within_s),

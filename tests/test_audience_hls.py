@@ -176,3 +176,71 @@ def test_a_player_that_goes_on_across_an_api_restart_is_one_session(
     assert row.country == "CA"
     assert row.seconds == 30 + 18
     assert row.ended_at == NOON + timedelta(seconds=36)
+
+
+def vod_playlist(count: int = 4) -> str:
+    """The asset's own on-demand playlist: the same segments a TV channel's playlist lists."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-TARGETDURATION:6"]
+    lines += ["#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-MEDIA-SEQUENCE:0"]
+    for n in range(count):
+        lines += ["#EXTINF:5.760,", f"360p/seg_{n:05d}.ts"]
+    return "\n".join(lines + ["#EXT-X-ENDLIST"]) + "\n"
+
+
+def test_an_on_demand_play_is_a_session_of_its_episode_and_a_tv_viewer_stays_on_tv(
+    hls_station: Station, clock: SimulatedClock
+) -> None:
+    """Asset 7 is episode "Bakı" on demand, and on air on Diaspor TV at the same time: the
+    same segments, listed by both. Each player's segments count where it is watching."""
+    from api.app import create_app
+    from media.models import MediaRow
+    from schedules.models import EpisodeRow, ProgrammeRow
+
+    st = hls_station
+    with st.db.session() as s:
+        s.add(
+            MediaRow(
+                id=7,
+                sha256="7" * 64,
+                kind="programme",
+                original_name="baki.mp4",
+                storage_key="media/7/baki.mp4",
+                size_bytes=1000,
+                created_at=NOON,
+                updated_at=NOON,
+            )
+        )
+        programme = ProgrammeRow(
+            slug="veten", titles={"az": "Vətən uzaqda deyil"}, created_at=NOON, updated_at=NOON
+        )
+        s.add(programme)
+        s.flush()
+        episode = EpisodeRow(
+            programme_id=programme.id,
+            number=1,
+            titles={"az": "Bakı"},
+            media_id=7,
+            created_at=NOON,
+            updated_at=NOON,
+        )
+        s.add(episode)
+        s.flush()
+        episode_id = episode.id
+    st.storage.put_bytes("hls/assets/7/c0ffee/360p.m3u8", vod_playlist().encode(), "x")
+    put_playlists(st, 0)
+    with serve_app(create_app(st), lifespan="on") as base:
+        tv = Player(base, BERLIN, EXOPLAYER, "hls/tv/diaspor-tv/360p.m3u8")
+        tv.tick()  # segments 0, 1 and 2 on the channel
+        vod = Player(base, BAKU, HLS_JS, "hls/assets/7/c0ffee/360p.m3u8")
+        vod.tick()  # all four, from the start: the asset's own playlist listed them last
+        clock.advance(6)
+        put_playlists(st, 1)
+        tv.tick()  # segment 3, through the channel's playlist
+        clock.advance(30)
+        wait_for(lambda: len(rows(st)) == 2 and all(r.ended_at for r in rows(st)), "both ended")
+        tv.close()
+        vod.close()
+    t, v = sorted(rows(st), key=lambda row: row.surface)
+    assert (t.surface, t.channel, t.episode_id, t.country) == ("tv-hls", "diaspor-tv", None, "DE")
+    assert (v.surface, v.channel, v.episode_id, v.country) == ("vod", None, episode_id, "AZ")
+    assert round(4 * 5.76) == t.seconds == v.seconds
