@@ -184,7 +184,7 @@ def vod_playlist(count: int = 4) -> str:
     lines += ["#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-MEDIA-SEQUENCE:0"]
     for n in range(count):
         lines += ["#EXTINF:5.760,", f"360p/seg_{n:05d}.ts"]
-    return "\n".join(lines + ["#EXT-X-ENDLIST"]) + "\n"
+    return "\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n"
 
 
 def test_an_on_demand_play_is_a_session_of_its_episode_and_a_tv_viewer_stays_on_tv(
