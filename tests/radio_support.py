@@ -153,7 +153,9 @@ class Playout:
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.stop.set)
         try:
-            self.done.result(30)
+            # Off air in order: on a busy machine, after a fault, that can take a while; a
+            # loop stopped under a part still going would leave its tasks to the collector.
+            self.done.result(90)
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)
