@@ -8,18 +8,17 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from audience.downloads import Downloads, span
-from audience.edge_log import EdgeLog, message_of, parse
-from audience.hls import HlsViews
+from audience.downloads import span
+from audience.edge_log import message_of, parse
 from audience.models import SessionRow
-from diaspor.compose import Station, build_station
+from diaspor.compose import Station, build_station, run_background
 from media.binaries import Tools
 from station.clock import SimulatedClock
 from tests.audience_support import episode_of_media
@@ -138,16 +137,24 @@ def test_where_an_answers_bytes_begin_and_how_large_the_file_is() -> None:
 # --- the receiver, on a real socket ---------------------------------------------------------
 
 
+class HandClock(SimulatedClock):
+    """Time moves only when the test says (the worker's other parts sleep for real)."""
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
 @pytest.fixture
 def clock() -> SimulatedClock:
-    return SimulatedClock(NOON)
+    return HandClock(NOON)
 
 
 @pytest.fixture
 def edge_station(
     tmp_path: Path, db_url: str, tools: Tools, clock: SimulatedClock
 ) -> Iterator[Station]:
-    st = build_station(settings_for(tmp_path, db_url), tools=tools, clock=clock)
+    settings = settings_for(tmp_path, db_url, audience_syslog_port=free_udp_port())
+    st = build_station(settings, tools=tools, clock=clock)
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:6", "#EXT-X-MEDIA-SEQUENCE:0"]
     for n in range(3):
         lines += ["#EXTINF:6.000,", f"128k_{n:05d}.aac"]
@@ -156,9 +163,29 @@ def edge_station(
     st.close()
 
 
+def lines(st: Station, outcome: str) -> float:
+    """The worker's count of nginx's datagrams with this outcome (its /metrics)."""
+    found = st.metrics.registry.get_sample_value(
+        "diaspor_audience_edge_lines_total", {"outcome": outcome}
+    )
+    return found or 0.0
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def sessions(st: Station) -> dict[str, SessionRow]:
     with st.db.session() as s:
         return {r.surface: r for r in s.execute(select(SessionRow)).scalars()}
+
+
+async def until_async(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + 10
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, what
 
 
 async def until(condition: object, what: str, timeout: float = 10) -> None:
@@ -171,13 +198,12 @@ async def until(condition: object, what: str, timeout: float = 10) -> None:
 def test_nginx_reports_a_radio_player_and_a_podcast_download_to_the_worker(
     edge_station: Station, clock: SimulatedClock
 ) -> None:
+    """`diaspor worker`'s background parts, the receiver among them on its UDP port."""
     st = edge_station
     # Episode 7's enclosure: two minutes of audio in 960,000 bytes (a minute is 480,000).
     episode_id = episode_of_media(
         st.db, 7, ENCLOSURE, 960_000, NOON, duration_ms=120_000, number=7, title="Toronto"
     )
-    views, downloads = HlsViews(st.audience), Downloads(st.audience)
-    edge = EdgeLog(views, downloads, st.storage, clock, host="127.0.0.1", port=0)
     t = NOON
     radio = [
         nginx_line(t, BERLIN, f"/files/{PLAYLIST}", 200, 310, EXOPLAYER),
@@ -225,14 +251,22 @@ def test_nginx_reports_a_radio_player_and_a_podcast_download_to_the_worker(
 
     async def story() -> None:
         stop = asyncio.Event()
-        running = asyncio.create_task(edge.run(stop))
-        await until(lambda: edge.bound is not None, "the receiver listens")
-        assert edge.bound is not None
+        running = asyncio.create_task(run_background(st, stop))
+        worker = (st.settings.host, st.settings.audience_syslog_port)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            # Until the worker listens, what is sent is lost (UDP): a line of no one's first.
+            async def heard() -> bool:
+                udp.sendto(b"<190>Dec  4 12:00:00 sshd: hello", worker)
+                await asyncio.sleep(0.05)
+                return lines(st, "bad") > 0
+
+            await until_async(heard, "the worker listens")
+            before = lines(st, "bad")
             for line in radio + not_ours + download + ignored:
-                udp.sendto(line, edge.bound)
-        await until(lambda: edge.counts["counted"] == 9, "every request of ours handled")
-        assert edge.counts["bad"] == 3
+                udp.sendto(line, worker)
+        await until(lambda: lines(st, "counted") == 9, "every request of ours handled")
+        assert lines(st, "bad") - before == 3
+        assert lines(st, "dropped") == 0
         await until(lambda: set(sessions(st)) == {"radio-hls", "podcast"}, "both in the ledger")
         clock.advance(30)  # the player stopped asking: its session ends at its last request
         await until(lambda: sessions(st)["radio-hls"].ended_at is not None, "the player ends")
@@ -249,3 +283,5 @@ def test_nginx_reports_a_radio_player_and_a_podcast_download_to_the_worker(
     assert podcast.seconds == 62  # 500,000 of 960,000 bytes of two minutes
     assert podcast.player != "Other"
     assert len(found) == 2  # the HEAD and the 404 counted nothing
+    parts = [name for name, *_ in st.health.snapshot()]
+    assert "audience-edge" in parts  # a part the worker's health shows
