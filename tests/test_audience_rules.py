@@ -18,10 +18,11 @@ from station.logs import address_tag
 from station.settings import Settings
 
 
-def test_live_playlists_name_their_channel_and_nothing_else_does() -> None:
+def test_live_playlists_name_their_channel_packages_their_asset_and_nothing_else_does() -> None:
     assert channel_of("hls/radio/diaspor-fm/master.m3u8") == (Surface.RADIO_HLS, "diaspor-fm")
     assert channel_of("hls/tv/diaspor-tv/720p.m3u8") == (Surface.TV_HLS, "diaspor-tv")
-    for key in ("hls/assets/7/abc/master.m3u8", "hls/radio/x", "media/a.mp3", "hls/tv//a"):
+    assert channel_of("hls/assets/7/abc/master.m3u8") == (Surface.VOD, "asset:7")
+    for key in ("hls/assets/x/abc/a.m3u8", "hls/radio/x", "media/a.mp3", "hls/tv//a"):
         assert channel_of(key) is None, key
 
 

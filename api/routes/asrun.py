@@ -20,6 +20,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Allowed, ServicesDep
+from api.csv_cells import cells
 from api.paging import Paged, Pages, paged
 from api.problems import Problem, problems
 from playout.asrun import AsRun, AsRunFilter, AsRunReader, Outcome
@@ -129,7 +130,7 @@ def csv_lines(rows: Iterable[AsRun]) -> Iterator[bytes]:
     writer.writerow(COLUMNS)
     for r in rows:
         item = AsRunOut.of(r).model_dump(mode="json")
-        writer.writerow(["" if item[c] is None else item[c] for c in COLUMNS])
+        writer.writerow(cells(item, COLUMNS))
         if out.tell() > 64 * 1024:
             yield out.getvalue().encode()
             out.seek(0)

@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Allowed, ServicesDep
+from api.csv_cells import cells
 from api.lang import LangDep
 from api.problems import Problem, problems
 from api.services import Services
@@ -229,7 +230,7 @@ def csv_text(report: Report) -> str:
     writer.writerow(COLUMNS)
     for f in [*report.rows, report.total]:
         item = FiguresOut.of(f).model_dump()
-        writer.writerow(["" if item[c] is None else item[c] for c in COLUMNS])
+        writer.writerow(cells(item, COLUMNS))
     return out.getvalue()
 
 
