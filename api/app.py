@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -52,7 +51,7 @@ from api.routes import (
 from api.services import Services
 from api.tus import EXPOSED_HEADERS, REQUEST_HEADERS, TusResumable
 from audience.downloads import Downloads
-from audience.hls import HlsViews
+from audience.hls import HlsViews, keep_swept
 
 STATIC = Path(__file__).parent / "static"
 DESCRIPTION = """
@@ -67,24 +66,14 @@ an access token from `POST /api/v1/auth/token` (OAuth2 password flow), or an API
 """
 
 
-SWEEP_S = 2.0  # how often HLS sessions are looked over (ended, brought up to date)
-
-
-async def watch_views(svc: Services, views: HlsViews, stop: asyncio.Event) -> None:
-    """HLS sessions whose players stopped asking end; open ones are reported on in time."""
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), SWEEP_S)
-        views.sweep(svc.clock.now())
-
-
 def create_app(svc: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         """While serving: follow playout processes elsewhere (`api/follow.py`), on PostgreSQL
         told at once of each now-playing change."""
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(watch_views(svc, views, stop), name="audience: hls views")]
+        sweep = keep_swept(views, svc.clock, stop)
+        tasks = [asyncio.create_task(sweep, name="audience: hls views")]
         if svc.settings.now_playing_follow_s > 0:
             follower = app.state.follower = Follower(svc, svc.settings.now_playing_follow_s)
             tasks.append(asyncio.create_task(follower.run(stop), name="follow playout"))

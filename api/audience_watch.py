@@ -23,32 +23,13 @@ from urllib.parse import unquote
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from audience.downloads import Downloads
+from audience.downloads import Downloads, span
 from audience.hls import HlsViews, channel_of
 from station.clock import Clock
 
 log = logging.getLogger(__name__)
 PREFIX = "/files/"
 MAX_PLAYLIST = 1024 * 1024
-
-
-def range_start(headers: Headers) -> int:
-    """Where an answer's bytes begin in the file (`Content-Range: bytes a-b/size`)."""
-    value = headers.get("content-range", "")
-    try:
-        return int(value.split(" ", 1)[1].split("-", 1)[0]) if value.startswith("bytes ") else 0
-    except (IndexError, ValueError):
-        return 0
-
-
-def file_size(headers: Headers, status: int) -> int:
-    value = headers.get("content-range", "")
-    try:
-        if "/" in value:
-            return int(value.rsplit("/", 1)[1])
-        return int(headers.get("content-length", "0")) if status == 200 else 0
-    except ValueError:
-        return 0
 
 
 @contextlib.contextmanager
@@ -97,7 +78,8 @@ class AudienceWatch:
             if status in (200, 206):
                 with counting():
                     self.views.segment(key, address, agent, at)
-                    start, size = range_start(headers), file_size(headers, status)
+                    got = headers.get("content-range", ""), headers.get("content-length", "")
+                    start, size = span(*got, status)
                     now = self.clock.now()
                     self.downloads.delivered(key, address, agent, now, start, sent, size)
 

@@ -16,6 +16,7 @@ remembered): nothing here waits on the database.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -71,6 +72,21 @@ def enclosure_of(ledger: Ledger, key: str) -> Enclosure | None:
             select(EpisodeRow.id).where(EpisodeRow.media_id == media.id).order_by(EpisodeRow.id)
         ).first()
     return None if episode is None else Enclosure(episode[0], media.duration_ms)
+
+
+def span(content_range: str, content_length: str, status: int) -> tuple[int, int]:
+    """Where an answer's bytes begin in the file, and the file's size (0: not said), from its
+    `Content-Range: bytes a-b/size` (a 206), else its Content-Length (a 200)."""
+    start = size = 0
+    with contextlib.suppress(IndexError, ValueError):
+        if content_range.startswith("bytes "):
+            start = int(content_range.split(" ", 1)[1].split("-", 1)[0])
+    with contextlib.suppress(ValueError):
+        if "/" in content_range:
+            size = int(content_range.rsplit("/", 1)[1])
+        elif status == 200:
+            size = int(content_length or "0")
+    return start, size
 
 
 def merged(spans: list[tuple[int, int]]) -> int:

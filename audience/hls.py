@@ -21,6 +21,8 @@ waits on the database. The address is kept in memory while the session lasts, ne
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import posixpath
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -32,7 +34,9 @@ from sqlalchemy import select
 from audience.ledger import HEARTBEAT_S, Arrival, Ledger, Surface
 from audience.report_queue import Reports
 from schedules.models import EpisodeRow
+from station.clock import Clock
 
+SWEEP_S = 2.0  # how often the sessions are looked over (ended, brought up to date)
 MIN_TIMEOUT_S = 20  # a player that asked nothing for this long has stopped
 CONTINUE_S = 120  # after a restart, an open row last seen this recently is continued
 KNOWN_SEGMENTS = 50_000  # segments whose duration and channel are remembered
@@ -247,3 +251,12 @@ def episode_of(ledger: Ledger, media_id: int) -> int | None:
 def end(ledger: Ledger, *, view: View, at: datetime, seconds: int) -> None:
     if view.key is not None:
         ledger.close(view.key, at, seconds)
+
+
+async def keep_swept(views: HlsViews, clock: Clock, stop: asyncio.Event) -> None:
+    """Until `stop`: sessions whose players stopped asking end; open ones are reported on in
+    time. (The caller flushes when it stops.)"""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SWEEP_S)
+        views.sweep(clock.now())

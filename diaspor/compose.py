@@ -11,6 +11,9 @@ from typing import Any
 from accounts.stream_keys import StreamKeys
 from accounts.throttle import LoginThrottle
 from accounts.users import Users
+from audience.downloads import Downloads
+from audience.edge_log import EdgeLog
+from audience.hls import HlsViews
 from audience.ledger import Ledger
 from audience.report_queue import Reports
 from audience.upkeep import Upkeep
@@ -106,8 +109,8 @@ class Station:
         return Upkeep(self.db, self.clock, self.settings.audience_retention_days)
 
     def add_background(self, sup: Supervisor) -> None:
-        """The worker process's parts: the job worker, the on-demand windows keeper and the
-        audience ledger's upkeep."""
+        """The worker process's parts: the job worker, the on-demand windows keeper, the
+        audience ledger's upkeep and, when its port is set, the receiver of nginx's reports."""
         every = self.settings.vod_windows_every_s
         upkeep_s = self.settings.audience_upkeep_every_s
         self.metrics.watch_jobs(self.queue.counts)
@@ -117,6 +120,22 @@ class Station:
             "audience-upkeep",
             lambda stop: self.audience_upkeep().run(stop, upkeep_s),
             essential=False,
+        )
+        if self.settings.audience_syslog_port:
+            edge = self.edge_log()  # one, so its sessions outlive a restart of the part
+            sup.spawn("audience-edge", edge.run, essential=False)
+
+    def edge_log(self) -> EdgeLog:
+        """Counts the /files/ requests nginx serves and reports over syslog (HLS players,
+        downloads) as the API's middleware counts its own."""
+        return EdgeLog(
+            HlsViews(self.audience),
+            Downloads(self.audience),
+            self.storage,
+            self.clock,
+            host=self.settings.host,
+            port=self.settings.audience_syslog_port,
+            metrics=self.metrics,
         )
 
     def close(self) -> None:

@@ -221,6 +221,14 @@ class Metrics:
             "wait (audience/report_queue.py). The audio and the answers went on.",
             registry=self.registry,
         )
+        self.audience_edge_lines = Counter(
+            "diaspor_audience_edge_lines",
+            "Requests for /files/ that nginx reported over syslog to the worker "
+            "(audience/edge_log.py), by outcome: counted (handed to the HLS sessions and "
+            "downloads), bad (not a line of ours: ignored) or dropped (too many waiting).",
+            ("outcome",),
+            registry=self.registry,
+        )
         self.http_duration = Histogram(
             "diaspor_http_request_duration_seconds",
             "API requests, from their arrival to their answer's last byte (an event stream: "

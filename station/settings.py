@@ -218,6 +218,10 @@ class Settings(BaseSettings):
     # How often the background work rolls closed sessions up for the reports, ends those of
     # processes that died, and deletes what is past the retention (audience/upkeep.py).
     audience_upkeep_every_s: float = Field(default=60.0, gt=0)
+    # `diaspor worker` receives nginx's reports of the /files/ requests it serves (HLS
+    # players, downloads) over syslog on this UDP port (on `host`), for the audience ledger
+    # (audience/edge_log.py; deploy/nginx.conf sends them); 0: not received.
+    audience_syslog_port: int = Field(default=0, ge=0, le=65535)
     now_playing_follow_s: float = Field(default=1.0, ge=0)
 
     # TV: the HLS ladder every video asset is packaged into, once, at ingest. A rung is

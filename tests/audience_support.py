@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from audience.ledger import Arrival, Ledger, Surface
+from media.models import MediaRow
 from playout.asrun import Outcome
 from playout.asrun_rows import AsRunRow
 from schedules.models import ChannelRow, EntryRow, EpisodeRow, ProgrammeRow
@@ -158,3 +159,48 @@ def audience(db: Database, morning: Morning) -> Ledger:
     assert ledger.open(f)
     assert ledger.progress("relay:f", at(130), 600)
     return ledger
+
+
+def episode_of_media(
+    db: Database,
+    media_id: int,
+    storage_key: str,
+    size_bytes: int,
+    at: datetime,
+    *,
+    duration_ms: int | None = None,
+    number: int = 1,
+    title: str = "Bakı",
+) -> int:
+    """Media item `media_id` stored at `storage_key`, the media of episode `number` of the
+    monthly programme; the episode's id."""
+    with db.session() as s:
+        s.add(
+            MediaRow(
+                id=media_id,
+                sha256=str(media_id) * 64,
+                kind="programme",
+                original_name=storage_key.rsplit("/", 1)[-1],
+                storage_key=storage_key,
+                size_bytes=size_bytes,
+                duration_ms=duration_ms,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+        programme = ProgrammeRow(
+            slug="veten", titles={"az": PROGRAMME_TITLE}, created_at=at, updated_at=at
+        )
+        s.add(programme)
+        s.flush()
+        episode = EpisodeRow(
+            programme_id=programme.id,
+            number=number,
+            titles={"az": title},
+            media_id=media_id,
+            created_at=at,
+            updated_at=at,
+        )
+        s.add(episode)
+        s.flush()
+        return episode.id

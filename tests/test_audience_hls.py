@@ -193,39 +193,10 @@ def test_an_on_demand_play_is_a_session_of_its_episode_and_a_tv_viewer_stays_on_
     """Asset 7 is episode "Bakı" on demand, and on air on Diaspor TV at the same time: the
     same segments, listed by both. Each player's segments count where it is watching."""
     from api.app import create_app
-    from media.models import MediaRow
-    from schedules.models import EpisodeRow, ProgrammeRow
+    from tests.audience_support import episode_of_media
 
     st = hls_station
-    with st.db.session() as s:
-        s.add(
-            MediaRow(
-                id=7,
-                sha256="7" * 64,
-                kind="programme",
-                original_name="baki.mp4",
-                storage_key="media/7/baki.mp4",
-                size_bytes=1000,
-                created_at=NOON,
-                updated_at=NOON,
-            )
-        )
-        programme = ProgrammeRow(
-            slug="veten", titles={"az": "Vətən uzaqda deyil"}, created_at=NOON, updated_at=NOON
-        )
-        s.add(programme)
-        s.flush()
-        episode = EpisodeRow(
-            programme_id=programme.id,
-            number=1,
-            titles={"az": "Bakı"},
-            media_id=7,
-            created_at=NOON,
-            updated_at=NOON,
-        )
-        s.add(episode)
-        s.flush()
-        episode_id = episode.id
+    episode_id = episode_of_media(st.db, 7, "media/7/baki.mp4", 1000, NOON)
     st.storage.put_bytes("hls/assets/7/c0ffee/360p.m3u8", vod_playlist().encode(), "x")
     put_playlists(st, 0)
     with serve_app(create_app(st), lifespan="on") as base:

@@ -1004,3 +1004,30 @@ def test_each_fallback_mount_has_a_feeder_encoding_as_playout_does(
         assert check[0] == "CMD" and cli_command(check[1:]).name == "check", check
         assert "playout" not in name
     assert fallbacks <= set(fed), f"fallback mounts no service feeds: {fallbacks - set(fed)}"
+
+
+def test_nginx_tells_the_worker_of_every_files_request_and_logs_no_address(
+    services: dict[str, dict[str, Any]], nginx: Directive
+) -> None:
+    """The audience of /files/ (HLS players, downloads) goes over syslog to the worker's
+    receiver, on the port the worker listens on; nginx's own log keeps no address."""
+    files = location(nginx, "/files/")
+    logs = [d.args for d in files.children if d.name == "access_log"]
+    assert ["/dev/stdout", "main"] in logs, "the log without addresses goes on for /files/"
+    (target,) = [a for a in logs if a[0].startswith("syslog:")]
+    options = dict(o.partition("=")[::2] for o in target[0].removeprefix("syslog:").split(","))
+    host, _, port = options["server"].partition(":")
+    assert host == "worker" and options["tag"] == "diaspor_audience" and "nohostname" in options
+    worker = services["worker"]
+    assert worker["environment"]["DIASPOR_AUDIENCE_SYSLOG_PORT"] == port
+    assert f"{port}/udp" in worker["expose"]
+    assert "worker" in services["nginx"]["depends_on"], "nginx looks the worker up as it starts"
+    (fmt,) = nginx.find("log_format", target[1])
+    assert fmt.args[1] == "escape=json"
+    sent = "".join(fmt.args[2:])
+    for variable in ("$msec", "$remote_addr", "$uri", "$status", "$body_bytes_sent"):
+        assert variable in sent
+    (main,) = nginx.find("log_format", "main")
+    assert "$remote_addr" not in "".join(main.args) and "$http_x_forwarded_for" not in "".join(
+        main.args
+    )

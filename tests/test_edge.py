@@ -10,6 +10,8 @@ port, as listeners, viewers and apps use it.
 - A now-playing change reaches subscribers of both API processes, within a second of each
   other.
 - The player page plays the radio and the TV in Chromium, with nothing refused as insecure.
+- A TV viewer's HLS requests, served by nginx from the bucket, are told to the worker over
+  syslog and counted as a session of the channel with its seconds.
 - The leading playout is killed: a listener on the relay keeps its one connection and hears
   audio again within seconds (the fallback loop, then the standby's programme), and the TV's
   sequence numbers continue.
@@ -492,6 +494,53 @@ def listen_through_nginx(stack: Stack, seconds: float, address: str) -> int:
             if time.monotonic() > end:
                 break
     return got
+
+
+def test_a_tv_viewer_through_nginx_is_counted_by_the_worker(stack: Stack) -> None:
+    """nginx serves /files/ from the bucket and tells the worker of each request over syslog:
+    a player of the TV's HLS is one session, its seconds the durations of the segments it
+    fetched. (Its address here is the loopback's, of no country: "ZZ".)"""
+    from sqlalchemy import select
+
+    from audience.hls import read_playlist
+    from audience.models import SessionRow
+    from station.db import Database
+
+    vlc = {"User-Agent": "VLC/3.0.18 LibVLC/3.0.18"}  # no other story's TV player
+    with stack.client(timeout=10, headers=vlc) as player:
+        variant, _ = first_segment(player, stack.tv_master_playlist)
+        key = variant.removeprefix("/files/")
+        newest = read_playlist(key, player.get(variant).text).segments[-2:]
+        for segment, _ in newest:
+            assert player.get(f"/files/{segment}").status_code == 200
+    seconds = round(sum(ms for _, ms in newest) / 1000)
+
+    db = Database(stack.secrets["database_url"])
+    try:
+
+        def ended() -> list[SessionRow]:
+            with db.session() as s:
+                rows = s.execute(
+                    select(SessionRow).where(
+                        SessionRow.surface == "tv-hls", SessionRow.player == "VLC"
+                    )
+                )
+                return [r for r in rows.scalars() if r.ended_at is not None]
+
+        # It ends when it has asked nothing for three target durations (at least 20 s).
+        stack.wait("the viewer's session ends in the ledger", ended, 60)
+        [session] = ended()
+        assert (session.channel, session.country, session.seconds) == (
+            "diaspor-tv",
+            "ZZ",
+            seconds,
+        )
+    finally:
+        db.dispose()
+    worker = f"http://{HOSTS['worker'][0]}:9100/metrics"
+    metrics = httpx.get(worker, timeout=5).text
+    assert re.search(r'diaspor_part_up\{[^}]*part="audience-edge"[^}]*\} 1\.0', metrics)
+    assert re.search(r'diaspor_audience_edge_lines_total\{outcome="counted"\} [1-9]', metrics)
 
 
 def test_radio_listeners_are_counted_and_let_in_even_when_no_api_answers(stack: Stack) -> None:
