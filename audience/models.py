@@ -20,6 +20,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from station.db import Base, UtcDateTime
 
+# What makes a rollup row one cell: its unique key, and what a rollup adds to on a conflict.
+HOUR_CELL = (
+    "hour",
+    "surface",
+    "channel",
+    "country",
+    "player",
+    "device",
+    "os",
+    "programme_id",
+    "episode_id",
+)
+DAY_VISITOR_CELL = ("day", "visitor", "surface", "channel", "programme_id", "episode_id")
+
 
 class SessionRow(Base):
     __tablename__ = "audience_sessions"
@@ -69,20 +83,7 @@ class HourRow(Base):
     on at the hour's first instant."""
 
     __tablename__ = "audience_hours"
-    __table_args__ = (
-        UniqueConstraint(
-            "hour",
-            "surface",
-            "channel",
-            "country",
-            "player",
-            "device",
-            "os",
-            "programme_id",
-            "episode_id",
-            name="uq_audience_hours_cell",
-        ),
-    )
+    __table_args__ = (UniqueConstraint(*HOUR_CELL, name="uq_audience_hours_cell"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hour: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
@@ -107,17 +108,7 @@ class DayVisitorRow(Base):
     sessions at the end of the retention."""
 
     __tablename__ = "audience_day_visitors"
-    __table_args__ = (
-        UniqueConstraint(
-            "day",
-            "visitor",
-            "surface",
-            "channel",
-            "programme_id",
-            "episode_id",
-            name="uq_audience_day_visitors_cell",
-        ),
-    )
+    __table_args__ = (UniqueConstraint(*DAY_VISITOR_CELL, name="uq_audience_day_visitors_cell"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, index=True)

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 from audience.attribution import Airings, Meaning, split
 from audience.facts import Facts, Listened
 from audience.ledger import Surface
-from audience.models import DayVisitorRow, HourRow, MinuteRow, SessionRow
+from audience.models import (
+    DAY_VISITOR_CELL,
+    HOUR_CELL,
+    DayVisitorRow,
+    HourRow,
+    MinuteRow,
+    SessionRow,
+)
 from station.db import Database, affected
 
 log = logging.getLogger(__name__)
@@ -184,17 +191,7 @@ class Rollups:
             t = HourRow.__table__.c
             s.execute(
                 h.on_conflict_do_update(
-                    index_elements=[
-                        "hour",
-                        "surface",
-                        "channel",
-                        "country",
-                        "player",
-                        "device",
-                        "os",
-                        "programme_id",
-                        "episode_id",
-                    ],
+                    index_elements=HOUR_CELL,
                     set_={
                         name: t[name] + h.excluded[name]
                         for name in ("sessions", "joined", "seconds", "on_at_start")
@@ -223,14 +220,7 @@ class Rollups:
             t = DayVisitorRow.__table__.c
             s.execute(
                 v.on_conflict_do_update(
-                    index_elements=[
-                        "day",
-                        "visitor",
-                        "surface",
-                        "channel",
-                        "programme_id",
-                        "episode_id",
-                    ],
+                    index_elements=DAY_VISITOR_CELL,
                     set_={"hours": t.hours.op("|")(v.excluded.hours)},
                 ),
                 visitors,
